@@ -1,0 +1,140 @@
+//! The project's tables as a DataFusion schema.
+//!
+//! Configured tables are opened on first use (listing files and reading the
+//! schema is I/O), so startup costs nothing per table. Tables that sessions
+//! register at run time (views, segments, engine outputs) live beside them.
+
+mod spec;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use datafusion::catalog::{SchemaProvider, TableProvider};
+use datafusion::datasource::TableType;
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::prelude::SessionConfig;
+use tokio::sync::OnceCell;
+
+pub use spec::TableSpec;
+
+use crate::error::{Error, Result};
+use crate::project::Project;
+
+/// The schema holding a project's tables.
+#[derive(Debug)]
+pub struct ProjectSchema {
+    configured: BTreeMap<String, LazyTable>,
+    registered: RwLock<HashMap<String, Arc<dyn TableProvider>>>,
+    runtime: Arc<RuntimeEnv>,
+    config: SessionConfig,
+}
+
+#[derive(Debug)]
+struct LazyTable {
+    spec: TableSpec,
+    opened: OnceCell<Arc<dyn TableProvider>>,
+}
+
+impl ProjectSchema {
+    /// Checks every table's location and options; opens nothing.
+    pub fn new(project: &Project, runtime: Arc<RuntimeEnv>, config: SessionConfig) -> Result<Self> {
+        let specs = TableSpec::from_project(project)?;
+        let configured = specs
+            .into_iter()
+            .map(|spec| {
+                let lazy = LazyTable {
+                    spec,
+                    opened: OnceCell::new(),
+                };
+                (lazy.spec.name.clone(), lazy)
+            })
+            .collect();
+        Ok(Self {
+            configured,
+            registered: RwLock::new(HashMap::new()),
+            runtime,
+            config,
+        })
+    }
+
+    pub fn specs(&self) -> impl Iterator<Item = &TableSpec> {
+        self.configured.values().map(|t| &t.spec)
+    }
+
+    pub fn spec(&self, name: &str) -> Option<&TableSpec> {
+        self.configured.get(name).map(|t| &t.spec)
+    }
+
+    /// Opens a configured table (once), reporting failures as oneview errors.
+    pub async fn open(&self, name: &str) -> Result<Arc<dyn TableProvider>> {
+        let lazy = self
+            .configured
+            .get(name)
+            .ok_or_else(|| Error::Usage(format!("no table named `{name}` in the project")))?;
+        lazy.opened
+            .get_or_try_init(|| async {
+                let state = SessionStateBuilder::new()
+                    .with_config(self.config.clone())
+                    .with_runtime_env(Arc::clone(&self.runtime))
+                    .with_default_features()
+                    .build();
+                lazy.spec.open(&state).await
+            })
+            .await
+            .cloned()
+    }
+}
+
+#[async_trait]
+impl SchemaProvider for ProjectSchema {
+    fn table_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.configured.keys().cloned().collect();
+        names.extend(self.registered.read().expect("schema lock").keys().cloned());
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
+        if let Some(table) = self.registered.read().expect("schema lock").get(name) {
+            return Ok(Some(Arc::clone(table)));
+        }
+        if self.configured.contains_key(name) {
+            return self.open(name).await.map(Some).map_err(DataFusionError::from);
+        }
+        Ok(None)
+    }
+
+    async fn table_type(&self, name: &str) -> DfResult<Option<TableType>> {
+        // Answer without opening a configured table: listing tables is I/O.
+        if let Some(table) = self.registered.read().expect("schema lock").get(name) {
+            return Ok(Some(table.table_type()));
+        }
+        Ok(self.configured.contains_key(name).then_some(TableType::Base))
+    }
+
+    fn register_table(&self, name: String, table: Arc<dyn TableProvider>) -> DfResult<Option<Arc<dyn TableProvider>>> {
+        if self.configured.contains_key(&name) {
+            return Err(DataFusionError::Plan(format!(
+                "`{name}` is a table of the project (oneview.toml); choose another name"
+            )));
+        }
+        Ok(self.registered.write().expect("schema lock").insert(name, table))
+    }
+
+    fn deregister_table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
+        if self.configured.contains_key(name) {
+            return Err(DataFusionError::Plan(format!(
+                "`{name}` is a table of the project (oneview.toml) and cannot be dropped; remove it from the file instead"
+            )));
+        }
+        Ok(self.registered.write().expect("schema lock").remove(name))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.configured.contains_key(name) || self.registered.read().expect("schema lock").contains_key(name)
+    }
+}

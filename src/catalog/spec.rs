@@ -1,0 +1,148 @@
+//! One configured table: where its files are, in which format, and how to
+//! open it as a DataFusion `ListingTable`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use datafusion::catalog::TableProvider;
+use datafusion::datasource::file_format::FileFormat;
+use datafusion::datasource::file_format::csv::CsvFormat;
+use datafusion::datasource::file_format::json::JsonFormat;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::error::DataFusionError;
+use datafusion::execution::context::SessionState;
+use url::Url;
+
+use crate::error::{Error, Result};
+use crate::project::{FileFormatKind, Project};
+use crate::storage::{build_store, resolve_location};
+
+#[derive(Debug, Clone)]
+pub struct TableSpec {
+    pub name: String,
+    /// As written in `oneview.toml`.
+    pub location: String,
+    pub url: Url,
+    pub format: FileFormatKind,
+    pub options: BTreeMap<String, String>,
+    pub has_header: bool,
+    pub delimiter: u8,
+    pub description: Option<String>,
+    config_file: PathBuf,
+}
+
+impl TableSpec {
+    /// Resolves every `[tables.NAME]` of the project, without any I/O.
+    pub fn from_project(project: &Project) -> Result<Vec<TableSpec>> {
+        let file = project.config_file();
+        let mut specs = Vec::with_capacity(project.config.tables.len());
+        // Options configure a whole bucket's client: two tables on one bucket
+        // with different options would silently use whichever opened first.
+        let mut options_by_store: HashMap<String, (&str, &BTreeMap<String, String>)> = HashMap::new();
+        for (name, table) in &project.config.tables {
+            let url = resolve_location(&table.location, &project.dir)
+                .map_err(|e| Error::config(&file, format!("key `tables.{name}.location`: {e}")))?;
+            let last_segment = url.path().rsplit('/').next().unwrap_or("");
+            let format = table
+                .format
+                .or_else(|| FileFormatKind::from_extension(last_segment))
+                .unwrap_or(FileFormatKind::Parquet);
+            if !table.options.is_empty() || url.scheme() != "file" {
+                let key = format!("{}://{}", url.scheme(), url.authority());
+                if let Some((other, other_options)) = options_by_store.get(&key)
+                    && *other_options != &table.options
+                {
+                    return Err(Error::config(
+                        &file,
+                        format!(
+                            "tables `{other}` and `{name}` share {key} but have different `options`; give both the same options"
+                        ),
+                    ));
+                }
+                options_by_store.insert(key, (name.as_str(), &table.options));
+            }
+            specs.push(TableSpec {
+                name: name.clone(),
+                location: table.location.clone(),
+                url,
+                format,
+                options: table.options.clone(),
+                has_header: table.has_header.unwrap_or(true),
+                delimiter: table.delimiter.as_deref().map(|d| d.as_bytes()[0]).unwrap_or(b','),
+                description: table.description.clone(),
+                config_file: file.clone(),
+            });
+        }
+        Ok(specs)
+    }
+
+    pub fn is_collection(&self) -> bool {
+        self.url.path().ends_with('/')
+    }
+
+    fn error(&self, message: impl std::fmt::Display) -> Error {
+        Error::table(&self.name, format!("{message} (location `{}`)", self.location))
+    }
+
+    /// Lists the files and infers the schema (merging it across files).
+    pub async fn open(&self, state: &SessionState) -> Result<Arc<dyn TableProvider>> {
+        if !self.options.is_empty() {
+            let store = build_store(&self.url, &self.options).map_err(|e| {
+                Error::config(&self.config_file, format!("key `tables.{}.options`: {e}", self.name))
+            })?;
+            state.runtime_env().register_object_store(&self.url, store);
+        }
+        if self.url.scheme() == "file" {
+            let path = self.url.to_file_path().unwrap_or_default();
+            if !path.exists() {
+                return Err(self.error(format!("{} does not exist", path.display())));
+            }
+        }
+        let table_url = ListingTableUrl::parse(self.url.as_str()).map_err(|e| self.error(e))?;
+        let format: Arc<dyn FileFormat> = match self.format {
+            FileFormatKind::Parquet => {
+                Arc::new(ParquetFormat::default().with_options(state.table_options().parquet.clone()))
+            }
+            FileFormatKind::Csv => Arc::new(
+                CsvFormat::default()
+                    .with_has_header(self.has_header)
+                    .with_delimiter(self.delimiter),
+            ),
+            FileFormatKind::Json => Arc::new(JsonFormat::default()),
+        };
+        // A single file is taken whatever its extension; a folder keeps only
+        // the files of its format (so `_SUCCESS` markers and the like are ignored).
+        let extension = if table_url.is_collection() {
+            match self.format {
+                FileFormatKind::Json => "",
+                other => other.extension(),
+            }
+        } else {
+            ""
+        };
+        let options = ListingOptions::new(format).with_file_extension(extension);
+        let mut config = ListingTableConfig::new(table_url.clone()).with_listing_options(options);
+        if table_url.is_collection() {
+            config = config
+                .infer_partitions_from_path(state)
+                .await
+                .map_err(|e| self.describe(e))?;
+        }
+        let config = config.infer_schema(state).await.map_err(|e| self.describe(e))?;
+        let table = ListingTable::try_new(config).map_err(|e| self.describe(e))?;
+        Ok(Arc::new(table))
+    }
+
+    fn describe(&self, e: DataFusionError) -> Error {
+        let text = Error::Query(e).to_string();
+        if text.contains("Fail to merge schema") || text.contains("Unable to merge") {
+            return self.error(format!("its files have clashing schemas: {text}"));
+        }
+        if text.contains("No files found") {
+            return self.error(format!("no {} files found", self.format.name()));
+        }
+        self.error(text)
+    }
+}

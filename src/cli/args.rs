@@ -1,0 +1,102 @@
+//! The command line, declared once: parsing, help and the README's reference
+//! all come from these definitions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::exec::OutputFormat;
+use crate::session::parse_size;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "oneview",
+    version,
+    about = "A single-customer-view engine: SQL over your customer data in object storage",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Project directory (holding oneview.toml).
+    #[arg(short = 'C', long = "project", global = true, value_name = "DIR", env = "ONEVIEW_PROJECT")]
+    pub project: Option<PathBuf>,
+
+    /// Cap on query memory (e.g. 512M, 4G); beyond it operators spill to disk.
+    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size, env = "ONEVIEW_MEMORY_LIMIT")]
+    pub memory_limit: Option<usize>,
+
+    /// More detail on standard error (-v, -vv).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the pipeline on the bundled sample and print a summary.
+    Demo(DemoArgs),
+    /// Run SQL: a query, a file of statements, or an interactive shell.
+    Sql(SqlArgs),
+    /// List the project's tables with location, format and columns.
+    Tables(TablesArgs),
+    /// Generate a synthetic multi-source customer dataset with ground truth.
+    Gen(GenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// The demo project (default: datasets/demo of this source tree).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// SQL to run (several statements separated by `;`). Without it and
+    /// without -f, an interactive shell starts.
+    #[arg(value_name = "QUERY", conflicts_with = "file")]
+    pub query: Option<String>,
+
+    /// Read statements from a file (`-` for standard input).
+    #[arg(short, long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// Output format; defaults to the output file's extension, else table.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<OutputFormat>,
+
+    /// Write the (last) result to a file or URL, atomically.
+    #[arg(short, long, value_name = "PATH|URL")]
+    pub output: Option<String>,
+
+    /// Rows shown by the table format on standard output (0: all).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub max_rows: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct TablesArgs {
+    /// Output format of the listing.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct GenArgs {
+    /// Number of people to simulate.
+    #[arg(long, value_name = "N")]
+    pub customers: u64,
+
+    /// Output directory (created; a previous generator output is replaced).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Random seed: the same seed and N give byte-identical data.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+
+    /// Rows per Parquet row group.
+    #[arg(long, value_name = "ROWS", default_value_t = 262_144)]
+    pub row_group_rows: usize,
+}

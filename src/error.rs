@@ -1,0 +1,144 @@
+//! The error type of the oneview library and the exit code each kind maps to.
+//!
+//! Every message starts with one sentence a user can act on (what, where, what
+//! was expected); detail follows on later lines.
+
+use std::path::PathBuf;
+
+use datafusion::error::DataFusionError;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// `oneview.toml` (or another project file) is missing, unreadable or wrong.
+    #[error("{file}: {message}")]
+    Config { file: PathBuf, message: String },
+
+    /// The command line asks for something that cannot work (exit code 2).
+    #[error("{0}")]
+    Usage(String),
+
+    /// A table's data cannot be reached or read.
+    #[error("table `{table}`: {message}")]
+    Table { table: String, message: String },
+
+    /// A SQL statement failed to parse, plan or run.
+    #[error("{}", describe_datafusion(.0))]
+    Query(#[from] DataFusionError),
+
+    /// Writing an output failed; nothing was left at the final name.
+    #[error("could not write {target}: {message}")]
+    Output { target: String, message: String },
+
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{0}")]
+    ObjectStore(#[from] object_store::Error),
+
+    /// An error in one statement of a script, with its position.
+    #[error("statement {index} of {count}: {source}")]
+    Statement {
+        index: usize,
+        count: usize,
+        source: Box<Error>,
+    },
+}
+
+impl Error {
+    pub fn config(file: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::Config {
+            file: file.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn table(table: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Table {
+            table: table.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// 0 ok, 1 query or data error, 2 usage or configuration error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Config { .. } | Error::Usage(_) => 2,
+            Error::Statement { source, .. } => source.exit_code(),
+            Error::Query(e) => match root_external::<Error>(e) {
+                Some(inner) => inner.exit_code(),
+                None => 1,
+            },
+            _ => 1,
+        }
+    }
+}
+
+/// Errors raised by oneview code running inside DataFusion (a lazily registered
+/// table, say) travel as `DataFusionError::External`; find them again.
+fn root_external<T: std::error::Error + 'static>(e: &DataFusionError) -> Option<&T> {
+    let mut current: &dyn std::error::Error = e;
+    loop {
+        if let Some(found) = current.downcast_ref::<T>() {
+            return Some(found);
+        }
+        current = match current.downcast_ref::<DataFusionError>() {
+            Some(DataFusionError::External(inner)) => inner.as_ref(),
+            Some(DataFusionError::Context(_, inner)) => inner.as_ref(),
+            Some(DataFusionError::Shared(inner)) => inner.as_ref(),
+            _ => current.source()?,
+        };
+    }
+}
+
+/// DataFusion's messages carry prefixes ("Error during planning: ",
+/// "External error: ") and backtrace hints that mean nothing to a user.
+fn describe_datafusion(e: &DataFusionError) -> String {
+    if let Some(inner) = root_external::<Error>(e) {
+        return inner.to_string();
+    }
+    let (prefix, text) = match e.find_root() {
+        DataFusionError::SQL(err, _) => ("SQL syntax error", err.to_string()),
+        DataFusionError::ParquetError(err) => ("could not read Parquet data", err.to_string()),
+        DataFusionError::ArrowError(err, _) => ("could not process data", err.to_string()),
+        DataFusionError::ObjectStore(err) => ("could not reach storage", err.to_string()),
+        DataFusionError::IoError(err) => ("I/O error", err.to_string()),
+        DataFusionError::ResourcesExhausted(msg) => ("out of memory", msg.clone()),
+        DataFusionError::Plan(msg) => ("", msg.clone()),
+        DataFusionError::SchemaError(err, _) => ("", err.to_string()),
+        DataFusionError::Execution(msg) => ("", msg.clone()),
+        DataFusionError::NotImplemented(msg) => ("not supported", msg.clone()),
+        DataFusionError::External(err) => ("", err.to_string()),
+        other => ("", other.to_string()),
+    };
+    let text = text
+        .trim_start_matches("External error: ")
+        .trim_start_matches("Error during planning: ")
+        .trim_start_matches("Execution error: ")
+        .trim_start_matches("sql parser error: ")
+        .trim_end()
+        .to_string();
+    if prefix.is_empty() {
+        text
+    } else {
+        format!("{prefix}: {text}")
+    }
+}
+
+impl From<Error> for DataFusionError {
+    fn from(e: Error) -> Self {
+        DataFusionError::External(Box::new(e))
+    }
+}

@@ -1,0 +1,265 @@
+//! Result output: encoders for each format and the sink they write to.
+//!
+//! A file or object destination is written through object_store's buffered
+//! writer, which makes the object appear only when complete (a put, a
+//! completed multipart upload, or a rename of a staged local file). On any
+//! error the upload is aborted, so nothing is ever left at the final name.
+
+use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex};
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::csv;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::json::{ArrayWriter, LineDelimitedWriter};
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::prelude::SessionContext;
+use futures::StreamExt;
+use object_store::buffered::BufWriter;
+use object_store::path::Path as ObjectPath;
+use tokio::io::AsyncWriteExt;
+use url::Url;
+
+use super::OutputSpec;
+use super::render;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Csv,
+    Json,
+    Ndjson,
+    Parquet,
+}
+
+impl OutputFormat {
+    /// The format an output file name implies, if any.
+    pub fn from_target(target: &str) -> Option<OutputFormat> {
+        let ext = target.rsplit('.').next()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "csv" => Some(OutputFormat::Csv),
+            "json" => Some(OutputFormat::Json),
+            "ndjson" | "jsonl" => Some(OutputFormat::Ndjson),
+            "parquet" => Some(OutputFormat::Parquet),
+            "txt" => Some(OutputFormat::Table),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Destination {
+    Stdout,
+    Url(Url),
+}
+
+enum Sink {
+    Stdout,
+    Object { writer: BufWriter, target: String },
+}
+
+impl Sink {
+    async fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        match self {
+            Sink::Stdout => {
+                let mut out = std::io::stdout().lock();
+                match out.write_all(bytes) {
+                    Ok(()) => Ok(()),
+                    // `oneview sql … | head` closes the pipe early: not an error.
+                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                    Err(e) => Err(Error::io("cannot write to standard output", e)),
+                }
+            }
+            Sink::Object { writer, target } => writer.write_all(bytes).await.map_err(|e| Error::Output {
+                target: target.clone(),
+                message: e.to_string(),
+            }),
+        }
+    }
+
+    async fn commit(&mut self) -> Result<()> {
+        match self {
+            Sink::Stdout => {
+                let _ = std::io::stdout().lock().flush();
+                Ok(())
+            }
+            Sink::Object { writer, target } => writer.shutdown().await.map_err(|e| Error::Output {
+                target: target.clone(),
+                message: e.to_string(),
+            }),
+        }
+    }
+
+    async fn abort(&mut self) {
+        if let Sink::Object { writer, .. } = self {
+            let _ = writer.abort().await;
+        }
+    }
+}
+
+/// A `Write` whose bytes the async side takes after each batch.
+#[derive(Clone, Default)]
+struct SharedBuf(Arc<Mutex<Vec<u8>>>);
+
+impl Write for SharedBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("buffer lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl SharedBuf {
+    fn take(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.0.lock().expect("buffer lock"))
+    }
+}
+
+enum Encoder {
+    Csv(csv::Writer<SharedBuf>),
+    Json(ArrayWriter<SharedBuf>),
+    Ndjson(LineDelimitedWriter<SharedBuf>),
+    Parquet(Box<ArrowWriter<SharedBuf>>),
+}
+
+impl Encoder {
+    fn new(format: OutputFormat, schema: &SchemaRef, buf: &SharedBuf) -> Result<Encoder> {
+        Ok(match format {
+            OutputFormat::Csv => Encoder::Csv(csv::WriterBuilder::new().with_header(true).build(buf.clone())),
+            OutputFormat::Json => Encoder::Json(ArrayWriter::new(buf.clone())),
+            OutputFormat::Ndjson => Encoder::Ndjson(LineDelimitedWriter::new(buf.clone())),
+            OutputFormat::Parquet => {
+                let props = WriterProperties::builder()
+                    .set_compression(Compression::ZSTD(ZstdLevel::default()))
+                    .build();
+                let writer = ArrowWriter::try_new(buf.clone(), Arc::clone(schema), Some(props))
+                    .map_err(|e| Error::Query(e.into()))?;
+                Encoder::Parquet(Box::new(writer))
+            }
+            OutputFormat::Table => unreachable!("the table format is rendered, not encoded"),
+        })
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let result = match self {
+            Encoder::Csv(w) => w.write(batch),
+            Encoder::Json(w) => w.write(batch),
+            Encoder::Ndjson(w) => w.write(batch),
+            Encoder::Parquet(w) => w.write(batch).map_err(Into::into),
+        };
+        result.map_err(|e| Error::Query(e.into()))
+    }
+
+    fn finish(self) -> Result<()> {
+        let result = match self {
+            Encoder::Csv(_) => Ok(()),
+            Encoder::Json(mut w) => w.finish(),
+            Encoder::Ndjson(mut w) => w.finish(),
+            Encoder::Parquet(w) => w.close().map(|_| ()).map_err(Into::into),
+        };
+        result.map_err(|e| Error::Query(e.into()))
+    }
+}
+
+pub struct ResultWriter {
+    format: OutputFormat,
+    sink: Sink,
+    max_rows: Option<usize>,
+}
+
+impl ResultWriter {
+    pub async fn open(spec: &OutputSpec, ctx: &SessionContext) -> Result<ResultWriter> {
+        let sink = match &spec.destination {
+            Destination::Stdout => {
+                if spec.format == OutputFormat::Parquet && std::io::stdout().is_terminal() {
+                    return Err(Error::Usage(
+                        "refusing to write Parquet to a terminal; add -o FILE or pipe the output".into(),
+                    ));
+                }
+                Sink::Stdout
+            }
+            Destination::Url(url) => {
+                let store = ctx.runtime_env().object_store_registry.get_store(url).map_err(Error::Query)?;
+                let path = object_path(url)?;
+                Sink::Object {
+                    writer: BufWriter::new(store, path),
+                    target: url.to_string(),
+                }
+            }
+        };
+        let max_rows = match spec.destination {
+            Destination::Stdout => spec.max_rows,
+            Destination::Url(_) => None,
+        };
+        Ok(ResultWriter {
+            format: spec.format,
+            sink,
+            max_rows,
+        })
+    }
+
+    /// Writes every batch of `stream`, then commits. Returns the row count.
+    pub async fn write_stream(mut self, stream: SendableRecordBatchStream) -> Result<u64> {
+        let result = self.write_inner(stream).await;
+        match result {
+            Ok(rows) => {
+                if let Err(e) = self.sink.commit().await {
+                    self.sink.abort().await;
+                    return Err(e);
+                }
+                Ok(rows)
+            }
+            Err(e) => {
+                self.sink.abort().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn write_inner(&mut self, mut stream: SendableRecordBatchStream) -> Result<u64> {
+        let schema = stream.schema();
+        if self.format == OutputFormat::Table {
+            let (batches, total) = render::collect_for_display(&mut stream, self.max_rows).await?;
+            let text = render::table(&schema, &batches, total)?;
+            self.sink.write(text.as_bytes()).await?;
+            return Ok(total);
+        }
+        let buf = SharedBuf::default();
+        let mut encoder = Encoder::new(self.format, &schema, &buf)?;
+        let mut rows = 0u64;
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            rows += batch.num_rows() as u64;
+            encoder.write(&batch)?;
+            let bytes = buf.take();
+            if !bytes.is_empty() {
+                self.sink.write(&bytes).await?;
+            }
+        }
+        encoder.finish()?;
+        self.sink.write(&buf.take()).await?;
+        Ok(rows)
+    }
+}
+
+fn object_path(url: &Url) -> Result<ObjectPath> {
+    let invalid = |e: String| Error::Output {
+        target: url.to_string(),
+        message: e,
+    };
+    if url.scheme() == "file" {
+        let path = url.to_file_path().map_err(|_| invalid("not a file path".into()))?;
+        if path.is_dir() {
+            return Err(invalid("it is a directory; expected a file name".into()));
+        }
+        ObjectPath::from_absolute_path(&path).map_err(|e| invalid(e.to_string()))
+    } else {
+        ObjectPath::from_url_path(url.path()).map_err(|e| invalid(e.to_string()))
+    }
+}

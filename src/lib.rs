@@ -1,0 +1,18 @@
+//! oneview: a single-customer-view engine on Apache DataFusion.
+//!
+//! The pipeline, in module order: a `project` declares tables whose data
+//! `storage` reaches; the `catalog` exposes them to a DataFusion `session`;
+//! `exec` runs SQL and writes results; `datagen` makes synthetic customer data;
+//! `cli` is the command line over all of it.
+
+pub mod catalog;
+pub mod cli;
+pub mod error;
+pub mod exec;
+pub mod datagen;
+pub mod progress;
+pub mod project;
+pub mod session;
+pub mod storage;
+
+pub use error::{Error, Result};
