@@ -115,8 +115,11 @@ fn describe_datafusion(e: &DataFusionError) -> String {
         DataFusionError::ArrowError(err, _) => ("could not process data", err.to_string()),
         DataFusionError::ObjectStore(err) => ("could not reach storage", err.to_string()),
         DataFusionError::IoError(err) => ("I/O error", err.to_string()),
-        DataFusionError::ResourcesExhausted(msg) => ("out of memory", msg.clone()),
-        DataFusionError::Plan(msg) => ("", msg.clone()),
+        DataFusionError::ResourcesExhausted(msg) => (
+            "out of memory: the query needs more than --memory-limit allows and this step cannot spill to disk.",
+            msg.clone(),
+        ),
+        DataFusionError::Plan(msg) => ("", describe_plan(msg)),
         DataFusionError::SchemaError(err, _) => ("", err.to_string()),
         DataFusionError::Execution(msg) => ("", msg.clone()),
         DataFusionError::NotImplemented(msg) => ("not supported", msg.clone()),
@@ -130,11 +133,23 @@ fn describe_datafusion(e: &DataFusionError) -> String {
         .trim_start_matches("sql parser error: ")
         .trim_end()
         .to_string();
-    if prefix.is_empty() {
-        text
-    } else {
-        format!("{prefix}: {text}")
+    // A prefix that is a whole sentence goes first; the detail follows on its own line.
+    match prefix {
+        "" => text,
+        p if p.ends_with('.') => format!("{p}\n{text}"),
+        p => format!("{p}: {text}"),
     }
+}
+
+/// "table 'oneview.public.x' not found" names the table as the user did not.
+fn describe_plan(msg: &str) -> String {
+    if let Some(rest) = msg.strip_prefix("table '")
+        && let Some(name) = rest.strip_suffix("' not found")
+    {
+        let short = name.rsplit('.').next().unwrap_or(name);
+        return format!("table `{short}` not found; `oneview tables` lists the project's tables");
+    }
+    msg.to_string()
 }
 
 impl From<Error> for DataFusionError {

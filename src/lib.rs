@@ -7,9 +7,9 @@
 
 pub mod catalog;
 pub mod cli;
+pub mod datagen;
 pub mod error;
 pub mod exec;
-pub mod datagen;
 pub mod progress;
 pub mod project;
 pub mod session;

@@ -17,7 +17,13 @@ use crate::session::parse_size;
 )]
 pub struct Cli {
     /// Project directory (holding oneview.toml).
-    #[arg(short = 'C', long = "project", global = true, value_name = "DIR", env = "ONEVIEW_PROJECT")]
+    #[arg(
+        short = 'C',
+        long = "project",
+        global = true,
+        value_name = "DIR",
+        env = "ONEVIEW_PROJECT"
+    )]
     pub project: Option<PathBuf>,
 
     /// Cap on query memory (e.g. 512M, 4G); beyond it operators spill to disk.

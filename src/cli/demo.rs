@@ -12,7 +12,9 @@ use crate::session::{Session, SessionOptions};
 
 /// The demo project of the source tree this binary was built from.
 fn bundled_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("datasets").join("demo")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("datasets")
+        .join("demo")
 }
 
 const STEPS: &[(&str, &str)] = &[

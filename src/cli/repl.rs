@@ -23,7 +23,8 @@ fn history_file() -> Option<PathBuf> {
 }
 
 pub async fn run(session: &Session, ctx: SessionContext, output: OutputSpec) -> Result<()> {
-    let mut editor = DefaultEditor::new().map_err(|e| Error::Usage(format!("cannot start the shell: {e}")))?;
+    let mut editor =
+        DefaultEditor::new().map_err(|e| Error::Usage(format!("cannot start the shell: {e}")))?;
     let history = history_file();
     if let Some(file) = &history {
         let _ = editor.load_history(file);
@@ -34,12 +35,25 @@ pub async fn run(session: &Session, ctx: SessionContext, output: OutputSpec) -> 
         .project
         .name
         .clone()
-        .or_else(|| session.project.dir.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .or_else(|| {
+            session
+                .project
+                .dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
         .unwrap_or_else(|| "oneview".into());
-    eprintln!("oneview {} — project {name}; \\? for help, \\q to quit", env!("CARGO_PKG_VERSION"));
+    eprintln!(
+        "oneview {} — project {name}; \\? for help, \\q to quit",
+        env!("CARGO_PKG_VERSION")
+    );
     let mut pending = String::new();
     loop {
-        let prompt = if pending.is_empty() { "oneview> " } else { "     ...> " };
+        let prompt = if pending.is_empty() {
+            "oneview> "
+        } else {
+            "     ...> "
+        };
         match editor.readline(prompt) {
             Ok(line) => {
                 let trimmed = line.trim();

@@ -42,9 +42,15 @@ pub async fn run(session: &Session, format: OutputFormat) -> Result<()> {
     let batch = RecordBatch::try_new(
         Arc::clone(&schema),
         vec![
-            Arc::new(StringArray::from_iter_values(specs.iter().map(|s| s.name.as_str()))),
-            Arc::new(StringArray::from_iter_values(specs.iter().map(|s| s.location.as_str()))),
-            Arc::new(StringArray::from_iter_values(specs.iter().map(|s| s.format.name()))),
+            Arc::new(StringArray::from_iter_values(
+                specs.iter().map(|s| s.name.as_str()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                specs.iter().map(|s| s.location.as_str()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                specs.iter().map(|s| s.format.name()),
+            )),
             Arc::new(StringArray::from(columns)),
         ],
     )
@@ -55,7 +61,10 @@ pub async fn run(session: &Session, format: OutputFormat) -> Result<()> {
         destination: Destination::Stdout,
         max_rows: None,
     };
-    ResultWriter::open(&spec, &session.ctx).await?.write_stream(Box::pin(stream)).await?;
+    ResultWriter::open(&spec, &session.ctx)
+        .await?
+        .write_stream(Box::pin(stream))
+        .await?;
     match first_error {
         Some(e) => Err(e),
         None => Ok(()),

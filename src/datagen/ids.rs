@@ -13,7 +13,9 @@ pub fn mix64(mut z: u64) -> u64 {
 pub fn key(seed: u64, purpose: &str) -> u64 {
     purpose
         .bytes()
-        .fold(mix64(seed ^ 0x6f6e_6576_6965_77), |acc, b| mix64(acc ^ u64::from(b)))
+        .fold(mix64(seed ^ 0x006f_6e65_7669_6577), |acc, b| {
+            mix64(acc ^ u64::from(b))
+        })
 }
 
 /// `PREFIX` + 16 hex digits, unique per (key, person, k) for k < 4096.
@@ -82,7 +84,9 @@ mod tests {
     #[test]
     fn record_ids_do_not_collide() {
         let k = key(1, "orders");
-        let ids: HashSet<String> = (0..2000u64).flat_map(|p| (0..8).map(move |i| record_id("O", k, p, i))).collect();
+        let ids: HashSet<String> = (0..2000u64)
+            .flat_map(|p| (0..8).map(move |i| record_id("O", k, p, i)))
+            .collect();
         assert_eq!(ids.len(), 16_000);
     }
 }

@@ -54,7 +54,9 @@ impl Default for GenOptions {
             seed: 42,
             row_group_rows: 262_144,
             chunk_people: 250_000,
-            threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            threads: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
             start: NaiveDate::from_ymd_opt(2023, 1, 1).expect("valid date"),
             as_of: NaiveDate::from_ymd_opt(2026, 1, 1).expect("valid date"),
             params: LifetimeParams::default(),
@@ -108,8 +110,12 @@ pub fn generate(options: &GenOptions, out: &Path) -> Result<GenSummary> {
     let out = std::path::absolute(out).map_err(|e| Error::io(out.display().to_string(), e))?;
     check_target(&out)?;
     let parent = out.parent().unwrap_or(Path::new("/"));
-    std::fs::create_dir_all(parent).map_err(|e| Error::io(format!("cannot create {}", parent.display()), e))?;
-    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    std::fs::create_dir_all(parent)
+        .map_err(|e| Error::io(format!("cannot create {}", parent.display()), e))?;
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let staging = parent.join(format!(".{name}.tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
 
@@ -129,16 +135,22 @@ pub fn generate(options: &GenOptions, out: &Path) -> Result<GenSummary> {
         as_of: options.as_of.to_string(),
         time_unit: "week",
         lifetime: options.params,
-        tables: TABLES.iter().zip(counts).map(|(name, rows)| TableCount { name, rows }).collect(),
+        tables: TABLES
+            .iter()
+            .zip(counts)
+            .map(|(name, rows)| TableCount { name, rows })
+            .collect(),
     };
     let json = serde_json::to_string_pretty(&manifest).expect("manifest serializes");
     std::fs::write(staging.join(MANIFEST), json + "\n")
         .map_err(|e| Error::io(format!("cannot write {}", staging.display()), e))?;
     // Replace a previous generator output as late as possible.
     if out.exists() {
-        std::fs::remove_dir_all(&out).map_err(|e| Error::io(format!("cannot replace {}", out.display()), e))?;
+        std::fs::remove_dir_all(&out)
+            .map_err(|e| Error::io(format!("cannot replace {}", out.display()), e))?;
     }
-    std::fs::rename(&staging, &out).map_err(|e| Error::io(format!("cannot move the output to {}", out.display()), e))?;
+    std::fs::rename(&staging, &out)
+        .map_err(|e| Error::io(format!("cannot move the output to {}", out.display()), e))?;
     Ok(GenSummary {
         out,
         manifest,
@@ -152,9 +164,14 @@ fn check_target(out: &Path) -> Result<()> {
         return Ok(());
     }
     if !out.is_dir() {
-        return Err(Error::Usage(format!("--out {} is a file; expected a directory", out.display())));
+        return Err(Error::Usage(format!(
+            "--out {} is a file; expected a directory",
+            out.display()
+        )));
     }
-    let empty = std::fs::read_dir(out).map(|mut d| d.next().is_none()).unwrap_or(false);
+    let empty = std::fs::read_dir(out)
+        .map(|mut d| d.next().is_none())
+        .unwrap_or(false);
     if empty || out.join(MANIFEST).exists() {
         return Ok(());
     }
@@ -165,7 +182,13 @@ fn check_target(out: &Path) -> Result<()> {
 }
 
 fn write_all(options: &GenOptions, dir: &Path) -> Result<Counts> {
-    let world = World::new(options.seed, options.customers, options.start, options.as_of, options.params);
+    let world = World::new(
+        options.seed,
+        options.customers,
+        options.start,
+        options.as_of,
+        options.params,
+    );
     let pairs = options.customers.div_ceil(2);
     let pairs_per_chunk = options.chunk_people.div_ceil(2).max(1);
     let chunks = pairs.div_ceil(pairs_per_chunk);
@@ -184,7 +207,14 @@ fn write_all(options: &GenOptions, dir: &Path) -> Result<Counts> {
                         break;
                     }
                     let range = chunk * pairs_per_chunk..((chunk + 1) * pairs_per_chunk).min(pairs);
-                    match write_chunk(&world, dir, chunk as usize, range, options.row_group_rows, &bar) {
+                    match write_chunk(
+                        &world,
+                        dir,
+                        chunk as usize,
+                        range,
+                        options.row_group_rows,
+                        &bar,
+                    ) {
                         Ok(counts) => {
                             let mut totals = totals.lock().expect("lock");
                             for (t, c) in totals.iter_mut().zip(counts) {

@@ -12,9 +12,17 @@ fn neighbour(c: char) -> char {
     for row in ROWS {
         if let Some(i) = row.find(lower) {
             let bytes = row.as_bytes();
-            let j = if i + 1 < bytes.len() && (i == 0 || (i as u32).is_multiple_of(2)) { i + 1 } else { i - 1 };
+            let j = if i + 1 < bytes.len() && (i == 0 || (i as u32).is_multiple_of(2)) {
+                i + 1
+            } else {
+                i - 1
+            };
             let n = bytes[j] as char;
-            return if c.is_ascii_uppercase() { n.to_ascii_uppercase() } else { n };
+            return if c.is_ascii_uppercase() {
+                n.to_ascii_uppercase()
+            } else {
+                n
+            };
         }
     }
     c
@@ -24,7 +32,9 @@ fn neighbour(c: char) -> char {
 /// doubled letter.
 pub fn typo(rng: &mut impl Rng, s: &str) -> String {
     let mut chars: Vec<char> = s.chars().collect();
-    let letters: Vec<usize> = (0..chars.len()).filter(|&i| chars[i].is_alphabetic()).collect();
+    let letters: Vec<usize> = (0..chars.len())
+        .filter(|&i| chars[i].is_alphabetic())
+        .collect();
     if letters.len() < 3 {
         return s.to_string();
     }
@@ -71,7 +81,9 @@ pub fn email(rng: &mut impl Rng, email: &str) -> String {
     } else if roll < 15 {
         out = out.to_uppercase();
     } else if roll < 20 && matches!(domain, "gmail.com" | "outlook.com" | "protonmail.com") {
-        let tag = ["shop", "news", "promo", "orders"].choose(rng).expect("non-empty");
+        let tag = ["shop", "news", "promo", "orders"]
+            .choose(rng)
+            .expect("non-empty");
         out = format!("{local}+{tag}@{domain}");
     } else if roll < 23 && domain == "gmail.com" && local.contains('.') {
         out = format!("{}@{domain}", local.replace('.', ""));
@@ -84,12 +96,16 @@ pub fn email(rng: &mut impl Rng, email: &str) -> String {
     out
 }
 
+/// `k.neal@mail.com` -> `K.Neal@Mail.com`: each part of the local name and
+/// the domain's first letter, as autocorrecting keyboards and people do.
 fn capitalise_parts(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut start = true;
+    let mut in_domain = false;
     for c in s.chars() {
         out.push(if start { c.to_ascii_uppercase() } else { c });
-        start = matches!(c, '.' | '@' | '_' | '-');
+        start = c == '@' || (!in_domain && matches!(c, '.' | '_' | '-'));
+        in_domain |= c == '@';
     }
     out
 }

@@ -8,8 +8,8 @@ use chrono::NaiveTime;
 use datafusion::arrow::array::{
     BooleanBuilder, Float64Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
 };
-use rand::seq::IndexedRandom;
 use rand::Rng;
+use rand::seq::IndexedRandom;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Poisson};
 
@@ -251,7 +251,11 @@ impl Sources {
                 _ => &p.address,
             };
             let first = if duplicate && !p.first.nicknames.is_empty() && rng.random_bool(0.5) {
-                p.first.nicknames.choose(rng).expect("non-empty").to_string()
+                p.first
+                    .nicknames
+                    .choose(rng)
+                    .expect("non-empty")
+                    .to_string()
             } else {
                 p.first.name.to_string()
             };
@@ -281,17 +285,25 @@ impl Sources {
             row.phone.append_option(phone);
             row.date_of_birth
                 .append_option(rng.random_bool(0.85).then(|| noise::date(rng, p.dob, p.us)));
-            row.gender.append_option(rng.random_bool(0.7).then_some(if p.female { "F" } else { "M" }));
+            row.gender
+                .append_option(
+                    rng.random_bool(0.7)
+                        .then_some(if p.female { "F" } else { "M" }),
+                );
             row.address_line1.append_value(address.line1(rng));
             row.address_line2.append_option(address.line2(rng));
             row.city.append_value(address.place.city);
             row.region.append_value(address.place.region);
-            row.postcode.append_option(rng.random_bool(0.95).then(|| address.postcode.clone()));
+            row.postcode
+                .append_option(rng.random_bool(0.95).then(|| address.postcode.clone()));
             row.country.append_value(country(rng, p.us));
-            row.loyalty_id.append_option(if duplicate { None } else { p.loyalty.clone() });
+            row.loyalty_id
+                .append_option(if duplicate { None } else { p.loyalty.clone() });
             row.created_at.append_value(micros(world, created));
-            row.updated_at
-                .append_value(micros(world, rng.random_range(created..world.weeks.max(created + 0.01))));
+            row.updated_at.append_value(micros(
+                world,
+                rng.random_range(created..world.weeks.max(created + 0.01)),
+            ));
             self.crm.end_row()?;
             self.truth("crm_contacts", &id, p)?;
             ids.push(id);
@@ -339,16 +351,22 @@ impl Sources {
             };
             let row = self.orders.row();
             row.order_id.append_value(&id);
-            row.contact_id.append_option(if guest { None } else { contact.cloned() });
+            row.contact_id
+                .append_option(if guest { None } else { contact.cloned() });
             row.email.append_option(email);
             row.phone.append_option(phone);
-            row.ship_name.append_value(name_noise(rng, &full_name, 0.04));
-            row.ship_postcode.append_option(rng.random_bool(0.9).then(|| address.postcode.clone()));
+            row.ship_name
+                .append_value(name_noise(rng, &full_name, 0.04));
+            row.ship_postcode
+                .append_option(rng.random_bool(0.9).then(|| address.postcode.clone()));
             row.ordered_at.append_value(micros(world, purchase.week));
             row.amount.append_value(purchase.amount);
             row.currency.append_value(if p.us { "USD" } else { "GBP" });
-            row.channel
-                .append_value(*["web", "web", "app", "store"].choose(rng).expect("non-empty"));
+            row.channel.append_value(
+                *["web", "web", "app", "store"]
+                    .choose(rng)
+                    .expect("non-empty"),
+            );
             row.is_returned.append_value(rng.random_bool(0.05));
             self.orders.end_row()?;
             self.truth("orders", &id, p)?;
@@ -357,12 +375,20 @@ impl Sources {
         Ok(ids)
     }
 
-    fn web(&mut self, world: &World, p: &Person, rng: &mut ChaCha8Rng, contact: Option<&String>) -> Result<()> {
+    fn web(
+        &mut self,
+        world: &World,
+        p: &Person,
+        rng: &mut ChaCha8Rng,
+        contact: Option<&String>,
+    ) -> Result<()> {
         if !p.on_web {
             return Ok(());
         }
         let sessions = 1 + Poisson::new(3.0).expect("valid rate").sample(rng) as usize;
-        let mut starts: Vec<f64> = (0..sessions).map(|_| rng.random_range(p.first_seen..world.weeks)).collect();
+        let mut starts: Vec<f64> = (0..sessions)
+            .map(|_| rng.random_range(p.first_seen..world.weeks))
+            .collect();
         starts.sort_by(f64::total_cmp);
         // People with an account log in from some session on; before it they
         // are only an anonymous device.
@@ -376,14 +402,20 @@ impl Sources {
             } else {
                 p.devices.choose(rng).expect("at least one device").clone()
             };
-            let device_type = *["desktop", "mobile", "mobile", "tablet"].choose(rng).expect("non-empty");
+            let device_type = *["desktop", "mobile", "mobile", "tablet"]
+                .choose(rng)
+                .expect("non-empty");
             let logged_in = login_from.is_some_and(|from| s >= from);
             let mut events: Vec<&str> = vec!["page_view"];
             if login_from == Some(s) {
                 events.push("login");
             }
             for _ in 0..rng.random_range(0..5) {
-                events.push(*["page_view", "product_view", "product_view", "search"].choose(rng).expect("non-empty"));
+                events.push(
+                    *["page_view", "product_view", "product_view", "search"]
+                        .choose(rng)
+                        .expect("non-empty"),
+                );
             }
             if rng.random_bool(0.35) {
                 events.push("add_to_cart");
@@ -403,7 +435,8 @@ impl Sources {
                 let row = self.web.row();
                 row.event_id.append_value(&id);
                 row.anonymous_id.append_value(&device);
-                row.user_id.append_option(if logged_in { contact.cloned() } else { None });
+                row.user_id
+                    .append_option(if logged_in { contact.cloned() } else { None });
                 row.event_type.append_value(event);
                 row.page_url.append_value(page_for(event, rng));
                 row.device_type.append_value(device_type);
@@ -416,36 +449,55 @@ impl Sources {
         Ok(())
     }
 
-    fn tickets(&mut self, world: &World, p: &Person, rng: &mut ChaCha8Rng, orders: &[String]) -> Result<()> {
+    fn tickets(
+        &mut self,
+        world: &World,
+        p: &Person,
+        rng: &mut ChaCha8Rng,
+        orders: &[String],
+    ) -> Result<()> {
         let n = Poisson::new(0.4).expect("valid rate").sample(rng) as u64;
         for k in 0..n.min(50) {
             let id = world.id("T", "tickets", p.index, k);
-            let channel = *["email", "phone", "chat", "web_form"].choose(rng).expect("non-empty");
+            let channel = *["email", "phone", "chat", "web_form"]
+                .choose(rng)
+                .expect("non-empty");
             let name = ticket_name(rng, p);
             let email = match channel {
                 "phone" => None,
                 _ if rng.random_bool(0.01) => JUNK_EMAILS.choose(rng).map(|s| s.to_string()),
-                _ if p.work_email.is_some() && rng.random_bool(0.3) => p.work_email.as_deref().map(|e| noise::email(rng, e)),
+                _ if p.work_email.is_some() && rng.random_bool(0.3) => {
+                    p.work_email.as_deref().map(|e| noise::email(rng, e))
+                }
                 _ => Some(noise::email(rng, &p.email)),
             };
             let phone = (channel == "phone" || rng.random_bool(0.2)).then(|| {
                 if rng.random_bool(0.02) {
                     JUNK_PHONES.choose(rng).expect("non-empty").to_string()
                 } else {
-                    p.work_phone.filter(|_| rng.random_bool(0.3)).unwrap_or(p.phone).render(rng)
+                    p.work_phone
+                        .filter(|_| rng.random_bool(0.3))
+                        .unwrap_or(p.phone)
+                        .render(rng)
                 }
             });
             let row = self.tickets.row();
             row.ticket_id.append_value(&id);
-            row.opened_at.append_value(micros(world, rng.random_range(p.first_seen..world.weeks)));
+            row.opened_at
+                .append_value(micros(world, rng.random_range(p.first_seen..world.weeks)));
             row.channel.append_value(channel);
             row.requester_name.append_option(name);
             row.requester_email.append_option(email);
             row.requester_phone.append_option(phone);
             row.order_id
                 .append_option(orders.choose(rng).filter(|_| rng.random_bool(0.5)).cloned());
-            row.subject.append_value(*TICKET_SUBJECTS.choose(rng).expect("non-empty"));
-            row.status.append_value(*["closed", "closed", "closed", "open", "pending"].choose(rng).expect("non-empty"));
+            row.subject
+                .append_value(*TICKET_SUBJECTS.choose(rng).expect("non-empty"));
+            row.status.append_value(
+                *["closed", "closed", "closed", "open", "pending"]
+                    .choose(rng)
+                    .expect("non-empty"),
+            );
             self.tickets.end_row()?;
             self.truth("support_tickets", &id, p)?;
         }
@@ -478,13 +530,23 @@ impl Sources {
             row.subscriber_id.append_value(&id);
             row.email.append_value(noise::email(rng, email));
             row.first_name.append_option(first);
-            row.list_name
-                .append_value(*["newsletter", "promotions", "product_updates"].choose(rng).expect("non-empty"));
-            row.subscribed_at.append_value(micros(world, rng.random_range(p.first_seen..world.weeks)));
-            row.status
-                .append_value(*["active", "active", "active", "unsubscribed", "bounced"].choose(rng).expect("non-empty"));
-            row.signup_source
-                .append_value(*["popup", "checkout", "footer", "import"].choose(rng).expect("non-empty"));
+            row.list_name.append_value(
+                *["newsletter", "promotions", "product_updates"]
+                    .choose(rng)
+                    .expect("non-empty"),
+            );
+            row.subscribed_at
+                .append_value(micros(world, rng.random_range(p.first_seen..world.weeks)));
+            row.status.append_value(
+                *["active", "active", "active", "unsubscribed", "bounced"]
+                    .choose(rng)
+                    .expect("non-empty"),
+            );
+            row.signup_source.append_value(
+                *["popup", "checkout", "footer", "import"]
+                    .choose(rng)
+                    .expect("non-empty"),
+            );
             self.subscribers.end_row()?;
             self.truth("email_subscribers", &id, p)?;
         }
@@ -499,28 +561,45 @@ impl Sources {
         let count = if rng.random_bool(0.2) { 2 } else { 1 };
         for (k, platform) in platforms.choose_multiple(rng, count).enumerate() {
             let id = world.id("SP", "social", p.index, k as u64);
-            let handle = if rng.random_bool(0.1) { p.handle.to_uppercase() } else { p.handle.clone() };
+            let handle = if rng.random_bool(0.1) {
+                p.handle.to_uppercase()
+            } else {
+                p.handle.clone()
+            };
             let display = match rng.random_range(0..4) {
                 0 => format!("{} {}.", p.first.name, &p.last[..1]),
                 1 => format!("{} {}", p.first.name, p.last).to_lowercase(),
                 2 => format!("{}{}", p.first.name, p.last),
-                _ => format!("{} {}", p.first.nicknames.first().copied().unwrap_or(p.first.name), p.last),
+                _ => format!(
+                    "{} {}",
+                    p.first.nicknames.first().copied().unwrap_or(p.first.name),
+                    p.last
+                ),
             };
             let row = self.social.row();
             row.profile_id.append_value(&id);
             row.platform.append_value(*platform);
             row.handle.append_value(format!("@{handle}"));
             row.display_name.append_value(display);
-            row.email.append_option(rng.random_bool(0.1).then(|| noise::email(rng, &p.email)));
-            row.followers.append_value((rng.random::<f64>().powi(3) * 20_000.0) as i64);
-            row.linked_at.append_value(micros(world, rng.random_range(p.first_seen..world.weeks)));
+            row.email
+                .append_option(rng.random_bool(0.1).then(|| noise::email(rng, &p.email)));
+            row.followers
+                .append_value((rng.random::<f64>().powi(3) * 20_000.0) as i64);
+            row.linked_at
+                .append_value(micros(world, rng.random_range(p.first_seen..world.weeks)));
             self.social.end_row()?;
             self.truth("social_profiles", &id, p)?;
         }
         Ok(())
     }
 
-    fn consents(&mut self, world: &World, p: &Person, rng: &mut ChaCha8Rng, contact: Option<&String>) -> Result<()> {
+    fn consents(
+        &mut self,
+        world: &World,
+        p: &Person,
+        rng: &mut ChaCha8Rng,
+        contact: Option<&String>,
+    ) -> Result<()> {
         let mut k = 0u64;
         for channel in ["email", "sms", "phone", "ads"] {
             if !rng.random_bool(if contact.is_some() { 0.6 } else { 0.15 }) {
@@ -529,7 +608,10 @@ impl Sources {
             let granted_at = rng.random_range(p.first_seen..world.weeks);
             let mut events = vec![("granted", granted_at)];
             if rng.random_bool(0.15) {
-                events.push(("revoked", rng.random_range(granted_at..world.weeks.max(granted_at + 0.01))));
+                events.push((
+                    "revoked",
+                    rng.random_range(granted_at..world.weeks.max(granted_at + 0.01)),
+                ));
             }
             for (status, week) in events {
                 let id = world.id("K", "consents", p.index, k);
@@ -545,8 +627,11 @@ impl Sources {
                 row.channel.append_value(channel);
                 row.status.append_value(status);
                 row.recorded_at.append_value(micros(world, week));
-                row.collected_via
-                    .append_value(*["web_form", "checkout", "support", "preference_center"].choose(rng).expect("non-empty"));
+                row.collected_via.append_value(
+                    *["web_form", "checkout", "support", "preference_center"]
+                        .choose(rng)
+                        .expect("non-empty"),
+                );
                 self.consents.end_row()?;
                 self.truth("consents", &id, p)?;
             }
@@ -559,15 +644,18 @@ impl Sources {
         row.person_id.append_value(&p.id);
         row.first_name.append_value(p.first.name);
         row.last_name.append_value(&p.last);
-        row.date_of_birth.append_value(p.dob.format("%Y-%m-%d").to_string());
+        row.date_of_birth
+            .append_value(p.dob.format("%Y-%m-%d").to_string());
         row.email.append_value(&p.email);
         row.phone.append_value(p.phone.e164());
         row.country.append_value(if p.us { "US" } else { "GB" });
-        row.household_id.append_option(p.household.as_ref().map(|h| h.id.clone()));
+        row.household_id
+            .append_option(p.household.as_ref().map(|h| h.id.clone()));
         row.is_customer.append_value(p.customer.is_some());
         match &p.customer {
             Some(c) => {
-                row.first_purchase_at.append_value(micros(world, c.purchases[0].week));
+                row.first_purchase_at
+                    .append_value(micros(world, c.purchases[0].week));
                 row.orders.append_value(c.purchases.len() as i64);
                 row.lambda.append_value(c.lambda);
                 row.dropout_p.append_value(c.dropout);
@@ -588,18 +676,30 @@ impl Sources {
 }
 
 fn micros(world: &World, week: f64) -> i64 {
-    let start = world.start.and_time(NaiveTime::MIN).and_utc().timestamp_micros();
+    let start = world
+        .start
+        .and_time(NaiveTime::MIN)
+        .and_utc()
+        .timestamp_micros();
     start + (week * 7.0 * 86_400_000_000.0) as i64
 }
 
 fn country(rng: &mut impl Rng, us: bool) -> &'static str {
-    let options: &[&str] = if us { &["US", "US", "USA", "United States"] } else { &["GB", "GB", "UK", "United Kingdom"] };
+    let options: &[&str] = if us {
+        &["US", "US", "USA", "United States"]
+    } else {
+        &["GB", "GB", "UK", "United Kingdom"]
+    };
     options.choose(rng).expect("non-empty")
 }
 
 /// A name as one system holds it: usually right, sometimes slipped or recased.
 fn name_noise(rng: &mut impl Rng, name: &str, typo_rate: f64) -> String {
-    let mut out = if rng.random_bool(typo_rate) { noise::typo(rng, name) } else { name.to_string() };
+    let mut out = if rng.random_bool(typo_rate) {
+        noise::typo(rng, name)
+    } else {
+        name.to_string()
+    };
     out = noise::name_case(rng, &out);
     if rng.random_bool(0.02) {
         out = noise::whitespace(rng, &out);
@@ -631,10 +731,18 @@ fn ticket_name(rng: &mut impl Rng, p: &Person) -> Option<String> {
 fn page_for(event: &str, rng: &mut impl Rng) -> String {
     match event {
         "product_view" | "add_to_cart" => format!("/products/{}", rng.random_range(1000..1400)),
-        "search" => format!("/search?q={}", ["shoes", "jacket", "gift", "sale", "bag"].choose(rng).expect("non-empty")),
+        "search" => format!(
+            "/search?q={}",
+            ["shoes", "jacket", "gift", "sale", "bag"]
+                .choose(rng)
+                .expect("non-empty")
+        ),
         "checkout_started" => "/checkout".into(),
         "order_completed" => "/checkout/confirmation".into(),
         "login" => "/account/login".into(),
-        _ => ["/", "/new", "/sale", "/about", "/stores"].choose(rng).expect("non-empty").to_string(),
+        _ => ["/", "/new", "/sale", "/about", "/stores"]
+            .choose(rng)
+            .expect("non-empty")
+            .to_string(),
     }
 }

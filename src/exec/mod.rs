@@ -7,12 +7,15 @@ mod render;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::{DFParserBuilder, Statement};
+use datafusion::sql::sqlparser::ast::{ObjectType, Statement as SqlStatement};
 use datafusion::sql::sqlparser::dialect::dialect_from_str;
 use futures::StreamExt;
 
 pub use output::{Destination, OutputFormat, ResultWriter};
 
+use crate::catalog::ProjectSchema;
 use crate::error::{Error, Result};
+use crate::session::{CATALOG, SCHEMA};
 
 /// Where and how results go.
 #[derive(Debug, Clone)]
@@ -28,7 +31,7 @@ pub struct OutputSpec {
 pub fn parse_statements(ctx: &SessionContext, sql: &str) -> Result<Vec<Statement>> {
     let state = ctx.state();
     let options = &state.config().options().sql_parser;
-    let dialect = dialect_from_str(options.dialect.to_string())
+    let dialect = dialect_from_str(options.dialect)
         .ok_or_else(|| Error::Usage(format!("unknown SQL dialect {}", options.dialect)))?;
     let statements = DFParserBuilder::new(sql)
         .with_dialect(dialect.as_ref())
@@ -39,7 +42,11 @@ pub fn parse_statements(ctx: &SessionContext, sql: &str) -> Result<Vec<Statement
 }
 
 /// Plans and starts one statement; DDL statements run to completion here.
-pub async fn execute(ctx: &SessionContext, statement: Statement) -> Result<SendableRecordBatchStream> {
+pub async fn execute(
+    ctx: &SessionContext,
+    statement: Statement,
+) -> Result<SendableRecordBatchStream> {
+    refuse_dropping_project_tables(ctx, &statement)?;
     let plan = ctx.state().statement_to_plan(statement).await?;
     let df = ctx.execute_logical_plan(plan).await?;
     Ok(df.execute_stream().await?)
@@ -73,7 +80,12 @@ pub async fn run_sql(ctx: &SessionContext, sql: &str, output: &OutputSpec) -> Re
     Ok(rows)
 }
 
-async fn run_one(ctx: &SessionContext, statement: Statement, output: &OutputSpec, is_last: bool) -> Result<u64> {
+async fn run_one(
+    ctx: &SessionContext,
+    statement: Statement,
+    output: &OutputSpec,
+    is_last: bool,
+) -> Result<u64> {
     let spinner = crate::progress::spinner("running query");
     let stream = execute(ctx, statement).await;
     spinner.finish_and_clear();
@@ -96,6 +108,42 @@ async fn run_one(ctx: &SessionContext, statement: Statement, output: &OutputSpec
     };
     let writer = ResultWriter::open(&spec, ctx).await?;
     writer.write_stream(stream).await
+}
+
+/// DataFusion reports a refused DROP of a project table as "doesn't exist",
+/// which sends users looking in the wrong place.
+fn refuse_dropping_project_tables(ctx: &SessionContext, statement: &Statement) -> Result<()> {
+    let Statement::Statement(inner) = statement else {
+        return Ok(());
+    };
+    let SqlStatement::Drop {
+        object_type: ObjectType::Table,
+        names,
+        ..
+    } = inner.as_ref()
+    else {
+        return Ok(());
+    };
+    let schema = ctx.catalog(CATALOG).and_then(|c| c.schema(SCHEMA));
+    let Some(project) = schema
+        .as_ref()
+        .and_then(|s| s.downcast_ref::<ProjectSchema>())
+    else {
+        return Ok(());
+    };
+    for name in names {
+        let table = name
+            .0
+            .last()
+            .map(|part| part.to_string())
+            .unwrap_or_default();
+        if project.spec(&table).is_some() {
+            return Err(Error::Usage(format!(
+                "`{table}` is a table of the project (oneview.toml) and cannot be dropped; remove it from the file instead"
+            )));
+        }
+    }
+    Ok(())
 }
 
 async fn drain(mut stream: SendableRecordBatchStream) -> Result<()> {

@@ -59,7 +59,10 @@ pub enum Destination {
 
 enum Sink {
     Stdout,
-    Object { writer: BufWriter, target: String },
+    Object {
+        writer: Box<BufWriter>,
+        target: String,
+    },
 }
 
 impl Sink {
@@ -74,10 +77,12 @@ impl Sink {
                     Err(e) => Err(Error::io("cannot write to standard output", e)),
                 }
             }
-            Sink::Object { writer, target } => writer.write_all(bytes).await.map_err(|e| Error::Output {
-                target: target.clone(),
-                message: e.to_string(),
-            }),
+            Sink::Object { writer, target } => {
+                writer.write_all(bytes).await.map_err(|e| Error::Output {
+                    target: target.clone(),
+                    message: e.to_string(),
+                })
+            }
         }
     }
 
@@ -122,7 +127,7 @@ impl SharedBuf {
 }
 
 enum Encoder {
-    Csv(csv::Writer<SharedBuf>),
+    Csv(Box<csv::Writer<SharedBuf>>),
     Json(ArrayWriter<SharedBuf>),
     Ndjson(LineDelimitedWriter<SharedBuf>),
     Parquet(Box<ArrowWriter<SharedBuf>>),
@@ -131,7 +136,11 @@ enum Encoder {
 impl Encoder {
     fn new(format: OutputFormat, schema: &SchemaRef, buf: &SharedBuf) -> Result<Encoder> {
         Ok(match format {
-            OutputFormat::Csv => Encoder::Csv(csv::WriterBuilder::new().with_header(true).build(buf.clone())),
+            OutputFormat::Csv => Encoder::Csv(Box::new(
+                csv::WriterBuilder::new()
+                    .with_header(true)
+                    .build(buf.clone()),
+            )),
             OutputFormat::Json => Encoder::Json(ArrayWriter::new(buf.clone())),
             OutputFormat::Ndjson => Encoder::Ndjson(LineDelimitedWriter::new(buf.clone())),
             OutputFormat::Parquet => {
@@ -179,16 +188,21 @@ impl ResultWriter {
             Destination::Stdout => {
                 if spec.format == OutputFormat::Parquet && std::io::stdout().is_terminal() {
                     return Err(Error::Usage(
-                        "refusing to write Parquet to a terminal; add -o FILE or pipe the output".into(),
+                        "refusing to write Parquet to a terminal; add -o FILE or pipe the output"
+                            .into(),
                     ));
                 }
                 Sink::Stdout
             }
             Destination::Url(url) => {
-                let store = ctx.runtime_env().object_store_registry.get_store(url).map_err(Error::Query)?;
+                let store = ctx
+                    .runtime_env()
+                    .object_store_registry
+                    .get_store(url)
+                    .map_err(Error::Query)?;
                 let path = object_path(url)?;
                 Sink::Object {
-                    writer: BufWriter::new(store, path),
+                    writer: Box::new(BufWriter::new(store, path)),
                     target: url.to_string(),
                 }
             }
@@ -254,7 +268,9 @@ fn object_path(url: &Url) -> Result<ObjectPath> {
         message: e,
     };
     if url.scheme() == "file" {
-        let path = url.to_file_path().map_err(|_| invalid("not a file path".into()))?;
+        let path = url
+            .to_file_path()
+            .map_err(|_| invalid("not a file path".into()))?;
         if path.is_dir() {
             return Err(invalid("it is a directory; expected a file name".into()));
         }

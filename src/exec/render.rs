@@ -35,13 +35,19 @@ pub fn table(schema: &SchemaRef, batches: &[RecordBatch], total: u64) -> Result<
     let mut text = if shown == 0 {
         // Show the header even without rows, as psql and DuckDB do.
         let empty = RecordBatch::new_empty(schema.clone());
-        pretty_format_batches(&[empty]).map_err(|e| Error::Query(e.into()))?.to_string()
+        pretty_format_batches(&[empty])
+            .map_err(|e| Error::Query(e.into()))?
+            .to_string()
     } else {
-        pretty_format_batches(batches).map_err(|e| Error::Query(e.into()))?.to_string()
+        pretty_format_batches(batches)
+            .map_err(|e| Error::Query(e.into()))?
+            .to_string()
     };
     text.push('\n');
     if (shown as u64) < total {
-        text.push_str(&format!("({total} rows, {shown} shown; use --max-rows or another --format for all)\n"));
+        text.push_str(&format!(
+            "({total} rows, {shown} shown; use --max-rows or another --format for all)\n"
+        ));
     }
     Ok(text)
 }

@@ -149,18 +149,19 @@ fn describe_key_error(path: &str, message: &str, line: Option<usize>) -> String 
     if let Some(rest) = message.strip_prefix("unknown field ") {
         let (field, expected) = rest.split_once(", ").unwrap_or((rest, ""));
         let field = field.trim_matches('`');
+        // The path already ends with the unknown key.
         let key = if path == "." || path.is_empty() {
-            field.to_string()
+            field
         } else {
-            format!("{path}.{field}")
+            path
         };
-        let expected = expected
-            .replace("expected one of", "expected one of the keys")
-            .replace("expected ", "expected ");
+        let expected = expected.replace("expected one of", "expected one of the keys");
         return format!("{at}unknown key `{key}`; {expected}");
     }
     if message.starts_with("missing field ") {
-        let field = message.trim_start_matches("missing field ").trim_matches('`');
+        let field = message
+            .trim_start_matches("missing field ")
+            .trim_matches('`');
         let key = if path == "." || path.is_empty() {
             field.to_string()
         } else {
@@ -212,7 +213,10 @@ mod tests {
     #[test]
     fn missing_location_is_named() {
         let err = parse("[tables.orders]\nformat = \"csv\"\n").unwrap_err();
-        assert!(err.contains("missing key `tables.orders.location`"), "{err}");
+        assert!(
+            err.contains("missing key `tables.orders.location`"),
+            "{err}"
+        );
     }
 
     #[test]

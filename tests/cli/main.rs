@@ -1,0 +1,7 @@
+//! Integration tests: the `oneview` binary run as a user runs it.
+
+mod errors;
+mod generator;
+mod s3;
+mod sql;
+mod support;
