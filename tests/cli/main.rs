@@ -2,6 +2,7 @@
 
 mod errors;
 mod generator;
+mod repl;
 mod s3;
 mod sql;
 mod support;
