@@ -41,6 +41,10 @@ pub enum Error {
     #[error("{0}")]
     ObjectStore(#[from] object_store::Error),
 
+    /// The user pressed Ctrl-C; outputs were aborted.
+    #[error("interrupted; no output was written")]
+    Interrupted,
+
     /// An error in one statement of a script, with its position.
     #[error("statement {index} of {count}: {source}")]
     Statement {
@@ -77,6 +81,7 @@ impl Error {
         match self {
             Error::Config { .. } | Error::Usage(_) => 2,
             Error::Statement { source, .. } => source.exit_code(),
+            Error::Interrupted => 130,
             Error::Query(e) => match root_external::<Error>(e) {
                 Some(inner) => inner.exit_code(),
                 None => 1,

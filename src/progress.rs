@@ -16,9 +16,7 @@ fn target() -> ProgressDrawTarget {
 /// A spinner for work of unknown length; call `finish_and_clear` when done.
 pub fn spinner(message: &str) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(None, target());
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("valid template"),
-    );
+    bar.set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("valid template"));
     bar.set_message(message.to_string());
     bar.enable_steady_tick(Duration::from_millis(120));
     bar
@@ -28,11 +26,9 @@ pub fn spinner(message: &str) -> ProgressBar {
 pub fn bar(total: u64, message: &str) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(total), target());
     bar.set_style(
-        ProgressStyle::with_template(
-            "{msg} [{bar:30}] {human_pos}/{human_len} {per_sec} eta {eta}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
+        ProgressStyle::with_template("{msg} [{bar:30}] {human_pos}/{human_len} {per_sec} eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
     );
     bar.set_message(message.to_string());
     bar

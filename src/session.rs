@@ -29,8 +29,7 @@ pub struct Session {
 
 impl Session {
     pub fn open(project: Project, options: &SessionOptions) -> Result<Session> {
-        let mut runtime =
-            RuntimeEnvBuilder::new().with_object_store_registry(Arc::new(StoreRegistry::new()));
+        let mut runtime = RuntimeEnvBuilder::new().with_object_store_registry(Arc::new(StoreRegistry::new()));
         if let Some(limit) = options.memory_limit {
             runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
         }
@@ -46,26 +45,18 @@ impl Session {
             .expect("the default catalog exists")
             .register_schema(SCHEMA, Arc::clone(&schema) as _)
             .map_err(Error::Query)?;
-        Ok(Session {
-            ctx,
-            schema,
-            project,
-        })
+        Ok(Session { ctx, schema, project })
     }
 }
 
 /// Parses sizes such as `512M`, `2G`, `1.5GB` or a plain number of bytes.
 pub fn parse_size(text: &str) -> std::result::Result<usize, String> {
     let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
-    let number: f64 = number.parse().map_err(|_| {
-        format!(
-            "`{text}` is not a size; expected a number with an optional unit such as 512M or 2G"
-        )
-    })?;
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size; expected a number with an optional unit such as 512M or 2G"))?;
     let factor: f64 = match unit.trim().to_ascii_uppercase().as_str() {
         "" | "B" => 1.0,
         "K" | "KB" | "KIB" => 1024.0,
@@ -73,9 +64,7 @@ pub fn parse_size(text: &str) -> std::result::Result<usize, String> {
         "G" | "GB" | "GIB" => 1024.0 * 1024.0 * 1024.0,
         "T" | "TB" | "TIB" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
         other => {
-            return Err(format!(
-                "`{other}` is not a size unit; expected K, M, G or T"
-            ));
+            return Err(format!("`{other}` is not a size unit; expected K, M, G or T"));
         }
     };
     let bytes = number * factor;

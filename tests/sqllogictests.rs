@@ -37,11 +37,7 @@ impl AsyncDB for Oneview {
         if schema.fields().is_empty() {
             return Ok(DBOutput::StatementComplete(0));
         }
-        let types = schema
-            .fields()
-            .iter()
-            .map(|f| column_type(f.data_type()))
-            .collect();
+        let types = schema.fields().iter().map(|f| column_type(f.data_type())).collect();
         Ok(DBOutput::Rows {
             types,
             rows: render(&batches)?,
@@ -89,11 +85,7 @@ fn render(batches: &[RecordBatch]) -> Result<Vec<Vec<String>>, oneview::Error> {
                     .iter()
                     .map(|f| {
                         let text = f.value(row).to_string();
-                        if text.is_empty() {
-                            "(empty)".to_string()
-                        } else {
-                            text
-                        }
+                        if text.is_empty() { "(empty)".to_string() } else { text }
                     })
                     .collect(),
             );
@@ -115,12 +107,31 @@ fn slt_files(filter: Option<&str>) -> Vec<PathBuf> {
 }
 
 fn main() {
-    // `cargo test` passes its own flags; a bare word is a filter.
-    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    // `cargo test` passes its own flags (some with a value); a bare word is
+    // a filter on file names.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let takes_value = [
+        "--test-threads",
+        "--skip",
+        "--format",
+        "--color",
+        "-Z",
+        "--logfile",
+        "--report-time",
+    ];
+    let filter = args
+        .iter()
+        .enumerate()
+        .find(|(i, a)| !a.starts_with('-') && (*i == 0 || !takes_value.contains(&args[i - 1].as_str())))
+        .map(|(_, a)| a.clone());
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/demo");
     let mut failed = 0;
     let files = slt_files(filter.as_deref());
+    if files.is_empty() {
+        println!("slt: no .slt file matches {filter:?}");
+        std::process::exit(1);
+    }
     for file in &files {
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
         let demo = demo.clone();

@@ -42,6 +42,13 @@ impl ProjectSchema {
     /// Checks every table's location and options; opens nothing.
     pub fn new(project: &Project, runtime: Arc<RuntimeEnv>, config: SessionConfig) -> Result<Self> {
         let specs = TableSpec::from_project(project)?;
+        // Stores from `options` are registered now, so that an output to the
+        // same bucket (`-o s3://…`) uses them even if the table is never read.
+        for spec in &specs {
+            if let Some(store) = spec.option_store()? {
+                runtime.register_object_store(&spec.url, store);
+            }
+        }
         let configured = specs
             .into_iter()
             .map(|spec| {
@@ -103,11 +110,7 @@ impl SchemaProvider for ProjectSchema {
             return Ok(Some(Arc::clone(table)));
         }
         if self.configured.contains_key(name) {
-            return self
-                .open(name)
-                .await
-                .map(Some)
-                .map_err(DataFusionError::from);
+            return self.open(name).await.map(Some).map_err(DataFusionError::from);
         }
         Ok(None)
     }
@@ -117,27 +120,16 @@ impl SchemaProvider for ProjectSchema {
         if let Some(table) = self.registered.read().expect("schema lock").get(name) {
             return Ok(Some(table.table_type()));
         }
-        Ok(self
-            .configured
-            .contains_key(name)
-            .then_some(TableType::Base))
+        Ok(self.configured.contains_key(name).then_some(TableType::Base))
     }
 
-    fn register_table(
-        &self,
-        name: String,
-        table: Arc<dyn TableProvider>,
-    ) -> DfResult<Option<Arc<dyn TableProvider>>> {
+    fn register_table(&self, name: String, table: Arc<dyn TableProvider>) -> DfResult<Option<Arc<dyn TableProvider>>> {
         if self.configured.contains_key(&name) {
             return Err(DataFusionError::Plan(format!(
                 "`{name}` is a table of the project (oneview.toml); choose another name"
             )));
         }
-        Ok(self
-            .registered
-            .write()
-            .expect("schema lock")
-            .insert(name, table))
+        Ok(self.registered.write().expect("schema lock").insert(name, table))
     }
 
     fn deregister_table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
@@ -150,11 +142,6 @@ impl SchemaProvider for ProjectSchema {
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        self.configured.contains_key(name)
-            || self
-                .registered
-                .read()
-                .expect("schema lock")
-                .contains_key(name)
+        self.configured.contains_key(name) || self.registered.read().expect("schema lock").contains_key(name)
     }
 }

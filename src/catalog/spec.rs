@@ -10,9 +10,7 @@ use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::csv::CsvFormat;
 use datafusion::datasource::file_format::json::JsonFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{
-    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
-};
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::error::DataFusionError;
 use datafusion::execution::context::SessionState;
 use url::Url;
@@ -42,8 +40,7 @@ impl TableSpec {
         let mut specs = Vec::with_capacity(project.config.tables.len());
         // Options configure a whole bucket's client: two tables on one bucket
         // with different options would silently use whichever opened first.
-        let mut options_by_store: HashMap<String, (&str, &BTreeMap<String, String>)> =
-            HashMap::new();
+        let mut options_by_store: HashMap<String, (&str, &BTreeMap<String, String>)> = HashMap::new();
         for (name, table) in &project.config.tables {
             let url = resolve_location(&table.location, &project.dir)
                 .map_err(|e| Error::config(&file, format!("key `tables.{name}.location`: {e}")))?;
@@ -66,6 +63,17 @@ impl TableSpec {
                 }
                 options_by_store.insert(key, (name.as_str(), &table.options));
             }
+            // A .tsv file is tab-separated unless told otherwise.
+            let default_delimiter = if url.path().to_ascii_lowercase().ends_with(".tsv") {
+                b'\t'
+            } else {
+                b','
+            };
+            let delimiter = table
+                .delimiter
+                .as_deref()
+                .map(|d| d.as_bytes()[0])
+                .unwrap_or(default_delimiter);
             specs.push(TableSpec {
                 name: name.clone(),
                 location: table.location.clone(),
@@ -73,11 +81,7 @@ impl TableSpec {
                 format,
                 options: table.options.clone(),
                 has_header: table.has_header.unwrap_or(true),
-                delimiter: table
-                    .delimiter
-                    .as_deref()
-                    .map(|d| d.as_bytes()[0])
-                    .unwrap_or(b','),
+                delimiter,
                 description: table.description.clone(),
                 config_file: file.clone(),
             });
@@ -85,28 +89,27 @@ impl TableSpec {
         Ok(specs)
     }
 
+    /// Builds the object store a table's `options` describe (no I/O). Every
+    /// table of a bucket has the same options, so any of them can register it.
+    pub fn option_store(&self) -> Result<Option<Arc<dyn object_store::ObjectStore>>> {
+        if self.options.is_empty() {
+            return Ok(None);
+        }
+        build_store(&self.url, &self.options)
+            .map(Some)
+            .map_err(|e| Error::config(&self.config_file, format!("key `tables.{}.options`: {e}", self.name)))
+    }
+
     pub fn is_collection(&self) -> bool {
         self.url.path().ends_with('/')
     }
 
     fn error(&self, message: impl std::fmt::Display) -> Error {
-        Error::table(
-            &self.name,
-            format!("{message} (location `{}`)", self.location),
-        )
+        Error::table(&self.name, format!("{message} (location `{}`)", self.location))
     }
 
     /// Lists the files and infers the schema (merging it across files).
     pub async fn open(&self, state: &SessionState) -> Result<Arc<dyn TableProvider>> {
-        if !self.options.is_empty() {
-            let store = build_store(&self.url, &self.options).map_err(|e| {
-                Error::config(
-                    &self.config_file,
-                    format!("key `tables.{}.options`: {e}", self.name),
-                )
-            })?;
-            state.runtime_env().register_object_store(&self.url, store);
-        }
         if self.url.scheme() == "file" {
             let path = self.url.to_file_path().unwrap_or_default();
             if !path.exists() {
@@ -115,9 +118,9 @@ impl TableSpec {
         }
         let table_url = ListingTableUrl::parse(self.url.as_str()).map_err(|e| self.error(e))?;
         let format: Arc<dyn FileFormat> = match self.format {
-            FileFormatKind::Parquet => Arc::new(
-                ParquetFormat::default().with_options(state.table_options().parquet.clone()),
-            ),
+            FileFormatKind::Parquet => {
+                Arc::new(ParquetFormat::default().with_options(state.table_options().parquet.clone()))
+            }
             FileFormatKind::Csv => Arc::new(
                 CsvFormat::default()
                     .with_has_header(self.has_header)
@@ -143,50 +146,55 @@ impl TableSpec {
                 .await
                 .map_err(|e| self.describe(e))?;
         }
-        let config = config
-            .infer_schema(state)
-            .await
-            .map_err(|e| self.describe(e))?;
+        let config = config.infer_schema(state).await.map_err(|e| self.describe(e))?;
         let table = ListingTable::try_new(config).map_err(|e| self.describe(e))?;
         Ok(Arc::new(table))
     }
 
     /// One sentence on what went wrong, the library's own words after it.
     fn describe(&self, e: DataFusionError) -> Error {
+        let root_is_parquet = matches!(e.find_root(), DataFusionError::ParquetError(_));
+        let root_is_store = matches!(e.find_root(), DataFusionError::ObjectStore(_));
         let text = Error::Query(e).to_string();
         let storage = || format!("{}://{}", self.url.scheme(), self.url.authority());
+        // The S3 client reports most failures as generic errors carrying the
+        // HTTP status and the server's error code; those codes are stable.
+        let denied = [
+            "403 Forbidden",
+            "AccessDenied",
+            "InvalidAccessKeyId",
+            "SignatureDoesNotMatch",
+            "Invalid signature",
+        ];
+        let unreachable = [
+            "error sending request",
+            "Connection refused",
+            "dns error",
+            "connection error",
+        ];
         let summary = if text.contains("Fail to merge schema") || text.contains("Unable to merge") {
             "its files have clashing schemas".to_string()
         } else if text.contains("No files found") {
             return self.error(format!("no {} files found", self.format.name()));
-        } else if text.contains("403")
-            || text.contains("AccessDenied")
-            || text.contains("InvalidAccessKeyId")
-            || text.contains("SignatureDoesNotMatch")
-            || text.contains("Invalid signature")
-        {
+        } else if denied.iter().any(|d| text.contains(d)) {
             format!(
                 "access to {} was denied; check the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or the table's options)",
                 storage()
             )
         } else if text.contains("NoSuchBucket") {
             format!("the bucket of {} does not exist", storage())
-        } else if text.contains("error sending request")
-            || text.contains("Connection refused")
-            || text.contains("dns error")
-        {
+        } else if unreachable.iter().any(|d| text.contains(d)) {
             format!(
                 "cannot connect to the storage endpoint for {}; check AWS_ENDPOINT_URL (or the table's `endpoint` option) and the network",
                 storage()
             )
-        } else if text.contains("Parquet") || text.contains("parquet") {
+        } else if root_is_parquet {
             "a file is not valid Parquet".to_string()
+        } else if root_is_store {
+            format!("cannot read from {}", storage())
         } else {
             return self.error(text);
         };
-        Error::table(
-            &self.name,
-            format!("{summary} (location `{}`)\n{text}", self.location),
-        )
+        Error::table(&self.name, format!("{summary} (location `{}`)\n{text}", self.location))
     }
 }

@@ -52,9 +52,14 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// The demo project (default: datasets/demo of this source tree).
-    #[arg(long, value_name = "DIR")]
+    /// The demo project (default: datasets/demo of this source tree, else
+    /// the copy built into the binary).
+    #[arg(long, value_name = "DIR", conflicts_with = "embedded")]
     pub dir: Option<PathBuf>,
+
+    /// Use the copy of the sample built into the binary.
+    #[arg(long, hide = true)]
+    pub embedded: bool,
 }
 
 #[derive(Debug, Args)]
@@ -105,4 +110,12 @@ pub struct GenArgs {
     /// Rows per Parquet row group.
     #[arg(long, value_name = "ROWS", default_value_t = 262_144)]
     pub row_group_rows: usize,
+
+    /// People per part file (tests use small chunks to exercise threading).
+    #[arg(long, value_name = "N", default_value_t = 250_000, hide = true)]
+    pub chunk_people: u64,
+
+    /// Worker threads (default: the number of cores).
+    #[arg(long, value_name = "N", hide = true)]
+    pub threads: Option<usize>,
 }

@@ -1,7 +1,8 @@
 //! `oneview demo`: the pipeline on the bundled sample, with no set-up.
 //! Each capability adds its step here as it lands.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::args::DemoArgs;
@@ -11,10 +12,47 @@ use crate::project::Project;
 use crate::session::{Session, SessionOptions};
 
 /// The demo project of the source tree this binary was built from.
-fn bundled_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("datasets")
-        .join("demo")
+fn source_tree_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("datasets").join("demo")
+}
+
+/// The sample and the demo project, built into the binary so that an
+/// installed `oneview demo` works without the source tree.
+macro_rules! embedded {
+    ($($path:literal),* $(,)?) => {
+        &[$(($path, include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/datasets/", $path)) as &[u8])),*]
+    };
+}
+
+const EMBEDDED: &[(&str, &[u8])] = embedded![
+    "demo/oneview.toml",
+    "sample/generator.json",
+    "sample/crm_contacts/part-00000.parquet",
+    "sample/web_events/part-00000.parquet",
+    "sample/orders/part-00000.parquet",
+    "sample/support_tickets/part-00000.parquet",
+    "sample/email_subscribers/part-00000.parquet",
+    "sample/social_profiles/part-00000.parquet",
+    "sample/consents/part-00000.parquet",
+    "sample/ground_truth/part-00000.parquet",
+    "sample/people/part-00000.parquet",
+];
+
+/// Unpacks the embedded demo into `root`; returns the project directory.
+fn unpack(root: &Path) -> Result<PathBuf> {
+    for (path, bytes) in EMBEDDED {
+        let target = root.join(path);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(format!("cannot create {}", parent.display()), e))?;
+        }
+        std::fs::write(&target, bytes).map_err(|e| Error::io(format!("cannot write {}", target.display()), e))?;
+    }
+    Ok(root.join("demo"))
+}
+
+/// Prints to standard output; a closed pipe (`oneview demo | head`) is not an error.
+fn say(text: &str) {
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
 }
 
 const STEPS: &[(&str, &str)] = &[
@@ -63,7 +101,8 @@ const STEPS: &[(&str, &str)] = &[
          UNION ALL SELECT 'distinct phone formats (digits/punctuation shape)', count(DISTINCT regexp_replace(phone, '[0-9]', '9', 'g'))
            FROM crm_contacts
          UNION ALL SELECT 'guest orders without a contact id', count(*) FROM orders WHERE contact_id IS NULL
-         UNION ALL SELECT 'web events from anonymous devices only', count(*) FROM web_events WHERE user_id IS NULL",
+         UNION ALL SELECT 'web events from anonymous devices only', count(*) FROM web_events WHERE user_id IS NULL
+         ORDER BY records DESC",
     ),
     (
         "Orders: revenue by month (last six months of the sample)",
@@ -76,13 +115,20 @@ const STEPS: &[(&str, &str)] = &[
 ];
 
 pub async fn run(args: DemoArgs, options: &SessionOptions) -> Result<()> {
-    let dir = args.dir.unwrap_or_else(bundled_dir);
-    if !dir.join(crate::project::CONFIG_FILE).exists() {
-        return Err(Error::Usage(format!(
-            "the demo project is not at {}; pass --dir to the datasets/demo folder of a oneview checkout",
-            dir.display()
-        )));
-    }
+    let unpacked;
+    let dir = match args.dir {
+        Some(dir) => {
+            if !dir.join(crate::project::CONFIG_FILE).exists() {
+                return Err(Error::Usage(format!("--dir {}: no oneview.toml there", dir.display())));
+            }
+            dir
+        }
+        None if !args.embedded && source_tree_dir().join(crate::project::CONFIG_FILE).exists() => source_tree_dir(),
+        None => {
+            unpacked = tempfile::tempdir().map_err(|e| Error::io("cannot create a temporary directory", e))?;
+            unpack(unpacked.path())?
+        }
+    };
     let project = Project::load(&dir)?;
     let session = Session::open(project, options)?;
     let started = Instant::now();
@@ -91,11 +137,11 @@ pub async fn run(args: DemoArgs, options: &SessionOptions) -> Result<()> {
         destination: Destination::Stdout,
         max_rows: Some(50),
     };
-    println!("oneview demo — project {}\n", dir.display());
+    say(&format!("oneview demo — project {}\n", dir.display()));
     for (title, sql) in STEPS {
-        println!("== {title}");
+        say(&format!("== {title}"));
         run_sql(&session.ctx, sql, &output).await?;
     }
-    println!("done in {:.2}s", started.elapsed().as_secs_f64());
+    say(&format!("done in {:.2}s", started.elapsed().as_secs_f64()));
     Ok(())
 }

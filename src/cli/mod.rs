@@ -29,10 +29,7 @@ pub fn main() -> i32 {
         }
     };
     init_logging(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -66,9 +63,7 @@ fn init_logging(verbose: u8) {
         _ => "debug",
     };
     let env = env_logger::Env::default().default_filter_or(format!("oneview={level}"));
-    let _ = env_logger::Builder::from_env(env)
-        .format_timestamp(None)
-        .try_init();
+    let _ = env_logger::Builder::from_env(env).format_timestamp(None).try_init();
 }
 
 pub async fn run(cli: Cli) -> Result<()> {
@@ -96,8 +91,7 @@ fn load_project(dir: Option<&Path>, required: bool) -> Result<Project> {
     match dir {
         Some(dir) => Project::load(dir),
         None => {
-            let cwd = std::env::current_dir()
-                .map_err(|e| Error::io("cannot read the current directory", e))?;
+            let cwd = std::env::current_dir().map_err(|e| Error::io("cannot read the current directory", e))?;
             if required || cwd.join(CONFIG_FILE).exists() {
                 Project::load(&cwd)
             } else {
@@ -112,9 +106,9 @@ async fn sql(args: args::SqlArgs, project: Project, options: &SessionOptions) ->
     // Ad-hoc queries over files (`SELECT * FROM 'x.parquet'`), as in datafusion-cli.
     let ctx = session.ctx.clone().enable_url_table();
     let destination = match &args.output {
-        Some(target) => Destination::Url(
-            resolve_output(target).map_err(|e| Error::Usage(format!("-o {target}: {e}")))?,
-        ),
+        Some(target) => {
+            Destination::Url(resolve_output(target).map_err(|e| Error::Usage(format!("-o {target}: {e}")))?)
+        }
         None => Destination::Stdout,
     };
     let format = args
@@ -143,24 +137,26 @@ fn read_sql_file(file: &Path) -> Result<String> {
             .map_err(|e| Error::io("cannot read SQL from standard input", e))?;
         return Ok(text);
     }
-    std::fs::read_to_string(file)
-        .map_err(|e| Error::Usage(format!("cannot read SQL file {}: {e}", file.display())))
+    std::fs::read_to_string(file).map_err(|e| Error::Usage(format!("cannot read SQL file {}: {e}", file.display())))
 }
 
 async fn generate(args: args::GenArgs) -> Result<()> {
     if args.customers == 0 {
         return Err(Error::Usage("--customers must be at least 1".into()));
     }
+    let defaults = crate::datagen::GenOptions::default();
     let options = crate::datagen::GenOptions {
         customers: args.customers,
         seed: args.seed,
         row_group_rows: args.row_group_rows.max(1024),
-        ..crate::datagen::GenOptions::default()
+        chunk_people: args.chunk_people.max(2),
+        threads: args.threads.unwrap_or(defaults.threads).max(1),
+        ..defaults
     };
     let out: PathBuf = args.out;
     let summary = tokio::task::spawn_blocking(move || crate::datagen::generate(&options, &out))
         .await
-        .map_err(|e| Error::Usage(format!("the generator stopped: {e}")))??;
+        .map_err(|e| Error::io("the generator stopped", std::io::Error::other(e.to_string())))??;
     eprintln!("{summary}");
     Ok(())
 }

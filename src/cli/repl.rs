@@ -23,8 +23,7 @@ fn history_file() -> Option<PathBuf> {
 }
 
 pub async fn run(session: &Session, ctx: SessionContext, output: OutputSpec) -> Result<()> {
-    let mut editor =
-        DefaultEditor::new().map_err(|e| Error::Usage(format!("cannot start the shell: {e}")))?;
+    let mut editor = DefaultEditor::new().map_err(|e| Error::Usage(format!("cannot start the shell: {e}")))?;
     let history = history_file();
     if let Some(file) = &history {
         let _ = editor.load_history(file);
@@ -49,11 +48,7 @@ pub async fn run(session: &Session, ctx: SessionContext, output: OutputSpec) -> 
     );
     let mut pending = String::new();
     loop {
-        let prompt = if pending.is_empty() {
-            "oneview> "
-        } else {
-            "     ...> "
-        };
+        let prompt = if pending.is_empty() { "oneview> " } else { "     ...> " };
         match editor.readline(prompt) {
             Ok(line) => {
                 let trimmed = line.trim();
@@ -101,11 +96,9 @@ async fn backslash(command: &str, ctx: &SessionContext, output: &OutputSpec) -> 
             "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name"
                 .to_string()
         }
-        (Some("\\d"), Some(table)) => format!(
-            "SELECT column_name, data_type, is_nullable FROM information_schema.columns \
-             WHERE table_schema = 'public' AND table_name = '{}' ORDER BY ordinal_position",
-            table.replace('\'', "''")
-        ),
+        // DESCRIBE opens only the table it names (information_schema.columns
+        // would open every table of the project).
+        (Some("\\d"), Some(table)) => format!("DESCRIBE \"{}\"", table.replace('"', "\"\"")),
         _ => {
             eprintln!("unknown command {command}; \\? lists the commands");
             return true;

@@ -42,15 +42,9 @@ pub async fn run(session: &Session, format: OutputFormat) -> Result<()> {
     let batch = RecordBatch::try_new(
         Arc::clone(&schema),
         vec![
-            Arc::new(StringArray::from_iter_values(
-                specs.iter().map(|s| s.name.as_str()),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                specs.iter().map(|s| s.location.as_str()),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                specs.iter().map(|s| s.format.name()),
-            )),
+            Arc::new(StringArray::from_iter_values(specs.iter().map(|s| s.name.as_str()))),
+            Arc::new(StringArray::from_iter_values(specs.iter().map(|s| s.location.as_str()))),
+            Arc::new(StringArray::from_iter_values(specs.iter().map(|s| s.format.name()))),
             Arc::new(StringArray::from(columns)),
         ],
     )

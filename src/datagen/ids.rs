@@ -13,9 +13,7 @@ pub fn mix64(mut z: u64) -> u64 {
 pub fn key(seed: u64, purpose: &str) -> u64 {
     purpose
         .bytes()
-        .fold(mix64(seed ^ 0x006f_6e65_7669_6577), |acc, b| {
-            mix64(acc ^ u64::from(b))
-        })
+        .fold(mix64(seed ^ 0x006f_6e65_7669_6577), |acc, b| mix64(acc ^ u64::from(b)))
 }
 
 /// `PREFIX` + 16 hex digits, unique per (key, person, k) for k < 4096.

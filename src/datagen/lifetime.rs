@@ -56,19 +56,12 @@ pub struct Customer {
 /// Simulates a customer whose first purchase is at `first_week`, observed
 /// until `end_week`. After each repeat purchase the customer leaves with
 /// probability p (not after the first: that is the model's definition).
-pub fn simulate(
-    rng: &mut impl Rng,
-    params: &LifetimeParams,
-    first_week: f64,
-    end_week: f64,
-) -> Customer {
+pub fn simulate(rng: &mut impl Rng, params: &LifetimeParams, first_week: f64, end_week: f64) -> Customer {
     let lambda = Gamma::new(params.r, 1.0 / params.alpha)
         .expect("valid gamma")
         .sample(rng)
         .max(1e-9);
-    let dropout = Beta::new(params.a, params.b)
-        .expect("valid beta")
-        .sample(rng);
+    let dropout = Beta::new(params.a, params.b).expect("valid beta").sample(rng);
     let nu = Gamma::new(params.q, 1.0 / params.v)
         .expect("valid gamma")
         .sample(rng)

@@ -54,9 +54,7 @@ impl Default for GenOptions {
             seed: 42,
             row_group_rows: 262_144,
             chunk_people: 250_000,
-            threads: std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2),
+            threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             start: NaiveDate::from_ymd_opt(2023, 1, 1).expect("valid date"),
             as_of: NaiveDate::from_ymd_opt(2026, 1, 1).expect("valid date"),
             params: LifetimeParams::default(),
@@ -110,14 +108,14 @@ pub fn generate(options: &GenOptions, out: &Path) -> Result<GenSummary> {
     let out = std::path::absolute(out).map_err(|e| Error::io(out.display().to_string(), e))?;
     check_target(&out)?;
     let parent = out.parent().unwrap_or(Path::new("/"));
-    std::fs::create_dir_all(parent)
-        .map_err(|e| Error::io(format!("cannot create {}", parent.display()), e))?;
+    std::fs::create_dir_all(parent).map_err(|e| Error::io(format!("cannot create {}", parent.display()), e))?;
     let name = out
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    // Staging directories of runs that were killed are removed first.
+    remove_stale(parent, &format!(".{name}.tmp-"));
     let staging = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&staging);
 
     let result = write_all(options, &staging);
     let counts = match result {
@@ -144,18 +142,37 @@ pub fn generate(options: &GenOptions, out: &Path) -> Result<GenSummary> {
     let json = serde_json::to_string_pretty(&manifest).expect("manifest serializes");
     std::fs::write(staging.join(MANIFEST), json + "\n")
         .map_err(|e| Error::io(format!("cannot write {}", staging.display()), e))?;
-    // Replace a previous generator output as late as possible.
-    if out.exists() {
-        std::fs::remove_dir_all(&out)
-            .map_err(|e| Error::io(format!("cannot replace {}", out.display()), e))?;
+    // A previous output is moved aside, the new one renamed in, and only
+    // then the old one deleted: at every moment one complete dataset exists.
+    let previous = parent.join(format!(".{name}.tmp-{}-previous", std::process::id()));
+    let replacing = out.exists();
+    if replacing {
+        std::fs::rename(&out, &previous).map_err(|e| Error::io(format!("cannot replace {}", out.display()), e))?;
     }
-    std::fs::rename(&staging, &out)
-        .map_err(|e| Error::io(format!("cannot move the output to {}", out.display()), e))?;
+    if let Err(e) = std::fs::rename(&staging, &out) {
+        if replacing {
+            let _ = std::fs::rename(&previous, &out);
+        }
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(Error::io(format!("cannot move the output to {}", out.display()), e));
+    }
+    if replacing {
+        let _ = std::fs::remove_dir_all(&previous);
+    }
     Ok(GenSummary {
         out,
         manifest,
         elapsed: started.elapsed(),
     })
+}
+
+fn remove_stale(parent: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(parent) else { return };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(prefix) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Refuses to overwrite anything but an empty directory or an earlier output.
@@ -169,9 +186,7 @@ fn check_target(out: &Path) -> Result<()> {
             out.display()
         )));
     }
-    let empty = std::fs::read_dir(out)
-        .map(|mut d| d.next().is_none())
-        .unwrap_or(false);
+    let empty = std::fs::read_dir(out).map(|mut d| d.next().is_none()).unwrap_or(false);
     if empty || out.join(MANIFEST).exists() {
         return Ok(());
     }
@@ -207,14 +222,7 @@ fn write_all(options: &GenOptions, dir: &Path) -> Result<Counts> {
                         break;
                     }
                     let range = chunk * pairs_per_chunk..((chunk + 1) * pairs_per_chunk).min(pairs);
-                    match write_chunk(
-                        &world,
-                        dir,
-                        chunk as usize,
-                        range,
-                        options.row_group_rows,
-                        &bar,
-                    ) {
+                    match write_chunk(&world, dir, chunk as usize, range, options.row_group_rows, &bar) {
                         Ok(counts) => {
                             let mut totals = totals.lock().expect("lock");
                             for (t, c) in totals.iter_mut().zip(counts) {

@@ -32,9 +32,7 @@ fn neighbour(c: char) -> char {
 /// doubled letter.
 pub fn typo(rng: &mut impl Rng, s: &str) -> String {
     let mut chars: Vec<char> = s.chars().collect();
-    let letters: Vec<usize> = (0..chars.len())
-        .filter(|&i| chars[i].is_alphabetic())
-        .collect();
+    let letters: Vec<usize> = (0..chars.len()).filter(|&i| chars[i].is_alphabetic()).collect();
     if letters.len() < 3 {
         return s.to_string();
     }
@@ -81,9 +79,7 @@ pub fn email(rng: &mut impl Rng, email: &str) -> String {
     } else if roll < 15 {
         out = out.to_uppercase();
     } else if roll < 20 && matches!(domain, "gmail.com" | "outlook.com" | "protonmail.com") {
-        let tag = ["shop", "news", "promo", "orders"]
-            .choose(rng)
-            .expect("non-empty");
+        let tag = ["shop", "news", "promo", "orders"].choose(rng).expect("non-empty");
         out = format!("{local}+{tag}@{domain}");
     } else if roll < 23 && domain == "gmail.com" && local.contains('.') {
         out = format!("{}@{domain}", local.replace('.', ""));

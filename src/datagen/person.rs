@@ -9,8 +9,8 @@ use rand_chacha::ChaCha8Rng;
 use super::ids::{key, mix64, record_id, tag_number, uk_subscriber, us_subscriber};
 use super::lifetime::{Customer, LifetimeParams, simulate};
 use super::vocab::{
-    FEMALE_NAMES, LAST_NAMES, MALE_NAMES, Name, Place, STREET_TYPES, STREETS, UK_DOMAINS,
-    UK_PLACES, US_DOMAINS, US_PLACES, WORK_DOMAINS, Zipf,
+    FEMALE_NAMES, LAST_NAMES, MALE_NAMES, Name, Place, STREET_TYPES, STREETS, UK_DOMAINS, UK_PLACES, US_DOMAINS,
+    US_PLACES, WORK_DOMAINS, Zipf,
 };
 
 /// What every person of one run shares: seed, window, keys, samplers.
@@ -31,13 +31,7 @@ pub struct World {
 }
 
 impl World {
-    pub fn new(
-        seed: u64,
-        people: u64,
-        start: NaiveDate,
-        as_of: NaiveDate,
-        params: LifetimeParams,
-    ) -> World {
+    pub fn new(seed: u64, people: u64, start: NaiveDate, as_of: NaiveDate, params: LifetimeParams) -> World {
         let digits = (people.max(1) as f64).log10().ceil() as u32 + 1;
         World {
             seed,
@@ -145,22 +139,14 @@ pub enum Phone {
 impl Phone {
     pub fn e164(&self) -> String {
         match self {
-            Phone::Us {
-                area,
-                exchange,
-                line,
-            } => format!("+1{area}{exchange}{line:04}"),
+            Phone::Us { area, exchange, line } => format!("+1{area}{exchange}{line:04}"),
             Phone::Uk { national } => format!("+44{national}"),
         }
     }
 
     pub fn render(&self, rng: &mut impl Rng) -> String {
         match self {
-            Phone::Us {
-                area,
-                exchange,
-                line,
-            } => super::noise::us_phone(rng, area, *exchange, *line),
+            Phone::Us { area, exchange, line } => super::noise::us_phone(rng, area, *exchange, *line),
             Phone::Uk { national } => super::noise::uk_phone(rng, &national.to_string()),
         }
     }
@@ -216,11 +202,7 @@ pub fn pair(world: &World, j: u64) -> Vec<Person> {
         second.us = first.us;
         second.address = first.address.clone();
         second.previous_address = None;
-        let domain = if first.us {
-            US_DOMAINS[0]
-        } else {
-            UK_DOMAINS[0]
-        };
+        let domain = if first.us { US_DOMAINS[0] } else { UK_DOMAINS[0] };
         let tag = tag_number(2 * j, world.tag_digits, world.tag_offset + 7);
         let shared = Household {
             id: format!("H{j:09}"),
@@ -260,11 +242,9 @@ fn person(world: &World, index: u64) -> Person {
     if rng.random_bool(0.03) {
         last = format!("{last}-{}", LAST_NAMES[world.last.pick(rng.random())]);
     }
-    let middle = rng
-        .random_bool(0.4)
-        .then(|| (b'A' + rng.random_range(0..26u8)) as char);
-    let dob = NaiveDate::from_ymd_opt(1940, 1, 1).expect("valid date")
-        + Duration::days(rng.random_range(0..(365 * 65)));
+    let middle = rng.random_bool(0.4).then(|| (b'A' + rng.random_range(0..26u8)) as char);
+    let dob =
+        NaiveDate::from_ymd_opt(1940, 1, 1).expect("valid date") + Duration::days(rng.random_range(0..(365 * 65)));
 
     // Unique digits make every address, handle and number unique to one person.
     let tag = tag_number(index, world.tag_digits, world.tag_offset);
@@ -284,12 +264,9 @@ fn person(world: &World, index: u64) -> Person {
         "{local}@{}",
         domains[(rng.random::<f64>().powi(2) * domains.len() as f64) as usize]
     );
-    let work_email = rng.random_bool(0.2).then(|| {
-        format!(
-            "{fi}.{l}{tag}@{}",
-            WORK_DOMAINS.choose(&mut rng).expect("non-empty")
-        )
-    });
+    let work_email = rng
+        .random_bool(0.2)
+        .then(|| format!("{fi}.{l}{tag}@{}", WORK_DOMAINS.choose(&mut rng).expect("non-empty")));
 
     let address = Address::random(&mut rng, us);
     let phone = make_phone(world, &mut rng, us, &address, index);
@@ -297,12 +274,9 @@ fn person(world: &World, index: u64) -> Person {
         .random_bool(0.15)
         .then(|| make_phone(world, &mut rng, us, &address, index + world.people));
     let first_seen = rng.random_range(0.0..world.weeks * 0.9);
-    let previous_address = rng.random_bool(0.15).then(|| {
-        (
-            Address::random(&mut rng, us),
-            rng.random_range(first_seen..world.weeks),
-        )
-    });
+    let previous_address = rng
+        .random_bool(0.15)
+        .then(|| (Address::random(&mut rng, us), rng.random_range(first_seen..world.weeks)));
 
     let handle = match rng.random_range(0..4) {
         0 => format!("{fi}{l}{tag}"),
@@ -320,9 +294,7 @@ fn person(world: &World, index: u64) -> Person {
         .random_bool(0.4)
         .then(|| format!("L{:010}", tag_number(index, 10, world.tag_offset + 3)));
     let n_devices = 1 + (rng.random::<f64>() * 2.2) as u64;
-    let devices = (0..n_devices)
-        .map(|k| world.id("anon-", "device", index, k))
-        .collect();
+    let devices = (0..n_devices).map(|k| world.id("anon-", "device", index, k)).collect();
 
     let in_crm = rng.random_bool(0.85);
     let crm_duplicate = in_crm && rng.random_bool(0.07);
@@ -363,11 +335,7 @@ fn make_phone(world: &World, rng: &mut impl Rng, us: bool, address: &Address, sl
     if us {
         let area = address.place.area_codes.choose(rng).expect("non-empty");
         let (exchange, line) = us_subscriber(slot, world.phone_offset);
-        Phone::Us {
-            area,
-            exchange,
-            line,
-        }
+        Phone::Us { area, exchange, line }
     } else {
         let prefix = [74u64, 75, 77, 78, 79].choose(rng).expect("non-empty");
         Phone::Uk {

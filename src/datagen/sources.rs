@@ -251,11 +251,7 @@ impl Sources {
                 _ => &p.address,
             };
             let first = if duplicate && !p.first.nicknames.is_empty() && rng.random_bool(0.5) {
-                p.first
-                    .nicknames
-                    .choose(rng)
-                    .expect("non-empty")
-                    .to_string()
+                p.first.nicknames.choose(rng).expect("non-empty").to_string()
             } else {
                 p.first.name.to_string()
             };
@@ -286,10 +282,7 @@ impl Sources {
             row.date_of_birth
                 .append_option(rng.random_bool(0.85).then(|| noise::date(rng, p.dob, p.us)));
             row.gender
-                .append_option(
-                    rng.random_bool(0.7)
-                        .then_some(if p.female { "F" } else { "M" }),
-                );
+                .append_option(rng.random_bool(0.7).then_some(if p.female { "F" } else { "M" }));
             row.address_line1.append_value(address.line1(rng));
             row.address_line2.append_option(address.line2(rng));
             row.city.append_value(address.place.city);
@@ -355,18 +348,14 @@ impl Sources {
                 .append_option(if guest { None } else { contact.cloned() });
             row.email.append_option(email);
             row.phone.append_option(phone);
-            row.ship_name
-                .append_value(name_noise(rng, &full_name, 0.04));
+            row.ship_name.append_value(name_noise(rng, &full_name, 0.04));
             row.ship_postcode
                 .append_option(rng.random_bool(0.9).then(|| address.postcode.clone()));
             row.ordered_at.append_value(micros(world, purchase.week));
             row.amount.append_value(purchase.amount);
             row.currency.append_value(if p.us { "USD" } else { "GBP" });
-            row.channel.append_value(
-                *["web", "web", "app", "store"]
-                    .choose(rng)
-                    .expect("non-empty"),
-            );
+            row.channel
+                .append_value(*["web", "web", "app", "store"].choose(rng).expect("non-empty"));
             row.is_returned.append_value(rng.random_bool(0.05));
             self.orders.end_row()?;
             self.truth("orders", &id, p)?;
@@ -375,13 +364,7 @@ impl Sources {
         Ok(ids)
     }
 
-    fn web(
-        &mut self,
-        world: &World,
-        p: &Person,
-        rng: &mut ChaCha8Rng,
-        contact: Option<&String>,
-    ) -> Result<()> {
+    fn web(&mut self, world: &World, p: &Person, rng: &mut ChaCha8Rng, contact: Option<&String>) -> Result<()> {
         if !p.on_web {
             return Ok(());
         }
@@ -449,19 +432,11 @@ impl Sources {
         Ok(())
     }
 
-    fn tickets(
-        &mut self,
-        world: &World,
-        p: &Person,
-        rng: &mut ChaCha8Rng,
-        orders: &[String],
-    ) -> Result<()> {
+    fn tickets(&mut self, world: &World, p: &Person, rng: &mut ChaCha8Rng, orders: &[String]) -> Result<()> {
         let n = Poisson::new(0.4).expect("valid rate").sample(rng) as u64;
         for k in 0..n.min(50) {
             let id = world.id("T", "tickets", p.index, k);
-            let channel = *["email", "phone", "chat", "web_form"]
-                .choose(rng)
-                .expect("non-empty");
+            let channel = *["email", "phone", "chat", "web_form"].choose(rng).expect("non-empty");
             let name = ticket_name(rng, p);
             let email = match channel {
                 "phone" => None,
@@ -593,13 +568,7 @@ impl Sources {
         Ok(())
     }
 
-    fn consents(
-        &mut self,
-        world: &World,
-        p: &Person,
-        rng: &mut ChaCha8Rng,
-        contact: Option<&String>,
-    ) -> Result<()> {
+    fn consents(&mut self, world: &World, p: &Person, rng: &mut ChaCha8Rng, contact: Option<&String>) -> Result<()> {
         let mut k = 0u64;
         for channel in ["email", "sms", "phone", "ads"] {
             if !rng.random_bool(if contact.is_some() { 0.6 } else { 0.15 }) {
@@ -619,9 +588,8 @@ impl Sources {
                 let row = self.consents.row();
                 row.consent_id.append_value(&id);
                 row.contact_id.append_option(contact.cloned());
-                row.email.append_option(
-                    (contact.is_none() || channel == "email").then(|| noise::email(rng, &p.email)),
-                );
+                row.email
+                    .append_option((contact.is_none() || channel == "email").then(|| noise::email(rng, &p.email)));
                 row.phone
                     .append_option(matches!(channel, "sms" | "phone").then(|| p.phone.render(rng)));
                 row.channel.append_value(channel);
@@ -644,8 +612,7 @@ impl Sources {
         row.person_id.append_value(&p.id);
         row.first_name.append_value(p.first.name);
         row.last_name.append_value(&p.last);
-        row.date_of_birth
-            .append_value(p.dob.format("%Y-%m-%d").to_string());
+        row.date_of_birth.append_value(p.dob.format("%Y-%m-%d").to_string());
         row.email.append_value(&p.email);
         row.phone.append_value(p.phone.e164());
         row.country.append_value(if p.us { "US" } else { "GB" });
@@ -654,8 +621,7 @@ impl Sources {
         row.is_customer.append_value(p.customer.is_some());
         match &p.customer {
             Some(c) => {
-                row.first_purchase_at
-                    .append_value(micros(world, c.purchases[0].week));
+                row.first_purchase_at.append_value(micros(world, c.purchases[0].week));
                 row.orders.append_value(c.purchases.len() as i64);
                 row.lambda.append_value(c.lambda);
                 row.dropout_p.append_value(c.dropout);
@@ -676,11 +642,7 @@ impl Sources {
 }
 
 fn micros(world: &World, week: f64) -> i64 {
-    let start = world
-        .start
-        .and_time(NaiveTime::MIN)
-        .and_utc()
-        .timestamp_micros();
+    let start = world.start.and_time(NaiveTime::MIN).and_utc().timestamp_micros();
     start + (week * 7.0 * 86_400_000_000.0) as i64
 }
 

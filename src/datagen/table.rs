@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    ArrayBuilder, ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, RecordBatch,
-    StringBuilder, TimestampMicrosecondBuilder,
+    ArrayBuilder, ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, RecordBatch, StringBuilder,
+    TimestampMicrosecondBuilder,
 };
 use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use datafusion::parquet::arrow::ArrowWriter;
@@ -104,18 +104,15 @@ impl<R: Rows + Default> TableWriter<R> {
         std::fs::create_dir_all(&table_dir)
             .map_err(|e| Error::io(format!("cannot create {}", table_dir.display()), e))?;
         let path = table_dir.join(format!("part-{part:05}.parquet"));
-        let file = File::create(&path)
-            .map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
+        let file = File::create(&path).map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
         let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(
-                ZstdLevel::try_new(3).expect("valid zstd level"),
-            ))
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid zstd level")))
             .set_max_row_group_row_count(Some(row_group_rows))
             .set_created_by(format!("oneview gen {}", env!("CARGO_PKG_VERSION")))
             .build();
         let schema = R::schema();
-        let writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(props))
-            .map_err(|e| Error::Query(e.into()))?;
+        let writer =
+            ArrowWriter::try_new(file, Arc::clone(&schema), Some(props)).map_err(|e| Error::Query(e.into()))?;
         Ok(Self {
             rows: R::default(),
             writer,
@@ -143,8 +140,8 @@ impl<R: Rows + Default> TableWriter<R> {
         if n == 0 {
             return Ok(());
         }
-        let batch = RecordBatch::try_new(Arc::clone(&self.schema), self.rows.finish())
-            .map_err(|e| Error::Query(e.into()))?;
+        let batch =
+            RecordBatch::try_new(Arc::clone(&self.schema), self.rows.finish()).map_err(|e| Error::Query(e.into()))?;
         self.writer.write(&batch).map_err(|e| self.fail(e))?;
         self.written += n as u64;
         Ok(())

@@ -568,8 +568,7 @@ fn parse_names(list: &'static str) -> Vec<Name> {
 
 pub static FEMALE_NAMES: LazyLock<Vec<Name>> = LazyLock::new(|| parse_names(FEMALE));
 pub static MALE_NAMES: LazyLock<Vec<Name>> = LazyLock::new(|| parse_names(MALE));
-pub static LAST_NAMES: LazyLock<Vec<&'static str>> =
-    LazyLock::new(|| SURNAMES.split_whitespace().collect());
+pub static LAST_NAMES: LazyLock<Vec<&'static str>> = LazyLock::new(|| SURNAMES.split_whitespace().collect());
 
 /// Samples list positions with weight 1/(rank+offset): a few entries are
 /// very common, the long tail rare.

@@ -4,6 +4,7 @@
 mod output;
 mod render;
 
+use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::{DFParserBuilder, Statement};
@@ -42,11 +43,8 @@ pub fn parse_statements(ctx: &SessionContext, sql: &str) -> Result<Vec<Statement
 }
 
 /// Plans and starts one statement; DDL statements run to completion here.
-pub async fn execute(
-    ctx: &SessionContext,
-    statement: Statement,
-) -> Result<SendableRecordBatchStream> {
-    refuse_dropping_project_tables(ctx, &statement)?;
+pub async fn execute(ctx: &SessionContext, statement: Statement) -> Result<SendableRecordBatchStream> {
+    guard_statement(ctx, &statement)?;
     let plan = ctx.state().statement_to_plan(statement).await?;
     let df = ctx.execute_logical_plan(plan).await?;
     Ok(df.execute_stream().await?)
@@ -80,67 +78,68 @@ pub async fn run_sql(ctx: &SessionContext, sql: &str, output: &OutputSpec) -> Re
     Ok(rows)
 }
 
-async fn run_one(
-    ctx: &SessionContext,
-    statement: Statement,
-    output: &OutputSpec,
-    is_last: bool,
-) -> Result<u64> {
+async fn run_one(ctx: &SessionContext, statement: Statement, output: &OutputSpec, is_last: bool) -> Result<u64> {
     let spinner = crate::progress::spinner("running query");
-    let stream = execute(ctx, statement).await;
-    spinner.finish_and_clear();
-    let stream = stream?;
-    if stream.schema().fields().is_empty() {
-        drain(stream).await?;
-        return Ok(0);
-    }
-    let destination = match (&output.destination, is_last) {
-        (Destination::Stdout, _) | (_, true) => output.destination.clone(),
-        // An earlier statement of a script whose last result goes to a file.
-        (_, false) => {
-            drain(stream).await?;
-            return Ok(0);
+    let stream = match execute(ctx, statement).await {
+        Ok(stream) => stream,
+        Err(e) => {
+            spinner.finish_and_clear();
+            return Err(e);
         }
+    };
+    let destination = match (&output.destination, is_last) {
+        _ if stream.schema().fields().is_empty() => None,
+        (Destination::Stdout, _) | (_, true) => Some(output.destination.clone()),
+        // An earlier statement of a script whose last result goes to a file.
+        (_, false) => None,
+    };
+    let Some(destination) = destination else {
+        let drained = drain(stream).await;
+        spinner.finish_and_clear();
+        return drained.map(|_| 0);
     };
     let spec = OutputSpec {
         destination,
         ..output.clone()
     };
-    let writer = ResultWriter::open(&spec, ctx).await?;
+    let writer = ResultWriter::open(&spec, ctx).await?.with_progress(spinner);
     writer.write_stream(stream).await
 }
 
-/// DataFusion reports a refused DROP of a project table as "doesn't exist",
-/// which sends users looking in the wrong place.
-fn refuse_dropping_project_tables(ctx: &SessionContext, statement: &Statement) -> Result<()> {
-    let Statement::Statement(inner) = statement else {
-        return Ok(());
+/// Statements that would change data behind the user's back are refused:
+/// dropping or inserting into a project table (DataFusion would report a
+/// refused DROP as "doesn't exist", and an INSERT would add files to the
+/// source folder), and COPY, which writes files non-atomically.
+fn guard_statement(ctx: &SessionContext, statement: &Statement) -> Result<()> {
+    let refuse = |message: String| Err(Error::Query(DataFusionError::Plan(message)));
+    let inner = match statement {
+        Statement::CopyTo(_) => {
+            return refuse(
+                "COPY is not supported: write results with `oneview sql -o PATH|URL`, which writes atomically".into(),
+            );
+        }
+        Statement::Statement(inner) => inner.as_ref(),
+        _ => return Ok(()),
     };
-    let SqlStatement::Drop {
-        object_type: ObjectType::Table,
-        names,
-        ..
-    } = inner.as_ref()
-    else {
-        return Ok(());
+    let (names, verb): (Vec<String>, &str) = match inner {
+        SqlStatement::Drop {
+            object_type: ObjectType::Table,
+            names,
+            ..
+        } => (names.iter().map(|n| n.to_string()).collect(), "dropped"),
+        SqlStatement::Insert(insert) => (vec![insert.table.to_string()], "written to"),
+        _ => return Ok(()),
     };
     let schema = ctx.catalog(CATALOG).and_then(|c| c.schema(SCHEMA));
-    let Some(project) = schema
-        .as_ref()
-        .and_then(|s| s.downcast_ref::<ProjectSchema>())
-    else {
+    let Some(project) = schema.as_ref().and_then(|s| s.downcast_ref::<ProjectSchema>()) else {
         return Ok(());
     };
     for name in names {
-        let table = name
-            .0
-            .last()
-            .map(|part| part.to_string())
-            .unwrap_or_default();
+        let table = name.rsplit('.').next().unwrap_or(&name).trim_matches('"').to_string();
         if project.spec(&table).is_some() {
-            return Err(Error::Usage(format!(
-                "`{table}` is a table of the project (oneview.toml) and cannot be dropped; remove it from the file instead"
-            )));
+            return refuse(format!(
+                "`{table}` is a table of the project (oneview.toml) and cannot be {verb}; its files are the source data"
+            ));
         }
     }
     Ok(())

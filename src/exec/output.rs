@@ -18,6 +18,7 @@ use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
+use indicatif::ProgressBar;
 use object_store::buffered::BufWriter;
 use object_store::path::Path as ObjectPath;
 use tokio::io::AsyncWriteExt;
@@ -58,37 +59,39 @@ pub enum Destination {
 }
 
 enum Sink {
-    Stdout,
-    Object {
-        writer: Box<BufWriter>,
-        target: String,
-    },
+    Stdout { closed: bool },
+    Object { writer: Box<BufWriter>, target: String },
 }
 
 impl Sink {
     async fn write(&mut self, bytes: &[u8]) -> Result<()> {
         match self {
-            Sink::Stdout => {
+            Sink::Stdout { closed } => {
+                if *closed {
+                    return Ok(());
+                }
                 let mut out = std::io::stdout().lock();
                 match out.write_all(bytes) {
                     Ok(()) => Ok(()),
-                    // `oneview sql … | head` closes the pipe early: not an error.
-                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                    // `oneview sql … | head` closes the pipe early: not an
+                    // error, but there is no point in computing the rest.
+                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                        *closed = true;
+                        Ok(())
+                    }
                     Err(e) => Err(Error::io("cannot write to standard output", e)),
                 }
             }
-            Sink::Object { writer, target } => {
-                writer.write_all(bytes).await.map_err(|e| Error::Output {
-                    target: target.clone(),
-                    message: e.to_string(),
-                })
-            }
+            Sink::Object { writer, target } => writer.write_all(bytes).await.map_err(|e| Error::Output {
+                target: target.clone(),
+                message: e.to_string(),
+            }),
         }
     }
 
     async fn commit(&mut self) -> Result<()> {
         match self {
-            Sink::Stdout => {
+            Sink::Stdout { .. } => {
                 let _ = std::io::stdout().lock().flush();
                 Ok(())
             }
@@ -97,6 +100,10 @@ impl Sink {
                 message: e.to_string(),
             }),
         }
+    }
+
+    fn is_closed(&self) -> bool {
+        matches!(self, Sink::Stdout { closed: true })
     }
 
     async fn abort(&mut self) {
@@ -136,11 +143,7 @@ enum Encoder {
 impl Encoder {
     fn new(format: OutputFormat, schema: &SchemaRef, buf: &SharedBuf) -> Result<Encoder> {
         Ok(match format {
-            OutputFormat::Csv => Encoder::Csv(Box::new(
-                csv::WriterBuilder::new()
-                    .with_header(true)
-                    .build(buf.clone()),
-            )),
+            OutputFormat::Csv => Encoder::Csv(Box::new(csv::WriterBuilder::new().with_header(true).build(buf.clone()))),
             OutputFormat::Json => Encoder::Json(ArrayWriter::new(buf.clone())),
             OutputFormat::Ndjson => Encoder::Ndjson(LineDelimitedWriter::new(buf.clone())),
             OutputFormat::Parquet => {
@@ -180,6 +183,7 @@ pub struct ResultWriter {
     format: OutputFormat,
     sink: Sink,
     max_rows: Option<usize>,
+    progress: Option<ProgressBar>,
 }
 
 impl ResultWriter {
@@ -188,11 +192,10 @@ impl ResultWriter {
             Destination::Stdout => {
                 if spec.format == OutputFormat::Parquet && std::io::stdout().is_terminal() {
                     return Err(Error::Usage(
-                        "refusing to write Parquet to a terminal; add -o FILE or pipe the output"
-                            .into(),
+                        "refusing to write Parquet to a terminal; add -o FILE or pipe the output".into(),
                     ));
                 }
-                Sink::Stdout
+                Sink::Stdout { closed: false }
             }
             Destination::Url(url) => {
                 let store = ctx
@@ -215,12 +218,28 @@ impl ResultWriter {
             format: spec.format,
             sink,
             max_rows,
+            progress: None,
         })
     }
 
     /// Writes every batch of `stream`, then commits. Returns the row count.
+    /// Shows `progress` until the first rows reach the terminal, or while
+    /// rows are written to a file or object.
+    pub fn with_progress(mut self, progress: ProgressBar) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+
+    /// Writes every batch of `stream`, then commits; aborts on error or
+    /// Ctrl-C, so nothing is left at the final name. Returns the row count.
     pub async fn write_stream(mut self, stream: SendableRecordBatchStream) -> Result<u64> {
-        let result = self.write_inner(stream).await;
+        let result = tokio::select! {
+            result = self.write_inner(stream) => result,
+            _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
+        };
+        if let Some(bar) = self.progress.take() {
+            bar.finish_and_clear();
+        }
         match result {
             Ok(rows) => {
                 if let Err(e) = self.sink.commit().await {
@@ -240,6 +259,9 @@ impl ResultWriter {
         let schema = stream.schema();
         if self.format == OutputFormat::Table {
             let (batches, total) = render::collect_for_display(&mut stream, self.max_rows).await?;
+            if let Some(bar) = self.progress.take() {
+                bar.finish_and_clear();
+            }
             let text = render::table(&schema, &batches, total)?;
             self.sink.write(text.as_bytes()).await?;
             return Ok(total);
@@ -247,14 +269,29 @@ impl ResultWriter {
         let buf = SharedBuf::default();
         let mut encoder = Encoder::new(self.format, &schema, &buf)?;
         let mut rows = 0u64;
+        let mut batches = 0;
         while let Some(batch) = stream.next().await {
             let batch = batch?;
             rows += batch.num_rows() as u64;
+            batches += 1;
             encoder.write(&batch)?;
             let bytes = buf.take();
+            match (&self.progress, &self.sink) {
+                (Some(bar), Sink::Object { .. }) => bar.set_message(format!("writing: {rows} rows")),
+                (Some(_), Sink::Stdout { .. }) => self.progress.take().expect("present").finish_and_clear(),
+                _ => {}
+            }
             if !bytes.is_empty() {
                 self.sink.write(&bytes).await?;
             }
+            if self.sink.is_closed() {
+                // Dropping the stream cancels the rest of the query.
+                return Ok(rows);
+            }
+        }
+        if batches == 0 {
+            // An empty result still gets its CSV header (or Parquet schema).
+            encoder.write(&RecordBatch::new_empty(Arc::clone(&schema)))?;
         }
         encoder.finish()?;
         self.sink.write(&buf.take()).await?;
@@ -268,9 +305,7 @@ fn object_path(url: &Url) -> Result<ObjectPath> {
         message: e,
     };
     if url.scheme() == "file" {
-        let path = url
-            .to_file_path()
-            .map_err(|_| invalid("not a file path".into()))?;
+        let path = url.to_file_path().map_err(|_| invalid("not a file path".into()))?;
         if path.is_dir() {
             return Err(invalid("it is a directory; expected a file name".into()));
         }

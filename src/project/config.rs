@@ -53,9 +53,8 @@ pub enum FileFormatKind {
 impl FileFormatKind {
     /// The format a file name's extension suggests, if any.
     pub fn from_extension(name: &str) -> Option<FileFormatKind> {
-        let lower = name.to_ascii_lowercase();
-        let ext = lower.rsplit('.').next()?;
-        match ext {
+        let (_, ext) = name.rsplit_once('.')?;
+        match ext.to_ascii_lowercase().as_str() {
             "parquet" | "parq" => Some(FileFormatKind::Parquet),
             "csv" | "tsv" => Some(FileFormatKind::Csv),
             "json" | "ndjson" | "jsonl" => Some(FileFormatKind::Json),
@@ -116,9 +115,7 @@ fn validate(config: &ProjectConfig) -> Result<(), String> {
             ));
         }
         let csv_only = table.has_header.is_some() || table.delimiter.is_some();
-        let format = table
-            .format
-            .or_else(|| FileFormatKind::from_extension(&table.location));
+        let format = table.format.or_else(|| FileFormatKind::from_extension(&table.location));
         if csv_only && format != Some(FileFormatKind::Csv) {
             return Err(format!(
                 "keys `has_header` and `delimiter` in [tables.{name}] apply to CSV only; set `format = \"csv\"` or remove them"
@@ -150,18 +147,12 @@ fn describe_key_error(path: &str, message: &str, line: Option<usize>) -> String 
         let (field, expected) = rest.split_once(", ").unwrap_or((rest, ""));
         let field = field.trim_matches('`');
         // The path already ends with the unknown key.
-        let key = if path == "." || path.is_empty() {
-            field
-        } else {
-            path
-        };
+        let key = if path == "." || path.is_empty() { field } else { path };
         let expected = expected.replace("expected one of", "expected one of the keys");
         return format!("{at}unknown key `{key}`; {expected}");
     }
     if message.starts_with("missing field ") {
-        let field = message
-            .trim_start_matches("missing field ")
-            .trim_matches('`');
+        let field = message.trim_start_matches("missing field ").trim_matches('`');
         let key = if path == "." || path.is_empty() {
             field.to_string()
         } else {
@@ -213,10 +204,7 @@ mod tests {
     #[test]
     fn missing_location_is_named() {
         let err = parse("[tables.orders]\nformat = \"csv\"\n").unwrap_err();
-        assert!(
-            err.contains("missing key `tables.orders.location`"),
-            "{err}"
-        );
+        assert!(err.contains("missing key `tables.orders.location`"), "{err}");
     }
 
     #[test]

@@ -18,11 +18,7 @@ pub fn is_remote(raw: &str) -> bool {
 
 fn scheme_of(raw: &str) -> Option<&str> {
     let (scheme, _) = raw.split_once("://")?;
-    (scheme.len() > 1
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '+'))
-    .then_some(scheme)
+    (scheme.len() > 1 && scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '+')).then_some(scheme)
 }
 
 /// Resolves a table location against the project directory. A local
@@ -36,8 +32,7 @@ pub fn resolve_location(raw: &str, base_dir: &Path) -> Result<Url, String> {
             "unsupported URL scheme `{scheme}://`; expected a path or one of file://, s3://, gs://, az://, abfss://, http(s)://"
         )),
         Some(_) => {
-            let mut url =
-                Url::parse(raw).map_err(|e| format!("`{raw}` is not a valid URL: {e}"))?;
+            let mut url = Url::parse(raw).map_err(|e| format!("`{raw}` is not a valid URL: {e}"))?;
             if url.scheme() == "file" {
                 let path = url
                     .to_file_path()
@@ -69,9 +64,13 @@ pub fn resolve_location(raw: &str, base_dir: &Path) -> Result<Url, String> {
 /// Resolves an output target: relative paths are relative to the current
 /// directory, as a shell user expects of `-o`.
 pub fn resolve_output(raw: &str) -> Result<Url, String> {
-    let cwd =
-        std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+    let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
     let url = resolve_location(raw, &cwd)?;
+    if url.scheme() == "file" && url.path().ends_with('/') {
+        return Err(format!(
+            "`{raw}` is a directory; expected a file name such as {raw}/result.parquet"
+        ));
+    }
     if url.path().ends_with('/') && url.scheme() != "file" {
         return Err(format!(
             "`{raw}` names a folder; expected a file name such as {raw}/result.parquet"

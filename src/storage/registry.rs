@@ -48,11 +48,7 @@ fn store_key(url: &Url) -> String {
 }
 
 impl ObjectStoreRegistry for StoreRegistry {
-    fn register_store(
-        &self,
-        url: &Url,
-        store: Arc<dyn ObjectStore>,
-    ) -> Option<Arc<dyn ObjectStore>> {
+    fn register_store(&self, url: &Url, store: Arc<dyn ObjectStore>) -> Option<Arc<dyn ObjectStore>> {
         self.stores
             .write()
             .expect("store registry lock")
@@ -64,9 +60,7 @@ impl ObjectStoreRegistry for StoreRegistry {
             .write()
             .expect("store registry lock")
             .remove(&store_key(url))
-            .ok_or_else(|| {
-                DataFusionError::Execution(format!("no object store registered for {url}"))
-            })
+            .ok_or_else(|| DataFusionError::Execution(format!("no object store registered for {url}")))
     }
 
     fn get_store(&self, url: &Url) -> DfResult<Arc<dyn ObjectStore>> {
@@ -82,29 +76,19 @@ impl ObjectStoreRegistry for StoreRegistry {
 
 /// Builds the store for `url` from the environment (`AWS_*`, `GOOGLE_*`,
 /// `AZURE_*`) with `options` (same names, lower case, prefix optional) on top.
-pub fn build_store(
-    url: &Url,
-    options: &BTreeMap<String, String>,
-) -> Result<Arc<dyn ObjectStore>, String> {
-    let unknown = |key: &str, scheme: &str| {
-        format!("unknown storage option `{key}` for {scheme}:// locations")
-    };
+pub fn build_store(url: &Url, options: &BTreeMap<String, String>) -> Result<Arc<dyn ObjectStore>, String> {
+    let unknown = |key: &str, scheme: &str| format!("unknown storage option `{key}` for {scheme}:// locations");
     let failed = |e: object_store::Error| format!("cannot configure storage for {url}: {e}");
     match url.scheme() {
         "file" => Ok(Arc::new(LocalFileSystem::new())),
         "s3" | "s3a" => {
-            let mut builder = AmazonS3Builder::from_env()
-                .with_url(url.as_str())
-                .with_retry(retry());
+            let mut builder = AmazonS3Builder::from_env().with_url(url.as_str()).with_retry(retry());
             let connect = AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout);
             if builder.get_config_value(&connect).is_none() {
                 builder = builder.with_config(connect, CONNECT_TIMEOUT);
             }
             for (key, value) in options {
-                let key: AmazonS3ConfigKey = key
-                    .to_ascii_lowercase()
-                    .parse()
-                    .map_err(|_| unknown(key, "s3"))?;
+                let key: AmazonS3ConfigKey = key.to_ascii_lowercase().parse().map_err(|_| unknown(key, "s3"))?;
                 builder = builder.with_config(key, value);
             }
             Ok(Arc::new(builder.build().map_err(failed)?))
@@ -118,10 +102,7 @@ pub fn build_store(
                 builder = builder.with_config(connect, CONNECT_TIMEOUT);
             }
             for (key, value) in options {
-                let key: GoogleConfigKey = key
-                    .to_ascii_lowercase()
-                    .parse()
-                    .map_err(|_| unknown(key, "gs"))?;
+                let key: GoogleConfigKey = key.to_ascii_lowercase().parse().map_err(|_| unknown(key, "gs"))?;
                 builder = builder.with_config(key, value);
             }
             Ok(Arc::new(builder.build().map_err(failed)?))
@@ -135,10 +116,7 @@ pub fn build_store(
                 builder = builder.with_config(connect, CONNECT_TIMEOUT);
             }
             for (key, value) in options {
-                let key: AzureConfigKey = key
-                    .to_ascii_lowercase()
-                    .parse()
-                    .map_err(|_| unknown(key, "az"))?;
+                let key: AzureConfigKey = key.to_ascii_lowercase().parse().map_err(|_| unknown(key, "az"))?;
                 builder = builder.with_config(key, value);
             }
             Ok(Arc::new(builder.build().map_err(failed)?))
@@ -150,10 +128,7 @@ pub fn build_store(
                 .with_retry(retry())
                 .with_config(ClientConfigKey::ConnectTimeout, CONNECT_TIMEOUT);
             for (key, value) in options {
-                let key: ClientConfigKey = key
-                    .to_ascii_lowercase()
-                    .parse()
-                    .map_err(|_| unknown(key, "http"))?;
+                let key: ClientConfigKey = key.to_ascii_lowercase().parse().map_err(|_| unknown(key, "http"))?;
                 builder = builder.with_config(key, value);
             }
             Ok(Arc::new(builder.build().map_err(failed)?))

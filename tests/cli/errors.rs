@@ -57,11 +57,7 @@ fn files_with_clashing_schemas() {
     let folder = dir.path().join("mixed");
     let one = folder.join("a.parquet");
     let two = folder.join("b.parquet");
-    run_in(
-        dir.path(),
-        &["sql", "-o", one.to_str().unwrap(), "SELECT 1 AS amount"],
-    )
-    .ok();
+    run_in(dir.path(), &["sql", "-o", one.to_str().unwrap(), "SELECT 1 AS amount"]).ok();
     run_in(
         dir.path(),
         &["sql", "-o", two.to_str().unwrap(), "SELECT 'one' AS amount"],
@@ -77,26 +73,13 @@ fn files_with_clashing_schemas() {
 
 #[test]
 fn bad_sql() {
-    fails_without_output(
-        &demo_dir(),
-        "SELEC count(*) FROM orders",
-        1,
-        "SQL syntax error",
-    );
-    fails_without_output(
-        &demo_dir(),
-        "SELECT no_such_column FROM orders",
-        1,
-        "no_such_column",
-    );
+    fails_without_output(&demo_dir(), "SELEC count(*) FROM orders", 1, "SQL syntax error");
+    fails_without_output(&demo_dir(), "SELECT no_such_column FROM orders", 1, "no_such_column");
 }
 
 #[test]
 fn a_bad_statement_in_a_script_is_located() {
-    let run = run_in(
-        &demo_dir(),
-        &["sql", "SELECT 1; SELECT nope FROM orders; SELECT 3"],
-    );
+    let run = run_in(&demo_dir(), &["sql", "SELECT 1; SELECT nope FROM orders; SELECT 3"]);
     run.fails(1, "statement 2 of 3");
 }
 
@@ -123,11 +106,7 @@ fn unknown_key() {
 fn missing_project() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nope");
-    run_in(
-        dir.path(),
-        &["-C", missing.to_str().unwrap(), "sql", "SELECT 1"],
-    )
-    .fails(2, "does not exist");
+    run_in(dir.path(), &["-C", missing.to_str().unwrap(), "sql", "SELECT 1"]).fails(2, "does not exist");
     run_in(dir.path(), &["tables"]).fails(2, "no oneview.toml here");
 }
 
@@ -152,30 +131,19 @@ fn unreachable_s3_endpoint() {
         .env("AWS_SECRET_ACCESS_KEY", "y")
         .env("AWS_REGION", "garage")
         .env("AWS_ALLOW_HTTP", "true")
-        .args([
-            "sql",
-            "-o",
-            target.to_str().unwrap(),
-            "SELECT * FROM orders",
-        ]);
+        .args(["sql", "-o", target.to_str().unwrap(), "SELECT * FROM orders"]);
     run_cmd(&mut cmd).fails(1, "cannot connect to the storage endpoint for s3://bucket");
     assert!(!target.exists());
 }
 
 #[test]
 fn unknown_storage_option() {
-    let dir = project(
-        "[tables.orders]\nlocation = \"s3://bucket/orders/\"\noptions = { colour = \"blue\" }\n",
-    );
-    run_in(dir.path(), &["sql", "SELECT * FROM orders"])
-        .fails(2, "unknown storage option `colour`");
+    let dir = project("[tables.orders]\nlocation = \"s3://bucket/orders/\"\noptions = { colour = \"blue\" }\n");
+    run_in(dir.path(), &["sql", "SELECT * FROM orders"]).fails(2, "unknown storage option `colour`");
 }
 
 #[test]
 fn unsupported_scheme() {
     let dir = project("[tables.orders]\nlocation = \"ftp://host/orders.parquet\"\n");
-    run_in(dir.path(), &["sql", "SELECT 1"]).fails(
-        2,
-        "key `tables.orders.location`: unsupported URL scheme `ftp://`",
-    );
+    run_in(dir.path(), &["sql", "SELECT 1"]).fails(2, "key `tables.orders.location`: unsupported URL scheme `ftp://`");
 }

@@ -58,10 +58,7 @@ fn file_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
         let path = dir.join(&table);
         if path.is_dir() {
             for part in entries(&path) {
-                files.push((
-                    format!("{table}/{part}"),
-                    std::fs::read(path.join(&part)).unwrap(),
-                ));
+                files.push((format!("{table}/{part}"), std::fs::read(path.join(&part)).unwrap()));
             }
         } else {
             files.push((table.clone(), std::fs::read(&path).unwrap()));
@@ -80,14 +77,8 @@ fn the_same_seed_gives_identical_files_and_another_seed_does_not() {
     generate(c.path(), 400, 10);
     let fa = file_bytes(&a.path().join("data"));
     assert_eq!(fa.len(), 10, "nine tables and the manifest");
-    assert!(
-        fa == file_bytes(&b.path().join("data")),
-        "same seed, different bytes"
-    );
-    assert!(
-        fa != file_bytes(&c.path().join("data")),
-        "different seeds, same bytes"
-    );
+    assert!(fa == file_bytes(&b.path().join("data")), "same seed, different bytes");
+    assert!(fa != file_bytes(&c.path().join("data")), "different seeds, same bytes");
 }
 
 #[test]
@@ -123,8 +114,7 @@ fn ground_truth_covers_every_record_exactly_once() {
         "SELECT (SELECT count(*) FROM ground_truth), (SELECT count(DISTINCT person_id) FROM people)",
     );
     let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(data.join("generator.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(data.join("generator.json")).unwrap()).unwrap();
     let source_rows: u64 = manifest["tables"]
         .as_array()
         .unwrap()
@@ -181,8 +171,7 @@ fn purchases_follow_the_stated_bgnbd_and_gamma_gamma_process() {
     generate(dir.path(), 6000, 11);
     let data = dir.path().join("data");
     let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(data.join("generator.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(data.join("generator.json")).unwrap()).unwrap();
     let lt = &manifest["lifetime"];
     let f = |k: &str| lt[k].as_f64().unwrap();
     let (r, alpha, a, b, p, q, v) = (f("r"), f("alpha"), f("a"), f("b"), f("p"), f("q"), f("v"));
@@ -202,12 +191,7 @@ fn purchases_follow_the_stated_bgnbd_and_gamma_gamma_process() {
             "{name}: mean {got}, expected {want} ± {tolerance}"
         );
     };
-    check(
-        "lambda ~ Gamma(r, alpha)",
-        mean(0),
-        r / alpha,
-        r.sqrt() / alpha,
-    );
+    check("lambda ~ Gamma(r, alpha)", mean(0), r / alpha, r.sqrt() / alpha);
     let beta_sd = (a * b / ((a + b).powi(2) * (a + b + 1.0))).sqrt();
     check("p ~ Beta(a, b)", mean(1), a / (a + b), beta_sd);
     check("nu ~ Gamma(q, v)", mean(2), q / v, q.sqrt() / v);
@@ -254,9 +238,40 @@ fn refuses_to_overwrite_a_directory_it_did_not_make() {
     generate(again.path(), 10, 1);
     generate(again.path(), 10, 1);
     assert_eq!(entries(&again.path().join("data")).len(), 10);
+    assert_eq!(entries(again.path()), vec!["data"], "no staging directory left");
+}
+
+#[test]
+fn output_does_not_depend_on_the_number_of_threads() {
+    let one = tempfile::tempdir().unwrap();
+    let three = tempfile::tempdir().unwrap();
+    for (dir, threads) in [(&one, "1"), (&three, "3")] {
+        run_in(
+            dir.path(),
+            &[
+                "gen",
+                "--customers",
+                "700",
+                "--seed",
+                "4",
+                "--out",
+                "data",
+                "--chunk-people",
+                "200",
+                "--threads",
+                threads,
+            ],
+        )
+        .ok();
+    }
+    let files = file_bytes(&one.path().join("data"));
     assert_eq!(
-        entries(again.path()),
-        vec!["data"],
-        "no staging directory left"
+        files.iter().filter(|(name, _)| name.starts_with("orders/")).count(),
+        4,
+        "four chunks"
+    );
+    assert!(
+        files == file_bytes(&three.path().join("data")),
+        "1 and 3 threads gave different bytes"
     );
 }

@@ -37,6 +37,8 @@ os.write(fd, b"SELEC oops;\r")
 out += read_until(b"oneview> ")
 os.write(fd, b"\\d\r")
 out += read_until(b"oneview> ")
+os.write(fd, b"\\d orders\r")
+out += read_until(b"oneview> ")
 os.write(fd, b"\\q\r")
 out += read_until(b"never printed", 5)
 os.waitpid(pid, 0)
@@ -70,8 +72,11 @@ fn the_shell_runs_multi_line_statements_survives_errors_and_keeps_history() {
         text.contains("crm_contacts") && text.contains("web_events"),
         "\\d lists tables:\n{text}"
     );
-    let history =
-        std::fs::read_to_string(home.path().join(".oneview_history")).expect("history saved");
+    assert!(
+        text.contains("ship_postcode") && text.contains("is_returned"),
+        "\\d orders describes it:\n{text}"
+    );
+    let history = std::fs::read_to_string(home.path().join(".oneview_history")).expect("history saved");
     assert!(history.contains("SELECT count(*) AS n"), "{history}");
     assert!(history.contains("FROM orders;"), "{history}");
 }

@@ -22,25 +22,27 @@ const SECRET_KEY: &str = "b892c0665f0ada8a4755dae98baa3b133590e11dae3bcc1f9d769d
 const BUCKET: &str = "oneview-test";
 const REGION: &str = "garage";
 
+/// The server runs under a small shell watchdog: the one `Garage` lives in a
+/// static that is never dropped, so when the test process exits the watchdog
+/// sees its parent gone, stops Garage and removes its data directory.
 struct Garage {
-    child: Child,
+    _watchdog: Child,
     endpoint: String,
-    _dir: tempfile::TempDir,
+    dir: PathBuf,
 }
 
-impl Drop for Garage {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+const WATCHDOG: &str = r#"
+dir="$1"
+"$0" -c "$dir/garage.toml" server --single-node --default-bucket > "$dir/garage.log" 2>&1 &
+garage=$!
+stop() { kill "$garage" 2>/dev/null; wait "$garage" 2>/dev/null; rm -rf "$dir"; exit 0; }
+trap stop TERM INT
+while kill -0 "$PPID" 2>/dev/null && kill -0 "$garage" 2>/dev/null; do sleep 0.5; done
+stop
+"#;
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn garage_binary() -> Option<PathBuf> {
@@ -65,9 +67,11 @@ impl Garage {
                 "garage is not on PATH: run `cargo install garage@2.5.0 --locked` (or .ci/run), or set ONEVIEW_SKIP_S3=1"
             );
         };
-        let dir = tempfile::tempdir().unwrap();
+        let dir = std::env::temp_dir().join(format!("oneview-garage-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
         let (s3_port, rpc_port) = (free_port(), free_port());
-        let config = dir.path().join("garage.toml");
+        let config = dir.join("garage.toml");
         std::fs::write(
             &config,
             format!(
@@ -75,30 +79,27 @@ impl Garage {
                  rpc_bind_addr = \"127.0.0.1:{rpc_port}\"\nrpc_public_addr = \"127.0.0.1:{rpc_port}\"\n\
                  rpc_secret = \"{secret}\"\n\n[s3_api]\ns3_region = \"{REGION}\"\n\
                  api_bind_addr = \"127.0.0.1:{s3_port}\"\nroot_domain = \".s3.garage.localhost\"\n",
-                meta = dir.path().join("meta").display(),
-                data = dir.path().join("data").display(),
+                meta = dir.join("meta").display(),
+                data = dir.join("data").display(),
                 secret = "4b0e3b2bb0ad7d2a5b7f9e3c2a1d0f6e8c7b6a5d4e3f2a1b0c9d8e7f6a5b4c3d",
             ),
         )
         .unwrap();
-        let log = std::fs::File::create(dir.path().join("garage.log")).unwrap();
-        let child = Command::new(bin)
-            .arg("-c")
-            .arg(&config)
-            .args(["server", "--single-node", "--default-bucket"])
+        let watchdog = Command::new("sh")
+            .args(["-c", WATCHDOG])
+            .arg(&bin)
+            .arg(&dir)
             .env("GARAGE_DEFAULT_ACCESS_KEY", ACCESS_KEY)
             .env("GARAGE_DEFAULT_SECRET_KEY", SECRET_KEY)
             .env("GARAGE_DEFAULT_BUCKET", BUCKET)
             .env("RUST_LOG", "warn")
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
             .stdin(Stdio::null())
             .spawn()
             .expect("garage starts");
         let garage = Garage {
-            child,
+            _watchdog: watchdog,
             endpoint: format!("http://127.0.0.1:{s3_port}"),
-            _dir: dir,
+            dir,
         };
         garage.wait_ready(s3_port);
         Some(garage)
@@ -109,14 +110,12 @@ impl Garage {
         let rt = tokio::runtime::Runtime::new().unwrap();
         let store = self.store();
         while Instant::now() < deadline {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok()
-                && rt.block_on(store.list_with_delimiter(None)).is_ok()
-            {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() && rt.block_on(store.list_with_delimiter(None)).is_ok() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-        let log = std::fs::read_to_string(self._dir.path().join("garage.log")).unwrap_or_default();
+        let log = std::fs::read_to_string(self.dir.join("garage.log")).unwrap_or_default();
         panic!("garage did not become ready:\n{log}");
     }
 
@@ -181,11 +180,8 @@ fn upload_sample(garage: &Garage) {
         orders.clone().into(),
     ))
     .unwrap();
-    rt.block_on(store.put(
-        &ObjectPath::from("twice/orders/part-00001.parquet"),
-        orders.into(),
-    ))
-    .unwrap();
+    rt.block_on(store.put(&ObjectPath::from("twice/orders/part-00001.parquet"), orders.into()))
+        .unwrap();
 }
 
 fn s3_and_local_project() -> tempfile::TempDir {
@@ -248,18 +244,9 @@ fn results_are_written_to_s3_atomically() {
     let dir = s3_and_local_project();
     let target = format!("s3://{BUCKET}/results/big_orders.parquet");
     let mut cmd = garage.command(dir.path());
-    cmd.args([
-        "sql",
-        "-o",
-        &target,
-        "SELECT * FROM local_orders WHERE amount > 50",
-    ]);
+    cmd.args(["sql", "-o", &target, "SELECT * FROM local_orders WHERE amount > 50"]);
     run_cmd(&mut cmd).ok();
-    let back = csv(
-        garage,
-        dir.path(),
-        &format!("SELECT count(*) FROM '{target}'"),
-    );
+    let back = csv(garage, dir.path(), &format!("SELECT count(*) FROM '{target}'"));
     let direct = csv(
         garage,
         dir.path(),
@@ -279,17 +266,9 @@ fn results_are_written_to_s3_atomically() {
     run_cmd(&mut cmd).fails(1, "Divide by zero");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let listed = rt
-        .block_on(
-            garage
-                .store()
-                .list_with_delimiter(Some(&ObjectPath::from("results"))),
-        )
+        .block_on(garage.store().list_with_delimiter(Some(&ObjectPath::from("results"))))
         .unwrap();
-    let names: Vec<String> = listed
-        .objects
-        .iter()
-        .map(|o| o.location.to_string())
-        .collect();
+    let names: Vec<String> = listed.objects.iter().map(|o| o.location.to_string()).collect();
     assert_eq!(names, vec!["results/big_orders.parquet"]);
 }
 
@@ -303,12 +282,7 @@ fn per_table_options_configure_the_bucket() {
         garage.endpoint
     ));
     // No AWS_* variables at all: the options alone must suffice.
-    let run = run_cmd(command(dir.path()).args([
-        "sql",
-        "--format",
-        "csv",
-        "SELECT count(*) FROM orders",
-    ]));
+    let run = run_cmd(command(dir.path()).args(["sql", "--format", "csv", "SELECT count(*) FROM orders"]));
     let local = crate::support::demo_csv("SELECT count(*) FROM orders");
     assert_eq!(run.ok().lines().nth(1).unwrap(), local[0]);
 }
@@ -324,12 +298,7 @@ fn wrong_credentials_are_named() {
         "AWS_SECRET_ACCESS_KEY",
         "0000000000000000000000000000000000000000000000000000000000000000",
     )
-    .args([
-        "sql",
-        "-o",
-        target.to_str().unwrap(),
-        "SELECT count(*) FROM s3_orders",
-    ]);
+    .args(["sql", "-o", target.to_str().unwrap(), "SELECT count(*) FROM s3_orders"]);
     run_cmd(&mut cmd).fails(1, "access to s3://oneview-test was denied");
     assert!(!target.exists());
 }

@@ -27,10 +27,7 @@ fn a_file_of_statements_runs_in_order() {
     )
     .unwrap();
     let demo = demo_dir();
-    let run = run_in(
-        &demo,
-        &["sql", "--format", "csv", "-f", script.to_str().unwrap()],
-    );
+    let run = run_in(&demo, &["sql", "--format", "csv", "-f", script.to_str().unwrap()]);
     let direct = demo_csv("SELECT count(*) AS n FROM orders WHERE amount > 100");
     assert_eq!(run.ok().lines().skip(1).collect::<Vec<_>>(), direct);
 }
@@ -104,24 +101,17 @@ fn parquet_output_round_trips() {
     let demo = demo_dir();
     let query = "SELECT order_id, amount FROM orders WHERE amount > 60";
     run_in(&demo, &["sql", "-o", file.to_str().unwrap(), query]).ok();
-    let sum_direct =
-        demo_csv("SELECT count(*), round(sum(amount), 2) FROM orders WHERE amount > 60");
+    let sum_direct = demo_csv("SELECT count(*), round(sum(amount), 2) FROM orders WHERE amount > 60");
     let read_back = run_in(
         &demo,
         &[
             "sql",
             "--format",
             "csv",
-            &format!(
-                "SELECT count(*), round(sum(amount), 2) FROM '{}'",
-                file.display()
-            ),
+            &format!("SELECT count(*), round(sum(amount), 2) FROM '{}'", file.display()),
         ],
     );
-    assert_eq!(
-        read_back.ok().lines().skip(1).collect::<Vec<_>>(),
-        sum_direct
-    );
+    assert_eq!(read_back.ok().lines().skip(1).collect::<Vec<_>>(), sum_direct);
     // Only the committed file is left: no staging files.
     assert_eq!(entries(out.path()), vec!["big.parquet"]);
 }
@@ -133,16 +123,11 @@ fn a_failing_query_leaves_the_previous_output_untouched() {
     std::fs::write(&file, "old contents\n").unwrap();
     // Fails at row 200000, after tens of MB have been produced and a
     // multipart upload to the staging file has begun.
-    let query =
-        "SELECT value, repeat('x', 200) AS pad, 10 / (value - 200000) AS boom FROM range(300000)";
+    let query = "SELECT value, repeat('x', 200) AS pad, 10 / (value - 200000) AS boom FROM range(300000)";
     let run = run_in(out.path(), &["sql", "-o", file.to_str().unwrap(), query]);
     run.fails(1, "Divide by zero");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "old contents\n");
-    assert_eq!(
-        entries(out.path()),
-        vec!["result.csv"],
-        "no staging files left behind"
-    );
+    assert_eq!(entries(out.path()), vec!["result.csv"], "no staging files left behind");
 
     // And a fresh target is never created.
     let fresh = out.path().join("fresh.parquet");
@@ -155,21 +140,14 @@ fn tables_lists_name_location_format_and_columns() {
     let demo = demo_dir();
     let run = run_in(&demo, &["tables", "--format", "csv"]);
     let text = run.ok();
-    let orders = text
-        .lines()
-        .find(|l| l.starts_with("orders,"))
-        .expect("orders listed");
+    let orders = text.lines().find(|l| l.starts_with("orders,")).expect("orders listed");
     assert!(orders.contains("../sample/orders/"), "{orders}");
     assert!(orders.contains(",parquet,"), "{orders}");
     assert!(
         orders.contains("amount double") && orders.contains("ordered_at timestamp"),
         "{orders}"
     );
-    assert_eq!(
-        text.lines().count(),
-        1 + 9,
-        "header and nine tables:\n{text}"
-    );
+    assert_eq!(text.lines().count(), 1 + 9, "header and nine tables:\n{text}");
 }
 
 #[test]
@@ -189,24 +167,10 @@ fn csv_ndjson_and_hive_partitioned_tables() {
     let data = dir.path().join("data");
     let demo = demo_dir();
     let source = "SELECT person_id, first_name, country FROM people ORDER BY person_id LIMIT 50";
+    run_in(&demo, &["sql", "-o", data.join("people.csv").to_str().unwrap(), source]).ok();
     run_in(
         &demo,
-        &[
-            "sql",
-            "-o",
-            data.join("people.csv").to_str().unwrap(),
-            source,
-        ],
-    )
-    .ok();
-    run_in(
-        &demo,
-        &[
-            "sql",
-            "-o",
-            data.join("people.ndjson").to_str().unwrap(),
-            source,
-        ],
+        &["sql", "-o", data.join("people.ndjson").to_str().unwrap(), source],
     )
     .ok();
     for year in [2024, 2025] {
@@ -236,11 +200,7 @@ fn csv_ndjson_and_hive_partitioned_tables() {
         ],
     );
     assert_eq!(csv.ok().lines().nth(1), json.ok().lines().nth(1));
-    assert!(
-        csv.stdout.lines().nth(1).unwrap().starts_with("50,P"),
-        "{}",
-        csv.stdout
-    );
+    assert!(csv.stdout.lines().nth(1).unwrap().starts_with("50,P"), "{}", csv.stdout);
 
     let by_year = run_in(
         dir.path(),
@@ -260,9 +220,7 @@ fn tables_are_opened_only_when_queried() {
     // any of them would fail, so a query that uses none must not open them.
     let mut toml = String::new();
     for i in 0..100 {
-        toml.push_str(&format!(
-            "[tables.t{i}]\nlocation = \"s3://nowhere/t{i}/\"\n"
-        ));
+        toml.push_str(&format!("[tables.t{i}]\nlocation = \"s3://nowhere/t{i}/\"\n"));
     }
     let dir = project(&toml);
     let mut cmd = command(dir.path());
@@ -284,15 +242,51 @@ fn tables_are_opened_only_when_queried() {
 
 #[test]
 fn memory_limit_spills_instead_of_failing() {
-    // Three million groups need far more than 64 MiB of hash table.
+    // Three million groups need far more than 64 MiB of hash table; two
+    // partitions keep each one's share of the pool the same on any machine.
     let dir = tempfile::tempdir().unwrap();
     let query = "SELECT count(*) AS groups, sum(c) AS total FROM \
                  (SELECT value % 3000000 AS k, count(*) AS c FROM range(6000000) GROUP BY value % 3000000)";
+    let setup = "SET datafusion.execution.target_partitions = 2;";
     let run = run_in(
         dir.path(),
-        &["--memory-limit", "64M", "sql", "--format", "csv", query],
+        &[
+            "--memory-limit",
+            "64M",
+            "sql",
+            "--format",
+            "csv",
+            &format!("{setup} {query}"),
+        ],
     );
     assert_eq!(run.ok(), "groups,total\n3000000,6000000\n");
+    // And it did spill.
+    let explain = run_in(
+        dir.path(),
+        &[
+            "--memory-limit",
+            "64M",
+            "sql",
+            "--format",
+            "csv",
+            "--max-rows",
+            "0",
+            &format!("{setup} EXPLAIN ANALYZE {query}"),
+        ],
+    );
+    let spills: u64 = explain
+        .ok()
+        .split("spill_count=")
+        .skip(1)
+        .map(|rest| {
+            rest.chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+                .parse::<u64>()
+                .unwrap_or(0)
+        })
+        .sum();
+    assert!(spills > 0, "no spill reported:\n{}", explain.stdout);
 }
 
 #[test]
@@ -322,8 +316,86 @@ fn the_demo_prints_a_summary_of_the_sample() {
         assert!(text.contains(heading), "missing {heading} in\n{text}");
     }
     let orders = demo_csv("SELECT count(*) FROM orders");
-    assert!(
-        text.contains(&format!("| orders            | {}", orders[0])),
-        "{text}"
+    assert!(text.contains(&format!("| orders            | {}", orders[0])), "{text}");
+}
+
+#[test]
+fn the_demo_runs_from_the_copy_built_into_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let from_tree = run_in(dir.path(), &["demo"]);
+    let embedded = run_in(dir.path(), &["demo", "--embedded"]);
+    // Same tables, same numbers; only the project path and timing differ.
+    let body = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.starts_with('|') || l.starts_with("=="))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(body(embedded.ok()), body(from_tree.ok()));
+}
+
+#[test]
+fn a_closed_pipe_stops_the_query() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    // Billions of rows: only cancellation lets this end.
+    let mut child = command(dir.path())
+        .args(["sql", "--format", "csv", "SELECT value FROM range(10000000000)"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert_eq!(first, "value\n");
+    // The reader is dropped here: the pipe closes.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the query went on after its output was closed");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+}
+
+#[test]
+fn an_empty_result_keeps_its_csv_header() {
+    let demo = demo_dir();
+    let run = run_in(
+        &demo,
+        &[
+            "sql",
+            "--format",
+            "csv",
+            "SELECT order_id, amount FROM orders WHERE amount < 0",
+        ],
     );
+    assert_eq!(run.ok(), "order_id,amount\n");
+}
+
+#[test]
+fn output_to_a_directory_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    run_in(dir.path(), &["sql", "-o", dir.path().to_str().unwrap(), "SELECT 1"]).fails(2, "is a directory");
+}
+
+#[test]
+fn tsv_files_are_tab_separated() {
+    let dir = project("[tables.people]\nlocation = \"people.tsv\"\n");
+    std::fs::write(
+        dir.path().join("people.tsv"),
+        "name\tcity\nKelly Neal\tBoston\nBill Smith\tAustin\n",
+    )
+    .unwrap();
+    let run = run_in(
+        dir.path(),
+        &["sql", "--format", "csv", "SELECT city FROM people ORDER BY name"],
+    );
+    assert_eq!(run.ok(), "city\nAustin\nBoston\n");
 }

@@ -1,0 +1,23 @@
+//! Normalization: identifiers and attributes reduced to the form two records
+//! of the same person share.
+
+mod address;
+mod email;
+mod name;
+pub(crate) mod nicknames;
+mod phone;
+
+use datafusion::logical_expr::ScalarUDF;
+
+pub use name::normalize as normalize_name;
+
+pub fn functions() -> Vec<ScalarUDF> {
+    vec![
+        email::udf(),
+        phone::udf(),
+        name::normalize_udf(),
+        name::key_udf(),
+        address::postcode_udf(),
+        address::address_udf(),
+    ]
+}

@@ -1,0 +1,18 @@
+//! Similarity: how alike two strings, words or names are.
+
+mod names;
+mod phonetic;
+mod strings;
+
+use datafusion::logical_expr::ScalarUDF;
+
+pub fn functions() -> Vec<ScalarUDF> {
+    vec![
+        strings::jaro_udf(),
+        strings::jaro_winkler_udf(),
+        strings::damerau_udf(),
+        phonetic::soundex_udf(),
+        phonetic::double_metaphone_udf(),
+        names::udf(),
+    ]
+}

@@ -1,0 +1,85 @@
+//! `jaro`, `jaro_winkler` and `damerau_levenshtein` over any string columns
+//! (strsim's implementations), with scalar arguments kept scalar.
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::Result;
+use datafusion::logical_expr::{ColumnarValue, ScalarUDF};
+
+use crate::args::{Arg, Strings, float_result, int_result};
+use crate::function::{SIMILARITY, ScalarFn, doc};
+
+const PAIR: &[Arg] = &[Arg::Text, Arg::Text];
+
+pub fn jaro_udf() -> ScalarUDF {
+    ScalarFn::new(
+        "jaro",
+        PAIR,
+        2,
+        DataType::Float64,
+        jaro_kernel,
+        doc(
+            SIMILARITY,
+            "Jaro similarity of two strings, from 0 (nothing in common) to 1 (equal). NULL if either is NULL.",
+            "jaro(a, b)",
+            &[("a", "Text expression."), ("b", "Text expression.")],
+            "SELECT jaro('martha', 'marhta') -- 0.944",
+        ),
+    )
+}
+
+pub fn jaro_winkler_udf() -> ScalarUDF {
+    ScalarFn::new(
+        "jaro_winkler",
+        PAIR,
+        2,
+        DataType::Float64,
+        jaro_winkler_kernel,
+        doc(
+            SIMILARITY,
+            "Jaro-Winkler similarity (prefix scale 0.1, up to 4 characters): Jaro with a bonus \
+             for a common prefix, which suits names. From 0 to 1; NULL if either is NULL.",
+            "jaro_winkler(a, b)",
+            &[("a", "Text expression."), ("b", "Text expression.")],
+            "SELECT jaro_winkler('martha', 'marhta') -- 0.961",
+        ),
+    )
+}
+
+pub fn damerau_udf() -> ScalarUDF {
+    ScalarFn::new(
+        "damerau_levenshtein",
+        PAIR,
+        2,
+        DataType::Int64,
+        damerau_kernel,
+        doc(
+            SIMILARITY,
+            "Damerau-Levenshtein distance: the number of insertions, deletions, substitutions \
+             and transpositions of adjacent characters that turn one string into the other.",
+            "damerau_levenshtein(a, b)",
+            &[("a", "Text expression."), ("b", "Text expression.")],
+            "SELECT damerau_levenshtein('kelly', 'kelyl') -- 1",
+        ),
+    )
+}
+
+fn pair<'a>(name: &str, args: &'a [ColumnarValue]) -> Result<(Strings<'a>, Strings<'a>)> {
+    Ok((Strings::new(name, &args[0])?, Strings::new(name, &args[1])?))
+}
+
+fn jaro_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+    let (a, b) = pair("jaro", args)?;
+    float_result(args, rows, |row| Ok(a.get(row).zip(b.get(row)).map(|(a, b)| strsim::jaro(a, b))))
+}
+
+fn jaro_winkler_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+    let (a, b) = pair("jaro_winkler", args)?;
+    float_result(args, rows, |row| Ok(a.get(row).zip(b.get(row)).map(|(a, b)| strsim::jaro_winkler(a, b))))
+}
+
+fn damerau_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+    let (a, b) = pair("damerau_levenshtein", args)?;
+    Ok(int_result(args, rows, |row| {
+        a.get(row).zip(b.get(row)).map(|(a, b)| strsim::damerau_levenshtein(a, b) as i64)
+    }))
+}
