@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Float64Array, Float64Builder, Int64Builder, LargeStringArray, StringArray,
-    StringBuilder, StringViewArray,
+    Array, ArrayRef, AsArray, Float64Array, Float64Builder, Int64Builder, LargeStringArray, StringArray, StringBuilder,
+    StringViewArray,
 };
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
@@ -60,16 +60,6 @@ pub fn coerce(name: &str, spec: &[Arg], required: usize, types: &[DataType]) -> 
             }
         })
         .collect()
-}
-
-trait IsString {
-    fn is_string(&self) -> bool;
-}
-
-impl IsString for DataType {
-    fn is_string(&self) -> bool {
-        matches!(self, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
-    }
 }
 
 /// A string argument: a column of any string type, or a single value.
@@ -182,7 +172,11 @@ pub fn text_result(
 }
 
 /// Builds a Float64 result from `f(row)`.
-pub fn float_result(args: &[ColumnarValue], number_rows: usize, mut f: impl FnMut(usize) -> Result<Option<f64>>) -> Result<ColumnarValue> {
+pub fn float_result(
+    args: &[ColumnarValue],
+    number_rows: usize,
+    mut f: impl FnMut(usize) -> Result<Option<f64>>,
+) -> Result<ColumnarValue> {
     if all_scalar(args) {
         return Ok(ColumnarValue::Scalar(ScalarValue::Float64(f(0)?)));
     }
@@ -194,7 +188,11 @@ pub fn float_result(args: &[ColumnarValue], number_rows: usize, mut f: impl FnMu
 }
 
 /// Builds an Int64 result from `f(row)`.
-pub fn int_result(args: &[ColumnarValue], number_rows: usize, mut f: impl FnMut(usize) -> Option<i64>) -> ColumnarValue {
+pub fn int_result(
+    args: &[ColumnarValue],
+    number_rows: usize,
+    mut f: impl FnMut(usize) -> Option<i64>,
+) -> ColumnarValue {
     if all_scalar(args) {
         return ColumnarValue::Scalar(ScalarValue::Int64(f(0)));
     }

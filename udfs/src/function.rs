@@ -43,7 +43,7 @@ pub struct ScalarFn {
 
 impl ScalarFn {
     /// A deterministic function of its arguments.
-    pub fn new(
+    pub fn udf(
         name: &'static str,
         spec: &'static [Arg],
         required: usize,

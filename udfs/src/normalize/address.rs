@@ -10,7 +10,7 @@ use crate::args::{Arg, Strings, text_result};
 use crate::function::{NORMALIZATION, ScalarFn, doc};
 
 pub fn postcode_udf() -> ScalarUDF {
-    ScalarFn::new(
+    ScalarFn::udf(
         "normalize_postcode",
         &[Arg::Text, Arg::Text],
         1,
@@ -34,7 +34,7 @@ pub fn postcode_udf() -> ScalarUDF {
 }
 
 pub fn address_udf() -> ScalarUDF {
-    ScalarFn::new(
+    ScalarFn::udf(
         "normalize_address",
         &[Arg::Text],
         1,
@@ -102,7 +102,11 @@ fn postcode_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue>
 
 fn postcode(code: &str, country: Country, out: &mut String) -> bool {
     let start = out.len();
-    out.extend(code.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()));
+    out.extend(
+        code.chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_uppercase()),
+    );
     let compact = &out[start..];
     if compact.is_empty() {
         return false;
@@ -149,13 +153,40 @@ fn is_uk(compact: &str) -> bool {
 
 /// USPS Publication 28 street suffixes, directionals and unit designators.
 const ABBREVIATIONS: &[(&str, &str)] = &[
-    ("street", "st"), ("str", "st"), ("avenue", "ave"), ("av", "ave"), ("road", "rd"), ("drive", "dr"),
-    ("lane", "ln"), ("boulevard", "blvd"), ("court", "ct"), ("place", "pl"), ("terrace", "ter"),
-    ("square", "sq"), ("parkway", "pkwy"), ("highway", "hwy"), ("circle", "cir"), ("crescent", "cres"),
-    ("close", "cl"), ("mount", "mt"), ("north", "n"), ("south", "s"), ("east", "e"), ("west", "w"),
-    ("northeast", "ne"), ("northwest", "nw"), ("southeast", "se"), ("southwest", "sw"),
-    ("apartment", "apt"), ("unit", "apt"), ("suite", "ste"), ("floor", "fl"), ("building", "bldg"),
-    ("first", "1st"), ("second", "2nd"), ("third", "3rd"),
+    ("street", "st"),
+    ("str", "st"),
+    ("avenue", "ave"),
+    ("av", "ave"),
+    ("road", "rd"),
+    ("drive", "dr"),
+    ("lane", "ln"),
+    ("boulevard", "blvd"),
+    ("court", "ct"),
+    ("place", "pl"),
+    ("terrace", "ter"),
+    ("square", "sq"),
+    ("parkway", "pkwy"),
+    ("highway", "hwy"),
+    ("circle", "cir"),
+    ("crescent", "cres"),
+    ("close", "cl"),
+    ("mount", "mt"),
+    ("north", "n"),
+    ("south", "s"),
+    ("east", "e"),
+    ("west", "w"),
+    ("northeast", "ne"),
+    ("northwest", "nw"),
+    ("southeast", "se"),
+    ("southwest", "sw"),
+    ("apartment", "apt"),
+    ("unit", "apt"),
+    ("suite", "ste"),
+    ("floor", "fl"),
+    ("building", "bldg"),
+    ("first", "1st"),
+    ("second", "2nd"),
+    ("third", "3rd"),
 ];
 
 fn address_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
@@ -163,11 +194,14 @@ fn address_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> 
     let mut word = String::new();
     Ok(text_result(args, rows, |row, out| {
         let Some(line) = lines.get(row) else { return false };
-        let mut emit = |word: &mut String, out: &mut String| {
+        let emit = |word: &mut String, out: &mut String| {
             if word.is_empty() {
                 return;
             }
-            let token = ABBREVIATIONS.iter().find(|(long, _)| *long == word.as_str()).map_or(word.as_str(), |(_, short)| short);
+            let token = ABBREVIATIONS
+                .iter()
+                .find(|(long, _)| *long == word.as_str())
+                .map_or(word.as_str(), |(_, short)| short);
             if !out.is_empty() {
                 out.push(' ');
             }

@@ -9,7 +9,7 @@ use crate::args::{Arg, Strings, text_result};
 use crate::function::{NORMALIZATION, ScalarFn, doc};
 
 pub fn udf() -> ScalarUDF {
-    ScalarFn::new(
+    ScalarFn::udf(
         "normalize_email",
         &[Arg::Text, Arg::Text],
         1,
@@ -24,7 +24,10 @@ pub fn udf() -> ScalarUDF {
             "normalize_email(email [, 'gmail'])",
             &[
                 ("email", "Text expression."),
-                ("provider_rules", "Optional: 'gmail' to apply Gmail's equivalences, 'none' (default) for none."),
+                (
+                    "provider_rules",
+                    "Optional: 'gmail' to apply Gmail's equivalences, 'none' (default) for none.",
+                ),
             ],
             "SELECT normalize_email(' K.Neal+shop@Mail.com ') -- k.neal@mail.com",
         ),
@@ -125,20 +128,42 @@ mod tests {
 
     #[test]
     fn case_space_and_tags() {
-        assert_eq!(norm(" K.Neal+shop@Mail.com ", Rules::None).as_deref(), Some("k.neal@mail.com"));
+        assert_eq!(
+            norm(" K.Neal+shop@Mail.com ", Rules::None).as_deref(),
+            Some("k.neal@mail.com")
+        );
         assert_eq!(norm("KNEAL@MAIL.COM", Rules::None).as_deref(), Some("kneal@mail.com"));
     }
 
     #[test]
     fn gmail_rules_only_for_gmail() {
-        assert_eq!(norm("K.Neal.85@googlemail.com", Rules::Gmail).as_deref(), Some("kneal85@gmail.com"));
-        assert_eq!(norm("k.neal@outlook.com", Rules::Gmail).as_deref(), Some("k.neal@outlook.com"));
-        assert_eq!(norm("k.neal@gmail.com", Rules::None).as_deref(), Some("k.neal@gmail.com"));
+        assert_eq!(
+            norm("K.Neal.85@googlemail.com", Rules::Gmail).as_deref(),
+            Some("kneal85@gmail.com")
+        );
+        assert_eq!(
+            norm("k.neal@outlook.com", Rules::Gmail).as_deref(),
+            Some("k.neal@outlook.com")
+        );
+        assert_eq!(
+            norm("k.neal@gmail.com", Rules::None).as_deref(),
+            Some("k.neal@gmail.com")
+        );
     }
 
     #[test]
     fn not_addresses() {
-        for junk in ["null", "N/A", "", "@mail.com", "kelly@", "a@b@c.com", "kelly@localhost", "kel ly@mail.com", "+tag@mail.com"] {
+        for junk in [
+            "null",
+            "N/A",
+            "",
+            "@mail.com",
+            "kelly@",
+            "a@b@c.com",
+            "kelly@localhost",
+            "kel ly@mail.com",
+            "+tag@mail.com",
+        ] {
             assert_eq!(norm(junk, Rules::None), None, "{junk}");
         }
     }

@@ -12,7 +12,7 @@ use crate::args::{Arg, Strings, text_result};
 use crate::function::{NORMALIZATION, ScalarFn, doc};
 
 pub fn normalize_udf() -> ScalarUDF {
-    ScalarFn::new(
+    ScalarFn::udf(
         "normalize_name",
         &[Arg::Text],
         1,
@@ -31,7 +31,7 @@ pub fn normalize_udf() -> ScalarUDF {
 }
 
 pub fn key_udf() -> ScalarUDF {
-    ScalarFn::new(
+    ScalarFn::udf(
         "name_key",
         &[Arg::Text],
         1,
@@ -50,7 +50,9 @@ pub fn key_udf() -> ScalarUDF {
 
 fn normalize_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
     let names = Strings::new("normalize_name", &args[0])?;
-    Ok(text_result(args, rows, |row, out| names.get(row).is_some_and(|n| normalize(n, out))))
+    Ok(text_result(args, rows, |row, out| {
+        names.get(row).is_some_and(|n| normalize(n, out))
+    }))
 }
 
 fn key_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {

@@ -13,7 +13,7 @@ use crate::args::{Arg, Strings, text_result, write_display};
 use crate::function::{NORMALIZATION, ScalarFn, doc};
 
 pub fn udf() -> ScalarUDF {
-    ScalarFn::new(
+    ScalarFn::udf(
         "normalize_phone",
         &[Arg::Text, Arg::Text],
         1,
@@ -28,7 +28,10 @@ pub fn udf() -> ScalarUDF {
             "normalize_phone(phone [, default_region])",
             &[
                 ("phone", "Text expression."),
-                ("default_region", "Optional two-letter region for numbers without a country code, e.g. 'GB'."),
+                (
+                    "default_region",
+                    "Optional two-letter region for numbers without a country code, e.g. 'GB'.",
+                ),
             ],
             "SELECT normalize_phone('(415) 382-0199'), normalize_phone('07511 011060', 'GB')",
         ),
@@ -39,7 +42,9 @@ fn region(value: Option<&str>) -> Result<country::Id> {
     let code = value.map(str::trim).unwrap_or("US").to_ascii_uppercase();
     match country::Id::from_str(&code) {
         Ok(id) => Ok(id),
-        Err(_) => exec_err!("normalize_phone: unknown region '{code}'; expected a two-letter ISO 3166 code such as 'US' or 'GB'"),
+        Err(_) => exec_err!(
+            "normalize_phone: unknown region '{code}'; expected a two-letter ISO 3166 code such as 'US' or 'GB'"
+        ),
     }
 }
 
@@ -99,7 +104,14 @@ mod tests {
 
     #[test]
     fn us_formats_agree() {
-        for text in ["+1 (415) 382-0199", "415.382.0199", "(415) 382-0199", "4153820199", "+14153820199", "1-415-382-0199"] {
+        for text in [
+            "+1 (415) 382-0199",
+            "415.382.0199",
+            "(415) 382-0199",
+            "4153820199",
+            "+14153820199",
+            "1-415-382-0199",
+        ] {
             assert_eq!(norm(text, "US").as_deref(), Some("+14153820199"), "{text}");
         }
     }

@@ -150,7 +150,7 @@ impl Problem {
         let mut x_index: HashMap<u64, u32> = HashMap::new();
         let mut times: Vec<f64> = Vec::new();
         let mut time_index: HashMap<u64, u32> = HashMap::new();
-        let mut intern = |v: f64, values: &mut Vec<f64>, index: &mut HashMap<u64, u32>| {
+        let intern = |v: f64, values: &mut Vec<f64>, index: &mut HashMap<u64, u32>| {
             *index.entry(v.to_bits()).or_insert_with(|| {
                 values.push(v);
                 (values.len() - 1) as u32
@@ -201,15 +201,27 @@ impl Objective for Problem {
                         - ln_gamma(a + b + x)
                 })
                 .collect(),
-            ln_b0: self.xs.iter().map(|&x| if x > 0.0 { a.ln() - (b + x - 1.0).ln() } else { 0.0 }).collect(),
-            d_r: self.xs.iter().map(|&x| digamma(r + x) - digamma(r) + alpha.ln()).collect(),
+            ln_b0: self
+                .xs
+                .iter()
+                .map(|&x| if x > 0.0 { a.ln() - (b + x - 1.0).ln() } else { 0.0 })
+                .collect(),
+            d_r: self
+                .xs
+                .iter()
+                .map(|&x| digamma(r + x) - digamma(r) + alpha.ln())
+                .collect(),
             d_a: self.xs.iter().map(|&x| digamma(a + b) - digamma(a + b + x)).collect(),
             d_b: self
                 .xs
                 .iter()
                 .map(|&x| digamma(a + b) + digamma(b + x) - digamma(b) - digamma(a + b + x))
                 .collect(),
-            inv_bx: self.xs.iter().map(|&x| if x > 0.0 { 1.0 / (b + x - 1.0) } else { 0.0 }).collect(),
+            inv_bx: self
+                .xs
+                .iter()
+                .map(|&x| if x > 0.0 { 1.0 / (b + x - 1.0) } else { 0.0 })
+                .collect(),
         };
         let sums = if self.rows.len() > 50_000 {
             let half = self.rows.len() / 2;
@@ -283,7 +295,10 @@ pub fn fit(observations: &Observations) -> Option<Fit> {
         a: p[2],
         b: p[3],
     };
-    let log_likelihood = observations.rows().map(|(x, tx, t, w)| w * params.log_likelihood(x, tx, t)).sum();
+    let log_likelihood = observations
+        .rows()
+        .map(|(x, tx, t, w)| w * params.log_likelihood(x, tx, t))
+        .sum();
     Some(Fit {
         params,
         log_likelihood,
@@ -306,7 +321,13 @@ mod tests {
     #[test]
     fn gradient_matches_finite_differences() {
         let mut obs = Observations::default();
-        for (x, tx, t) in [(0.0, 0.0, 38.0), (2.0, 30.4, 38.9), (5.0, 20.0, 39.0), (1.0, 1.5, 30.0), (0.0, 0.0, 12.0)] {
+        for (x, tx, t) in [
+            (0.0, 0.0, 38.0),
+            (2.0, 30.4, 38.9),
+            (5.0, 20.0, 39.0),
+            (1.0, 1.5, 30.0),
+            (0.0, 0.0, 12.0),
+        ] {
             obs.add(x, tx, t, 1.0);
         }
         let problem = Problem::new(&obs, 3.9);
@@ -319,7 +340,11 @@ mod tests {
             up[i] += h;
             down[i] -= h;
             let numeric = (problem.evaluate(&up).0 - problem.evaluate(&down).0) / (2.0 * h);
-            assert!((numeric - grad[i]).abs() < 1e-6, "component {i}: {numeric} vs {}", grad[i]);
+            assert!(
+                (numeric - grad[i]).abs() < 1e-6,
+                "component {i}: {numeric} vs {}",
+                grad[i]
+            );
         }
     }
 

@@ -30,8 +30,7 @@ impl GammaGamma {
 
     pub fn log_likelihood(&self, x: f64, m: f64) -> f64 {
         let (p, q, v) = (self.p, self.q, self.v);
-        ln_gamma(p * x + q) - ln_gamma(p * x) - ln_gamma(q) + q * v.ln() + (p * x - 1.0) * m.ln()
-            + p * x * x.ln()
+        ln_gamma(p * x + q) - ln_gamma(p * x) - ln_gamma(q) + q * v.ln() + (p * x - 1.0) * m.ln() + p * x * x.ln()
             - (p * x + q) * (x * m + v).ln()
     }
 }
@@ -54,11 +53,9 @@ impl Observations {
     }
 
     pub fn rows(&self) -> impl Iterator<Item = (f64, f64, f64)> + '_ {
-        self.rows.iter().map(|(&(x, m), &w)| (f64::from_bits(x), f64::from_bits(m), w))
-    }
-
-    pub fn distinct(&self) -> usize {
-        self.rows.len()
+        self.rows
+            .iter()
+            .map(|(&(x, m), &w)| (f64::from_bits(x), f64::from_bits(m), w))
     }
 
     pub fn size(&self) -> usize {
@@ -162,7 +159,11 @@ mod tests {
     fn gradient_matches_finite_differences() {
         let problem = Problem {
             xs: vec![1.0, 3.0, 6.0],
-            rows: vec![(0, 0.8, 0.8f64.ln(), 2.0), (1, 1.3, 1.3f64.ln() + 3f64.ln(), 1.0), (2, 0.6, 0.6f64.ln() + 6f64.ln(), 1.0)],
+            rows: vec![
+                (0, 0.8, 0.8f64.ln(), 2.0),
+                (1, 1.3, 1.3f64.ln() + 3f64.ln(), 1.0),
+                (2, 0.6, 0.6f64.ln() + 6f64.ln(), 1.0),
+            ],
             total: 4.0,
         };
         let theta = [0.5, 0.9, 0.2];
@@ -173,14 +174,22 @@ mod tests {
             up[i] += h;
             down[i] -= h;
             let numeric = (problem.evaluate(&up).0 - problem.evaluate(&down).0) / (2.0 * h);
-            assert!((numeric - grad[i]).abs() < 1e-6, "component {i}: {numeric} vs {}", grad[i]);
+            assert!(
+                (numeric - grad[i]).abs() < 1e-6,
+                "component {i}: {numeric} vs {}",
+                grad[i]
+            );
         }
     }
 
     #[test]
     fn expected_spend_closed_form() {
         // The CDNOW estimates of the paper: p = 6.25, q = 3.74, γ = 15.44.
-        let gg = GammaGamma { p: 6.25, q: 3.74, v: 15.44 };
+        let gg = GammaGamma {
+            p: 6.25,
+            q: 3.74,
+            v: 15.44,
+        };
         // Population mean E[Z] = p·γ/(q−1).
         let mean = 6.25 * 15.44 / 2.74;
         assert!((gg.expected_spend(0.0, 0.0).unwrap() - mean).abs() < 1e-12);

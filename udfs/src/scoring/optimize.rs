@@ -23,8 +23,11 @@ pub struct Minimum {
 /// over the data, so the last evaluation is kept.
 struct Adapter<'a, O: Objective> {
     objective: &'a O,
-    last: Mutex<Option<(Vec<f64>, f64, Vec<f64>)>>,
+    last: Mutex<Option<Evaluation>>,
 }
+
+/// A parameter vector with its cost and gradient.
+type Evaluation = (Vec<f64>, f64, Vec<f64>);
 
 impl<O: Objective> Adapter<'_, O> {
     fn eval(&self, theta: &[f64]) -> (f64, Vec<f64>) {
@@ -59,7 +62,10 @@ impl<O: Objective> Gradient for Adapter<'_, O> {
 }
 
 fn converged(reason: Option<&TerminationReason>) -> bool {
-    matches!(reason, Some(TerminationReason::SolverConverged | TerminationReason::TargetCostReached))
+    matches!(
+        reason,
+        Some(TerminationReason::SolverConverged | TerminationReason::TargetCostReached)
+    )
 }
 
 pub fn minimize(objective: &impl Objective, start: Vec<f64>) -> Minimum {
@@ -101,8 +107,13 @@ fn nelder_mead(objective: &impl Objective, start: Vec<f64>) -> Minimum {
         vertex[i] += 0.5;
         simplex.push(vertex);
     }
-    let solver = NelderMead::new(simplex).with_sd_tolerance(1e-12).expect("valid tolerance");
-    match Executor::new(adapter, solver).configure(|state| state.max_iters(5000)).run() {
+    let solver = NelderMead::new(simplex)
+        .with_sd_tolerance(1e-12)
+        .expect("valid tolerance");
+    match Executor::new(adapter, solver)
+        .configure(|state| state.max_iters(5000))
+        .run()
+    {
         Ok(result) => {
             let state = result.state();
             Minimum {

@@ -5,17 +5,18 @@ pub fn ln_gamma(x: f64) -> f64 {
     libm::lgamma(x)
 }
 
-/// ψ(x) for x > 0: the recurrence ψ(x) = ψ(x+1) − 1/x up to x ≥ 6, then the
+/// ψ(x) for x > 0: the recurrence ψ(x) = ψ(x+1) − 1/x up to x ≥ 10, then the
 /// asymptotic series (error below 1e-14 there).
 pub fn digamma(mut x: f64) -> f64 {
     let mut shift = 0.0;
-    while x < 6.0 {
+    while x < 10.0 {
         shift -= 1.0 / x;
         x += 1.0;
     }
     let inv = 1.0 / x;
     let inv2 = inv * inv;
-    let series = inv2 * (1.0 / 12.0 - inv2 * (1.0 / 120.0 - inv2 * (1.0 / 252.0 - inv2 * (1.0 / 240.0 - inv2 / 132.0))));
+    let series =
+        inv2 * (1.0 / 12.0 - inv2 * (1.0 / 120.0 - inv2 * (1.0 / 252.0 - inv2 * (1.0 / 240.0 - inv2 / 132.0))));
     shift + x.ln() - 0.5 * inv - series
 }
 
@@ -52,7 +53,11 @@ mod tests {
         let euler = 0.577_215_664_901_532_9;
         close(digamma(1.0), -euler, 1e-13);
         close(digamma(0.5), -euler - 2.0 * 2f64.ln(), 1e-13);
-        close(digamma(11.0), (1..=10).map(|k| 1.0 / k as f64).sum::<f64>() - euler, 1e-13);
+        close(
+            digamma(11.0),
+            (1..=10).map(|k| 1.0 / k as f64).sum::<f64>() - euler,
+            1e-13,
+        );
     }
 
     #[test]

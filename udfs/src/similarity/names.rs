@@ -11,7 +11,7 @@ use crate::function::{SIMILARITY, ScalarFn, doc};
 use crate::normalize::{nicknames, normalize_name};
 
 pub fn udf() -> ScalarUDF {
-    ScalarFn::new(
+    ScalarFn::udf(
         "name_similarity",
         &[Arg::Text, Arg::Text],
         2,
@@ -25,7 +25,10 @@ pub fn udf() -> ScalarUDF {
              Jaro-Winkler. The score is the mean over the shorter name's words, times 0.95 for \
              each word the longer name has in addition. NULL if either name is NULL or empty.",
             "name_similarity(a, b)",
-            &[("a", "Text expression: a full name."), ("b", "Text expression: a full name.")],
+            &[
+                ("a", "Text expression: a full name."),
+                ("b", "Text expression: a full name."),
+            ],
             "SELECT name_similarity('Neal, Kelly', 'kelly neal'), name_similarity('K. Neal', 'Kelly Neal')",
         ),
     )

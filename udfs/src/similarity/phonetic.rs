@@ -15,7 +15,7 @@ static SOUNDEX: LazyLock<Soundex> = LazyLock::new(Soundex::default);
 static METAPHONE: LazyLock<DoubleMetaphone> = LazyLock::new(DoubleMetaphone::default);
 
 pub fn soundex_udf() -> ScalarUDF {
-    ScalarFn::new(
+    ScalarFn::udf(
         "soundex",
         &[Arg::Text],
         1,
@@ -32,7 +32,7 @@ pub fn soundex_udf() -> ScalarUDF {
 }
 
 pub fn double_metaphone_udf() -> ScalarUDF {
-    ScalarFn::new(
+    ScalarFn::udf(
         "double_metaphone",
         &[Arg::Text, Arg::Text],
         1,
@@ -86,7 +86,7 @@ fn metaphone_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue
             return false;
         };
         let codes = METAPHONE.double_metaphone(word);
-        out.push_str(if alternate { &codes.alternate } else { &codes.primary });
+        out.push_str(&if alternate { codes.alternate() } else { codes.primary() });
         !out.is_empty()
     }))
 }

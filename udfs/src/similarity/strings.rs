@@ -11,7 +11,7 @@ use crate::function::{SIMILARITY, ScalarFn, doc};
 const PAIR: &[Arg] = &[Arg::Text, Arg::Text];
 
 pub fn jaro_udf() -> ScalarUDF {
-    ScalarFn::new(
+    ScalarFn::udf(
         "jaro",
         PAIR,
         2,
@@ -28,7 +28,7 @@ pub fn jaro_udf() -> ScalarUDF {
 }
 
 pub fn jaro_winkler_udf() -> ScalarUDF {
-    ScalarFn::new(
+    ScalarFn::udf(
         "jaro_winkler",
         PAIR,
         2,
@@ -46,7 +46,7 @@ pub fn jaro_winkler_udf() -> ScalarUDF {
 }
 
 pub fn damerau_udf() -> ScalarUDF {
-    ScalarFn::new(
+    ScalarFn::udf(
         "damerau_levenshtein",
         PAIR,
         2,
@@ -69,17 +69,23 @@ fn pair<'a>(name: &str, args: &'a [ColumnarValue]) -> Result<(Strings<'a>, Strin
 
 fn jaro_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
     let (a, b) = pair("jaro", args)?;
-    float_result(args, rows, |row| Ok(a.get(row).zip(b.get(row)).map(|(a, b)| strsim::jaro(a, b))))
+    float_result(args, rows, |row| {
+        Ok(a.get(row).zip(b.get(row)).map(|(a, b)| strsim::jaro(a, b)))
+    })
 }
 
 fn jaro_winkler_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
     let (a, b) = pair("jaro_winkler", args)?;
-    float_result(args, rows, |row| Ok(a.get(row).zip(b.get(row)).map(|(a, b)| strsim::jaro_winkler(a, b))))
+    float_result(args, rows, |row| {
+        Ok(a.get(row).zip(b.get(row)).map(|(a, b)| strsim::jaro_winkler(a, b)))
+    })
 }
 
 fn damerau_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
     let (a, b) = pair("damerau_levenshtein", args)?;
     Ok(int_result(args, rows, |row| {
-        a.get(row).zip(b.get(row)).map(|(a, b)| strsim::damerau_levenshtein(a, b) as i64)
+        a.get(row)
+            .zip(b.get(row))
+            .map(|(a, b)| strsim::damerau_levenshtein(a, b) as i64)
     }))
 }
