@@ -83,9 +83,17 @@ fn render(batches: &[RecordBatch]) -> Result<Vec<Vec<String>>, oneview::Error> {
             rows.push(
                 formatters
                     .iter()
-                    .map(|f| {
+                    .zip(batch.columns())
+                    .map(|(f, column)| {
                         let text = f.value(row).to_string();
-                        if text.is_empty() { "(empty)".to_string() } else { text }
+                        match column.data_type() {
+                            // Whole floats print as integers, as in DataFusion's own tests.
+                            DataType::Float64 | DataType::Float32 => {
+                                text.strip_suffix(".0").unwrap_or(&text).to_string()
+                            }
+                            _ if text.is_empty() => "(empty)".to_string(),
+                            _ => text,
+                        }
                     })
                     .collect(),
             );
