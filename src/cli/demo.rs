@@ -105,12 +105,63 @@ const STEPS: &[(&str, &str)] = &[
          ORDER BY records DESC",
     ),
     (
+        "Cleaning with oneview's functions: normalize_email, normalize_phone, name_key",
+        "SELECT first_name, name_key(first_name) AS name_key, email, normalize_email(email) AS email_key,
+                phone, normalize_phone(phone, CASE WHEN country IN ('GB', 'UK', 'United Kingdom') THEN 'GB' ELSE 'US' END) AS phone_key
+         FROM crm_contacts
+         WHERE email <> lower(trim(email)) AND phone IS NOT NULL AND name_key(first_name) <> lower(first_name)
+         ORDER BY contact_id LIMIT 6",
+    ),
+    (
         "Orders: revenue by month (last six months of the sample)",
         "SELECT date_trunc('month', ordered_at) AS month, count(*) AS orders,
                 count(DISTINCT coalesce(contact_id, email, phone)) AS buyers,
                 round(sum(amount), 2) AS revenue, round(avg(amount), 2) AS avg_order
          FROM orders
          GROUP BY 1 ORDER BY 1 DESC LIMIT 6",
+    ),
+    (
+        "RFM segments (customers keyed by CRM id, else normalized email or phone, until identity resolution)",
+        "CREATE VIEW keyed_orders AS
+         SELECT coalesce(contact_id, normalize_email(email),
+                         normalize_phone(phone, CASE WHEN currency = 'GBP' THEN 'GB' ELSE 'US' END)) AS customer_id,
+                ordered_at, amount
+         FROM orders;
+         CREATE VIEW rfm_scores AS
+         WITH customers AS (
+           SELECT customer_id, max(ordered_at) AS last_order, count(*) AS orders, sum(amount) AS revenue
+           FROM keyed_orders WHERE customer_id IS NOT NULL GROUP BY customer_id
+         )
+         SELECT customer_id, ntile(5) OVER (ORDER BY last_order) AS r, ntile(5) OVER (ORDER BY orders) AS f,
+                ntile(5) OVER (ORDER BY revenue) AS m
+         FROM customers;
+         SELECT rfm_segment(r, f, m) AS segment, count(*) AS customers FROM rfm_scores
+         GROUP BY 1 ORDER BY customers DESC, segment",
+    ),
+    (
+        "Lifetime value: BG/NBD and Gamma-Gamma fitted on the orders, in weeks (the generator used r=2, alpha=5, a=0.4, b=10, p=6, q=4, v=22.5)",
+        "CREATE VIEW summary AS
+         WITH days AS (
+           SELECT customer_id, date_trunc('day', ordered_at) AS day, sum(amount) AS amount
+           FROM keyed_orders WHERE customer_id IS NOT NULL AND ordered_at < TIMESTAMP '2026-01-01'
+           GROUP BY customer_id, date_trunc('day', ordered_at)
+         ),
+         ranked AS (SELECT *, row_number() OVER (PARTITION BY customer_id ORDER BY day) AS purchase FROM days)
+         SELECT customer_id, count(*) - 1 AS frequency,
+                (date_part('epoch', max(day)) - date_part('epoch', min(day))) / 604800 AS recency,
+                (date_part('epoch', TIMESTAMP '2026-01-01') - date_part('epoch', min(day))) / 604800 AS t,
+                coalesce(sum(CASE WHEN purchase > 1 THEN amount END) / nullif(count(*) - 1, 0), 0) AS monetary
+         FROM ranked GROUP BY customer_id;
+         CREATE VIEW models AS
+         SELECT bgnbd_fit(frequency, recency, t, 'week') AS bg, gamma_gamma_fit(frequency, monetary) AS gg FROM summary;
+         SELECT round(bg['r'], 2) AS r, round(bg['alpha'], 2) AS alpha, round(bg['a'], 2) AS a, round(bg['b'], 2) AS b,
+                round(gg['p'], 2) AS p, round(gg['q'], 2) AS q, round(gg['v'], 2) AS v, bg['n'] AS customers
+         FROM models;
+         SELECT s.customer_id, s.frequency AS repeat_days, round(s.monetary, 2) AS avg_repeat_spend,
+                round(bgnbd_p_alive(m.bg, s.frequency, s.recency, s.t), 3) AS p_alive,
+                round(clv(m.bg, m.gg, s.frequency, s.recency, s.t, s.monetary, '12 months', 0.01), 2) AS clv_12_months
+         FROM summary s CROSS JOIN models m
+         ORDER BY clv_12_months DESC LIMIT 5",
     ),
 ];
 

@@ -311,7 +311,10 @@ fn the_demo_prints_a_summary_of_the_sample() {
         "== Sources",
         "== One person",
         "== Why matching needs cleaning",
+        "== Cleaning with oneview's functions",
         "== Orders",
+        "== RFM segments",
+        "== Lifetime value",
     ] {
         assert!(text.contains(heading), "missing {heading} in\n{text}");
     }

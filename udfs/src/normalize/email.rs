@@ -83,11 +83,12 @@ fn kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
 /// Writes the normal form of `email` into `out`; false if it is not an address.
 fn normalize(email: &str, rules: Rules, out: &mut String) -> bool {
     let email = email.trim();
-    let Some((local, domain)) = email.split_once('@') else {
+    let Some(at) = email.find('@') else {
         return false;
     };
+    let (local, domain) = (&email[..at], &email[at + 1..]);
     if local.is_empty()
-        || domain.is_empty()
+        || domain.len() < 3
         || domain.contains('@')
         || !domain.contains('.')
         || domain.starts_with('.')
@@ -102,6 +103,21 @@ fn normalize(email: &str, rules: Rules, out: &mut String) -> bool {
     }
     let gmail = rules == Rules::Gmail
         && (domain.eq_ignore_ascii_case("gmail.com") || domain.eq_ignore_ascii_case("googlemail.com"));
+    if email.is_ascii() {
+        // The common case: byte-wise, no Unicode case tables.
+        for &b in local.as_bytes() {
+            if !(gmail && b == b'.') {
+                out.push(b.to_ascii_lowercase() as char);
+            }
+        }
+        out.push('@');
+        if gmail {
+            out.push_str("gmail.com");
+        } else {
+            out.extend(domain.bytes().map(|b| b.to_ascii_lowercase() as char));
+        }
+        return true;
+    }
     for c in local.chars() {
         if gmail && c == '.' {
             continue;
@@ -148,6 +164,14 @@ mod tests {
         assert_eq!(
             norm("k.neal@gmail.com", Rules::None).as_deref(),
             Some("k.neal@gmail.com")
+        );
+    }
+
+    #[test]
+    fn unicode_addresses() {
+        assert_eq!(
+            norm("Jörg.Müller@Beispiel.DE", Rules::None).as_deref(),
+            Some("jörg.müller@beispiel.de")
         );
     }
 
