@@ -3,7 +3,7 @@
 //! The pipeline, in module order: a `project` declares tables whose data
 //! `storage` reaches; the `catalog` exposes them to a DataFusion `session`;
 //! `exec` runs SQL and writes results; `datagen` makes synthetic customer data;
-//! `cli` is the command line over all of it.
+//! `server` serves it over Arrow Flight SQL; `cli` is the command line over all of it.
 
 pub mod catalog;
 pub mod cli;
@@ -12,6 +12,7 @@ pub mod error;
 pub mod exec;
 pub mod progress;
 pub mod project;
+pub mod server;
 pub mod session;
 pub mod storage;
 

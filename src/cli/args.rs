@@ -48,6 +48,20 @@ pub enum Command {
     Tables(TablesArgs),
     /// Generate a synthetic multi-source customer dataset with ground truth.
     Gen(GenArgs),
+    /// Serve the project over Arrow Flight SQL to notebooks and BI tools.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (default: `bind` in [server], else 127.0.0.1:50051).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub bind: Option<String>,
+
+    /// Print the SHA-256 digest of a token or password for oneview.toml and
+    /// exit; without a value the secret is read from standard input.
+    #[arg(long, value_name = "SECRET", num_args = 0..=1, default_missing_value = "-")]
+    pub hash: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -82,6 +82,14 @@ pub async fn run(cli: Cli) -> Result<()> {
             tables::run(&session, args.format).await
         }
         Command::Gen(args) => generate(args).await,
+        Command::Serve(args) => {
+            if let Some(secret) = args.hash {
+                return print_hash(&secret);
+            }
+            let project = load_project(cli.project.as_deref(), true)?;
+            let session = Session::open(project, &options)?;
+            crate::server::serve(session, args.bind).await
+        }
     }
 }
 
@@ -127,6 +135,23 @@ async fn sql(args: args::SqlArgs, project: Project, options: &SessionOptions) ->
         (None, None) => return repl::run(&session, ctx, output).await,
     };
     run_sql(&ctx, &text, &output).await.map(|_| ())
+}
+
+fn print_hash(secret: &str) -> Result<()> {
+    let secret = if secret == "-" {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| Error::io("cannot read the secret from standard input", e))?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    } else {
+        secret.to_string()
+    };
+    if secret.is_empty() {
+        return Err(Error::Usage("the secret to hash is empty".into()));
+    }
+    println!("{}", crate::server::sha256_hex(&secret));
+    Ok(())
 }
 
 fn read_sql_file(file: &Path) -> Result<String> {

@@ -12,6 +12,52 @@ pub struct ProjectConfig {
     pub project: ProjectSection,
     #[serde(default)]
     pub tables: BTreeMap<String, TableConfig>,
+    #[serde(default)]
+    pub server: ServerConfig,
+}
+
+/// `[server]`: how `oneview serve` listens, who may connect and what a query may use.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on (default `127.0.0.1:50051`).
+    pub bind: Option<String>,
+    /// SHA-256 (hex) of accepted bearer tokens; the tokens themselves are never stored.
+    #[serde(default)]
+    pub tokens_sha256: Vec<String>,
+    /// Users for the Basic-auth handshake, with the SHA-256 (hex) of their password.
+    #[serde(default)]
+    pub users: BTreeMap<String, UserConfig>,
+    /// Turns authentication off (only for a trusted loopback setup).
+    #[serde(default)]
+    pub allow_anonymous: bool,
+    /// PEM certificate chain and private key; both set turns TLS on.
+    pub tls_cert: Option<String>,
+    pub tls_key: Option<String>,
+    /// Memory each query may use before spilling, e.g. `2G` (default 1G).
+    pub query_memory_limit: Option<String>,
+    /// Seconds a query may run, streaming included (default 300).
+    pub query_timeout_secs: Option<u64>,
+    /// Queries running at once (default 8); others wait up to `queue_timeout_secs`.
+    pub max_concurrent_queries: Option<usize>,
+    /// Seconds a query waits for a free slot before RESOURCE_EXHAUSTED (default 30).
+    pub queue_timeout_secs: Option<u64>,
+    /// `classic` (Utf8/Binary: pyarrow and the JDBC driver) or `view` (Utf8View/BinaryView).
+    pub wire_types: Option<WireTypes>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    pub password_sha256: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WireTypes {
+    #[default]
+    Classic,
+    View,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -96,6 +142,7 @@ pub fn parse(text: &str) -> Result<ProjectConfig, String> {
 }
 
 fn validate(config: &ProjectConfig) -> Result<(), String> {
+    validate_server(&config.server)?;
     for (name, table) in &config.tables {
         if !is_plain_identifier(name) {
             return Err(format!(
@@ -121,6 +168,39 @@ fn validate(config: &ProjectConfig) -> Result<(), String> {
                 "keys `has_header` and `delimiter` in [tables.{name}] apply to CSV only; set `format = \"csv\"` or remove them"
             ));
         }
+    }
+    Ok(())
+}
+
+fn validate_server(server: &ServerConfig) -> Result<(), String> {
+    let is_sha256 = |h: &str| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit());
+    for (i, hash) in server.tokens_sha256.iter().enumerate() {
+        if !is_sha256(hash) {
+            return Err(format!(
+                "key `server.tokens_sha256[{i}]` is not a SHA-256 digest; expected 64 hex digits (`oneview serve --hash SECRET` prints one)"
+            ));
+        }
+    }
+    for (name, user) in &server.users {
+        if !is_sha256(&user.password_sha256) {
+            return Err(format!(
+                "key `server.users.{name}.password_sha256` is not a SHA-256 digest; expected 64 hex digits (`oneview serve --hash PASSWORD` prints one)"
+            ));
+        }
+    }
+    if server.tls_cert.is_some() != server.tls_key.is_some() {
+        return Err(
+            "keys `server.tls_cert` and `server.tls_key` go together; set both to turn TLS on, or neither".into(),
+        );
+    }
+    if let Some(limit) = &server.query_memory_limit {
+        crate::session::parse_size(limit).map_err(|e| format!("key `server.query_memory_limit`: {e}"))?;
+    }
+    if server.max_concurrent_queries == Some(0) {
+        return Err("key `server.max_concurrent_queries` is 0; expected at least 1".into());
+    }
+    if server.query_timeout_secs == Some(0) {
+        return Err("key `server.query_timeout_secs` is 0; expected a number of seconds ≥ 1".into());
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ mod config;
 
 use std::path::{Path, PathBuf};
 
-pub use config::{FileFormatKind, ProjectConfig, ProjectSection, TableConfig};
+pub use config::{FileFormatKind, ProjectConfig, ProjectSection, ServerConfig, TableConfig, UserConfig, WireTypes};
 
 use crate::error::{Error, Result};
 

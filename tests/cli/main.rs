@@ -4,5 +4,6 @@ mod errors;
 mod generator;
 mod repl;
 mod s3;
+mod server;
 mod sql;
 mod support;

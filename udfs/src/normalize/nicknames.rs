@@ -3,7 +3,7 @@
 //! Nicknames shared by several names (`chris`, `pat`, `alex`) join those
 //! names into one group: a key for matching, not a claim about identity.
 
-use std::collections::HashMap;
+use datafusion::common::HashMap;
 use std::sync::LazyLock;
 
 const GROUPS: &str = "\

@@ -5,7 +5,7 @@
 //! Data per customer: x repeat purchases, the time t_x of the last one and
 //! the age T, both measured from the first purchase in one time unit.
 
-use std::collections::HashMap;
+use datafusion::common::HashMap;
 
 use super::optimize::{Objective, minimize};
 use super::special::{digamma, hyp2f1, ln_gamma};

@@ -3,7 +3,7 @@
 //! ν ~ Gamma(q, v) across customers. Fitted on customers with repeat
 //! purchases, from x (repeat purchases) and m_x (their mean value).
 
-use std::collections::HashMap;
+use datafusion::common::HashMap;
 
 use super::optimize::{Objective, minimize};
 use super::special::{digamma, ln_gamma};

@@ -1,0 +1,123 @@
+//! `oneview serve`: the project over Arrow Flight SQL, for notebooks and BI
+//! tools. `auth` decides who may connect, `handle` carries statements
+//! between calls, `limits` bounds each query, `wire` picks the Arrow types
+//! sent, and `service` answers the Flight SQL calls.
+
+mod auth;
+mod handle;
+mod limits;
+mod service;
+mod wire;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow_flight::flight_service_server::FlightServiceServer;
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Identity, Server, ServerTlsConfig};
+
+pub use auth::{TOKEN_ENV, sha256_hex};
+pub use limits::Limits;
+pub use service::OneviewFlightSql;
+
+use crate::error::{Error, Result};
+use crate::session::{Session, parse_size};
+
+pub const DEFAULT_BIND: &str = "127.0.0.1:50051";
+
+/// Serves the session until Ctrl-C or SIGTERM; queries in flight finish first.
+pub async fn serve(session: Session, bind: Option<String>) -> Result<()> {
+    let config = session.project.config.server.clone();
+    let file = session.project.config_file();
+    let auth = Arc::new(auth::Auth::new(&config));
+    if !auth.has_credentials() {
+        return Err(Error::config(
+            &file,
+            format!(
+                "the server has no credentials to accept; set {TOKEN_ENV}, add `tokens_sha256` or [server.users.NAME] to [server], or set `allow_anonymous = true` for a trusted loopback setup"
+            ),
+        ));
+    }
+    let memory = match &config.query_memory_limit {
+        Some(text) => {
+            parse_size(text).map_err(|e| Error::config(&file, format!("key `server.query_memory_limit`: {e}")))?
+        }
+        None => 1 << 30,
+    };
+    let limits = Limits::new(
+        memory,
+        Duration::from_secs(config.query_timeout_secs.unwrap_or(300)),
+        config.max_concurrent_queries.unwrap_or(8),
+        Duration::from_secs(config.queue_timeout_secs.unwrap_or(30)),
+    );
+    let bind = bind.or(config.bind.clone()).unwrap_or_else(|| DEFAULT_BIND.to_string());
+    let address: SocketAddr = bind.parse().map_err(|_| {
+        Error::Usage(format!(
+            "bind address `{bind}` is not HOST:PORT with an IP address, e.g. 127.0.0.1:50051"
+        ))
+    })?;
+
+    let mut builder = Server::builder();
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => {
+            let read = |path: &str| {
+                let full = session.project.dir.join(path);
+                std::fs::read(&full).map_err(|e| Error::config(&file, format!("cannot read {}: {e}", full.display())))
+            };
+            let identity = Identity::from_pem(read(cert)?, read(key)?);
+            builder = builder
+                .tls_config(ServerTlsConfig::new().identity(identity))
+                .map_err(|e| Error::config(&file, format!("the TLS certificate or key is not usable: {e}")))?;
+            true
+        }
+        _ => false,
+    };
+    let service = OneviewFlightSql::new(
+        &session.ctx,
+        auth,
+        limits.clone(),
+        config.wire_types.unwrap_or_default(),
+    );
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|e| Error::io(format!("cannot listen on {address}"), e))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| Error::io("cannot read the listening address", e))?;
+    let scheme = if tls { "grpc+tls" } else { "grpc" };
+    eprintln!(
+        "oneview serve: listening on {scheme}://{local} ({} queries at once, {} s per query)",
+        limits.max_concurrent,
+        limits.query_timeout.as_secs()
+    );
+    builder
+        .add_service(FlightServiceServer::new(service))
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown_signal())
+        .await
+        .map_err(|e| Error::io("the server stopped", std::io::Error::other(e.to_string())))?;
+    eprintln!("oneview serve: stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    eprintln!("oneview serve: shutting down; letting running queries finish");
+}
