@@ -196,8 +196,12 @@ fn validate_server(server: &ServerConfig) -> Result<(), String> {
     if let Some(limit) = &server.query_memory_limit {
         crate::session::parse_size(limit).map_err(|e| format!("key `server.query_memory_limit`: {e}"))?;
     }
-    if server.max_concurrent_queries == Some(0) {
-        return Err("key `server.max_concurrent_queries` is 0; expected at least 1".into());
+    if let Some(n) = server.max_concurrent_queries
+        && !(1..=10_000).contains(&n)
+    {
+        return Err(format!(
+            "key `server.max_concurrent_queries` is {n}; expected 1 to 10000"
+        ));
     }
     if server.query_timeout_secs == Some(0) {
         return Err("key `server.query_timeout_secs` is 0; expected a number of seconds ≥ 1".into());

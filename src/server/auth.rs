@@ -20,6 +20,9 @@ pub const TOKEN_ENV: &str = "ONEVIEW_SERVER_TOKEN";
 /// How long a token issued by the handshake stays valid.
 const ISSUED_TOKEN_LIFETIME: Duration = Duration::from_secs(12 * 3600);
 
+/// Live issued tokens at most; beyond it the handshake is refused until some expire.
+const MAX_ISSUED_TOKENS: usize = 100_000;
+
 /// Base64 that accepts input with or without padding: ADBC sends none.
 const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::STANDARD,
@@ -45,6 +48,8 @@ pub struct Auth {
     issued: Mutex<HashMap<String, (String, Instant)>>,
 }
 
+const ANONYMOUS: &str = "anonymous";
+
 /// The caller, once authenticated.
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -55,9 +60,9 @@ impl Auth {
     pub fn new(config: &ServerConfig) -> Auth {
         let mut token_digests: Vec<String> = config.tokens_sha256.iter().map(|h| h.to_ascii_lowercase()).collect();
         if let Ok(token) = std::env::var(TOKEN_ENV)
-            && !token.is_empty()
+            && !token.trim().is_empty()
         {
-            token_digests.push(sha256_hex(&token));
+            token_digests.push(sha256_hex(token.trim()));
         }
         Auth {
             anonymous: config.allow_anonymous,
@@ -89,9 +94,7 @@ impl Auth {
             Some(_) => Err(Status::unauthenticated(
                 "the authorization header is neither `Bearer TOKEN` nor `Basic CREDENTIALS`",
             )),
-            None if self.anonymous => Ok(Caller {
-                name: "anonymous".into(),
-            }),
+            None if self.anonymous => Ok(Caller { name: ANONYMOUS.into() }),
             None => Err(Status::unauthenticated(
                 "credentials required: send a bearer token or log in with username and password",
             )),
@@ -123,22 +126,38 @@ impl Auth {
         let (user, password) = decoded
             .split_once(':')
             .ok_or_else(|| Status::unauthenticated("Basic credentials must be `user:password`"))?;
+        // Hashed whether or not the user exists, so timing does not tell.
+        let offered = sha256_hex(password);
         match self.users.get(user) {
-            Some(digest) if same_digest(digest, &sha256_hex(password)) => Ok(Caller { name: user.into() }),
+            Some(digest) if same_digest(digest, &offered) => Ok(Caller { name: user.into() }),
             _ => Err(Status::unauthenticated("unknown user or wrong password")),
         }
     }
 
-    /// A fresh random token for `caller`, valid for some hours.
-    pub fn issue(&self, caller: &Caller) -> String {
+    /// A fresh random token for `caller`, valid for some hours; none for
+    /// anonymous callers, who need none.
+    pub fn issue(&self, caller: &Caller) -> Result<Option<String>, Status> {
+        if caller.name == ANONYMOUS {
+            return Ok(None);
+        }
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
         let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        self.issued.lock().expect("token table").insert(
+        let mut issued = self.issued.lock().expect("token table");
+        if issued.len() >= MAX_ISSUED_TOKENS {
+            let now = Instant::now();
+            issued.retain(|_, (_, expires)| *expires > now);
+            if issued.len() >= MAX_ISSUED_TOKENS {
+                return Err(Status::resource_exhausted(
+                    "too many live sessions; reuse the token of an earlier login",
+                ));
+            }
+        }
+        issued.insert(
             sha256_hex(&token),
             (caller.name.clone(), Instant::now() + ISSUED_TOKEN_LIFETIME),
         );
-        token
+        Ok(Some(token))
     }
 }
 
@@ -190,7 +209,7 @@ mod tests {
     #[test]
     fn issued_tokens_are_accepted() {
         let auth = auth();
-        let token = auth.issue(&Caller { name: "ana".into() });
+        let token = auth.issue(&Caller { name: "ana".into() }).unwrap().unwrap();
         assert_eq!(auth.check(&header(&format!("Bearer {token}"))).unwrap().name, "ana");
     }
 }

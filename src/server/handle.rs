@@ -63,7 +63,7 @@ impl Handle {
         Ok(Handle { sql, params })
     }
 
-    /// The bound parameters in placeholder order ($1, $2, … or ?, ?, …).
+    /// The bound parameters in placeholder order ($1, $2, …).
     pub fn param_values(&self) -> Result<Vec<ScalarValue>, Status> {
         let Some(batch) = &self.params else {
             return Ok(Vec::new());
@@ -83,6 +83,58 @@ impl Handle {
             })
             .collect()
     }
+}
+
+/// Rewrites `?` placeholders (ADBC's `qmark` style, JDBC, BI tools) to the
+/// `$1, $2, …` DataFusion binds by position. Question marks inside string
+/// literals, quoted identifiers and comments are left alone.
+pub fn positional_placeholders(sql: &str) -> String {
+    if !sql.contains('?') {
+        return sql.to_string();
+    }
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut chars = sql.chars().peekable();
+    let mut next = 1;
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' | '"' => {
+                out.push(c);
+                for d in chars.by_ref() {
+                    out.push(d);
+                    if d == c {
+                        break;
+                    }
+                }
+            }
+            '-' if chars.peek() == Some(&'-') => {
+                out.push(c);
+                for d in chars.by_ref() {
+                    out.push(d);
+                    if d == '\n' {
+                        break;
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                out.push(c);
+                let mut previous = ' ';
+                for d in chars.by_ref() {
+                    out.push(d);
+                    if previous == '*' && d == '/' {
+                        break;
+                    }
+                    previous = d;
+                }
+            }
+            '?' => {
+                out.push('$');
+                out.push_str(&next.to_string());
+                next += 1;
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -120,6 +172,15 @@ mod tests {
             decoded.param_values().unwrap(),
             vec![ScalarValue::Int64(Some(7)), ScalarValue::Utf8(Some("x".into()))]
         );
+    }
+
+    #[test]
+    fn question_marks_become_positions_outside_quotes_and_comments() {
+        assert_eq!(
+            positional_placeholders("SELECT ? + ?, '?', \"a?\" FROM t -- why?\nWHERE x = ? /* ? */"),
+            "SELECT $1 + $2, '?', \"a?\" FROM t -- why?\nWHERE x = $3 /* ? */"
+        );
+        assert_eq!(positional_placeholders("SELECT $1"), "SELECT $1");
     }
 
     #[test]

@@ -86,6 +86,11 @@ pub async fn serve(session: Session, bind: Option<String>) -> Result<()> {
         .local_addr()
         .map_err(|e| Error::io("cannot read the listening address", e))?;
     let scheme = if tls { "grpc+tls" } else { "grpc" };
+    if !tls && !local.ip().is_loopback() {
+        eprintln!(
+            "oneview serve: warning: listening on {local} without TLS; tokens and passwords cross the network in clear (set tls_cert and tls_key in [server])"
+        );
+    }
     eprintln!(
         "oneview serve: listening on {scheme}://{local} ({} queries at once, {} s per query)",
         limits.max_concurrent,
@@ -93,14 +98,32 @@ pub async fn serve(session: Session, bind: Option<String>) -> Result<()> {
     );
     builder
         .add_service(FlightServiceServer::new(service))
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown_signal())
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown_signal(limits))
         .await
         .map_err(|e| Error::io("the server stopped", std::io::Error::other(e.to_string())))?;
     eprintln!("oneview serve: stopped");
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Resolves at the first Ctrl-C or SIGTERM: new queries are refused and
+/// running ones may finish. A second signal, or a minute without the last
+/// query ending, ends the process.
+async fn shutdown_signal(limits: Limits) {
+    signal().await;
+    eprintln!("oneview serve: shutting down; letting running queries finish (Ctrl-C again to stop now)");
+    limits.close();
+    tokio::spawn(async {
+        tokio::select! {
+            _ = signal() => eprintln!("oneview serve: stopped at the second signal"),
+            _ = tokio::time::sleep(SHUTDOWN_GRACE) => eprintln!("oneview serve: stopped; queries were still running after {} s", SHUTDOWN_GRACE.as_secs()),
+        }
+        std::process::exit(1);
+    });
+}
+
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(60);
+
+async fn signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -119,5 +142,4 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = terminate => {},
     }
-    eprintln!("oneview serve: shutting down; letting running queries finish");
 }

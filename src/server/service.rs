@@ -30,15 +30,16 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::{SQLOptions, SessionState};
 use datafusion::execution::memory_pool::FairSpillPool;
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::prelude::SessionContext;
 use futures::{Stream, StreamExt, TryStreamExt, stream};
 use prost::Message;
+use tokio::time::Instant;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::auth::{Auth, Caller};
-use super::handle::Handle;
-use super::limits::{Limited, Limits};
+use super::handle::{Handle, positional_placeholders};
+use super::limits::Limits;
 use super::wire;
 use crate::project::WireTypes;
 
@@ -87,11 +88,14 @@ impl OneviewFlightSql {
     /// memory pool of its own so one query cannot starve the others.
     fn query_context(&self) -> Result<SessionContext, Status> {
         let base = self.state.runtime_env();
-        let runtime = RuntimeEnvBuilder::new()
-            .with_object_store_registry(Arc::clone(&base.object_store_registry))
-            .with_memory_pool(Arc::new(FairSpillPool::new(self.limits.query_memory)))
-            .build_arc()
-            .map_err(status)?;
+        // The session's file-listing and metadata caches, spill directory and
+        // object stores are shared; only the memory pool is the query's own.
+        let runtime = Arc::new(RuntimeEnv {
+            memory_pool: Arc::new(FairSpillPool::new(self.limits.query_memory)),
+            disk_manager: Arc::clone(&base.disk_manager),
+            cache_manager: Arc::clone(&base.cache_manager),
+            object_store_registry: Arc::clone(&base.object_store_registry),
+        });
         let state = SessionStateBuilder::new_from_existing(self.state.clone())
             .with_runtime_env(runtime)
             .build();
@@ -99,9 +103,10 @@ impl OneviewFlightSql {
     }
 
     /// Plans a statement for a remote client: queries only.
-    async fn plan(&self, ctx: &SessionContext, handle: &Handle) -> Result<DataFrame, Status> {
+    async fn plan(&self, ctx: &SessionContext, handle: &Handle, deadline: Instant) -> Result<DataFrame, Status> {
         let planning = async {
-            let plan = ctx.state().create_logical_plan(&handle.sql).await.map_err(status)?;
+            let sql = positional_placeholders(&handle.sql);
+            let plan = ctx.state().create_logical_plan(&sql).await.map_err(status)?;
             SQLOptions::new()
                 .with_allow_ddl(false)
                 .with_allow_dml(false)
@@ -121,7 +126,7 @@ impl OneviewFlightSql {
                 frame.with_param_values(params).map_err(status)
             }
         };
-        tokio::time::timeout(self.limits.query_timeout, planning)
+        tokio::time::timeout_at(deadline, planning)
             .await
             .map_err(|_| Status::deadline_exceeded("planning the query took longer than the query timeout"))?
     }
@@ -137,7 +142,7 @@ impl OneviewFlightSql {
         descriptor: FlightDescriptor,
     ) -> Result<FlightInfo, Status> {
         let ctx = self.query_context()?;
-        let frame = self.plan(&ctx, handle).await?;
+        let frame = self.plan(&ctx, handle, self.limits.deadline()).await?;
         let schema = self.wire_schema(&frame);
         Ok(FlightInfo::new()
             .try_with_schema(&schema)
@@ -148,18 +153,55 @@ impl OneviewFlightSql {
     }
 
     /// Executes and streams, within the concurrency, memory and time limits.
+    /// The query runs in a task of its own that feeds a short channel: at
+    /// the deadline it stops and frees its slot whether or not the client is
+    /// still reading, and a client that goes away cancels it.
     async fn stream(&self, handle: &Handle) -> Result<Response<DoGetStream>, Status> {
-        let permit = self.limits.acquire().await?;
+        let deadline = self.limits.deadline();
+        let permit = self.limits.acquire(deadline).await?;
         let ctx = self.query_context()?;
-        let frame = self.plan(&ctx, handle).await?;
+        let frame = self.plan(&ctx, handle, deadline).await?;
         let schema = self.wire_schema(&frame);
-        let batches = frame.execute_stream().await.map_err(status)?;
+        let (sender, receiver) = tokio::sync::mpsc::channel::<Result<RecordBatch, Status>>(2);
         let wire_schema = Arc::clone(&schema);
-        let batches = batches.map_err(status).and_then(move |b| {
-            std::future::ready(wire::batch(b, &wire_schema).map_err(|e| Status::internal(e.to_string())))
+        let timeout = self.limits.query_timeout;
+        let results = sender.clone();
+        // The query in a task of its own, watched by a second one: an operator
+        // that computes for long between batches cannot hold back the
+        // deadline, the error or the slot.
+        let mut query = query_runtime().spawn(async move {
+            let mut batches = frame.execute_stream().await.map_err(status)?;
+            while let Some(batch) = batches.next().await {
+                let batch =
+                    wire::batch(batch.map_err(status)?, &wire_schema).map_err(|e| Status::internal(e.to_string()))?;
+                if results.send(Ok(batch)).await.is_err() {
+                    break; // the client went away
+                }
+            }
+            Ok::<(), Status>(())
         });
-        let limited = Limited::new(batches.boxed(), self.limits.query_timeout, permit);
-        Ok(Response::new(encode(schema, limited)))
+        tokio::spawn(async move {
+            let outcome = tokio::select! {
+                joined = &mut query => joined.unwrap_or_else(|e| Err(Status::internal(format!("the query stopped: {e}")))),
+                _ = tokio::time::sleep_until(deadline) => {
+                    query.abort();
+                    Err(Status::deadline_exceeded(format!(
+                        "the query ran longer than its limit of {} s",
+                        timeout.as_secs()
+                    )))
+                }
+            };
+            drop(permit);
+            // Only the error waits for the reader, so a cut result is never
+            // mistaken for a complete one.
+            if let Err(error) = outcome {
+                let _ = sender.send(Err(error)).await;
+            }
+        });
+        let batches = stream::unfold(receiver, |mut receiver| async move {
+            receiver.recv().await.map(|item| (item, receiver))
+        });
+        Ok(Response::new(encode(schema, batches)))
     }
 
     fn batch_info<C: ProstMessageExt>(
@@ -206,6 +248,20 @@ fn one_batch(batch: RecordBatch) -> DoGetStream {
     encode(schema, stream::iter([Ok(batch)]))
 }
 
+/// The runtime queries execute on, apart from the one answering calls and
+/// keeping time: a query whose operators compute for long without yielding
+/// then cannot stall deadlines, other clients or shutdown.
+fn query_runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .thread_name("oneview-query")
+            .enable_all()
+            .build()
+            .expect("the query runtime starts")
+    })
+}
+
 /// Maps a DataFusion error to the gRPC status a client can act on.
 pub fn status(e: DataFusionError) -> Status {
     let message = e.strip_backtrace();
@@ -243,17 +299,19 @@ impl FlightSqlService for OneviewFlightSql {
         request: Request<Streaming<HandshakeRequest>>,
     ) -> Result<Response<Pin<Box<dyn Stream<Item = Result<HandshakeResponse, Status>> + Send>>>, Status> {
         let caller = self.caller(&request)?;
-        let token = self.auth.issue(&caller);
+        let token = self.auth.issue(&caller)?;
         let reply = HandshakeResponse {
             protocol_version: 0,
-            payload: token.clone().into(),
+            payload: token.clone().unwrap_or_default().into(),
         };
         let mut response: Response<Pin<Box<dyn Stream<Item = Result<HandshakeResponse, Status>> + Send>>> =
             Response::new(Box::pin(stream::iter([Ok(reply)])));
-        let header = format!("Bearer {token}")
-            .parse()
-            .map_err(|_| Status::internal("cannot build the authorization header"))?;
-        response.metadata_mut().insert("authorization", header);
+        if let Some(token) = token {
+            let header = format!("Bearer {token}")
+                .parse()
+                .map_err(|_| Status::internal("cannot build the authorization header"))?;
+            response.metadata_mut().insert("authorization", header);
+        }
         Ok(response)
     }
 
@@ -290,7 +348,7 @@ impl FlightSqlService for OneviewFlightSql {
         self.caller(&request)?;
         let handle = Handle::new(query.query);
         let ctx = self.query_context()?;
-        let frame = self.plan(&ctx, &handle).await?;
+        let frame = self.plan(&ctx, &handle, self.limits.deadline()).await?;
         let mut parameters: Vec<(String, Option<DataType>)> = frame
             .logical_plan()
             .get_parameter_types()

@@ -11,33 +11,34 @@ use datafusion::arrow::error::ArrowError;
 
 use crate::project::WireTypes;
 
-fn classic_type(t: &DataType) -> DataType {
+fn wire_type(t: &DataType, wire: WireTypes) -> DataType {
+    let field = |f: &FieldRef| wire_field(f, wire);
     match t {
-        DataType::Utf8View => DataType::Utf8,
-        DataType::BinaryView => DataType::Binary,
-        DataType::ListView(f) | DataType::List(f) => DataType::List(classic_field(f)),
-        DataType::LargeListView(f) | DataType::LargeList(f) => DataType::LargeList(classic_field(f)),
-        DataType::FixedSizeList(f, n) => DataType::FixedSizeList(classic_field(f), *n),
-        DataType::Struct(fields) => DataType::Struct(fields.iter().map(classic_field).collect::<Fields>()),
-        DataType::Map(f, sorted) => DataType::Map(classic_field(f), *sorted),
-        DataType::Dictionary(k, v) => DataType::Dictionary(k.clone(), Box::new(classic_type(v))),
+        DataType::Utf8View if wire == WireTypes::Classic => DataType::Utf8,
+        DataType::BinaryView if wire == WireTypes::Classic => DataType::Binary,
+        // The Flight encoder sends dictionaries as their values; announcing
+        // the value type keeps the announced schema equal to the streamed one.
+        DataType::Dictionary(_, v) => wire_type(v, wire),
+        DataType::ListView(f) | DataType::List(f) => DataType::List(field(f)),
+        DataType::LargeListView(f) | DataType::LargeList(f) => DataType::LargeList(field(f)),
+        DataType::FixedSizeList(f, n) => DataType::FixedSizeList(field(f), *n),
+        DataType::Struct(fields) => DataType::Struct(fields.iter().map(field).collect::<Fields>()),
+        DataType::Map(f, sorted) => DataType::Map(field(f), *sorted),
+        DataType::RunEndEncoded(_, v) => wire_type(v.data_type(), wire),
         other => other.clone(),
     }
 }
 
-fn classic_field(field: &FieldRef) -> FieldRef {
-    Arc::new(Field::clone(field).with_data_type(classic_type(field.data_type())))
+fn wire_field(field: &FieldRef, wire: WireTypes) -> FieldRef {
+    Arc::new(Field::clone(field).with_data_type(wire_type(field.data_type(), wire)))
 }
 
 /// The schema announced and streamed to clients.
 pub fn schema(schema: &SchemaRef, wire: WireTypes) -> SchemaRef {
-    match wire {
-        WireTypes::View => Arc::clone(schema),
-        WireTypes::Classic => Arc::new(Schema::new_with_metadata(
-            schema.fields().iter().map(classic_field).collect::<Fields>(),
-            schema.metadata().clone(),
-        )),
-    }
+    Arc::new(Schema::new_with_metadata(
+        schema.fields().iter().map(|f| wire_field(f, wire)).collect::<Fields>(),
+        schema.metadata().clone(),
+    ))
 }
 
 /// Casts a batch to the wire schema (a no-op when nothing differs).
@@ -72,6 +73,20 @@ mod tests {
         let wire = schema(&source, WireTypes::Classic);
         assert_eq!(wire.field(0).data_type(), &DataType::Utf8);
         assert_eq!(schema(&source, WireTypes::View), source);
+        // Dictionaries (hive partition columns) go out as their values, in both modes.
+        let partitioned = Arc::new(Schema::new(vec![Field::new(
+            "year",
+            DataType::Dictionary(Box::new(DataType::UInt16), Box::new(DataType::Utf8)),
+            false,
+        )]));
+        assert_eq!(
+            schema(&partitioned, WireTypes::View).field(0).data_type(),
+            &DataType::Utf8
+        );
+        assert_eq!(
+            schema(&partitioned, WireTypes::Classic).field(0).data_type(),
+            &DataType::Utf8
+        );
         let input = RecordBatch::try_new(
             source,
             vec![Arc::new(StringViewArray::from(vec![

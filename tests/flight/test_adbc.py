@@ -18,6 +18,7 @@ USER = os.environ["ONEVIEW_TEST_USER"]
 PASSWORD = os.environ["ONEVIEW_TEST_PASSWORD"]
 SAMPLE = os.environ["ONEVIEW_TEST_SAMPLE"]
 ROOT_CERT = os.environ.get("ONEVIEW_TEST_ROOT_CERT")
+COPY_TARGET = f"/tmp/oneview-flight-copy-{os.getpid()}.csv"
 
 
 def tls_options():
@@ -77,7 +78,12 @@ def test_parameters():
         above = cur.fetch_arrow_table().column("n")[0].as_py()
         cur.execute("SELECT upper($1) AS shout, $2 + 1 AS next", parameters=("kelly", 41))
         row = cur.fetchone()
+        # The DB-API's own style (qmark), as ADBC advertises it.
+        assert flight_sql.paramstyle == "qmark"
+        cur.execute("SELECT count(*) AS n FROM orders WHERE amount > ? AND channel <> '?'", parameters=(threshold,))
+        qmark = cur.fetchone()[0]
     assert above == int((expected["amount"] > threshold).sum())
+    assert qmark == above
     assert row == ("KELLY", 42)
 
 
@@ -125,7 +131,7 @@ def test_wrong_password_is_refused():
         "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '/etc/'",
         "DROP TABLE orders",
         "INSERT INTO orders SELECT * FROM orders",
-        "COPY (SELECT 1) TO '/tmp/oneview-flight-copy.csv'",
+        f"COPY (SELECT 1) TO '{COPY_TARGET}'",
         "SET datafusion.execution.batch_size = 1",
     ],
 )
@@ -134,13 +140,15 @@ def test_writes_are_refused(statement):
         with pytest.raises(adbc_driver_manager.Error) as refused:
             cur.execute(statement)
     assert "read-only" in str(refused.value)
-    assert not os.path.exists("/tmp/oneview-flight-copy.csv")
+    assert not os.path.exists(COPY_TARGET)
 
 
-def test_local_files_cannot_be_read():
-    path = os.path.join(SAMPLE, "orders")
+@pytest.mark.parametrize("path", ["orders-folder", "/etc/passwd"])
+def test_local_files_cannot_be_read(path):
+    if path == "orders-folder":
+        path = os.path.join(SAMPLE, "orders")
     with connect_with_token() as conn, conn.cursor() as cur:
-        for statement in [f"SELECT * FROM '{path}'", "SELECT * FROM '/etc/passwd'"]:
-            with pytest.raises(adbc_driver_manager.Error):
-                cur.execute(statement)
-                cur.fetchall()
+        with pytest.raises(adbc_driver_manager.Error) as refused:
+            cur.execute(f"SELECT * FROM '{path}'")
+            cur.fetchall()
+    assert "not found" in str(refused.value).lower()

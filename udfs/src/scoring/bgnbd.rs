@@ -105,10 +105,6 @@ impl Observations {
         self.rows.len()
     }
 
-    pub fn customers(&self) -> f64 {
-        self.rows.values().sum()
-    }
-
     pub fn has_repeat_buyers(&self) -> bool {
         self.rows().any(|(x, ..)| x > 0.0)
     }
@@ -145,7 +141,8 @@ struct Row {
 }
 
 impl Problem {
-    fn new(observations: &Observations, scale: f64) -> Problem {
+    /// `rows` are (x, t_x, T, weight), in a fixed order.
+    fn new(rows_in: &[(f64, f64, f64, f64)], scale: f64) -> Problem {
         let mut xs: Vec<f64> = Vec::new();
         let mut x_index: HashMap<u64, u32> = HashMap::new();
         let mut times: Vec<f64> = Vec::new();
@@ -156,9 +153,9 @@ impl Problem {
                 (values.len() - 1) as u32
             })
         };
-        let mut rows = Vec::with_capacity(observations.distinct());
+        let mut rows = Vec::with_capacity(rows_in.len());
         let mut total = 0.0;
-        for (x, tx, t, w) in observations.rows() {
+        for &(x, tx, t, w) in rows_in {
             rows.push(Row {
                 x: intern(x, &mut xs, &mut x_index),
                 tx: intern(tx / scale, &mut times, &mut time_index),
@@ -282,11 +279,15 @@ pub fn fit(observations: &Observations) -> Option<Fit> {
     if observations.distinct() == 0 || !observations.has_repeat_buyers() {
         return None;
     }
+    // Hash maps iterate in a random order; sorted rows make the sums, and so
+    // the fitted digits, the same on every run.
+    let mut rows: Vec<(f64, f64, f64, f64)> = observations.rows().collect();
+    rows.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.2.total_cmp(&b.2)).then(a.1.total_cmp(&b.1)));
     // Times are scaled so the largest age is 10: α scales with them and the
     // optimizer starts from the same place whatever the unit.
-    let max_t = observations.rows().map(|(_, _, t, _)| t).fold(0.0, f64::max);
+    let max_t = rows.iter().map(|r| r.2).fold(0.0, f64::max);
     let scale = if max_t > 0.0 { max_t / 10.0 } else { 1.0 };
-    let problem = Problem::new(observations, scale);
+    let problem = Problem::new(&rows, scale);
     let found = minimize(&problem, vec![0.0; 4]);
     let p: Vec<f64> = found.theta.iter().map(|t| t.clamp(-30.0, 30.0).exp()).collect();
     let params = BgNbd {
@@ -295,15 +296,15 @@ pub fn fit(observations: &Observations) -> Option<Fit> {
         a: p[2],
         b: p[3],
     };
-    let log_likelihood = observations
-        .rows()
-        .map(|(x, tx, t, w)| w * params.log_likelihood(x, tx, t))
+    let log_likelihood = rows
+        .iter()
+        .map(|&(x, tx, t, w)| w * params.log_likelihood(x, tx, t))
         .sum();
     Some(Fit {
         params,
         log_likelihood,
         converged: found.converged && found.cost.is_finite(),
-        customers: observations.customers(),
+        customers: rows.iter().map(|r| r.3).sum(),
     })
 }
 
@@ -330,7 +331,8 @@ mod tests {
         ] {
             obs.add(x, tx, t, 1.0);
         }
-        let problem = Problem::new(&obs, 3.9);
+        let rows: Vec<_> = obs.rows().collect();
+        let problem = Problem::new(&rows, 3.9);
         let theta = [-0.3, 0.4, -0.2, 0.7];
         let (_, grad) = problem.evaluate(&theta);
         for i in 0..4 {

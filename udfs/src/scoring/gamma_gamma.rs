@@ -114,7 +114,10 @@ impl Objective for Problem {
 /// Maximum-likelihood fit over customers with x > 0 and m_x > 0; None
 /// without such customers.
 pub fn fit(observations: &Observations) -> Option<Fit> {
-    let usable: Vec<(f64, f64, f64)> = observations.rows().filter(|&(x, m, _)| x > 0.0 && m > 0.0).collect();
+    let mut usable: Vec<(f64, f64, f64)> = observations.rows().filter(|&(x, m, _)| x > 0.0 && m > 0.0).collect();
+    // Hash maps iterate in a random order; sorted rows make the sums, and so
+    // the fitted digits, the same on every run.
+    usable.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
     if usable.is_empty() {
         return None;
     }
