@@ -3,7 +3,6 @@
 //! text that is not a valid number.
 
 use std::str::FromStr;
-use std::sync::Once;
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, exec_err};
@@ -49,22 +48,7 @@ fn region(value: Option<&str>) -> Result<country::Id> {
     }
 }
 
-/// phonenumber keeps its compiled metadata regexes in a shared LRU cache of
-/// 100 entries. Validating one North American number already touches more
-/// patterns than that (it tries each region of +1 in turn), so with the
-/// default size every row recompiled regexes. Room for all of them makes
-/// the parser some hundred times faster; only patterns in use are compiled.
-fn widen_regex_cache() {
-    static WIDEN: Once = Once::new();
-    WIDEN.call_once(|| {
-        if let Ok(mut cache) = phonenumber::metadata::DATABASE.cache().lock() {
-            cache.set_capacity(20_000);
-        }
-    });
-}
-
 fn kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
-    widen_regex_cache();
     let phones = Strings::new("normalize_phone", &args[0])?;
     let regions = args.get(1).map(|a| Strings::new("normalize_phone", a)).transpose()?;
     let constant = match &regions {
