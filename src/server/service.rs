@@ -86,7 +86,7 @@ impl OneviewFlightSql {
 
     /// A context for one query: the shared catalog and functions, with a
     /// memory pool of its own so one query cannot starve the others.
-    fn query_context(&self) -> Result<SessionContext, Status> {
+    fn query_context(&self) -> SessionContext {
         let base = self.state.runtime_env();
         // The session's file-listing and metadata caches, spill directory and
         // object stores are shared; only the memory pool is the query's own.
@@ -99,7 +99,7 @@ impl OneviewFlightSql {
         let state = SessionStateBuilder::new_from_existing(self.state.clone())
             .with_runtime_env(runtime)
             .build();
-        Ok(SessionContext::new_with_state(state))
+        SessionContext::new_with_state(state)
     }
 
     /// Plans a statement for a remote client: queries only.
@@ -141,7 +141,7 @@ impl OneviewFlightSql {
         ticket: Vec<u8>,
         descriptor: FlightDescriptor,
     ) -> Result<FlightInfo, Status> {
-        let ctx = self.query_context()?;
+        let ctx = self.query_context();
         let frame = self.plan(&ctx, handle, self.limits.deadline()).await?;
         let schema = self.wire_schema(&frame);
         Ok(FlightInfo::new()
@@ -159,7 +159,7 @@ impl OneviewFlightSql {
     async fn stream(&self, handle: &Handle) -> Result<Response<DoGetStream>, Status> {
         let deadline = self.limits.deadline();
         let permit = self.limits.acquire(deadline).await?;
-        let ctx = self.query_context()?;
+        let ctx = self.query_context();
         let frame = self.plan(&ctx, handle, deadline).await?;
         let schema = self.wire_schema(&frame);
         let (sender, receiver) = tokio::sync::mpsc::channel::<Result<RecordBatch, Status>>(2);
@@ -347,7 +347,7 @@ impl FlightSqlService for OneviewFlightSql {
     ) -> Result<ActionCreatePreparedStatementResult, Status> {
         self.caller(&request)?;
         let handle = Handle::new(query.query);
-        let ctx = self.query_context()?;
+        let ctx = self.query_context();
         let frame = self.plan(&ctx, &handle, self.limits.deadline()).await?;
         let mut parameters: Vec<(String, Option<DataType>)> = frame
             .logical_plan()
