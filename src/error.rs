@@ -45,6 +45,18 @@ pub enum Error {
     #[error("interrupted; no output was written")]
     Interrupted,
 
+    /// A segment file is wrong: syntax, shape, name or what it reads.
+    #[error("{}{}: {message}", file.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Segment {
+        file: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
+
+    /// Another process holds the lock of this job.
+    #[error("{0}")]
+    Busy(String),
+
     /// An error in one statement of a script, with its position.
     #[error("statement {index} of {count}: {source}")]
     Statement {
@@ -69,6 +81,14 @@ impl Error {
         }
     }
 
+    pub fn segment(file: impl Into<PathBuf>, line: Option<usize>, message: impl Into<String>) -> Self {
+        Error::Segment {
+            file: file.into(),
+            line,
+            message: message.into(),
+        }
+    }
+
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {
             context: context.into(),
@@ -79,7 +99,7 @@ impl Error {
     /// 0 ok, 1 query or data error, 2 usage or configuration error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Config { .. } | Error::Usage(_) => 2,
+            Error::Config { .. } | Error::Usage(_) | Error::Segment { .. } => 2,
             Error::Statement { source, .. } => source.exit_code(),
             Error::Interrupted => 130,
             Error::Query(e) => match root_external::<Error>(e) {
@@ -93,7 +113,7 @@ impl Error {
 
 /// Errors raised by oneview code running inside DataFusion (a lazily registered
 /// table, say) travel as `DataFusionError::External`; find them again.
-fn root_external<T: std::error::Error + 'static>(e: &DataFusionError) -> Option<&T> {
+pub(crate) fn root_external<T: std::error::Error + 'static>(e: &DataFusionError) -> Option<&T> {
     let mut current: &dyn std::error::Error = e;
     loop {
         if let Some(found) = current.downcast_ref::<T>() {

@@ -7,7 +7,7 @@ use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-use crate::catalog::ProjectSchema;
+use crate::catalog::{ProjectSchema, SessionHandle};
 use crate::error::{Error, Result};
 use crate::project::Project;
 use crate::storage::StoreRegistry;
@@ -34,10 +34,12 @@ impl Session {
             runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
         }
         let runtime = runtime.build_arc().map_err(Error::Query)?;
-        let config = SessionConfig::new()
+        let mut config = SessionConfig::new()
             .with_default_catalog_and_schema(CATALOG, SCHEMA)
             .with_create_default_catalog_and_schema(true)
             .with_information_schema(true);
+        // Spans let planning errors in segment files name their line.
+        config.options_mut().sql_parser.collect_spans = true;
         let ctx = SessionContext::new_with_config_rt(config.clone(), Arc::clone(&runtime));
         oneview_udfs::register_all(&ctx);
         let schema = Arc::new(ProjectSchema::new(&project, runtime, config)?);
@@ -45,6 +47,10 @@ impl Session {
             .expect("the default catalog exists")
             .register_schema(SCHEMA, Arc::clone(&schema) as _)
             .map_err(Error::Query)?;
+        let state = ctx.state_weak_ref();
+        schema.attach(SessionHandle(Arc::new(move || {
+            state.upgrade().map(|s| s.read().clone())
+        })));
         Ok(Session { ctx, schema, project })
     }
 }

@@ -5,6 +5,8 @@
 //! register at run time (views, segments, engine outputs) live beside them.
 
 mod spec;
+mod system;
+mod views;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
@@ -19,6 +21,9 @@ use datafusion::prelude::SessionConfig;
 use tokio::sync::OnceCell;
 
 pub use spec::TableSpec;
+pub use views::SessionHandle;
+
+use views::LazyView;
 
 use crate::error::{Error, Result};
 use crate::project::Project;
@@ -28,6 +33,12 @@ use crate::project::Project;
 pub struct ProjectSchema {
     configured: BTreeMap<String, LazyTable>,
     registered: RwLock<HashMap<String, Arc<dyn TableProvider>>>,
+    /// Segments and the built-in views, planned on first use.
+    views: BTreeMap<String, LazyView>,
+    /// The state location's URL, for `segment_membership` and `report_runs`.
+    state_url: url::Url,
+    /// The session that plans views; set once it exists.
+    session: std::sync::OnceLock<SessionHandle>,
     runtime: Arc<RuntimeEnv>,
     config: SessionConfig,
 }
@@ -59,12 +70,26 @@ impl ProjectSchema {
                 (lazy.spec.name.clone(), lazy)
             })
             .collect();
+        let views = LazyView::for_project(project);
         Ok(Self {
             configured,
             registered: RwLock::new(HashMap::new()),
+            views,
+            state_url: crate::state::state_url(project)?,
+            session: std::sync::OnceLock::new(),
             runtime,
             config,
         })
+    }
+
+    /// Gives the schema the session its views are planned in.
+    pub fn attach(&self, session: SessionHandle) {
+        let _ = self.session.set(session);
+    }
+
+    /// Whether `name` is a segment or built-in view of the project.
+    pub fn is_view(&self, name: &str) -> bool {
+        self.views.contains_key(name)
     }
 
     pub fn specs(&self) -> impl Iterator<Item = &TableSpec> {
@@ -100,6 +125,8 @@ impl SchemaProvider for ProjectSchema {
     fn table_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.configured.keys().cloned().collect();
         names.extend(self.registered.read().expect("schema lock").keys().cloned());
+        names.extend(self.views.keys().cloned());
+        names.extend(system::NAMES.iter().map(|n| n.to_string()));
         names.sort();
         names.dedup();
         names
@@ -112,6 +139,16 @@ impl SchemaProvider for ProjectSchema {
         if self.configured.contains_key(name) {
             return self.open(name).await.map(Some).map_err(DataFusionError::from);
         }
+        if let Some(view) = self.views.get(name) {
+            let session = self
+                .session
+                .get()
+                .ok_or_else(|| DataFusionError::Internal("views are read before the session is attached".into()))?;
+            return view.open(session).await.map(Some).map_err(DataFusionError::from);
+        }
+        if let Some(table) = system::table(name, &self.state_url)? {
+            return Ok(Some(table));
+        }
         Ok(None)
     }
 
@@ -120,10 +157,21 @@ impl SchemaProvider for ProjectSchema {
         if let Some(table) = self.registered.read().expect("schema lock").get(name) {
             return Ok(Some(table.table_type()));
         }
+        if self.views.contains_key(name) {
+            return Ok(Some(TableType::View));
+        }
+        if system::NAMES.contains(&name) {
+            return Ok(Some(TableType::Base));
+        }
         Ok(self.configured.contains_key(name).then_some(TableType::Base))
     }
 
     fn register_table(&self, name: String, table: Arc<dyn TableProvider>) -> DfResult<Option<Arc<dyn TableProvider>>> {
+        if self.views.contains_key(&name) || system::NAMES.contains(&name.as_str()) {
+            return Err(DataFusionError::Plan(format!(
+                "`{name}` is a segment or built-in view of the project; choose another name"
+            )));
+        }
         if self.configured.contains_key(&name) {
             return Err(DataFusionError::Plan(format!(
                 "`{name}` is a table of the project (oneview.toml); choose another name"
@@ -142,6 +190,9 @@ impl SchemaProvider for ProjectSchema {
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        self.configured.contains_key(name) || self.registered.read().expect("schema lock").contains_key(name)
+        self.configured.contains_key(name)
+            || self.views.contains_key(name)
+            || system::NAMES.contains(&name)
+            || self.registered.read().expect("schema lock").contains_key(name)
     }
 }

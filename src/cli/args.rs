@@ -50,6 +50,77 @@ pub enum Command {
     Gen(GenArgs),
     /// Serve the project over Arrow Flight SQL to notebooks and BI tools.
     Serve(ServeArgs),
+    /// Segments (segments/*.sql): list, count, snapshot membership, diff and export.
+    #[command(subcommand)]
+    Segments(SegmentsCommand),
+    /// Reports ([reports.NAME]): run one, list them, or run the scheduler.
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SegmentsCommand {
+    /// The project's segments with description, owner, dependencies and last snapshot.
+    List {
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutputFormat,
+    },
+    /// A segment's definition and its first rows.
+    Show {
+        name: String,
+        /// Rows shown.
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+    },
+    /// Members of one segment, or of every segment.
+    Count {
+        name: Option<String>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutputFormat,
+    },
+    /// Snapshot membership (one segment, or all in dependency order) into segment_membership.
+    Materialize { name: Option<String> },
+    /// Who entered and who exited the segment since its last snapshot.
+    Diff {
+        name: String,
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutputFormat,
+    },
+    /// Write the segment, or only its changes since the last snapshot, to a file or URL.
+    Export {
+        name: String,
+        /// Destination file or URL (written atomically).
+        #[arg(long, value_name = "PATH|URL")]
+        to: String,
+        /// csv, parquet, json or ndjson; defaults to the destination's extension.
+        #[arg(long, value_enum)]
+        format: Option<ExportFormat>,
+        /// Only who entered and exited since the last snapshot; the export
+        /// then becomes the new snapshot, so the next export continues from it.
+        #[arg(long)]
+        changes: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Parquet,
+    Json,
+    Ndjson,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Run one report now (for cron or Airflow): exit code and a one-line summary.
+    Run { name: String },
+    /// The project's reports, their schedule, next run and last run.
+    List {
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutputFormat,
+    },
+    /// Run scheduled reports when due, in the foreground, until Ctrl-C.
+    Schedule,
 }
 
 #[derive(Debug, Args)]

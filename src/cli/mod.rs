@@ -3,6 +3,8 @@
 mod args;
 mod demo;
 mod repl;
+mod reports;
+mod segments;
 mod tables;
 
 use std::io::{IsTerminal, Read};
@@ -89,6 +91,16 @@ pub async fn run(cli: Cli) -> Result<()> {
             let project = load_project(cli.project.as_deref(), true)?;
             let session = Session::open(project, &options)?;
             crate::server::serve(session, args.bind).await
+        }
+        Command::Segments(command) => {
+            let project = load_project(cli.project.as_deref(), true)?;
+            let session = Session::open(project, &options)?;
+            segments::run(&session, command).await
+        }
+        Command::Report(command) => {
+            let project = load_project(cli.project.as_deref(), true)?;
+            let session = Session::open(project, &options)?;
+            reports::run(session, command).await
         }
     }
 }

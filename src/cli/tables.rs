@@ -4,11 +4,10 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
-use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use futures::future::join_all;
 
 use crate::error::{Error, Result};
-use crate::exec::{Destination, OutputFormat, OutputSpec, ResultWriter};
+use crate::exec::{OutputFormat, print_batch};
 use crate::session::Session;
 
 pub async fn run(session: &Session, format: OutputFormat) -> Result<()> {
@@ -40,7 +39,7 @@ pub async fn run(session: &Session, format: OutputFormat) -> Result<()> {
         Field::new("columns", DataType::Utf8, false),
     ]));
     let batch = RecordBatch::try_new(
-        Arc::clone(&schema),
+        schema,
         vec![
             Arc::new(StringArray::from_iter_values(specs.iter().map(|s| s.name.as_str()))),
             Arc::new(StringArray::from_iter_values(specs.iter().map(|s| s.location.as_str()))),
@@ -49,16 +48,7 @@ pub async fn run(session: &Session, format: OutputFormat) -> Result<()> {
         ],
     )
     .map_err(|e| Error::Query(e.into()))?;
-    let stream = RecordBatchStreamAdapter::new(schema, futures::stream::iter([Ok(batch)]));
-    let spec = OutputSpec {
-        format,
-        destination: Destination::Stdout,
-        max_rows: None,
-    };
-    ResultWriter::open(&spec, &session.ctx)
-        .await?
-        .write_stream(Box::pin(stream))
-        .await?;
+    print_batch(&session.ctx, batch, format).await?;
     match first_error {
         Some(e) => Err(e),
         None => Ok(()),

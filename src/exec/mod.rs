@@ -4,8 +4,13 @@
 mod output;
 mod render;
 
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::{DFParserBuilder, Statement};
 use datafusion::sql::sqlparser::ast::{ObjectType, Statement as SqlStatement};
@@ -143,6 +148,34 @@ fn guard_statement(ctx: &SessionContext, statement: &Statement) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Writes one in-memory result (a listing, a summary) to standard output.
+pub async fn print_batch(ctx: &SessionContext, batch: RecordBatch, format: OutputFormat) -> Result<u64> {
+    let schema = batch.schema();
+    let stream = RecordBatchStreamAdapter::new(schema, futures::stream::iter([Ok(batch)]));
+    let spec = OutputSpec {
+        format,
+        destination: Destination::Stdout,
+        max_rows: None,
+    };
+    ResultWriter::open(&spec, ctx)
+        .await?
+        .write_stream(Box::pin(stream))
+        .await
+}
+
+/// A listing of text columns as one batch.
+pub fn text_batch(columns: Vec<(&str, Vec<Option<String>>)>) -> Result<RecordBatch> {
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|(name, _)| Field::new(*name, DataType::Utf8, true))
+        .collect();
+    let arrays: Vec<ArrayRef> = columns
+        .into_iter()
+        .map(|(_, values)| Arc::new(StringArray::from(values)) as ArrayRef)
+        .collect();
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|e| Error::Query(e.into()))
 }
 
 async fn drain(mut stream: SendableRecordBatchStream) -> Result<()> {

@@ -14,6 +14,93 @@ pub struct ProjectConfig {
     pub tables: BTreeMap<String, TableConfig>,
     #[serde(default)]
     pub server: ServerConfig,
+    pub orders: Option<OrdersConfig>,
+    #[serde(default)]
+    pub reports: BTreeMap<String, ReportConfig>,
+}
+
+/// `[orders]`: the transactions RFM and lifetime value are computed from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrdersConfig {
+    /// The table holding one row per order.
+    pub table: String,
+    /// Column or SQL expression giving the customer key.
+    pub customer: String,
+    /// Column or SQL expression giving when the order was placed.
+    #[serde(default = "default_ordered_at")]
+    pub ordered_at: String,
+    /// Column or SQL expression giving the order's value.
+    pub amount: String,
+    /// The date the scores are computed at (`2026-01-01` or an RFC 3339
+    /// timestamp); orders after it are ignored. Default: now.
+    pub as_of: Option<String>,
+    /// The time unit of recency, T and the BG/NBD model (default week).
+    #[serde(default)]
+    pub unit: OrdersUnit,
+    /// The horizon of expected purchases and CLV, with its unit (default `12 months`).
+    pub horizon: Option<String>,
+    /// Discount rate per period of the horizon's unit (default 0.01).
+    pub discount_rate: Option<f64>,
+}
+
+fn default_ordered_at() -> String {
+    "ordered_at".into()
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OrdersUnit {
+    Day,
+    #[default]
+    Week,
+    Month,
+}
+
+impl OrdersUnit {
+    pub fn name(self) -> &'static str {
+        match self {
+            OrdersUnit::Day => "day",
+            OrdersUnit::Week => "week",
+            OrdersUnit::Month => "month",
+        }
+    }
+
+    /// Seconds per unit; a month is a twelfth of a Julian year, as in the udfs crate.
+    pub fn seconds(self) -> f64 {
+        match self {
+            OrdersUnit::Day => 86_400.0,
+            OrdersUnit::Week => 7.0 * 86_400.0,
+            OrdersUnit::Month => 365.25 / 12.0 * 86_400.0,
+        }
+    }
+}
+
+/// `[reports.NAME]`: a query or segment written to a file on demand or on a schedule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportConfig {
+    /// The query whose result is the report (or `segment`).
+    pub sql: Option<String>,
+    /// A segment whose members are the report (or `sql`).
+    pub segment: Option<String>,
+    /// Output path or URL; `{date}`, `{timestamp}` and `{name}` are filled in per run.
+    pub output: String,
+    /// csv, parquet, json or ndjson; defaults to the output's extension.
+    pub format: Option<ReportFormat>,
+    /// A cron expression (UTC), e.g. `0 6 * * MON`, for the scheduler.
+    pub schedule: Option<String>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportFormat {
+    Csv,
+    Parquet,
+    Json,
+    #[serde(alias = "jsonl")]
+    Ndjson,
 }
 
 /// `[server]`: how `oneview serve` listens, who may connect and what a query may use.
@@ -67,6 +154,9 @@ pub struct ProjectSection {
     pub name: Option<String>,
     /// Where oneview writes what it produces (identity tables, snapshots).
     pub output: Option<String>,
+    /// Where oneview keeps its own state: segment membership history, report
+    /// runs, locks (default `state/`).
+    pub state: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -143,6 +233,12 @@ pub fn parse(text: &str) -> Result<ProjectConfig, String> {
 
 fn validate(config: &ProjectConfig) -> Result<(), String> {
     validate_server(&config.server)?;
+    if let Some(orders) = &config.orders {
+        validate_orders(orders, config)?;
+    }
+    for (name, report) in &config.reports {
+        validate_report(name, report)?;
+    }
     for (name, table) in &config.tables {
         if !is_plain_identifier(name) {
             return Err(format!(
@@ -207,6 +303,154 @@ fn validate_server(server: &ServerConfig) -> Result<(), String> {
         return Err("key `server.query_timeout_secs` is 0; expected a number of seconds ≥ 1".into());
     }
     Ok(())
+}
+
+fn validate_orders(orders: &OrdersConfig, config: &ProjectConfig) -> Result<(), String> {
+    if !config.tables.contains_key(&orders.table) {
+        let known: Vec<&str> = config.tables.keys().map(String::as_str).collect();
+        return Err(format!(
+            "key `orders.table` names `{}`, which is not a table of the project; expected one of: {}",
+            orders.table,
+            if known.is_empty() {
+                "(no tables declared)".to_string()
+            } else {
+                known.join(", ")
+            }
+        ));
+    }
+    for (key, value) in [
+        ("customer", &orders.customer),
+        ("ordered_at", &orders.ordered_at),
+        ("amount", &orders.amount),
+    ] {
+        if value.trim().is_empty() {
+            return Err(format!(
+                "key `orders.{key}` is empty; expected a column name or SQL expression"
+            ));
+        }
+    }
+    if let Some(as_of) = &orders.as_of {
+        parse_as_of(as_of).map_err(|e| format!("key `orders.as_of`: {e}"))?;
+    }
+    if let Some(horizon) = &orders.horizon {
+        parse_horizon(horizon).map_err(|e| format!("key `orders.horizon`: {e}"))?;
+    }
+    if let Some(rate) = orders.discount_rate
+        && !(0.0..1.0).contains(&rate)
+    {
+        return Err(format!(
+            "key `orders.discount_rate` is {rate}; expected a rate per period from 0 to below 1, e.g. 0.01"
+        ));
+    }
+    Ok(())
+}
+
+/// `2026-01-01` (midnight UTC) or an RFC 3339 timestamp.
+pub fn parse_as_of(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    let text = text.trim();
+    if let Ok(date) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(date.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
+    }
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|_| format!("`{text}` is not a date; expected YYYY-MM-DD or an RFC 3339 timestamp"))
+}
+
+/// `12 months`, `52 weeks`, `1 year`: a count and a unit.
+pub fn parse_horizon(text: &str) -> Result<(f64, &'static str), String> {
+    let bad = || format!("`{text}` is not a horizon; expected a number and a unit such as `12 months` or `52 weeks`");
+    let mut parts = text.split_whitespace();
+    let (Some(count), Some(unit), None) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    let count: f64 = count.parse().map_err(|_| bad())?;
+    if !(count > 0.0 && count.is_finite()) {
+        return Err(bad());
+    }
+    let unit = match unit.to_ascii_lowercase().trim_end_matches('s') {
+        "day" => "day",
+        "week" => "week",
+        "month" => "month",
+        "year" => "year",
+        _ => return Err(bad()),
+    };
+    Ok((count, unit))
+}
+
+fn validate_report(name: &str, report: &ReportConfig) -> Result<(), String> {
+    if !is_plain_identifier(name) {
+        return Err(format!(
+            "report name `{name}` in [reports.{name}] is not a plain name; expected lower-case letters, digits and underscores"
+        ));
+    }
+    match (&report.sql, &report.segment) {
+        (Some(_), Some(_)) => {
+            return Err(format!(
+                "keys `reports.{name}.sql` and `reports.{name}.segment` are both set; expected exactly one"
+            ));
+        }
+        (None, None) => {
+            return Err(format!(
+                "[reports.{name}] has neither `sql` nor `segment`; expected one of them"
+            ));
+        }
+        _ => {}
+    }
+    if let Some(placeholder) = unknown_placeholder(&report.output) {
+        return Err(format!(
+            "key `reports.{name}.output` has the placeholder `{{{placeholder}}}`; expected only {{date}}, {{timestamp}} and {{name}}"
+        ));
+    }
+    if report.output.trim().is_empty() || report.output.ends_with('/') {
+        return Err(format!(
+            "key `reports.{name}.output` is `{}`; expected a file path or URL such as output/{{name}}/{{date}}.parquet",
+            report.output
+        ));
+    }
+    if report.format.is_none() && ReportFormat::from_extension(&report.output).is_none() {
+        return Err(format!(
+            "key `reports.{name}.output` has no known extension; set `format` to csv, parquet, json or ndjson"
+        ));
+    }
+    if let Some(schedule) = &report.schedule {
+        parse_schedule(schedule).map_err(|e| format!("key `reports.{name}.schedule`: {e}"))?;
+    }
+    Ok(())
+}
+
+/// The first `{…}` in a template that is not one oneview fills in.
+fn unknown_placeholder(template: &str) -> Option<&str> {
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        let after = &rest[start + 1..];
+        let end = after.find('}')?;
+        let name = &after[..end];
+        if !matches!(name, "date" | "timestamp" | "name") {
+            return Some(name);
+        }
+        rest = &after[end + 1..];
+    }
+    None
+}
+
+/// A five-field cron expression (minute hour day-of-month month day-of-week) or an alias such as `@daily`.
+pub fn parse_schedule(text: &str) -> Result<croner::Cron, String> {
+    croner::parser::CronParser::new()
+        .parse(text.trim())
+        .map_err(|e| format!("`{text}` is not a cron expression ({e}); expected five fields such as `0 6 * * MON`"))
+}
+
+impl ReportFormat {
+    pub fn from_extension(target: &str) -> Option<ReportFormat> {
+        let (_, ext) = target.rsplit_once('.')?;
+        match ext.to_ascii_lowercase().as_str() {
+            "csv" => Some(ReportFormat::Csv),
+            "parquet" => Some(ReportFormat::Parquet),
+            "json" => Some(ReportFormat::Json),
+            "ndjson" | "jsonl" => Some(ReportFormat::Ndjson),
+            _ => None,
+        }
+    }
 }
 
 pub(crate) fn is_plain_identifier(name: &str) -> bool {

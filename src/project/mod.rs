@@ -7,9 +7,14 @@ mod config;
 
 use std::path::{Path, PathBuf};
 
-pub use config::{FileFormatKind, ProjectConfig, ProjectSection, ServerConfig, TableConfig, UserConfig, WireTypes};
+pub(crate) use config::is_plain_identifier;
+pub use config::{
+    FileFormatKind, OrdersConfig, OrdersUnit, ProjectConfig, ProjectSection, ReportConfig, ReportFormat, ServerConfig,
+    TableConfig, UserConfig, WireTypes, parse_as_of, parse_horizon, parse_schedule,
+};
 
 use crate::error::{Error, Result};
+use crate::segments::{SegmentDef, load_segments};
 
 pub const CONFIG_FILE: &str = "oneview.toml";
 
@@ -18,6 +23,8 @@ pub struct Project {
     /// Absolute path of the project directory.
     pub dir: PathBuf,
     pub config: ProjectConfig,
+    /// `segments/*.sql`, in dependency order.
+    pub segments: Vec<SegmentDef>,
 }
 
 impl Project {
@@ -38,7 +45,10 @@ impl Project {
             Err(e) => return Err(Error::config(file, format!("cannot be read: {e}"))),
         };
         let config = config::parse(&text).map_err(|message| Error::config(&file, message))?;
-        Ok(Project { dir, config })
+        let table_names = config.tables.keys().cloned().collect();
+        let segments = load_segments(&dir, &table_names)?;
+        check_reports(&config, &segments).map_err(|message| Error::config(&file, message))?;
+        Ok(Project { dir, config, segments })
     }
 
     /// A project with no configuration file: only what the session registers.
@@ -46,10 +56,25 @@ impl Project {
         Project {
             dir: std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()),
             config: ProjectConfig::default(),
+            segments: Vec::new(),
         }
     }
 
     pub fn config_file(&self) -> PathBuf {
         self.dir.join(CONFIG_FILE)
     }
+}
+
+/// A report's `segment` must name a segment of the project.
+fn check_reports(config: &ProjectConfig, segments: &[SegmentDef]) -> std::result::Result<(), String> {
+    for (name, report) in &config.reports {
+        if let Some(segment) = &report.segment
+            && !segments.iter().any(|s| &s.name == segment)
+        {
+            return Err(format!(
+                "key `reports.{name}.segment` names `{segment}`, which is not a segment; expected the name of a file in segments/"
+            ));
+        }
+    }
+    Ok(())
 }

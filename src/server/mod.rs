@@ -96,11 +96,24 @@ pub async fn serve(session: Session, bind: Option<String>) -> Result<()> {
         limits.max_concurrent,
         limits.query_timeout.as_secs()
     );
-    builder
+    // Scheduled reports run beside the queries, on the same session.
+    let scheduler = crate::reports::Scheduler::new(session.ctx.clone(), session.project.clone())?.map(|scheduler| {
+        let names: Vec<&str> = scheduler.reports().collect();
+        eprintln!("oneview serve: scheduling reports {}", names.join(", "));
+        tokio::spawn(async move {
+            if let Err(e) = scheduler.run().await {
+                eprintln!("oneview serve: the report scheduler stopped: {e}");
+            }
+        })
+    });
+    let served = builder
         .add_service(FlightServiceServer::new(service))
         .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown_signal(limits))
-        .await
-        .map_err(|e| Error::io("the server stopped", std::io::Error::other(e.to_string())))?;
+        .await;
+    if let Some(task) = scheduler {
+        task.abort();
+    }
+    served.map_err(|e| Error::io("the server stopped", std::io::Error::other(e.to_string())))?;
     eprintln!("oneview serve: stopped");
     Ok(())
 }

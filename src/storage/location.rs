@@ -80,8 +80,10 @@ pub fn resolve_output(raw: &str) -> Result<Url, String> {
 }
 
 fn local_url(path: &Path) -> Result<Url, String> {
+    // A trailing `/` says "folder" even before the folder exists.
+    let slash = path.as_os_str().to_string_lossy().ends_with('/');
     let path = normalize(path);
-    let is_dir = path.is_dir() || path.as_os_str().to_string_lossy().ends_with('/');
+    let is_dir = slash || path.is_dir();
     let url = if is_dir {
         Url::from_directory_path(&path)
     } else {
@@ -122,6 +124,12 @@ mod tests {
         assert_eq!(url.as_str(), "s3://bucket/orders/");
         let file = resolve_location("s3://bucket/orders/part-0.parquet", Path::new("/")).unwrap();
         assert_eq!(file.as_str(), "s3://bucket/orders/part-0.parquet");
+    }
+
+    #[test]
+    fn a_trailing_slash_makes_a_folder_even_if_it_does_not_exist_yet() {
+        let url = resolve_location("state/", Path::new("/nonexistent/proj")).unwrap();
+        assert_eq!(url.as_str(), "file:///nonexistent/proj/state/");
     }
 
     #[test]

@@ -1,0 +1,83 @@
+//! `oneview report run | list | schedule`.
+
+use chrono::Utc;
+
+use super::args::ReportCommand;
+use crate::error::{Error, Result};
+use crate::exec::{OutputFormat, print_batch, text_batch};
+use crate::project::parse_schedule;
+use crate::reports::{self, Scheduler, next_run};
+use crate::session::Session;
+use crate::state::StateStore;
+
+pub async fn run(session: Session, command: ReportCommand) -> Result<()> {
+    match command {
+        ReportCommand::Run { name } => {
+            let state = StateStore::open(&session.project, &session.ctx)?;
+            let result = reports::run(&session.ctx, &session.project, &state, &name).await;
+            match &result {
+                Ok(_) => println!("{}", reports::summary(&name, &result)),
+                Err(Error::Usage(_)) => {}
+                Err(_) => eprintln!("{}", reports::summary(&name, &result)),
+            }
+            result.map(|_| ())
+        }
+        ReportCommand::List { format } => list(&session, format).await,
+        ReportCommand::Schedule => {
+            let Some(scheduler) = Scheduler::new(session.ctx.clone(), session.project.clone())? else {
+                return Err(Error::Usage(
+                    "no report has a `schedule`; add one (a cron expression) to a [reports.NAME] section".into(),
+                ));
+            };
+            let names: Vec<&str> = scheduler.reports().collect();
+            eprintln!("oneview report schedule: {} (Ctrl-C to stop)", names.join(", "));
+            tokio::select! {
+                result = scheduler.run() => result,
+                _ = tokio::signal::ctrl_c() => {
+                    eprintln!("oneview report schedule: stopped");
+                    Ok(())
+                }
+            }
+        }
+    }
+}
+
+async fn list(session: &Session, format: OutputFormat) -> Result<()> {
+    let state = StateStore::open(&session.project, &session.ctx)?;
+    let latest = reports::runs::latest(&state).await?;
+    let reports = &session.project.config.reports;
+    let now = Utc::now();
+    let time = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
+    let mut columns: [Vec<Option<String>>; 7] = Default::default();
+    for (name, report) in reports {
+        let source = match (&report.sql, &report.segment) {
+            (_, Some(segment)) => format!("segment {segment}"),
+            _ => "sql".to_string(),
+        };
+        let next = report
+            .schedule
+            .as_deref()
+            .and_then(|s| parse_schedule(s).ok())
+            .and_then(|cron| next_run(&cron, now))
+            .map(time);
+        let last = latest.get(name);
+        columns[0].push(Some(name.clone()));
+        columns[1].push(Some(source));
+        columns[2].push(Some(report.output.clone()));
+        columns[3].push(report.schedule.clone());
+        columns[4].push(next);
+        columns[5].push(last.map(|run| time(run.started)));
+        columns[6].push(last.map(|run| run.status.clone()));
+    }
+    let [name, source, output, schedule, next, last, status] = columns;
+    let batch = text_batch(vec![
+        ("name", name),
+        ("source", source),
+        ("output", output),
+        ("schedule", schedule),
+        ("next_run", next),
+        ("last_run", last),
+        ("last_status", status),
+    ])?;
+    print_batch(&session.ctx, batch, format).await.map(|_| ())
+}

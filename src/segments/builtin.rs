@@ -1,0 +1,105 @@
+//! The built-in views `rfm` and `clv`, written from `[orders]`.
+//!
+//! Both start from the same per-customer order rows; `clv` fits BG/NBD and
+//! Gamma-Gamma on the whole customer base each time it is read (the fit is
+//! an aggregate), so the scores always match the data.
+
+use crate::project::{OrdersConfig, parse_as_of, parse_horizon};
+
+/// `(name, sql)` of each built-in view.
+pub fn builtin_views(orders: &OrdersConfig) -> Vec<(&'static str, String)> {
+    vec![("rfm", rfm_sql(orders)), ("clv", clv_sql(orders))]
+}
+
+fn as_of_literal(orders: &OrdersConfig) -> String {
+    match orders.as_of.as_deref().map(parse_as_of) {
+        Some(Ok(t)) => format!("TIMESTAMP '{}'", t.format("%Y-%m-%dT%H:%M:%S")),
+        // Validated with the configuration; `now()` is the documented default.
+        _ => "CAST(now() AS TIMESTAMP)".to_string(),
+    }
+}
+
+/// One row per order with a customer, up to the as-of date.
+fn keyed_orders(orders: &OrdersConfig, as_of: &str) -> String {
+    format!(
+        "SELECT CAST(({customer}) AS VARCHAR) AS customer_id, CAST(({ordered_at}) AS TIMESTAMP) AS ordered_at,
+                CAST(({amount}) AS DOUBLE) AS amount
+         FROM {table}
+         WHERE ({customer}) IS NOT NULL AND CAST(({ordered_at}) AS TIMESTAMP) <= {as_of}",
+        customer = orders.customer,
+        ordered_at = orders.ordered_at,
+        amount = orders.amount,
+        table = orders.table,
+    )
+}
+
+fn rfm_sql(orders: &OrdersConfig) -> String {
+    let as_of = as_of_literal(orders);
+    let keyed = keyed_orders(orders, &as_of);
+    // Ties are broken by customer_id so that scores do not change between runs.
+    format!(
+        "WITH o AS ({keyed}),
+         c AS (
+           SELECT customer_id, max(ordered_at) AS last_order_at, count(*) AS frequency, sum(amount) AS monetary
+           FROM o GROUP BY customer_id
+         ),
+         scored AS (
+           SELECT customer_id, last_order_at,
+                  (date_part('epoch', {as_of}) - date_part('epoch', last_order_at)) / 86400.0 AS recency_days,
+                  frequency, monetary,
+                  ntile(5) OVER (ORDER BY last_order_at, customer_id) AS r,
+                  ntile(5) OVER (ORDER BY frequency, customer_id) AS f,
+                  ntile(5) OVER (ORDER BY monetary, customer_id) AS m
+           FROM c
+         )
+         SELECT customer_id, last_order_at, recency_days, frequency, monetary, r, f, m,
+                rfm_segment(r, f, m) AS segment
+         FROM scored"
+    )
+}
+
+fn clv_sql(orders: &OrdersConfig) -> String {
+    let as_of = as_of_literal(orders);
+    let keyed = keyed_orders(orders, &as_of);
+    let unit = orders.unit;
+    let seconds = unit.seconds();
+    let horizon = orders.horizon.clone().unwrap_or_else(|| "12 months".to_string());
+    let (count, horizon_unit) = parse_horizon(&horizon).unwrap_or((12.0, "month"));
+    let horizon_days = count
+        * match horizon_unit {
+            "day" => 1.0,
+            "week" => 7.0,
+            "month" => 365.25 / 12.0,
+            _ => 365.25,
+        };
+    let horizon_in_unit = horizon_days * 86_400.0 / seconds;
+    let rate = orders.discount_rate.unwrap_or(0.01);
+    let unit_name = unit.name();
+    // The standard summary: same-day orders merged, frequency = repeat days,
+    // recency and T from the first purchase, monetary = mean repeat spend.
+    format!(
+        "WITH o AS ({keyed}),
+         days AS (
+           SELECT customer_id, date_trunc('day', ordered_at) AS day, sum(amount) AS amount
+           FROM o GROUP BY customer_id, date_trunc('day', ordered_at)
+         ),
+         ranked AS (SELECT *, row_number() OVER (PARTITION BY customer_id ORDER BY day) AS purchase FROM days),
+         summary AS (
+           SELECT customer_id, CAST(count(*) - 1 AS DOUBLE) AS frequency,
+                  (date_part('epoch', max(day)) - date_part('epoch', min(day))) / {seconds} AS recency,
+                  (date_part('epoch', {as_of}) - date_part('epoch', min(day))) / {seconds} AS t,
+                  coalesce(sum(CASE WHEN purchase > 1 THEN amount END) / nullif(count(*) - 1, 0), 0) AS monetary
+           FROM ranked GROUP BY customer_id
+         ),
+         models AS (
+           SELECT bgnbd_fit(frequency, recency, t, '{unit_name}') AS bg, gamma_gamma_fit(frequency, monetary) AS gg
+           FROM summary
+         )
+         SELECT s.customer_id, s.frequency, s.recency, s.t, s.monetary,
+                bgnbd_p_alive(m.bg, s.frequency, s.recency, s.t) AS p_alive,
+                bgnbd_expected_purchases(m.bg, {horizon_in_unit}, s.frequency, s.recency, s.t) AS expected_purchases,
+                gamma_gamma_expected_spend(m.gg, s.frequency, s.monetary) AS expected_spend,
+                clv(m.bg, m.gg, s.frequency, s.recency, s.t, s.monetary, '{horizon}', {rate}) AS clv
+         FROM summary s CROSS JOIN models m"
+    )
+}

@@ -1,0 +1,241 @@
+//! The project's state location (`[project] state`, default `state/`):
+//! segment membership history, report runs and locks, on any object store.
+//!
+//! Every file is written whole with one `put`, which object_store makes
+//! atomic (a rename of a staged file on local disk, a single PUT on a cloud
+//! store): a crash leaves the previous version, never half of a new one.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::prelude::SessionContext;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use url::Url;
+
+use crate::error::{Error, Result};
+use crate::project::Project;
+use crate::storage::resolve_location;
+
+pub const DEFAULT_STATE: &str = "state/";
+
+/// The state folder's URL (with a trailing `/`).
+pub fn state_url(project: &Project) -> Result<Url> {
+    let raw = project.config.project.state.as_deref().unwrap_or(DEFAULT_STATE);
+    let raw = if raw.ends_with('/') {
+        raw.to_string()
+    } else {
+        format!("{raw}/")
+    };
+    resolve_location(&raw, &project.dir)
+        .map_err(|e| Error::config(project.config_file(), format!("key `project.state`: {e}")))
+}
+
+pub struct StateStore {
+    url: Url,
+    store: Arc<dyn ObjectStore>,
+}
+
+impl StateStore {
+    pub fn open(project: &Project, ctx: &SessionContext) -> Result<StateStore> {
+        let url = state_url(project)?;
+        let store = ctx
+            .runtime_env()
+            .object_store_registry
+            .get_store(&url)
+            .map_err(Error::Query)?;
+        Ok(StateStore { url, store })
+    }
+
+    /// The URL of a file or folder below the state location.
+    pub fn url(&self, relative: &str) -> Url {
+        self.url
+            .join(relative)
+            .expect("relative state paths are valid URL paths")
+    }
+
+    fn path(&self, relative: &str) -> Result<ObjectPath> {
+        let url = self.url(relative);
+        if url.scheme() == "file" {
+            let file = url
+                .to_file_path()
+                .map_err(|_| self.error(relative, "not a local path"))?;
+            ObjectPath::from_absolute_path(&file).map_err(|e| self.error(relative, &e.to_string()))
+        } else {
+            ObjectPath::from_url_path(url.path()).map_err(|e| self.error(relative, &e.to_string()))
+        }
+    }
+
+    fn error(&self, relative: &str, message: &str) -> Error {
+        Error::Output {
+            target: self.url(relative).to_string(),
+            message: message.to_string(),
+        }
+    }
+
+    /// The file's bytes, or None when it does not exist.
+    pub async fn get(&self, relative: &str) -> Result<Option<Bytes>> {
+        let path = self.path(relative)?;
+        match self.store.get(&path).await {
+            Ok(result) => Ok(Some(result.bytes().await?)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Replaces the file atomically.
+    pub async fn put(&self, relative: &str, bytes: Bytes) -> Result<()> {
+        let path = self.path(relative)?;
+        self.store
+            .put(&path, PutPayload::from(bytes))
+            .await
+            .map_err(|e| self.error(relative, &e.to_string()))?;
+        Ok(())
+    }
+
+    /// When the file was last written, if it exists.
+    pub async fn modified(&self, relative: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+        let path = self.path(relative)?;
+        match self.store.head(&path).await {
+            Ok(meta) => Ok(Some(meta.last_modified)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Names of the files directly below a folder of the state location.
+    pub async fn list(&self, folder: &str) -> Result<Vec<String>> {
+        use futures::TryStreamExt;
+        let prefix = self.path(folder)?;
+        let metas: Vec<_> = match self.store.list(Some(&prefix)).try_collect().await {
+            Ok(metas) => metas,
+            Err(object_store::Error::NotFound { .. }) => Vec::new(),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(metas
+            .into_iter()
+            .filter_map(|m| m.location.filename().map(str::to_string))
+            .collect())
+    }
+
+    /// Takes the lock `locks/NAME.lock`, created only if absent. A lock left
+    /// by a process of this host that no longer runs is taken over.
+    pub async fn lock(&self, name: &str, what: &str) -> Result<StateLock<'_>> {
+        let relative = format!("locks/{name}.lock");
+        let path = self.path(&relative)?;
+        let host = hostname();
+        let body = format!("{}\n{host}\n{}\n", std::process::id(), chrono::Utc::now().to_rfc3339());
+        for _ in 0..2 {
+            let options = PutOptions {
+                mode: PutMode::Create,
+                ..Default::default()
+            };
+            match self
+                .store
+                .put_opts(&path, PutPayload::from(body.clone()), options)
+                .await
+            {
+                Ok(_) => {
+                    return Ok(StateLock {
+                        state: self,
+                        path: Some(path),
+                    });
+                }
+                Err(object_store::Error::AlreadyExists { .. }) => {
+                    let holder = self.get(&relative).await?.unwrap_or_default();
+                    let holder = String::from_utf8_lossy(&holder).to_string();
+                    let mut lines = holder.lines();
+                    let pid: Option<u32> = lines.next().and_then(|p| p.parse().ok());
+                    let holder_host = lines.next().unwrap_or("");
+                    let since = lines.next().unwrap_or("?");
+                    let stale = holder_host == host && pid.is_some_and(|pid| !process_alive(pid));
+                    if stale {
+                        log::info!("taking over the stale lock {relative} of process {pid:?}");
+                        let _ = self.store.delete(&path).await;
+                        continue;
+                    }
+                    return Err(Error::Busy(format!(
+                        "{what} is already running (process {} on {holder_host} since {since}); wait for it to finish",
+                        pid.map(|p| p.to_string()).unwrap_or_else(|| "?".into())
+                    )));
+                }
+                Err(e) => return Err(self.error(&relative, &e.to_string())),
+            }
+        }
+        Err(Error::Busy(format!("{what} is already running; wait for it to finish")))
+    }
+}
+
+/// Held while a report runs or a segment is materialized; released on drop.
+pub struct StateLock<'a> {
+    state: &'a StateStore,
+    path: Option<ObjectPath>,
+}
+
+impl StateLock<'_> {
+    pub async fn release(mut self) {
+        if let Some(path) = self.path.take() {
+            let _ = self.state.store.delete(&path).await;
+        }
+    }
+}
+
+impl Drop for StateLock<'_> {
+    fn drop(&mut self) {
+        // An early return: remove the lock without waiting for it.
+        if let Some(path) = self.path.take() {
+            let store = Arc::clone(&self.state.store);
+            if let Ok(handle) = tokio::runtime::Handle::try_current() {
+                handle.spawn(async move {
+                    let _ = store.delete(&path).await;
+                });
+            }
+        }
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        std::path::Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        // Without /proc, never take over: a stale lock is removed by hand.
+        true
+    }
+}
+
+/// Encodes batches as one zstd Parquet file.
+pub fn parquet_bytes(schema: &datafusion::arrow::datatypes::SchemaRef, batches: &[RecordBatch]) -> Result<Bytes> {
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .build();
+    let mut buffer = Vec::new();
+    let mut writer =
+        ArrowWriter::try_new(&mut buffer, Arc::clone(schema), Some(props)).map_err(|e| Error::Query(e.into()))?;
+    for batch in batches {
+        writer.write(batch).map_err(|e| Error::Query(e.into()))?;
+    }
+    writer.close().map_err(|e| Error::Query(e.into()))?;
+    Ok(Bytes::from(buffer))
+}
+
+/// Decodes a Parquet file read whole.
+pub fn read_parquet_bytes(bytes: Bytes) -> Result<Vec<RecordBatch>> {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+        .and_then(|b| b.build())
+        .map_err(|e| Error::Query(e.into()))?;
+    reader
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::Query(e.into()))
+}
