@@ -26,6 +26,13 @@ macro_rules! embedded {
 
 const EMBEDDED: &[(&str, &[u8])] = embedded![
     "demo/oneview.toml",
+    "demo/segments/cart_abandoners.sql",
+    "demo/segments/frequent_returners.sql",
+    "demo/segments/lapsed_win_back.sql",
+    "demo/segments/loyal_high_value.sql",
+    "demo/segments/slipping_high_value.sql",
+    "demo/segments/vip_win_back.sql",
+    "demo/segments/weekly_shoppers.sql",
     "sample/generator.json",
     "sample/crm_contacts/part-00000.parquet",
     "sample/web_events/part-00000.parquet",
@@ -165,6 +172,26 @@ const STEPS: &[(&str, &str)] = &[
     ),
 ];
 
+/// Segments are views of the demo project (segments/*.sql) over the
+/// built-in `rfm` and `clv` views its [orders] section defines.
+const SEGMENT_STEPS: &[(&str, &str)] = &[
+    (
+        "Segments (segments/*.sql): who marketing would target, by the demo project's own definitions",
+        "SELECT 'loyal_high_value' AS segment, count(*) AS customers FROM loyal_high_value
+         UNION ALL SELECT 'lapsed_win_back', count(*) FROM lapsed_win_back
+         UNION ALL SELECT 'vip_win_back (reads lapsed_win_back)', count(*) FROM vip_win_back
+         UNION ALL SELECT 'weekly_shoppers', count(*) FROM weekly_shoppers
+         UNION ALL SELECT 'slipping_high_value', count(*) FROM slipping_high_value
+         UNION ALL SELECT 'cart_abandoners', count(*) FROM cart_abandoners
+         UNION ALL SELECT 'frequent_returners', count(*) FROM frequent_returners
+         ORDER BY customers DESC",
+    ),
+    (
+        "High value but slipping away: the first few, with P(alive) from the built-in clv view",
+        "SELECT * FROM slipping_high_value ORDER BY clv_12_months DESC, customer_id LIMIT 5",
+    ),
+];
+
 pub async fn run(args: DemoArgs, options: &SessionOptions) -> Result<()> {
     let unpacked;
     let dir = match args.dir {
@@ -193,6 +220,27 @@ pub async fn run(args: DemoArgs, options: &SessionOptions) -> Result<()> {
         say(&format!("== {title}"));
         run_sql(&session.ctx, sql, &output).await?;
     }
+    for (title, sql) in SEGMENT_STEPS {
+        say(&format!("== {title}"));
+        run_sql(&session.ctx, sql, &output).await?;
+    }
+    say("== The weekly report ([reports.weekly_segments], scheduled for Mondays 06:00 UTC), run now");
+    let state = crate::state::StateStore::open(&session.project, &session.ctx)?;
+    // Another demo writing the same report (tests run in parallel) holds its
+    // lock for a moment: wait for it rather than fail.
+    let mut attempts = 0;
+    let result = loop {
+        let result = crate::reports::run(&session.ctx, &session.project, &state, "weekly_segments").await;
+        match result {
+            Err(Error::Busy(_)) if attempts < 60 => {
+                attempts += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            other => break other,
+        }
+    };
+    say(&crate::reports::summary("weekly_segments", &result));
+    result?;
     say(&format!("done in {:.2}s", started.elapsed().as_secs_f64()));
     Ok(())
 }

@@ -15,10 +15,9 @@ pub async fn run(session: Session, command: ReportCommand) -> Result<()> {
         ReportCommand::Run { name } => {
             let state = StateStore::open(&session.project, &session.ctx)?;
             let result = reports::run(&session.ctx, &session.project, &state, &name).await;
-            match &result {
-                Ok(_) => println!("{}", reports::summary(&name, &result)),
-                Err(Error::Usage(_)) => {}
-                Err(_) => eprintln!("{}", reports::summary(&name, &result)),
+            // A failure is reported once, as the error (exit code 1).
+            if result.is_ok() {
+                println!("{}", reports::summary(&name, &result));
             }
             result.map(|_| ())
         }

@@ -555,6 +555,37 @@ mod tests {
     }
 
     #[test]
+    fn orders_are_checked() {
+        let base = "[tables.orders]\nlocation = \"o.parquet\"\n[orders]\ncustomer = \"c\"\namount = \"a\"\n";
+        let ok = parse(&format!(
+            "{base}table = \"orders\"\nas_of = \"2026-01-01\"\nunit = \"month\"\n"
+        ))
+        .unwrap();
+        let orders = ok.orders.unwrap();
+        assert_eq!(orders.ordered_at, "ordered_at");
+        assert_eq!(orders.unit, OrdersUnit::Month);
+        let err = parse(&format!("{base}table = \"sales\"\n")).unwrap_err();
+        assert!(
+            err.contains("`sales`, which is not a table") && err.contains("orders"),
+            "{err}"
+        );
+        let err = parse(&format!("{base}table = \"orders\"\nas_of = \"01/02/2026\"\n")).unwrap_err();
+        assert!(err.contains("orders.as_of") && err.contains("YYYY-MM-DD"), "{err}");
+        let err = parse(&format!("{base}table = \"orders\"\nunit = \"fortnight\"\n")).unwrap_err();
+        assert!(err.contains("orders.unit"), "{err}");
+        let err = parse(&format!("{base}table = \"orders\"\nhorizon = \"twelve months\"\n")).unwrap_err();
+        assert!(err.contains("orders.horizon"), "{err}");
+    }
+
+    #[test]
+    fn schedules_are_cron_expressions() {
+        assert!(parse_schedule("0 6 * * MON").is_ok());
+        assert!(parse_schedule("@daily").is_ok());
+        let err = parse_schedule("every monday").unwrap_err();
+        assert!(err.contains("five fields"), "{err}");
+    }
+
+    #[test]
     fn csv_options_need_csv() {
         let err = parse("[tables.a]\nlocation = \"a.parquet\"\nhas_header = false\n").unwrap_err();
         assert!(err.contains("CSV only"), "{err}");

@@ -3,7 +3,9 @@
 mod errors;
 mod generator;
 mod repl;
+mod reports;
 mod s3;
+mod segments;
 mod server;
 mod sql;
 mod support;

@@ -315,9 +315,13 @@ fn the_demo_prints_a_summary_of_the_sample() {
         "== Orders",
         "== RFM segments",
         "== Lifetime value",
+        "== Segments",
+        "== High value but slipping away",
+        "== The weekly report",
     ] {
         assert!(text.contains(heading), "missing {heading} in\n{text}");
     }
+    assert!(text.contains("report weekly_segments: ok, 7 rows written to"), "{text}");
     let orders = demo_csv("SELECT count(*) FROM orders");
     assert!(text.contains(&format!("| orders            | {}", orders[0])), "{text}");
 }
