@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -29,7 +30,13 @@ pub struct Session {
 
 impl Session {
     pub fn open(project: Project, options: &SessionOptions) -> Result<Session> {
-        let mut runtime = RuntimeEnvBuilder::new().with_object_store_registry(Arc::new(StoreRegistry::new()));
+        // No list-files cache: DataFusion keeps listings forever by default, so
+        // a long-running server would never see new files in a table's folder,
+        // nor the report runs and snapshots oneview writes itself.
+        let caches = CacheManagerConfig::default().with_list_files_cache_limit(0);
+        let mut runtime = RuntimeEnvBuilder::new()
+            .with_object_store_registry(Arc::new(StoreRegistry::new()))
+            .with_cache_manager(caches);
         if let Some(limit) = options.memory_limit {
             runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
         }

@@ -4,6 +4,8 @@
 //! Every file is written whole with one `put`, which object_store makes
 //! atomic (a rename of a staged file on local disk, a single PUT on a cloud
 //! store): a crash leaves the previous version, never half of a new one.
+//! A state on an object store uses the environment's credentials (as
+//! `-o URL` does); tables' `options` do not apply to it.
 
 use std::sync::Arc;
 
@@ -123,45 +125,59 @@ impl StateStore {
             .collect())
     }
 
-    /// Takes the lock `locks/NAME.lock`, created only if absent. A lock left
-    /// by a process of this host that no longer runs is taken over.
-    pub async fn lock(&self, name: &str, what: &str) -> Result<StateLock<'_>> {
+    /// Takes the lock `locks/NAME.lock`. On local disk it is an OS file lock,
+    /// which the system releases when the holder exits, even by `kill -9`. On
+    /// an object store it is an object created only if absent; one left by a
+    /// process of this host that no longer runs is taken over.
+    pub async fn lock(&self, name: &str, what: &str) -> Result<StateLock> {
         let relative = format!("locks/{name}.lock");
+        let holder = format!(
+            "{}\n{}\n{}\n",
+            std::process::id(),
+            hostname(),
+            chrono::Utc::now().to_rfc3339()
+        );
+        if self.url.scheme() == "file" {
+            return self.lock_local(&relative, what, &holder);
+        }
         let path = self.path(&relative)?;
-        let host = hostname();
-        let body = format!("{}\n{host}\n{}\n", std::process::id(), chrono::Utc::now().to_rfc3339());
-        for _ in 0..2 {
+        for _ in 0..3 {
             let options = PutOptions {
                 mode: PutMode::Create,
                 ..Default::default()
             };
             match self
                 .store
-                .put_opts(&path, PutPayload::from(body.clone()), options)
+                .put_opts(&path, PutPayload::from(holder.clone()), options)
                 .await
             {
                 Ok(_) => {
-                    return Ok(StateLock {
-                        state: self,
+                    return Ok(StateLock::Object {
+                        store: Arc::clone(&self.store),
                         path: Some(path),
                     });
                 }
                 Err(object_store::Error::AlreadyExists { .. }) => {
-                    let holder = self.get(&relative).await?.unwrap_or_default();
-                    let holder = String::from_utf8_lossy(&holder).to_string();
-                    let mut lines = holder.lines();
+                    // Gone in between: try again.
+                    let Some(held) = self.get(&relative).await? else {
+                        continue;
+                    };
+                    let held = String::from_utf8_lossy(&held).to_string();
+                    let mut lines = held.lines();
                     let pid: Option<u32> = lines.next().and_then(|p| p.parse().ok());
-                    let holder_host = lines.next().unwrap_or("");
+                    let host = lines.next().unwrap_or("");
                     let since = lines.next().unwrap_or("?");
-                    let stale = holder_host == host && pid.is_some_and(|pid| !process_alive(pid));
+                    let stale =
+                        host == hostname() && pid.is_some_and(|pid| pid != std::process::id() && !process_alive(pid));
                     if stale {
                         log::info!("taking over the stale lock {relative} of process {pid:?}");
                         let _ = self.store.delete(&path).await;
                         continue;
                     }
                     return Err(Error::Busy(format!(
-                        "{what} is already running (process {} on {holder_host} since {since}); wait for it to finish",
-                        pid.map(|p| p.to_string()).unwrap_or_else(|| "?".into())
+                        "{what} is already running (process {} on {host} since {since}); if it is not, delete {}",
+                        pid.map(|p| p.to_string()).unwrap_or_else(|| "?".into()),
+                        self.url(&relative)
                     )));
                 }
                 Err(e) => return Err(self.error(&relative, &e.to_string())),
@@ -169,27 +185,75 @@ impl StateStore {
         }
         Err(Error::Busy(format!("{what} is already running; wait for it to finish")))
     }
-}
 
-/// Held while a report runs or a segment is materialized; released on drop.
-pub struct StateLock<'a> {
-    state: &'a StateStore,
-    path: Option<ObjectPath>,
-}
-
-impl StateLock<'_> {
-    pub async fn release(mut self) {
-        if let Some(path) = self.path.take() {
-            let _ = self.state.store.delete(&path).await;
+    fn lock_local(&self, relative: &str, what: &str, holder: &str) -> Result<StateLock> {
+        use std::io::{Read, Seek, Write};
+        let file = self
+            .url(relative)
+            .to_file_path()
+            .map_err(|_| self.error(relative, "not a local path"))?;
+        let io = |e: std::io::Error| Error::io(format!("cannot take the lock {}", file.display()), e);
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        let mut handle = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&file)
+            .map_err(io)?;
+        match handle.try_lock() {
+            Ok(()) => {
+                // Who holds it, for the message another process prints.
+                handle.set_len(0).map_err(io)?;
+                handle.rewind().map_err(io)?;
+                handle.write_all(holder.as_bytes()).map_err(io)?;
+                Ok(StateLock::File(handle))
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut held = String::new();
+                let _ = handle.read_to_string(&mut held);
+                let mut lines = held.lines();
+                let pid = lines.next().unwrap_or("?");
+                let host = lines.next().unwrap_or("?");
+                let since = lines.next().unwrap_or("?");
+                Err(Error::Busy(format!(
+                    "{what} is already running (process {pid} on {host} since {since}); wait for it to finish"
+                )))
+            }
+            Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
         }
     }
 }
 
-impl Drop for StateLock<'_> {
+/// Held while a report runs or a segment is materialized; released on drop.
+pub enum StateLock {
+    /// An OS lock on a local file, released when the file is closed.
+    File(std::fs::File),
+    Object {
+        store: Arc<dyn ObjectStore>,
+        path: Option<ObjectPath>,
+    },
+}
+
+impl StateLock {
+    pub async fn release(mut self) {
+        if let StateLock::Object { store, path } = &mut self
+            && let Some(path) = path.take()
+        {
+            let _ = store.delete(&path).await;
+        }
+    }
+}
+
+impl Drop for StateLock {
     fn drop(&mut self) {
-        // An early return: remove the lock without waiting for it.
-        if let Some(path) = self.path.take() {
-            let store = Arc::clone(&self.state.store);
+        // An early return: remove the lock object without waiting for it.
+        if let StateLock::Object { store, path } = self
+            && let Some(path) = path.take()
+        {
+            let store = Arc::clone(store);
             if let Ok(handle) = tokio::runtime::Handle::try_current() {
                 handle.spawn(async move {
                     let _ = store.delete(&path).await;

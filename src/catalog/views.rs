@@ -91,8 +91,14 @@ impl LazyView {
 
     /// Names the file and, where it can be found, the line.
     fn error(&self, e: DataFusionError) -> Error {
-        // An error inside a segment this one reads is that segment's.
-        if let Some(Error::Segment { .. }) = crate::error::root_external::<Error>(&e) {
+        // oneview's own errors (a segment this one reads, a table that
+        // cannot be opened, the built-in views) and failures to reach data
+        // are not this file's fault: pass them on as they are.
+        let planning = matches!(
+            e.find_root(),
+            DataFusionError::Plan(_) | DataFusionError::SchemaError(..) | DataFusionError::SQL(..)
+        );
+        if crate::error::root_external::<Error>(&e).is_some() || !planning {
             return Error::Query(e);
         }
         let line = e

@@ -30,13 +30,13 @@ pub async fn run(session: Session, command: ReportCommand) -> Result<()> {
             };
             let names: Vec<&str> = scheduler.reports().collect();
             eprintln!("oneview report schedule: {} (Ctrl-C to stop)", names.join(", "));
-            tokio::select! {
-                result = scheduler.run() => result,
-                _ = tokio::signal::ctrl_c() => {
-                    eprintln!("oneview report schedule: stopped");
-                    Ok(())
-                }
-            }
+            let stop = async {
+                let _ = tokio::signal::ctrl_c().await;
+                eprintln!("oneview report schedule: stopping; runs in progress are cancelled and recorded as failed");
+            };
+            let result = scheduler.run(stop).await;
+            eprintln!("oneview report schedule: stopped");
+            result
         }
     }
 }

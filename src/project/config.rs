@@ -245,6 +245,11 @@ fn validate(config: &ProjectConfig) -> Result<(), String> {
                 "table name `{name}` in [tables.{name}] is not a plain SQL name; expected lower-case letters, digits and underscores, starting with a letter or underscore"
             ));
         }
+        if crate::segments::RESERVED_NAMES.contains(&name.as_str()) {
+            return Err(format!(
+                "table name `{name}` in [tables.{name}] is taken by a view or table oneview provides; choose another name"
+            ));
+        }
         if table.location.trim().is_empty() {
             return Err(format!(
                 "key `tables.{name}.location` is empty; expected a path or URL of the table's data"

@@ -115,3 +115,54 @@ fn decode(batch: &RecordBatch) -> Option<RunRecord> {
         error: text(6),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::project::Project;
+    use crate::session::{Session, SessionOptions};
+    use datafusion::arrow::array::Int64Array;
+
+    async fn count(session: &Session) -> i64 {
+        let batches = session
+            .ctx
+            .sql("SELECT count(*) FROM report_runs WHERE status = 'ok'")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        batches[0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap()
+            .value(0)
+    }
+
+    #[tokio::test]
+    async fn a_long_session_sees_runs_recorded_after_it_started() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("oneview.toml"), "").unwrap();
+        let session = Session::open(Project::load(dir.path()).unwrap(), &SessionOptions::default()).unwrap();
+        let state = StateStore::open(&session.project, &session.ctx).unwrap();
+        assert_eq!(count(&session).await, 0);
+        for (i, expected) in [1, 2].into_iter().enumerate() {
+            let started = Utc::now() + chrono::Duration::seconds(i as i64);
+            let run = RunRecord {
+                name: "r".into(),
+                started,
+                finished: started,
+                rows: Some(3),
+                output: None,
+                status: "ok".into(),
+                error: None,
+            };
+            record(&state, &run).await.unwrap();
+            // The same session (as in `oneview serve`) lists the folder again.
+            assert_eq!(count(&session).await, expected);
+        }
+        let latest = latest(&state).await.unwrap();
+        assert_eq!(latest["r"].rows, Some(3));
+    }
+}

@@ -63,8 +63,29 @@ impl Scheduler {
         self.crons.keys().map(String::as_str)
     }
 
-    /// Runs reports as they fall due, forever (the caller drops the future to stop).
-    pub async fn run(self) -> Result<()> {
+    /// Runs reports as they fall due until `shutdown` resolves, then waits
+    /// (up to a minute) for the runs in progress, so that they finish and are
+    /// recorded rather than die with the process.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
+        tokio::select! {
+            result = self.schedule() => result?,
+            _ = shutdown => {}
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let running: Vec<String> = self.running.lock().expect("running set").iter().cloned().collect();
+            if running.is_empty() {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                eprintln!("reports still running after a minute, stopped: {}", running.join(", "));
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn schedule(&self) -> Result<()> {
         let now = Utc::now();
         let latest = crate::reports::runs::latest(&self.state).await.unwrap_or_else(|e| {
             log::warn!("cannot read report_runs, so no missed run is caught up: {e}");
@@ -117,12 +138,27 @@ impl Scheduler {
         let ctx = self.ctx.clone();
         let project = Arc::clone(&self.project);
         let state = Arc::clone(&self.state);
-        let running = Arc::clone(&self.running);
-        let name = name.to_string();
+        let guard = Running {
+            set: Arc::clone(&self.running),
+            name: name.to_string(),
+        };
         tokio::spawn(async move {
-            let result = super::run(&ctx, &project, &state, &name).await;
-            eprintln!("{}", super::summary(&name, &result));
-            running.lock().expect("running set").remove(&name);
+            let result = super::run(&ctx, &project, &state, &guard.name).await;
+            eprintln!("{}", super::summary(&guard.name, &result));
         });
+    }
+}
+
+/// Takes a report off the running set when its run ends, even by a panic.
+struct Running {
+    set: Arc<Mutex<HashSet<String>>>,
+    name: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(mut set) = self.set.lock() {
+            set.remove(&self.name);
+        }
     }
 }

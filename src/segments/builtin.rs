@@ -21,14 +21,17 @@ fn as_of_literal(orders: &OrdersConfig) -> String {
 
 /// One row per order with a customer, up to the as-of date.
 fn keyed_orders(orders: &OrdersConfig, as_of: &str) -> String {
+    // Each configured expression stands on its own lines, so that a `--`
+    // comment in it ends there; the table name is quoted (it may be a keyword).
+    let wrap = |expr: &str| format!("(\n{expr}\n)");
     format!(
-        "SELECT CAST(({customer}) AS VARCHAR) AS customer_id, CAST(({ordered_at}) AS TIMESTAMP) AS ordered_at,
-                CAST(({amount}) AS DOUBLE) AS amount
-         FROM {table}
-         WHERE ({customer}) IS NOT NULL AND CAST(({ordered_at}) AS TIMESTAMP) <= {as_of}",
-        customer = orders.customer,
-        ordered_at = orders.ordered_at,
-        amount = orders.amount,
+        "SELECT CAST({customer} AS VARCHAR) AS customer_id, CAST({ordered_at} AS TIMESTAMP) AS ordered_at,
+                CAST({amount} AS DOUBLE) AS amount
+         FROM \"{table}\"
+         WHERE {customer} IS NOT NULL AND CAST({ordered_at} AS TIMESTAMP) <= {as_of}",
+        customer = wrap(&orders.customer),
+        ordered_at = wrap(&orders.ordered_at),
+        amount = wrap(&orders.amount),
         table = orders.table,
     )
 }

@@ -110,7 +110,8 @@ fn parse_file(file: &Path, text: &str) -> Result<(SegmentDef, BTreeSet<String>)>
         .map_err(|e| Error::segment(file, None, format!("cannot read the table references: {e}")))?;
     let references = relations.iter().map(|r| r.table().to_string()).collect();
     let (description, owner) = header(text);
-    let sql = text.trim().trim_end_matches(';').to_string();
+    // Only the end is trimmed: planner line numbers must match the file's.
+    let sql = text.trim_end().trim_end_matches(';').to_string();
     Ok((
         SegmentDef {
             name,
@@ -151,9 +152,9 @@ fn header(text: &str) -> (Option<String>, Option<String>) {
 
 fn first_code_line(text: &str) -> usize {
     let offset = text
-        .lines()
+        .split_inclusive('\n')
         .take_while(|l| l.trim().is_empty() || l.trim().starts_with("--"))
-        .map(|l| l.len() + 1)
+        .map(str::len)
         .sum();
     line_of(text, offset)
 }

@@ -170,7 +170,7 @@ pub async fn compare(
 }
 
 /// Takes the segment's lock: one snapshot at a time.
-pub async fn lock<'a>(state: &'a StateStore, segment: &str) -> Result<crate::state::StateLock<'a>> {
+pub async fn lock(state: &StateStore, segment: &str) -> Result<crate::state::StateLock> {
     state
         .lock(
             &format!("segment-{segment}"),

@@ -101,7 +101,8 @@ pub async fn serve(session: Session, bind: Option<String>) -> Result<()> {
         let names: Vec<&str> = scheduler.reports().collect();
         eprintln!("oneview serve: scheduling reports {}", names.join(", "));
         tokio::spawn(async move {
-            if let Err(e) = scheduler.run().await {
+            // Stopped with the server; runs in progress end with the process.
+            if let Err(e) = scheduler.run(std::future::pending()).await {
                 eprintln!("oneview serve: the report scheduler stopped: {e}");
             }
         })

@@ -106,7 +106,7 @@ output = "out/fails.csv"
 schedule = "* * * * * *"
 
 [reports.slow]
-sql = "SELECT value, value * 2 AS twice FROM range(20000000)"
+sql = "SELECT value, value * 2 AS twice, CAST(value AS VARCHAR) AS s FROM range(10000000)"
 output = "out/slow.parquet"
 schedule = "* * * * * *"
 "#,
@@ -116,7 +116,15 @@ schedule = "* * * * * *"
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_secs(6));
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let enough = || {
+        runs(dir.path(), "name = 'tick' AND status = 'ok'").len() >= 3
+            && runs(dir.path(), "name = 'fails' AND status = 'failed'").len() >= 3
+            && !runs(dir.path(), "name = 'slow'").is_empty()
+    };
+    while !enough() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(250));
+    }
     child.kill().unwrap();
     let out = child.wait_with_output().unwrap();
     let log = String::from_utf8_lossy(&out.stderr);
@@ -170,7 +178,11 @@ schedule = "0 0 1 1 *"
     child.kill().unwrap();
     let out = child.wait_with_output().unwrap();
     let log = String::from_utf8_lossy(&out.stderr);
-    assert!(log.contains("report every_two_seconds: the run due at"), "{log}");
+    assert_eq!(
+        log.matches("report every_two_seconds: the run due at").count(),
+        1,
+        "one catch-up, however many runs were missed: {log}"
+    );
     assert!(!log.contains("report never_ran: the run due"), "{log}");
     assert!(runs(dir.path(), "name = 'never_ran'").is_empty());
 }
@@ -202,15 +214,25 @@ output = "out/latest.parquet"
         );
         csv_rows(run.ok())[0].clone()
     };
-    for delay_ms in [500, 1500, 3000] {
+    // Kill the run while it writes: once the staged upload next to the
+    // final name exists, and again a moment later.
+    let out = dir.path().join("out");
+    for extra_ms in [0, 700] {
         let mut child = command(dir.path()).args(["report", "run", "big"]).spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let staged = || {
+            crate::support::entries(&out)
+                .iter()
+                .any(|name| name.starts_with("latest.parquet#"))
+        };
+        while !staged() && child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(extra_ms));
         let finished = child.try_wait().unwrap().is_some();
         child.kill().unwrap();
         child.wait().unwrap();
-        if finished {
-            break;
-        }
-        assert_eq!(count(dir.path()), "10", "killed at {delay_ms} ms");
+        assert!(!finished, "the run ended before it could be killed mid-write");
+        assert_eq!(count(dir.path()), "10", "killed {extra_ms} ms into the write");
     }
 }

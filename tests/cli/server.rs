@@ -445,3 +445,34 @@ async fn announced_schemas_match_streamed_ones_for_partitions_and_strings() {
         }
     }
 }
+
+#[test]
+fn the_server_runs_scheduled_reports() {
+    let server = Server::start(
+        "[reports.tick]\nsql = \"SELECT count(*) AS orders FROM orders\"\noutput = \"out/tick.csv\"\nschedule = \"* * * * * *\"\n",
+    );
+    let dir = server._project.path().to_path_buf();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let ok_runs = || {
+        let run = crate::support::run_in(
+            &dir,
+            &[
+                "sql",
+                "--format",
+                "csv",
+                "SELECT count(*) FROM report_runs WHERE name = 'tick' AND status = 'ok'",
+            ],
+        );
+        run.ok().lines().nth(1).unwrap_or("0").parse::<u32>().unwrap()
+    };
+    while ok_runs() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the scheduler inside serve did not run the report twice"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let text = std::fs::read_to_string(dir.join("out/tick.csv")).unwrap();
+    let orders = crate::support::demo_csv("SELECT count(*) FROM orders");
+    assert_eq!(text.lines().collect::<Vec<_>>(), ["orders", orders[0].as_str()]);
+}
