@@ -273,6 +273,34 @@ impl Problem {
     }
 }
 
+/// Where to start the full fit. On large inputs, a fit on a systematic sample
+/// (every k-th row of the sorted rows, weight × k, about 50,000 rows) lands
+/// near the optimum at a fraction of the cost, and the fit on all rows then
+/// needs a few steps instead of dozens. The result is still the full data's
+/// maximum; only the path to it is shorter.
+fn warm_start(rows: &[(f64, f64, f64, f64)], scale: f64) -> Vec<f64> {
+    const SAMPLE: usize = 50_000;
+    let origin = vec![0.0; 4];
+    if rows.len() < 4 * SAMPLE {
+        return origin;
+    }
+    let k = rows.len() / SAMPLE;
+    let sample: Vec<(f64, f64, f64, f64)> = rows
+        .iter()
+        .step_by(k)
+        .map(|&(x, tx, t, w)| (x, tx, t, w * k as f64))
+        .collect();
+    if !sample.iter().any(|r| r.0 > 0.0) {
+        return origin;
+    }
+    let found = minimize(&Problem::new(&sample, scale), origin.clone());
+    if found.converged && found.theta.iter().all(|t| t.is_finite()) {
+        found.theta
+    } else {
+        origin
+    }
+}
+
 /// Maximum-likelihood fit; None without any repeat buyer (the model is not
 /// identified) or without customers.
 pub fn fit(observations: &Observations) -> Option<Fit> {
@@ -288,7 +316,7 @@ pub fn fit(observations: &Observations) -> Option<Fit> {
     let max_t = rows.iter().map(|r| r.2).fold(0.0, f64::max);
     let scale = if max_t > 0.0 { max_t / 10.0 } else { 1.0 };
     let problem = Problem::new(&rows, scale);
-    let found = minimize(&problem, vec![0.0; 4]);
+    let found = minimize(&problem, warm_start(&rows, scale));
     let p: Vec<f64> = found.theta.iter().map(|t| t.clamp(-30.0, 30.0).exp()).collect();
     let params = BgNbd {
         r: p[0],
@@ -318,6 +346,53 @@ mod tests {
         a: 0.793,
         b: 2.426,
     };
+
+    #[test]
+    fn a_warm_start_reaches_the_maximum_of_a_cold_start() {
+        // BG/NBD customers (the generator's parameters), enough distinct rows
+        // for the sample fit to be used.
+        use rand::{Rng, SeedableRng};
+        use rand_distr::{Beta, Distribution, Exp, Gamma};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let rates = Gamma::new(2.0, 1.0 / 5.0).unwrap();
+        let dropouts = Beta::new(0.4, 10.0).unwrap();
+        let mut rows: Vec<(f64, f64, f64, f64)> = (0..250_000)
+            .map(|_| {
+                let end = rng.random_range(20.0..80.0);
+                let gap = Exp::new(rates.sample(&mut rng)).unwrap();
+                let p: f64 = dropouts.sample(&mut rng);
+                let (mut t, mut x, mut tx) = (0.0, 0.0, 0.0);
+                loop {
+                    t += gap.sample(&mut rng);
+                    if t > end {
+                        break;
+                    }
+                    (x, tx) = (x + 1.0, t);
+                    if rng.random_bool(p) {
+                        break;
+                    }
+                }
+                (x, tx, end, 1.0)
+            })
+            .collect();
+        rows.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.2.total_cmp(&b.2)).then(a.1.total_cmp(&b.1)));
+        let scale = 8.0;
+        let start = warm_start(&rows, scale);
+        assert_ne!(start, vec![0.0; 4], "the sample fit gave the start");
+        let problem = Problem::new(&rows, scale);
+        let cold = minimize(&problem, vec![0.0; 4]);
+        let warm = minimize(&problem, start);
+        assert!(cold.converged && warm.converged);
+        assert!(
+            (cold.cost - warm.cost).abs() <= 1e-10 * cold.cost.abs(),
+            "{} vs {}",
+            cold.cost,
+            warm.cost
+        );
+        for (c, w) in cold.theta.iter().zip(&warm.theta) {
+            assert!((c - w).abs() < 1e-4, "{:?} vs {:?}", cold.theta, warm.theta);
+        }
+    }
 
     #[test]
     fn gradient_matches_finite_differences() {

@@ -113,6 +113,36 @@ impl Objective for Problem {
 
 /// Maximum-likelihood fit over customers with x > 0 and m_x > 0; None
 /// without such customers.
+/// As for BG/NBD: on large inputs a fit on a systematic sample of about
+/// 50,000 rows (weights × k) gives the starting point of the full fit, which
+/// then needs a few steps; the maximum found is still the full data's.
+fn sample_start(problem: &Problem) -> Vec<f64> {
+    const SAMPLE: usize = 50_000;
+    let origin = vec![0.0; 3];
+    if problem.rows.len() < 4 * SAMPLE {
+        return origin;
+    }
+    let k = problem.rows.len() / SAMPLE;
+    let rows: Vec<_> = problem
+        .rows
+        .iter()
+        .step_by(k)
+        .map(|&(x, m, l, w)| (x, m, l, w * k as f64))
+        .collect();
+    let total = rows.iter().map(|r| r.3).sum();
+    let sample = Problem {
+        xs: problem.xs.clone(),
+        rows,
+        total,
+    };
+    let found = minimize(&sample, origin.clone());
+    if found.converged && found.theta.iter().all(|t| t.is_finite()) {
+        found.theta
+    } else {
+        origin
+    }
+}
+
 pub fn fit(observations: &Observations) -> Option<Fit> {
     let mut usable: Vec<(f64, f64, f64)> = observations.rows().filter(|&(x, m, _)| x > 0.0 && m > 0.0).collect();
     // Hash maps iterate in a random order; sorted rows make the sums, and so
@@ -138,7 +168,7 @@ pub fn fit(observations: &Observations) -> Option<Fit> {
         })
         .collect();
     let problem = Problem { xs, rows, total };
-    let found = minimize(&problem, vec![0.0; 3]);
+    let found = minimize(&problem, sample_start(&problem));
     let e: Vec<f64> = found.theta.iter().map(|t| t.clamp(-30.0, 30.0).exp()).collect();
     let params = GammaGamma {
         p: e[0],
@@ -157,6 +187,48 @@ pub fn fit(observations: &Observations) -> Option<Fit> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sample_start_reaches_the_maximum_of_a_cold_start() {
+        // Gamma-Gamma spend (p = 6, q = 4, v = 22.5) for 250,000 repeat buyers.
+        use rand::{Rng, SeedableRng};
+        use rand_distr::{Distribution, Gamma};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let scales = Gamma::new(4.0, 1.0 / 22.5).unwrap();
+        let mut xs = Vec::new();
+        let mut index: HashMap<u64, u32> = HashMap::new();
+        let rows: Vec<(u32, f64, f64, f64)> = (0..250_000)
+            .map(|_| {
+                let x = rng.random_range(1..12) as f64;
+                let nu: f64 = scales.sample(&mut rng);
+                let m = Gamma::new(6.0 * x, 1.0 / (nu * x)).unwrap().sample(&mut rng) / 30.0;
+                let xi = *index.entry(x.to_bits()).or_insert_with(|| {
+                    xs.push(x);
+                    (xs.len() - 1) as u32
+                });
+                (xi, m, m.ln() + x.ln(), 1.0)
+            })
+            .collect();
+        let problem = Problem {
+            xs,
+            rows,
+            total: 250_000.0,
+        };
+        let start = sample_start(&problem);
+        assert_ne!(start, vec![0.0; 3], "the sample fit gave the start");
+        let cold = minimize(&problem, vec![0.0; 3]);
+        let warm = minimize(&problem, start);
+        assert!(cold.converged && warm.converged);
+        assert!(
+            (cold.cost - warm.cost).abs() <= 1e-10 * cold.cost.abs(),
+            "{} vs {}",
+            cold.cost,
+            warm.cost
+        );
+        for (c, w) in cold.theta.iter().zip(&warm.theta) {
+            assert!((c - w).abs() < 1e-4, "{:?} vs {:?}", cold.theta, warm.theta);
+        }
+    }
 
     #[test]
     fn gradient_matches_finite_differences() {
