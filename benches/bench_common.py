@@ -49,31 +49,34 @@ def project(name, tables):
     return folder
 
 
-def time_oneview(binary, project_dir, sql, runs):
-    """Best wall time of `runs` warm runs of `oneview sql`, and the rows."""
-    best, output = None, None
-    for _ in range(runs + 1):  # the first run warms the file cache
+def best_of(runs, action):
+    """Best wall time of `runs` warm calls of `action` (after one that warms
+    the file cache), and the last call's result."""
+    best, result = None, None
+    for _ in range(runs + 1):
         started = time.perf_counter()
-        output = subprocess.run(
-            [str(binary), "-C", str(project_dir), "sql", "--format", "csv", sql],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
+        result = action()
         elapsed = time.perf_counter() - started
         best = elapsed if best is None else min(best, elapsed)
+    return best, result
+
+
+def oneview_csv(binary, project_dir, *args):
+    """Standard output of `oneview -C project_dir ARGS`."""
+    return subprocess.run(
+        [str(binary), "-C", str(project_dir), *args], check=True, capture_output=True, text=True
+    ).stdout
+
+
+def time_oneview(binary, project_dir, sql, runs):
+    """Best wall time of `runs` warm runs of `oneview sql`, and the rows."""
+    best, output = best_of(runs, lambda: oneview_csv(binary, project_dir, "sql", "--format", "csv", sql))
     rows = [line.split(",") for line in output.strip().splitlines()[1:]]
     return best, rows
 
 
 def time_duckdb(con, sql, runs):
-    best, rows = None, None
-    for _ in range(runs + 1):
-        started = time.perf_counter()
-        rows = con.sql(sql).fetchall()
-        elapsed = time.perf_counter() - started
-        best = elapsed if best is None else min(best, elapsed)
-    return best, rows
+    return best_of(runs, lambda: con.sql(sql).fetchall())
 
 
 def same(oneview_rows, duck_rows, digits=2):

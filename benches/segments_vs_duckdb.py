@@ -13,10 +13,8 @@ Only standard SQL is used so that both engines run the same text.
 
 import argparse
 import json
-import subprocess
-import time
 
-from bench_common import BENCH, dataset, ensure_venv, oneview_binary
+from bench_common import BENCH, best_of, dataset, ensure_venv, oneview_binary, oneview_csv
 
 KEY = "coalesce(contact_id, lower(trim(email)), phone)"
 AS_OF = "TIMESTAMP '2026-01-01 00:00:00'"
@@ -100,32 +98,19 @@ def write_project(data, people):
 
 
 def time_oneview(binary, project, runs):
-    best, counts = None, None
-    for _ in range(runs + 1):  # the first run warms the file cache
-        started = time.perf_counter()
-        out = subprocess.run(
-            [str(binary), "-C", str(project), "segments", "count", "--format", "csv"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        elapsed = time.perf_counter() - started
-        best = elapsed if best is None else min(best, elapsed)
-        counts = {row.split(",")[0]: int(row.split(",")[1]) for row in out.strip().splitlines()[1:]}
+    best, out = best_of(runs, lambda: oneview_csv(binary, project, "segments", "count", "--format", "csv"))
+    counts = {row.split(",")[0]: int(row.split(",")[1]) for row in out.strip().splitlines()[1:]}
     return best, counts
 
 
 def time_duckdb(con, runs):
-    best, counts = None, None
-    for _ in range(runs + 1):
-        started = time.perf_counter()
-        counts = {
+    return best_of(
+        runs,
+        lambda: {
             name: con.sql(f"SELECT count(DISTINCT customer_id) FROM ({sql}) s").fetchone()[0]
             for name, sql in SEGMENTS.items()
-        }
-        elapsed = time.perf_counter() - started
-        best = elapsed if best is None else min(best, elapsed)
-    return best, counts
+        },
+    )
 
 
 def main():

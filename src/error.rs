@@ -89,6 +89,17 @@ impl Error {
         }
     }
 
+    /// "no KIND named `NAME`; the project has: a, b" (`none` when it has none).
+    pub fn unknown_name<'a>(kind: &str, name: &str, known: impl IntoIterator<Item = &'a str>, none: &str) -> Self {
+        let known: Vec<&str> = known.into_iter().collect();
+        let known = if known.is_empty() {
+            none.to_string()
+        } else {
+            known.join(", ")
+        };
+        Error::Usage(format!("no {kind} named `{name}`; the project has: {known}"))
+    }
+
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {
             context: context.into(),

@@ -13,14 +13,13 @@ use bytes::Bytes;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use datafusion::parquet::basic::{Compression, ZstdLevel};
-use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::prelude::SessionContext;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use url::Url;
 
 use crate::error::{Error, Result};
+use crate::exec::parquet_properties;
 use crate::project::Project;
 use crate::storage::resolve_location;
 
@@ -281,12 +280,9 @@ fn process_alive(pid: u32) -> bool {
 
 /// Encodes batches as one zstd Parquet file.
 pub fn parquet_bytes(schema: &datafusion::arrow::datatypes::SchemaRef, batches: &[RecordBatch]) -> Result<Bytes> {
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .build();
     let mut buffer = Vec::new();
-    let mut writer =
-        ArrowWriter::try_new(&mut buffer, Arc::clone(schema), Some(props)).map_err(|e| Error::Query(e.into()))?;
+    let mut writer = ArrowWriter::try_new(&mut buffer, Arc::clone(schema), Some(parquet_properties()))
+        .map_err(|e| Error::Query(e.into()))?;
     for batch in batches {
         writer.write(batch).map_err(|e| Error::Query(e.into()))?;
     }

@@ -136,5 +136,5 @@ fn guess_line(sql: &str, message: &str) -> Option<usize> {
     if name.is_empty() {
         return None;
     }
-    sql.find(&name).map(|offset| crate::segments::line_of(sql, offset))
+    sql.find(&name).map(|offset| crate::project::line_of(sql, offset))
 }

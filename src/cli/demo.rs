@@ -170,11 +170,8 @@ const STEPS: &[(&str, &str)] = &[
          FROM summary s CROSS JOIN models m
          ORDER BY clv_12_months DESC LIMIT 5",
     ),
-];
-
-/// Segments are views of the demo project (segments/*.sql) over the
-/// built-in `rfm` and `clv` views its [orders] section defines.
-const SEGMENT_STEPS: &[(&str, &str)] = &[
+    // Segments: views of the demo project (segments/*.sql) over the built-in
+    // `rfm` and `clv` views its [orders] section defines.
     (
         "Segments (segments/*.sql): who marketing would target, by the demo project's own definitions",
         "SELECT 'loyal_high_value' AS segment, count(*) AS customers FROM loyal_high_value
@@ -217,10 +214,6 @@ pub async fn run(args: DemoArgs, options: &SessionOptions) -> Result<()> {
     };
     say(&format!("oneview demo — project {}\n", dir.display()));
     for (title, sql) in STEPS {
-        say(&format!("== {title}"));
-        run_sql(&session.ctx, sql, &output).await?;
-    }
-    for (title, sql) in SEGMENT_STEPS {
         say(&format!("== {title}"));
         run_sql(&session.ctx, sql, &output).await?;
     }

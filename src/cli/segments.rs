@@ -5,11 +5,10 @@ use std::sync::Arc;
 use chrono::Utc;
 use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
-use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 
 use super::args::{ExportFormat, SegmentsCommand};
 use crate::error::{Error, Result};
-use crate::exec::{Destination, OutputFormat, OutputSpec, ResultWriter, print_batch, run_sql, text_batch};
+use crate::exec::{Destination, OutputFormat, OutputSpec, print_batch, run_sql, text_batch, write_batch};
 use crate::segments::membership::{self, Diff};
 use crate::segments::{KEY_COLUMN, SegmentDef};
 use crate::session::Session;
@@ -35,15 +34,12 @@ pub async fn run(session: &Session, command: SegmentsCommand) -> Result<()> {
 fn segment<'a>(session: &'a Session, name: &str) -> Result<&'a SegmentDef> {
     let segments = &session.project.segments;
     segments.iter().find(|s| s.name == name).ok_or_else(|| {
-        let known: Vec<&str> = segments.iter().map(|s| s.name.as_str()).collect();
-        Error::Usage(format!(
-            "no segment named `{name}`; the project has: {}",
-            if known.is_empty() {
-                "(none; add SELECT files to segments/)".to_string()
-            } else {
-                known.join(", ")
-            }
-        ))
+        Error::unknown_name(
+            "segment",
+            name,
+            segments.iter().map(|s| s.name.as_str()),
+            "(none; add SELECT files to segments/)",
+        )
     })
 }
 
@@ -229,12 +225,7 @@ async fn export(session: &Session, name: &str, to: &str, format: Option<ExportFo
     let lock = membership::lock(&state, name).await?;
     let result = async {
         let comparison = membership::compare(&session.ctx, &state, name, &def.file).await?;
-        let batch = comparison.diff.to_batch(name)?;
-        let stream = RecordBatchStreamAdapter::new(batch.schema(), futures::stream::iter([Ok(batch)]));
-        ResultWriter::open(&spec, &session.ctx)
-            .await?
-            .write_stream(Box::pin(stream))
-            .await?;
+        write_batch(&session.ctx, comparison.diff.to_batch(name)?, &spec).await?;
         membership::record(&state, name, &comparison, Utc::now().timestamp_micros()).await?;
         Ok::<_, Error>(comparison.diff)
     }

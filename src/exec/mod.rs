@@ -17,7 +17,7 @@ use datafusion::sql::sqlparser::ast::{ObjectType, Statement as SqlStatement};
 use datafusion::sql::sqlparser::dialect::dialect_from_str;
 use futures::StreamExt;
 
-pub use output::{Destination, OutputFormat, ResultWriter};
+pub use output::{Destination, OutputFormat, ResultWriter, parquet_properties};
 
 use crate::catalog::ProjectSchema;
 use crate::error::{Error, Result};
@@ -150,19 +150,23 @@ fn guard_statement(ctx: &SessionContext, statement: &Statement) -> Result<()> {
     Ok(())
 }
 
-/// Writes one in-memory result (a listing, a summary) to standard output.
+/// Writes one in-memory result (a listing, a summary, a diff) to `spec`.
+pub async fn write_batch(ctx: &SessionContext, batch: RecordBatch, spec: &OutputSpec) -> Result<u64> {
+    let stream = RecordBatchStreamAdapter::new(batch.schema(), futures::stream::iter([Ok(batch)]));
+    ResultWriter::open(spec, ctx)
+        .await?
+        .write_stream(Box::pin(stream))
+        .await
+}
+
+/// Writes one in-memory result to standard output.
 pub async fn print_batch(ctx: &SessionContext, batch: RecordBatch, format: OutputFormat) -> Result<u64> {
-    let schema = batch.schema();
-    let stream = RecordBatchStreamAdapter::new(schema, futures::stream::iter([Ok(batch)]));
     let spec = OutputSpec {
         format,
         destination: Destination::Stdout,
         max_rows: None,
     };
-    ResultWriter::open(&spec, ctx)
-        .await?
-        .write_stream(Box::pin(stream))
-        .await
+    write_batch(ctx, batch, &spec).await
 }
 
 /// A listing of text columns as one batch.

@@ -147,10 +147,7 @@ impl Encoder {
             OutputFormat::Json => Encoder::Json(ArrayWriter::new(buf.clone())),
             OutputFormat::Ndjson => Encoder::Ndjson(LineDelimitedWriter::new(buf.clone())),
             OutputFormat::Parquet => {
-                let props = WriterProperties::builder()
-                    .set_compression(Compression::ZSTD(ZstdLevel::default()))
-                    .build();
-                let writer = ArrowWriter::try_new(buf.clone(), Arc::clone(schema), Some(props))
+                let writer = ArrowWriter::try_new(buf.clone(), Arc::clone(schema), Some(parquet_properties()))
                     .map_err(|e| Error::Query(e.into()))?;
                 Encoder::Parquet(Box::new(writer))
             }
@@ -177,6 +174,13 @@ impl Encoder {
         };
         result.map_err(|e| Error::Query(e.into()))
     }
+}
+
+/// How oneview writes Parquet: zstd at its default level.
+pub fn parquet_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .build()
 }
 
 pub struct ResultWriter {

@@ -361,8 +361,9 @@ pub fn parse_as_of(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> 
         .map_err(|_| format!("`{text}` is not a date; expected YYYY-MM-DD or an RFC 3339 timestamp"))
 }
 
-/// `12 months`, `52 weeks`, `1 year`: a count and a unit.
-pub fn parse_horizon(text: &str) -> Result<(f64, &'static str), String> {
+/// `12 months`, `52 weeks`, `1 year`: a count and a unit, as a number of
+/// days (a month is a twelfth of a Julian year, as in the udfs crate).
+pub fn parse_horizon(text: &str) -> Result<f64, String> {
     let bad = || format!("`{text}` is not a horizon; expected a number and a unit such as `12 months` or `52 weeks`");
     let mut parts = text.split_whitespace();
     let (Some(count), Some(unit), None) = (parts.next(), parts.next(), parts.next()) else {
@@ -372,14 +373,14 @@ pub fn parse_horizon(text: &str) -> Result<(f64, &'static str), String> {
     if !(count > 0.0 && count.is_finite()) {
         return Err(bad());
     }
-    let unit = match unit.to_ascii_lowercase().trim_end_matches('s') {
-        "day" => "day",
-        "week" => "week",
-        "month" => "month",
-        "year" => "year",
+    let days = match unit.to_ascii_lowercase().trim_end_matches('s') {
+        "day" => 1.0,
+        "week" => 7.0,
+        "month" => 365.25 / 12.0,
+        "year" => 365.25,
         _ => return Err(bad()),
     };
-    Ok((count, unit))
+    Ok(count * days)
 }
 
 fn validate_report(name: &str, report: &ReportConfig) -> Result<(), String> {
@@ -500,7 +501,8 @@ fn describe_key_error(path: &str, message: &str, line: Option<usize>) -> String 
     }
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
+/// 1-based line of a byte offset.
+pub(crate) fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 

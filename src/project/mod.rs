@@ -7,11 +7,11 @@ mod config;
 
 use std::path::{Path, PathBuf};
 
-pub(crate) use config::is_plain_identifier;
 pub use config::{
     FileFormatKind, OrdersConfig, OrdersUnit, ProjectConfig, ProjectSection, ReportConfig, ReportFormat, ServerConfig,
     TableConfig, UserConfig, WireTypes, parse_as_of, parse_horizon, parse_schedule,
 };
+pub(crate) use config::{is_plain_identifier, line_of};
 
 use crate::error::{Error, Result};
 use crate::segments::{SegmentDef, load_segments};

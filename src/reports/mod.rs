@@ -57,17 +57,10 @@ fn report_sql(report: &ReportConfig) -> String {
 /// Runs one report: takes its lock (two runs of a report never overlap),
 /// writes the output atomically and records the run, failed or not.
 pub async fn run(ctx: &SessionContext, project: &Project, state: &StateStore, name: &str) -> Result<Outcome> {
-    let report = project.config.reports.get(name).ok_or_else(|| {
-        let known: Vec<&str> = project.config.reports.keys().map(String::as_str).collect();
-        Error::Usage(format!(
-            "no report named `{name}`; the project has: {}",
-            if known.is_empty() {
-                "(none)".to_string()
-            } else {
-                known.join(", ")
-            }
-        ))
-    })?;
+    let reports = &project.config.reports;
+    let report = reports
+        .get(name)
+        .ok_or_else(|| Error::unknown_name("report", name, reports.keys().map(String::as_str), "(none)"))?;
     let lock = state
         .lock(&format!("report-{name}"), &format!("report `{name}`"))
         .await?;

@@ -67,14 +67,8 @@ fn clv_sql(orders: &OrdersConfig) -> String {
     let unit = orders.unit;
     let seconds = unit.seconds();
     let horizon = orders.horizon.clone().unwrap_or_else(|| "12 months".to_string());
-    let (count, horizon_unit) = parse_horizon(&horizon).unwrap_or((12.0, "month"));
-    let horizon_days = count
-        * match horizon_unit {
-            "day" => 1.0,
-            "week" => 7.0,
-            "month" => 365.25 / 12.0,
-            _ => 365.25,
-        };
+    // Validated with the configuration; the fallback is the default, 12 months.
+    let horizon_days = parse_horizon(&horizon).unwrap_or(365.25);
     let horizon_in_unit = horizon_days * 86_400.0 / seconds;
     let rate = orders.discount_rate.unwrap_or(0.01);
     let unit_name = unit.name();

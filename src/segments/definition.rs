@@ -9,9 +9,9 @@ use datafusion::sql::resolve::resolve_table_references;
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 
-use super::{RESERVED_NAMES, line_of};
+use super::RESERVED_NAMES;
 use crate::error::{Error, Result};
-use crate::project::is_plain_identifier;
+use crate::project::{is_plain_identifier, line_of};
 
 pub const SEGMENTS_DIR: &str = "segments";
 

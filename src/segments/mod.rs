@@ -15,8 +15,3 @@ pub const RESERVED_NAMES: &[&str] = &["rfm", "clv", "segment_membership", "repor
 
 /// The column every segment returns to identify its members.
 pub const KEY_COLUMN: &str = "customer_id";
-
-/// 1-based line of a byte offset.
-pub(crate) fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
-}

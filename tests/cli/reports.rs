@@ -4,11 +4,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::support::{command, project, run_in};
-
-fn csv_rows(out: &str) -> Vec<String> {
-    out.lines().skip(1).map(str::to_string).collect()
-}
+use crate::support::{command, csv_rows, project, run_in};
 
 fn runs(dir: &Path, filter: &str) -> Vec<String> {
     let run = run_in(

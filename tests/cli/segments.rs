@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::support::{project, run_in};
+use crate::support::{csv_rows, project, run_in};
 
 const TOML: &str = "[tables.customers]\nlocation = \"customers.csv\"\n";
 
@@ -36,10 +36,6 @@ fn big_spenders_project() -> tempfile::TempDir {
         "-- The very best\nSELECT customer_id FROM big_spenders ORDER BY spend DESC LIMIT 1\n",
     );
     dir
-}
-
-fn csv_rows(out: &str) -> Vec<String> {
-    out.lines().skip(1).map(str::to_string).collect()
 }
 
 #[test]

@@ -77,11 +77,15 @@ pub fn sample_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/sample")
 }
 
+/// The lines of a CSV output without its header.
+pub fn csv_rows(out: &str) -> Vec<String> {
+    out.lines().skip(1).map(str::to_string).collect()
+}
+
 /// `oneview -C datasets/demo sql --format csv QUERY`, the output without the header.
 pub fn demo_csv(query: &str) -> Vec<String> {
     let demo = demo_dir();
-    let run = run_in(&demo, &["sql", "--format", "csv", query]);
-    run.ok().lines().skip(1).map(str::to_string).collect()
+    csv_rows(run_in(&demo, &["sql", "--format", "csv", query]).ok())
 }
 
 /// A temporary project directory with the given `oneview.toml`.

@@ -7,7 +7,7 @@
 
 use datafusion::common::HashMap;
 
-use super::optimize::{Objective, minimize};
+use super::optimize::{Objective, minimize, sample_start};
 use super::special::{digamma, hyp2f1, ln_gamma};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -273,32 +273,14 @@ impl Problem {
     }
 }
 
-/// Where to start the full fit. On large inputs, a fit on a systematic sample
-/// (every k-th row of the sorted rows, weight × k, about 50,000 rows) lands
-/// near the optimum at a fraction of the cost, and the fit on all rows then
-/// needs a few steps instead of dozens. The result is still the full data's
-/// maximum; only the path to it is shorter.
+/// The start of the full fit: a fit on a sample with repeat buyers, if large.
 fn warm_start(rows: &[(f64, f64, f64, f64)], scale: f64) -> Vec<f64> {
-    const SAMPLE: usize = 50_000;
-    let origin = vec![0.0; 4];
-    if rows.len() < 4 * SAMPLE {
-        return origin;
-    }
-    let k = rows.len() / SAMPLE;
-    let sample: Vec<(f64, f64, f64, f64)> = rows
-        .iter()
-        .step_by(k)
-        .map(|&(x, tx, t, w)| (x, tx, t, w * k as f64))
-        .collect();
-    if !sample.iter().any(|r| r.0 > 0.0) {
-        return origin;
-    }
-    let found = minimize(&Problem::new(&sample, scale), origin.clone());
-    if found.converged && found.theta.iter().all(|t| t.is_finite()) {
-        found.theta
-    } else {
-        origin
-    }
+    sample_start(
+        rows,
+        4,
+        |(x, tx, t, w), k| (x, tx, t, w * k),
+        |sample| sample.iter().any(|r| r.0 > 0.0).then(|| Problem::new(&sample, scale)),
+    )
 }
 
 /// Maximum-likelihood fit; None without any repeat buyer (the model is not

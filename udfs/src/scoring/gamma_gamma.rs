@@ -5,7 +5,7 @@
 
 use datafusion::common::HashMap;
 
-use super::optimize::{Objective, minimize};
+use super::optimize::{Objective, minimize, sample_start};
 use super::special::{digamma, ln_gamma};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -113,34 +113,21 @@ impl Objective for Problem {
 
 /// Maximum-likelihood fit over customers with x > 0 and m_x > 0; None
 /// without such customers.
-/// As for BG/NBD: on large inputs a fit on a systematic sample of about
-/// 50,000 rows (weights × k) gives the starting point of the full fit, which
-/// then needs a few steps; the maximum found is still the full data's.
-fn sample_start(problem: &Problem) -> Vec<f64> {
-    const SAMPLE: usize = 50_000;
-    let origin = vec![0.0; 3];
-    if problem.rows.len() < 4 * SAMPLE {
-        return origin;
-    }
-    let k = problem.rows.len() / SAMPLE;
-    let rows: Vec<_> = problem
-        .rows
-        .iter()
-        .step_by(k)
-        .map(|&(x, m, l, w)| (x, m, l, w * k as f64))
-        .collect();
-    let total = rows.iter().map(|r| r.3).sum();
-    let sample = Problem {
-        xs: problem.xs.clone(),
-        rows,
-        total,
-    };
-    let found = minimize(&sample, origin.clone());
-    if found.converged && found.theta.iter().all(|t| t.is_finite()) {
-        found.theta
-    } else {
-        origin
-    }
+/// The start of the full fit: a fit on a sample, if large.
+fn warm_start(problem: &Problem) -> Vec<f64> {
+    sample_start(
+        &problem.rows,
+        3,
+        |(x, m, l, w), k| (x, m, l, w * k),
+        |rows| {
+            let total = rows.iter().map(|r| r.3).sum();
+            Some(Problem {
+                xs: problem.xs.clone(),
+                rows,
+                total,
+            })
+        },
+    )
 }
 
 pub fn fit(observations: &Observations) -> Option<Fit> {
@@ -168,7 +155,7 @@ pub fn fit(observations: &Observations) -> Option<Fit> {
         })
         .collect();
     let problem = Problem { xs, rows, total };
-    let found = minimize(&problem, sample_start(&problem));
+    let found = minimize(&problem, warm_start(&problem));
     let e: Vec<f64> = found.theta.iter().map(|t| t.clamp(-30.0, 30.0).exp()).collect();
     let params = GammaGamma {
         p: e[0],
@@ -214,7 +201,7 @@ mod tests {
             rows,
             total: 250_000.0,
         };
-        let start = sample_start(&problem);
+        let start = warm_start(&problem);
         assert_ne!(start, vec![0.0; 3], "the sample fit gave the start");
         let cold = minimize(&problem, vec![0.0; 3]);
         let warm = minimize(&problem, start);
