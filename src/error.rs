@@ -66,6 +66,12 @@ pub enum Error {
     },
 }
 
+impl From<datafusion::arrow::error::ArrowError> for Error {
+    fn from(e: datafusion::arrow::error::ArrowError) -> Self {
+        Error::Query(e.into())
+    }
+}
+
 impl Error {
     pub fn config(file: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         Error::Config {

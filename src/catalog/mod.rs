@@ -35,8 +35,8 @@ pub struct ProjectSchema {
     registered: RwLock<HashMap<String, Arc<dyn TableProvider>>>,
     /// Segments and the built-in views, planned on first use.
     views: BTreeMap<String, LazyView>,
-    /// The state location's URL, for `segment_membership` and `report_runs`.
-    state_url: url::Url,
+    /// Tables oneview writes: membership, report runs, identity tables.
+    system: system::SystemTables,
     /// The session that plans views; set once it exists.
     session: std::sync::OnceLock<SessionHandle>,
     runtime: Arc<RuntimeEnv>,
@@ -75,7 +75,7 @@ impl ProjectSchema {
             configured,
             registered: RwLock::new(HashMap::new()),
             views,
-            state_url: crate::state::state_url(project)?,
+            system: system::SystemTables::new(project)?,
             session: std::sync::OnceLock::new(),
             runtime,
             config,
@@ -126,7 +126,7 @@ impl SchemaProvider for ProjectSchema {
         let mut names: Vec<String> = self.configured.keys().cloned().collect();
         names.extend(self.registered.read().expect("schema lock").keys().cloned());
         names.extend(self.views.keys().cloned());
-        names.extend(system::NAMES.iter().map(|n| n.to_string()));
+        names.extend(self.system.names().iter().map(|n| n.to_string()));
         names.sort();
         names.dedup();
         names
@@ -146,7 +146,7 @@ impl SchemaProvider for ProjectSchema {
                 .ok_or_else(|| DataFusionError::Internal("views are read before the session is attached".into()))?;
             return view.open(session).await.map(Some).map_err(DataFusionError::from);
         }
-        if let Some(table) = system::table(name, &self.state_url)? {
+        if let Some(table) = self.system.table(name)? {
             return Ok(Some(table));
         }
         Ok(None)
@@ -160,14 +160,14 @@ impl SchemaProvider for ProjectSchema {
         if self.views.contains_key(name) {
             return Ok(Some(TableType::View));
         }
-        if system::NAMES.contains(&name) {
+        if self.system.contains(name) {
             return Ok(Some(TableType::Base));
         }
         Ok(self.configured.contains_key(name).then_some(TableType::Base))
     }
 
     fn register_table(&self, name: String, table: Arc<dyn TableProvider>) -> DfResult<Option<Arc<dyn TableProvider>>> {
-        if self.views.contains_key(&name) || system::NAMES.contains(&name.as_str()) {
+        if self.views.contains_key(&name) || self.system.contains(&name) {
             return Err(DataFusionError::Plan(format!(
                 "`{name}` is a segment or built-in view of the project; choose another name"
             )));
@@ -192,7 +192,7 @@ impl SchemaProvider for ProjectSchema {
     fn table_exist(&self, name: &str) -> bool {
         self.configured.contains_key(name)
             || self.views.contains_key(name)
-            || system::NAMES.contains(&name)
+            || self.system.contains(name)
             || self.registered.read().expect("schema lock").contains_key(name)
     }
 }

@@ -1,6 +1,7 @@
-//! Tables oneview keeps in the state location: `segment_membership` and
-//! `report_runs`. Each is a folder of Parquet files read with a fixed schema,
-//! so it can be queried (empty) before anything was written.
+//! Tables oneview writes itself: `segment_membership` and `report_runs` in
+//! the state location, and, when `[identity]` is set, the identity tables in
+//! the output location. Each is a folder of Parquet files read with a fixed
+//! schema, so it can be queried (empty) before anything was written.
 
 use std::sync::Arc;
 
@@ -11,21 +12,63 @@ use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTable
 use datafusion::error::Result as DfResult;
 use url::Url;
 
+use crate::error::Result;
+use crate::identity::{golden, outputs};
+use crate::project::Project;
 use crate::reports::runs;
 use crate::segments::membership;
 
-pub(super) const NAMES: &[&str] = &[membership::TABLE, runs::TABLE];
+#[derive(Debug)]
+pub(super) struct SystemTables {
+    state: Url,
+    /// The output location and the golden record's schema, with `[identity]`.
+    identity: Option<(Url, SchemaRef)>,
+}
 
-pub(super) fn table(name: &str, state: &Url) -> DfResult<Option<Arc<dyn TableProvider>>> {
-    let (folder, schema): (&str, SchemaRef) = match name {
-        membership::TABLE => (membership::FOLDER, membership::schema()),
-        runs::TABLE => (runs::FOLDER, runs::schema()),
-        _ => return Ok(None),
-    };
-    let url = state.join(folder).expect("state folders are valid URL paths");
-    let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-    let config = ListingTableConfig::new(ListingTableUrl::parse(url.as_str())?)
-        .with_listing_options(options)
-        .with_schema(schema);
-    Ok(Some(Arc::new(ListingTable::try_new(config)?)))
+const STATE_TABLES: &[&str] = &[membership::TABLE, runs::TABLE];
+
+impl SystemTables {
+    pub(super) fn new(project: &Project) -> Result<SystemTables> {
+        let identity = match &project.config.identity {
+            Some(config) => Some((outputs::output_url(project)?, golden::schema(config))),
+            None => None,
+        };
+        Ok(SystemTables {
+            state: crate::state::state_url(project)?,
+            identity,
+        })
+    }
+
+    pub(super) fn names(&self) -> Vec<&'static str> {
+        let mut names = STATE_TABLES.to_vec();
+        if self.identity.is_some() {
+            names.extend(outputs::NAMES);
+        }
+        names
+    }
+
+    pub(super) fn contains(&self, name: &str) -> bool {
+        self.names().contains(&name)
+    }
+
+    pub(super) fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
+        let (url, schema): (Url, SchemaRef) = match (name, &self.identity) {
+            (membership::TABLE, _) => (self.folder(membership::FOLDER), membership::schema()),
+            (runs::TABLE, _) => (self.folder(runs::FOLDER), runs::schema()),
+            (outputs::LINKS, Some((output, _))) => (outputs::folder(output, name), outputs::links_schema()),
+            (outputs::EDGES, Some((output, _))) => (outputs::folder(output, name), outputs::edges_schema()),
+            (outputs::MERGES, Some((output, _))) => (outputs::folder(output, name), outputs::merges_schema()),
+            (outputs::CUSTOMERS, Some((output, customers))) => (outputs::folder(output, name), Arc::clone(customers)),
+            _ => return Ok(None),
+        };
+        let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+        let config = ListingTableConfig::new(ListingTableUrl::parse(url.as_str())?)
+            .with_listing_options(options)
+            .with_schema(schema);
+        Ok(Some(Arc::new(ListingTable::try_new(config)?)))
+    }
+
+    fn folder(&self, folder: &str) -> Url {
+        self.state.join(folder).expect("state folders are valid URL paths")
+    }
 }

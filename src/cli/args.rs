@@ -56,6 +56,27 @@ pub enum Command {
     /// Reports ([reports.NAME]): run one, list them, or run the scheduler.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Resolve identities: link the [identity] sources' records into customers
+    /// with stable ids and golden records; explain or evaluate the last run.
+    Resolve(ResolveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ResolveArgs {
+    /// Explain the last run: why a customer (cus_…), a record
+    /// (SOURCE:RECORD_ID) or a record id is linked as it is.
+    #[arg(long, value_name = "ID", conflicts_with = "evaluate")]
+    pub explain: Option<String>,
+
+    /// Score the last run against a ground-truth table of the project
+    /// (source, record_id and the true entity id): pairwise and B-cubed
+    /// precision, recall and F1.
+    #[arg(long, value_name = "TABLE")]
+    pub evaluate: Option<String>,
+
+    /// Format of the summary or evaluation.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: OutputFormat,
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,6 +4,7 @@ mod args;
 mod demo;
 mod repl;
 mod reports;
+mod resolve;
 mod segments;
 mod tables;
 
@@ -101,6 +102,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             let project = load_project(cli.project.as_deref(), true)?;
             let session = Session::open(project, &options)?;
             reports::run(session, command).await
+        }
+        Command::Resolve(args) => {
+            let project = load_project(cli.project.as_deref(), true)?;
+            let session = Session::open(project, &options)?;
+            resolve::run(&session, args).await
         }
     }
 }

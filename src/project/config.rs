@@ -15,6 +15,7 @@ pub struct ProjectConfig {
     #[serde(default)]
     pub server: ServerConfig,
     pub orders: Option<OrdersConfig>,
+    pub identity: Option<crate::identity::IdentityConfig>,
     #[serde(default)]
     pub reports: BTreeMap<String, ReportConfig>,
 }
@@ -238,6 +239,15 @@ fn validate(config: &ProjectConfig) -> Result<(), String> {
     }
     for (name, report) in &config.reports {
         validate_report(name, report)?;
+    }
+    if let Some(identity) = &config.identity {
+        let tables: Vec<&str> = config.tables.keys().map(String::as_str).collect();
+        crate::identity::config::validate(identity, &tables)?;
+        if let Some(name) = tables.iter().find(|t| crate::identity::outputs::NAMES.contains(t)) {
+            return Err(format!(
+                "table name `{name}` in [tables.{name}] is taken by an identity table oneview writes when [identity] is set; choose another name"
+            ));
+        }
     }
     for (name, table) in &config.tables {
         if !is_plain_identifier(name) {

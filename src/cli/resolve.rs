@@ -1,0 +1,85 @@
+//! `oneview resolve [--explain ID | --evaluate TABLE]`.
+
+use super::args::ResolveArgs;
+use crate::error::Result;
+use crate::exec::{OutputFormat, print_batch, text_batch};
+use crate::identity::{self, Summary};
+use crate::progress;
+use crate::session::Session;
+
+pub async fn run(session: &Session, args: ResolveArgs) -> Result<()> {
+    identity::config(session)?;
+    if let Some(id) = &args.explain {
+        print!("{}", identity::explain::explain(&session.ctx, id).await?);
+        return Ok(());
+    }
+    if let Some(table) = &args.evaluate {
+        let e = identity::evaluate::evaluate(&session.ctx, table).await?;
+        let rows = vec![
+            ("records evaluated", e.records.to_string()),
+            ("records linked", e.links.to_string()),
+            ("records in truth", e.truth.to_string()),
+            ("pairwise precision", format!("{:.4}", e.precision())),
+            ("pairwise recall", format!("{:.4}", e.recall())),
+            ("pairwise F1", format!("{:.4}", e.f1())),
+            ("predicted pairs", e.predicted_pairs.to_string()),
+            ("true pairs", e.true_pairs.to_string()),
+            ("correct pairs", e.correct_pairs.to_string()),
+            ("B-cubed precision", format!("{:.4}", e.bcubed_precision)),
+            ("B-cubed recall", format!("{:.4}", e.bcubed_recall)),
+            ("B-cubed F1", format!("{:.4}", e.bcubed_f1())),
+        ];
+        return print_rows(session, rows, args.format).await;
+    }
+    let bar = progress::spinner("resolving identities");
+    let summary = identity::resolve(session, &|step| bar.set_message(step.to_string())).await;
+    bar.finish_and_clear();
+    print_rows(session, summary_rows(&summary?), args.format).await
+}
+
+fn summary_rows(s: &Summary) -> Vec<(&'static str, String)> {
+    let mut rows = Vec::new();
+    let total: u64 = s.records.iter().map(|(_, n)| n).sum();
+    rows.push(("records", total.to_string()));
+    for (source, n) in &s.records {
+        rows.push(("  from source", format!("{source}: {n}")));
+    }
+    let links: u64 = s.links.iter().map(|(_, n)| n).sum();
+    rows.push(("links", links.to_string()));
+    for (rule, n) in &s.links {
+        rows.push(("  by rule", format!("{rule}: {n}")));
+    }
+    rows.push(("customers", s.customers.to_string()));
+    rows.push(("  with several records", s.multi_record_customers.to_string()));
+    rows.push(("  largest (records)", s.largest.to_string()));
+    rows.push(("  new ids", s.new_ids.to_string()));
+    rows.push(("  merged ids", s.merged.to_string()));
+    rows.push(("  split ids", s.split.to_string()));
+    rows.push(("guards fired", s.guards.total().to_string()));
+    for (kind, (records, values)) in &s.guards.blocked {
+        rows.push((
+            "  blocked value",
+            format!("{kind}: {records} records, {values} distinct values"),
+        ));
+    }
+    for ((kind, other), n) in &s.guards.max_distinct {
+        rows.push(("  max_distinct", format!("{kind} values with too many {other}s: {n}")));
+    }
+    for (kind, n) in &s.guards.max_records {
+        rows.push(("  max_records", format!("{kind} values on too many records: {n}")));
+    }
+    for (kind, n) in &s.guards.max_cluster_size {
+        rows.push(("  max_cluster_size", format!("{kind} links refused: {n}")));
+    }
+    rows.push(("elapsed", format!("{:.1} s", s.elapsed.as_secs_f64())));
+    rows
+}
+
+async fn print_rows(session: &Session, rows: Vec<(&str, String)>, format: OutputFormat) -> Result<()> {
+    let batch = text_batch(vec![
+        ("item", rows.iter().map(|(k, _)| Some(k.to_string())).collect()),
+        ("value", rows.into_iter().map(|(_, v)| Some(v)).collect()),
+    ])?;
+    print_batch(&session.ctx, batch, format).await?;
+    Ok(())
+}

@@ -1,0 +1,287 @@
+//! `[identity]` in `oneview.toml`: the sources, what their columns are, the
+//! guards and the survivorship rules. Parsed with serde; checked against the
+//! project's tables here and against their columns when the records are read.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::project::is_plain_identifier;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityConfig {
+    /// The tables whose records are resolved, by source name.
+    pub sources: BTreeMap<String, SourceConfig>,
+    /// Settings per identifier kind (`email`, `phone`, `user_id`, …).
+    #[serde(default)]
+    pub identifiers: BTreeMap<String, IdentifierConfig>,
+    /// Region for phone numbers without a country code (default `US`).
+    pub default_region: Option<String>,
+    /// Gmail's equivalences for emails (dots, googlemail.com; default true).
+    pub gmail_rules: Option<bool>,
+    /// Records one customer may hold; a link that would make a bigger
+    /// cluster is refused and counted (default 5000).
+    pub max_cluster_size: Option<usize>,
+    /// Patterns for junk values of every identifier, checked after
+    /// normalization, in addition to the defaults unless `default_blocked = false`.
+    #[serde(default)]
+    pub blocked_patterns: Vec<String>,
+    pub default_blocked: Option<bool>,
+    /// Attribute → rule for the golden record: `most_recent`,
+    /// `most_frequent` or `source_priority` (default `most_frequent`).
+    #[serde(default)]
+    pub survivorship: BTreeMap<String, Survivorship>,
+}
+
+/// `[identity.sources.NAME]`: one table and the meaning of its columns.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// The project table (default: the source's name).
+    pub table: Option<String>,
+    /// Column or expression identifying a record within the source.
+    pub record_id: String,
+    /// Identifier kind → column or SQL expression.
+    #[serde(default)]
+    pub identifiers: BTreeMap<String, String>,
+    /// Attribute → column or SQL expression (names, date of birth, address …).
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+    /// Region of this source's phone numbers: a quoted code (`'GB'`) or an
+    /// expression per row (default: `[identity] default_region`).
+    pub phone_region: Option<String>,
+    /// When a record was last updated, for `most_recent` survivorship.
+    pub updated_at: Option<String>,
+    /// Rank for `source_priority` survivorship: lower wins (default 100).
+    pub priority: Option<u32>,
+}
+
+/// `[identity.identifiers.KIND]`: guards and priority of one identifier kind.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentifierConfig {
+    /// Values that never link (compared after normalization).
+    #[serde(default)]
+    pub blocked: Vec<String>,
+    /// Patterns of values that never link.
+    #[serde(default)]
+    pub blocked_patterns: Vec<String>,
+    /// Kind → most distinct values of that kind the records sharing one value
+    /// may carry; more, and the value does not link (a device used by many
+    /// logged-in people, an email shared across accounts).
+    #[serde(default)]
+    pub max_distinct: BTreeMap<String, usize>,
+    /// Records one value may link; more, and it does not link.
+    pub max_records: Option<usize>,
+    /// Lower links first, so a capped cluster keeps its strongest links.
+    pub priority: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Survivorship {
+    MostRecent,
+    MostFrequent,
+    SourcePriority,
+}
+
+/// The attributes a source may map, in the golden record's column order.
+pub const ATTRIBUTES: &[&str] = &[
+    "first_name",
+    "last_name",
+    "full_name",
+    "date_of_birth",
+    "gender",
+    "address",
+    "city",
+    "region",
+    "postcode",
+    "country",
+];
+
+pub const DEFAULT_MAX_CLUSTER_SIZE: usize = 5000;
+pub const DEFAULT_SOURCE_PRIORITY: u32 = 100;
+
+/// The default order in which identifier kinds link: the most specific first.
+pub fn default_priority(kind: &str) -> u32 {
+    match kind {
+        "user_id" => 10,
+        "national_id" => 15,
+        "loyalty_id" => 20,
+        "email" => 30,
+        "phone" => 40,
+        "handle" => 50,
+        "anonymous_id" => 90,
+        _ => 60,
+    }
+}
+
+impl IdentityConfig {
+    pub fn identifier(&self, kind: &str) -> IdentifierConfig {
+        self.identifiers.get(kind).cloned().unwrap_or_default()
+    }
+
+    pub fn priority(&self, kind: &str) -> u32 {
+        self.identifiers
+            .get(kind)
+            .and_then(|c| c.priority)
+            .unwrap_or_else(|| default_priority(kind))
+    }
+
+    /// Every identifier kind some source maps, in linking order.
+    pub fn kinds(&self) -> Vec<String> {
+        let mut kinds: Vec<String> = self
+            .sources
+            .values()
+            .flat_map(|s| s.identifiers.keys().cloned())
+            .collect();
+        kinds.sort();
+        kinds.dedup();
+        kinds.sort_by_key(|k| self.priority(k));
+        kinds
+    }
+
+    pub fn max_cluster_size(&self) -> usize {
+        self.max_cluster_size.unwrap_or(DEFAULT_MAX_CLUSTER_SIZE)
+    }
+
+    pub fn survivorship(&self, attribute: &str) -> Survivorship {
+        self.survivorship
+            .get(attribute)
+            .copied()
+            .unwrap_or(Survivorship::MostFrequent)
+    }
+}
+
+impl SourceConfig {
+    pub fn table<'a>(&'a self, name: &'a str) -> &'a str {
+        self.table.as_deref().unwrap_or(name)
+    }
+}
+
+/// Checks `[identity]` against the project's tables; one sentence naming the key.
+pub fn validate(identity: &IdentityConfig, tables: &[&str]) -> Result<(), String> {
+    if identity.sources.is_empty() {
+        return Err(
+            "[identity] has no sources; expected at least one [identity.sources.NAME] with a table and its identifier columns"
+                .into(),
+        );
+    }
+    for (name, source) in &identity.sources {
+        if !is_plain_identifier(name) {
+            return Err(format!(
+                "source name `{name}` in [identity.sources.{name}] is not a plain name; expected lower-case letters, digits and underscores"
+            ));
+        }
+        let table = source.table(name);
+        if !tables.contains(&table) {
+            let key = if source.table.is_some() {
+                format!("key `identity.sources.{name}.table`")
+            } else {
+                format!("source `{name}` (no `table` key, so its own name)")
+            };
+            return Err(format!(
+                "{key} names `{table}`, which is not a table of the project; expected one of: {}",
+                if tables.is_empty() {
+                    "(no tables declared)".to_string()
+                } else {
+                    tables.join(", ")
+                }
+            ));
+        }
+        if source.record_id.trim().is_empty() {
+            return Err(format!(
+                "key `identity.sources.{name}.record_id` is empty; expected the column that identifies a record"
+            ));
+        }
+        if source.identifiers.is_empty() && source.attributes.is_empty() {
+            return Err(format!(
+                "[identity.sources.{name}] maps no columns; expected `identifiers` (email, phone, user_id, …) or `attributes` (names, date_of_birth, …)"
+            ));
+        }
+        for (kind, expr) in &source.identifiers {
+            if !is_plain_identifier(kind) {
+                return Err(format!(
+                    "identifier kind `{kind}` in [identity.sources.{name}.identifiers] is not a plain name; expected e.g. email, phone, user_id, anonymous_id"
+                ));
+            }
+            if expr.trim().is_empty() {
+                return Err(format!(
+                    "key `identity.sources.{name}.identifiers.{kind}` is empty; expected a column or SQL expression"
+                ));
+            }
+        }
+        for (attribute, expr) in &source.attributes {
+            if !ATTRIBUTES.contains(&attribute.as_str()) {
+                return Err(format!(
+                    "key `identity.sources.{name}.attributes.{attribute}` is not an attribute oneview knows; expected one of: {}",
+                    ATTRIBUTES.join(", ")
+                ));
+            }
+            if expr.trim().is_empty() {
+                return Err(format!(
+                    "key `identity.sources.{name}.attributes.{attribute}` is empty; expected a column or SQL expression"
+                ));
+            }
+        }
+    }
+    let kinds = identity.kinds();
+    for (kind, config) in &identity.identifiers {
+        if !kinds.contains(kind) {
+            return Err(format!(
+                "[identity.identifiers.{kind}] configures `{kind}`, which no source maps; expected one of: {}",
+                kinds.join(", ")
+            ));
+        }
+        for pattern in &config.blocked_patterns {
+            regex::Regex::new(pattern).map_err(|e| {
+                format!(
+                    "key `identity.identifiers.{kind}.blocked_patterns`: `{pattern}` is not a regular expression ({e})"
+                )
+            })?;
+        }
+        for (other, limit) in &config.max_distinct {
+            if !kinds.contains(other) {
+                return Err(format!(
+                    "key `identity.identifiers.{kind}.max_distinct.{other}` names `{other}`, which no source maps; expected one of: {}",
+                    kinds.join(", ")
+                ));
+            }
+            if *limit == 0 {
+                return Err(format!(
+                    "key `identity.identifiers.{kind}.max_distinct.{other}` is 0; expected at least 1"
+                ));
+            }
+        }
+        if config.max_records.is_some_and(|n| n < 2) {
+            return Err(format!(
+                "key `identity.identifiers.{kind}.max_records` is below 2; expected at least 2 records to link"
+            ));
+        }
+    }
+    for pattern in &identity.blocked_patterns {
+        regex::Regex::new(pattern)
+            .map_err(|e| format!("key `identity.blocked_patterns`: `{pattern}` is not a regular expression ({e})"))?;
+    }
+    if identity.max_cluster_size.is_some_and(|n| n < 2) {
+        return Err("key `identity.max_cluster_size` is below 2; expected at least 2 records per customer".into());
+    }
+    for attribute in identity.survivorship.keys() {
+        if !ATTRIBUTES.contains(&attribute.as_str()) && !kinds.contains(attribute) {
+            return Err(format!(
+                "key `identity.survivorship.{attribute}` is neither a mapped identifier nor an attribute; expected one of: {}, {}",
+                kinds.join(", "),
+                ATTRIBUTES.join(", ")
+            ));
+        }
+    }
+    if let Some(region) = &identity.default_region
+        && !(region.len() == 2 && region.bytes().all(|b| b.is_ascii_alphabetic()))
+    {
+        return Err(format!(
+            "key `identity.default_region` is `{region}`; expected a two-letter region code such as US or GB"
+        ));
+    }
+    Ok(())
+}

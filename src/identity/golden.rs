@@ -1,0 +1,159 @@
+//! The golden record: one row per customer, each identifier and attribute
+//! chosen from the customer's records by its survivorship rule —
+//! `most_frequent` (ties: most recent, then source priority), `most_recent`
+//! (by the source's `updated_at`; ties: most frequent) or `source_priority`
+//! (lowest source rank; ties: most frequent).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, Int64Builder, RecordBatch, StringBuilder};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+
+use super::config::{ATTRIBUTES, IdentityConfig, Survivorship};
+use super::ids::{Clusters, format_id};
+use super::records::{Records, value};
+use crate::error::Result;
+
+/// The golden record's columns: the identifiers and attributes some source maps.
+pub fn columns(config: &IdentityConfig) -> Vec<String> {
+    let mut columns = config.kinds();
+    columns.extend(
+        ATTRIBUTES
+            .iter()
+            .filter(|a| config.sources.values().any(|s| s.attributes.contains_key(**a)))
+            .map(|a| a.to_string()),
+    );
+    columns
+}
+
+pub fn schema(config: &IdentityConfig) -> SchemaRef {
+    let mut fields = vec![
+        Field::new("customer_id", DataType::Utf8, false),
+        Field::new("records", DataType::Int64, false),
+        Field::new("sources", DataType::Utf8, false),
+    ];
+    fields.extend(columns(config).into_iter().map(|c| Field::new(c, DataType::Utf8, true)));
+    Arc::new(Schema::new(fields))
+}
+
+/// Where a column's values come from in each source.
+enum ColumnRef {
+    Identifier(usize),
+    Attribute(usize),
+}
+
+struct Candidate<'a> {
+    value: &'a str,
+    updated: i64,
+    priority: u32,
+}
+
+pub fn build(records: &Records, clusters: &Clusters, config: &IdentityConfig) -> Result<RecordBatch> {
+    let schema = schema(config);
+    let names = columns(config);
+    let refs: Vec<(ColumnRef, Survivorship)> = names
+        .iter()
+        .map(|name| {
+            let column = match records.kind_index(name) {
+                Some(k) => ColumnRef::Identifier(k),
+                None => ColumnRef::Attribute(ATTRIBUTES.iter().position(|a| a == name).expect("a known attribute")),
+            };
+            (column, config.survivorship(name))
+        })
+        .collect();
+
+    // Records grouped by cluster (a counting sort keeps record order within).
+    let n = clusters.ids.len();
+    let mut starts = vec![0u32; n + 1];
+    for &c in &clusters.cluster_of {
+        starts[c as usize + 1] += 1;
+    }
+    for i in 0..n {
+        starts[i + 1] += starts[i];
+    }
+    let mut fill = starts.clone();
+    let mut members = vec![0u32; clusters.cluster_of.len()];
+    for (r, &c) in clusters.cluster_of.iter().enumerate() {
+        members[fill[c as usize] as usize] = r as u32;
+        fill[c as usize] += 1;
+    }
+
+    let mut id_col = StringBuilder::with_capacity(n, n * 12);
+    let mut count_col = Int64Builder::with_capacity(n);
+    let mut sources_col = StringBuilder::new();
+    let mut value_cols: Vec<StringBuilder> = names.iter().map(|_| StringBuilder::new()).collect();
+    let mut candidates: Vec<Candidate> = Vec::new();
+    let mut counts: HashMap<&str, u32> = HashMap::new();
+    let mut source_names: Vec<&str> = Vec::new();
+    for c in 0..n {
+        let rows = &members[starts[c] as usize..starts[c + 1] as usize];
+        id_col.append_value(format_id(clusters.ids[c]));
+        count_col.append_value(rows.len() as i64);
+        source_names.clear();
+        for &r in rows {
+            let (source, _) = records.locate(r);
+            if !source_names.contains(&source.name.as_str()) {
+                source_names.push(&source.name);
+            }
+        }
+        sources_col.append_value(source_names.join(","));
+        for ((column, rule), out) in refs.iter().zip(value_cols.iter_mut()) {
+            candidates.clear();
+            for &r in rows {
+                let (source, row) = records.locate(r);
+                let v = match column {
+                    ColumnRef::Identifier(k) => value(&source.identifiers[*k], row),
+                    ColumnRef::Attribute(a) => value(&source.attributes[*a], row),
+                };
+                if let Some(v) = v {
+                    let updated = source
+                        .updated_at
+                        .as_ref()
+                        .filter(|t| t.is_valid(row))
+                        .map_or(i64::MIN, |t| t.value(row));
+                    candidates.push(Candidate {
+                        value: v,
+                        updated,
+                        priority: source.priority,
+                    });
+                }
+            }
+            out.append_option(choose(&candidates, *rule, &mut counts));
+        }
+    }
+    let mut arrays: Vec<ArrayRef> = vec![
+        Arc::new(id_col.finish()),
+        Arc::new(count_col.finish()),
+        Arc::new(sources_col.finish()),
+    ];
+    arrays.extend(value_cols.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+    Ok(RecordBatch::try_new(schema, arrays)?)
+}
+
+fn choose<'a>(candidates: &[Candidate<'a>], rule: Survivorship, counts: &mut HashMap<&'a str, u32>) -> Option<&'a str> {
+    match candidates {
+        [] => return None,
+        [only] => return Some(only.value),
+        _ => {}
+    }
+    counts.clear();
+    for c in candidates {
+        *counts.entry(c.value).or_default() += 1;
+    }
+    let frequency = |c: &Candidate| counts[c.value];
+    // The best candidate is the maximum by the rule's key, then the value
+    // itself (descending) so that ties never depend on record order.
+    let best = candidates.iter().max_by(|x, y| {
+        let primary = match rule {
+            Survivorship::MostFrequent => frequency(x)
+                .cmp(&frequency(y))
+                .then(x.updated.cmp(&y.updated))
+                .then(y.priority.cmp(&x.priority)),
+            Survivorship::MostRecent => x.updated.cmp(&y.updated).then(frequency(x).cmp(&frequency(y))),
+            Survivorship::SourcePriority => y.priority.cmp(&x.priority).then(frequency(x).cmp(&frequency(y))),
+        };
+        primary.then(y.value.cmp(x.value))
+    })?;
+    Some(best.value)
+}

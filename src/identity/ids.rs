@@ -1,0 +1,220 @@
+//! Stable customer ids. A cluster takes the id its records had in the
+//! previous run: a growing cluster keeps its id; when clusters merge the
+//! oldest id (the smallest number) survives and the others are logged as
+//! merged into it; when a cluster splits, the part holding most of its
+//! records keeps the id and the others get new ids, logged as split from it.
+//! New ids are numbered in record order, so the same data gives the same ids.
+
+use std::collections::HashMap;
+
+use datafusion::arrow::array::Array;
+
+use super::graph::Graph;
+use super::records::Records;
+use crate::error::{Error, Result};
+
+const PREFIX: &str = "cus_";
+
+pub fn format_id(n: u64) -> String {
+    format!("{PREFIX}{n:08}")
+}
+
+pub fn parse_id(text: &str) -> Option<u64> {
+    text.strip_prefix(PREFIX)?.parse().ok().filter(|n| *n > 0)
+}
+
+/// What the previous run knew: each current record's previous id (0: none)
+/// and the highest id ever given.
+pub struct Previous {
+    pub id_of: Vec<u64>,
+    pub highest: u64,
+}
+
+impl Previous {
+    pub fn none(records: u32) -> Previous {
+        Previous {
+            id_of: vec![0; records as usize],
+            highest: 0,
+        }
+    }
+
+    /// Matches previous links `(source, record_id, customer_id)` to current
+    /// records; `highest` also counts ids only the merge log still names.
+    pub fn from_links<'a>(
+        records: &Records,
+        links: impl Iterator<Item = (&'a str, &'a str, &'a str)>,
+        logged_highest: u64,
+    ) -> Result<Previous> {
+        let mut previous = Previous::none(records.len);
+        previous.highest = logged_highest;
+        let mut by_source: HashMap<&str, Vec<(&str, u64)>> = HashMap::new();
+        for (source, record_id, customer_id) in links {
+            let id = parse_id(customer_id).ok_or_else(|| {
+                Error::Usage(format!(
+                    "identity_links holds customer id `{customer_id}`, which oneview did not make; expected ids like {}",
+                    format_id(1)
+                ))
+            })?;
+            previous.highest = previous.highest.max(id);
+            by_source.entry(source).or_default().push((record_id, id));
+        }
+        for source in &records.sources {
+            let Some(links) = by_source.get_mut(source.name.as_str()) else {
+                continue;
+            };
+            links.sort_unstable();
+            // Both sides are in record-id order: one merge pass.
+            let mut j = 0;
+            for row in 0..source.record_id.len() {
+                let id = source.record_id.value(row);
+                while j < links.len() && links[j].0 < id {
+                    j += 1;
+                }
+                if j < links.len() && links[j].0 == id {
+                    previous.id_of[source.offset as usize + row] = links[j].1;
+                }
+            }
+        }
+        Ok(previous)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// `old` joined `new`, which survives.
+    Merged,
+    /// `new` was split off `old`.
+    Split,
+}
+
+#[derive(Debug, Clone)]
+pub struct IdChange {
+    pub old: u64,
+    pub new: u64,
+    pub change: Change,
+    /// The rules of the links that joined the old customers (merges).
+    pub rules: Vec<String>,
+}
+
+/// The clusters of a run with their ids.
+pub struct Clusters {
+    /// Per record, its cluster number (clusters numbered by first record).
+    pub cluster_of: Vec<u32>,
+    /// Per cluster, its customer id.
+    pub ids: Vec<u64>,
+    pub changes: Vec<IdChange>,
+    pub new_ids: u64,
+}
+
+pub fn assign(graph: &mut Graph, records: &Records, previous: &Previous) -> Clusters {
+    let roots = graph.roots();
+    let mut number: HashMap<u32, u32> = HashMap::new();
+    let mut cluster_of = Vec::with_capacity(roots.len());
+    for &root in &roots {
+        let next = number.len() as u32;
+        cluster_of.push(*number.entry(root).or_insert(next));
+    }
+    let clusters = number.len();
+
+    // (previous id, cluster, records) cells.
+    let mut pairs: Vec<(u64, u32)> = previous
+        .id_of
+        .iter()
+        .zip(&cluster_of)
+        .filter(|(id, _)| **id != 0)
+        .map(|(id, c)| (*id, *c))
+        .collect();
+    pairs.sort_unstable();
+    let mut homes: Vec<Vec<u64>> = vec![Vec::new(); clusters];
+    let mut strays: Vec<Vec<u64>> = vec![Vec::new(); clusters];
+    for group in pairs.chunk_by(|x, y| x.0 == y.0) {
+        let id = group[0].0;
+        let cells: Vec<(u32, usize)> = group
+            .chunk_by(|x, y| x.1 == y.1)
+            .map(|cell| (cell[0].1, cell.len()))
+            .collect();
+        // Most records keep the id; a tie goes to the earlier cluster.
+        let home = cells
+            .iter()
+            .max_by(|x, y| x.1.cmp(&y.1).then(y.0.cmp(&x.0)))
+            .expect("a group has a cell")
+            .0;
+        for &(cluster, _) in &cells {
+            if cluster == home {
+                homes[cluster as usize].push(id);
+            } else {
+                strays[cluster as usize].push(id);
+            }
+        }
+    }
+
+    let mut next = previous.highest + 1;
+    let mut ids = vec![0u64; clusters];
+    let mut changes = Vec::new();
+    for c in 0..clusters {
+        let survivor = homes[c].iter().min().copied();
+        ids[c] = survivor.unwrap_or_else(|| {
+            next += 1;
+            next - 1
+        });
+        for &old in homes[c].iter().filter(|id| Some(**id) != survivor) {
+            changes.push(IdChange {
+                old,
+                new: ids[c],
+                change: Change::Merged,
+                rules: Vec::new(),
+            });
+        }
+        for &old in &strays[c] {
+            changes.push(IdChange {
+                old,
+                new: ids[c],
+                change: Change::Split,
+                rules: Vec::new(),
+            });
+        }
+    }
+    describe_merges(graph, records, previous, &cluster_of, &ids, &mut changes);
+    Clusters {
+        cluster_of,
+        ids,
+        changes,
+        new_ids: next - previous.highest - 1,
+    }
+}
+
+/// For each merge, the rules of the links between records of different
+/// previous customers (or new records) in the surviving cluster.
+fn describe_merges(
+    graph: &Graph,
+    records: &Records,
+    previous: &Previous,
+    cluster_of: &[u32],
+    ids: &[u64],
+    changes: &mut [IdChange],
+) {
+    let mut merged: HashMap<u64, Vec<usize>> = HashMap::new();
+    for (i, change) in changes.iter().enumerate() {
+        if change.change == Change::Merged {
+            merged.entry(change.new).or_default().push(i);
+        }
+    }
+    if merged.is_empty() {
+        return;
+    }
+    for edge in &graph.edges {
+        let (a, b) = (edge.a as usize, edge.b as usize);
+        if previous.id_of[a] == previous.id_of[b] {
+            continue;
+        }
+        let Some(indices) = merged.get(&ids[cluster_of[a] as usize]) else {
+            continue;
+        };
+        let rule = &records.kinds[edge.rule as usize];
+        for &i in indices {
+            if !changes[i].rules.contains(rule) {
+                changes[i].rules.push(rule.clone());
+            }
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! Identity resolution: the records of every `[identity]` source are linked
+//! on shared normalized identifiers (with guards), clustered, given stable
+//! customer ids and a golden record, and written as the identity tables.
+//!
+//! The order of a run: `records` (read and normalize, via DataFusion) →
+//! `graph` (links, guards, union-find) → `ids` (stable ids against the
+//! previous run) → `golden` (survivorship) → `outputs` (Parquet, atomically).
+//! `explain` and `evaluate` read the written tables back.
+
+pub mod config;
+pub mod evaluate;
+pub mod explain;
+pub mod golden;
+pub mod graph;
+pub mod ids;
+pub mod outputs;
+pub mod records;
+
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::prelude::SessionContext;
+
+pub use config::IdentityConfig;
+use graph::GuardCounts;
+use ids::{Change, Previous, parse_id};
+
+use crate::error::{Error, Result};
+use crate::session::Session;
+use crate::state::StateStore;
+
+/// What a run did, for the summary `oneview resolve` prints.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub records: Vec<(String, u64)>,
+    pub links: Vec<(String, u64)>,
+    pub customers: u64,
+    pub multi_record_customers: u64,
+    pub largest: u64,
+    pub guards: GuardCounts,
+    pub new_ids: u64,
+    pub merged: u64,
+    pub split: u64,
+    pub elapsed: Duration,
+}
+
+pub fn config(session: &Session) -> Result<&IdentityConfig> {
+    session.project.config.identity.as_ref().ok_or_else(|| {
+        Error::Usage(
+            "the project has no [identity] section; add [identity.sources.NAME] with a table, its record_id and identifier columns"
+                .into(),
+        )
+    })
+}
+
+/// Resolves the project's identity sources and writes the identity tables.
+/// `step` is told what the run is doing (for a progress display).
+pub async fn resolve(session: &Session, step: &dyn Fn(&str)) -> Result<Summary> {
+    let started = Instant::now();
+    let config = config(session)?;
+    let ctx = &session.ctx;
+    let state = StateStore::open(&session.project, ctx)?;
+    let lock = state.lock("identity", "identity resolution").await?;
+    let result = async {
+        step("reading the sources");
+        let records = records::read(ctx, config, &session.project.config_file()).await?;
+        step("linking records");
+        let mut graph = graph::link(&records, config)?;
+        step("assigning customer ids");
+        let (previous, old_merges) = previous(ctx, &records).await?;
+        let clusters = ids::assign(&mut graph, &records, &previous);
+        step("building golden records");
+        let customers = golden::build(&records, &clusters, config)?;
+        step("writing the identity tables");
+        let output = outputs::output_url(&session.project)?;
+        let now = chrono::Utc::now();
+        let mut merges = old_merges;
+        merges.push(outputs::merges(&clusters.changes, now)?);
+        let edges = outputs::edges(&records, &graph, &clusters)?;
+        let links = outputs::links(&records, &graph, &clusters)?;
+        let summary = summarize(&records, &graph, &clusters, &customers, started);
+        outputs::write(ctx, &output, outputs::EDGES, outputs::edges_schema(), edges).await?;
+        outputs::write(ctx, &output, outputs::CUSTOMERS, customers.schema(), vec![customers]).await?;
+        // The merge log before the links: a crash between the two repeats
+        // this run's merges in the log rather than losing them.
+        outputs::write(ctx, &output, outputs::MERGES, outputs::merges_schema(), merges).await?;
+        outputs::write(ctx, &output, outputs::LINKS, outputs::links_schema(), links).await?;
+        Ok(summary)
+    }
+    .await;
+    lock.release().await;
+    result
+}
+
+/// The previous run's links, matched to this run's records, and its merge log.
+async fn previous(ctx: &SessionContext, records: &records::Records) -> Result<(Previous, Vec<RecordBatch>)> {
+    let merges = ctx
+        .sql(&format!("SELECT * FROM {}", outputs::MERGES))
+        .await?
+        .collect()
+        .await?;
+    let mut logged = 0;
+    for batch in &merges {
+        for column in ["old_id", "new_id"] {
+            let ids = batch
+                .column_by_name(column)
+                .expect("the merge log has its schema")
+                .as_string::<i32>();
+            for i in 0..ids.len() {
+                logged = logged.max(parse_id(ids.value(i)).unwrap_or(0));
+            }
+        }
+    }
+    let links = ctx
+        .sql(&format!(
+            "SELECT source, record_id, customer_id FROM {}",
+            outputs::LINKS
+        ))
+        .await?
+        .collect()
+        .await?;
+    let triples = links.iter().flat_map(|batch| {
+        let (s, r, c) = (
+            batch.column(0).as_string::<i32>(),
+            batch.column(1).as_string::<i32>(),
+            batch.column(2).as_string::<i32>(),
+        );
+        (0..batch.num_rows()).map(move |i| (s.value(i), r.value(i), c.value(i)))
+    });
+    let previous = Previous::from_links(records, triples, logged)?;
+    Ok((previous, merges))
+}
+
+fn summarize(
+    records: &records::Records,
+    graph: &graph::Graph,
+    clusters: &ids::Clusters,
+    customers: &RecordBatch,
+    started: Instant,
+) -> Summary {
+    let counts = customers
+        .column_by_name("records")
+        .expect("customers have a record count")
+        .as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+    let mut links = vec![0u64; records.kinds.len()];
+    for edge in &graph.edges {
+        links[edge.rule as usize] += 1;
+    }
+    Summary {
+        records: records
+            .sources
+            .iter()
+            .map(|s| (s.name.clone(), s.record_id.len() as u64))
+            .collect(),
+        links: records.kinds.iter().cloned().zip(links).collect(),
+        customers: clusters.ids.len() as u64,
+        multi_record_customers: counts.values().iter().filter(|n| **n > 1).count() as u64,
+        largest: counts.values().iter().copied().max().unwrap_or(0) as u64,
+        guards: graph.guards.clone(),
+        new_ids: clusters.new_ids,
+        merged: clusters.changes.iter().filter(|c| c.change == Change::Merged).count() as u64,
+        split: clusters.changes.iter().filter(|c| c.change == Change::Split).count() as u64,
+        elapsed: started.elapsed(),
+    }
+}

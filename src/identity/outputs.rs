@@ -1,0 +1,232 @@
+//! The tables a resolution writes below `[project] output` (default
+//! `output/`), one Parquet file each in `identity/NAME/`, registered in every
+//! session: `identity_links`, `identity_edges`, `identity_merges`, `customers`.
+//! Each file is replaced whole (staged, then committed), so a reader sees
+//! the previous run or the new one, never half of one.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, Float64Builder, RecordBatch, StringArray, StringBuilder, TimestampMicrosecondArray,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::prelude::SessionContext;
+use url::Url;
+
+use super::graph::Graph;
+use super::ids::{Change, Clusters, IdChange, format_id};
+use super::records::Records;
+use crate::error::{Error, Result};
+use crate::exec::{Destination, OutputFormat, OutputSpec, ResultWriter};
+use crate::project::Project;
+use crate::storage::resolve_location;
+
+pub const LINKS: &str = "identity_links";
+pub const EDGES: &str = "identity_edges";
+pub const MERGES: &str = "identity_merges";
+pub const CUSTOMERS: &str = "customers";
+pub const NAMES: &[&str] = &[LINKS, EDGES, MERGES, CUSTOMERS];
+
+pub const DEFAULT_OUTPUT: &str = "output/";
+
+/// The project's output folder URL (with a trailing `/`).
+pub fn output_url(project: &Project) -> Result<Url> {
+    let raw = project.config.project.output.as_deref().unwrap_or(DEFAULT_OUTPUT);
+    let raw = if raw.ends_with('/') {
+        raw.to_string()
+    } else {
+        format!("{raw}/")
+    };
+    resolve_location(&raw, &project.dir)
+        .map_err(|e| Error::config(project.config_file(), format!("key `project.output`: {e}")))
+}
+
+/// The folder of one identity table.
+pub fn folder(output: &Url, name: &str) -> Url {
+    output
+        .join(&format!("identity/{name}/"))
+        .expect("identity folders are valid URL paths")
+}
+
+pub fn links_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("source", DataType::Utf8, false),
+        Field::new("record_id", DataType::Utf8, false),
+        Field::new("customer_id", DataType::Utf8, false),
+        Field::new("rule", DataType::Utf8, true),
+        Field::new("match_probability", DataType::Float64, true),
+    ]))
+}
+
+pub fn edges_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("customer_id", DataType::Utf8, false),
+        Field::new("source_a", DataType::Utf8, false),
+        Field::new("record_id_a", DataType::Utf8, false),
+        Field::new("source_b", DataType::Utf8, false),
+        Field::new("record_id_b", DataType::Utf8, false),
+        Field::new("rule", DataType::Utf8, false),
+        Field::new("value", DataType::Utf8, true),
+        Field::new("match_probability", DataType::Float64, true),
+    ]))
+}
+
+pub fn merges_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("old_id", DataType::Utf8, false),
+        Field::new("new_id", DataType::Utf8, false),
+        Field::new("change", DataType::Utf8, false),
+        Field::new(
+            "changed_at",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
+        Field::new("reason", DataType::Utf8, true),
+    ]))
+}
+
+const BATCH: usize = 1 << 20;
+
+/// One row per record: its customer and the strongest rule that linked it.
+pub fn links(records: &Records, graph: &Graph, clusters: &Clusters) -> Result<Vec<RecordBatch>> {
+    let mut rule_of = vec![u16::MAX; records.len as usize];
+    for edge in &graph.edges {
+        for r in [edge.a, edge.b] {
+            let slot = &mut rule_of[r as usize];
+            *slot = (*slot).min(edge.rule);
+        }
+    }
+    let mut batches = Vec::new();
+    for source in &records.sources {
+        let mut start = 0;
+        while start < source.record_id.len() {
+            let end = (start + BATCH).min(source.record_id.len());
+            let rows = end - start;
+            let mut customer = StringBuilder::with_capacity(rows, rows * 12);
+            let mut rule = StringBuilder::with_capacity(rows, rows * 6);
+            let mut probability = Float64Builder::with_capacity(rows);
+            for row in start..end {
+                let r = source.offset as usize + row;
+                customer.append_value(format_id(clusters.ids[clusters.cluster_of[r] as usize]));
+                match rule_of[r] {
+                    u16::MAX => {
+                        rule.append_null();
+                        probability.append_null();
+                    }
+                    k => {
+                        rule.append_value(&records.kinds[k as usize]);
+                        probability.append_value(1.0);
+                    }
+                }
+            }
+            let columns: Vec<ArrayRef> = vec![
+                Arc::new(StringArray::from(vec![source.name.as_str(); rows])),
+                Arc::new(source.record_id.slice(start, rows)),
+                Arc::new(customer.finish()),
+                Arc::new(rule.finish()),
+                Arc::new(probability.finish()),
+            ];
+            batches.push(RecordBatch::try_new(links_schema(), columns)?);
+            start = end;
+        }
+    }
+    Ok(batches)
+}
+
+/// One row per link kept: the two records, the rule and the shared value.
+pub fn edges(records: &Records, graph: &Graph, clusters: &Clusters) -> Result<Vec<RecordBatch>> {
+    let mut batches = Vec::new();
+    for chunk in graph.edges.chunks(BATCH) {
+        let mut customer = StringBuilder::new();
+        let (mut source_a, mut id_a, mut source_b, mut id_b) = (
+            StringBuilder::new(),
+            StringBuilder::new(),
+            StringBuilder::new(),
+            StringBuilder::new(),
+        );
+        let (mut rule, mut value) = (StringBuilder::new(), StringBuilder::new());
+        let mut probability = Float64Builder::new();
+        for edge in chunk {
+            customer.append_value(format_id(clusters.ids[clusters.cluster_of[edge.a as usize] as usize]));
+            for (r, source_out, id_out) in [(edge.a, &mut source_a, &mut id_a), (edge.b, &mut source_b, &mut id_b)] {
+                let (source, row) = records.locate(r);
+                source_out.append_value(&source.name);
+                id_out.append_value(source.record_id.value(row));
+            }
+            rule.append_value(&records.kinds[edge.rule as usize]);
+            value.append_value(&graph.values[edge.rule as usize][edge.value as usize]);
+            probability.append_value(1.0);
+        }
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(customer.finish()),
+            Arc::new(source_a.finish()),
+            Arc::new(id_a.finish()),
+            Arc::new(source_b.finish()),
+            Arc::new(id_b.finish()),
+            Arc::new(rule.finish()),
+            Arc::new(value.finish()),
+            Arc::new(probability.finish()),
+        ];
+        batches.push(RecordBatch::try_new(edges_schema(), columns)?);
+    }
+    Ok(batches)
+}
+
+/// This run's id changes as merge-log rows.
+pub fn merges(changes: &[IdChange], at: chrono::DateTime<chrono::Utc>) -> Result<RecordBatch> {
+    let old: StringArray = changes.iter().map(|c| Some(format_id(c.old))).collect();
+    let new: StringArray = changes.iter().map(|c| Some(format_id(c.new))).collect();
+    let change: StringArray = changes
+        .iter()
+        .map(|c| {
+            Some(match c.change {
+                Change::Merged => "merged",
+                Change::Split => "split",
+            })
+        })
+        .collect();
+    let when = TimestampMicrosecondArray::from(vec![at.timestamp_micros(); changes.len()]).with_timezone("UTC");
+    let reason: StringArray = changes
+        .iter()
+        .map(|c| {
+            Some(match c.change {
+                Change::Merged if c.rules.is_empty() => "clusters joined".to_string(),
+                Change::Merged => format!("clusters joined by {} links", c.rules.join(", ")),
+                Change::Split => "records no longer linked to the old customer".to_string(),
+            })
+        })
+        .collect();
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(old),
+        Arc::new(new),
+        Arc::new(change),
+        Arc::new(when),
+        Arc::new(reason),
+    ];
+    Ok(RecordBatch::try_new(merges_schema(), columns)?)
+}
+
+/// Replaces one identity table's file (staged, then committed).
+pub async fn write(
+    ctx: &SessionContext,
+    output: &Url,
+    name: &str,
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+) -> Result<()> {
+    let url = folder(output, name)
+        .join("data.parquet")
+        .expect("a file name joins a folder URL");
+    let spec = OutputSpec {
+        format: OutputFormat::Parquet,
+        destination: Destination::Url(url),
+        max_rows: None,
+    };
+    let stream = RecordBatchStreamAdapter::new(schema, futures::stream::iter(batches.into_iter().map(Ok)));
+    ResultWriter::open(&spec, ctx)
+        .await?
+        .write_stream(Box::pin(stream))
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,244 @@
+//! Reads every source's records through DataFusion: the record id, each
+//! identifier normalized by its kind (emails and phones by the udfs crate),
+//! the attributes as given, sorted by record id so that record numbers, and
+//! everything derived from them, are the same on every run.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, StringArray, TimestampMicrosecondArray};
+use datafusion::arrow::compute::{cast, concat};
+use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use datafusion::prelude::SessionContext;
+
+use super::config::{ATTRIBUTES, DEFAULT_SOURCE_PRIORITY, IdentityConfig, SourceConfig};
+use crate::error::{Error, Result};
+
+/// One source's records, in record-id order. Record `i` of the source is
+/// record `offset + i` of the run.
+pub struct SourceRecords {
+    pub name: String,
+    pub priority: u32,
+    pub offset: u32,
+    pub record_id: StringArray,
+    /// Per identifier kind of the run (`Records::kinds`): normalized values.
+    pub identifiers: Vec<Option<StringArray>>,
+    /// Per attribute of `ATTRIBUTES`: values as given (trimmed).
+    pub attributes: Vec<Option<StringArray>>,
+    pub updated_at: Option<TimestampMicrosecondArray>,
+}
+
+pub struct Records {
+    /// Identifier kinds in linking order.
+    pub kinds: Vec<String>,
+    pub sources: Vec<SourceRecords>,
+    pub len: u32,
+}
+
+impl Records {
+    /// The source holding record `r` and the row within it.
+    pub fn locate(&self, r: u32) -> (&SourceRecords, usize) {
+        let i = self.sources.partition_point(|s| s.offset <= r) - 1;
+        let source = &self.sources[i];
+        (source, (r - source.offset) as usize)
+    }
+
+    pub fn kind_index(&self, kind: &str) -> Option<usize> {
+        self.kinds.iter().position(|k| k == kind)
+    }
+}
+
+/// The SQL that reads one source: one column per mapped key.
+fn source_sql(name: &str, source: &SourceConfig, config: &IdentityConfig, kinds: &[String]) -> String {
+    let text = |expr: &str| format!("nullif(trim(CAST((\n{expr}\n) AS VARCHAR)), '')");
+    let mut columns = vec![format!("{} AS record_id", text(&source.record_id))];
+    for (i, kind) in kinds.iter().enumerate() {
+        let Some(expr) = source.identifiers.get(kind) else {
+            continue;
+        };
+        let value = text(expr);
+        let normalized = match kind.as_str() {
+            "email" => {
+                let rules = if config.gmail_rules.unwrap_or(true) {
+                    "gmail"
+                } else {
+                    "none"
+                };
+                format!("normalize_email({value}, '{rules}')")
+            }
+            "phone" => {
+                let region = source
+                    .phone_region
+                    .clone()
+                    .unwrap_or_else(|| format!("'{}'", config.default_region.as_deref().unwrap_or("US")));
+                format!("normalize_phone({value}, (\n{region}\n))")
+            }
+            "handle" => format!("nullif(lower(ltrim({value}, '@')), '')"),
+            _ => value,
+        };
+        columns.push(format!("{normalized} AS id_{i}"));
+    }
+    for (i, attribute) in ATTRIBUTES.iter().enumerate() {
+        if let Some(expr) = source.attributes.get(*attribute) {
+            columns.push(format!("{} AS attr_{i}", text(expr)));
+        }
+    }
+    if let Some(expr) = &source.updated_at {
+        columns.push(format!("CAST((\n{expr}\n) AS TIMESTAMP) AS updated_at"));
+    }
+    let table = source.table(name).replace('"', "\"\"");
+    format!("SELECT {} FROM \"{table}\" ORDER BY record_id", columns.join(",\n"))
+}
+
+/// Reads every source; a column or expression that does not plan is named by its key.
+pub async fn read(ctx: &SessionContext, config: &IdentityConfig, config_file: &std::path::Path) -> Result<Records> {
+    let kinds = config.kinds();
+    let mut sources = Vec::with_capacity(config.sources.len());
+    let mut offset: u64 = 0;
+    for (name, source) in &config.sources {
+        let sql = source_sql(name, source, config, &kinds);
+        let frame = match ctx.sql(&sql).await {
+            Ok(frame) => frame,
+            Err(e) => return Err(blame_key(ctx, name, source, config_file, e).await),
+        };
+        let batches = frame.collect().await?;
+        let schema = batches.first().map(|b| b.schema());
+        let column = |field: &str| -> Result<Option<ArrayRef>> {
+            let Some(schema) = &schema else {
+                return Ok(None);
+            };
+            let Ok(index) = schema.index_of(field) else {
+                return Ok(None);
+            };
+            let parts: Vec<&dyn Array> = batches.iter().map(|b| b.column(index).as_ref()).collect();
+            Ok(Some(concat(&parts)?))
+        };
+        let strings = |field: &str| -> Result<Option<StringArray>> {
+            Ok(match column(field)? {
+                Some(array) => Some(
+                    cast(&array, &DataType::Utf8)?
+                        .as_any()
+                        .downcast_ref::<StringArray>()
+                        .expect("cast to Utf8 gives a StringArray")
+                        .clone(),
+                ),
+                None => None,
+            })
+        };
+        let record_id = strings("record_id")?.unwrap_or_else(|| StringArray::from(Vec::<Option<&str>>::new()));
+        check_record_ids(name, &record_id)?;
+        let identifiers = (0..kinds.len())
+            .map(|i| strings(&format!("id_{i}")))
+            .collect::<Result<Vec<_>>>()?;
+        let attributes = (0..ATTRIBUTES.len())
+            .map(|i| strings(&format!("attr_{i}")))
+            .collect::<Result<Vec<_>>>()?;
+        let updated_at = match column("updated_at")? {
+            Some(array) => Some(
+                cast(&array, &DataType::Timestamp(TimeUnit::Microsecond, None))?
+                    .as_any()
+                    .downcast_ref::<TimestampMicrosecondArray>()
+                    .expect("cast to microseconds gives a timestamp array")
+                    .clone(),
+            ),
+            None => None,
+        };
+        let rows = record_id.len() as u64;
+        sources.push(SourceRecords {
+            name: name.clone(),
+            priority: source.priority.unwrap_or(DEFAULT_SOURCE_PRIORITY),
+            offset: offset as u32,
+            record_id,
+            identifiers,
+            attributes,
+            updated_at,
+        });
+        offset += rows;
+        if offset > u64::from(u32::MAX - 1) {
+            return Err(Error::Usage(format!(
+                "the identity sources hold more than {} records; resolve fewer or smaller sources",
+                u32::MAX - 1
+            )));
+        }
+    }
+    Ok(Records {
+        kinds,
+        sources,
+        len: offset as u32,
+    })
+}
+
+/// Ids must be present and unique within a source: links and stable
+/// customer ids are kept per record id.
+fn check_record_ids(source: &str, ids: &StringArray) -> Result<()> {
+    let nulls = ids.null_count();
+    if nulls > 0 {
+        return Err(Error::table(
+            source,
+            format!(
+                "the identity source's record_id is NULL or empty in {nulls} rows; expected an id for every record"
+            ),
+        ));
+    }
+    for i in 1..ids.len() {
+        if ids.value(i) == ids.value(i - 1) {
+            return Err(Error::table(
+                source,
+                format!(
+                    "the identity source's record_id `{}` appears more than once; expected one row per record",
+                    ids.value(i)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Plans each configured expression alone to find the one that fails.
+async fn blame_key(
+    ctx: &SessionContext,
+    name: &str,
+    source: &SourceConfig,
+    config_file: &std::path::Path,
+    error: datafusion::error::DataFusionError,
+) -> Error {
+    let table = source.table(name).replace('"', "\"\"");
+    let mut keys: Vec<(String, &str)> = vec![("record_id".into(), source.record_id.as_str())];
+    keys.extend(
+        source
+            .identifiers
+            .iter()
+            .map(|(k, e)| (format!("identifiers.{k}"), e.as_str())),
+    );
+    keys.extend(
+        source
+            .attributes
+            .iter()
+            .map(|(k, e)| (format!("attributes.{k}"), e.as_str())),
+    );
+    if let Some(region) = &source.phone_region {
+        keys.push(("phone_region".into(), region.as_str()));
+    }
+    if let Some(updated) = &source.updated_at {
+        keys.push(("updated_at".into(), updated.as_str()));
+    }
+    for (key, expr) in keys {
+        if let Err(e) = ctx.sql(&format!("SELECT (\n{expr}\n) FROM \"{table}\" LIMIT 0")).await {
+            let detail = e.strip_backtrace().lines().next().unwrap_or_default().to_string();
+            return Error::config(
+                config_file,
+                format!("key `identity.sources.{name}.{key}` = {expr:?} does not work on table `{table}`: {detail}"),
+            );
+        }
+    }
+    Error::Query(error)
+}
+
+/// The value of an optional string column at a row.
+pub fn value(column: &Option<StringArray>, row: usize) -> Option<&str> {
+    let array = column.as_ref()?;
+    array.is_valid(row).then(|| array.value(row))
+}
+
+pub fn shared(array: StringArray) -> ArrayRef {
+    Arc::new(array)
+}
