@@ -8,7 +8,8 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt::Write;
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::Float64Type;
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 
@@ -30,14 +31,15 @@ async fn query(ctx: &SessionContext, sql: &str, params: Vec<ScalarValue>) -> Res
     Ok(ctx.sql(sql).await?.with_param_values(params)?.collect().await?)
 }
 
+/// A column as text, whatever string type the engine chose.
 fn strings(batches: &[RecordBatch], column: usize) -> Vec<Option<String>> {
-    batches
-        .iter()
-        .flat_map(|b| {
-            let a = b.column(column).as_string::<i32>();
-            (0..a.len()).map(move |i| a.is_valid(i).then(|| a.value(i).to_string()))
-        })
-        .collect()
+    let mut out = Vec::new();
+    for batch in batches {
+        let array = cast(batch.column(column), &DataType::Utf8).expect("text columns cast to Utf8");
+        let a = array.as_string::<i32>();
+        out.extend((0..a.len()).map(|i| a.is_valid(i).then(|| a.value(i).to_string())));
+    }
+    out
 }
 
 fn text(s: &str) -> ScalarValue {
@@ -252,9 +254,8 @@ async fn golden(ctx: &SessionContext, customer: &str, out: &mut String) -> Resul
     };
     let mut parts = Vec::new();
     for (i, field) in batch.schema().fields().iter().enumerate().skip(3) {
-        let column = batch.column(i).as_string::<i32>();
-        if column.is_valid(0) {
-            parts.push(format!("{} = {}", field.name(), column.value(0)));
+        if let Some(Some(value)) = strings(std::slice::from_ref(batch), i).first() {
+            parts.push(format!("{} = {value}", field.name()));
         }
     }
     if !parts.is_empty() {
@@ -267,7 +268,7 @@ async fn merges(ctx: &SessionContext, customer: &str, out: &mut String) -> Resul
     let rows = query(
         ctx,
         &format!(
-            "SELECT old_id, new_id, change, CAST(changed_at AS VARCHAR), reason FROM {MERGES} \
+            "SELECT old_id, new_id, change, CAST(changed_at AS VARCHAR) AS at, reason FROM {MERGES} \
              WHERE old_id = $1 OR new_id = $1 ORDER BY changed_at, old_id"
         ),
         vec![text(customer)],

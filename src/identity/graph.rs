@@ -17,11 +17,15 @@ use crate::error::{Error, Result};
 /// The patterns of junk identifier values every project blocks unless told
 /// otherwise (checked after normalization).
 pub const DEFAULT_BLOCKED: &[&str] = &[
+    // Nothing but zeros, dashes and punctuation.
     r"^[0\-\s.()+]*$",
-    r"(?i)^(null|none|nil|n/?a|unknown|undefined|test|x+|-)$",
-    r"(?i)^test@test\.",
-    r"(?i)^(no-?reply|noemail|none|null|test|example)@",
-    r"(?i)@example\.(com|org|net)$",
+    // Placeholders typed into a required field.
+    r"(?i)^(null|none|nil|n/?a|unknown|undefined|test|x+|-+|\?+)$",
+    // Placeholder emails: a placeholder local part, or an example domain.
+    r"(?i)^(x+|n/?a|none|null|nil|no|noemail|nomail|no-?reply|test|asdf|abc|unknown|email)@",
+    r"(?i)@(example\.(com|org|net)|test\.com)$",
+    // One digit repeated, and 123-456-7890, in any phone format.
+    r"^\+?1?(0{10}|1{10}|2{10}|3{10}|4{10}|5{10}|6{10}|7{10}|8{10}|9{10})$",
     r"^\+?1?1234567890$",
 ];
 

@@ -18,7 +18,9 @@ pub mod records;
 
 use std::time::{Duration, Instant};
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
 use datafusion::prelude::SessionContext;
 
 pub use config::IdentityConfig;
@@ -102,10 +104,8 @@ async fn previous(ctx: &SessionContext, records: &records::Records) -> Result<(P
     let mut logged = 0;
     for batch in &merges {
         for column in ["old_id", "new_id"] {
-            let ids = batch
-                .column_by_name(column)
-                .expect("the merge log has its schema")
-                .as_string::<i32>();
+            let ids = utf8(batch.column_by_name(column).expect("the merge log has its schema"))?;
+            let ids = ids.as_string::<i32>();
             for i in 0..ids.len() {
                 logged = logged.max(parse_id(ids.value(i)).unwrap_or(0));
             }
@@ -119,16 +119,21 @@ async fn previous(ctx: &SessionContext, records: &records::Records) -> Result<(P
         .await?
         .collect()
         .await?;
-    let triples = links.iter().flat_map(|batch| {
-        let (s, r, c) = (
-            batch.column(0).as_string::<i32>(),
-            batch.column(1).as_string::<i32>(),
-            batch.column(2).as_string::<i32>(),
-        );
-        (0..batch.num_rows()).map(move |i| (s.value(i), r.value(i), c.value(i)))
+    let columns = links
+        .iter()
+        .map(|batch| Ok([utf8(batch.column(0))?, utf8(batch.column(1))?, utf8(batch.column(2))?]))
+        .collect::<Result<Vec<_>>>()?;
+    let triples = columns.iter().flat_map(|[s, r, c]| {
+        let (s, r, c) = (s.as_string::<i32>(), r.as_string::<i32>(), c.as_string::<i32>());
+        (0..s.len()).map(move |i| (s.value(i), r.value(i), c.value(i)))
     });
     let previous = Previous::from_links(records, triples, logged)?;
     Ok((previous, merges))
+}
+
+/// A text column as Utf8, whichever string type the scan produced.
+fn utf8(array: &ArrayRef) -> Result<ArrayRef> {
+    Ok(cast(array, &DataType::Utf8)?)
 }
 
 fn summarize(

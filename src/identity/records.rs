@@ -3,8 +3,6 @@
 //! the attributes as given, sorted by record id so that record numbers, and
 //! everything derived from them, are the same on every run.
 
-use std::sync::Arc;
-
 use datafusion::arrow::array::{Array, ArrayRef, StringArray, TimestampMicrosecondArray};
 use datafusion::arrow::compute::{cast, concat};
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
@@ -237,8 +235,4 @@ async fn blame_key(
 pub fn value(column: &Option<StringArray>, row: usize) -> Option<&str> {
     let array = column.as_ref()?;
     array.is_valid(row).then(|| array.value(row))
-}
-
-pub fn shared(array: StringArray) -> ArrayRef {
-    Arc::new(array)
 }

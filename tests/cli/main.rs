@@ -2,6 +2,7 @@
 
 mod errors;
 mod generator;
+mod identity;
 mod repl;
 mod reports;
 mod s3;

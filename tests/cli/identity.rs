@@ -1,0 +1,398 @@
+//! `oneview resolve`: deterministic links and their guards, stable ids
+//! across runs (same data, added records, a merge, a split), golden records,
+//! `--explain`, `--evaluate`, and configuration errors, on small CSV sources.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use crate::support::{csv_rows, project, run_in};
+
+const TOML: &str = r#"
+[tables.crm]
+location = "crm.csv"
+[tables.orders]
+location = "orders.csv"
+[tables.web]
+location = "web.csv"
+[tables.truth]
+location = "truth.csv"
+
+[identity]
+survivorship = { first_name = "most_recent" }
+
+[identity.identifiers.anonymous_id]
+max_distinct = { user_id = 1 }
+
+[identity.identifiers.email]
+blocked = ["office@shop.com"]
+
+[identity.sources.crm]
+record_id = "contact_id"
+updated_at = "updated_at"
+identifiers = { user_id = "contact_id", email = "email", phone = "phone" }
+attributes = { first_name = "first_name", last_name = "last_name" }
+
+[identity.sources.orders]
+record_id = "order_id"
+identifiers = { user_id = "contact_id", email = "email", phone = "phone" }
+attributes = { full_name = "ship_name" }
+
+[identity.sources.web]
+record_id = "event_id"
+identifiers = { anonymous_id = "anonymous_id", user_id = "user_id" }
+"#;
+
+const CRM: &str = "contact_id,first_name,last_name,email,phone,updated_at
+c1,Kelly,Neal,k.neal@mail.com,(415) 382-0199,2024-01-01T00:00:00
+c2,Sam,Hill,sam@hill.org,,2024-01-01T00:00:00
+c3,Kel,Neal,,,2025-06-01T00:00:00
+";
+
+// o1: c1 by id. o2: a guest with c1's email, spelt differently. o3: a guest
+// with a junk email (blocked by default). o4 and o5: guests sharing an
+// address the project blocks; o5 has a phone no one else has (its own
+// customer until a later run).
+const ORDERS: &str = "order_id,contact_id,email,phone,ship_name
+o1,c1,,,Kelly Neal
+o2,, K.Neal@Mail.COM ,,K Neal
+o3,,test@test.com,,Sam Hill
+o4,,office@shop.com,0000000000,Sam Hill
+o5,,office@shop.com,+1 206 874 3526,Kelly Neal
+";
+
+// d1: c1's phone, logged in once. k1: a kiosk where c1 and c2 logged in
+// (more than one user_id: the device must not link anyone). d3: never logged in.
+const WEB: &str = "event_id,anonymous_id,user_id
+e1,d1,c1
+e2,d1,
+e3,k1,c1
+e4,k1,c2
+e5,k1,
+e6,d3,
+";
+
+const TRUTH: &str = "source,record_id,person_id
+crm,c1,A
+crm,c2,B
+crm,c3,A
+orders,o1,A
+orders,o2,A
+orders,o3,B
+orders,o4,B
+orders,o5,A
+web,e1,A
+web,e2,A
+web,e3,A
+web,e4,B
+web,e5,B
+web,e6,A
+";
+
+fn write(dir: &Path, file: &str, text: &str) {
+    std::fs::write(dir.join(file), text).unwrap();
+}
+
+fn sample_project() -> tempfile::TempDir {
+    let dir = project(TOML);
+    write(dir.path(), "crm.csv", CRM);
+    write(dir.path(), "orders.csv", ORDERS);
+    write(dir.path(), "web.csv", WEB);
+    write(dir.path(), "truth.csv", TRUTH);
+    dir
+}
+
+/// `source:record_id` → customer_id of the last run.
+fn links(dir: &Path) -> BTreeMap<String, String> {
+    let out = run_in(
+        dir,
+        &[
+            "sql",
+            "--format",
+            "csv",
+            "SELECT source || ':' || record_id, customer_id FROM identity_links ORDER BY 1",
+        ],
+    );
+    csv_rows(out.ok())
+        .into_iter()
+        .map(|row| {
+            let (record, customer) = row.split_once(',').unwrap();
+            (record.to_string(), customer.to_string())
+        })
+        .collect()
+}
+
+fn summary(dir: &Path) -> BTreeMap<String, Vec<String>> {
+    let out = run_in(dir, &["resolve", "--format", "csv"]);
+    let mut rows: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for row in csv_rows(out.ok()) {
+        let (item, value) = row.split_once(',').unwrap();
+        rows.entry(item.trim().to_string())
+            .or_default()
+            .push(value.trim_matches('"').to_string());
+    }
+    rows
+}
+
+fn sql_rows(dir: &Path, query: &str) -> Vec<String> {
+    csv_rows(run_in(dir, &["sql", "--format", "csv", query]).ok())
+}
+
+#[test]
+fn links_on_shared_identifiers_and_counts_every_guard() {
+    let dir = sample_project();
+    let s = summary(dir.path());
+    assert_eq!(s["records"], ["14"], "{s:?}");
+    assert_eq!(s["blocked value"], ["email: 3 records, 2 distinct values"], "{s:?}");
+    assert_eq!(
+        s["max_distinct"],
+        ["anonymous_id values with too many user_ids: 1"],
+        "{s:?}"
+    );
+
+    let l = links(dir.path());
+    let a = &l["crm:c1"];
+    // c1, its order, the guest order with its email, its device's events and
+    // its kiosk login are one customer.
+    for record in ["orders:o1", "orders:o2", "web:e1", "web:e2", "web:e3"] {
+        assert_eq!(&l[record], a, "{record} should be with crm:c1: {l:?}");
+    }
+    assert_eq!(l["web:e4"], l["crm:c2"], "{l:?}");
+    // Guards: the junk email and phone and the kiosk link no one.
+    for record in ["orders:o3", "orders:o4", "web:e5", "orders:o5", "web:e6", "crm:c3"] {
+        let shared = l.values().filter(|c| *c == &l[record]).count();
+        assert_eq!(shared, 1, "{record} should be alone: {l:?}");
+    }
+    let customers: BTreeSet<&String> = l.values().collect();
+    assert_eq!(customers.len(), 8, "{l:?}");
+    assert_eq!(s["customers"], ["8"], "{s:?}");
+
+    // The golden record: the most frequent email (normalized), the CRM's
+    // name, the records and sources behind it.
+    let golden = sql_rows(
+        dir.path(),
+        &format!(
+            "SELECT records, sources, email, phone, first_name, last_name FROM customers WHERE customer_id = '{a}'"
+        ),
+    );
+    assert_eq!(golden, ["6,\"crm,orders,web\",k.neal@mail.com,+14153820199,Kelly,Neal"]);
+    // The evidence: the guest order joined on the normalized email.
+    let edge = sql_rows(
+        dir.path(),
+        "SELECT source_a, record_id_a, rule, value FROM identity_edges WHERE record_id_b = 'o2'",
+    );
+    assert_eq!(edge, ["crm,c1,email,k.neal@mail.com"]);
+}
+
+#[test]
+fn the_same_data_gives_the_same_ids_and_new_records_keep_them() {
+    let dir = sample_project();
+    summary(dir.path());
+    let first = links(dir.path());
+    let again = summary(dir.path());
+    assert_eq!(links(dir.path()), first, "a second run on the same data changed ids");
+    assert_eq!(again["new ids"], ["0"], "{again:?}");
+    assert_eq!(again["merged ids"], ["0"], "{again:?}");
+
+    // New records: one joins c2, one is a new person. Every existing record
+    // keeps its id; the new person gets an id never used before.
+    write(
+        dir.path(),
+        "orders.csv",
+        &format!("{ORDERS}o6,c2,,,Sam Hill\no7,,new@person.net,,New Person\n"),
+    );
+    let grown = summary(dir.path());
+    assert_eq!(grown["new ids"], ["1"], "{grown:?}");
+    let after = links(dir.path());
+    for (record, id) in &first {
+        assert_eq!(&after[record], id, "{record} changed its id");
+    }
+    assert_eq!(after["orders:o6"], first["crm:c2"]);
+    assert!(!first.values().any(|id| id == &after["orders:o7"]), "o7 reused an id");
+}
+
+#[test]
+fn a_merge_keeps_the_older_id_and_is_logged_and_a_split_is_logged_too() {
+    let dir = sample_project();
+    summary(dir.path());
+    let first = links(dir.path());
+    let (kelly, guest) = (first["crm:c1"].clone(), first["orders:o5"].clone());
+    assert_ne!(kelly, guest);
+    assert!(kelly < guest, "ids are numbered in record order: {kelly} {guest}");
+
+    // c1's record now carries the guest's phone: the two customers merge.
+    let crm = CRM.replace("(415) 382-0199", "+1 206 874 3526");
+    write(dir.path(), "crm.csv", &crm);
+    let s = summary(dir.path());
+    assert_eq!(s["merged ids"], ["1"], "{s:?}");
+    let merged = links(dir.path());
+    assert_eq!(merged["orders:o5"], kelly, "the older id survives");
+    assert_eq!(merged["crm:c1"], kelly);
+    let log = sql_rows(dir.path(), "SELECT old_id, new_id, change, reason FROM identity_merges");
+    assert_eq!(log, [format!("{guest},{kelly},merged,clusters joined by phone links")]);
+
+    // The link goes away again: the guest's order splits off with a new id,
+    // and the log says so.
+    write(dir.path(), "crm.csv", CRM);
+    let s = summary(dir.path());
+    assert_eq!(s["split ids"], ["1"], "{s:?}");
+    let split = links(dir.path());
+    assert_eq!(split["crm:c1"], kelly, "the larger part keeps the id");
+    assert_ne!(split["orders:o5"], kelly);
+    assert_ne!(split["orders:o5"], guest, "a merged id is not handed out again");
+    let log = sql_rows(
+        dir.path(),
+        "SELECT old_id, new_id, change FROM identity_merges WHERE change = 'split'",
+    );
+    assert_eq!(log, [format!("{kelly},{},split", split["orders:o5"])]);
+}
+
+#[test]
+fn the_cluster_size_cap_refuses_links_and_says_so() {
+    let dir = sample_project();
+    let toml = TOML.replace("[identity]\n", "[identity]\nmax_cluster_size = 3\n");
+    write(dir.path(), "oneview.toml", &toml);
+    let s = summary(dir.path());
+    assert!(s.contains_key("max_cluster_size"), "{s:?}");
+    let largest: u64 = s["largest (records)"][0].parse().unwrap();
+    assert!(largest <= 3, "{s:?}");
+    let sizes = sql_rows(dir.path(), "SELECT max(records) FROM customers");
+    assert_eq!(sizes, ["3"]);
+}
+
+#[test]
+fn explain_prints_the_path_of_links_and_the_customer() {
+    let dir = sample_project();
+    summary(dir.path());
+    let l = links(dir.path());
+    let record = run_in(dir.path(), &["resolve", "--explain", "orders:o2"]);
+    let out = record.ok();
+    assert!(
+        out.contains(&format!("customer {}: 6 records from crm, orders, web", l["crm:c1"])),
+        "{out}"
+    );
+    assert!(out.contains("record orders:o2: path of links to crm:c1"), "{out}");
+    assert!(out.contains("└─ email = k.neal@mail.com (p = 1.000) → crm:c1"), "{out}");
+
+    // A bare record id, and a customer id.
+    let bare = run_in(dir.path(), &["resolve", "--explain", "e2"]);
+    let out = bare.ok();
+    assert!(out.contains("anonymous_id = d1"), "{out}");
+    let customer = run_in(dir.path(), &["resolve", "--explain", &l["crm:c1"]]);
+    let out = customer.ok();
+    assert!(
+        out.contains("golden record: user_id = c1; email = k.neal@mail.com"),
+        "{out}"
+    );
+    assert!(
+        out.contains("links by rule: user_id 3, anonymous_id 1, email 1"),
+        "{out}"
+    );
+    assert!(out.contains("web:e2 ← anonymous_id = d1 (p = 1.000) ← web:e1"), "{out}");
+
+    run_in(dir.path(), &["resolve", "--explain", "zz"]).fails(2, "no customer or record `zz` in identity_links");
+}
+
+/// Pairwise precision and recall the slow way: every pair of records.
+fn pairwise(links: &BTreeMap<String, String>, truth: &BTreeMap<String, String>) -> (f64, f64) {
+    let records: Vec<&String> = links.keys().collect();
+    let (mut predicted, mut actual, mut both) = (0u32, 0u32, 0u32);
+    for i in 0..records.len() {
+        for j in i + 1..records.len() {
+            let p = links[records[i]] == links[records[j]];
+            let t = truth[records[i]] == truth[records[j]];
+            predicted += u32::from(p);
+            actual += u32::from(t);
+            both += u32::from(p && t);
+        }
+    }
+    (both as f64 / predicted as f64, both as f64 / actual as f64)
+}
+
+#[test]
+fn evaluate_scores_the_run_against_the_truth() {
+    let dir = sample_project();
+    summary(dir.path());
+    let truth: BTreeMap<String, String> = TRUTH
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (format!("{}:{}", f[0], f[1]), f[2].to_string())
+        })
+        .collect();
+    let (precision, recall) = pairwise(&links(dir.path()), &truth);
+    assert!(
+        recall < 1.0 && precision == 1.0,
+        "the sample has unlinkable records and no false link"
+    );
+
+    let out = run_in(dir.path(), &["resolve", "--evaluate", "truth", "--format", "csv"]);
+    let rows: BTreeMap<String, String> = csv_rows(out.ok())
+        .into_iter()
+        .map(|r| {
+            let (k, v) = r.split_once(',').unwrap();
+            (k.to_string(), v.to_string())
+        })
+        .collect();
+    assert_eq!(rows["records evaluated"], "14");
+    assert_eq!(rows["pairwise precision"], format!("{precision:.4}"));
+    assert_eq!(rows["pairwise recall"], format!("{recall:.4}"));
+    let f1 = 2.0 * precision * recall / (precision + recall);
+    assert_eq!(rows["pairwise F1"], format!("{f1:.4}"));
+    assert_eq!(rows["B-cubed precision"], "1.0000");
+
+    run_in(dir.path(), &["resolve", "--evaluate", "nope"]).fails(2, "--evaluate nope: no such table");
+    run_in(dir.path(), &["resolve", "--evaluate", "crm"]).fails(2, "the table has no `source` column");
+}
+
+#[test]
+fn bad_identity_configuration_is_named() {
+    let dir = sample_project();
+    let cases = [
+        (
+            TOML.replace("[identity.sources.web]\n", "[identity.sources.web]\ntable = \"webb\"\n"),
+            "key `identity.sources.web.table` names `webb`, which is not a table of the project",
+        ),
+        (
+            TOML.replace("anonymous_id = \"anonymous_id\"", "anonymous_id = \"device\""),
+            "key `identity.sources.web.identifiers.anonymous_id` = \"device\" does not work on table `web`",
+        ),
+        (
+            TOML.replace(
+                "first_name = \"first_name\", last_name",
+                "nickname = \"first_name\", last_name",
+            ),
+            "key `identity.sources.crm.attributes.nickname` is not an attribute oneview knows",
+        ),
+        (
+            TOML.replace("max_distinct = { user_id = 1 }", "max_distinct = { user = 1 }"),
+            "key `identity.identifiers.anonymous_id.max_distinct.user` names `user`, which no source maps",
+        ),
+        (
+            format!("{TOML}\n[identity.sources.nothing]\ntable = \"crm\"\nrecord_id = \"contact_id\"\n"),
+            "[identity.sources.nothing] maps no columns",
+        ),
+    ];
+    for (toml, message) in cases {
+        write(dir.path(), "oneview.toml", &toml);
+        run_in(dir.path(), &["resolve"]).fails(2, message);
+    }
+    let no_sources = "[tables.crm]\nlocation = \"crm.csv\"\n[identity]\nmax_cluster_size = 10\n";
+    write(dir.path(), "oneview.toml", no_sources);
+    run_in(dir.path(), &["resolve"]).fails(2, "missing key `identity.sources`");
+    write(dir.path(), "oneview.toml", "[tables.crm]\nlocation = \"crm.csv\"\n");
+    run_in(dir.path(), &["resolve"]).fails(2, "the project has no [identity] section");
+
+    // Duplicate record ids are a data error naming the source and the id.
+    write(dir.path(), "oneview.toml", TOML);
+    write(
+        dir.path(),
+        "crm.csv",
+        &format!("{CRM}c2,Sam,Hill,,,2024-01-01T00:00:00\n"),
+    );
+    run_in(dir.path(), &["resolve"]).fails(1, "the identity source's record_id `c2` appears more than once");
+    assert!(
+        !dir.path().join("output/identity/identity_links").exists(),
+        "nothing is written on error"
+    );
+}
