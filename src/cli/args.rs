@@ -74,6 +74,11 @@ pub struct ResolveArgs {
     #[arg(long, value_name = "TABLE")]
     pub evaluate: Option<String>,
 
+    /// Retrain the probabilistic model ([identity.probabilistic]) even
+    /// when a saved one exists, and save it.
+    #[arg(long, conflicts_with_all = ["explain", "evaluate"])]
+    pub train: bool,
+
     /// Format of the summary or evaluation.
     #[arg(long, value_enum, default_value = "table")]
     pub format: OutputFormat,

@@ -32,7 +32,7 @@ pub async fn run(session: &Session, args: ResolveArgs) -> Result<()> {
         return print_rows(session, rows, args.format).await;
     }
     let bar = progress::spinner("resolving identities");
-    let summary = identity::resolve(session, &|step| bar.set_message(step.to_string())).await;
+    let summary = identity::resolve(session, args.train, &|step| bar.set_message(step.to_string())).await;
     bar.finish_and_clear();
     print_rows(session, summary_rows(&summary?), args.format).await
 }
@@ -70,6 +70,35 @@ fn summary_rows(s: &Summary) -> Vec<(&'static str, String)> {
     }
     for (kind, n) in &s.guards.max_cluster_size {
         rows.push(("  max_cluster_size", format!("{kind} links refused: {n}")));
+    }
+    if let Some(p) = &s.probabilistic {
+        rows.push(("attribute profiles", p.profiles.to_string()));
+        for rule in &p.blocking {
+            let largest: Vec<String> = rule.largest.iter().map(|(k, n)| format!("{k} ({n})")).collect();
+            let verdict = if rule.refused { "REFUSED: over max_pairs; " } else { "" };
+            rows.push((
+                "  blocking rule",
+                format!(
+                    "{}: {verdict}{} pairs; largest blocks: {}",
+                    rule.rule,
+                    rule.pairs,
+                    largest.join(", ")
+                ),
+            ));
+        }
+        rows.push(("  pairs scored", p.scored_pairs.to_string()));
+        let model = p.model_file.display();
+        rows.push((
+            "  model",
+            if p.trained {
+                format!("trained, saved to {model} (lambda = {:.5})", p.lambda)
+            } else {
+                format!("read from {model} (lambda = {:.5})", p.lambda)
+            },
+        ));
+        rows.push(("  links at threshold", format!("{} (p >= {})", p.links, p.threshold)));
+        rows.push(("  weak links refused", p.refused_weak.to_string()));
+        rows.push(("  links over max size", p.refused_size.to_string()));
     }
     rows.push(("elapsed", format!("{:.1} s", s.elapsed.as_secs_f64())));
     rows

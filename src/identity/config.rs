@@ -32,7 +32,53 @@ pub struct IdentityConfig {
     /// `most_frequent` or `source_priority` (default `most_frequent`).
     #[serde(default)]
     pub survivorship: BTreeMap<String, Survivorship>,
+    /// Fellegi–Sunter matching on the attributes, after the deterministic links.
+    pub probabilistic: Option<ProbabilisticConfig>,
 }
+
+/// `[identity.probabilistic]`: blocking, comparisons, threshold and guards.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbabilisticConfig {
+    /// OR-ed blocking rules: each a list of keys (`BLOCKING_KEYS`) whose
+    /// values must be equal for a pair to be scored, e.g. `[["last_name", "postcode"]]`.
+    pub blocking: Vec<Vec<String>>,
+    /// The comparisons scored (default: every one some source can feed).
+    pub compare: Option<Vec<String>>,
+    /// Match probability from which a pair is linked (default 0.95).
+    pub threshold: Option<f64>,
+    /// Pairs one blocking rule may make; a rule that would make more is
+    /// refused and reported (default 20,000,000).
+    pub max_pairs: Option<u64>,
+    /// Comparisons whose exact agreement is weighted by the value's
+    /// frequency (default first_name, last_name).
+    pub term_frequency: Option<Vec<String>>,
+    /// Random pairs drawn to estimate u (default 1,000,000).
+    pub sample_pairs: Option<usize>,
+    /// The trained model, a JSON file in the project (default
+    /// `identity_model.json`); reused when present, made by the first run
+    /// or by `oneview resolve --train`.
+    pub model: Option<String>,
+    /// A link below this probability is weak (default 0.99): it may not join
+    /// two clusters that both already hold more than `max_weak_join`
+    /// records (default 20), which stops chains of weak links.
+    pub strong_link: Option<f64>,
+    pub max_weak_join: Option<usize>,
+}
+
+/// What the probabilistic model compares, after normalization; `location`
+/// is address, postcode and city together.
+pub const COMPARISONS: &[&str] = &["first_name", "last_name", "date_of_birth", "location"];
+
+/// What blocking rules may require to be equal.
+pub const BLOCKING_KEYS: &[&str] = &[
+    "first_name",
+    "last_name",
+    "date_of_birth",
+    "postcode",
+    "address",
+    "city",
+];
 
 /// `[identity.sources.NAME]`: one table and the meaning of its columns.
 #[derive(Debug, Clone, Deserialize)]
@@ -276,12 +322,73 @@ pub fn validate(identity: &IdentityConfig, tables: &[&str]) -> Result<(), String
             ));
         }
     }
+    if let Some(p) = &identity.probabilistic {
+        validate_probabilistic(p)?;
+    }
     if let Some(region) = &identity.default_region
         && !(region.len() == 2 && region.bytes().all(|b| b.is_ascii_alphabetic()))
     {
         return Err(format!(
             "key `identity.default_region` is `{region}`; expected a two-letter region code such as US or GB"
         ));
+    }
+    Ok(())
+}
+
+fn validate_probabilistic(p: &ProbabilisticConfig) -> Result<(), String> {
+    let known = |key: &str, name: &str| -> Result<(), String> {
+        let names = if key == "blocking" { BLOCKING_KEYS } else { COMPARISONS };
+        if names.contains(&name) {
+            Ok(())
+        } else {
+            Err(format!(
+                "key `identity.probabilistic.{key}` names `{name}`, which is not a {}; expected one of: {}",
+                if key == "blocking" {
+                    "blocking key"
+                } else {
+                    "comparison"
+                },
+                names.join(", ")
+            ))
+        }
+    };
+    if p.blocking.is_empty() || p.blocking.iter().any(Vec::is_empty) {
+        return Err(
+            "key `identity.probabilistic.blocking` needs at least one non-empty rule, e.g. [[\"last_name\", \"postcode\"]]"
+                .into(),
+        );
+    }
+    for rule in &p.blocking {
+        for name in rule {
+            known("blocking", name)?;
+        }
+    }
+    for name in p.compare.iter().flatten() {
+        known("compare", name)?;
+    }
+    for name in p.term_frequency.iter().flatten() {
+        known("term_frequency", name)?;
+        if name == "location" {
+            return Err(
+                "key `identity.probabilistic.term_frequency` names `location`; expected first_name, last_name or date_of_birth (term frequencies are per value)"
+                    .into(),
+            );
+        }
+    }
+    for (key, value) in [("threshold", p.threshold), ("strong_link", p.strong_link)] {
+        if let Some(v) = value
+            && !(v > 0.0 && v < 1.0)
+        {
+            return Err(format!(
+                "key `identity.probabilistic.{key}` is {v}; expected a probability between 0 and 1, e.g. 0.95"
+            ));
+        }
+    }
+    if p.sample_pairs.is_some_and(|n| n < 1000) {
+        return Err(
+            "key `identity.probabilistic.sample_pairs` is below 1000; expected enough random pairs to estimate u"
+                .into(),
+        );
     }
     Ok(())
 }

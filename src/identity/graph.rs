@@ -29,14 +29,19 @@ pub const DEFAULT_BLOCKED: &[&str] = &[
     r"^\+?1?1234567890$",
 ];
 
-/// A link between two records: the identifier kind (`rule`, an index into
-/// `Records::kinds`) and the interned value they share.
+/// The rule name of links made by the Fellegi–Sunter model.
+pub const PROBABILISTIC: &str = "probabilistic";
+
+/// A link between two records: its rule (an index into `Graph::rules`: an
+/// identifier kind, or the probabilistic model), the interned value the
+/// records share or the comparison that matched, and its match probability.
 #[derive(Debug, Clone, Copy)]
 pub struct Edge {
     pub a: u32,
     pub b: u32,
     pub rule: u16,
     pub value: u32,
+    pub probability: f32,
 }
 
 /// What a guard stopped, per identifier kind.
@@ -67,17 +72,22 @@ pub struct Graph {
     parent: Vec<u32>,
     size: Vec<u32>,
     pub edges: Vec<Edge>,
-    /// Per kind, the interned values (`Edge::value` indexes them).
+    /// Rule names: the identifier kinds in linking order, then `probabilistic`.
+    pub rules: Vec<String>,
+    /// Per rule, the interned values (`Edge::value` indexes them).
     pub values: Vec<Vec<String>>,
     pub guards: GuardCounts,
 }
 
 impl Graph {
-    fn new(records: u32) -> Graph {
+    fn new(records: u32, kinds: &[String]) -> Graph {
+        let mut rules = kinds.to_vec();
+        rules.push(PROBABILISTIC.to_string());
         Graph {
             parent: (0..records).collect(),
             size: vec![1; records as usize],
             edges: Vec::new(),
+            rules,
             values: Vec::new(),
             guards: GuardCounts::default(),
         }
@@ -97,8 +107,14 @@ impl Graph {
         (0..self.parent.len() as u32).map(|r| self.find(r)).collect()
     }
 
+    /// Records in the cluster of `x`.
+    pub fn size_of(&mut self, x: u32) -> u32 {
+        let root = self.find(x);
+        self.size[root as usize]
+    }
+
     /// Joins two clusters unless the result would exceed `max`; false if refused.
-    fn union(&mut self, a: u32, b: u32, max: usize) -> bool {
+    pub fn union(&mut self, a: u32, b: u32, max: usize) -> bool {
         let (ra, rb) = (self.find(a), self.find(b));
         if ra == rb {
             return true;
@@ -142,7 +158,7 @@ fn blocked_set(config: &IdentityConfig, kind: &str) -> Result<RegexSet> {
 
 /// Links the records on every identifier kind.
 pub fn link(records: &Records, config: &IdentityConfig) -> Result<Graph> {
-    let mut graph = Graph::new(records.len);
+    let mut graph = Graph::new(records.len, &records.kinds);
     let max_cluster = config.max_cluster_size();
 
     // Intern every kind's values in record order, dropping blocked ones.
@@ -187,6 +203,9 @@ pub fn link(records: &Records, config: &IdentityConfig) -> Result<Graph> {
         graph.values.push(names);
         postings.push(Postings { by_record });
     }
+
+    // The probabilistic rule's values: descriptions of its comparisons.
+    graph.values.push(Vec::new());
 
     for (k, kind) in records.kinds.iter().enumerate() {
         let settings = config.identifier(kind);
@@ -233,6 +252,7 @@ pub fn link(records: &Records, config: &IdentityConfig) -> Result<Graph> {
                         b: r,
                         rule: k as u16,
                         value,
+                        probability: 1.0,
                     });
                 } else {
                     *graph.guards.max_cluster_size.entry(kind.clone()).or_default() += 1;

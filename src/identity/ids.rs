@@ -106,7 +106,7 @@ pub struct Clusters {
     pub new_ids: u64,
 }
 
-pub fn assign(graph: &mut Graph, records: &Records, previous: &Previous) -> Clusters {
+pub fn assign(graph: &mut Graph, previous: &Previous) -> Clusters {
     let roots = graph.roots();
     let mut number: HashMap<u32, u32> = HashMap::new();
     let mut cluster_of = Vec::with_capacity(roots.len());
@@ -174,7 +174,7 @@ pub fn assign(graph: &mut Graph, records: &Records, previous: &Previous) -> Clus
             });
         }
     }
-    describe_merges(graph, records, previous, &cluster_of, &ids, &mut changes);
+    describe_merges(graph, previous, &cluster_of, &ids, &mut changes);
     Clusters {
         cluster_of,
         ids,
@@ -185,14 +185,7 @@ pub fn assign(graph: &mut Graph, records: &Records, previous: &Previous) -> Clus
 
 /// For each merge, the rules of the links between records of different
 /// previous customers (or new records) in the surviving cluster.
-fn describe_merges(
-    graph: &Graph,
-    records: &Records,
-    previous: &Previous,
-    cluster_of: &[u32],
-    ids: &[u64],
-    changes: &mut [IdChange],
-) {
+fn describe_merges(graph: &Graph, previous: &Previous, cluster_of: &[u32], ids: &[u64], changes: &mut [IdChange]) {
     let mut merged: HashMap<u64, Vec<usize>> = HashMap::new();
     for (i, change) in changes.iter().enumerate() {
         if change.change == Change::Merged {
@@ -210,7 +203,7 @@ fn describe_merges(
         let Some(indices) = merged.get(&ids[cluster_of[a] as usize]) else {
             continue;
         };
-        let rule = &records.kinds[edge.rule as usize];
+        let rule = &graph.rules[edge.rule as usize];
         for &i in indices {
             if !changes[i].rules.contains(rule) {
                 changes[i].rules.push(rule.clone());

@@ -14,6 +14,7 @@ pub mod golden;
 pub mod graph;
 pub mod ids;
 pub mod outputs;
+pub mod probabilistic;
 pub mod records;
 
 use std::time::{Duration, Instant};
@@ -43,6 +44,7 @@ pub struct Summary {
     pub new_ids: u64,
     pub merged: u64,
     pub split: u64,
+    pub probabilistic: Option<probabilistic::Outcome>,
     pub elapsed: Duration,
 }
 
@@ -56,8 +58,9 @@ pub fn config(session: &Session) -> Result<&IdentityConfig> {
 }
 
 /// Resolves the project's identity sources and writes the identity tables.
-/// `step` is told what the run is doing (for a progress display).
-pub async fn resolve(session: &Session, step: &dyn Fn(&str)) -> Result<Summary> {
+/// `step` is told what the run is doing (for a progress display); `train`
+/// retrains the probabilistic model even when a saved one exists.
+pub async fn resolve(session: &Session, train: bool, step: &dyn Fn(&str)) -> Result<Summary> {
     let started = Instant::now();
     let config = config(session)?;
     let ctx = &session.ctx;
@@ -68,9 +71,23 @@ pub async fn resolve(session: &Session, step: &dyn Fn(&str)) -> Result<Summary> 
         let records = records::read(ctx, config, &session.project.config_file()).await?;
         step("linking records");
         let mut graph = graph::link(&records, config)?;
+        let probabilistic = match &config.probabilistic {
+            Some(p) => {
+                step("scoring attribute matches");
+                Some(probabilistic::link(
+                    &records,
+                    &mut graph,
+                    config,
+                    p,
+                    &session.project.dir,
+                    train,
+                )?)
+            }
+            None => None,
+        };
         step("assigning customer ids");
         let (previous, old_merges) = previous(ctx, &records).await?;
-        let clusters = ids::assign(&mut graph, &records, &previous);
+        let clusters = ids::assign(&mut graph, &previous);
         step("building golden records");
         let customers = golden::build(&records, &clusters, config)?;
         step("writing the identity tables");
@@ -80,7 +97,7 @@ pub async fn resolve(session: &Session, step: &dyn Fn(&str)) -> Result<Summary> 
         merges.push(outputs::merges(&clusters.changes, now)?);
         let edges = outputs::edges(&records, &graph, &clusters)?;
         let links = outputs::links(&records, &graph, &clusters)?;
-        let summary = summarize(&records, &graph, &clusters, &customers, started);
+        let summary = summarize(&records, &graph, &clusters, &customers, probabilistic, started);
         outputs::write(ctx, &output, outputs::EDGES, outputs::edges_schema(), edges).await?;
         outputs::write(ctx, &output, outputs::CUSTOMERS, customers.schema(), vec![customers]).await?;
         // The merge log before the links: a crash between the two repeats
@@ -141,13 +158,14 @@ fn summarize(
     graph: &graph::Graph,
     clusters: &ids::Clusters,
     customers: &RecordBatch,
+    probabilistic: Option<probabilistic::Outcome>,
     started: Instant,
 ) -> Summary {
     let counts = customers
         .column_by_name("records")
         .expect("customers have a record count")
         .as_primitive::<datafusion::arrow::datatypes::Int64Type>();
-    let mut links = vec![0u64; records.kinds.len()];
+    let mut links = vec![0u64; graph.rules.len()];
     for edge in &graph.edges {
         links[edge.rule as usize] += 1;
     }
@@ -157,7 +175,7 @@ fn summarize(
             .iter()
             .map(|s| (s.name.clone(), s.record_id.len() as u64))
             .collect(),
-        links: records.kinds.iter().cloned().zip(links).collect(),
+        links: graph.rules.iter().cloned().zip(links).filter(|(_, n)| *n > 0).collect(),
         customers: clusters.ids.len() as u64,
         multi_record_customers: counts.values().iter().filter(|n| **n > 1).count() as u64,
         largest: counts.values().iter().copied().max().unwrap_or(0) as u64,
@@ -165,6 +183,7 @@ fn summarize(
         new_ids: clusters.new_ids,
         merged: clusters.changes.iter().filter(|c| c.change == Change::Merged).count() as u64,
         split: clusters.changes.iter().filter(|c| c.change == Change::Split).count() as u64,
+        probabilistic,
         elapsed: started.elapsed(),
     }
 }

@@ -90,11 +90,14 @@ const BATCH: usize = 1 << 20;
 
 /// One row per record: its customer and the strongest rule that linked it.
 pub fn links(records: &Records, graph: &Graph, clusters: &Clusters) -> Result<Vec<RecordBatch>> {
-    let mut rule_of = vec![u16::MAX; records.len as usize];
+    // Each record's strongest link: the earliest rule, then the most probable.
+    let mut best: Vec<(u16, f32)> = vec![(u16::MAX, 0.0); records.len as usize];
     for edge in &graph.edges {
         for r in [edge.a, edge.b] {
-            let slot = &mut rule_of[r as usize];
-            *slot = (*slot).min(edge.rule);
+            let slot = &mut best[r as usize];
+            if (edge.rule, -edge.probability) < (slot.0, -slot.1) {
+                *slot = (edge.rule, edge.probability);
+            }
         }
     }
     let mut batches = Vec::new();
@@ -109,14 +112,14 @@ pub fn links(records: &Records, graph: &Graph, clusters: &Clusters) -> Result<Ve
             for row in start..end {
                 let r = source.offset as usize + row;
                 customer.append_value(format_id(clusters.ids[clusters.cluster_of[r] as usize]));
-                match rule_of[r] {
-                    u16::MAX => {
+                match best[r] {
+                    (u16::MAX, _) => {
                         rule.append_null();
                         probability.append_null();
                     }
-                    k => {
-                        rule.append_value(&records.kinds[k as usize]);
-                        probability.append_value(1.0);
+                    (k, p) => {
+                        rule.append_value(&graph.rules[k as usize]);
+                        probability.append_value(f64::from(p));
                     }
                 }
             }
@@ -154,9 +157,9 @@ pub fn edges(records: &Records, graph: &Graph, clusters: &Clusters) -> Result<Ve
                 source_out.append_value(&source.name);
                 id_out.append_value(source.record_id.value(row));
             }
-            rule.append_value(&records.kinds[edge.rule as usize]);
+            rule.append_value(&graph.rules[edge.rule as usize]);
             value.append_value(&graph.values[edge.rule as usize][edge.value as usize]);
-            probability.append_value(1.0);
+            probability.append_value(f64::from(edge.probability));
         }
         let columns: Vec<ArrayRef> = vec![
             Arc::new(customer.finish()),

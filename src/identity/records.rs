@@ -22,6 +22,10 @@ pub struct SourceRecords {
     pub identifiers: Vec<Option<StringArray>>,
     /// Per attribute of `ATTRIBUTES`: values as given (trimmed).
     pub attributes: Vec<Option<StringArray>>,
+    /// Per attribute, normalized for comparison (with a probabilistic model
+    /// only): names and places by `normalize_name` ("Neal, Kelly" becomes
+    /// "kelly neal"), addresses and postcodes by their functions.
+    pub normalized: Vec<Option<StringArray>>,
     pub updated_at: Option<TimestampMicrosecondArray>,
 }
 
@@ -77,7 +81,11 @@ fn source_sql(name: &str, source: &SourceConfig, config: &IdentityConfig, kinds:
     }
     for (i, attribute) in ATTRIBUTES.iter().enumerate() {
         if let Some(expr) = source.attributes.get(*attribute) {
-            columns.push(format!("{} AS attr_{i}", text(expr)));
+            let value = text(expr);
+            columns.push(format!("{value} AS attr_{i}"));
+            if config.probabilistic.is_some() {
+                columns.push(format!("{} AS norm_{i}", normalized(attribute, &value)));
+            }
         }
     }
     if let Some(expr) = &source.updated_at {
@@ -85,6 +93,20 @@ fn source_sql(name: &str, source: &SourceConfig, config: &IdentityConfig, kinds:
     }
     let table = source.table(name).replace('"', "\"\"");
     format!("SELECT {} FROM \"{table}\" ORDER BY record_id", columns.join(",\n"))
+}
+
+/// The comparison form of an attribute's value.
+fn normalized(attribute: &str, value: &str) -> String {
+    match attribute {
+        "full_name" => format!(
+            "normalize_name(CASE WHEN strpos({value}, ',') > 0 \
+             THEN split_part({value}, ',', 2) || ' ' || split_part({value}, ',', 1) ELSE {value} END)"
+        ),
+        "address" => format!("normalize_address({value})"),
+        "postcode" => format!("normalize_postcode({value})"),
+        "date_of_birth" => value.to_string(),
+        _ => format!("normalize_name({value})"),
+    }
 }
 
 /// Reads every source; a column or expression that does not plan is named by its key.
@@ -130,6 +152,9 @@ pub async fn read(ctx: &SessionContext, config: &IdentityConfig, config_file: &s
         let attributes = (0..ATTRIBUTES.len())
             .map(|i| strings(&format!("attr_{i}")))
             .collect::<Result<Vec<_>>>()?;
+        let normalized = (0..ATTRIBUTES.len())
+            .map(|i| strings(&format!("norm_{i}")))
+            .collect::<Result<Vec<_>>>()?;
         let updated_at = match column("updated_at")? {
             Some(array) => Some(
                 cast(&array, &DataType::Timestamp(TimeUnit::Microsecond, None))?
@@ -148,6 +173,7 @@ pub async fn read(ctx: &SessionContext, config: &IdentityConfig, config_file: &s
             record_id,
             identifiers,
             attributes,
+            normalized,
             updated_at,
         });
         offset += rows;

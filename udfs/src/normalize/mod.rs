@@ -10,6 +10,7 @@ mod phone;
 use datafusion::logical_expr::ScalarUDF;
 
 pub use name::normalize as normalize_name;
+pub use nicknames::key as nickname_key;
 
 pub fn functions() -> Vec<ScalarUDF> {
     vec![

@@ -1,0 +1,196 @@
+//! Comparison levels: how two profiles agree on each comparison, from exact
+//! agreement down to disagreement, with level 0 for "one side missing"
+//! (which the model treats as no evidence). Postcode, address and city are
+//! one comparison, `location`: they are not independent (a household shares
+//! all three), and counting them as three would triple the evidence. A
+//! pair's levels are packed into one `Pattern`, three bits per comparison,
+//! so training and scoring work on the few distinct patterns, not on pairs.
+
+use oneview_udfs::normalize::nickname_key;
+use strsim::jaro_winkler;
+
+use super::profiles::{ADDRESS, CITY, DOB, FIRST, LAST, POSTCODE, Profiles};
+
+pub type Pattern = u32;
+
+pub const NULL: u8 = 0;
+
+/// Comparisons, in pattern order (`config::COMPARISONS`).
+pub const COMPARISONS: usize = 4;
+
+/// The levels of each comparison after the null level, strongest first.
+pub fn labels(comparison: usize) -> &'static [&'static str] {
+    match comparison {
+        0 => &["exact", "nickname", "jaro_winkler>=0.92", "initial", "different"],
+        1 => &["exact", "jaro_winkler>=0.92", "jaro_winkler>=0.80", "different"],
+        2 => &["exact", "day_month_swapped", "one_part_differs", "different"],
+        _ => &[
+            "same_address",
+            "same_postcode_no_address",
+            "same_postcode",
+            "same_area",
+            "different",
+        ],
+    }
+}
+
+/// Levels of a comparison, the null level included.
+pub fn level_count(comparison: usize) -> usize {
+    labels(comparison).len() + 1
+}
+
+pub fn level(pattern: Pattern, comparison: usize) -> u8 {
+    ((pattern >> (3 * comparison)) & 0b111) as u8
+}
+
+fn first_name(a: &str, b: &str) -> u8 {
+    if a == b {
+        1
+    } else if nickname_key(a) == nickname_key(b) {
+        2
+    } else if jaro_winkler(a, b) >= 0.92 {
+        3
+    } else if (a.len() == 1 && b.starts_with(a)) || (b.len() == 1 && a.starts_with(b)) {
+        4
+    } else {
+        5
+    }
+}
+
+fn last_name(a: &str, b: &str) -> u8 {
+    if a == b {
+        return 1;
+    }
+    let s = jaro_winkler(a, b);
+    if s >= 0.92 {
+        2
+    } else if s >= 0.80 {
+        3
+    } else {
+        4
+    }
+}
+
+/// Dates as `YYYY-MM-DD`.
+fn date(a: &str, b: &str) -> u8 {
+    if a == b {
+        return 1;
+    }
+    let (ya, ma, da) = (&a[0..4], &a[5..7], &a[8..10]);
+    let (yb, mb, db) = (&b[0..4], &b[5..7], &b[8..10]);
+    if ya == yb && ma == db && da == mb {
+        2
+    } else if [ya == yb, ma == mb, da == db].iter().filter(|x| **x).count() == 2 {
+        3
+    } else {
+        4
+    }
+}
+
+/// 1 equal, 2 the same area (the part before the space of a GB postcode,
+/// the first three digits of a US ZIP), 3 different.
+fn postcode(a: &str, b: &str) -> u8 {
+    if a == b {
+        return 1;
+    }
+    let area = |p: &str| -> String {
+        match p.split_once(' ') {
+            Some((outward, _)) => outward.to_string(),
+            None => p.chars().take(3).collect(),
+        }
+    };
+    if area(a) == area(b) { 2 } else { 3 }
+}
+
+/// Location: the same address line (and no different postcode area); else
+/// the same postcode, split by whether both sides had an address line to
+/// compare (a guest order with only a postcode against a CRM contact is not
+/// a household member at another address); else the same postcode area or
+/// city; else different.
+fn location(profiles: &Profiles, x: u32, y: u32) -> u8 {
+    let pair = |f: usize| (profiles.text(f, x), profiles.text(f, y));
+    let (address, code, city) = (pair(ADDRESS), pair(POSTCODE), pair(CITY));
+    let code_level = match code {
+        (Some(a), Some(b)) => postcode(a, b),
+        _ => NULL,
+    };
+    let similar_address = match address {
+        (Some(a), Some(b)) => a == b || jaro_winkler(a, b) >= 0.90,
+        _ => false,
+    };
+    let same_city = matches!(city, (Some(a), Some(b)) if a == b);
+    let compared = [address, code, city].iter().any(|p| p.0.is_some() && p.1.is_some());
+    if !compared {
+        NULL
+    } else if similar_address && code_level != 3 {
+        1
+    } else if code_level == 1 && !(address.0.is_some() && address.1.is_some()) {
+        2
+    } else if code_level == 1 {
+        3
+    } else if code_level == 2 || same_city {
+        4
+    } else {
+        5
+    }
+}
+
+/// The pattern of two profiles over the active comparisons (a bit each).
+pub fn compare(profiles: &Profiles, x: u32, y: u32, active: u8) -> Pattern {
+    let names = |fx: usize, fy: usize, f: fn(&str, &str) -> u8| match (profiles.text(fx, x), profiles.text(fy, y)) {
+        (Some(a), Some(b)) => f(a, b),
+        _ => NULL,
+    };
+    let mut first = names(FIRST, FIRST, first_name);
+    let mut last = names(LAST, LAST, last_name);
+    // First and last name swapped ("Neal Kelly" against "Kelly Neal").
+    if (first != 1 || last != 1) && names(FIRST, LAST, first_name) == 1 && names(LAST, FIRST, last_name) == 1 {
+        (first, last) = (1, 1);
+    }
+    let mut pattern = 0;
+    for comparison in 0..COMPARISONS {
+        if active & (1 << comparison) == 0 {
+            continue;
+        }
+        let level = match comparison {
+            0 => first,
+            1 => last,
+            2 => names(DOB, DOB, date),
+            _ => location(profiles, x, y),
+        };
+        pattern |= u32::from(level) << (3 * comparison);
+    }
+    pattern
+}
+
+/// A pattern as text: `first_name:exact last_name:jaro_winkler>=0.92 …`.
+pub fn describe(pattern: Pattern, names: &[&str]) -> String {
+    let mut parts = Vec::new();
+    for (comparison, name) in names.iter().enumerate() {
+        let l = level(pattern, comparison);
+        if l != NULL {
+            parts.push(format!("{name}:{}", labels(comparison)[l as usize - 1]));
+        }
+    }
+    parts.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_of_each_comparison() {
+        assert_eq!(first_name("william", "bill"), 2);
+        assert_eq!(first_name("katherine", "katherina"), 3);
+        assert_eq!(first_name("k", "kelly"), 4);
+        assert_eq!(first_name("kelly", "sam"), 5);
+        assert_eq!(last_name("neal", "neale"), 2);
+        assert_eq!(date("1985-03-04", "1985-04-03"), 2);
+        assert_eq!(date("1985-03-04", "1986-03-04"), 3);
+        assert_eq!(date("1985-03-04", "1990-07-12"), 4);
+        assert_eq!(postcode("SW1A 1AA", "SW1A 2BB"), 2);
+        assert_eq!(postcode("02139", "02142"), 2);
+        assert_eq!(postcode("02139", "94105"), 3);
+    }
+}

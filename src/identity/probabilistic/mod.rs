@@ -1,0 +1,393 @@
+//! Probabilistic links (Fellegi–Sunter) over the records' attributes, after
+//! the deterministic links: attribute profiles are blocked by OR-ed rules,
+//! compared level by level, scored by a model trained without labels, and
+//! pairs at or above the threshold are linked — strongest first, with a
+//! guard against chains of weak links joining large clusters.
+
+pub mod compare;
+pub mod model;
+pub mod profiles;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use compare::{Pattern, describe};
+use model::{Model, Scorer, em, estimate_u};
+use profiles::Profiles;
+
+use super::config::{BLOCKING_KEYS, COMPARISONS, IdentityConfig, ProbabilisticConfig};
+use super::graph::{Edge, Graph};
+use super::records::Records;
+use crate::error::{Error, Result};
+
+pub const DEFAULT_THRESHOLD: f64 = 0.95;
+pub const DEFAULT_MAX_PAIRS: u64 = 20_000_000;
+pub const DEFAULT_SAMPLE_PAIRS: usize = 1_000_000;
+pub const DEFAULT_MODEL: &str = "identity_model.json";
+pub const DEFAULT_STRONG_LINK: f64 = 0.99;
+pub const DEFAULT_MAX_WEAK_JOIN: usize = 20;
+const SEED: u64 = 0x005e_ed1d;
+/// Blocks reported per rule.
+const LARGEST_BLOCKS: usize = 3;
+
+/// What one blocking rule produced.
+#[derive(Debug, Clone)]
+pub struct BlockingReport {
+    pub rule: String,
+    /// Pairs the rule's blocks hold (before removing pairs already linked).
+    pub pairs: u64,
+    /// The largest blocks: their key and size in profiles.
+    pub largest: Vec<(String, u64)>,
+    /// Refused: the rule would make more than `max_pairs` pairs.
+    pub refused: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub profiles: u64,
+    pub blocking: Vec<BlockingReport>,
+    pub scored_pairs: u64,
+    pub model_file: PathBuf,
+    /// Trained in this run (else read from `model_file`).
+    pub trained: bool,
+    pub lambda: f64,
+    pub threshold: f64,
+    pub links: u64,
+    pub refused_weak: u64,
+    pub refused_size: u64,
+}
+
+pub fn model_path(dir: &Path, p: &ProbabilisticConfig) -> PathBuf {
+    dir.join(p.model.as_deref().unwrap_or(DEFAULT_MODEL))
+}
+
+fn bit(field: usize) -> u8 {
+    1 << field
+}
+
+fn comparison(name: &str) -> usize {
+    COMPARISONS
+        .iter()
+        .position(|c| *c == name)
+        .expect("validated comparison")
+}
+
+fn key(name: &str) -> usize {
+    BLOCKING_KEYS
+        .iter()
+        .position(|c| *c == name)
+        .expect("validated blocking key")
+}
+
+/// The comparison a blocking key feeds: names and date themselves; postcode,
+/// address and city the location.
+fn comparison_of_key(key: usize) -> usize {
+    key.min(3)
+}
+
+/// The blocks of one rule: profiles sorted by their key, in runs.
+fn blocks(profiles: &Profiles, rule: &[usize]) -> Vec<Vec<u32>> {
+    let mut keyed: Vec<(Vec<u32>, u32)> = (0..profiles.len() as u32)
+        .filter_map(|p| {
+            let key: Vec<u32> = rule.iter().map(|f| profiles.fields[p as usize][*f]).collect();
+            (!key.contains(&0)).then_some((key, p))
+        })
+        .collect();
+    keyed.sort_unstable();
+    keyed
+        .chunk_by(|a, b| a.0 == b.0)
+        .filter(|run| run.len() > 1)
+        .map(|run| run.iter().map(|(_, p)| *p).collect())
+        .collect()
+}
+
+fn pair(x: u32, y: u32) -> u64 {
+    let (a, b) = if x < y { (x, y) } else { (y, x) };
+    (u64::from(a) << 32) | u64::from(b)
+}
+
+fn unpair(p: u64) -> (u32, u32) {
+    ((p >> 32) as u32, p as u32)
+}
+
+pub fn link(
+    records: &Records,
+    graph: &mut Graph,
+    config: &IdentityConfig,
+    p: &ProbabilisticConfig,
+    dir: &Path,
+    train: bool,
+) -> Result<Outcome> {
+    let profiles = profiles::build(records, graph);
+    let present = |key: usize| profiles.counts[key][1..].iter().any(|c| *c > 0);
+    let mut fields = 0u8;
+    for (c, name) in COMPARISONS.iter().enumerate() {
+        let wanted = p.compare.as_ref().is_none_or(|list| list.iter().any(|n| n == name));
+        let fed = (0..BLOCKING_KEYS.len()).any(|k| comparison_of_key(k) == c && present(k));
+        if wanted && fed {
+            fields |= bit(c);
+        }
+    }
+    let max_pairs = p.max_pairs.unwrap_or(DEFAULT_MAX_PAIRS);
+
+    // Blocking: each rule's pairs of profiles of different clusters.
+    let mut reports = Vec::new();
+    let mut rule_pairs: Vec<(u8, Vec<u64>)> = Vec::new();
+    for rule in &p.blocking {
+        let rule_fields: Vec<usize> = rule.iter().map(|n| key(n)).collect();
+        let blocks = blocks(&profiles, &rule_fields);
+        let pairs: u64 = blocks.iter().map(|b| (b.len() as u64) * (b.len() as u64 - 1) / 2).sum();
+        let mut sizes: Vec<&Vec<u32>> = blocks.iter().collect();
+        sizes.sort_by_key(|b| std::cmp::Reverse(b.len()));
+        let largest = sizes
+            .iter()
+            .take(LARGEST_BLOCKS)
+            .map(|b| {
+                let key: Vec<&str> = rule_fields
+                    .iter()
+                    .map(|f| profiles.text(*f, b[0]).unwrap_or_default())
+                    .collect();
+                (key.join("|"), b.len() as u64)
+            })
+            .collect();
+        let refused = pairs > max_pairs;
+        reports.push(BlockingReport {
+            rule: rule.join("+"),
+            pairs,
+            largest,
+            refused,
+        });
+        if refused {
+            continue;
+        }
+        let mut list = Vec::new();
+        for block in &blocks {
+            for (i, &x) in block.iter().enumerate() {
+                for &y in &block[i + 1..] {
+                    if profiles.root[x as usize] != profiles.root[y as usize] {
+                        list.push(pair(x, y));
+                    }
+                }
+            }
+        }
+        list.sort_unstable();
+        let fixed = rule_fields.iter().fold(0u8, |acc, k| acc | bit(comparison_of_key(*k)));
+        rule_pairs.push((fixed, list));
+    }
+    let mut all: Vec<u64> = rule_pairs.iter().flat_map(|(_, l)| l.iter().copied()).collect();
+    all.sort_unstable();
+    all.dedup();
+    let patterns: Vec<Pattern> = all
+        .iter()
+        .map(|&pr| {
+            let (x, y) = unpair(pr);
+            compare::compare(&profiles, x, y, fields)
+        })
+        .collect();
+
+    let model_file = model_path(dir, p);
+    let trained = train || !model_file.exists();
+    let model = if trained {
+        let model = train_model(&profiles, fields, p, &rule_pairs, &all, &patterns);
+        save(&model, &model_file)?;
+        model
+    } else {
+        load(&model_file)?
+    };
+
+    let tf_fields = match &p.term_frequency {
+        Some(names) => names.iter().fold(0u8, |acc, n| acc | bit(comparison(n))),
+        None => bit(comparison("first_name")) | bit(comparison("last_name")),
+    };
+    let scorer = Scorer::new(&model, COMPARISONS, &profiles, tf_fields);
+    let threshold = p.threshold.unwrap_or(DEFAULT_THRESHOLD);
+    let mut accepted: Vec<(f64, u64, Pattern)> = all
+        .iter()
+        .zip(&patterns)
+        .filter_map(|(&pr, &pattern)| {
+            let probability = scorer.probability(&profiles, unpair(pr).0, pattern);
+            (probability >= threshold).then_some((probability, pr, pattern))
+        })
+        .collect();
+    // Strongest first, then in pair order, so the result never depends on timing.
+    accepted.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+
+    let strong = p.strong_link.unwrap_or(DEFAULT_STRONG_LINK);
+    let max_weak_join = p.max_weak_join.unwrap_or(DEFAULT_MAX_WEAK_JOIN) as u32;
+    let max_cluster = config.max_cluster_size();
+    let rule = (graph.rules.len() - 1) as u16;
+    let mut descriptions: HashMap<Pattern, u32> = HashMap::new();
+    let (mut links, mut refused_weak, mut refused_size) = (0u64, 0u64, 0u64);
+    for (probability, pr, pattern) in accepted {
+        let (x, y) = unpair(pr);
+        let (a, b) = (profiles.record[x as usize], profiles.record[y as usize]);
+        let (ra, rb) = (graph.find(a), graph.find(b));
+        if ra != rb {
+            let (sa, sb) = (graph.size_of(ra), graph.size_of(rb));
+            if probability < strong && sa > max_weak_join && sb > max_weak_join {
+                refused_weak += 1;
+                continue;
+            }
+            if !graph.union(a, b, max_cluster) {
+                refused_size += 1;
+                continue;
+            }
+        }
+        let next = graph.values[rule as usize].len() as u32;
+        let value = *descriptions.entry(pattern).or_insert_with(|| {
+            graph.values[rule as usize].push(describe(pattern, COMPARISONS));
+            next
+        });
+        graph.edges.push(Edge {
+            a,
+            b,
+            rule,
+            value,
+            probability: probability as f32,
+        });
+        links += 1;
+    }
+    Ok(Outcome {
+        profiles: profiles.len() as u64,
+        blocking: reports,
+        scored_pairs: all.len() as u64,
+        model_file,
+        trained,
+        lambda: model.lambda,
+        threshold,
+        links,
+        refused_weak,
+        refused_size,
+    })
+}
+
+fn train_model(
+    profiles: &Profiles,
+    fields: u8,
+    p: &ProbabilisticConfig,
+    rule_pairs: &[(u8, Vec<u64>)],
+    all: &[u64],
+    patterns: &[Pattern],
+) -> Model {
+    let (u, sampled) = estimate_u(profiles, fields, p.sample_pairs.unwrap_or(DEFAULT_SAMPLE_PAIRS), SEED);
+    let pattern_of = |pr: &u64| patterns[all.binary_search(pr).expect("every rule pair is in the union")];
+    let mut runs = Vec::new();
+    for (fixed, list) in rule_pairs {
+        // Two free comparisons at least: with fewer, matches and non-matches
+        // cannot be told apart and EM would fit noise.
+        let free = fields & !fixed;
+        let mut counts: HashMap<Pattern, u64> = HashMap::new();
+        for pr in list {
+            let pattern = pattern_of(pr);
+            let compared = (0..COMPARISONS.len())
+                .filter(|c| free & bit(*c) != 0 && compare::level(pattern, *c) != compare::NULL)
+                .count();
+            if compared >= 2 {
+                *counts.entry(pattern).or_default() += 1;
+            }
+        }
+        runs.push(em(&counts, &u, fields, *fixed).0);
+    }
+    let provisional = Model::assemble(COMPARISONS, fields, &u, &runs, 0.5, all.len() as u64, sampled);
+    let mut counts: HashMap<Pattern, u64> = HashMap::new();
+    for pattern in patterns {
+        *counts.entry(*pattern).or_default() += 1;
+    }
+    // Lambda is the chance that two random profiles (of different clusters)
+    // match: the expected matches among the blocked pairs, over all pairs.
+    // Scoring then counts every comparison's evidence, the blocked ones too.
+    let blocked_share = fit_lambda(&provisional, &counts);
+    let n = profiles.len() as f64;
+    let all_pairs = (n * (n - 1.0) / 2.0).max(1.0);
+    let lambda = (blocked_share * all.len() as f64 / all_pairs).clamp(1e-12, 0.5);
+    Model { lambda, ..provisional }
+}
+
+/// The share of matches among blocked pairs, m and u held fixed.
+fn fit_lambda(model: &Model, counts: &HashMap<Pattern, u64>) -> f64 {
+    let total: f64 = counts.values().map(|c| *c as f64).sum();
+    if total == 0.0 {
+        return 0.5;
+    }
+    let ratio = |pattern: Pattern| -> f64 {
+        let mut r = 1.0;
+        for c in &model.comparisons {
+            let f = comparison(&c.name);
+            let l = compare::level(pattern, f) as usize;
+            if l != 0 {
+                r *= c.levels[l - 1].m / c.levels[l - 1].u.max(1e-12);
+            }
+        }
+        r
+    };
+    let ratios: Vec<(f64, f64)> = counts.iter().map(|(p, c)| (ratio(*p), *c as f64)).collect();
+    let mut lambda: f64 = 0.1;
+    for _ in 0..200 {
+        let odds = lambda / (1.0 - lambda);
+        let matches: f64 = ratios.iter().map(|(r, c)| c * odds * r / (1.0 + odds * r)).sum();
+        let next = (matches / total).clamp(1e-6, 1.0 - 1e-6);
+        if (next - lambda).abs() < 1e-9 {
+            return next;
+        }
+        lambda = next;
+    }
+    lambda
+}
+
+fn save(model: &Model, file: &Path) -> Result<()> {
+    let text = serde_json::to_string_pretty(model).expect("a model serializes");
+    let dir = file.parent().unwrap_or(Path::new("."));
+    let mut staged = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(file.display().to_string(), e))?;
+    std::io::Write::write_all(&mut staged, text.as_bytes()).map_err(|e| Error::io(file.display().to_string(), e))?;
+    staged
+        .persist(file)
+        .map_err(|e| Error::io(file.display().to_string(), e.error))?;
+    Ok(())
+}
+
+fn load(file: &Path) -> Result<Model> {
+    let text = std::fs::read_to_string(file).map_err(|e| Error::io(file.display().to_string(), e))?;
+    let model: Model = serde_json::from_str(&text).map_err(|e| {
+        Error::config(
+            file,
+            format!("is not a oneview identity model ({e}); fix it, or delete it (or run `oneview resolve --train`) to train a new one"),
+        )
+    })?;
+    for c in &model.comparisons {
+        let Some(f) = COMPARISONS.iter().position(|n| *n == c.name) else {
+            return Err(Error::config(
+                file,
+                format!(
+                    "comparison `{}` is unknown; expected one of: {}",
+                    c.name,
+                    COMPARISONS.join(", ")
+                ),
+            ));
+        };
+        let levels = compare::labels(f);
+        if c.levels.len() != levels.len() {
+            return Err(Error::config(
+                file,
+                format!(
+                    "comparison `{}` has {} levels; expected {} ({})",
+                    c.name,
+                    c.levels.len(),
+                    levels.len(),
+                    levels.join(", ")
+                ),
+            ));
+        }
+        for l in &c.levels {
+            if !(l.m > 0.0 && l.m <= 1.0 && l.u > 0.0 && l.u <= 1.0) {
+                return Err(Error::config(
+                    file,
+                    format!("comparison `{}` level `{}` has m or u outside (0, 1]", c.name, l.label),
+                ));
+            }
+        }
+    }
+    if !(model.lambda > 0.0 && model.lambda < 1.0) {
+        return Err(Error::config(file, "lambda is not between 0 and 1"));
+    }
+    Ok(model)
+}

@@ -1,0 +1,194 @@
+//! The units the model compares: distinct attribute profiles per
+//! deterministic cluster. Twenty orders of one customer with the same ship
+//! name and postcode are one profile, so the model scores each distinct
+//! combination once, and never pairs records already linked.
+
+use std::collections::HashMap;
+
+use chrono::{Datelike, NaiveDate};
+use datafusion::arrow::array::Array;
+
+use super::super::config::ATTRIBUTES;
+use super::super::graph::Graph;
+use super::super::records::{Records, value};
+
+/// The profile fields' values, interned: `values[f][id]` is the text of
+/// value `id` of field `f` (`BLOCKING_KEYS` order); id 0 means missing.
+pub struct Profiles {
+    /// Per profile, its cluster root and a record holding it.
+    pub root: Vec<u32>,
+    pub record: Vec<u32>,
+    /// Per profile, the value id of each field.
+    pub fields: Vec<[u32; FIELDS]>,
+    pub values: Vec<Vec<String>>,
+    /// Per field and value id, the number of profiles holding it.
+    pub counts: Vec<Vec<u32>>,
+}
+
+/// The profile fields, in `BLOCKING_KEYS` order.
+pub const FIELDS: usize = 6;
+pub const FIRST: usize = 0;
+pub const LAST: usize = 1;
+pub const DOB: usize = 2;
+pub const POSTCODE: usize = 3;
+pub const ADDRESS: usize = 4;
+pub const CITY: usize = 5;
+
+fn attribute(name: &str) -> usize {
+    ATTRIBUTES.iter().position(|a| *a == name).expect("a known attribute")
+}
+
+/// A date of birth as `YYYY-MM-DD`, from the forms sources write: ISO,
+/// `YYYYMMDD`, `DD.MM.YYYY` (European), and slashed dates read as US
+/// month-first unless the first part cannot be a month. Two-digit years
+/// are in the last hundred years before `this_year`.
+pub fn parse_date(text: &str, this_year: i32) -> Option<String> {
+    let t = text.trim();
+    let date = if t.len() == 8 && t.bytes().all(|b| b.is_ascii_digit()) {
+        NaiveDate::parse_from_str(t, "%Y%m%d").ok()
+    } else if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        Some(d)
+    } else {
+        let (sep, european) = if t.contains('.') {
+            ('.', true)
+        } else if t.contains('/') {
+            ('/', false)
+        } else if t.contains('-') {
+            ('-', false)
+        } else {
+            return None;
+        };
+        let parts: Vec<&str> = t.split(sep).collect();
+        let [a, b, y] = parts.as_slice() else {
+            return None;
+        };
+        let (a, b): (u32, u32) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+        let mut year: i32 = y.trim().parse().ok()?;
+        if y.trim().len() <= 2 {
+            let century = this_year - this_year % 100;
+            year += if century + year > this_year {
+                century - 100
+            } else {
+                century
+            };
+        }
+        let (month, day) = if european || a > 12 { (b, a) } else { (a, b) };
+        NaiveDate::from_ymd_opt(year, month, day)
+    }?;
+    Some(format!("{:04}-{:02}-{:02}", date.year(), date.month(), date.day()))
+}
+
+pub fn build(records: &Records, graph: &mut Graph) -> Profiles {
+    let this_year = chrono::Utc::now().year();
+    let mut ids: Vec<HashMap<String, u32>> = (0..FIELDS).map(|_| HashMap::new()).collect();
+    let mut values: Vec<Vec<String>> = (0..FIELDS).map(|_| vec![String::new()]).collect();
+    let mut index: HashMap<(u32, [u32; FIELDS]), u32> = HashMap::new();
+    let mut profiles = Profiles {
+        root: Vec::new(),
+        record: Vec::new(),
+        fields: Vec::new(),
+        values: Vec::new(),
+        counts: Vec::new(),
+    };
+    let (first, last, full) = (attribute("first_name"), attribute("last_name"), attribute("full_name"));
+    let (dob, postcode, address, city) = (
+        attribute("date_of_birth"),
+        attribute("postcode"),
+        attribute("address"),
+        attribute("city"),
+    );
+    let mut texts: [Option<String>; FIELDS] = Default::default();
+    for source in &records.sources {
+        let n = &source.normalized;
+        if n.iter().all(Option::is_none) {
+            continue;
+        }
+        for row in 0..source.record_id.len() {
+            let full_name = value(&n[full], row);
+            let words: Vec<&str> = full_name.map(|f| f.split(' ').collect()).unwrap_or_default();
+            texts[FIRST] = value(&n[first], row).or(words.first().copied()).map(str::to_string);
+            texts[LAST] = value(&n[last], row)
+                .or(if words.len() > 1 { words.last().copied() } else { None })
+                .map(str::to_string);
+            texts[DOB] = value(&n[dob], row).and_then(|d| parse_date(d, this_year));
+            texts[POSTCODE] = value(&n[postcode], row).map(str::to_string);
+            texts[ADDRESS] = value(&n[address], row).map(str::to_string);
+            texts[CITY] = value(&n[city], row).map(str::to_string);
+            if texts.iter().all(Option::is_none) {
+                continue;
+            }
+            let mut fields = [0u32; FIELDS];
+            for (f, text) in texts.iter_mut().enumerate() {
+                if let Some(text) = text.take() {
+                    let next = values[f].len() as u32;
+                    fields[f] = *ids[f].entry(text.clone()).or_insert_with(|| {
+                        values[f].push(text);
+                        next
+                    });
+                }
+            }
+            let record = source.offset + row as u32;
+            let root = graph.find(record);
+            let next = profiles.root.len() as u32;
+            index.entry((root, fields)).or_insert_with(|| {
+                profiles.root.push(root);
+                profiles.record.push(record);
+                profiles.fields.push(fields);
+                next
+            });
+        }
+    }
+    profiles.counts = (0..FIELDS)
+        .map(|f| {
+            let mut counts = vec![0u32; values[f].len()];
+            for fields in &profiles.fields {
+                counts[fields[f] as usize] += 1;
+            }
+            counts
+        })
+        .collect();
+    profiles.values = values;
+    profiles
+}
+
+impl Profiles {
+    pub fn len(&self) -> usize {
+        self.root.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.root.is_empty()
+    }
+
+    pub fn text(&self, field: usize, profile: u32) -> Option<&str> {
+        match self.fields[profile as usize][field] {
+            0 => None,
+            id => Some(&self.values[field][id as usize]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_date;
+
+    #[test]
+    fn dates_of_birth_in_the_forms_sources_write() {
+        for text in [
+            "1985-03-14",
+            "3/14/85",
+            "03/14/1985",
+            "14/03/1985",
+            "14.03.1985",
+            "19850314",
+        ] {
+            assert_eq!(parse_date(text, 2026).as_deref(), Some("1985-03-14"), "{text}");
+        }
+        // Ambiguous slashed dates are read month-first; two-digit years
+        // are never in the future.
+        assert_eq!(parse_date("05/06/07", 2026).as_deref(), Some("2007-05-06"));
+        assert_eq!(parse_date("05/06/30", 2026).as_deref(), Some("1930-05-06"));
+        assert_eq!(parse_date("31/31/1985", 2026), None);
+        assert_eq!(parse_date("soon", 2026), None);
+    }
+}
