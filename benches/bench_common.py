@@ -12,15 +12,15 @@ BENCH = ROOT / "target" / "bench"
 DUCKDB_VERSION = "1.4.1"
 
 
-def ensure_venv(script):
-    """Re-runs `script` inside a virtualenv that has DuckDB."""
+def ensure_venv(script, extra=()):
+    """Re-runs `script` inside a virtualenv that has DuckDB (and `extra` packages)."""
     venv = BENCH / "venv"
     python = venv / "bin" / "python"
     if Path(sys.prefix).resolve() == venv.resolve():
         return
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", f"duckdb=={DUCKDB_VERSION}"], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", f"duckdb=={DUCKDB_VERSION}", *extra], check=True)
     os.execv(str(python), [str(python), script, *sys.argv[1:]])
 
 

@@ -62,8 +62,14 @@ fn say(text: &str) {
     let _ = writeln!(std::io::stdout().lock(), "{text}");
 }
 
-const STEPS: &[(&str, &str)] = &[
-    (
+/// The demo's steps: queries, and the identity resolution between them.
+enum Step {
+    Sql(&'static str, &'static str),
+    Resolve,
+}
+
+const STEPS: &[Step] = &[
+    Step::Sql(
         "Sources: one company's customer data, scattered over seven systems",
         "SELECT 'crm_contacts' AS source, count(*) AS records FROM crm_contacts
          UNION ALL SELECT 'web_events', count(*) FROM web_events
@@ -74,7 +80,7 @@ const STEPS: &[(&str, &str)] = &[
          UNION ALL SELECT 'consents', count(*) FROM consents
          ORDER BY records DESC",
     ),
-    (
+    Step::Sql(
         "One person as each system recorded them (picked with the generator's ground truth)",
         "WITH person AS (
              SELECT g.person_id FROM ground_truth g
@@ -99,7 +105,7 @@ const STEPS: &[(&str, &str)] = &[
          ORDER BY r.source, r.id
          LIMIT 12",
     ),
-    (
+    Step::Sql(
         "Why matching needs cleaning: how identifiers arrive",
         "SELECT 'emails not already lower-case and trimmed' AS issue, count(*) AS records
            FROM crm_contacts WHERE email <> lower(trim(email))
@@ -111,7 +117,7 @@ const STEPS: &[(&str, &str)] = &[
          UNION ALL SELECT 'web events from anonymous devices only', count(*) FROM web_events WHERE user_id IS NULL
          ORDER BY records DESC",
     ),
-    (
+    Step::Sql(
         "Cleaning with oneview's functions: normalize_email, normalize_phone, name_key",
         "SELECT first_name, name_key(first_name) AS name_key, email, normalize_email(email) AS email_key,
                 phone, normalize_phone(phone, CASE WHEN country IN ('GB', 'UK', 'United Kingdom') THEN 'GB' ELSE 'US' END) AS phone_key
@@ -119,7 +125,27 @@ const STEPS: &[(&str, &str)] = &[
          WHERE email <> lower(trim(email)) AND phone IS NOT NULL AND name_key(first_name) <> lower(first_name)
          ORDER BY contact_id LIMIT 6",
     ),
-    (
+    Step::Resolve,
+    Step::Sql(
+        "Unified customers: the golden records that gathered the most sources",
+        "SELECT customer_id, records, sources, first_name, last_name, email, phone, postcode
+         FROM customers ORDER BY length(sources) DESC, records DESC, customer_id LIMIT 5",
+    ),
+    Step::Sql(
+        "The person above, resolved: their records by source and the customer each went to",
+        "WITH person AS (
+             SELECT g.person_id FROM ground_truth g
+             WHERE g.source IN ('crm_contacts', 'support_tickets', 'email_subscribers', 'social_profiles')
+             GROUP BY g.person_id
+             HAVING count(DISTINCT g.source) = 4
+             ORDER BY g.person_id LIMIT 1
+         )
+         SELECT l.customer_id, l.source, count(*) AS records, min(l.rule) AS linked_by
+         FROM identity_links l JOIN ground_truth g USING (source, record_id)
+         JOIN person p ON p.person_id = g.person_id
+         GROUP BY 1, 2 ORDER BY 1, 2",
+    ),
+    Step::Sql(
         "Orders: revenue by month (last six months of the sample)",
         "SELECT date_trunc('month', ordered_at) AS month, count(*) AS orders,
                 count(DISTINCT coalesce(contact_id, email, phone)) AS buyers,
@@ -127,7 +153,7 @@ const STEPS: &[(&str, &str)] = &[
          FROM orders
          GROUP BY 1 ORDER BY 1 DESC LIMIT 6",
     ),
-    (
+    Step::Sql(
         "RFM segments (customers keyed by CRM id, else normalized email or phone, until identity resolution)",
         "CREATE VIEW keyed_orders AS
          SELECT coalesce(contact_id, normalize_email(email),
@@ -145,7 +171,7 @@ const STEPS: &[(&str, &str)] = &[
          SELECT rfm_segment(r, f, m) AS segment, count(*) AS customers FROM rfm_scores
          GROUP BY 1 ORDER BY customers DESC, segment",
     ),
-    (
+    Step::Sql(
         "Lifetime value: BG/NBD and Gamma-Gamma fitted on the orders, in weeks (the generator used r=2, alpha=5, a=0.4, b=10, p=6, q=4, v=22.5)",
         "CREATE VIEW summary AS
          WITH days AS (
@@ -172,7 +198,7 @@ const STEPS: &[(&str, &str)] = &[
     ),
     // Segments: views of the demo project (segments/*.sql) over the built-in
     // `rfm` and `clv` views its [orders] section defines.
-    (
+    Step::Sql(
         "Segments (segments/*.sql): who marketing would target, by the demo project's own definitions",
         "SELECT 'loyal_high_value' AS segment, count(*) AS customers FROM loyal_high_value
          UNION ALL SELECT 'lapsed_win_back', count(*) FROM lapsed_win_back
@@ -183,11 +209,54 @@ const STEPS: &[(&str, &str)] = &[
          UNION ALL SELECT 'frequent_returners', count(*) FROM frequent_returners
          ORDER BY customers DESC",
     ),
-    (
+    Step::Sql(
         "High value but slipping away: the first few, with P(alive) from the built-in clv view",
         "SELECT * FROM slipping_high_value ORDER BY clv_12_months DESC, customer_id LIMIT 5",
     ),
 ];
+
+/// Identity resolution of the sample ([identity] in the demo project), with
+/// its summary and its score against the generator's ground truth.
+async fn resolve(session: &Session) -> Result<()> {
+    say(
+        "== Identity resolution ([identity]): identifier links with guards, then Fellegi–Sunter on names, birth dates and addresses",
+    );
+    // Another demo resolving the same project (tests run in parallel) holds
+    // the lock for a moment: wait for it rather than fail.
+    let mut attempts = 0;
+    let summary = loop {
+        match crate::identity::resolve(session, false, &|_| {}).await {
+            Err(Error::Busy(_)) if attempts < 120 => {
+                attempts += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            other => break other?,
+        }
+    };
+    let records: u64 = summary.records.iter().map(|(_, n)| n).sum();
+    let links: Vec<String> = summary.links.iter().map(|(rule, n)| format!("{rule} {n}")).collect();
+    say(&format!(
+        "{records} records from {} sources became {} customers ({} with several records, the largest {} records)",
+        summary.records.len(),
+        summary.customers,
+        summary.multi_record_customers,
+        summary.largest
+    ));
+    say(&format!("links by rule: {}", links.join(", ")));
+    say(&format!(
+        "guards fired: {} (junk values, shared devices, size caps)",
+        summary.guards.total()
+    ));
+    let e = crate::identity::evaluate::evaluate(&session.ctx, "ground_truth").await?;
+    say(&format!(
+        "against the ground truth: pairwise precision {:.4}, recall {:.4}, F1 {:.4}; B-cubed F1 {:.4}\n",
+        e.precision(),
+        e.recall(),
+        e.f1(),
+        e.bcubed_f1()
+    ));
+    Ok(())
+}
 
 pub async fn run(args: DemoArgs, options: &SessionOptions) -> Result<()> {
     let unpacked;
@@ -213,9 +282,14 @@ pub async fn run(args: DemoArgs, options: &SessionOptions) -> Result<()> {
         max_rows: Some(50),
     };
     say(&format!("oneview demo — project {}\n", dir.display()));
-    for (title, sql) in STEPS {
-        say(&format!("== {title}"));
-        run_sql(&session.ctx, sql, &output).await?;
+    for step in STEPS {
+        match step {
+            Step::Sql(title, sql) => {
+                say(&format!("== {title}"));
+                run_sql(&session.ctx, sql, &output).await?;
+            }
+            Step::Resolve => resolve(&session).await?,
+        }
     }
     say("== The weekly report ([reports.weekly_segments], scheduled for Mondays 06:00 UTC), run now");
     let state = crate::state::StateStore::open(&session.project, &session.ctx)?;

@@ -5,7 +5,7 @@
 //! that would make a cluster larger than allowed. Every guard that fires is
 //! counted, and every link kept is an edge: the evidence `--explain` prints.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use datafusion::arrow::array::Array;
 use regex::RegexSet;
@@ -33,8 +33,9 @@ pub const DEFAULT_BLOCKED: &[&str] = &[
 pub const PROBABILISTIC: &str = "probabilistic";
 
 /// A link between two records: its rule (an index into `Graph::rules`: an
-/// identifier kind, or the probabilistic model), the interned value the
-/// records share or the comparison that matched, and its match probability.
+/// identifier kind, or the probabilistic model), for a probabilistic link
+/// the comparison levels that matched (`Graph::descriptions`), and its
+/// match probability. Records linked on an identifier share its value.
 #[derive(Debug, Clone, Copy)]
 pub struct Edge {
     pub a: u32,
@@ -74,8 +75,8 @@ pub struct Graph {
     pub edges: Vec<Edge>,
     /// Rule names: the identifier kinds in linking order, then `probabilistic`.
     pub rules: Vec<String>,
-    /// Per rule, the interned values (`Edge::value` indexes them).
-    pub values: Vec<Vec<String>>,
+    /// The comparison levels of probabilistic links (their `Edge::value`).
+    pub descriptions: Vec<String>,
     pub guards: GuardCounts,
 }
 
@@ -88,7 +89,7 @@ impl Graph {
             size: vec![1; records as usize],
             edges: Vec::new(),
             rules,
-            values: Vec::new(),
+            descriptions: Vec::new(),
             guards: GuardCounts::default(),
         }
     }
@@ -132,80 +133,47 @@ impl Graph {
     }
 }
 
-/// A value's postings: (record, value) pairs in record order.
-struct Postings {
-    by_record: Vec<(u32, u32)>,
+/// The values of one identifier kind that never link.
+struct Blocker {
+    patterns: RegexSet,
+    listed: Vec<String>,
 }
 
-impl Postings {
-    fn value_of(&self, record: u32) -> Option<u32> {
-        self.by_record
-            .binary_search_by_key(&record, |&(r, _)| r)
-            .ok()
-            .map(|i| self.by_record[i].1)
+impl Blocker {
+    fn new(config: &IdentityConfig, kind: &str) -> Result<Blocker> {
+        let mut patterns: Vec<String> = Vec::new();
+        if config.default_blocked.unwrap_or(true) {
+            patterns.extend(DEFAULT_BLOCKED.iter().map(|p| p.to_string()));
+        }
+        patterns.extend(config.blocked_patterns.iter().cloned());
+        patterns.extend(config.identifier(kind).blocked_patterns);
+        let patterns =
+            RegexSet::new(&patterns).map_err(|e| Error::Usage(format!("blocked patterns for `{kind}`: {e}")))?;
+        Ok(Blocker {
+            patterns,
+            listed: config.identifier(kind).blocked,
+        })
     }
-}
 
-fn blocked_set(config: &IdentityConfig, kind: &str) -> Result<RegexSet> {
-    let mut patterns: Vec<String> = Vec::new();
-    if config.default_blocked.unwrap_or(true) {
-        patterns.extend(DEFAULT_BLOCKED.iter().map(|p| p.to_string()));
+    fn blocks(&self, value: &str) -> bool {
+        self.patterns.is_match(value) || self.listed.iter().any(|b| b == value)
     }
-    patterns.extend(config.blocked_patterns.iter().cloned());
-    patterns.extend(config.identifier(kind).blocked_patterns);
-    RegexSet::new(&patterns).map_err(|e| Error::Usage(format!("blocked patterns for `{kind}`: {e}")))
 }
 
 /// Links the records on every identifier kind.
 pub fn link(records: &Records, config: &IdentityConfig) -> Result<Graph> {
     let mut graph = Graph::new(records.len, &records.kinds);
     let max_cluster = config.max_cluster_size();
-
-    // Intern every kind's values in record order, dropping blocked ones.
-    let mut postings = Vec::with_capacity(records.kinds.len());
-    for (k, kind) in records.kinds.iter().enumerate() {
-        let patterns = blocked_set(config, kind)?;
-        let listed: Vec<String> = config.identifier(kind).blocked;
-        let mut ids: HashMap<&str, u32> = HashMap::new();
-        let mut names: Vec<String> = Vec::new();
-        let mut blocked: Vec<bool> = Vec::new();
-        let mut by_record = Vec::new();
-        let (mut blocked_records, mut blocked_values) = (0u64, 0u64);
-        for source in &records.sources {
-            let column = &source.identifiers[k];
-            if column.is_none() {
-                continue;
-            }
-            for row in 0..source.record_id.len() {
-                let Some(v) = value(column, row) else {
-                    continue;
-                };
-                let id = *ids.entry(v).or_insert_with(|| {
-                    let junk = patterns.is_match(v) || listed.iter().any(|b| b == v);
-                    blocked.push(junk);
-                    blocked_values += u64::from(junk);
-                    names.push(v.to_string());
-                    names.len() as u32 - 1
-                });
-                if blocked[id as usize] {
-                    blocked_records += 1;
-                } else {
-                    by_record.push((source.offset + row as u32, id));
-                }
-            }
-        }
-        if blocked_records > 0 {
-            graph
-                .guards
-                .blocked
-                .insert(kind.clone(), (blocked_records, blocked_values));
-        }
-        graph.values.push(names);
-        postings.push(Postings { by_record });
-    }
-
-    // The probabilistic rule's values: descriptions of its comparisons.
-    graph.values.push(Vec::new());
+    let blockers = records
+        .kinds
+        .iter()
+        .map(|kind| Blocker::new(config, kind))
+        .collect::<Result<Vec<_>>>()?;
+    // The value of kind `k` a record carries, unless blocked.
+    let value_of = |k: usize, r: u32| -> Option<&str> {
+        let (source, row) = records.locate(r);
+        value(&source.identifiers[k], row).filter(|v| !blockers[k].blocks(v))
+    };
 
     for (k, kind) in records.kinds.iter().enumerate() {
         let settings = config.identifier(kind);
@@ -214,10 +182,28 @@ pub fn link(records: &Records, config: &IdentityConfig) -> Result<Graph> {
             .iter()
             .filter_map(|(other, n)| records.kind_index(other).map(|o| (o, *n)))
             .collect();
-        let mut by_value = postings[k].by_record.clone();
-        by_value.sort_unstable_by_key(|&(r, v)| (v, r));
-        let mut seen: Vec<u32> = Vec::new();
-        for group in by_value.chunk_by(|x, y| x.1 == y.1) {
+        // The kind's (value, record) postings, grouped by value; one kind at
+        // a time, so memory holds one kind's postings, not all of them.
+        let mut postings: Vec<(&str, u32)> = Vec::new();
+        for source in &records.sources {
+            if source.identifiers[k].is_none() {
+                continue;
+            }
+            for row in 0..source.record_id.len() {
+                if let Some(v) = value(&source.identifiers[k], row) {
+                    postings.push((v, source.offset + row as u32));
+                }
+            }
+        }
+        postings.sort_unstable();
+        let (mut blocked_records, mut blocked_values) = (0u64, 0u64);
+        let mut seen: Vec<&str> = Vec::new();
+        for group in postings.chunk_by(|x, y| x.0 == y.0) {
+            if blockers[k].blocks(group[0].0) {
+                blocked_records += group.len() as u64;
+                blocked_values += 1;
+                continue;
+            }
             if group.len() < 2 {
                 continue;
             }
@@ -228,7 +214,7 @@ pub fn link(records: &Records, config: &IdentityConfig) -> Result<Graph> {
             let mut stopped = false;
             for &(other, max) in &limits {
                 seen.clear();
-                seen.extend(group.iter().filter_map(|&(r, _)| postings[other].value_of(r)));
+                seen.extend(group.iter().filter_map(|&(_, r)| value_of(other, r)));
                 seen.sort_unstable();
                 seen.dedup();
                 if seen.len() > max {
@@ -244,20 +230,26 @@ pub fn link(records: &Records, config: &IdentityConfig) -> Result<Graph> {
             if stopped {
                 continue;
             }
-            let (first, value) = group[0];
-            for &(r, _) in &group[1..] {
+            let first = group[0].1;
+            for &(_, r) in &group[1..] {
                 if graph.union(first, r, max_cluster) {
                     graph.edges.push(Edge {
                         a: first,
                         b: r,
                         rule: k as u16,
-                        value,
+                        value: 0,
                         probability: 1.0,
                     });
                 } else {
                     *graph.guards.max_cluster_size.entry(kind.clone()).or_default() += 1;
                 }
             }
+        }
+        if blocked_records > 0 {
+            graph
+                .guards
+                .blocked
+                .insert(kind.clone(), (blocked_records, blocked_values));
         }
     }
     Ok(graph)

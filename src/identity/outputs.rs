@@ -158,7 +158,12 @@ pub fn edges(records: &Records, graph: &Graph, clusters: &Clusters) -> Result<Ve
                 id_out.append_value(source.record_id.value(row));
             }
             rule.append_value(&graph.rules[edge.rule as usize]);
-            value.append_value(&graph.values[edge.rule as usize][edge.value as usize]);
+            if (edge.rule as usize) < records.kinds.len() {
+                let (source, row) = records.locate(edge.a);
+                value.append_option(super::records::value(&source.identifiers[edge.rule as usize], row));
+            } else {
+                value.append_value(&graph.descriptions[edge.value as usize]);
+            }
             probability.append_value(f64::from(edge.probability));
         }
         let columns: Vec<ArrayRef> = vec![

@@ -233,9 +233,9 @@ pub fn link(
                 continue;
             }
         }
-        let next = graph.values[rule as usize].len() as u32;
+        let next = graph.descriptions.len() as u32;
         let value = *descriptions.entry(pattern).or_insert_with(|| {
-            graph.values[rule as usize].push(describe(pattern, COMPARISONS));
+            graph.descriptions.push(describe(pattern, COMPARISONS));
             next
         });
         graph.edges.push(Edge {
