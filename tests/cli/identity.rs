@@ -260,6 +260,22 @@ fn the_cluster_size_cap_refuses_links_and_says_so() {
 }
 
 #[test]
+fn a_value_on_too_many_records_does_not_link() {
+    let dir = sample_project();
+    let toml = TOML.replace(
+        "[identity.identifiers.email]\n",
+        "[identity.identifiers.user_id]\nmax_records = 3\n\n[identity.identifiers.email]\n",
+    );
+    write(dir.path(), "oneview.toml", &toml);
+    let s = summary(dir.path());
+    // c1's id is on four records (c1, o1, e1, e3): it links none of them.
+    assert_eq!(s["max_records"], ["user_id values on too many records: 1"], "{s:?}");
+    let l = links(dir.path());
+    assert_ne!(l["orders:o1"], l["crm:c1"]);
+    assert_eq!(l["orders:o2"], l["crm:c1"], "the email still links");
+}
+
+#[test]
 fn explain_prints_the_path_of_links_and_the_customer() {
     let dir = sample_project();
     summary(dir.path());

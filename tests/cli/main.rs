@@ -3,6 +3,7 @@
 mod errors;
 mod generator;
 mod identity;
+mod identity_probabilistic;
 mod repl;
 mod reports;
 mod s3;
