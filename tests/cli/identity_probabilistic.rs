@@ -265,7 +265,7 @@ fn duplicate(i: usize, p: &Person) -> String {
     } else {
         p.dob.to_string()
     };
-    let id = if i % 2 == 0 {
+    let id = if i.is_multiple_of(2) {
         format!("{}9", &ssn(i)[..6])
     } else {
         ssn(i)
