@@ -11,7 +11,7 @@ use datafusion::arrow::array::{Array, ArrayRef, Int64Builder, RecordBatch, Strin
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use super::config::{ATTRIBUTES, IdentityConfig, Survivorship};
-use super::ids::{Clusters, format_id};
+use super::ids::Clusters;
 use super::records::{Records, value};
 use crate::error::Result;
 
@@ -88,7 +88,7 @@ pub fn build(records: &Records, clusters: &Clusters, config: &IdentityConfig) ->
     let mut source_names: Vec<&str> = Vec::new();
     for c in 0..n {
         let rows = &members[starts[c] as usize..starts[c + 1] as usize];
-        id_col.append_value(format_id(clusters.ids[c]));
+        id_col.append_value(&clusters.names[c]);
         count_col.append_value(rows.len() as i64);
         source_names.clear();
         for &r in rows {

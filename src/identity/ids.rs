@@ -100,8 +100,9 @@ pub struct IdChange {
 pub struct Clusters {
     /// Per record, its cluster number (clusters numbered by first record).
     pub cluster_of: Vec<u32>,
-    /// Per cluster, its customer id.
+    /// Per cluster, its customer id, as a number and as text.
     pub ids: Vec<u64>,
+    pub names: Vec<String>,
     pub changes: Vec<IdChange>,
     pub new_ids: u64,
 }
@@ -175,9 +176,11 @@ pub fn assign(graph: &mut Graph, previous: &Previous) -> Clusters {
         }
     }
     describe_merges(graph, previous, &cluster_of, &ids, &mut changes);
+    let names = ids.iter().map(|id| format_id(*id)).collect();
     Clusters {
         cluster_of,
         ids,
+        names,
         changes,
         new_ids: next - previous.highest - 1,
     }

@@ -66,6 +66,11 @@ pub async fn resolve(session: &Session, train: bool, step: &dyn Fn(&str)) -> Res
     let ctx = &session.ctx;
     let state = StateStore::open(&session.project, ctx)?;
     let lock = state.lock("identity", "identity resolution").await?;
+    // Each step is shown on the terminal and logged with the time so far (-v).
+    let step = |what: &str| {
+        log::info!("{what} (at {:.1} s)", started.elapsed().as_secs_f64());
+        step(what);
+    };
     let result = async {
         step("reading the sources");
         let records = records::read(ctx, config, &session.project.config_file()).await?;
@@ -104,6 +109,7 @@ pub async fn resolve(session: &Session, train: bool, step: &dyn Fn(&str)) -> Res
         // this run's merges in the log rather than losing them.
         outputs::write(ctx, &output, outputs::MERGES, outputs::merges_schema(), merges).await?;
         outputs::write(ctx, &output, outputs::LINKS, outputs::links_schema(), links).await?;
+        log::info!("written (at {:.1} s)", started.elapsed().as_secs_f64());
         Ok(summary)
     }
     .await;

@@ -111,7 +111,7 @@ pub fn links(records: &Records, graph: &Graph, clusters: &Clusters) -> Result<Ve
             let mut probability = Float64Builder::with_capacity(rows);
             for row in start..end {
                 let r = source.offset as usize + row;
-                customer.append_value(format_id(clusters.ids[clusters.cluster_of[r] as usize]));
+                customer.append_value(&clusters.names[clusters.cluster_of[r] as usize]);
                 match best[r] {
                     (u16::MAX, _) => {
                         rule.append_null();
@@ -151,7 +151,7 @@ pub fn edges(records: &Records, graph: &Graph, clusters: &Clusters) -> Result<Ve
         let (mut rule, mut value) = (StringBuilder::new(), StringBuilder::new());
         let mut probability = Float64Builder::new();
         for edge in chunk {
-            customer.append_value(format_id(clusters.ids[clusters.cluster_of[edge.a as usize] as usize]));
+            customer.append_value(&clusters.names[clusters.cluster_of[edge.a as usize] as usize]);
             for (r, source_out, id_out) in [(edge.a, &mut source_a, &mut id_a), (edge.b, &mut source_b, &mut id_b)] {
                 let (source, row) = records.locate(r);
                 source_out.append_value(&source.name);

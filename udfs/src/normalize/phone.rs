@@ -39,10 +39,18 @@ pub fn udf() -> ScalarUDF {
 }
 
 fn region(value: Option<&str>) -> Result<country::Id> {
-    let code = value.map(str::trim).unwrap_or("US").to_ascii_uppercase();
-    match country::Id::from_str(&code) {
-        Ok(id) => Ok(id),
-        Err(_) => exec_err!(
+    let code = value.map(str::trim).unwrap_or("US");
+    // Upper-cased on the stack: a region column is read on every row.
+    let parsed = match code.as_bytes() {
+        [a, b] => {
+            let upper = [a.to_ascii_uppercase(), b.to_ascii_uppercase()];
+            std::str::from_utf8(&upper).ok().and_then(|c| country::Id::from_str(c).ok())
+        }
+        _ => None,
+    };
+    match parsed {
+        Some(id) => Ok(id),
+        None => exec_err!(
             "normalize_phone: unknown region '{code}'; expected a two-letter ISO 3166 code such as 'US' or 'GB'"
         ),
     }
@@ -78,18 +86,96 @@ fn kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
     }
 }
 
-fn normalize(text: &str, region: country::Id, out: &mut String) -> bool {
-    // Cheap rejections before the parser: no digits, or too few to be a number.
+/// A number written with digits and separators only (`(415) 382-0199`,
+/// `415.382.0199`, `+44 7511 011060`) parses the same as any other spelling
+/// with the same region, leading `+` and digits. Such spellings share one
+/// parse per thread: the parser is slow (its shared regex cache hashes each
+/// pattern under a lock on every use), and one customer's number comes back
+/// in many spellings across orders, tickets and consents.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct Spelling {
+    region: country::Id,
+    plus: bool,
+    len: u8,
+    digits: u64,
+}
+
+/// Parses kept per thread before the memo starts over (about 60 MB).
+const MEMO_CAPACITY: usize = 1 << 20;
+
+thread_local! {
+    static MEMO: std::cell::RefCell<std::collections::HashMap<Spelling, Option<Box<str>>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+fn spelling(text: &str, region: country::Id) -> Option<Spelling> {
+    let text = text.trim();
+    let (plus, rest) = match text.strip_prefix('+') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (mut len, mut digits) = (0u8, 0u64);
+    for b in rest.bytes() {
+        match b {
+            b'0'..=b'9' => {
+                len += 1;
+                if len > 17 {
+                    return None;
+                }
+                digits = digits * 10 + u64::from(b - b'0');
+            }
+            b' ' | b'(' | b')' | b'-' | b'.' | b'/' => {}
+            _ => return None,
+        }
+    }
+    Some(Spelling {
+        region,
+        plus,
+        len,
+        digits,
+    })
+}
+
+/// The parser's verdict: a valid number in E.164 form.
+fn parse(text: &str, region: country::Id) -> Option<Box<str>> {
+    // Cheap rejections before the parser: too few or too many digits.
     let digits = text.bytes().filter(u8::is_ascii_digit).count();
     if !(6..=17).contains(&digits) {
-        return false;
+        return None;
     }
     match phonenumber::parse(Some(region), text) {
         Ok(number) if number.is_valid() => {
-            write_display(out, number.format().mode(phonenumber::Mode::E164));
+            let mut e164 = String::new();
+            write_display(&mut e164, number.format().mode(phonenumber::Mode::E164));
+            Some(e164.into_boxed_str())
+        }
+        _ => None,
+    }
+}
+
+fn normalize(text: &str, region: country::Id, out: &mut String) -> bool {
+    let write = |e164: &Option<Box<str>>, out: &mut String| match e164 {
+        Some(e164) => {
+            out.push_str(e164);
             true
         }
-        _ => false,
+        None => false,
+    };
+    match spelling(text, region) {
+        Some(key) => MEMO.with(|memo| {
+            let mut memo = memo.borrow_mut();
+            if let Some(known) = memo.get(&key) {
+                return write(known, out);
+            }
+            if memo.len() >= MEMO_CAPACITY {
+                memo.clear();
+            }
+            let parsed = parse(text, region);
+            let written = write(&parsed, out);
+            memo.insert(key, parsed);
+            written
+        }),
+        None => write(&parse(text, region), out),
     }
 }
 
@@ -129,6 +215,31 @@ mod tests {
     fn junk_is_null() {
         for text in ["0000000000", "000-000-0000", "N/A", "null", "", "123"] {
             assert_eq!(norm(text, "US"), None, "{text}");
+        }
+    }
+
+    /// The memo keyed by spelling gives what the parser gives the text itself.
+    #[test]
+    fn spellings_share_the_parser_verdict() {
+        let texts = [
+            "(415) 382-0199", "415.382.0199", "+1 415 382 0199", "1-415-382-0199", "07511 011060",
+            "+44 7511 011060", "0044 7511 011060", "020 7946 0958", "000-000-0000", "555-0100",
+            "+33 1 23 45 67 89", "(0)20 7946 0958", "4153820199", "+39 06 1234 5678", "06 1234 5678",
+        ];
+        for region in ["US", "GB", "FR", "IT"] {
+            let id = super::region(Some(region)).unwrap();
+            for text in texts {
+                let direct = match phonenumber::parse(Some(id), text) {
+                    Ok(n) if n.is_valid() => Some(n.format().mode(phonenumber::Mode::E164).to_string()),
+                    _ => None,
+                };
+                // Twice: the second answer comes from the memo.
+                for _ in 0..2 {
+                    let mut out = String::new();
+                    let got = normalize(text, id, &mut out).then_some(out);
+                    assert_eq!(got, direct, "{text} in {region}");
+                }
+            }
         }
     }
 
