@@ -259,6 +259,31 @@ impl ResultWriter {
         }
     }
 
+    /// Writes batches made on demand (not a query's stream), then commits;
+    /// aborts on error or Ctrl-C. Returns the row count.
+    pub async fn write_batches<S>(mut self, schema: SchemaRef, batches: S) -> Result<u64>
+    where
+        S: futures::Stream<Item = Result<RecordBatch>> + Unpin,
+    {
+        let result = tokio::select! {
+            result = self.encode(schema, batches) => result,
+            _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
+        };
+        match result {
+            Ok(rows) => {
+                if let Err(e) = self.sink.commit().await {
+                    self.sink.abort().await;
+                    return Err(e);
+                }
+                Ok(rows)
+            }
+            Err(e) => {
+                self.sink.abort().await;
+                Err(e)
+            }
+        }
+    }
+
     async fn write_inner(&mut self, mut stream: SendableRecordBatchStream) -> Result<u64> {
         let schema = stream.schema();
         if self.format == OutputFormat::Table {
@@ -270,6 +295,14 @@ impl ResultWriter {
             self.sink.write(text.as_bytes()).await?;
             return Ok(total);
         }
+        self.encode(schema, stream.map(|b| b.map_err(Error::Query))).await
+    }
+
+    /// Encodes batches in the writer's (non-table) format into the sink.
+    async fn encode<S>(&mut self, schema: SchemaRef, mut stream: S) -> Result<u64>
+    where
+        S: futures::Stream<Item = Result<RecordBatch>> + Unpin,
+    {
         let buf = SharedBuf::default();
         let mut encoder = Encoder::new(self.format, &schema, &buf)?;
         let mut rows = 0u64;

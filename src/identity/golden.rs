@@ -7,12 +7,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, Int64Builder, RecordBatch, StringBuilder};
+use datafusion::arrow::array::{Array, ArrayRef, Int64Builder, RecordBatch, StringArray, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use super::config::{ATTRIBUTES, IdentityConfig, Survivorship};
 use super::ids::Clusters;
-use super::records::{Records, value};
+use super::records::Records;
 use crate::error::Result;
 
 /// The golden record's columns: the identifiers and attributes some source maps.
@@ -79,6 +79,21 @@ pub fn build(records: &Records, clusters: &Clusters, config: &IdentityConfig) ->
         fill[c as usize] += 1;
     }
 
+    // Per column and source, the array holding its values (None: unmapped).
+    let arrays_of: Vec<Vec<Option<&StringArray>>> = refs
+        .iter()
+        .map(|(column, _)| {
+            records
+                .sources
+                .iter()
+                .map(|source| match column {
+                    ColumnRef::Identifier(k) => source.identifiers[*k].as_ref(),
+                    ColumnRef::Attribute(a) => source.attributes[*a].as_ref(),
+                })
+                .collect()
+        })
+        .collect();
+
     let mut id_col = StringBuilder::with_capacity(n, n * 12);
     let mut count_col = Int64Builder::with_capacity(n);
     let mut sources_col = StringBuilder::new();
@@ -86,38 +101,44 @@ pub fn build(records: &Records, clusters: &Clusters, config: &IdentityConfig) ->
     let mut candidates: Vec<Candidate> = Vec::new();
     let mut counts: HashMap<&str, u32> = HashMap::new();
     let mut source_names: Vec<&str> = Vec::new();
+    // Each member's source and row, found once per customer.
+    let mut located: Vec<(usize, usize)> = Vec::new();
     for c in 0..n {
         let rows = &members[starts[c] as usize..starts[c + 1] as usize];
         id_col.append_value(&clusters.names[c]);
         count_col.append_value(rows.len() as i64);
+        located.clear();
+        located.extend(rows.iter().map(|&r| {
+            let s = records.sources.partition_point(|s| s.offset <= r) - 1;
+            (s, (r - records.sources[s].offset) as usize)
+        }));
         source_names.clear();
-        for &r in rows {
-            let (source, _) = records.locate(r);
-            if !source_names.contains(&source.name.as_str()) {
-                source_names.push(&source.name);
+        for &(s, _) in &located {
+            let name = records.sources[s].name.as_str();
+            if source_names.last() != Some(&name) && !source_names.contains(&name) {
+                source_names.push(name);
             }
         }
+        source_names.sort_unstable();
         sources_col.append_value(source_names.join(","));
-        for ((column, rule), out) in refs.iter().zip(value_cols.iter_mut()) {
+        for (((_, rule), arrays), out) in refs.iter().zip(&arrays_of).zip(value_cols.iter_mut()) {
             candidates.clear();
-            for &r in rows {
-                let (source, row) = records.locate(r);
-                let v = match column {
-                    ColumnRef::Identifier(k) => value(&source.identifiers[*k], row),
-                    ColumnRef::Attribute(a) => value(&source.attributes[*a], row),
-                };
-                if let Some(v) = v {
-                    let updated = source
-                        .updated_at
-                        .as_ref()
-                        .filter(|t| t.is_valid(row))
-                        .map_or(i64::MIN, |t| t.value(row));
-                    candidates.push(Candidate {
-                        value: v,
-                        updated,
-                        priority: source.priority,
-                    });
+            for &(s, row) in &located {
+                let Some(array) = arrays[s] else { continue };
+                if array.is_null(row) {
+                    continue;
                 }
+                let source = &records.sources[s];
+                let updated = source
+                    .updated_at
+                    .as_ref()
+                    .filter(|t| t.is_valid(row))
+                    .map_or(i64::MIN, |t| t.value(row));
+                candidates.push(Candidate {
+                    value: array.value(row),
+                    updated,
+                    priority: source.priority,
+                });
             }
             out.append_option(choose(&candidates, *rule, &mut counts));
         }

@@ -100,17 +100,34 @@ pub async fn resolve(session: &Session, train: bool, step: &dyn Fn(&str)) -> Res
         let now = chrono::Utc::now();
         let mut merges = old_merges;
         merges.push(outputs::merges(&clusters.changes, now)?);
-        let edges = outputs::edges(&records, &graph, &clusters)?;
-        let links = outputs::links(&records, &graph, &clusters)?;
         let summary = summarize(&records, &graph, &clusters, &customers, probabilistic, started);
+        let edges = outputs::edges(&records, &graph, &clusters);
         outputs::write(ctx, &output, outputs::EDGES, outputs::edges_schema(), edges).await?;
-        outputs::write(ctx, &output, outputs::CUSTOMERS, customers.schema(), vec![customers]).await?;
+        outputs::write(
+            ctx,
+            &output,
+            outputs::CUSTOMERS,
+            customers.schema(),
+            std::iter::once(Ok(customers)),
+        )
+        .await?;
         // The merge log before the links: a crash between the two repeats
         // this run's merges in the log rather than losing them.
-        outputs::write(ctx, &output, outputs::MERGES, outputs::merges_schema(), merges).await?;
+        outputs::write(
+            ctx,
+            &output,
+            outputs::MERGES,
+            outputs::merges_schema(),
+            merges.into_iter().map(Ok),
+        )
+        .await?;
+        let links = outputs::links(&records, &graph, &clusters);
         outputs::write(ctx, &output, outputs::LINKS, outputs::links_schema(), links).await?;
         log::info!("written (at {:.1} s)", started.elapsed().as_secs_f64());
-        Ok(summary)
+        Ok(Summary {
+            elapsed: started.elapsed(),
+            ..summary
+        })
     }
     .await;
     lock.release().await;

@@ -10,7 +10,6 @@ use datafusion::arrow::array::{
     Array, ArrayRef, Float64Builder, RecordBatch, StringArray, StringBuilder, TimestampMicrosecondArray,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::SessionContext;
 use url::Url;
 
@@ -89,7 +88,13 @@ pub fn merges_schema() -> SchemaRef {
 const BATCH: usize = 1 << 20;
 
 /// One row per record: its customer and the strongest rule that linked it.
-pub fn links(records: &Records, graph: &Graph, clusters: &Clusters) -> Result<Vec<RecordBatch>> {
+/// Batches are made as the writer asks for them, so a run never holds the
+/// whole table in memory.
+pub fn links<'a>(
+    records: &'a Records,
+    graph: &'a Graph,
+    clusters: &'a Clusters,
+) -> impl Iterator<Item = Result<RecordBatch>> + 'a {
     // Each record's strongest link: the earliest rule, then the most probable.
     let mut best: Vec<(u16, f32)> = vec![(u16::MAX, 0.0); records.len as usize];
     for edge in &graph.edges {
@@ -100,47 +105,49 @@ pub fn links(records: &Records, graph: &Graph, clusters: &Clusters) -> Result<Ve
             }
         }
     }
-    let mut batches = Vec::new();
-    for source in &records.sources {
-        let mut start = 0;
-        while start < source.record_id.len() {
-            let end = (start + BATCH).min(source.record_id.len());
-            let rows = end - start;
-            let mut customer = StringBuilder::with_capacity(rows, rows * 12);
-            let mut rule = StringBuilder::with_capacity(rows, rows * 6);
-            let mut probability = Float64Builder::with_capacity(rows);
-            for row in start..end {
-                let r = source.offset as usize + row;
-                customer.append_value(&clusters.names[clusters.cluster_of[r] as usize]);
-                match best[r] {
-                    (u16::MAX, _) => {
-                        rule.append_null();
-                        probability.append_null();
-                    }
-                    (k, p) => {
-                        rule.append_value(&graph.rules[k as usize]);
-                        probability.append_value(f64::from(p));
-                    }
+    let chunks = records.sources.iter().flat_map(|source| {
+        (0..source.record_id.len())
+            .step_by(BATCH)
+            .map(move |start| (source, start, (start + BATCH).min(source.record_id.len())))
+    });
+    chunks.map(move |(source, start, end)| {
+        let rows = end - start;
+        let mut customer = StringBuilder::with_capacity(rows, rows * 12);
+        let mut rule = StringBuilder::with_capacity(rows, rows * 6);
+        let mut probability = Float64Builder::with_capacity(rows);
+        for row in start..end {
+            let r = source.offset as usize + row;
+            customer.append_value(&clusters.names[clusters.cluster_of[r] as usize]);
+            match best[r] {
+                (u16::MAX, _) => {
+                    rule.append_null();
+                    probability.append_null();
+                }
+                (k, p) => {
+                    rule.append_value(&graph.rules[k as usize]);
+                    probability.append_value(f64::from(p));
                 }
             }
-            let columns: Vec<ArrayRef> = vec![
-                Arc::new(StringArray::from(vec![source.name.as_str(); rows])),
-                Arc::new(source.record_id.slice(start, rows)),
-                Arc::new(customer.finish()),
-                Arc::new(rule.finish()),
-                Arc::new(probability.finish()),
-            ];
-            batches.push(RecordBatch::try_new(links_schema(), columns)?);
-            start = end;
         }
-    }
-    Ok(batches)
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(vec![source.name.as_str(); rows])),
+            Arc::new(source.record_id.slice(start, rows)),
+            Arc::new(customer.finish()),
+            Arc::new(rule.finish()),
+            Arc::new(probability.finish()),
+        ];
+        Ok(RecordBatch::try_new(links_schema(), columns)?)
+    })
 }
 
-/// One row per link kept: the two records, the rule and the shared value.
-pub fn edges(records: &Records, graph: &Graph, clusters: &Clusters) -> Result<Vec<RecordBatch>> {
-    let mut batches = Vec::new();
-    for chunk in graph.edges.chunks(BATCH) {
+/// One row per link kept: the two records, the rule and the shared value
+/// (made batch by batch as the writer asks, like the links).
+pub fn edges<'a>(
+    records: &'a Records,
+    graph: &'a Graph,
+    clusters: &'a Clusters,
+) -> impl Iterator<Item = Result<RecordBatch>> + 'a {
+    graph.edges.chunks(BATCH).map(move |chunk| {
         let mut customer = StringBuilder::new();
         let (mut source_a, mut id_a, mut source_b, mut id_b) = (
             StringBuilder::new(),
@@ -176,9 +183,8 @@ pub fn edges(records: &Records, graph: &Graph, clusters: &Clusters) -> Result<Ve
             Arc::new(value.finish()),
             Arc::new(probability.finish()),
         ];
-        batches.push(RecordBatch::try_new(edges_schema(), columns)?);
-    }
-    Ok(batches)
+        Ok(RecordBatch::try_new(edges_schema(), columns)?)
+    })
 }
 
 /// This run's id changes as merge-log rows.
@@ -221,7 +227,7 @@ pub async fn write(
     output: &Url,
     name: &str,
     schema: SchemaRef,
-    batches: Vec<RecordBatch>,
+    batches: impl Iterator<Item = Result<RecordBatch>>,
 ) -> Result<()> {
     let url = folder(output, name)
         .join("data.parquet")
@@ -231,10 +237,9 @@ pub async fn write(
         destination: Destination::Url(url),
         max_rows: None,
     };
-    let stream = RecordBatchStreamAdapter::new(schema, futures::stream::iter(batches.into_iter().map(Ok)));
     ResultWriter::open(&spec, ctx)
         .await?
-        .write_stream(Box::pin(stream))
+        .write_batches(schema, futures::stream::iter(batches))
         .await?;
     Ok(())
 }

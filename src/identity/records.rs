@@ -115,6 +115,7 @@ pub async fn read(ctx: &SessionContext, config: &IdentityConfig, config_file: &s
     let mut sources = Vec::with_capacity(config.sources.len());
     let mut offset: u64 = 0;
     for (name, source) in &config.sources {
+        let began = std::time::Instant::now();
         let sql = source_sql(name, source, config, &kinds);
         let frame = match ctx.sql(&sql).await {
             Ok(frame) => frame,
@@ -166,6 +167,10 @@ pub async fn read(ctx: &SessionContext, config: &IdentityConfig, config_file: &s
             None => None,
         };
         let rows = record_id.len() as u64;
+        log::info!(
+            "source `{name}`: {rows} records read in {:.1} s",
+            began.elapsed().as_secs_f64()
+        );
         sources.push(SourceRecords {
             name: name.clone(),
             priority: source.priority.unwrap_or(DEFAULT_SOURCE_PRIORITY),

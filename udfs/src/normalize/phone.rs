@@ -44,7 +44,9 @@ fn region(value: Option<&str>) -> Result<country::Id> {
     let parsed = match code.as_bytes() {
         [a, b] => {
             let upper = [a.to_ascii_uppercase(), b.to_ascii_uppercase()];
-            std::str::from_utf8(&upper).ok().and_then(|c| country::Id::from_str(c).ok())
+            std::str::from_utf8(&upper)
+                .ok()
+                .and_then(|c| country::Id::from_str(c).ok())
         }
         _ => None,
     };
@@ -89,9 +91,10 @@ fn kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
 /// A number written with digits and separators only (`(415) 382-0199`,
 /// `415.382.0199`, `+44 7511 011060`) parses the same as any other spelling
 /// with the same region, leading `+` and digits. Such spellings share one
-/// parse per thread: the parser is slow (its shared regex cache hashes each
+/// parse per process: the parser is slow (its shared regex cache hashes each
 /// pattern under a lock on every use), and one customer's number comes back
-/// in many spellings across orders, tickets and consents.
+/// in many spellings across orders, tickets and consents. The memo is shared
+/// by all threads, in shards so that they rarely wait for each other.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 struct Spelling {
     region: country::Id,
@@ -100,12 +103,19 @@ struct Spelling {
     digits: u64,
 }
 
-/// Parses kept per thread before the memo starts over (about 60 MB).
-const MEMO_CAPACITY: usize = 1 << 20;
+/// Parses kept per shard before the shard starts over (about 120 MB in all).
+const SHARD_CAPACITY: usize = 1 << 17;
+const SHARDS: usize = 16;
 
-thread_local! {
-    static MEMO: std::cell::RefCell<std::collections::HashMap<Spelling, Option<Box<str>>>> =
-        std::cell::RefCell::new(std::collections::HashMap::new());
+type Shard = std::sync::Mutex<std::collections::HashMap<Spelling, Option<Box<str>>>>;
+
+static MEMO: std::sync::LazyLock<Vec<Shard>> =
+    std::sync::LazyLock::new(|| (0..SHARDS).map(|_| Shard::default()).collect());
+
+fn shard(key: &Spelling) -> &'static Shard {
+    // The low digits spread numbers evenly; the length and region split the rest.
+    let index = key.digits as usize ^ (key.len as usize) << 3 ^ usize::from(key.plus);
+    &MEMO[index % SHARDS]
 }
 
 fn spelling(text: &str, region: country::Id) -> Option<Spelling> {
@@ -162,19 +172,22 @@ fn normalize(text: &str, region: country::Id, out: &mut String) -> bool {
         None => false,
     };
     match spelling(text, region) {
-        Some(key) => MEMO.with(|memo| {
-            let mut memo = memo.borrow_mut();
-            if let Some(known) = memo.get(&key) {
+        Some(key) => {
+            let shard = shard(&key);
+            if let Some(known) = shard.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
                 return write(known, out);
             }
-            if memo.len() >= MEMO_CAPACITY {
-                memo.clear();
-            }
+            // Parsed outside the lock: another thread may parse the same
+            // spelling meanwhile, which costs time, never correctness.
             let parsed = parse(text, region);
             let written = write(&parsed, out);
+            let mut memo = shard.lock().unwrap_or_else(|p| p.into_inner());
+            if memo.len() >= SHARD_CAPACITY {
+                memo.clear();
+            }
             memo.insert(key, parsed);
             written
-        }),
+        }
         None => write(&parse(text, region), out),
     }
 }
@@ -222,9 +235,21 @@ mod tests {
     #[test]
     fn spellings_share_the_parser_verdict() {
         let texts = [
-            "(415) 382-0199", "415.382.0199", "+1 415 382 0199", "1-415-382-0199", "07511 011060",
-            "+44 7511 011060", "0044 7511 011060", "020 7946 0958", "000-000-0000", "555-0100",
-            "+33 1 23 45 67 89", "(0)20 7946 0958", "4153820199", "+39 06 1234 5678", "06 1234 5678",
+            "(415) 382-0199",
+            "415.382.0199",
+            "+1 415 382 0199",
+            "1-415-382-0199",
+            "07511 011060",
+            "+44 7511 011060",
+            "0044 7511 011060",
+            "020 7946 0958",
+            "000-000-0000",
+            "555-0100",
+            "+33 1 23 45 67 89",
+            "(0)20 7946 0958",
+            "4153820199",
+            "+39 06 1234 5678",
+            "06 1234 5678",
         ];
         for region in ["US", "GB", "FR", "IT"] {
             let id = super::region(Some(region)).unwrap();
