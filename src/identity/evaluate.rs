@@ -1,12 +1,15 @@
 //! `oneview resolve --evaluate TABLE`: the written links against a ground
 //! truth table (`source`, `record_id` and the true entity), as pairwise
 //! precision, recall and F1 (over all pairs of records) and B-cubed
-//! precision, recall and F1 (per record, averaged). Computed in SQL from the
-//! contingency table of (customer, true entity) counts, so it scales with the
-//! engine rather than with memory.
+//! precision, recall and F1 (per record, averaged). The engine joins the
+//! links to the truth into the contingency table of (customer, true entity)
+//! counts; the metrics are sums over its cells.
+
+use std::collections::HashMap;
 
 use datafusion::arrow::array::{Array, AsArray};
-use datafusion::arrow::datatypes::{Float64Type, Int64Type};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::prelude::SessionContext;
 
 use super::outputs::LINKS;
@@ -95,56 +98,74 @@ pub async fn evaluate(ctx: &SessionContext, table: &str) -> Result<Evaluation> {
     let entity = entity_column(ctx, table).await?;
     let quote = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
     let (t, e) = (quote(table), quote(&entity));
-    let sql = format!(
-        "WITH matched AS (
-            SELECT l.customer_id AS c, CAST(t.{e} AS VARCHAR) AS e
-            FROM {LINKS} l JOIN {t} t
-              ON l.source = CAST(t.source AS VARCHAR) AND l.record_id = CAST(t.record_id AS VARCHAR)
-         ),
-         cells AS (SELECT c, e, count(*) AS n FROM matched GROUP BY c, e),
-         by_customer AS (SELECT c, sum(n) AS n FROM cells GROUP BY c),
-         by_entity AS (SELECT e, sum(n) AS n FROM cells GROUP BY e)
-         SELECT
-           (SELECT CAST(coalesce(sum(n), 0) AS BIGINT) FROM cells) AS matched_records,
-           (SELECT count(*) FROM {LINKS}) AS linked,
-           (SELECT count(*) FROM {t}) AS truth,
-           (SELECT CAST(coalesce(sum(n * (n - 1) / 2), 0) AS BIGINT) FROM by_entity) AS true_pairs,
-           (SELECT CAST(coalesce(sum(n * (n - 1) / 2), 0) AS BIGINT) FROM by_customer) AS predicted_pairs,
-           (SELECT CAST(coalesce(sum(n * (n - 1) / 2), 0) AS BIGINT) FROM cells) AS correct_pairs,
-           (SELECT coalesce(sum(CAST(cells.n AS DOUBLE) * cells.n / b.n), 0) FROM cells JOIN by_customer b ON cells.c = b.c) AS bcubed_p,
-           (SELECT coalesce(sum(CAST(cells.n AS DOUBLE) * cells.n / b.n), 0) FROM cells JOIN by_entity b ON cells.e = b.e) AS bcubed_r"
+    // The join runs once, into the (customer, entity) counts; the metrics
+    // are sums over those cells, done here. (One SQL statement with a
+    // subquery per metric would run the join once per metric.)
+    let cells = format!(
+        "SELECT l.customer_id AS c, CAST(t.{e} AS VARCHAR) AS e, count(*) AS n
+         FROM {LINKS} l JOIN {t} t
+           ON l.source = CAST(t.source AS VARCHAR) AND l.record_id = CAST(t.record_id AS VARCHAR)
+         GROUP BY 1, 2"
     );
-    let batches = ctx.sql(&sql).await?.collect().await?;
-    let row = batches
-        .iter()
-        .find(|b| b.num_rows() > 0)
-        .ok_or_else(|| Error::Usage("the evaluation query returned nothing".into()))?;
-    let int = |i: usize| -> u64 {
-        let column = row.column(i).as_primitive::<Int64Type>();
-        if column.is_null(0) {
-            0
-        } else {
-            column.value(0).max(0) as u64
+    let batches = ctx.sql(&cells).await?.collect().await?;
+    let mut cells: Vec<(u32, u32, u64)> = Vec::new();
+    let mut customer_index: HashMap<String, u32> = HashMap::new();
+    let mut entity_index: HashMap<String, u32> = HashMap::new();
+    for batch in &batches {
+        let (c, e) = (
+            cast(batch.column(0), &DataType::Utf8)?,
+            cast(batch.column(1), &DataType::Utf8)?,
+        );
+        let (c, e) = (c.as_string::<i32>(), e.as_string::<i32>());
+        let n = batch.column(2).as_primitive::<Int64Type>();
+        for i in 0..batch.num_rows() {
+            if e.is_null(i) {
+                continue;
+            }
+            let count = n.value(i).max(0) as u64;
+            let next = customer_index.len() as u32;
+            let ci = *customer_index.entry(c.value(i).to_string()).or_insert(next);
+            let next = entity_index.len() as u32;
+            let ei = *entity_index.entry(e.value(i).to_string()).or_insert(next);
+            cells.push((ci, ei, count));
         }
-    };
-    let float = |i: usize| -> f64 {
-        let column = row.column(i).as_primitive::<Float64Type>();
-        if column.is_null(0) { 0.0 } else { column.value(0) }
-    };
-    let records = int(0);
+    }
+    let records: u64 = cells.iter().map(|c| c.2).sum();
     if records == 0 {
         return Err(Error::Usage(format!(
             "--evaluate {table}: no record of identity_links is in the truth table; expected its (source, record_id) to match the identity sources' names and record ids (run `oneview resolve` first)"
         )));
     }
+    let pairs = |n: u64| n * n.saturating_sub(1) / 2;
+    let mut customer_total = vec![0u64; customer_index.len()];
+    let mut entity_total = vec![0u64; entity_index.len()];
+    for &(c, e, n) in &cells {
+        customer_total[c as usize] += n;
+        entity_total[e as usize] += n;
+    }
+    let (mut precision_sum, mut recall_sum) = (0.0, 0.0);
+    for &(c, e, n) in &cells {
+        let n = n as f64;
+        precision_sum += n * n / customer_total[c as usize] as f64;
+        recall_sum += n * n / entity_total[e as usize] as f64;
+    }
+    let count = |sql: String| async move {
+        let batches = ctx.sql(&sql).await?.collect().await?;
+        Ok::<u64, Error>(
+            batches
+                .first()
+                .map(|b| b.column(0).as_primitive::<Int64Type>().value(0).max(0) as u64)
+                .unwrap_or(0),
+        )
+    };
     Ok(Evaluation {
         records,
-        links: int(1),
-        truth: int(2),
-        true_pairs: int(3),
-        predicted_pairs: int(4),
-        correct_pairs: int(5),
-        bcubed_precision: float(6) / records as f64,
-        bcubed_recall: float(7) / records as f64,
+        links: count(format!("SELECT count(*) FROM {LINKS}")).await?,
+        truth: count(format!("SELECT count(*) FROM {t}")).await?,
+        true_pairs: entity_total.iter().map(|n| pairs(*n)).sum(),
+        predicted_pairs: customer_total.iter().map(|n| pairs(*n)).sum(),
+        correct_pairs: cells.iter().map(|c| pairs(c.2)).sum(),
+        bcubed_precision: precision_sum / records as f64,
+        bcubed_recall: recall_sum / records as f64,
     })
 }
