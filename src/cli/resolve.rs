@@ -90,7 +90,9 @@ fn summary_rows(s: &Summary) -> Vec<(&'static str, String)> {
         let model = p.model_file.display();
         rows.push((
             "  model",
-            if p.trained {
+            if p.trained && p.scored_pairs == 0 {
+                "not trained: no blocked pairs to learn from (nothing saved)".to_string()
+            } else if p.trained {
                 format!("trained, saved to {model} (lambda = {:.5})", p.lambda)
             } else {
                 format!("read from {model} (lambda = {:.5})", p.lambda)

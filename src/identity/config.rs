@@ -252,6 +252,11 @@ pub fn validate(identity: &IdentityConfig, tables: &[&str]) -> Result<(), String
                     "identifier kind `{kind}` in [identity.sources.{name}.identifiers] is not a plain name; expected e.g. email, phone, user_id, anonymous_id"
                 ));
             }
+            if ["customer_id", "records", "sources"].contains(&kind.as_str()) || ATTRIBUTES.contains(&kind.as_str()) {
+                return Err(format!(
+                    "identifier kind `{kind}` in [identity.sources.{name}.identifiers] is taken by a column of the golden record or an attribute; choose another name, e.g. crm_id"
+                ));
+            }
             if expr.trim().is_empty() {
                 return Err(format!(
                     "key `identity.sources.{name}.identifiers.{kind}` is empty; expected a column or SQL expression"

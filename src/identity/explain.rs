@@ -213,7 +213,11 @@ pub async fn explain(ctx: &SessionContext, id: &str) -> Result<String> {
     };
     match &record {
         Some(key) => {
-            let start = index[key.as_str()];
+            let start = *index.get(key.as_str()).ok_or_else(|| {
+                Error::Usage(format!(
+                    "record {key} moved while it was explained (a resolution ran meanwhile); try again"
+                ))
+            })?;
             let _ = writeln!(out, "record {key}: path of links to {}", keys[0]);
             let mut x = start;
             let _ = writeln!(out, "  {}", keys[x]);

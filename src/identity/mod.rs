@@ -91,7 +91,7 @@ pub async fn resolve(session: &Session, train: bool, step: &dyn Fn(&str)) -> Res
             None => None,
         };
         step("assigning customer ids");
-        let (previous, old_merges) = previous(ctx, &records).await?;
+        let (previous, old_merges) = previous(ctx, &records, &state).await?;
         let clusters = ids::assign(&mut graph, &previous);
         step("building golden records");
         let customers = golden::build(&records, &clusters, config)?;
@@ -121,6 +121,8 @@ pub async fn resolve(session: &Session, train: bool, step: &dyn Fn(&str)) -> Res
             merges.into_iter().map(Ok),
         )
         .await?;
+        let highest = clusters.ids.iter().copied().max().unwrap_or(0).max(previous.highest);
+        state.put(HIGHEST_ID, highest.to_string().into()).await?;
         let links = outputs::links(&records, &graph, &clusters);
         outputs::write(ctx, &output, outputs::LINKS, outputs::links_schema(), links).await?;
         log::info!("written (at {:.1} s)", started.elapsed().as_secs_f64());
@@ -135,7 +137,15 @@ pub async fn resolve(session: &Session, train: bool, step: &dyn Fn(&str)) -> Res
 }
 
 /// The previous run's links, matched to this run's records, and its merge log.
-async fn previous(ctx: &SessionContext, records: &records::Records) -> Result<(Previous, Vec<RecordBatch>)> {
+/// The highest customer id ever given, kept in the state location: ids of
+/// customers whose records were all deleted are not handed out again.
+const HIGHEST_ID: &str = "identity/highest_id";
+
+async fn previous(
+    ctx: &SessionContext,
+    records: &records::Records,
+    state: &StateStore,
+) -> Result<(Previous, Vec<RecordBatch>)> {
     let merges = ctx
         .sql(&format!("SELECT * FROM {}", outputs::MERGES))
         .await?
@@ -167,7 +177,12 @@ async fn previous(ctx: &SessionContext, records: &records::Records) -> Result<(P
         let (s, r, c) = (s.as_string::<i32>(), r.as_string::<i32>(), c.as_string::<i32>());
         (0..s.len()).map(move |i| (s.value(i), r.value(i), c.value(i)))
     });
-    let previous = Previous::from_links(records, triples, logged)?;
+    let stored = state
+        .get(HIGHEST_ID)
+        .await?
+        .and_then(|bytes| std::str::from_utf8(&bytes).ok()?.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    let previous = Previous::from_links(records, triples, logged.max(stored))?;
     Ok((previous, merges))
 }
 

@@ -209,6 +209,16 @@ fn check_record_ids(source: &str, ids: &StringArray) -> Result<()> {
         ));
     }
     for i in 1..ids.len() {
+        if ids.value(i) < ids.value(i - 1) {
+            return Err(Error::table(
+                source,
+                format!(
+                    "the identity source's record ids came back out of order (`{}` after `{}`); this is a bug in oneview, please report it",
+                    ids.value(i),
+                    ids.value(i - 1)
+                ),
+            ));
+        }
         if ids.value(i) == ids.value(i - 1) {
             return Err(Error::table(
                 source,

@@ -45,7 +45,11 @@ impl Project {
             Err(e) => return Err(Error::config(file, format!("cannot be read: {e}"))),
         };
         let config = config::parse(&text).map_err(|message| Error::config(&file, message))?;
-        let table_names = config.tables.keys().cloned().collect();
+        let mut table_names: std::collections::BTreeSet<String> = config.tables.keys().cloned().collect();
+        if config.identity.is_some() {
+            // A segment may not hide an identity table.
+            table_names.extend(crate::identity::outputs::NAMES.iter().map(|n| n.to_string()));
+        }
         let segments = load_segments(&dir, &table_names)?;
         check_reports(&config, &segments).map_err(|message| Error::config(&file, message))?;
         Ok(Project { dir, config, segments })

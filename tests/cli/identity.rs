@@ -211,6 +211,26 @@ fn the_same_data_gives_the_same_ids_and_new_records_keep_them() {
 }
 
 #[test]
+fn the_id_of_a_deleted_customer_is_not_handed_out_again() {
+    let dir = sample_project();
+    summary(dir.path());
+    let first = links(dir.path());
+    // e6 (a device alone) is the last record, so its customer has the highest id.
+    let gone = first["web:e6"].clone();
+    assert_eq!(first.values().max().unwrap(), &gone);
+    write(dir.path(), "web.csv", &WEB.replace("e6,d3,\n", ""));
+    summary(dir.path());
+    write(dir.path(), "web.csv", &WEB.replace("e6,d3,\n", "e7,d7,\n"));
+    summary(dir.path());
+    let after = links(dir.path());
+    assert!(
+        after["web:e7"] > gone,
+        "{} reuses or precedes the deleted {gone}",
+        after["web:e7"]
+    );
+}
+
+#[test]
 fn a_merge_keeps_the_older_id_and_is_logged_and_a_split_is_logged_too() {
     let dir = sample_project();
     summary(dir.path());
@@ -388,6 +408,13 @@ fn bad_identity_configuration_is_named() {
             format!("{TOML}\n[identity.sources.nothing]\ntable = \"crm\"\nrecord_id = \"contact_id\"\n"),
             "[identity.sources.nothing] maps no columns",
         ),
+        (
+            TOML.replace(
+                "identifiers = { user_id = \"contact_id\",",
+                "identifiers = { customer_id = \"contact_id\",",
+            ),
+            "identifier kind `customer_id` in [identity.sources.crm.identifiers] is taken by a column of the golden record",
+        ),
     ];
     for (toml, message) in cases {
         write(dir.path(), "oneview.toml", &toml);
@@ -398,6 +425,17 @@ fn bad_identity_configuration_is_named() {
     run_in(dir.path(), &["resolve"]).fails(2, "missing key `identity.sources`");
     write(dir.path(), "oneview.toml", "[tables.crm]\nlocation = \"crm.csv\"\n");
     run_in(dir.path(), &["resolve"]).fails(2, "the project has no [identity] section");
+
+    // A segment may not hide an identity table.
+    write(dir.path(), "oneview.toml", TOML);
+    std::fs::create_dir_all(dir.path().join("segments")).unwrap();
+    write(
+        dir.path(),
+        "segments/customers.sql",
+        "SELECT contact_id AS customer_id FROM crm\n",
+    );
+    run_in(dir.path(), &["resolve"]).fails(2, "the segment name `customers` is already taken");
+    std::fs::remove_file(dir.path().join("segments/customers.sql")).unwrap();
 
     // Duplicate record ids are a data error naming the source and the id.
     write(dir.path(), "oneview.toml", TOML);

@@ -189,7 +189,11 @@ pub fn link(
     let trained = train || !model_file.exists();
     let model = if trained {
         let model = train_model(&profiles, fields, p, &rule_pairs, &all, &patterns);
-        save(&model, &model_file)?;
+        // A model trained on nothing (no blocked pairs, no profiles to
+        // sample) would be reused by every later run; it is not saved.
+        if model.trained_pairs > 0 && model.sampled_pairs > 0 {
+            save(&model, &model_file)?;
+        }
         model
     } else {
         load(&model_file)?

@@ -101,6 +101,9 @@ struct Spelling {
     plus: bool,
     len: u8,
     digits: u64,
+    /// Without spaces: the digits before the first separator.
+    lead: u8,
+    spaced: bool,
 }
 
 /// Parses kept per shard before the shard starts over (about 120 MB in all).
@@ -119,13 +122,14 @@ fn shard(key: &Spelling) -> &'static Shard {
 }
 
 fn spelling(text: &str, region: country::Id) -> Option<Spelling> {
-    let text = text.trim();
-    let (plus, rest) = match text.strip_prefix('+') {
-        Some(rest) => (true, rest),
-        None => (false, text),
-    };
-    let (mut len, mut digits) = (0u8, 0u64);
-    for b in rest.bytes() {
+    // The parser reads a text without spaces as an RFC 3966 number first,
+    // where the digits after `+` up to the first separator are the country
+    // code: `+1415-382-0199` is not `+1415 382 0199`. Such texts keep the
+    // length of that first group in their key. Other whitespace (a tab) is
+    // not a spelling the memo knows.
+    let spaced = text.contains(' ');
+    let (mut plus, mut len, mut digits, mut lead, mut grouped) = (false, 0u8, 0u64, 0u8, false);
+    for b in text.bytes() {
         match b {
             b'0'..=b'9' => {
                 len += 1;
@@ -133,8 +137,12 @@ fn spelling(text: &str, region: country::Id) -> Option<Spelling> {
                     return None;
                 }
                 digits = digits * 10 + u64::from(b - b'0');
+                if !grouped {
+                    lead += 1;
+                }
             }
-            b' ' | b'(' | b')' | b'-' | b'.' | b'/' => {}
+            b'+' if !plus && len == 0 => plus = true,
+            b' ' | b'(' | b')' | b'-' | b'.' | b'/' => grouped |= len > 0,
             _ => return None,
         }
     }
@@ -143,6 +151,8 @@ fn spelling(text: &str, region: country::Id) -> Option<Spelling> {
         plus,
         len,
         digits,
+        lead: if spaced { 0 } else { lead },
+        spaced,
     })
 }
 
