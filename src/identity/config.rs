@@ -331,7 +331,7 @@ pub fn validate(identity: &IdentityConfig, tables: &[&str]) -> Result<(), String
         validate_probabilistic(p)?;
     }
     if let Some(region) = &identity.default_region
-        && !(region.len() == 2 && region.bytes().all(|b| b.is_ascii_alphabetic()))
+        && !oneview_udfs::normalize::is_phone_region(region)
     {
         return Err(format!(
             "key `identity.default_region` is `{region}`; expected a two-letter region code such as US or GB"

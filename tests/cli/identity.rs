@@ -415,6 +415,10 @@ fn bad_identity_configuration_is_named() {
             ),
             "identifier kind `customer_id` in [identity.sources.crm.identifiers] is taken by a column of the golden record",
         ),
+        (
+            TOML.replace("[identity]\n", "[identity]\ndefault_region = \"ZZ\"\n"),
+            "key `identity.default_region` is `ZZ`; expected a two-letter region code",
+        ),
     ];
     for (toml, message) in cases {
         write(dir.path(), "oneview.toml", &toml);

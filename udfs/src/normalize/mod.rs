@@ -11,6 +11,7 @@ use datafusion::logical_expr::ScalarUDF;
 
 pub use name::normalize as normalize_name;
 pub use nicknames::key as nickname_key;
+pub use phone::is_region as is_phone_region;
 
 pub fn functions() -> Vec<ScalarUDF> {
     vec![

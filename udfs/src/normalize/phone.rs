@@ -38,6 +38,12 @@ pub fn udf() -> ScalarUDF {
     )
 }
 
+/// Whether `code` is a region `normalize_phone` knows (for checking
+/// configuration before any data is read).
+pub fn is_region(code: &str) -> bool {
+    region(Some(code)).is_ok()
+}
+
 fn region(value: Option<&str>) -> Result<country::Id> {
     let code = value.map(str::trim).unwrap_or("US");
     // Upper-cased on the stack: a region column is read on every row.
