@@ -2,7 +2,8 @@
 //! chosen from the customer's records by its survivorship rule —
 //! `most_frequent` (ties: most recent, then source priority), `most_recent`
 //! (by the source's `updated_at`; ties: most frequent) or `source_priority`
-//! (lowest source rank; ties: most frequent).
+//! (lowest source rank; ties: most frequent). Dates of birth are compared
+//! and written as YYYY-MM-DD where they can be read.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use super::config::{ATTRIBUTES, IdentityConfig, Survivorship};
 use super::ids::Clusters;
+use super::probabilistic::profiles::parse_date;
 use super::records::Records;
 use crate::error::Result;
 
@@ -79,6 +81,24 @@ pub fn build(records: &Records, clusters: &Clusters, config: &IdentityConfig) ->
         fill[c as usize] += 1;
     }
 
+    // Dates of birth in one form (YYYY-MM-DD) where they can be read, so that
+    // `3/14/85` and `1985-03-14` count as one value; others stay as written.
+    let dob = ATTRIBUTES
+        .iter()
+        .position(|a| *a == "date_of_birth")
+        .expect("a known attribute");
+    let this_year = chrono::Datelike::year(&chrono::Utc::now());
+    let dates: Vec<Option<StringArray>> = records
+        .sources
+        .iter()
+        .map(|source| {
+            source.attributes[dob].as_ref().map(|raw| {
+                raw.iter()
+                    .map(|v| v.map(|t| parse_date(t, this_year).unwrap_or_else(|| t.to_string())))
+                    .collect()
+            })
+        })
+        .collect();
     // Per column and source, the array holding its values (None: unmapped).
     let arrays_of: Vec<Vec<Option<&StringArray>>> = refs
         .iter()
@@ -86,8 +106,10 @@ pub fn build(records: &Records, clusters: &Clusters, config: &IdentityConfig) ->
             records
                 .sources
                 .iter()
-                .map(|source| match column {
+                .enumerate()
+                .map(|(i, source)| match column {
                     ColumnRef::Identifier(k) => source.identifiers[*k].as_ref(),
+                    ColumnRef::Attribute(a) if *a == dob => dates[i].as_ref(),
                     ColumnRef::Attribute(a) => source.attributes[*a].as_ref(),
                 })
                 .collect()

@@ -361,6 +361,25 @@ fn duplicates_are_found_on_attributes_and_households_are_kept_apart() {
     assert_eq!(scores["pairwise recall"], 1.0, "a duplicate was missed: {scores:?}");
     assert_ne!(customer_of(dir.path(), "house-0"), customer_of(dir.path(), "rec-0"));
 
+    // rec-3 and dup-3 share an id number; the duplicate writes the date the
+    // US way. The golden record has it once, as YYYY-MM-DD.
+    let golden = csv_rows(
+        run_in(
+            dir.path(),
+            &[
+                "sql",
+                "--format",
+                "csv",
+                &format!(
+                    "SELECT records, date_of_birth FROM customers WHERE customer_id = '{}'",
+                    customer_of(dir.path(), "dup-3")
+                ),
+            ],
+        )
+        .ok(),
+    );
+    assert_eq!(golden, ["2,1990-07-15"]);
+
     // The evidence names the levels that matched; nickname duplicates
     // (Bill for William) came through the model, not the id number.
     let edge = csv_rows(
