@@ -454,3 +454,44 @@ fn bad_identity_configuration_is_named() {
         "nothing is written on error"
     );
 }
+
+#[test]
+fn rfm_can_be_keyed_by_resolved_customers() {
+    let toml = r#"
+[tables.crm]
+location = "crm.csv"
+[tables.orders]
+location = "orders.csv"
+
+[orders]
+table = "orders"
+customer = "(SELECT max(l.customer_id) FROM identity_links l WHERE l.source = 'orders' AND l.record_id = order_id)"
+amount = "amount"
+as_of = "2026-01-01"
+
+[identity.sources.crm]
+record_id = "contact_id"
+identifiers = { user_id = "contact_id", email = "email" }
+
+[identity.sources.orders]
+record_id = "order_id"
+identifiers = { user_id = "contact_id", email = "email" }
+"#;
+    let dir = project(toml);
+    write(dir.path(), "crm.csv", "contact_id,email\nc1,k.neal@mail.com\n");
+    // A CRM order and a guest order by email: one person, two keys before resolution.
+    write(
+        dir.path(),
+        "orders.csv",
+        "order_id,contact_id,email,ordered_at,amount\no1,c1,,2025-06-01T10:00:00,40\no2,, K.Neal@Mail.com ,2025-09-01T10:00:00,60\n",
+    );
+    assert_eq!(
+        sql_rows(dir.path(), "SELECT count(*) FROM rfm"),
+        ["0"],
+        "no customers before resolution"
+    );
+    summary(dir.path());
+    let l = links(dir.path());
+    let rows = sql_rows(dir.path(), "SELECT customer_id, frequency, monetary FROM rfm");
+    assert_eq!(rows, [format!("{},2,100.0", l["crm:c1"])]);
+}
