@@ -21,20 +21,13 @@ use url::Url;
 use crate::error::{Error, Result};
 use crate::exec::parquet_properties;
 use crate::project::Project;
-use crate::storage::resolve_location;
 
 pub const DEFAULT_STATE: &str = "state/";
 
 /// The state folder's URL (with a trailing `/`).
 pub fn state_url(project: &Project) -> Result<Url> {
     let raw = project.config.project.state.as_deref().unwrap_or(DEFAULT_STATE);
-    let raw = if raw.ends_with('/') {
-        raw.to_string()
-    } else {
-        format!("{raw}/")
-    };
-    resolve_location(&raw, &project.dir)
-        .map_err(|e| Error::config(project.config_file(), format!("key `project.state`: {e}")))
+    project.folder_url(raw, "project.state")
 }
 
 pub struct StateStore {

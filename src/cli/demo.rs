@@ -62,6 +62,19 @@ fn say(text: &str) {
     let _ = writeln!(std::io::stdout().lock(), "{text}");
 }
 
+/// The person the demo follows: the first with records in four systems.
+macro_rules! person_cte {
+    () => {
+        "WITH person AS (
+             SELECT g.person_id FROM ground_truth g
+             WHERE g.source IN ('crm_contacts', 'support_tickets', 'email_subscribers', 'social_profiles')
+             GROUP BY g.person_id
+             HAVING count(DISTINCT g.source) = 4
+             ORDER BY g.person_id LIMIT 1
+         )"
+    };
+}
+
 /// The demo's steps: queries, and the identity resolution between them.
 enum Step {
     Sql(&'static str, &'static str),
@@ -82,13 +95,9 @@ const STEPS: &[Step] = &[
     ),
     Step::Sql(
         "One person as each system recorded them (picked with the generator's ground truth)",
-        "WITH person AS (
-             SELECT g.person_id FROM ground_truth g
-             WHERE g.source IN ('crm_contacts', 'support_tickets', 'email_subscribers', 'social_profiles')
-             GROUP BY g.person_id
-             HAVING count(DISTINCT g.source) = 4
-             ORDER BY g.person_id LIMIT 1
-         ),
+        concat!(
+            person_cte!(),
+            ",
          records AS (
              SELECT 'crm_contacts' AS source, contact_id AS id, first_name || ' ' || last_name AS name, email, phone
                FROM crm_contacts
@@ -103,7 +112,8 @@ const STEPS: &[Step] = &[
          FROM records r JOIN ground_truth g ON g.record_id = r.id
          JOIN person p ON p.person_id = g.person_id
          ORDER BY r.source, r.id
-         LIMIT 12",
+         LIMIT 12"
+        ),
     ),
     Step::Sql(
         "Why matching needs cleaning: how identifiers arrive",
@@ -133,17 +143,14 @@ const STEPS: &[Step] = &[
     ),
     Step::Sql(
         "The person above, resolved: their records by source and the customer each went to",
-        "WITH person AS (
-             SELECT g.person_id FROM ground_truth g
-             WHERE g.source IN ('crm_contacts', 'support_tickets', 'email_subscribers', 'social_profiles')
-             GROUP BY g.person_id
-             HAVING count(DISTINCT g.source) = 4
-             ORDER BY g.person_id LIMIT 1
-         )
+        concat!(
+            person_cte!(),
+            "
          SELECT l.customer_id, l.source, count(*) AS records, min(l.rule) AS linked_by
          FROM identity_links l JOIN ground_truth g USING (source, record_id)
          JOIN person p ON p.person_id = g.person_id
-         GROUP BY 1, 2 ORDER BY 1, 2",
+         GROUP BY 1, 2 ORDER BY 1, 2"
+        ),
     ),
     Step::Sql(
         "Orders: revenue by month (last six months of the sample)",
@@ -215,24 +222,29 @@ const STEPS: &[Step] = &[
     ),
 ];
 
+/// Runs `job`, retrying every half second while another process holds its
+/// lock: demos of one project run in parallel in the tests.
+async fn waiting_for_lock<T, F, Fut>(attempts: u32, mut job: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    for _ in 0..attempts {
+        match job().await {
+            Err(Error::Busy(_)) => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+            other => return other,
+        }
+    }
+    job().await
+}
+
 /// Identity resolution of the sample ([identity] in the demo project), with
 /// its summary and its score against the generator's ground truth.
 async fn resolve(session: &Session) -> Result<()> {
     say(
         "== Identity resolution ([identity]): identifier links with guards, then Fellegi–Sunter on names, birth dates and addresses",
     );
-    // Another demo resolving the same project (tests run in parallel) holds
-    // the lock for a moment: wait for it rather than fail.
-    let mut attempts = 0;
-    let summary = loop {
-        match crate::identity::resolve(session, false, &|_| {}).await {
-            Err(Error::Busy(_)) if attempts < 120 => {
-                attempts += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-            }
-            other => break other?,
-        }
-    };
+    let summary = waiting_for_lock(120, || crate::identity::resolve(session, false, &|_| {})).await?;
     let records: u64 = summary.records.iter().map(|(_, n)| n).sum();
     let links: Vec<String> = summary.links.iter().map(|(rule, n)| format!("{rule} {n}")).collect();
     say(&format!(
@@ -293,19 +305,10 @@ pub async fn run(args: DemoArgs, options: &SessionOptions) -> Result<()> {
     }
     say("== The weekly report ([reports.weekly_segments], scheduled for Mondays 06:00 UTC), run now");
     let state = crate::state::StateStore::open(&session.project, &session.ctx)?;
-    // Another demo writing the same report (tests run in parallel) holds its
-    // lock for a moment: wait for it rather than fail.
-    let mut attempts = 0;
-    let result = loop {
-        let result = crate::reports::run(&session.ctx, &session.project, &state, "weekly_segments").await;
-        match result {
-            Err(Error::Busy(_)) if attempts < 60 => {
-                attempts += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-            }
-            other => break other,
-        }
-    };
+    let result = waiting_for_lock(60, || {
+        crate::reports::run(&session.ctx, &session.project, &state, "weekly_segments")
+    })
+    .await;
     say(&crate::reports::summary("weekly_segments", &result));
     result?;
     say(&format!("done in {:.2}s", started.elapsed().as_secs_f64()));

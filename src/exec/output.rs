@@ -244,19 +244,7 @@ impl ResultWriter {
         if let Some(bar) = self.progress.take() {
             bar.finish_and_clear();
         }
-        match result {
-            Ok(rows) => {
-                if let Err(e) = self.sink.commit().await {
-                    self.sink.abort().await;
-                    return Err(e);
-                }
-                Ok(rows)
-            }
-            Err(e) => {
-                self.sink.abort().await;
-                Err(e)
-            }
-        }
+        self.settle(result).await
     }
 
     /// Writes batches made on demand (not a query's stream), then commits;
@@ -269,6 +257,11 @@ impl ResultWriter {
             result = self.encode(schema, batches) => result,
             _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
         };
+        self.settle(result).await
+    }
+
+    /// Commits the output after a successful write, aborts it otherwise.
+    async fn settle(&mut self, result: Result<u64>) -> Result<u64> {
         match result {
             Ok(rows) => {
                 if let Err(e) = self.sink.commit().await {

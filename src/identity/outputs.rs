@@ -16,10 +16,9 @@ use url::Url;
 use super::graph::Graph;
 use super::ids::{Change, Clusters, IdChange, format_id};
 use super::records::Records;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::exec::{Destination, OutputFormat, OutputSpec, ResultWriter};
 use crate::project::Project;
-use crate::storage::resolve_location;
 
 pub const LINKS: &str = "identity_links";
 pub const EDGES: &str = "identity_edges";
@@ -32,13 +31,7 @@ pub const DEFAULT_OUTPUT: &str = "output/";
 /// The project's output folder URL (with a trailing `/`).
 pub fn output_url(project: &Project) -> Result<Url> {
     let raw = project.config.project.output.as_deref().unwrap_or(DEFAULT_OUTPUT);
-    let raw = if raw.ends_with('/') {
-        raw.to_string()
-    } else {
-        format!("{raw}/")
-    };
-    resolve_location(&raw, &project.dir)
-        .map_err(|e| Error::config(project.config_file(), format!("key `project.output`: {e}")))
+    project.folder_url(raw, "project.output")
 }
 
 /// The folder of one identity table.

@@ -67,6 +67,18 @@ impl Project {
     pub fn config_file(&self) -> PathBuf {
         self.dir.join(CONFIG_FILE)
     }
+
+    /// The URL of a folder the project names with `key` (a path relative to
+    /// the project, or a URL), with a trailing `/`.
+    pub fn folder_url(&self, raw: &str, key: &str) -> Result<url::Url> {
+        let raw = if raw.ends_with('/') {
+            raw.to_string()
+        } else {
+            format!("{raw}/")
+        };
+        crate::storage::resolve_location(&raw, &self.dir)
+            .map_err(|e| Error::config(self.config_file(), format!("key `{key}`: {e}")))
+    }
 }
 
 /// A report's `segment` must name a segment of the project.
