@@ -14,6 +14,7 @@ pub mod golden;
 pub mod graph;
 pub mod ids;
 pub mod outputs;
+mod parallel;
 pub mod probabilistic;
 pub mod records;
 

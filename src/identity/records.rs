@@ -7,6 +7,7 @@ use datafusion::arrow::array::{Array, ArrayRef, StringArray, TimestampMicrosecon
 use datafusion::arrow::compute::{cast, concat};
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::prelude::SessionContext;
+use futures::StreamExt;
 
 use super::config::{ATTRIBUTES, DEFAULT_SOURCE_PRIORITY, IdentityConfig, SourceConfig};
 use crate::error::{Error, Result};
@@ -109,78 +110,22 @@ fn normalized(attribute: &str, value: &str) -> String {
     }
 }
 
-/// Reads every source; a column or expression that does not plan is named by its key.
+/// Reads every source; a column or expression that does not plan is named
+/// by its key. Sources are read side by side: normalizing a source's phones
+/// is single-threaded work when its file is one row group.
 pub async fn read(ctx: &SessionContext, config: &IdentityConfig, config_file: &std::path::Path) -> Result<Records> {
     let kinds = config.kinds();
+    let side_by_side = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut reads = futures::stream::iter(&config.sources)
+        .map(|(name, source)| read_source(ctx, name, source, config, config_file, &kinds))
+        .buffered(side_by_side);
     let mut sources = Vec::with_capacity(config.sources.len());
     let mut offset: u64 = 0;
-    for (name, source) in &config.sources {
-        let began = std::time::Instant::now();
-        let sql = source_sql(name, source, config, &kinds);
-        let frame = match ctx.sql(&sql).await {
-            Ok(frame) => frame,
-            Err(e) => return Err(blame_key(ctx, name, source, config_file, e).await),
-        };
-        let batches = frame.collect().await?;
-        let schema = batches.first().map(|b| b.schema());
-        let column = |field: &str| -> Result<Option<ArrayRef>> {
-            let Some(schema) = &schema else {
-                return Ok(None);
-            };
-            let Ok(index) = schema.index_of(field) else {
-                return Ok(None);
-            };
-            let parts: Vec<&dyn Array> = batches.iter().map(|b| b.column(index).as_ref()).collect();
-            Ok(Some(concat(&parts)?))
-        };
-        let strings = |field: &str| -> Result<Option<StringArray>> {
-            Ok(match column(field)? {
-                Some(array) => Some(
-                    cast(&array, &DataType::Utf8)?
-                        .as_any()
-                        .downcast_ref::<StringArray>()
-                        .expect("cast to Utf8 gives a StringArray")
-                        .clone(),
-                ),
-                None => None,
-            })
-        };
-        let record_id = strings("record_id")?.unwrap_or_else(|| StringArray::from(Vec::<Option<&str>>::new()));
-        check_record_ids(name, &record_id)?;
-        let identifiers = (0..kinds.len())
-            .map(|i| strings(&format!("id_{i}")))
-            .collect::<Result<Vec<_>>>()?;
-        let attributes = (0..ATTRIBUTES.len())
-            .map(|i| strings(&format!("attr_{i}")))
-            .collect::<Result<Vec<_>>>()?;
-        let normalized = (0..ATTRIBUTES.len())
-            .map(|i| strings(&format!("norm_{i}")))
-            .collect::<Result<Vec<_>>>()?;
-        let updated_at = match column("updated_at")? {
-            Some(array) => Some(
-                cast(&array, &DataType::Timestamp(TimeUnit::Microsecond, None))?
-                    .as_any()
-                    .downcast_ref::<TimestampMicrosecondArray>()
-                    .expect("cast to microseconds gives a timestamp array")
-                    .clone(),
-            ),
-            None => None,
-        };
-        let rows = record_id.len() as u64;
-        log::info!(
-            "source `{name}`: {rows} records read in {:.1} s",
-            began.elapsed().as_secs_f64()
-        );
-        sources.push(SourceRecords {
-            name: name.clone(),
-            priority: source.priority.unwrap_or(DEFAULT_SOURCE_PRIORITY),
-            offset: offset as u32,
-            record_id,
-            identifiers,
-            attributes,
-            normalized,
-            updated_at,
-        });
+    while let Some(source) = reads.next().await {
+        let mut source = source?;
+        let rows = source.record_id.len() as u64;
+        source.offset = offset as u32;
+        sources.push(source);
         offset += rows;
         if offset > u64::from(u32::MAX - 1) {
             return Err(Error::Usage(format!(
@@ -189,10 +134,88 @@ pub async fn read(ctx: &SessionContext, config: &IdentityConfig, config_file: &s
             )));
         }
     }
+    drop(reads);
     Ok(Records {
         kinds,
         sources,
         len: offset as u32,
+    })
+}
+
+/// One source's records; its offset is set by the caller.
+async fn read_source(
+    ctx: &SessionContext,
+    name: &str,
+    source: &SourceConfig,
+    config: &IdentityConfig,
+    config_file: &std::path::Path,
+    kinds: &[String],
+) -> Result<SourceRecords> {
+    let began = std::time::Instant::now();
+    let sql = source_sql(name, source, config, kinds);
+    let frame = match ctx.sql(&sql).await {
+        Ok(frame) => frame,
+        Err(e) => return Err(blame_key(ctx, name, source, config_file, e).await),
+    };
+    let batches = frame.collect().await?;
+    let schema = batches.first().map(|b| b.schema());
+    let column = |field: &str| -> Result<Option<ArrayRef>> {
+        let Some(schema) = &schema else {
+            return Ok(None);
+        };
+        let Ok(index) = schema.index_of(field) else {
+            return Ok(None);
+        };
+        let parts: Vec<&dyn Array> = batches.iter().map(|b| b.column(index).as_ref()).collect();
+        Ok(Some(concat(&parts)?))
+    };
+    let strings = |field: &str| -> Result<Option<StringArray>> {
+        Ok(match column(field)? {
+            Some(array) => Some(
+                cast(&array, &DataType::Utf8)?
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .expect("cast to Utf8 gives a StringArray")
+                    .clone(),
+            ),
+            None => None,
+        })
+    };
+    let record_id = strings("record_id")?.unwrap_or_else(|| StringArray::from(Vec::<Option<&str>>::new()));
+    check_record_ids(name, &record_id)?;
+    let identifiers = (0..kinds.len())
+        .map(|i| strings(&format!("id_{i}")))
+        .collect::<Result<Vec<_>>>()?;
+    let attributes = (0..ATTRIBUTES.len())
+        .map(|i| strings(&format!("attr_{i}")))
+        .collect::<Result<Vec<_>>>()?;
+    let normalized = (0..ATTRIBUTES.len())
+        .map(|i| strings(&format!("norm_{i}")))
+        .collect::<Result<Vec<_>>>()?;
+    let updated_at = match column("updated_at")? {
+        Some(array) => Some(
+            cast(&array, &DataType::Timestamp(TimeUnit::Microsecond, None))?
+                .as_any()
+                .downcast_ref::<TimestampMicrosecondArray>()
+                .expect("cast to microseconds gives a timestamp array")
+                .clone(),
+        ),
+        None => None,
+    };
+    log::info!(
+        "source `{name}`: {} records read in {:.1} s",
+        record_id.len(),
+        began.elapsed().as_secs_f64()
+    );
+    Ok(SourceRecords {
+        name: name.to_string(),
+        priority: source.priority.unwrap_or(DEFAULT_SOURCE_PRIORITY),
+        offset: 0,
+        record_id,
+        identifiers,
+        attributes,
+        normalized,
+        updated_at,
     })
 }
 

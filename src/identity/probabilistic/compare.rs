@@ -6,7 +6,6 @@
 //! pair's levels are packed into one `Pattern`, three bits per comparison,
 //! so training and scoring work on the few distinct patterns, not on pairs.
 
-use oneview_udfs::normalize::nickname_key;
 use strsim::jaro_winkler;
 
 use super::profiles::{ADDRESS, CITY, DOB, FIRST, LAST, POSTCODE, Profiles};
@@ -43,10 +42,12 @@ pub fn level(pattern: Pattern, comparison: usize) -> u8 {
     ((pattern >> (3 * comparison)) & 0b111) as u8
 }
 
-fn first_name(a: &str, b: &str) -> u8 {
+/// First names: `same_nickname` tells whether they share a nickname group
+/// (looked up once per distinct name, not per pair).
+fn first_name(a: &str, b: &str, same_nickname: bool) -> u8 {
     if a == b {
         1
-    } else if nickname_key(a) == nickname_key(b) {
+    } else if same_nickname {
         2
     } else if jaro_winkler(a, b) >= 0.92 {
         3
@@ -87,18 +88,20 @@ fn date(a: &str, b: &str) -> u8 {
     }
 }
 
+/// The part before the space of a GB postcode, the first three characters of others.
+fn area(p: &str) -> &str {
+    match p.split_once(' ') {
+        Some((outward, _)) => outward,
+        None => &p[..p.char_indices().nth(3).map_or(p.len(), |(i, _)| i)],
+    }
+}
+
 /// 1 equal, 2 the same area (the part before the space of a GB postcode,
 /// the first three digits of a US ZIP), 3 different.
 fn postcode(a: &str, b: &str) -> u8 {
     if a == b {
         return 1;
     }
-    let area = |p: &str| -> String {
-        match p.split_once(' ') {
-            Some((outward, _)) => outward.to_string(),
-            None => p.chars().take(3).collect(),
-        }
-    };
     if area(a) == area(b) { 2 } else { 3 }
 }
 
@@ -137,14 +140,18 @@ fn location(profiles: &Profiles, x: u32, y: u32) -> u8 {
 
 /// The pattern of two profiles over the active comparisons (a bit each).
 pub fn compare(profiles: &Profiles, x: u32, y: u32, active: u8) -> Pattern {
-    let names = |fx: usize, fy: usize, f: fn(&str, &str) -> u8| match (profiles.text(fx, x), profiles.text(fy, y)) {
-        (Some(a), Some(b)) => f(a, b),
+    let text = |field: usize, profile: u32| profiles.text(field, profile);
+    let mut first = match (text(FIRST, x), text(FIRST, y)) {
+        (Some(a), Some(b)) => first_name(a, b, profiles.same_nickname(x, y)),
         _ => NULL,
     };
-    let mut first = names(FIRST, FIRST, first_name);
-    let mut last = names(LAST, LAST, last_name);
+    let mut last = match (text(LAST, x), text(LAST, y)) {
+        (Some(a), Some(b)) => last_name(a, b),
+        _ => NULL,
+    };
     // First and last name swapped ("Neal Kelly" against "Kelly Neal").
-    if (first != 1 || last != 1) && names(FIRST, LAST, first_name) == 1 && names(LAST, FIRST, last_name) == 1 {
+    let equal = |a: Option<&str>, b: Option<&str>| a.is_some() && a == b;
+    if (first != 1 || last != 1) && equal(text(FIRST, x), text(LAST, y)) && equal(text(LAST, x), text(FIRST, y)) {
         (first, last) = (1, 1);
     }
     let mut pattern = 0;
@@ -155,7 +162,10 @@ pub fn compare(profiles: &Profiles, x: u32, y: u32, active: u8) -> Pattern {
         let level = match comparison {
             0 => first,
             1 => last,
-            2 => names(DOB, DOB, date),
+            2 => match (text(DOB, x), text(DOB, y)) {
+                (Some(a), Some(b)) => date(a, b),
+                _ => NULL,
+            },
             _ => location(profiles, x, y),
         };
         pattern |= u32::from(level) << (3 * comparison);
@@ -178,13 +188,18 @@ pub fn describe(pattern: Pattern, names: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oneview_udfs::normalize::nickname_key;
+
+    fn first(a: &str, b: &str) -> u8 {
+        first_name(a, b, nickname_key(a) == nickname_key(b))
+    }
 
     #[test]
     fn levels_of_each_comparison() {
-        assert_eq!(first_name("william", "bill"), 2);
-        assert_eq!(first_name("katherine", "katherina"), 3);
-        assert_eq!(first_name("k", "kelly"), 4);
-        assert_eq!(first_name("kelly", "sam"), 5);
+        assert_eq!(first("william", "bill"), 2);
+        assert_eq!(first("katherine", "katherina"), 3);
+        assert_eq!(first("k", "kelly"), 4);
+        assert_eq!(first("kelly", "sam"), 5);
         assert_eq!(last_name("neal", "neale"), 2);
         assert_eq!(date("1985-03-04", "1985-04-03"), 2);
         assert_eq!(date("1985-03-04", "1986-03-04"), 3);

@@ -17,6 +17,7 @@ use profiles::Profiles;
 
 use super::config::{BLOCKING_KEYS, COMPARISONS, IdentityConfig, ProbabilisticConfig};
 use super::graph::{Edge, Graph};
+use super::parallel;
 use super::records::Records;
 use crate::error::{Error, Result};
 
@@ -177,13 +178,10 @@ pub fn link(
     let mut all: Vec<u64> = rule_pairs.iter().flat_map(|(_, l)| l.iter().copied()).collect();
     all.sort_unstable();
     all.dedup();
-    let patterns: Vec<Pattern> = all
-        .iter()
-        .map(|&pr| {
-            let (x, y) = unpair(pr);
-            compare::compare(&profiles, x, y, fields)
-        })
-        .collect();
+    let patterns: Vec<Pattern> = parallel::map_items(&all, |&pr| {
+        let (x, y) = unpair(pr);
+        compare::compare(&profiles, x, y, fields)
+    });
 
     let model_file = model_path(dir, p);
     let trained = train || !model_file.exists();
@@ -290,7 +288,16 @@ fn train_model(
                 *counts.entry(pattern).or_default() += 1;
             }
         }
-        runs.push(em(&counts, &u, fields, *fixed).0);
+        let (m, lambda) = em(&counts, &u, fields, *fixed);
+        for (c, levels) in m.iter().enumerate() {
+            if let Some(levels) = levels {
+                log::debug!(
+                    "EM on a blocking rule (lambda {lambda:.4}): m of `{}` = {levels:.4?}",
+                    COMPARISONS[c]
+                );
+            }
+        }
+        runs.push(m);
     }
     let provisional = Model::assemble(COMPARISONS, fields, &u, &runs, 0.5, all.len() as u64, sampled);
     let mut counts: HashMap<Pattern, u64> = HashMap::new();

@@ -12,6 +12,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use super::super::parallel;
 use super::compare::COMPARISONS;
 use super::compare::{Pattern, compare, labels, level, level_count};
 use super::profiles::Profiles;
@@ -72,15 +73,20 @@ fn normalise(p: &mut [f64]) {
     }
 }
 
+/// Random pairs are drawn in this many jobs, each with its own seed, so the
+/// sample does not depend on the number of cores.
+const SAMPLE_JOBS: u64 = 16;
+
 /// u per field and level from `n` random pairs of profiles of different clusters.
 pub fn estimate_u(profiles: &Profiles, active: u8, n: usize, seed: u64) -> (Vec<Vec<f64>>, u64) {
-    let mut counts: Vec<Vec<f64>> = (0..COMPARISONS).map(|f| vec![0.0; level_count(f)]).collect();
     let len = profiles.len();
-    let mut drawn = 0u64;
-    if len >= 2 {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut attempts = 0;
-        while (drawn as usize) < n && attempts < n * 4 {
+    let jobs = if len >= 2 { SAMPLE_JOBS } else { 0 };
+    let sampled = parallel::map(jobs as usize, |job| {
+        let mut counts: Vec<Vec<u64>> = (0..COMPARISONS).map(|f| vec![0; level_count(f)]).collect();
+        let wanted = (n as u64 / SAMPLE_JOBS + u64::from((job as u64) < n as u64 % SAMPLE_JOBS)) as usize;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_add(job as u64));
+        let (mut drawn, mut attempts) = (0usize, 0usize);
+        while drawn < wanted && attempts < wanted * 4 {
             attempts += 1;
             let (x, y) = (rng.random_range(0..len) as u32, rng.random_range(0..len) as u32);
             if x == y || profiles.root[x as usize] == profiles.root[y as usize] {
@@ -88,9 +94,20 @@ pub fn estimate_u(profiles: &Profiles, active: u8, n: usize, seed: u64) -> (Vec<
             }
             let pattern = compare(profiles, x, y, active);
             for (f, c) in counts.iter_mut().enumerate() {
-                c[level(pattern, f) as usize] += 1.0;
+                c[level(pattern, f) as usize] += 1;
             }
             drawn += 1;
+        }
+        (counts, drawn as u64)
+    });
+    let mut counts: Vec<Vec<f64>> = (0..COMPARISONS).map(|f| vec![0.0; level_count(f)]).collect();
+    let mut drawn = 0u64;
+    for (job, n) in sampled {
+        drawn += n;
+        for (total, part) in counts.iter_mut().zip(job) {
+            for (t, p) in total.iter_mut().zip(part) {
+                *t += p as f64;
+            }
         }
     }
     let u = counts

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::array::Array;
+use oneview_udfs::normalize::nickname_key;
 
 use super::super::config::ATTRIBUTES;
 use super::super::graph::Graph;
@@ -23,6 +24,8 @@ pub struct Profiles {
     pub values: Vec<Vec<String>>,
     /// Per field and value id, the number of profiles holding it.
     pub counts: Vec<Vec<u32>>,
+    /// Per first-name value id, its nickname group (William, Bill, Will).
+    pub nicknames: Vec<u32>,
 }
 
 /// The profile fields, in `BLOCKING_KEYS` order.
@@ -89,6 +92,7 @@ pub fn build(records: &Records, graph: &mut Graph) -> Profiles {
         fields: Vec::new(),
         values: Vec::new(),
         counts: Vec::new(),
+        nicknames: Vec::new(),
     };
     let (first, last, full) = (attribute("first_name"), attribute("last_name"), attribute("full_name"));
     let (dob, postcode, address, city) = (
@@ -147,6 +151,16 @@ pub fn build(records: &Records, graph: &mut Graph) -> Profiles {
             counts
         })
         .collect();
+    profiles.nicknames = {
+        let mut groups: HashMap<&str, u32> = HashMap::new();
+        values[FIRST]
+            .iter()
+            .map(|name| {
+                let next = groups.len() as u32;
+                *groups.entry(nickname_key(name)).or_insert(next)
+            })
+            .collect()
+    };
     profiles.values = values;
     profiles
 }
@@ -158,6 +172,12 @@ impl Profiles {
 
     pub fn is_empty(&self) -> bool {
         self.root.is_empty()
+    }
+
+    /// Whether two profiles' first names share a nickname group.
+    pub fn same_nickname(&self, x: u32, y: u32) -> bool {
+        let first = |p: u32| self.nicknames[self.fields[p as usize][FIRST] as usize];
+        first(x) == first(y)
     }
 
     pub fn text(&self, field: usize, profile: u32) -> Option<&str> {
