@@ -256,7 +256,7 @@ async fn resolve(session: &Session) -> Result<()> {
     ));
     say(&format!("links by rule: {}", links.join(", ")));
     say(&format!(
-        "guards fired: {} (junk values, shared devices, size caps)",
+        "guards fired: {} (junk values, shared devices, family emails, size caps)",
         summary.guards.total()
     ));
     let e = crate::identity::evaluate::evaluate(&session.ctx, "ground_truth").await?;

@@ -68,6 +68,12 @@ fn summary_rows(s: &Summary) -> Vec<(&'static str, String)> {
     for (kind, n) in &s.guards.max_records {
         rows.push(("  max_records", format!("{kind} values on too many records: {n}")));
     }
+    for (kind, n) in &s.guards.split_by_first_name {
+        rows.push((
+            "  split_by_first_name",
+            format!("{kind} values shared by people of different first names: {n}"),
+        ));
+    }
     for (kind, n) in &s.guards.max_cluster_size {
         rows.push(("  max_cluster_size", format!("{kind} links refused: {n}")));
     }

@@ -120,6 +120,12 @@ pub struct IdentifierConfig {
     pub max_distinct: BTreeMap<String, usize>,
     /// Records one value may link; more, and it does not link.
     pub max_records: Option<usize>,
+    /// A value whose records carry clearly different first names (not
+    /// equal, nicknames, close spellings or an initial) is shared by several
+    /// people, such as a family email: it links only records whose first
+    /// names agree, and records without a first name not at all.
+    #[serde(default)]
+    pub split_by_first_name: bool,
     /// Lower links first, so a capped cluster keeps its strongest links.
     pub priority: Option<u32>,
 }
@@ -163,7 +169,19 @@ pub fn default_priority(kind: &str) -> u32 {
     }
 }
 
+impl SourceConfig {
+    fn maps_a_first_name(&self) -> bool {
+        self.attributes.contains_key("first_name") || self.attributes.contains_key("full_name")
+    }
+}
+
 impl IdentityConfig {
+    /// Whether attributes are normalized for comparison: for the
+    /// probabilistic model, and for first names that split shared values.
+    pub fn compares_attributes(&self) -> bool {
+        self.probabilistic.is_some() || self.identifiers.values().any(|i| i.split_by_first_name)
+    }
+
     pub fn identifier(&self, kind: &str) -> IdentifierConfig {
         self.identifiers.get(kind).cloned().unwrap_or_default()
     }
@@ -304,6 +322,11 @@ pub fn validate(identity: &IdentityConfig, tables: &[&str]) -> Result<(), String
                     "key `identity.identifiers.{kind}.max_distinct.{other}` is 0; expected at least 1"
                 ));
             }
+        }
+        if config.split_by_first_name && !identity.sources.values().any(|s| s.maps_a_first_name()) {
+            return Err(format!(
+                "key `identity.identifiers.{kind}.split_by_first_name` is true, but no source maps a first_name or full_name attribute; expected one that does"
+            ));
         }
         if config.max_records.is_some_and(|n| n < 2) {
             return Err(format!(

@@ -11,6 +11,7 @@ use datafusion::arrow::array::Array;
 use regex::RegexSet;
 
 use super::config::IdentityConfig;
+use super::probabilistic::same_given_name;
 use super::records::{Records, value};
 use crate::error::{Error, Result};
 
@@ -57,6 +58,9 @@ pub struct GuardCounts {
     pub max_records: BTreeMap<String, u64>,
     /// Links refused because the cluster would exceed the maximum size.
     pub max_cluster_size: BTreeMap<String, u64>,
+    /// Values whose records carried clearly different first names, linked
+    /// only within each name.
+    pub split_by_first_name: BTreeMap<String, u64>,
 }
 
 impl GuardCounts {
@@ -65,6 +69,7 @@ impl GuardCounts {
             + self.max_distinct.values().sum::<u64>()
             + self.max_records.values().sum::<u64>()
             + self.max_cluster_size.values().sum::<u64>()
+            + self.split_by_first_name.values().sum::<u64>()
     }
 }
 
@@ -131,6 +136,90 @@ impl Graph {
         self.size[keep as usize] = total as u32;
         true
     }
+}
+
+impl Graph {
+    /// Links every record to the first, each link an edge of kind `k`.
+    fn link_all(&mut self, mut group: impl Iterator<Item = u32>, k: usize, kind: &str, max_cluster: usize) {
+        let Some(first) = group.next() else {
+            return;
+        };
+        for r in group {
+            if self.union(first, r, max_cluster) {
+                self.edges.push(Edge {
+                    a: first,
+                    b: r,
+                    rule: k as u16,
+                    value: 0,
+                    probability: 1.0,
+                });
+            } else {
+                *self.guards.max_cluster_size.entry(kind.to_string()).or_default() += 1;
+            }
+        }
+    }
+}
+
+/// The records of one value by person, when their first names clearly
+/// differ: records grouped by agreeing names (an initial joins the one name
+/// it can stand for), records without a name or with an ambiguous initial
+/// left out. `None` when the names agree.
+fn split_by_first_name(group: &[(&str, u32)], records: &Records) -> Option<Vec<Vec<u32>>> {
+    let name_of = |r: u32| {
+        let (source, row) = records.locate(r);
+        source.first_name(row)
+    };
+    let mut names: Vec<&str> = group
+        .iter()
+        .filter_map(|&(_, r)| name_of(r))
+        .filter(|n| n.chars().nth(1).is_some())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    if names.len() < 2 {
+        return None;
+    }
+    // Names that agree, transitively (Bill ~ William ~ Willaim), share a person.
+    let mut person: Vec<usize> = (0..names.len()).collect();
+    for i in 0..names.len() {
+        for j in i + 1..names.len() {
+            if same_given_name(names[i], names[j]) {
+                let (pi, pj) = (person[i], person[j]);
+                for p in person.iter_mut().filter(|p| **p == pj) {
+                    *p = pi;
+                }
+            }
+        }
+    }
+    let mut people: Vec<usize> = person.clone();
+    people.sort_unstable();
+    people.dedup();
+    if people.len() < 2 {
+        return None;
+    }
+    let mut split: Vec<Vec<u32>> = vec![Vec::new(); people.len()];
+    let index = |p: usize| people.binary_search(&p).expect("a listed person");
+    for &(_, r) in group {
+        let Some(name) = name_of(r) else {
+            continue;
+        };
+        let found = if name.chars().nth(1).is_some() {
+            names.binary_search(&name).ok().map(|i| person[i])
+        } else {
+            // An initial: the one person whose names start with it.
+            let mut candidates = names
+                .iter()
+                .zip(&person)
+                .filter(|(n, _)| n.starts_with(name))
+                .map(|(_, p)| *p);
+            let first = candidates.next();
+            first.filter(|p| candidates.all(|q| q == *p))
+        };
+        if let Some(p) = found {
+            split[index(p)].push(r);
+        }
+    }
+    Some(split)
 }
 
 /// The values of one identifier kind that never link.
@@ -230,18 +319,18 @@ pub fn link(records: &Records, config: &IdentityConfig) -> Result<Graph> {
             if stopped {
                 continue;
             }
-            let first = group[0].1;
-            for &(_, r) in &group[1..] {
-                if graph.union(first, r, max_cluster) {
-                    graph.edges.push(Edge {
-                        a: first,
-                        b: r,
-                        rule: k as u16,
-                        value: 0,
-                        probability: 1.0,
-                    });
-                } else {
-                    *graph.guards.max_cluster_size.entry(kind.clone()).or_default() += 1;
+            let people = if settings.split_by_first_name {
+                split_by_first_name(group, records)
+            } else {
+                None
+            };
+            match people {
+                None => graph.link_all(group.iter().map(|(_, r)| *r), k, kind, max_cluster),
+                Some(people) => {
+                    *graph.guards.split_by_first_name.entry(kind.clone()).or_default() += 1;
+                    for person in people {
+                        graph.link_all(person.into_iter(), k, kind, max_cluster);
+                    }
                 }
             }
         }

@@ -37,6 +37,20 @@ pub struct Records {
     pub len: u32,
 }
 
+impl SourceRecords {
+    /// A record's given name for comparison: its first name, else the first
+    /// word of its full name.
+    pub fn first_name(&self, row: usize) -> Option<&str> {
+        let (first, full) = (attribute_index("first_name"), attribute_index("full_name"));
+        value(&self.normalized[first], row).or_else(|| value(&self.normalized[full], row)?.split(' ').next())
+    }
+}
+
+/// The position of an attribute in `ATTRIBUTES`.
+pub fn attribute_index(name: &str) -> usize {
+    ATTRIBUTES.iter().position(|a| *a == name).expect("a known attribute")
+}
+
 impl Records {
     /// The source holding record `r` and the row within it.
     pub fn locate(&self, r: u32) -> (&SourceRecords, usize) {
@@ -84,7 +98,7 @@ fn source_sql(name: &str, source: &SourceConfig, config: &IdentityConfig, kinds:
         if let Some(expr) = source.attributes.get(*attribute) {
             let value = text(expr);
             columns.push(format!("{value} AS attr_{i}"));
-            if config.probabilistic.is_some() {
+            if config.compares_attributes() {
                 columns.push(format!("{} AS norm_{i}", normalized(attribute, &value)));
             }
         }

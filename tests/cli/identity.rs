@@ -295,6 +295,91 @@ fn a_value_on_too_many_records_does_not_link() {
     assert_eq!(l["orders:o2"], l["crm:c1"], "the email still links");
 }
 
+/// Kelly and John Neal share a family email on guest orders and a
+/// newsletter sign-up; each also has a CRM contact with their own phone.
+const FAMILY_TOML: &str = r#"
+[tables.crm]
+location = "crm.csv"
+[tables.orders]
+location = "orders.csv"
+[tables.subscribers]
+location = "subscribers.csv"
+
+[identity.identifiers.email]
+split_by_first_name = true
+
+[identity.sources.crm]
+record_id = "contact_id"
+identifiers = { email = "email", phone = "phone" }
+attributes = { first_name = "first_name", last_name = "last_name" }
+
+[identity.sources.orders]
+record_id = "order_id"
+identifiers = { email = "email", phone = "phone" }
+attributes = { full_name = "ship_name" }
+
+[identity.sources.subscribers]
+record_id = "subscriber_id"
+identifiers = { email = "email" }
+attributes = { first_name = "first_name" }
+"#;
+
+// o2 is Kelly's by name only (the family email, no phone), o4 John's in
+// capitals, o5 signed with Kelly's initial; s1 gave no name, so it cannot
+// be told apart; s2 is Kelly's name with a typo.
+const FAMILY_CRM: &str = "contact_id,first_name,last_name,email,phone
+c1,Kelly,Neal,kelly@mail.com,(415) 382-0199
+c2,John,Neal,john@mail.com,(415) 382-0222
+";
+const FAMILY_ORDERS: &str = "order_id,email,phone,ship_name
+o1,neal.family@mail.com,415-382-0199,Kelly Neal
+o2,Neal.Family@mail.com,,Kelly  Neal
+o3,neal.family@mail.com,4153820222,John Neal
+o4,neal.family@mail.com,,JOHN NEAL
+o5,neal.family@mail.com,,K. Neal
+";
+const FAMILY_SUBSCRIBERS: &str = "subscriber_id,email,first_name
+s1,neal.family@mail.com,
+s2,neal.family@mail.com,Kellly
+";
+
+#[test]
+fn a_shared_email_links_only_records_whose_first_names_agree() {
+    let dir = project(FAMILY_TOML);
+    write(dir.path(), "crm.csv", FAMILY_CRM);
+    write(dir.path(), "orders.csv", FAMILY_ORDERS);
+    write(dir.path(), "subscribers.csv", FAMILY_SUBSCRIBERS);
+    let s = summary(dir.path());
+    assert_eq!(
+        s["split_by_first_name"],
+        ["email values shared by people of different first names: 1"],
+        "{s:?}"
+    );
+    let l = links(dir.path());
+    for record in ["orders:o1", "orders:o2", "orders:o5", "subscribers:s2"] {
+        assert_eq!(l[record], l["crm:c1"], "{record} is Kelly's: {l:?}");
+    }
+    for record in ["orders:o3", "orders:o4"] {
+        assert_eq!(l[record], l["crm:c2"], "{record} is John's: {l:?}");
+    }
+    assert_ne!(l["crm:c1"], l["crm:c2"], "{l:?}");
+    assert_eq!(
+        l.values().filter(|c| **c == l["subscribers:s1"]).count(),
+        1,
+        "a record without a name stays alone: {l:?}"
+    );
+
+    // Without the guard, the family email joins the two people.
+    write(
+        dir.path(),
+        "oneview.toml",
+        &FAMILY_TOML.replace("split_by_first_name = true", "split_by_first_name = false"),
+    );
+    summary(dir.path());
+    let l = links(dir.path());
+    assert_eq!(l["crm:c1"], l["crm:c2"], "{l:?}");
+}
+
 #[test]
 fn explain_prints_the_path_of_links_and_the_customer() {
     let dir = sample_project();
@@ -414,6 +499,18 @@ fn bad_identity_configuration_is_named() {
                 "identifiers = { customer_id = \"contact_id\",",
             ),
             "identifier kind `customer_id` in [identity.sources.crm.identifiers] is taken by a column of the golden record",
+        ),
+        (
+            TOML.replace(
+                "[identity.identifiers.anonymous_id]\n",
+                "[identity.identifiers.anonymous_id]\nsplit_by_first_name = true\n",
+            )
+            .replace(
+                "attributes = { first_name = \"first_name\", last_name = \"last_name\" }",
+                "",
+            )
+            .replace("attributes = { full_name = \"ship_name\" }", ""),
+            "key `identity.identifiers.anonymous_id.split_by_first_name` is true, but no source maps a first_name or full_name attribute",
         ),
         (
             TOML.replace("[identity]\n", "[identity]\ndefault_region = \"ZZ\"\n"),

@@ -6,6 +6,7 @@
 //! pair's levels are packed into one `Pattern`, three bits per comparison,
 //! so training and scoring work on the few distinct patterns, not on pairs.
 
+use oneview_udfs::normalize::nickname_key;
 use strsim::jaro_winkler;
 
 use super::profiles::{ADDRESS, CITY, DOB, FIRST, LAST, POSTCODE, Profiles};
@@ -56,6 +57,12 @@ fn first_name(a: &str, b: &str, same_nickname: bool) -> u8 {
     } else {
         5
     }
+}
+
+/// Whether two normalized first names can be one person's: equal,
+/// nicknames, close spellings or an initial.
+pub fn same_given_name(a: &str, b: &str) -> bool {
+    first_name(a, b, nickname_key(a) == nickname_key(b)) != 5
 }
 
 fn last_name(a: &str, b: &str) -> u8 {
@@ -188,7 +195,6 @@ pub fn describe(pattern: Pattern, names: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use oneview_udfs::normalize::nickname_key;
 
     fn first(a: &str, b: &str) -> u8 {
         first_name(a, b, nickname_key(a) == nickname_key(b))

@@ -11,6 +11,7 @@ pub mod profiles;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+pub use compare::same_given_name;
 use compare::{Pattern, describe};
 use model::{Model, Scorer, em, estimate_u};
 use profiles::Profiles;

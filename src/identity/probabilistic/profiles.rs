@@ -9,9 +9,8 @@ use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::array::Array;
 use oneview_udfs::normalize::nickname_key;
 
-use super::super::config::ATTRIBUTES;
 use super::super::graph::Graph;
-use super::super::records::{Records, value};
+use super::super::records::{Records, attribute_index, value};
 
 /// The profile fields' values, interned: `values[f][id]` is the text of
 /// value `id` of field `f` (`BLOCKING_KEYS` order); id 0 means missing.
@@ -36,10 +35,6 @@ pub const DOB: usize = 2;
 pub const POSTCODE: usize = 3;
 pub const ADDRESS: usize = 4;
 pub const CITY: usize = 5;
-
-fn attribute(name: &str) -> usize {
-    ATTRIBUTES.iter().position(|a| *a == name).expect("a known attribute")
-}
 
 /// A date of birth as `YYYY-MM-DD`, from the forms sources write: ISO,
 /// `YYYYMMDD`, `DD.MM.YYYY` (European), and slashed dates read as US
@@ -94,12 +89,12 @@ pub fn build(records: &Records, graph: &mut Graph) -> Profiles {
         counts: Vec::new(),
         nicknames: Vec::new(),
     };
-    let (first, last, full) = (attribute("first_name"), attribute("last_name"), attribute("full_name"));
+    let (last, full) = (attribute_index("last_name"), attribute_index("full_name"));
     let (dob, postcode, address, city) = (
-        attribute("date_of_birth"),
-        attribute("postcode"),
-        attribute("address"),
-        attribute("city"),
+        attribute_index("date_of_birth"),
+        attribute_index("postcode"),
+        attribute_index("address"),
+        attribute_index("city"),
     );
     let mut texts: [Option<String>; FIELDS] = Default::default();
     for source in &records.sources {
@@ -109,10 +104,9 @@ pub fn build(records: &Records, graph: &mut Graph) -> Profiles {
         }
         for row in 0..source.record_id.len() {
             let full_name = value(&n[full], row);
-            let words: Vec<&str> = full_name.map(|f| f.split(' ').collect()).unwrap_or_default();
-            texts[FIRST] = value(&n[first], row).or(words.first().copied()).map(str::to_string);
+            texts[FIRST] = source.first_name(row).map(str::to_string);
             texts[LAST] = value(&n[last], row)
-                .or(if words.len() > 1 { words.last().copied() } else { None })
+                .or(full_name.and_then(|f| f.rsplit_once(' ')).map(|(_, last)| last))
                 .map(str::to_string);
             texts[DOB] = value(&n[dob], row).and_then(|d| parse_date(d, this_year));
             texts[POSTCODE] = value(&n[postcode], row).map(str::to_string);
