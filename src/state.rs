@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use datafusion::arrow::array::RecordBatch;
+use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::prelude::SessionContext;
@@ -37,12 +38,12 @@ pub struct StateStore {
 
 impl StateStore {
     pub fn open(project: &Project, ctx: &SessionContext) -> Result<StateStore> {
-        let url = state_url(project)?;
-        let store = ctx
-            .runtime_env()
-            .object_store_registry
-            .get_store(&url)
-            .map_err(Error::Query)?;
+        StateStore::at(state_url(project)?, &ctx.runtime_env())
+    }
+
+    /// The same small-file access below any folder URL (the output location).
+    pub fn at(url: Url, runtime: &RuntimeEnv) -> Result<StateStore> {
+        let store = runtime.object_store_registry.get_store(&url).map_err(Error::Query)?;
         Ok(StateStore { url, store })
     }
 
@@ -90,6 +91,15 @@ impl StateStore {
             .await
             .map_err(|e| self.error(relative, &e.to_string()))?;
         Ok(())
+    }
+
+    /// Removes the file; one already gone is no error.
+    pub async fn delete(&self, relative: &str) -> Result<()> {
+        let path = self.path(relative)?;
+        match self.store.delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.error(relative, &e.to_string())),
+        }
     }
 
     /// When the file was last written, if it exists.

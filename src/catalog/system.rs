@@ -9,7 +9,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
-use datafusion::error::Result as DfResult;
+use datafusion::execution::runtime_env::RuntimeEnv;
 use url::Url;
 
 use crate::error::Result;
@@ -17,6 +17,7 @@ use crate::identity::{golden, outputs};
 use crate::project::Project;
 use crate::reports::runs;
 use crate::segments::membership;
+use crate::state::StateStore;
 
 #[derive(Debug)]
 pub(super) struct SystemTables {
@@ -51,14 +52,21 @@ impl SystemTables {
         self.names().contains(&name)
     }
 
-    pub(super) fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
+    pub(super) async fn table(&self, name: &str, runtime: &RuntimeEnv) -> Result<Option<Arc<dyn TableProvider>>> {
         let (url, schema): (Url, SchemaRef) = match (name, &self.identity) {
             (membership::TABLE, _) => (self.folder(membership::FOLDER), membership::schema()),
             (runs::TABLE, _) => (self.folder(runs::FOLDER), runs::schema()),
-            (outputs::LINKS, Some((output, _))) => (outputs::folder(output, name), outputs::links_schema()),
-            (outputs::EDGES, Some((output, _))) => (outputs::folder(output, name), outputs::edges_schema()),
-            (outputs::MERGES, Some((output, _))) => (outputs::folder(output, name), outputs::merges_schema()),
-            (outputs::CUSTOMERS, Some((output, customers))) => (outputs::folder(output, name), Arc::clone(customers)),
+            (name, Some((output, customers))) if outputs::NAMES.contains(&name) => {
+                // The committed run's file: the four tables are read as one set.
+                let store = StateStore::at(output.clone(), runtime)?;
+                let schema = match name {
+                    outputs::LINKS => outputs::links_schema(),
+                    outputs::EDGES => outputs::edges_schema(),
+                    outputs::MERGES => outputs::merges_schema(),
+                    _ => Arc::clone(customers),
+                };
+                (outputs::location(&store, output, name).await?, schema)
+            }
             _ => return Ok(None),
         };
         let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");

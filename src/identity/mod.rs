@@ -102,30 +102,34 @@ pub async fn resolve(session: &Session, train: bool, step: &dyn Fn(&str)) -> Res
         let mut merges = old_merges;
         merges.push(outputs::merges(&clusters.changes, now)?);
         let summary = summarize(&records, &graph, &clusters, &customers, probabilistic, started);
+        let run = outputs::run_id(now);
         let edges = outputs::edges(&records, &graph, &clusters);
-        outputs::write(ctx, &output, outputs::EDGES, outputs::edges_schema(), edges).await?;
+        outputs::write(ctx, &output, &run, outputs::EDGES, outputs::edges_schema(), edges).await?;
         outputs::write(
             ctx,
             &output,
+            &run,
             outputs::CUSTOMERS,
             customers.schema(),
             std::iter::once(Ok(customers)),
         )
         .await?;
-        // The merge log before the links: a crash between the two repeats
-        // this run's merges in the log rather than losing them.
         outputs::write(
             ctx,
             &output,
+            &run,
             outputs::MERGES,
             outputs::merges_schema(),
             merges.into_iter().map(Ok),
         )
         .await?;
+        let links = outputs::links(&records, &graph, &clusters);
+        outputs::write(ctx, &output, &run, outputs::LINKS, outputs::links_schema(), links).await?;
+        // The highest id before the commit: a crash between the two can only
+        // skip ids, never hand one out twice.
         let highest = clusters.ids.iter().copied().max().unwrap_or(0).max(previous.highest);
         state.put(HIGHEST_ID, highest.to_string().into()).await?;
-        let links = outputs::links(&records, &graph, &clusters);
-        outputs::write(ctx, &output, outputs::LINKS, outputs::links_schema(), links).await?;
+        outputs::commit(&StateStore::at(output.clone(), &ctx.runtime_env())?, &run).await?;
         log::info!("written (at {:.1} s)", started.elapsed().as_secs_f64());
         Ok(Summary {
             elapsed: started.elapsed(),

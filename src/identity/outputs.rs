@@ -1,8 +1,13 @@
 //! The tables a resolution writes below `[project] output` (default
 //! `output/`), one Parquet file each in `identity/NAME/`, registered in every
 //! session: `identity_links`, `identity_edges`, `identity_merges`, `customers`.
-//! Each file is replaced whole (staged, then committed), so a reader sees
-//! the previous run or the new one, never half of one.
+//!
+//! The four are one set: a run writes its files under new names
+//! (`run-RUN.parquet`), then commits them all at once by replacing the one
+//! small file `identity/current` that names the run, then removes the
+//! previous run's files. Sessions read the files `identity/current` names,
+//! so a reader sees the previous run or the new one, never a mix; a run
+//! that fails before its commit leaves files that the next run removes.
 
 use std::sync::Arc;
 
@@ -19,6 +24,7 @@ use super::records::Records;
 use crate::error::Result;
 use crate::exec::{Destination, OutputFormat, OutputSpec, ResultWriter};
 use crate::project::Project;
+use crate::state::StateStore;
 
 pub const LINKS: &str = "identity_links";
 pub const EDGES: &str = "identity_edges";
@@ -32,6 +38,56 @@ pub const DEFAULT_OUTPUT: &str = "output/";
 pub fn output_url(project: &Project) -> Result<Url> {
     let raw = project.config.project.output.as_deref().unwrap_or(DEFAULT_OUTPUT);
     project.folder_url(raw, "project.output")
+}
+
+/// The file, below the output location, naming the committed run.
+pub const CURRENT: &str = "identity/current";
+
+/// A run's id: when it started, so that ids sort in run order.
+pub fn run_id(started: chrono::DateTime<chrono::Utc>) -> String {
+    started.format("%Y%m%dT%H%M%S%.6fZ").to_string()
+}
+
+fn file_name(run: &str) -> String {
+    format!("run-{run}.parquet")
+}
+
+/// The committed run, if any.
+pub async fn current_run(store: &StateStore) -> Result<Option<String>> {
+    Ok(store
+        .get(CURRENT)
+        .await?
+        .and_then(|bytes| Some(std::str::from_utf8(&bytes).ok()?.trim().to_string()))
+        .filter(|run| !run.is_empty()))
+}
+
+/// What a session reads for one identity table: the committed run's file;
+/// before any commit, the table's folder (empty, or written by a version of
+/// oneview that replaced each file on its own).
+pub async fn location(store: &StateStore, output: &Url, name: &str) -> Result<Url> {
+    let folder = folder(output, name);
+    Ok(match current_run(store).await? {
+        Some(run) => folder.join(&file_name(&run)).expect("a file name joins a folder URL"),
+        None => folder,
+    })
+}
+
+/// Makes `run` the current set of identity tables, then removes every other
+/// file of the tables' folders (earlier runs, and runs that never committed).
+pub async fn commit(store: &StateStore, run: &str) -> Result<()> {
+    store.put(CURRENT, run.to_string().into()).await?;
+    let keep = file_name(run);
+    for name in NAMES {
+        let folder = format!("identity/{name}/");
+        for file in store.list(&folder).await? {
+            if file != keep
+                && let Err(e) = store.delete(&format!("{folder}{file}")).await
+            {
+                log::warn!("could not remove the old identity file {folder}{file}: {e}");
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The folder of one identity table.
@@ -214,16 +270,18 @@ pub fn merges(changes: &[IdChange], at: chrono::DateTime<chrono::Utc>) -> Result
     Ok(RecordBatch::try_new(merges_schema(), columns)?)
 }
 
-/// Replaces one identity table's file (staged, then committed).
+/// Writes one identity table's file of `run` (staged, then renamed or
+/// uploaded whole); sessions read it once the run is committed.
 pub async fn write(
     ctx: &SessionContext,
     output: &Url,
+    run: &str,
     name: &str,
     schema: SchemaRef,
     batches: impl Iterator<Item = Result<RecordBatch>>,
 ) -> Result<()> {
     let url = folder(output, name)
-        .join("data.parquet")
+        .join(&file_name(run))
         .expect("a file name joins a folder URL");
     let spec = OutputSpec {
         format: OutputFormat::Parquet,

@@ -210,6 +210,50 @@ fn the_same_data_gives_the_same_ids_and_new_records_keep_them() {
     assert!(!first.values().any(|id| id == &after["orders:o7"]), "o7 reused an id");
 }
 
+/// The files of one identity table's folder.
+fn files(dir: &Path, table: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("output/identity").join(table))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn the_identity_tables_are_read_as_one_committed_set() {
+    let dir = sample_project();
+    summary(dir.path());
+    let run = std::fs::read_to_string(dir.path().join("output/identity/current")).unwrap();
+    let tables = ["identity_links", "identity_edges", "identity_merges", "customers"];
+    for table in tables {
+        assert_eq!(files(dir.path(), table), [format!("run-{run}.parquet")], "{table}");
+    }
+    let count = |table: &str| sql_rows(dir.path(), &format!("SELECT count(*) FROM {table}"));
+    let before: Vec<Vec<String>> = tables.iter().map(|t| count(t)).collect();
+    assert_eq!(before[0], ["14"]);
+
+    // A run that wrote its files but died before its commit: sessions go on
+    // reading the committed run, and the next run removes the leftovers.
+    for table in tables {
+        let folder = dir.path().join("output/identity").join(table);
+        std::fs::copy(
+            folder.join(format!("run-{run}.parquet")),
+            folder.join("run-29991231T000000.000000Z.parquet"),
+        )
+        .unwrap();
+    }
+    let during: Vec<Vec<String>> = tables.iter().map(|t| count(t)).collect();
+    assert_eq!(during, before, "an uncommitted run's files were read");
+    summary(dir.path());
+    let next = std::fs::read_to_string(dir.path().join("output/identity/current")).unwrap();
+    assert_ne!(next, run);
+    for table in tables {
+        assert_eq!(files(dir.path(), table), [format!("run-{next}.parquet")], "{table}");
+    }
+    assert_eq!(count("identity_links"), ["14"]);
+}
+
 #[test]
 fn the_id_of_a_deleted_customer_is_not_handed_out_again() {
     let dir = sample_project();
