@@ -31,6 +31,7 @@ pub fn state_url(project: &Project) -> Result<Url> {
     project.folder_url(raw, "project.state")
 }
 
+#[derive(Debug)]
 pub struct StateStore {
     url: Url,
     store: Arc<dyn ObjectStore>,

@@ -146,12 +146,7 @@ impl SchemaProvider for ProjectSchema {
                 .ok_or_else(|| DataFusionError::Internal("views are read before the session is attached".into()))?;
             return view.open(session).await.map(Some).map_err(DataFusionError::from);
         }
-        if let Some(table) = self
-            .system
-            .table(name, &self.runtime)
-            .await
-            .map_err(DataFusionError::from)?
-        {
+        if let Some(table) = self.system.table(name, &self.runtime).map_err(DataFusionError::from)? {
             return Ok(Some(table));
         }
         Ok(None)

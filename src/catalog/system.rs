@@ -5,11 +5,17 @@
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
+
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::catalog::TableProvider;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::datasource::TableType;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::logical_expr::Expr;
+use datafusion::physical_plan::ExecutionPlan;
 use url::Url;
 
 use crate::error::Result;
@@ -52,31 +58,81 @@ impl SystemTables {
         self.names().contains(&name)
     }
 
-    pub(super) async fn table(&self, name: &str, runtime: &RuntimeEnv) -> Result<Option<Arc<dyn TableProvider>>> {
+    pub(super) fn table(&self, name: &str, runtime: &RuntimeEnv) -> Result<Option<Arc<dyn TableProvider>>> {
         let (url, schema): (Url, SchemaRef) = match (name, &self.identity) {
             (membership::TABLE, _) => (self.folder(membership::FOLDER), membership::schema()),
             (runs::TABLE, _) => (self.folder(runs::FOLDER), runs::schema()),
             (name, Some((output, customers))) if outputs::NAMES.contains(&name) => {
-                // The committed run's file: the four tables are read as one set.
-                let store = StateStore::at(output.clone(), runtime)?;
+                let name = outputs::NAMES
+                    .iter()
+                    .copied()
+                    .find(|n| *n == name)
+                    .expect("a listed name");
                 let schema = match name {
                     outputs::LINKS => outputs::links_schema(),
                     outputs::EDGES => outputs::edges_schema(),
                     outputs::MERGES => outputs::merges_schema(),
                     _ => Arc::clone(customers),
                 };
-                (outputs::location(&store, output, name).await?, schema)
+                return Ok(Some(Arc::new(IdentityTable {
+                    store: StateStore::at(output.clone(), runtime)?,
+                    output: output.clone(),
+                    name,
+                    schema,
+                })));
             }
             _ => return Ok(None),
         };
-        let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-        let config = ListingTableConfig::new(ListingTableUrl::parse(url.as_str())?)
-            .with_listing_options(options)
-            .with_schema(schema);
-        Ok(Some(Arc::new(ListingTable::try_new(config)?)))
+        Ok(Some(listing(&url, schema)?))
     }
 
     fn folder(&self, folder: &str) -> Url {
         self.state.join(folder).expect("state folders are valid URL paths")
+    }
+}
+
+/// Parquet files below `url` (a folder or one file), with a fixed schema.
+fn listing(url: &Url, schema: SchemaRef) -> DfResult<Arc<dyn TableProvider>> {
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let config = ListingTableConfig::new(ListingTableUrl::parse(url.as_str())?)
+        .with_listing_options(options)
+        .with_schema(schema);
+    Ok(Arc::new(ListingTable::try_new(config)?))
+}
+
+/// An identity table: the file of the committed run, looked up when a plan
+/// is scanned, not when it is made, so a view planned once (a segment, a
+/// report in the server) reads each new run.
+#[derive(Debug)]
+struct IdentityTable {
+    store: StateStore,
+    output: Url,
+    name: &'static str,
+    schema: SchemaRef,
+}
+
+#[async_trait]
+impl TableProvider for IdentityTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let url = outputs::location(&self.store, &self.output, self.name)
+            .await
+            .map_err(DataFusionError::from)?;
+        listing(&url, Arc::clone(&self.schema))?
+            .scan(state, projection, filters, limit)
+            .await
     }
 }

@@ -183,7 +183,7 @@ fn split_by_first_name(group: &[(&str, u32)], records: &Records) -> Option<Vec<V
     let mut person: Vec<usize> = (0..names.len()).collect();
     for i in 0..names.len() {
         for j in i + 1..names.len() {
-            if same_given_name(names[i], names[j]) {
+            if person[i] != person[j] && same_given_name(names[i], names[j]) {
                 let (pi, pj) = (person[i], person[j]);
                 for p in person.iter_mut().filter(|p| **p == pj) {
                     *p = pi;

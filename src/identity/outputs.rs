@@ -4,10 +4,12 @@
 //!
 //! The four are one set: a run writes its files under new names
 //! (`run-RUN.parquet`), then commits them all at once by replacing the one
-//! small file `identity/current` that names the run, then removes the
-//! previous run's files. Sessions read the files `identity/current` names,
-//! so a reader sees the previous run or the new one, never a mix; a run
-//! that fails before its commit leaves files that the next run removes.
+//! small file `identity/current` that names the run, then removes older
+//! runs' files (the replaced run's stay one run longer, for queries already
+//! reading them). Every scan of an identity table reads the files
+//! `identity/current` names at that moment, so it sees a whole run, never
+//! half of one; a run that fails before its commit leaves files no one reads
+//! and the next run removes.
 
 use std::sync::Arc;
 
@@ -62,25 +64,41 @@ pub async fn current_run(store: &StateStore) -> Result<Option<String>> {
 }
 
 /// What a session reads for one identity table: the committed run's file;
-/// before any commit, the table's folder (empty, or written by a version of
-/// oneview that replaced each file on its own).
+/// before any commit, the file a version of oneview that replaced each
+/// table's file on its own wrote (or nothing), never a run's files that were
+/// not committed.
 pub async fn location(store: &StateStore, output: &Url, name: &str) -> Result<Url> {
-    let folder = folder(output, name);
-    Ok(match current_run(store).await? {
-        Some(run) => folder.join(&file_name(&run)).expect("a file name joins a folder URL"),
-        None => folder,
-    })
+    let file = match current_run(store).await? {
+        Some(run) => file_name(&run),
+        None => LEGACY_FILE.to_string(),
+    };
+    Ok(folder(output, name)
+        .join(&file)
+        .expect("a file name joins a folder URL"))
 }
 
-/// Makes `run` the current set of identity tables, then removes every other
-/// file of the tables' folders (earlier runs, and runs that never committed).
+/// Each table's file before runs were committed as a set.
+const LEGACY_FILE: &str = "data.parquet";
+
+/// Makes `run` the current set of identity tables, then removes the files
+/// of the tables' folders but this run's and the one it replaces (which
+/// queries planned before the commit may still be reading): older runs and
+/// runs that never committed. Nothing after the commit fails the run.
 pub async fn commit(store: &StateStore, run: &str) -> Result<()> {
+    let replaced = current_run(store).await?;
     store.put(CURRENT, run.to_string().into()).await?;
-    let keep = file_name(run);
+    let keep = [Some(file_name(run)), replaced.as_deref().map(file_name)];
     for name in NAMES {
         let folder = format!("identity/{name}/");
-        for file in store.list(&folder).await? {
-            if file != keep
+        let files = match store.list(&folder).await {
+            Ok(files) => files,
+            Err(e) => {
+                log::warn!("could not list {folder} to remove old identity files: {e}");
+                continue;
+            }
+        };
+        for file in files {
+            if !keep.iter().flatten().any(|k| *k == file)
                 && let Err(e) = store.delete(&format!("{folder}{file}")).await
             {
                 log::warn!("could not remove the old identity file {folder}{file}: {e}");

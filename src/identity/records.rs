@@ -39,10 +39,15 @@ pub struct Records {
 
 impl SourceRecords {
     /// A record's given name for comparison: its first name, else the first
-    /// word of its full name.
+    /// word of its full name that is not a title ("Mr John Neal").
     pub fn first_name(&self, row: usize) -> Option<&str> {
+        const TITLES: &[&str] = &["mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir"];
         let (first, full) = (attribute_index("first_name"), attribute_index("full_name"));
-        value(&self.normalized[first], row).or_else(|| value(&self.normalized[full], row)?.split(' ').next())
+        value(&self.normalized[first], row).or_else(|| {
+            value(&self.normalized[full], row)?
+                .split(' ')
+                .find(|w| !TITLES.contains(w))
+        })
     }
 }
 

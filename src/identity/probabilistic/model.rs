@@ -84,7 +84,8 @@ pub fn estimate_u(profiles: &Profiles, active: u8, n: usize, seed: u64) -> (Vec<
     let sampled = parallel::map(jobs as usize, |job| {
         let mut counts: Vec<Vec<u64>> = (0..COMPARISONS).map(|f| vec![0; level_count(f)]).collect();
         let wanted = (n as u64 / SAMPLE_JOBS + u64::from((job as u64) < n as u64 % SAMPLE_JOBS)) as usize;
-        let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_add(job as u64));
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(job as u64);
         let (mut drawn, mut attempts) = (0usize, 0usize);
         while drawn < wanted && attempts < wanted * 4 {
             attempts += 1;
