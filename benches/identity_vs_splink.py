@@ -203,9 +203,11 @@ def main():
 
     seconds, summary = run_oneview(binary, folder)
     records = re.search(r"^records,(\d+)", summary, re.M).group(1)
-    links = folder / "output" / "identity" / "identity_links"
+    # The committed run's file (identity/current names it).
+    identity = folder / "output" / "identity"
+    links = identity / "identity_links" / f"run-{(identity / 'current').read_text().strip()}.parquet"
     con.sql(f"CREATE OR REPLACE VIEW oneview_clusters AS SELECT source || ':' || record_id AS unique_id, "
-            f"customer_id AS cluster FROM read_parquet('{links}/*.parquet')")
+            f"customer_id AS cluster FROM read_parquet('{links}')")
     ours = score(con, "oneview_clusters", data / "ground_truth")
     print(f"{args.people} people, {records} records")
     print(f"oneview resolve: {seconds:.1f} s, pairwise P {ours['precision']:.4f} R {ours['recall']:.4f} "
