@@ -7,7 +7,7 @@
 //! so training and scoring work on the few distinct patterns, not on pairs.
 
 use oneview_udfs::normalize::nickname_key;
-use strsim::jaro_winkler;
+use oneview_udfs::similarity::jaro_winkler;
 
 use super::profiles::{ADDRESS, CITY, DOB, FIRST, LAST, POSTCODE, Profiles};
 

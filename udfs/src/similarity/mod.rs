@@ -4,6 +4,8 @@ mod names;
 mod phonetic;
 mod strings;
 
+pub use strings::{jaro, jaro_winkler};
+
 use datafusion::logical_expr::ScalarUDF;
 
 pub fn functions() -> Vec<ScalarUDF> {

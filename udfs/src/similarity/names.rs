@@ -60,7 +60,7 @@ fn word_score(a: &str, b: &str) -> f64 {
     if initial(a, b) || initial(b, a) {
         return 0.9;
     }
-    strsim::jaro_winkler(a, b)
+    super::jaro_winkler(a, b)
 }
 
 /// Greedy best pairing of the words of two normalized names.
