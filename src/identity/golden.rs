@@ -9,10 +9,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, Int64Builder, RecordBatch, StringArray, StringBuilder};
+use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use super::config::{ATTRIBUTES, IdentityConfig, Survivorship};
 use super::ids::Clusters;
+use super::parallel;
 use super::probabilistic::profiles::parse_date;
 use super::records::Records;
 use crate::error::Result;
@@ -116,62 +118,72 @@ pub fn build(records: &Records, clusters: &Clusters, config: &IdentityConfig) ->
         })
         .collect();
 
-    let mut id_col = StringBuilder::with_capacity(n, n * 12);
-    let mut count_col = Int64Builder::with_capacity(n);
-    let mut sources_col = StringBuilder::new();
-    let mut value_cols: Vec<StringBuilder> = names.iter().map(|_| StringBuilder::new()).collect();
-    let mut candidates: Vec<Candidate> = Vec::new();
-    let mut counts: HashMap<&str, u32> = HashMap::new();
-    let mut source_names: Vec<&str> = Vec::new();
-    // Each member's source and row, found once per customer.
-    let mut located: Vec<(usize, usize)> = Vec::new();
-    for c in 0..n {
-        let rows = &members[starts[c] as usize..starts[c + 1] as usize];
-        id_col.append_value(&clusters.names[c]);
-        count_col.append_value(rows.len() as i64);
-        located.clear();
-        located.extend(rows.iter().map(|&r| {
-            let s = records.sources.partition_point(|s| s.offset <= r) - 1;
-            (s, (r - records.sources[s].offset) as usize)
-        }));
-        source_names.clear();
-        for &(s, _) in &located {
-            let name = records.sources[s].name.as_str();
-            if source_names.last() != Some(&name) && !source_names.contains(&name) {
-                source_names.push(name);
-            }
-        }
-        source_names.sort_unstable();
-        sources_col.append_value(source_names.join(","));
-        for (((_, rule), arrays), out) in refs.iter().zip(&arrays_of).zip(value_cols.iter_mut()) {
-            candidates.clear();
-            for &(s, row) in &located {
-                let Some(array) = arrays[s] else { continue };
-                if array.is_null(row) {
-                    continue;
+    // Clusters in fixed chunks on every core; the chunks' rows are put back
+    // in cluster order.
+    const CHUNK: usize = 1 << 16;
+    let chunk = |job: usize| -> Result<RecordBatch> {
+        let clusters_of_job = job * CHUNK..((job + 1) * CHUNK).min(n);
+        let size = clusters_of_job.len();
+        let mut id_col = StringBuilder::with_capacity(size, size * 12);
+        let mut count_col = Int64Builder::with_capacity(size);
+        let mut sources_col = StringBuilder::new();
+        let mut value_cols: Vec<StringBuilder> = names.iter().map(|_| StringBuilder::new()).collect();
+        let mut candidates: Vec<Candidate> = Vec::new();
+        let mut counts: HashMap<&str, u32> = HashMap::new();
+        let mut source_names: Vec<&str> = Vec::new();
+        let mut located: Vec<(usize, usize)> = Vec::new();
+        for c in clusters_of_job {
+            let rows = &members[starts[c] as usize..starts[c + 1] as usize];
+            id_col.append_value(&clusters.names[c]);
+            count_col.append_value(rows.len() as i64);
+            located.clear();
+            located.extend(rows.iter().map(|&r| {
+                let s = records.sources.partition_point(|s| s.offset <= r) - 1;
+                (s, (r - records.sources[s].offset) as usize)
+            }));
+            source_names.clear();
+            for &(s, _) in &located {
+                let name = records.sources[s].name.as_str();
+                if source_names.last() != Some(&name) && !source_names.contains(&name) {
+                    source_names.push(name);
                 }
-                let source = &records.sources[s];
-                let updated = source
-                    .updated_at
-                    .as_ref()
-                    .filter(|t| t.is_valid(row))
-                    .map_or(i64::MIN, |t| t.value(row));
-                candidates.push(Candidate {
-                    value: array.value(row),
-                    updated,
-                    priority: source.priority,
-                });
             }
-            out.append_option(choose(&candidates, *rule, &mut counts));
+            source_names.sort_unstable();
+            sources_col.append_value(source_names.join(","));
+            for (((_, rule), arrays), out) in refs.iter().zip(&arrays_of).zip(value_cols.iter_mut()) {
+                candidates.clear();
+                for &(s, row) in &located {
+                    let Some(array) = arrays[s] else { continue };
+                    if array.is_null(row) {
+                        continue;
+                    }
+                    let source = &records.sources[s];
+                    let updated = source
+                        .updated_at
+                        .as_ref()
+                        .filter(|t| t.is_valid(row))
+                        .map_or(i64::MIN, |t| t.value(row));
+                    candidates.push(Candidate {
+                        value: array.value(row),
+                        updated,
+                        priority: source.priority,
+                    });
+                }
+                out.append_option(choose(&candidates, *rule, &mut counts));
+            }
         }
-    }
-    let mut arrays: Vec<ArrayRef> = vec![
-        Arc::new(id_col.finish()),
-        Arc::new(count_col.finish()),
-        Arc::new(sources_col.finish()),
-    ];
-    arrays.extend(value_cols.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
-    Ok(RecordBatch::try_new(schema, arrays)?)
+        let mut arrays: Vec<ArrayRef> = vec![
+            Arc::new(id_col.finish()),
+            Arc::new(count_col.finish()),
+            Arc::new(sources_col.finish()),
+        ];
+        arrays.extend(value_cols.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+        Ok(RecordBatch::try_new(Arc::clone(&schema), arrays)?)
+    };
+    let parts = parallel::map(n.div_ceil(CHUNK), chunk)
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
+    Ok(concat_batches(&schema, &parts)?)
 }
 
 fn choose<'a>(candidates: &[Candidate<'a>], rule: Survivorship, counts: &mut HashMap<&'a str, u32>) -> Option<&'a str> {

@@ -103,28 +103,7 @@ pub async fn resolve(session: &Session, train: bool, step: &dyn Fn(&str)) -> Res
         merges.push(outputs::merges(&clusters.changes, now)?);
         let summary = summarize(&records, &graph, &clusters, &customers, probabilistic, started);
         let run = outputs::run_id(now);
-        let edges = outputs::edges(&records, &graph, &clusters);
-        outputs::write(ctx, &output, &run, outputs::EDGES, outputs::edges_schema(), edges).await?;
-        outputs::write(
-            ctx,
-            &output,
-            &run,
-            outputs::CUSTOMERS,
-            customers.schema(),
-            std::iter::once(Ok(customers)),
-        )
-        .await?;
-        outputs::write(
-            ctx,
-            &output,
-            &run,
-            outputs::MERGES,
-            outputs::merges_schema(),
-            merges.into_iter().map(Ok),
-        )
-        .await?;
-        let links = outputs::links(&records, &graph, &clusters);
-        outputs::write(ctx, &output, &run, outputs::LINKS, outputs::links_schema(), links).await?;
+        outputs::write_all(ctx, &output, &run, &records, &graph, &clusters, customers, merges).await?;
         // The highest id before the commit: a crash between the two can only
         // skip ids, never hand one out twice.
         let highest = clusters.ids.iter().copied().max().unwrap_or(0).max(previous.highest);

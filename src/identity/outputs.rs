@@ -288,6 +288,42 @@ pub fn merges(changes: &[IdChange], at: chrono::DateTime<chrono::Utc>) -> Result
     Ok(RecordBatch::try_new(merges_schema(), columns)?)
 }
 
+/// Writes the four tables of `run`: the links on a thread of their own
+/// beside the others when the runtime has several (encoding tens of
+/// millions of links and edges is most of a large run's writing).
+#[allow(clippy::too_many_arguments)]
+pub async fn write_all(
+    ctx: &SessionContext,
+    output: &Url,
+    run: &str,
+    records: &Records,
+    graph: &Graph,
+    clusters: &Clusters,
+    customers: RecordBatch,
+    merges: Vec<RecordBatch>,
+) -> Result<()> {
+    let rest = async {
+        write(ctx, output, run, EDGES, edges_schema(), edges(records, graph, clusters)).await?;
+        let schema = customers.schema();
+        write(ctx, output, run, CUSTOMERS, schema, std::iter::once(Ok(customers))).await?;
+        write(ctx, output, run, MERGES, merges_schema(), merges.into_iter().map(Ok)).await
+    };
+    let links = || write(ctx, output, run, LINKS, links_schema(), links(records, graph, clusters));
+    let handle = tokio::runtime::Handle::current();
+    if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+        rest.await?;
+        return links().await;
+    }
+    tokio::task::block_in_place(|| {
+        std::thread::scope(|scope| {
+            let beside = scope.spawn(|| handle.block_on(links()));
+            let here = handle.block_on(rest);
+            let beside = beside.join().expect("the links writer does not panic");
+            here.and(beside)
+        })
+    })
+}
+
 /// Writes one identity table's file of `run` (staged, then renamed or
 /// uploaded whole); sessions read it once the run is committed.
 pub async fn write(
