@@ -272,7 +272,23 @@ fn train_model(
     all: &[u64],
     patterns: &[Pattern],
 ) -> Model {
-    let (u, sampled) = estimate_u(profiles, fields, p.sample_pairs.unwrap_or(DEFAULT_SAMPLE_PAIRS), SEED);
+    let samples = p.sample_pairs.unwrap_or(DEFAULT_SAMPLE_PAIRS);
+    let (u, sampled) = estimate_u(profiles, fields, samples, SEED);
+    // Location given agreeing last names (households), when both are compared.
+    let both = bit(model::LAST_NAME) | bit(model::LOCATION);
+    let u_same_last = if fields & both == both {
+        model::estimate_location_u_same_last(profiles, samples, SEED)
+    } else {
+        None
+    };
+    // Rules that fix the last name see only pairs whose last names agree.
+    let u_for_rule = |fixed: u8| -> Vec<Vec<f64>> {
+        let mut u = u.clone();
+        if let (true, Some(cond)) = (fixed & bit(model::LAST_NAME) != 0, &u_same_last) {
+            u[model::LOCATION] = cond.clone();
+        }
+        u
+    };
     let pattern_of = |pr: &u64| patterns[all.binary_search(pr).expect("every rule pair is in the union")];
     let mut runs = Vec::new();
     for (fixed, list) in rule_pairs {
@@ -289,7 +305,7 @@ fn train_model(
                 *counts.entry(pattern).or_default() += 1;
             }
         }
-        let (m, lambda) = em(&counts, &u, fields, *fixed);
+        let (m, lambda) = em(&counts, &u_for_rule(*fixed), fields, *fixed);
         for (c, levels) in m.iter().enumerate() {
             if let Some(levels) = levels {
                 log::debug!(
@@ -300,7 +316,16 @@ fn train_model(
         }
         runs.push(m);
     }
-    let provisional = Model::assemble(COMPARISONS, fields, &u, &runs, 0.5, all.len() as u64, sampled);
+    let provisional = Model::assemble(
+        COMPARISONS,
+        fields,
+        &u,
+        u_same_last.as_ref(),
+        &runs,
+        0.5,
+        all.len() as u64,
+        sampled,
+    );
     let mut counts: HashMap<Pattern, u64> = HashMap::new();
     for pattern in patterns {
         *counts.entry(*pattern).or_default() += 1;
@@ -327,7 +352,8 @@ fn fit_lambda(model: &Model, counts: &HashMap<Pattern, u64>) -> f64 {
             let f = comparison(&c.name);
             let l = compare::level(pattern, f) as usize;
             if l != 0 {
-                r *= c.levels[l - 1].m / c.levels[l - 1].u.max(1e-12);
+                let level = &c.levels[l - 1];
+                r *= level.m / level.u_given(model::last_name_agrees(pattern)).max(1e-12);
             }
         }
         r

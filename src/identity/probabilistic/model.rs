@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::super::parallel;
 use super::compare::COMPARISONS;
 use super::compare::{Pattern, compare, labels, level, level_count};
-use super::profiles::Profiles;
+use super::profiles::{LAST, Profiles};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Model {
@@ -41,6 +41,31 @@ pub struct Level {
     pub label: String,
     pub m: f64,
     pub u: f64,
+    /// For `location`: u among pairs whose last names agree. Households
+    /// share a surname and an address, so the two agreements are not
+    /// independent among non-matches, and the product of their u would
+    /// count a household as a near-certain match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub u_if_last_name_agrees: Option<f64>,
+}
+
+impl Level {
+    /// u of this level, given whether the pair's last names agree exactly.
+    pub fn u_given(&self, last_name_agrees: bool) -> f64 {
+        match (last_name_agrees, self.u_if_last_name_agrees) {
+            (true, Some(u)) => u,
+            _ => self.u,
+        }
+    }
+}
+
+/// The comparisons whose levels depend on one another (`compare::COMPARISONS` order).
+pub const LAST_NAME: usize = 1;
+pub const LOCATION: usize = 3;
+
+/// Whether a pattern's last names agree exactly.
+pub fn last_name_agrees(pattern: Pattern) -> bool {
+    level(pattern, LAST_NAME) == 1
 }
 
 /// Smallest probability a level may have: an unseen level is rare, not impossible.
@@ -123,6 +148,64 @@ pub fn estimate_u(profiles: &Profiles, active: u8, n: usize, seed: u64) -> (Vec<
     (u, drawn)
 }
 
+/// u of each location level among `n` random pairs of profiles (of
+/// different clusters) whose last names are equal: pairs drawn uniformly
+/// from all such pairs, in seeded jobs like `estimate_u`. None when no two
+/// profiles share a last name.
+pub fn estimate_location_u_same_last(profiles: &Profiles, n: usize, seed: u64) -> Option<Vec<f64>> {
+    // Profiles grouped by last name; a group is drawn in proportion to its pairs.
+    let mut by_last: Vec<(u32, u32)> = (0..profiles.len() as u32)
+        .filter_map(|p| match profiles.fields[p as usize][LAST] {
+            0 => None,
+            id => Some((id, p)),
+        })
+        .collect();
+    by_last.sort_unstable();
+    let groups: Vec<&[(u32, u32)]> = by_last.chunk_by(|a, b| a.0 == b.0).filter(|g| g.len() >= 2).collect();
+    let mut cumulative = Vec::with_capacity(groups.len());
+    let mut total = 0.0;
+    for g in &groups {
+        total += (g.len() * (g.len() - 1) / 2) as f64;
+        cumulative.push(total);
+    }
+    if groups.is_empty() {
+        return None;
+    }
+    let active = 1 << LOCATION;
+    let sampled = parallel::map(SAMPLE_JOBS as usize, |job| {
+        let mut counts = vec![0u64; level_count(LOCATION)];
+        let wanted = n / SAMPLE_JOBS as usize + usize::from(job < n % SAMPLE_JOBS as usize);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(job as u64);
+        let (mut drawn, mut attempts) = (0usize, 0usize);
+        while drawn < wanted && attempts < wanted * 4 {
+            attempts += 1;
+            let at = rng.random_range(0.0..total);
+            let group = groups[cumulative.partition_point(|c| *c <= at).min(groups.len() - 1)];
+            let (i, j) = (rng.random_range(0..group.len()), rng.random_range(0..group.len()));
+            let (x, y) = (group[i].1, group[j].1);
+            if i == j || profiles.root[x as usize] == profiles.root[y as usize] {
+                continue;
+            }
+            counts[level(compare(profiles, x, y, active), LOCATION) as usize] += 1;
+            drawn += 1;
+        }
+        counts
+    });
+    let mut counts = vec![0.0; level_count(LOCATION)];
+    for job in sampled {
+        for (t, c) in counts.iter_mut().zip(job) {
+            *t += c as f64;
+        }
+    }
+    if counts[1..].iter().sum::<f64>() == 0.0 {
+        return None;
+    }
+    let mut u: Vec<f64> = counts[1..].iter().map(|x| x + 1.0).collect();
+    normalise(&mut u);
+    Some(u)
+}
+
 /// One EM run on the pattern counts of one blocking rule; `fixed` fields
 /// are left out. Returns m per field (for the estimated fields) and lambda.
 pub fn em(patterns: &HashMap<Pattern, u64>, u: &[Vec<f64>], fields: u8, fixed: u8) -> (Vec<Option<Vec<f64>>>, f64) {
@@ -185,10 +268,12 @@ pub fn em(patterns: &HashMap<Pattern, u64>, u: &[Vec<f64>], fields: u8, fixed: u
 impl Model {
     /// Puts the estimates together: m averaged over the rules that estimated
     /// it (the prior where none did).
+    #[allow(clippy::too_many_arguments)]
     pub fn assemble(
         names: &[&str],
         fields: u8,
         u: &[Vec<f64>],
+        u_same_last: Option<&Vec<f64>>,
         runs: &[Vec<Option<Vec<f64>>>],
         lambda: f64,
         trained_pairs: u64,
@@ -212,10 +297,12 @@ impl Model {
                 levels: labels(f)
                     .iter()
                     .zip(m.iter().zip(&u[f]))
-                    .map(|(label, (m, u))| Level {
+                    .enumerate()
+                    .map(|(l, (label, (m, u)))| Level {
                         label: label.to_string(),
                         m: *m,
                         u: *u,
+                        u_if_last_name_agrees: (f == LOCATION).then(|| u_same_last.map(|cond| cond[l])).flatten(),
                     })
                     .collect(),
             });
@@ -235,6 +322,8 @@ pub struct Scorer {
     prior: f64,
     /// Per field: None when not compared, else log2(m/u) per level (null excluded).
     weights: Vec<Option<Vec<f64>>>,
+    /// Location's weights when the last names agree (`Level::u_if_last_name_agrees`).
+    location_same_last: Option<Vec<f64>>,
     /// Per field with term-frequency adjustment: log2(m_exact) and the
     /// share of profiles holding each value.
     term_frequency: Vec<Option<(f64, Vec<f64>)>>,
@@ -243,6 +332,7 @@ pub struct Scorer {
 impl Scorer {
     pub fn new(model: &Model, names: &[&str], profiles: &Profiles, tf_fields: u8) -> Scorer {
         let mut weights: Vec<Option<Vec<f64>>> = vec![None; COMPARISONS];
+        let mut location_same_last = None;
         let mut term_frequency: Vec<Option<(f64, Vec<f64>)>> = vec![None; COMPARISONS];
         for comparison in &model.comparisons {
             let Some(f) = names.iter().position(|n| *n == comparison.name) else {
@@ -255,6 +345,15 @@ impl Scorer {
                     .map(|l| (l.m.max(FLOOR) / l.u.max(FLOOR)).log2())
                     .collect(),
             );
+            if f == LOCATION && comparison.levels.iter().all(|l| l.u_if_last_name_agrees.is_some()) {
+                location_same_last = Some(
+                    comparison
+                        .levels
+                        .iter()
+                        .map(|l| (l.m.max(FLOOR) / l.u_given(true).max(FLOOR)).log2())
+                        .collect(),
+                );
+            }
             if tf_fields & (1 << f) != 0 {
                 let counts = &profiles.counts[f];
                 let present: f64 = counts[1..].iter().map(|c| *c as f64).sum();
@@ -265,6 +364,7 @@ impl Scorer {
         Scorer {
             prior: (model.lambda / (1.0 - model.lambda)).log2(),
             weights,
+            location_same_last,
             term_frequency,
         }
     }
@@ -273,7 +373,15 @@ impl Scorer {
     pub fn probability(&self, profiles: &Profiles, x: u32, pattern: Pattern) -> f64 {
         let mut weight = self.prior;
         for f in 0..COMPARISONS {
-            let Some(w) = &self.weights[f] else { continue };
+            let Some(mut w) = self.weights[f].as_ref() else {
+                continue;
+            };
+            if f == LOCATION
+                && last_name_agrees(pattern)
+                && let Some(same_last) = &self.location_same_last
+            {
+                w = same_last;
+            }
             let l = level(pattern, f) as usize;
             if l == 0 {
                 continue;
@@ -297,6 +405,44 @@ mod tests {
 
     /// Patterns simulated from known m, u and lambda over two fields with
     /// three levels each: EM must recover m and lambda given u.
+    /// Households: profiles 2k and 2k+1 share a last name and a postcode.
+    /// Among pairs of equal last names, a shared postcode is far more
+    /// common than among random pairs, and the estimate says so.
+    #[test]
+    fn location_u_is_higher_among_pairs_of_equal_last_names() {
+        use super::super::profiles::{FIELDS, POSTCODE};
+        let n = 4000u32;
+        let lasts = 40u32;
+        let mut values: Vec<Vec<String>> = (0..FIELDS).map(|_| vec![String::new()]).collect();
+        values[LAST].extend((0..lasts).map(|i| format!("surname{i}")));
+        values[POSTCODE].extend((0..n / 2).map(|h| format!("{h:05}")));
+        let fields: Vec<[u32; FIELDS]> = (0..n)
+            .map(|i| {
+                let household = i / 2;
+                let mut f = [0u32; FIELDS];
+                f[LAST] = 1 + household % lasts;
+                f[POSTCODE] = 1 + household;
+                f
+            })
+            .collect();
+        let profiles = Profiles {
+            root: (0..n).collect(),
+            record: (0..n).collect(),
+            fields,
+            values,
+            counts: Vec::new(),
+            nicknames: vec![0],
+        };
+        let same_postcode = 1; // `same_postcode_no_address`, after the null level
+        let (u, _) = estimate_u(&profiles, 1 << LOCATION, 200_000, 1);
+        let given = estimate_location_u_same_last(&profiles, 200_000, 1).unwrap();
+        // Exactly: 2000 household pairs of 8.0M pairs overall, of 0.2M pairs
+        // with one last name (40 names of 100 profiles).
+        let (overall, same_last) = (2000.0 / 7_998_000.0, 2000.0 / (40.0 * 4950.0));
+        assert!((u[LOCATION][same_postcode] - overall).abs() < 4.0 * overall, "{u:?}");
+        assert!((given[same_postcode] - same_last).abs() < 0.15 * same_last, "{given:?}");
+    }
+
     #[test]
     fn em_recovers_known_parameters() {
         let m = [[0.85, 0.10, 0.05], [0.70, 0.20, 0.10]];

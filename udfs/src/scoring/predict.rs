@@ -276,7 +276,13 @@ fn clv(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
         if rate.is_nan() || rate <= -1.0 {
             return exec_err!("{name}: discount_rate must be greater than -1, got {rate}");
         }
-        let m = m.get(row).unwrap_or(0.0);
+        // As in gamma_gamma_expected_spend: a missing spend is no evidence
+        // only for a customer without repeat purchases.
+        let m = match (m.get(row), x) {
+            (Some(m), _) => m,
+            (None, 0.0) => 0.0,
+            (None, _) => return Ok(None),
+        };
         let model = bgnbd_from(bp);
         let Some(spend) = gamma_gamma_from(gp).expected_spend(x, m) else {
             return Ok(None);
@@ -313,11 +319,8 @@ fn discounted_value(
     let mut total = 0.0;
     let mut previous = 0.0;
     let whole = count.floor() as usize;
-    let mut periods: Vec<f64> = (1..=whole).map(|i| i as f64).collect();
-    if count > whole as f64 {
-        periods.push(count);
-    }
-    for (k, end) in periods.iter().enumerate() {
+    let fraction = (count > whole as f64).then_some(count);
+    for (k, end) in (1..=whole).map(|i| i as f64).chain(fraction).enumerate() {
         let expected = model.expected_purchases(end * step, x, tx, t)?;
         total += (expected - previous) * spend / (1.0 + rate).powi(k as i32 + 1);
         previous = expected;
