@@ -61,10 +61,11 @@ enum Country {
 }
 
 fn country(value: Option<&str>) -> Result<Country> {
-    Ok(match value.map(|v| v.trim().to_ascii_uppercase()).as_deref() {
+    let is = |code: &str, names: &[&str]| names.iter().any(|n| code.eq_ignore_ascii_case(n));
+    Ok(match value.map(str::trim) {
         None | Some("") => Country::Detect,
-        Some("US" | "USA") => Country::Us,
-        Some("GB" | "UK") => Country::Gb,
+        Some(code) if is(code, &["US", "USA"]) => Country::Us,
+        Some(code) if is(code, &["GB", "UK"]) => Country::Gb,
         Some(code) if code.len() == 2 && code.chars().all(|c| c.is_ascii_alphabetic()) => Country::Other,
         Some(code) => return exec_err!("normalize_postcode: '{code}' is not a two-letter country code"),
     })

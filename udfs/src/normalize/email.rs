@@ -41,10 +41,10 @@ enum Rules {
 }
 
 fn rules(value: Option<&str>) -> Result<Rules> {
-    match value.map(|v| v.trim().to_ascii_lowercase()) {
+    match value.map(str::trim) {
         None => Ok(Rules::None),
-        Some(v) if v == "none" || v.is_empty() => Ok(Rules::None),
-        Some(v) if v == "gmail" => Ok(Rules::Gmail),
+        Some(v) if v.is_empty() || v.eq_ignore_ascii_case("none") => Ok(Rules::None),
+        Some(v) if v.eq_ignore_ascii_case("gmail") => Ok(Rules::Gmail),
         Some(v) => exec_err!("normalize_email: unknown provider rules '{v}'; expected 'gmail' or 'none'"),
     }
 }

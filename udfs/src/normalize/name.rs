@@ -87,7 +87,12 @@ pub fn normalize(name: &str, out: &mut String) -> bool {
                 out.push(' ');
             }
             pending_space = false;
-            out.extend(c.to_lowercase());
+            // Case folding: lower case, and the one common letter whose
+            // folded form is longer (Straße = STRASSE).
+            match c {
+                'ß' | 'ẞ' => out.push_str("ss"),
+                c => out.extend(c.to_lowercase()),
+            }
         } else {
             pending_space = true;
         }
@@ -113,6 +118,8 @@ mod tests {
         // Compatibility forms: full-width letters and ligatures.
         assert_eq!(norm("ＫＥＬＬＹ").as_deref(), Some("kelly"));
         assert_eq!(norm("ﬁona").as_deref(), Some("fiona"));
+        // Case folding, not only lower case.
+        assert_eq!(norm("Straße"), norm("STRASSE"));
         assert_eq!(norm(" .,- "), None);
     }
 }

@@ -13,13 +13,21 @@ pub enum Unit {
 
 impl Unit {
     pub fn parse(function: &str, text: &str) -> Result<Unit> {
-        match text.trim().to_ascii_lowercase().trim_end_matches('s') {
-            "day" => Ok(Unit::Day),
-            "week" => Ok(Unit::Week),
-            "month" => Ok(Unit::Month),
-            "year" => Ok(Unit::Year),
-            other => exec_err!("{function}: unknown time unit '{other}'; expected day, week, month or year"),
-        }
+        // Compared without a lower-case copy: called for every row of a column.
+        let word = text.trim();
+        let singular = word.strip_suffix(['s', 'S']).unwrap_or(word);
+        [Unit::Day, Unit::Week, Unit::Month, Unit::Year]
+            .into_iter()
+            .find(|unit| singular.eq_ignore_ascii_case(unit.name()))
+            .map_or_else(
+                || {
+                    exec_err!(
+                        "{function}: unknown time unit '{}'; expected day, week, month or year",
+                        singular.to_ascii_lowercase()
+                    )
+                },
+                Ok,
+            )
     }
 
     pub fn name(self) -> &'static str {

@@ -38,7 +38,7 @@ fn kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
     let a = Strings::new("name_similarity", &args[0])?;
     let b = Strings::new("name_similarity", &args[1])?;
     let (mut na, mut nb) = (String::new(), String::new());
-    let mut scores: Vec<(f64, usize, usize)> = Vec::new();
+    let mut scores = Scratch::default();
     float_result(args, rows, |row| {
         let (Some(x), Some(y)) = (a.get(row), b.get(row)) else {
             return Ok(None);
@@ -63,42 +63,65 @@ fn word_score(a: &str, b: &str) -> f64 {
     super::jaro_winkler(a, b)
 }
 
+/// Buffers reused from row to row: word spans, pair scores, used words.
+#[derive(Default)]
+struct Scratch {
+    wa: Vec<(usize, usize)>,
+    wb: Vec<(usize, usize)>,
+    scores: Vec<(f64, usize, usize)>,
+    used_a: Vec<bool>,
+    used_b: Vec<bool>,
+}
+
+/// The (start, end) byte spans of the words of a normalized name.
+fn spans(name: &str, out: &mut Vec<(usize, usize)>) {
+    out.clear();
+    let mut start = 0;
+    for word in name.split(' ') {
+        out.push((start, start + word.len()));
+        start += word.len() + 1;
+    }
+}
+
 /// Greedy best pairing of the words of two normalized names.
-fn similarity(a: &str, b: &str, scores: &mut Vec<(f64, usize, usize)>) -> f64 {
-    let wa: Vec<&str> = a.split(' ').collect();
-    let wb: Vec<&str> = b.split(' ').collect();
-    scores.clear();
-    for (i, x) in wa.iter().enumerate() {
-        for (j, y) in wb.iter().enumerate() {
-            scores.push((word_score(x, y), i, j));
+fn similarity(a: &str, b: &str, s: &mut Scratch) -> f64 {
+    spans(a, &mut s.wa);
+    spans(b, &mut s.wb);
+    s.scores.clear();
+    for (i, &(xa, xb)) in s.wa.iter().enumerate() {
+        for (j, &(ya, yb)) in s.wb.iter().enumerate() {
+            s.scores.push((word_score(&a[xa..xb], &b[ya..yb]), i, j));
         }
     }
-    scores.sort_by(|p, q| q.0.total_cmp(&p.0));
-    let (mut used_a, mut used_b) = (vec![false; wa.len()], vec![false; wb.len()]);
-    let shorter = wa.len().min(wb.len());
+    s.scores.sort_by(|p, q| q.0.total_cmp(&p.0));
+    s.used_a.clear();
+    s.used_a.resize(s.wa.len(), false);
+    s.used_b.clear();
+    s.used_b.resize(s.wb.len(), false);
+    let shorter = s.wa.len().min(s.wb.len());
     let mut total = 0.0;
     let mut matched = 0;
-    for &(score, i, j) in scores.iter() {
+    for &(score, i, j) in s.scores.iter() {
         if matched == shorter {
             break;
         }
-        if !used_a[i] && !used_b[j] {
-            used_a[i] = true;
-            used_b[j] = true;
+        if !s.used_a[i] && !s.used_b[j] {
+            s.used_a[i] = true;
+            s.used_b[j] = true;
             total += score;
             matched += 1;
         }
     }
-    let extra = wa.len().max(wb.len()) - shorter;
+    let extra = s.wa.len().max(s.wb.len()) - shorter;
     total / shorter as f64 * 0.95f64.powi(extra as i32)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::similarity;
+    use super::{Scratch, similarity};
 
     fn sim(a: &str, b: &str) -> f64 {
-        similarity(a, b, &mut Vec::new())
+        similarity(a, b, &mut Scratch::default())
     }
 
     #[test]
