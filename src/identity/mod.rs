@@ -67,9 +67,11 @@ pub async fn resolve(session: &Session, train: bool, step: &dyn Fn(&str)) -> Res
     let ctx = &session.ctx;
     let state = StateStore::open(&session.project, ctx)?;
     let lock = state.lock("identity", "identity resolution").await?;
-    // Each step is shown on the terminal and logged with the time so far (-v).
+    // Each step is shown on the terminal and logged with the time so far
+    // and the memory held (-v).
     let step = |what: &str| {
-        log::info!("{what} (at {:.1} s)", started.elapsed().as_secs_f64());
+        let memory = resident_megabytes().map_or(String::new(), |mb| format!(", {mb} MB resident"));
+        log::info!("{what} (at {:.1} s{memory})", started.elapsed().as_secs_f64());
         step(what);
     };
     let result = async {
@@ -109,7 +111,7 @@ pub async fn resolve(session: &Session, train: bool, step: &dyn Fn(&str)) -> Res
         let highest = clusters.ids.iter().copied().max().unwrap_or(0).max(previous.highest);
         state.put(HIGHEST_ID, highest.to_string().into()).await?;
         outputs::commit(&StateStore::at(output.clone(), &ctx.runtime_env())?, &run).await?;
-        log::info!("written (at {:.1} s)", started.elapsed().as_secs_f64());
+        step("written");
         Ok(Summary {
             elapsed: started.elapsed(),
             ..summary
@@ -118,6 +120,14 @@ pub async fn resolve(session: &Session, train: bool, step: &dyn Fn(&str)) -> Res
     .await;
     lock.release().await;
     result
+}
+
+/// The process's resident memory, where the system tells it (Linux).
+fn resident_megabytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kilobytes: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kilobytes / 1024)
 }
 
 /// The previous run's links, matched to this run's records, and its merge log.
