@@ -38,16 +38,17 @@ impl Previous {
         }
     }
 
-    /// Matches previous links `(source, record_id, customer_id)` to current
-    /// records; `highest` also counts ids only the merge log still names.
-    pub fn from_links<'a>(
+    /// Matches a batch of previous links `(source, record_id, customer_id)`
+    /// to current records. Called batch by batch, so the previous run's
+    /// links are never all in memory at once.
+    pub fn add_links<'a>(
+        &mut self,
         records: &Records,
         links: impl Iterator<Item = (&'a str, &'a str, &'a str)>,
-        logged_highest: u64,
-    ) -> Result<Previous> {
-        let mut previous = Previous::none(records.len);
-        previous.highest = logged_highest;
-        let mut by_source: HashMap<&str, Vec<(&str, u64)>> = HashMap::new();
+    ) -> Result<()> {
+        // Links come in record-id order within a source: the row after the
+        // last match is tried before a binary search.
+        let mut cursor: Option<(usize, usize)> = None;
         for (source, record_id, customer_id) in links {
             let id = parse_id(customer_id).ok_or_else(|| {
                 Error::Usage(format!(
@@ -55,28 +56,42 @@ impl Previous {
                     format_id(1)
                 ))
             })?;
-            previous.highest = previous.highest.max(id);
-            by_source.entry(source).or_default().push((record_id, id));
-        }
-        for source in &records.sources {
-            let Some(links) = by_source.get_mut(source.name.as_str()) else {
-                continue;
+            self.highest = self.highest.max(id);
+            let s = match cursor {
+                Some((s, _)) if records.sources[s].name == source => s,
+                _ => match records.sources.iter().position(|x| x.name == source) {
+                    Some(s) => s,
+                    None => continue,
+                },
             };
-            links.sort_unstable();
-            // Both sides are in record-id order: one merge pass.
-            let mut j = 0;
-            for row in 0..source.record_id.len() {
-                let id = source.record_id.value(row);
-                while j < links.len() && links[j].0 < id {
-                    j += 1;
-                }
-                if j < links.len() && links[j].0 == id {
-                    previous.id_of[source.offset as usize + row] = links[j].1;
-                }
+            let ids = &records.sources[s].record_id;
+            let next = cursor.filter(|(c, _)| *c == s).map_or(0, |(_, row)| row + 1);
+            let row = if next < ids.len() && ids.value(next) == record_id {
+                Some(next)
+            } else {
+                binary_search(ids, record_id)
+            };
+            if let Some(row) = row {
+                self.id_of[records.sources[s].offset as usize + row] = id;
+                cursor = Some((s, row));
             }
         }
-        Ok(previous)
+        Ok(())
     }
+}
+
+/// The row of `id` in a column sorted ascending.
+fn binary_search(ids: &datafusion::arrow::array::StringArray, id: &str) -> Option<usize> {
+    let (mut low, mut high) = (0, ids.len());
+    while low < high {
+        let mid = (low + high) / 2;
+        match ids.value(mid).cmp(id) {
+            std::cmp::Ordering::Less => low = mid + 1,
+            std::cmp::Ordering::Greater => high = mid,
+            std::cmp::Ordering::Equal => return Some(mid),
+        }
+    }
+    None
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

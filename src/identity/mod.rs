@@ -24,6 +24,7 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::prelude::SessionContext;
+use futures::StreamExt;
 
 pub use config::IdentityConfig;
 use graph::GuardCounts;
@@ -155,28 +156,28 @@ async fn previous(
             }
         }
     }
-    let links = ctx
-        .sql(&format!(
-            "SELECT source, record_id, customer_id FROM {}",
-            outputs::LINKS
-        ))
-        .await?
-        .collect()
-        .await?;
-    let columns = links
-        .iter()
-        .map(|batch| Ok([utf8(batch.column(0))?, utf8(batch.column(1))?, utf8(batch.column(2))?]))
-        .collect::<Result<Vec<_>>>()?;
-    let triples = columns.iter().flat_map(|[s, r, c]| {
-        let (s, r, c) = (s.as_string::<i32>(), r.as_string::<i32>(), c.as_string::<i32>());
-        (0..s.len()).map(move |i| (s.value(i), r.value(i), c.value(i)))
-    });
     let stored = state
         .get(HIGHEST_ID)
         .await?
         .and_then(|bytes| std::str::from_utf8(&bytes).ok()?.trim().parse::<u64>().ok())
         .unwrap_or(0);
-    let previous = Previous::from_links(records, triples, logged.max(stored))?;
+    let mut previous = Previous::none(records.len);
+    previous.highest = logged.max(stored);
+    // Batch by batch: 26M previous links need not be in memory at once.
+    let mut links = ctx
+        .sql(&format!(
+            "SELECT source, record_id, customer_id FROM {}",
+            outputs::LINKS
+        ))
+        .await?
+        .execute_stream()
+        .await?;
+    while let Some(batch) = links.next().await {
+        let batch = batch?;
+        let [s, r, c] = [utf8(batch.column(0))?, utf8(batch.column(1))?, utf8(batch.column(2))?];
+        let (s, r, c) = (s.as_string::<i32>(), r.as_string::<i32>(), c.as_string::<i32>());
+        previous.add_links(records, (0..s.len()).map(|i| (s.value(i), r.value(i), c.value(i))))?;
+    }
     Ok((previous, merges))
 }
 
