@@ -71,8 +71,10 @@ pub async fn resolve(session: &Session, train: bool, step: &dyn Fn(&str)) -> Res
     // Each step is shown on the terminal and logged with the time so far
     // and the memory held (-v).
     let step = |what: &str| {
-        let memory = resident_megabytes().map_or(String::new(), |mb| format!(", {mb} MB resident"));
-        log::info!("{what} (at {:.1} s{memory})", started.elapsed().as_secs_f64());
+        if log::log_enabled!(log::Level::Info) {
+            let memory = resident_megabytes().map_or(String::new(), |mb| format!(", {mb} MB resident"));
+            log::info!("{what} (at {:.1} s{memory})", started.elapsed().as_secs_f64());
+        }
         step(what);
     };
     let result = async {

@@ -281,14 +281,7 @@ fn train_model(
     } else {
         None
     };
-    // Rules that fix the last name see only pairs whose last names agree.
-    let u_for_rule = |fixed: u8| -> Vec<Vec<f64>> {
-        let mut u = u.clone();
-        if let (true, Some(cond)) = (fixed & bit(model::LAST_NAME) != 0, &u_same_last) {
-            u[model::LOCATION] = cond.clone();
-        }
-        u
-    };
+
     let pattern_of = |pr: &u64| patterns[all.binary_search(pr).expect("every rule pair is in the union")];
     let mut runs = Vec::new();
     for (fixed, list) in rule_pairs {
@@ -305,7 +298,7 @@ fn train_model(
                 *counts.entry(pattern).or_default() += 1;
             }
         }
-        let (m, lambda) = em(&counts, &u_for_rule(*fixed), fields, *fixed);
+        let (m, lambda) = em(&counts, &u, u_same_last.as_ref(), fields, *fixed);
         for (c, levels) in m.iter().enumerate() {
             if let Some(levels) = levels {
                 log::debug!(
@@ -416,12 +409,23 @@ fn load(file: &Path) -> Result<Model> {
             ));
         }
         for l in &c.levels {
-            if !(l.m > 0.0 && l.m <= 1.0 && l.u > 0.0 && l.u <= 1.0) {
+            let conditional = l.u_if_last_name_agrees.is_none_or(|u| u > 0.0 && u <= 1.0);
+            if !(l.m > 0.0 && l.m <= 1.0 && l.u > 0.0 && l.u <= 1.0 && conditional) {
                 return Err(Error::config(
                     file,
                     format!("comparison `{}` level `{}` has m or u outside (0, 1]", c.name, l.label),
                 ));
             }
+        }
+        let conditional = c.levels.iter().filter(|l| l.u_if_last_name_agrees.is_some()).count();
+        if conditional != 0 && (conditional != c.levels.len() || f != model::LOCATION) {
+            return Err(Error::config(
+                file,
+                format!(
+                    "comparison `{}` gives u_if_last_name_agrees on some levels only; expected it on every level of `location` or on none",
+                    c.name
+                ),
+            ));
         }
     }
     if !(model.lambda > 0.0 && model.lambda < 1.0) {

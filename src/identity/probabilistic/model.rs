@@ -63,7 +63,8 @@ impl Level {
 pub const LAST_NAME: usize = 1;
 pub const LOCATION: usize = 3;
 
-/// Whether a pattern's last names agree exactly.
+/// Whether a pattern's last names agree exactly (first and last names
+/// swapped count as agreeing, as they do for the last-name level).
 pub fn last_name_agrees(pattern: Pattern) -> bool {
     level(pattern, LAST_NAME) == 1
 }
@@ -208,7 +209,15 @@ pub fn estimate_location_u_same_last(profiles: &Profiles, n: usize, seed: u64) -
 
 /// One EM run on the pattern counts of one blocking rule; `fixed` fields
 /// are left out. Returns m per field (for the estimated fields) and lambda.
-pub fn em(patterns: &HashMap<Pattern, u64>, u: &[Vec<f64>], fields: u8, fixed: u8) -> (Vec<Option<Vec<f64>>>, f64) {
+/// `u_same_last`, when given, is location's u for patterns whose last names
+/// agree, as in scoring.
+pub fn em(
+    patterns: &HashMap<Pattern, u64>,
+    u: &[Vec<f64>],
+    u_same_last: Option<&Vec<f64>>,
+    fields: u8,
+    fixed: u8,
+) -> (Vec<Option<Vec<f64>>>, f64) {
     let free: Vec<usize> = (0..COMPARISONS)
         .filter(|f| fields & (1 << f) != 0 && fixed & (1 << f) == 0)
         .collect();
@@ -223,11 +232,15 @@ pub fn em(patterns: &HashMap<Pattern, u64>, u: &[Vec<f64>], fields: u8, fixed: u
         let mut matches = 0.0;
         for (&pattern, &count) in patterns {
             let (mut pm, mut pu) = (lambda, 1.0 - lambda);
+            let same_last = u_same_last.filter(|_| last_name_agrees(pattern));
             for &f in &free {
                 let l = level(pattern, f) as usize;
                 if l != 0 {
                     pm *= m[f][l - 1];
-                    pu *= u[f][l - 1];
+                    pu *= match same_last {
+                        Some(cond) if f == LOCATION => cond[l - 1],
+                        _ => u[f][l - 1],
+                    };
                 }
             }
             let p = pm / (pm + pu);
@@ -403,8 +416,6 @@ impl Scorer {
 mod tests {
     use super::*;
 
-    /// Patterns simulated from known m, u and lambda over two fields with
-    /// three levels each: EM must recover m and lambda given u.
     /// Households: profiles 2k and 2k+1 share a last name and a postcode.
     /// Among pairs of equal last names, a shared postcode is far more
     /// common than among random pairs, and the estimate says so.
@@ -443,6 +454,8 @@ mod tests {
         assert!((given[same_postcode] - same_last).abs() < 0.15 * same_last, "{given:?}");
     }
 
+    /// Patterns simulated from known m, u and lambda over two fields with
+    /// three levels each: EM must recover m and lambda given u.
     #[test]
     fn em_recovers_known_parameters() {
         let m = [[0.85, 0.10, 0.05], [0.70, 0.20, 0.10]];
@@ -474,7 +487,7 @@ mod tests {
         u_full[0] = vec![u[0][0], u[0][1], u[0][2], FLOOR, FLOOR];
         u_full[2] = vec![u[1][0], u[1][1], u[1][2], FLOOR];
         let fields = 0b101;
-        let (estimates, fitted_lambda) = em(&patterns, &u_full, fields, 0);
+        let (estimates, fitted_lambda) = em(&patterns, &u_full, None, fields, 0);
         assert!((fitted_lambda - lambda).abs() < 0.02, "lambda {fitted_lambda}");
         let m0 = estimates[0].as_ref().unwrap();
         let m2 = estimates[2].as_ref().unwrap();
