@@ -1,7 +1,8 @@
 //! Tables oneview writes itself: `segment_membership` and `report_runs` in
 //! the state location, and, when `[identity]` is set, the identity tables in
-//! the output location. Each is a folder of Parquet files read with a fixed
-//! schema, so it can be queried (empty) before anything was written.
+//! the output location. Each is read with a fixed schema, so it can be
+//! queried (empty) before anything was written: the state tables as folders
+//! of Parquet files, the identity tables as the files of the committed run.
 
 use std::sync::Arc;
 
