@@ -16,7 +16,7 @@ use super::config::{ATTRIBUTES, IdentityConfig, Survivorship};
 use super::ids::Clusters;
 use super::parallel;
 use super::probabilistic::profiles::parse_date;
-use super::records::Records;
+use super::records::{Records, attribute_index};
 use crate::error::Result;
 
 /// The golden record's columns: the identifiers and attributes some source maps.
@@ -61,7 +61,7 @@ pub fn build(records: &Records, clusters: &Clusters, config: &IdentityConfig) ->
         .map(|name| {
             let column = match records.kind_index(name) {
                 Some(k) => ColumnRef::Identifier(k),
-                None => ColumnRef::Attribute(ATTRIBUTES.iter().position(|a| a == name).expect("a known attribute")),
+                None => ColumnRef::Attribute(attribute_index(name)),
             };
             (column, config.survivorship(name))
         })
@@ -85,10 +85,7 @@ pub fn build(records: &Records, clusters: &Clusters, config: &IdentityConfig) ->
 
     // Dates of birth in one form (YYYY-MM-DD) where they can be read, so that
     // `3/14/85` and `1985-03-14` count as one value; others stay as written.
-    let dob = ATTRIBUTES
-        .iter()
-        .position(|a| *a == "date_of_birth")
-        .expect("a known attribute");
+    let dob = attribute_index("date_of_birth");
     let this_year = chrono::Datelike::year(&chrono::Utc::now());
     let dates: Vec<Option<StringArray>> = records
         .sources

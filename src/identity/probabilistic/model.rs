@@ -103,20 +103,26 @@ fn normalise(p: &mut [f64]) {
 /// sample does not depend on the number of cores.
 const SAMPLE_JOBS: u64 = 16;
 
-/// u per field and level from `n` random pairs of profiles of different clusters.
-pub fn estimate_u(profiles: &Profiles, active: u8, n: usize, seed: u64) -> (Vec<Vec<f64>>, u64) {
-    let len = profiles.len();
-    let jobs = if len >= 2 { SAMPLE_JOBS } else { 0 };
-    let sampled = parallel::map(jobs as usize, |job| {
+/// Level counts per comparison (null level included) of `n` pairs of
+/// profiles of different clusters, each drawn by `draw` (None: try again),
+/// in seeded jobs; and the number of pairs drawn.
+fn sample_levels(
+    profiles: &Profiles,
+    active: u8,
+    n: usize,
+    seed: u64,
+    draw: impl Fn(&mut ChaCha8Rng) -> Option<(u32, u32)> + Sync,
+) -> (Vec<Vec<f64>>, u64) {
+    let sampled = parallel::map(SAMPLE_JOBS as usize, |job| {
         let mut counts: Vec<Vec<u64>> = (0..COMPARISONS).map(|f| vec![0; level_count(f)]).collect();
-        let wanted = (n as u64 / SAMPLE_JOBS + u64::from((job as u64) < n as u64 % SAMPLE_JOBS)) as usize;
+        let wanted = n / SAMPLE_JOBS as usize + usize::from(job < n % SAMPLE_JOBS as usize);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(job as u64);
         let (mut drawn, mut attempts) = (0usize, 0usize);
         while drawn < wanted && attempts < wanted * 4 {
             attempts += 1;
-            let (x, y) = (rng.random_range(0..len) as u32, rng.random_range(0..len) as u32);
-            if x == y || profiles.root[x as usize] == profiles.root[y as usize] {
+            let Some((x, y)) = draw(&mut rng) else { continue };
+            if profiles.root[x as usize] == profiles.root[y as usize] {
                 continue;
             }
             let pattern = compare(profiles, x, y, active);
@@ -137,16 +143,28 @@ pub fn estimate_u(profiles: &Profiles, active: u8, n: usize, seed: u64) -> (Vec<
             }
         }
     }
-    let u = counts
-        .into_iter()
-        .map(|c| {
-            // Add-one smoothing over the non-null levels.
-            let mut u: Vec<f64> = c[1..].iter().map(|x| x + 1.0).collect();
-            normalise(&mut u);
-            u
+    (counts, drawn)
+}
+
+/// u from level counts: add-one smoothing over the non-null levels.
+fn smoothed(counts: &[f64]) -> Vec<f64> {
+    let mut u: Vec<f64> = counts[1..].iter().map(|x| x + 1.0).collect();
+    normalise(&mut u);
+    u
+}
+
+/// u per field and level from `n` random pairs of profiles of different clusters.
+pub fn estimate_u(profiles: &Profiles, active: u8, n: usize, seed: u64) -> (Vec<Vec<f64>>, u64) {
+    let len = profiles.len();
+    let (counts, drawn) = if len >= 2 {
+        sample_levels(profiles, active, n, seed, |rng| {
+            let (x, y) = (rng.random_range(0..len) as u32, rng.random_range(0..len) as u32);
+            (x != y).then_some((x, y))
         })
-        .collect();
-    (u, drawn)
+    } else {
+        ((0..COMPARISONS).map(|f| vec![0.0; level_count(f)]).collect(), 0)
+    };
+    (counts.iter().map(|c| smoothed(c)).collect(), drawn)
 }
 
 /// u of each location level among `n` random pairs of profiles (of
@@ -172,39 +190,14 @@ pub fn estimate_location_u_same_last(profiles: &Profiles, n: usize, seed: u64) -
     if groups.is_empty() {
         return None;
     }
-    let active = 1 << LOCATION;
-    let sampled = parallel::map(SAMPLE_JOBS as usize, |job| {
-        let mut counts = vec![0u64; level_count(LOCATION)];
-        let wanted = n / SAMPLE_JOBS as usize + usize::from(job < n % SAMPLE_JOBS as usize);
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(job as u64);
-        let (mut drawn, mut attempts) = (0usize, 0usize);
-        while drawn < wanted && attempts < wanted * 4 {
-            attempts += 1;
-            let at = rng.random_range(0.0..total);
-            let group = groups[cumulative.partition_point(|c| *c <= at).min(groups.len() - 1)];
-            let (i, j) = (rng.random_range(0..group.len()), rng.random_range(0..group.len()));
-            let (x, y) = (group[i].1, group[j].1);
-            if i == j || profiles.root[x as usize] == profiles.root[y as usize] {
-                continue;
-            }
-            counts[level(compare(profiles, x, y, active), LOCATION) as usize] += 1;
-            drawn += 1;
-        }
-        counts
+    let (counts, _) = sample_levels(profiles, 1 << LOCATION, n, seed, |rng| {
+        let at = rng.random_range(0.0..total);
+        let group = groups[cumulative.partition_point(|c| *c <= at).min(groups.len() - 1)];
+        let (i, j) = (rng.random_range(0..group.len()), rng.random_range(0..group.len()));
+        (i != j).then(|| (group[i].1, group[j].1))
     });
-    let mut counts = vec![0.0; level_count(LOCATION)];
-    for job in sampled {
-        for (t, c) in counts.iter_mut().zip(job) {
-            *t += c as f64;
-        }
-    }
-    if counts[1..].iter().sum::<f64>() == 0.0 {
-        return None;
-    }
-    let mut u: Vec<f64> = counts[1..].iter().map(|x| x + 1.0).collect();
-    normalise(&mut u);
-    Some(u)
+    let location = &counts[LOCATION];
+    (location[1..].iter().sum::<f64>() > 0.0).then(|| smoothed(location))
 }
 
 /// One EM run on the pattern counts of one blocking rule; `fixed` fields
