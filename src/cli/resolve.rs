@@ -3,6 +3,7 @@
 use super::args::ResolveArgs;
 use crate::error::Result;
 use crate::exec::{OutputFormat, print_batch, text_batch};
+use crate::identity::config::LinkType;
 use crate::identity::{self, Summary};
 use crate::progress;
 use crate::session::Session;
@@ -43,6 +44,14 @@ fn summary_rows(s: &Summary) -> Vec<(&'static str, String)> {
     rows.push(("records", total.to_string()));
     for (source, n) in &s.records {
         rows.push(("  from source", format!("{source}: {n}")));
+    }
+    match s.link_type {
+        LinkType::LinkAndDedupe => {}
+        LinkType::LinkOnly => rows.push(("  link type", "link_only: records link across sources only".into())),
+        LinkType::DedupeOnly => rows.push((
+            "  link type",
+            "dedupe_only: records link within each source only".into(),
+        )),
     }
     let links: u64 = s.links.iter().map(|(_, n)| n).sum();
     rows.push(("links", links.to_string()));

@@ -32,8 +32,25 @@ pub struct IdentityConfig {
     /// `most_frequent` or `source_priority` (default `most_frequent`).
     #[serde(default)]
     pub survivorship: BTreeMap<String, Survivorship>,
+    /// Which records may link directly: within and across sources (the
+    /// default), across sources only, or within each source only.
+    pub link_type: Option<LinkType>,
     /// Fellegi–Sunter matching on the attributes, after the deterministic links.
     pub probabilistic: Option<ProbabilisticConfig>,
+}
+
+/// Splink's link types: which pairs of records are compared and linked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkType {
+    /// Every pair: duplicates within a source are found, and sources are linked.
+    #[default]
+    LinkAndDedupe,
+    /// Only pairs of records from different sources: each source is taken
+    /// as free of duplicates (two registries, a CRM and a list).
+    LinkOnly,
+    /// Only pairs of records from one source: each source deduplicated alone.
+    DedupeOnly,
 }
 
 /// `[identity.probabilistic]`: blocking, comparisons, threshold and guards.
@@ -206,6 +223,10 @@ impl IdentityConfig {
         kinds
     }
 
+    pub fn link_type(&self) -> LinkType {
+        self.link_type.unwrap_or_default()
+    }
+
     pub fn max_cluster_size(&self) -> usize {
         self.max_cluster_size.unwrap_or(DEFAULT_MAX_CLUSTER_SIZE)
     }
@@ -229,6 +250,12 @@ pub fn validate(identity: &IdentityConfig, tables: &[&str]) -> Result<(), String
     if identity.sources.is_empty() {
         return Err(
             "[identity] has no sources; expected at least one [identity.sources.NAME] with a table and its identifier columns"
+                .into(),
+        );
+    }
+    if identity.link_type() == LinkType::LinkOnly && identity.sources.len() < 2 {
+        return Err(
+            "key `identity.link_type` is \"link_only\", which links records of different sources, but [identity] has one source; expected two or more, or \"link_and_dedupe\" to deduplicate one table"
                 .into(),
         );
     }

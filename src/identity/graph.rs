@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use datafusion::arrow::array::Array;
 use regex::RegexSet;
 
-use super::config::IdentityConfig;
+use super::config::{IdentityConfig, LinkType};
 use super::probabilistic::same_given_name;
 use super::records::{Records, value};
 use crate::error::{Error, Result};
@@ -139,22 +139,59 @@ impl Graph {
 }
 
 impl Graph {
-    /// Links every record to the first, each link an edge of kind `k`.
-    fn link_all(&mut self, mut group: impl Iterator<Item = u32>, k: usize, kind: &str, max_cluster: usize) {
-        let Some(first) = group.next() else {
-            return;
-        };
-        for r in group {
-            if self.union(first, r, max_cluster) {
+    /// Links each pair `(a, b)`, each link an edge of kind `k`.
+    fn link_pairs(&mut self, pairs: impl Iterator<Item = (u32, u32)>, k: usize, kind: &str, max_cluster: usize) {
+        for (a, b) in pairs {
+            if self.union(a, b, max_cluster) {
                 self.edges.push(Edge {
-                    a: first,
-                    b: r,
+                    a,
+                    b,
                     rule: k as u16,
                     value: 0,
                     probability: 1.0,
                 });
             } else {
                 *self.guards.max_cluster_size.entry(kind.to_string()).or_default() += 1;
+            }
+        }
+    }
+
+    /// Links the records of one value (in record order, so grouped by
+    /// source) as the link type allows: all to the first; within each source
+    /// only; or across sources only — each record to the first of another
+    /// source, so every edge joins two sources, and a value that one source
+    /// holds alone links nothing.
+    fn link_value(
+        &mut self,
+        group: &[u32],
+        records: &Records,
+        link_type: LinkType,
+        k: usize,
+        kind: &str,
+        max_cluster: usize,
+    ) {
+        let Some(&first) = group.first() else {
+            return;
+        };
+        match link_type {
+            LinkType::LinkAndDedupe => {
+                self.link_pairs(group[1..].iter().map(|&r| (first, r)), k, kind, max_cluster);
+            }
+            LinkType::DedupeOnly => {
+                for part in group.chunk_by(|a, b| records.source_of(*a) == records.source_of(*b)) {
+                    self.link_pairs(part[1..].iter().map(|&r| (part[0], r)), k, kind, max_cluster);
+                }
+            }
+            LinkType::LinkOnly => {
+                let home = records.source_of(first);
+                let Some(&other) = group.iter().find(|r| records.source_of(**r) != home) else {
+                    return;
+                };
+                let pairs = group[1..].iter().map(|&r| {
+                    let centre = if records.source_of(r) == home { other } else { first };
+                    (centre, r)
+                });
+                self.link_pairs(pairs, k, kind, max_cluster);
             }
         }
     }
@@ -253,6 +290,7 @@ impl Blocker {
 pub fn link(records: &Records, config: &IdentityConfig) -> Result<Graph> {
     let mut graph = Graph::new(records.len, &records.kinds);
     let max_cluster = config.max_cluster_size();
+    let link_type = config.link_type();
     let blockers = records
         .kinds
         .iter()
@@ -287,6 +325,7 @@ pub fn link(records: &Records, config: &IdentityConfig) -> Result<Graph> {
         postings.sort_unstable();
         let (mut blocked_records, mut blocked_values) = (0u64, 0u64);
         let mut seen: Vec<&str> = Vec::new();
+        let mut members: Vec<u32> = Vec::new();
         for group in postings.chunk_by(|x, y| x.0 == y.0) {
             if blockers[k].blocks(group[0].0) {
                 blocked_records += group.len() as u64;
@@ -325,11 +364,15 @@ pub fn link(records: &Records, config: &IdentityConfig) -> Result<Graph> {
                 None
             };
             match people {
-                None => graph.link_all(group.iter().map(|(_, r)| *r), k, kind, max_cluster),
+                None => {
+                    members.clear();
+                    members.extend(group.iter().map(|(_, r)| *r));
+                    graph.link_value(&members, records, link_type, k, kind, max_cluster);
+                }
                 Some(people) => {
                     *graph.guards.split_by_first_name.entry(kind.clone()).or_default() += 1;
                     for person in people {
-                        graph.link_all(person.into_iter(), k, kind, max_cluster);
+                        graph.link_value(&person, records, link_type, k, kind, max_cluster);
                     }
                 }
             }

@@ -38,6 +38,7 @@ use crate::state::StateStore;
 #[derive(Debug, Clone)]
 pub struct Summary {
     pub records: Vec<(String, u64)>,
+    pub link_type: config::LinkType,
     pub links: Vec<(String, u64)>,
     pub customers: u64,
     pub multi_record_customers: u64,
@@ -106,7 +107,15 @@ pub async fn resolve(session: &Session, train: bool, step: &dyn Fn(&str)) -> Res
         let now = chrono::Utc::now();
         let mut merges = old_merges;
         merges.push(outputs::merges(&clusters.changes, now)?);
-        let summary = summarize(&records, &graph, &clusters, &customers, probabilistic, started);
+        let summary = summarize(
+            config.link_type(),
+            &records,
+            &graph,
+            &clusters,
+            &customers,
+            probabilistic,
+            started,
+        );
         let run = outputs::run_id(now);
         outputs::write_all(ctx, &output, &run, &records, &graph, &clusters, customers, merges).await?;
         // The highest id before the commit: a crash between the two can only
@@ -189,6 +198,7 @@ fn utf8(array: &ArrayRef) -> Result<ArrayRef> {
 }
 
 fn summarize(
+    link_type: config::LinkType,
     records: &records::Records,
     graph: &graph::Graph,
     clusters: &ids::Clusters,
@@ -205,6 +215,7 @@ fn summarize(
         links[edge.rule as usize] += 1;
     }
     Summary {
+        link_type,
         records: records
             .sources
             .iter()

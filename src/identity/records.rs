@@ -75,9 +75,14 @@ pub const fn attribute_index(name: &str) -> usize {
 impl Records {
     /// The source holding record `r` and the row within it.
     pub fn locate(&self, r: u32) -> (&SourceRecords, usize) {
-        let i = self.sources.partition_point(|s| s.offset <= r) - 1;
+        let i = self.source_of(r);
         let source = &self.sources[i];
         (source, (r - source.offset) as usize)
+    }
+
+    /// The index in `sources` of the source holding record `r`.
+    pub fn source_of(&self, r: u32) -> usize {
+        self.sources.partition_point(|s| s.offset <= r) - 1
     }
 
     pub fn kind_index(&self, kind: &str) -> Option<usize> {

@@ -564,6 +564,10 @@ fn bad_identity_configuration_is_named() {
             "key `identity.identifiers.anonymous_id.split_by_first_name` is true, but no source maps a first_name or full_name attribute",
         ),
         (
+            TOML.replace("[identity]\n", "[identity]\nlink_type = \"link\"\n"),
+            "unknown variant `link`, expected one of `link_and_dedupe`, `link_only`, `dedupe_only`",
+        ),
+        (
             TOML.replace("[identity]\n", "[identity]\ndefault_region = \"ZZ\"\n"),
             "key `identity.default_region` is `ZZ`; expected a two-letter region code",
         ),

@@ -505,3 +505,96 @@ fn two_tables_are_linked() {
     );
     assert_eq!(sources, ["\"a,b\""]);
 }
+
+/// Two registries whose last person is in `a` twice (same id number, same
+/// attributes) and not in `b`: only deduplication can join that pair.
+fn registries(link_type: &str) -> tempfile::TempDir {
+    let toml = format!(
+        "[tables.registry_a]\nlocation = \"a.csv\"\n[tables.registry_b]\nlocation = \"b.csv\"\n[identity]\nlink_type = \"{link_type}\"\n{}{}{MODEL_TOML}",
+        source("a", "registry_a"),
+        source("b", "registry_b")
+    );
+    let dir = project(&toml);
+    let (mut a, mut b) = (String::from(HEADER), String::from(HEADER));
+    let last = PEOPLE.len() - 1;
+    for (i, p) in PEOPLE.iter().enumerate() {
+        a.push_str(&line(&format!("rec-{i}"), p, p.given, p.dob, &ssn(i)));
+        if i < last {
+            b.push_str(&duplicate(i, p));
+        }
+    }
+    let p = &PEOPLE[last];
+    a.push_str(&line("again", p, p.given, p.dob, &ssn(last)));
+    std::fs::write(dir.path().join("a.csv"), a).unwrap();
+    std::fs::write(dir.path().join("b.csv"), b).unwrap();
+    dir
+}
+
+/// The number of edges joining two records of one source, and of two sources.
+fn edges_within_and_across(dir: &Path) -> (u64, u64) {
+    let rows = csv_rows(
+        run_in(
+            dir,
+            &[
+                "sql",
+                "--format",
+                "csv",
+                "SELECT count(*) FILTER (WHERE source_a = source_b), count(*) FILTER (WHERE source_a <> source_b) FROM identity_edges",
+            ],
+        )
+        .ok(),
+    );
+    let (within, across) = rows[0].split_once(',').unwrap();
+    (within.parse().unwrap(), across.parse().unwrap())
+}
+
+#[test]
+fn link_types_choose_which_records_may_link() {
+    let n = PEOPLE.len();
+    let last = format!("rec-{}", n - 1);
+
+    // Both: the pair in `a` joins, and every duplicate in `b` finds its person.
+    let dir = registries("link_and_dedupe");
+    let s = resolve(dir.path(), &[]);
+    assert_eq!(s["customers"], [n.to_string()], "{s:?}");
+    assert!(!s.contains_key("link type"), "{s:?}");
+    assert_eq!(customer_of(dir.path(), "again"), customer_of(dir.path(), &last));
+
+    // Across sources only: `a` is taken as free of duplicates, so the pair
+    // stays two customers; the duplicates in `b` still link, by id number
+    // and by the model.
+    let dir = registries("link_only");
+    let s = resolve(dir.path(), &[]);
+    assert_eq!(s["customers"], [(n + 1).to_string()], "{s:?}");
+    assert_eq!(s["link type"], ["link_only: records link across sources only"]);
+    assert_ne!(customer_of(dir.path(), "again"), customer_of(dir.path(), &last));
+    for i in 0..n - 1 {
+        assert_eq!(
+            customer_of(dir.path(), &format!("dup-{i}")),
+            customer_of(dir.path(), &format!("rec-{i}")),
+            "dup-{i}"
+        );
+    }
+    let (within, across) = edges_within_and_across(dir.path());
+    assert_eq!((within, across > 0), (0, true));
+    assert!(s["by rule"].iter().any(|r| r.starts_with("probabilistic: ")), "{s:?}");
+
+    // Within each source only: the pair joins, no record of `b` joins `a`.
+    let dir = registries("dedupe_only");
+    let s = resolve(dir.path(), &[]);
+    assert_eq!(s["customers"], [(2 * n - 1).to_string()], "{s:?}");
+    assert_eq!(customer_of(dir.path(), "again"), customer_of(dir.path(), &last));
+    let (within, across) = edges_within_and_across(dir.path());
+    assert_eq!((within > 0, across), (true, 0));
+
+    // Linking across sources needs two of them.
+    let dir = dedupe_project();
+    let toml = std::fs::read_to_string(dir.path().join("oneview.toml"))
+        .unwrap()
+        .replace("[identity]\n", "[identity]\nlink_type = \"link_only\"\n");
+    std::fs::write(dir.path().join("oneview.toml"), toml).unwrap();
+    run_in(dir.path(), &["resolve"]).fails(
+        2,
+        "key `identity.link_type` is \"link_only\", which links records of different sources, but [identity] has one source",
+    );
+}

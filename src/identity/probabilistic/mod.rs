@@ -120,7 +120,7 @@ pub fn link(
     dir: &Path,
     train: bool,
 ) -> Result<Outcome> {
-    let profiles = profiles::build(records, graph);
+    let profiles = profiles::build(records, graph, config.link_type());
     let present = |key: usize| profiles.counts[key][1..].iter().any(|c| *c > 0);
     let mut fields = 0u8;
     for (c, name) in COMPARISONS.iter().enumerate() {
@@ -138,7 +138,10 @@ pub fn link(
     for rule in &p.blocking {
         let rule_fields: Vec<usize> = rule.iter().map(|n| key(n)).collect();
         let blocks = blocks(&profiles, &rule_fields);
-        let pairs: u64 = blocks.iter().map(|b| (b.len() as u64) * (b.len() as u64 - 1) / 2).sum();
+        let pairs: u64 = blocks
+            .iter()
+            .map(|b| profiles.comparable_pairs(b.iter().copied()))
+            .sum();
         let mut sizes: Vec<&Vec<u32>> = blocks.iter().collect();
         sizes.sort_by_key(|b| std::cmp::Reverse(b.len()));
         let largest = sizes
@@ -166,7 +169,7 @@ pub fn link(
         for block in &blocks {
             for (i, &x) in block.iter().enumerate() {
                 for &y in &block[i + 1..] {
-                    if profiles.root[x as usize] != profiles.root[y as usize] {
+                    if profiles.root[x as usize] != profiles.root[y as usize] && profiles.comparable(x, y) {
                         list.push(pair(x, y));
                     }
                 }
@@ -327,8 +330,7 @@ fn train_model(
     // match: the expected matches among the blocked pairs, over all pairs.
     // Scoring then counts every comparison's evidence, the blocked ones too.
     let blocked_share = fit_lambda(&provisional, &counts);
-    let n = profiles.len() as f64;
-    let all_pairs = (n * (n - 1.0) / 2.0).max(1.0);
+    let all_pairs = (profiles.comparable_pairs(0..profiles.len() as u32) as f64).max(1.0);
     let lambda = (blocked_share * all.len() as f64 / all_pairs).clamp(1e-12, 0.5);
     Model { lambda, ..provisional }
 }

@@ -119,10 +119,10 @@ fn sample_levels(
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(job as u64);
         let (mut drawn, mut attempts) = (0usize, 0usize);
-        while drawn < wanted && attempts < wanted * 4 {
+        while drawn < wanted && attempts < wanted * 16 {
             attempts += 1;
             let Some((x, y)) = draw(&mut rng) else { continue };
-            if profiles.root[x as usize] == profiles.root[y as usize] {
+            if profiles.root[x as usize] == profiles.root[y as usize] || !profiles.comparable(x, y) {
                 continue;
             }
             let pattern = compare(profiles, x, y, active);
@@ -407,6 +407,7 @@ impl Scorer {
 
 #[cfg(test)]
 mod tests {
+    use super::super::super::config::LinkType;
     use super::*;
 
     /// Households: profiles 2k and 2k+1 share a last name and a postcode.
@@ -436,6 +437,8 @@ mod tests {
             values,
             counts: Vec::new(),
             nicknames: vec![0],
+            source: vec![0; n as usize],
+            link_type: LinkType::LinkAndDedupe,
         };
         let same_postcode = 1; // `same_postcode_no_address`, after the null level
         let (u, _) = estimate_u(&profiles, 1 << LOCATION, 200_000, 1);

@@ -4,11 +4,13 @@
 //! combination once, and never pairs records already linked.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::array::Array;
 use oneview_udfs::normalize::nickname_key;
 
+use super::super::config::LinkType;
 use super::super::graph::Graph;
 use super::super::records::{Records, attribute_index, value};
 
@@ -25,7 +27,14 @@ pub struct Profiles {
     pub counts: Vec<Vec<u32>>,
     /// Per first-name value id, its nickname group (William, Bill, Will).
     pub nicknames: Vec<u32>,
+    /// Per profile, the source of its records, or `MIXED` when several
+    /// sources hold it; with the link type, which pairs may be compared.
+    pub source: Vec<u32>,
+    pub link_type: LinkType,
 }
+
+/// The source of a profile that records of several sources hold.
+pub const MIXED: u32 = u32::MAX;
 
 /// The profile fields, in `BLOCKING_KEYS` order.
 pub const FIELDS: usize = 6;
@@ -76,7 +85,7 @@ pub fn parse_date(text: &str, this_year: i32) -> Option<String> {
     Some(format!("{:04}-{:02}-{:02}", date.year(), date.month(), date.day()))
 }
 
-pub fn build(records: &Records, graph: &mut Graph) -> Profiles {
+pub fn build(records: &Records, graph: &mut Graph, link_type: LinkType) -> Profiles {
     let this_year = chrono::Utc::now().year();
     let mut ids: Vec<HashMap<String, u32>> = (0..FIELDS).map(|_| HashMap::new()).collect();
     let mut values: Vec<Vec<String>> = (0..FIELDS).map(|_| vec![String::new()]).collect();
@@ -88,6 +97,8 @@ pub fn build(records: &Records, graph: &mut Graph) -> Profiles {
         values: Vec::new(),
         counts: Vec::new(),
         nicknames: Vec::new(),
+        source: Vec::new(),
+        link_type,
     };
     let (last, full) = (attribute_index("last_name"), attribute_index("full_name"));
     let (dob, postcode, address, city) = (
@@ -97,7 +108,7 @@ pub fn build(records: &Records, graph: &mut Graph) -> Profiles {
         attribute_index("city"),
     );
     let mut texts: [Option<String>; FIELDS] = Default::default();
-    for source in &records.sources {
+    for (s, source) in records.sources.iter().enumerate() {
         let n = &source.normalized;
         if n.iter().all(Option::is_none) {
             continue;
@@ -127,13 +138,21 @@ pub fn build(records: &Records, graph: &mut Graph) -> Profiles {
             }
             let record = source.offset + row as u32;
             let root = graph.find(record);
-            let next = profiles.root.len() as u32;
-            index.entry((root, fields)).or_insert_with(|| {
-                profiles.root.push(root);
-                profiles.record.push(record);
-                profiles.fields.push(fields);
-                next
-            });
+            match index.entry((root, fields)) {
+                Entry::Vacant(slot) => {
+                    slot.insert(profiles.root.len() as u32);
+                    profiles.root.push(root);
+                    profiles.record.push(record);
+                    profiles.fields.push(fields);
+                    profiles.source.push(s as u32);
+                }
+                Entry::Occupied(slot) => {
+                    let held = &mut profiles.source[*slot.get() as usize];
+                    if *held != s as u32 {
+                        *held = MIXED;
+                    }
+                }
+            }
         }
     }
     profiles.counts = (0..FIELDS)
@@ -168,6 +187,40 @@ impl Profiles {
         self.root.is_empty()
     }
 
+    /// Whether the link type lets profiles `x` and `y` be compared: a
+    /// profile of several sources has a record of another source than any
+    /// single-source profile, and one of the same source as itself.
+    pub fn comparable(&self, x: u32, y: u32) -> bool {
+        let (sx, sy) = (self.source[x as usize], self.source[y as usize]);
+        match self.link_type {
+            LinkType::LinkAndDedupe => true,
+            LinkType::LinkOnly => sx != sy || sx == MIXED,
+            LinkType::DedupeOnly => sx == sy,
+        }
+    }
+
+    /// The comparable pairs among `profiles`.
+    pub fn comparable_pairs(&self, profiles: impl Iterator<Item = u32>) -> u64 {
+        let pairs = |n: u64| n * n.saturating_sub(1) / 2;
+        if self.link_type == LinkType::LinkAndDedupe {
+            return pairs(profiles.count() as u64);
+        }
+        let mut sources: Vec<u32> = profiles.map(|p| self.source[p as usize]).collect();
+        sources.sort_unstable();
+        let total = pairs(sources.len() as u64);
+        let runs = sources.chunk_by(|a, b| a == b);
+        match self.link_type {
+            LinkType::LinkOnly => {
+                total
+                    - runs
+                        .filter(|r| r[0] != MIXED)
+                        .map(|r| pairs(r.len() as u64))
+                        .sum::<u64>()
+            }
+            _ => runs.map(|r| pairs(r.len() as u64)).sum(),
+        }
+    }
+
     /// Whether two profiles' first names share a nickname group.
     pub fn same_nickname(&self, x: u32, y: u32) -> bool {
         let first = |p: u32| self.nicknames[self.fields[p as usize][FIRST] as usize];
@@ -184,7 +237,46 @@ impl Profiles {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_date;
+    use super::*;
+
+    /// The pair count each link type blocks with equals the pairs
+    /// `comparable` admits, counted one by one.
+    #[test]
+    fn comparable_pairs_counts_what_comparable_admits() {
+        let source = vec![0, 0, 1, MIXED, 2, 1, MIXED, 0, 2, 2];
+        let n = source.len() as u32;
+        for link_type in [LinkType::LinkAndDedupe, LinkType::LinkOnly, LinkType::DedupeOnly] {
+            let profiles = Profiles {
+                root: (0..n).collect(),
+                record: (0..n).collect(),
+                fields: vec![[0; FIELDS]; n as usize],
+                values: Vec::new(),
+                counts: Vec::new(),
+                nicknames: Vec::new(),
+                source: source.clone(),
+                link_type,
+            };
+            let one_by_one = (0..n)
+                .flat_map(|x| (x + 1..n).map(move |y| (x, y)))
+                .filter(|&(x, y)| profiles.comparable(x, y))
+                .count() as u64;
+            assert_eq!(profiles.comparable_pairs(0..n), one_by_one, "{link_type:?}");
+        }
+        let only = |link_type| Profiles {
+            root: vec![0, 1],
+            record: vec![0, 1],
+            fields: vec![[0; FIELDS]; 2],
+            values: Vec::new(),
+            counts: Vec::new(),
+            nicknames: Vec::new(),
+            source: vec![3, 3],
+            link_type,
+        };
+        // Two profiles of one source: only deduplication compares them.
+        assert!(!only(LinkType::LinkOnly).comparable(0, 1));
+        assert!(only(LinkType::DedupeOnly).comparable(0, 1));
+        assert!(only(LinkType::LinkAndDedupe).comparable(0, 1));
+    }
 
     #[test]
     fn dates_of_birth_in_the_forms_sources_write() {
