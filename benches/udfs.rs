@@ -86,6 +86,15 @@ fn string_functions(c: &mut Criterion) {
             "SELECT sum(jaro_winkler(first_name, last_name)) FROM people",
         ),
         (
+            "damerau_levenshtein",
+            "SELECT sum(damerau_levenshtein(first_name, last_name)) FROM people",
+        ),
+        ("soundex", "SELECT count(soundex(last_name)) FROM people"),
+        (
+            "double_metaphone",
+            "SELECT count(double_metaphone(last_name)) FROM people",
+        ),
+        (
             "name_similarity",
             "SELECT sum(name_similarity(first_name || ' ' || last_name, last_name || ', ' || first_name)) FROM people",
         ),

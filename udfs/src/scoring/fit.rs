@@ -252,15 +252,14 @@ impl Accumulator for BgNbdAccumulator {
         if let Some(units) = values.get(3) {
             let units = cast(units, &DataType::Utf8)?;
             let units: &StringArray = units.as_string();
-            if let Some(unit) = units.iter().flatten().next() {
-                self.set_unit(unit)?;
-            }
-            if units
-                .iter()
-                .flatten()
-                .any(|u| Unit::parse("bgnbd_fit", u).ok().map(Unit::name) != self.unit.as_deref())
-            {
-                return exec_err!("bgnbd_fit: the unit changes between rows; use one unit");
+            // A literal unit arrives as a whole column: it is read again
+            // only where the text changes.
+            let mut previous: Option<&str> = None;
+            for unit in units.iter().flatten() {
+                if previous != Some(unit) {
+                    self.set_unit(unit)?;
+                    previous = Some(unit);
+                }
             }
         }
         for i in 0..x.len() {

@@ -1,17 +1,20 @@
 //! `soundex` and `double_metaphone`: how a name sounds, so that Smith and
-//! Smyth, Katherine and Catherine fall into one block (rphonetic's encoders).
+//! Smyth, Katherine and Catherine fall into one block. Soundex is written
+//! here, straight into the output (rphonetic's builds three strings per
+//! name); Double Metaphone is rphonetic's. Both read letters of any
+//! alphabet: accents are removed first.
 
 use std::sync::LazyLock;
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
 use datafusion::logical_expr::{ColumnarValue, ScalarUDF};
-use rphonetic::{DoubleMetaphone, Encoder, Soundex};
+use rphonetic::{DoubleMetaphone, Encoder};
+use unicode_normalization::UnicodeNormalization;
 
 use crate::args::{Arg, Strings, text_result};
 use crate::function::{SIMILARITY, ScalarFn, doc};
 
-static SOUNDEX: LazyLock<Soundex> = LazyLock::new(Soundex::default);
 static METAPHONE: LazyLock<DoubleMetaphone> = LazyLock::new(DoubleMetaphone::default);
 
 pub fn soundex_udf() -> ScalarUDF {
@@ -53,14 +56,82 @@ pub fn double_metaphone_udf() -> ScalarUDF {
     )
 }
 
+/// American Soundex letter codes, A to Z; `0` for vowels, H, W and Y.
+const SOUNDEX_CODES: &[u8; 26] = b"01230120022455012623010202";
+
+/// Writes the American Soundex code of the upper-case ASCII `letters` into
+/// `out` (other bytes are skipped): the first letter, then the codes of the
+/// following letters, equal codes side by side counted once — also across
+/// H and W, not across a vowel — padded with zeros to four. False when
+/// there is no letter.
+fn soundex(letters: &[u8], out: &mut String) -> bool {
+    let mut letters = letters.iter().filter(|b| b.is_ascii_uppercase());
+    let Some(&first) = letters.next() else {
+        return false;
+    };
+    out.push(char::from(first));
+    let mut previous = SOUNDEX_CODES[usize::from(first - b'A')];
+    let mut written = 1;
+    for &letter in letters {
+        if written == 4 {
+            break;
+        }
+        if letter == b'H' || letter == b'W' {
+            continue;
+        }
+        let code = SOUNDEX_CODES[usize::from(letter - b'A')];
+        if code != b'0' && code != previous {
+            out.push(char::from(code));
+            written += 1;
+        }
+        previous = code;
+    }
+    for _ in written..4 {
+        out.push('0');
+    }
+    true
+}
+
+/// `text` in upper-case ASCII, into `out`: accents removed (José → JOSE),
+/// ß as SS, Æ Ø Œ Ł Đ Þ spelled out, other non-ASCII characters dropped. Both
+/// codes are defined on the English alphabet, and rphonetic's Double
+/// Metaphone slices its input by bytes, which panics inside a multi-byte letter.
+fn fold_to_ascii(text: &str, out: &mut String) {
+    out.clear();
+    for c in text.nfkd() {
+        match c {
+            c if c.is_ascii() => out.push(c.to_ascii_uppercase()),
+            'ß' | 'ẞ' => out.push_str("SS"),
+            'æ' | 'Æ' => out.push_str("AE"),
+            'œ' | 'Œ' => out.push_str("OE"),
+            'ø' | 'Ø' => out.push('O'),
+            'ł' | 'Ł' => out.push('L'),
+            'đ' | 'Đ' => out.push('D'),
+            'þ' | 'Þ' => out.push_str("TH"),
+            _ => {}
+        }
+    }
+}
+
 fn soundex_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
     let names = Strings::new("soundex", &args[0])?;
+    let mut folded = String::new();
     Ok(text_result(args, rows, |row, out| {
-        let Some(name) = names.get(row).filter(|n| n.chars().any(char::is_alphabetic)) else {
+        let Some(name) = names.get(row) else {
             return false;
         };
-        out.push_str(&SOUNDEX.encode(name));
-        !out.is_empty()
+        if name.is_ascii() {
+            // Upper case on the fly: no copy of the name.
+            let mut upper = [0u8; 64];
+            if name.len() <= upper.len() {
+                for (u, b) in upper.iter_mut().zip(name.bytes()) {
+                    *u = b.to_ascii_uppercase();
+                }
+                return soundex(&upper[..name.len()], out);
+            }
+        }
+        fold_to_ascii(name, &mut folded);
+        soundex(folded.as_bytes(), out)
     }))
 }
 
@@ -81,12 +152,122 @@ fn metaphone_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue
             return datafusion::common::exec_err!("double_metaphone: the second argument must be a literal");
         }
     };
+    let mut folded = String::new();
     Ok(text_result(args, rows, |row, out| {
-        let Some(word) = words.get(row).filter(|w| w.chars().any(char::is_alphabetic)) else {
+        let Some(word) = words.get(row) else {
             return false;
         };
-        let codes = METAPHONE.double_metaphone(word);
-        out.push_str(&if alternate { codes.alternate() } else { codes.primary() });
+        let word = if word.is_ascii() {
+            word
+        } else {
+            fold_to_ascii(word, &mut folded);
+            &folded
+        };
+        if !word.bytes().any(|b| b.is_ascii_alphabetic()) {
+            return false;
+        }
+        // The encoders return the one code asked for without copying it.
+        out.push_str(&if alternate {
+            METAPHONE.encode_alternate(word)
+        } else {
+            METAPHONE.encode(word)
+        });
         !out.is_empty()
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rphonetic::Soundex;
+
+    fn code(name: &str) -> Option<String> {
+        let mut out = String::new();
+        let mut folded = String::new();
+        fold_to_ascii(name, &mut folded);
+        soundex(folded.as_bytes(), &mut out).then_some(out)
+    }
+
+    /// The examples of the U.S. National Archives' Soundex rules, and
+    /// rphonetic's American Soundex on ASCII names as a second reference.
+    #[test]
+    fn soundex_codes() {
+        for (name, expected) in [
+            ("Washington", "W252"),
+            ("Lee", "L000"),
+            ("Gutierrez", "G362"),
+            ("Pfister", "P236"),
+            ("Jackson", "J250"),
+            ("Tymczak", "T522"),
+            ("Ashcraft", "A261"),
+            ("Ashcroft", "A261"),
+            ("Honeyman", "H555"),
+            ("Robert", "R163"),
+            ("Rupert", "R163"),
+            ("Rubin", "R150"),
+        ] {
+            assert_eq!(code(name).as_deref(), Some(expected), "{name}");
+        }
+        let reference = Soundex::default();
+        for name in [
+            "Smith",
+            "Smyth",
+            "O'Brien",
+            "McDonald",
+            "Mac Donald",
+            "van der Berg",
+            "Schwarzenegger",
+            "Ng",
+            "A",
+            "Yvonne",
+            "Hwang",
+            "Whitehouse",
+            "Bbbb",
+            "Catherine",
+            "Katherine",
+            "x-ray",
+        ] {
+            assert_eq!(code(name).unwrap(), reference.encode(name), "{name}");
+        }
+        // Accents and foreign letters spell the English code; no letters, no code.
+        assert_eq!(code("José"), code("Jose"));
+        assert_eq!(code("Müller"), code("Muller"));
+        assert_eq!(code("Straße"), code("Strasse"));
+        assert_eq!(code("Øster"), code("Oster"));
+        assert_eq!(code("東京"), None);
+        assert_eq!(code("12-34"), None);
+    }
+
+    /// Every word is encoded without a panic, whatever its letters, and an
+    /// accented word has the code of its plain spelling.
+    #[test]
+    fn double_metaphone_takes_any_text() {
+        let run = |word: &str, alternate: bool| -> Option<String> {
+            let args = [
+                ColumnarValue::Scalar(datafusion::scalar::ScalarValue::Utf8(Some(word.to_string()))),
+                ColumnarValue::Scalar(datafusion::scalar::ScalarValue::Utf8(Some(
+                    if alternate { "alternate" } else { "primary" }.to_string(),
+                ))),
+            ];
+            match metaphone_kernel(&args, 1).unwrap() {
+                ColumnarValue::Scalar(datafusion::scalar::ScalarValue::Utf8(code)) => code,
+                other => panic!("{other:?}"),
+            }
+        };
+        let pieces = [
+            "A", "É", "C", "H", "S", "Z", "W", "X", "J", "G", "ñ", "ß", "'", " ", "-", "Æ", "東",
+        ];
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    let word = format!("{a}{b}{c}");
+                    run(&word, false);
+                    run(&word, true);
+                }
+            }
+        }
+        assert_eq!(run("José", false), run("Jose", false));
+        assert_eq!(run("Müller", true), run("Muller", true));
+        assert_eq!(run("東京", false), None);
+    }
 }
