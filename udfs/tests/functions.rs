@@ -69,6 +69,10 @@ async fn all_functions_are_callable_from_a_plain_context() {
 }
 
 fn invoke(name: &str, args: Vec<ColumnarValue>, rows: usize) -> ColumnarValue {
+    try_invoke(name, args, rows).unwrap()
+}
+
+fn try_invoke(name: &str, args: Vec<ColumnarValue>, rows: usize) -> datafusion::common::Result<ColumnarValue> {
     let udf = oneview_udfs::scalar_functions()
         .into_iter()
         .find(|f| f.name() == name)
@@ -86,7 +90,6 @@ fn invoke(name: &str, args: Vec<ColumnarValue>, rows: usize) -> ColumnarValue {
         return_field: Arc::new(Field::new("out", output, true)),
         config_options: Arc::new(ConfigOptions::default()),
     })
-    .unwrap()
 }
 
 #[test]
@@ -141,4 +144,82 @@ fn every_string_type_and_nulls() {
     let scores = scores.as_primitive::<datafusion::arrow::datatypes::Float64Type>();
     assert!((scores.value(0) - 0.9611).abs() < 1e-4);
     assert!(scores.is_null(1));
+}
+
+/// Text that breaks naive string code: empty, blank, control characters,
+/// combining marks alone, letters whose case or compatibility forms change
+/// length, other scripts and digits, emoji sequences, very long values,
+/// and near-misses of emails, phones and names.
+const AWKWARD: &[&str] = &[
+    "",
+    " ",
+    "\0",
+    "\t\n",
+    "\u{200B}",
+    "\u{301}",
+    "a\u{301}",
+    "é",
+    "É",
+    "ß",
+    "ẞ",
+    "ﬁ",
+    "İ",
+    "ǅ",
+    "𝔄𝔅",
+    "ＡＢＣ",
+    "👨‍👩‍👧",
+    "東京",
+    "Ωμέγα",
+    "١٢٣٤٥٦٧٨٩٠",
+    "@",
+    "@@",
+    "a@",
+    "@b",
+    "a..b@c",
+    "é@é.é",
+    "+",
+    "++1",
+    "+1 (555) 010-2000",
+    "0",
+    "1111111111111111111111111111111111111111",
+    "J. R. R.",
+    "'",
+    "-",
+    "O'Brien-Smith",
+    "Ñúñez",
+    "SW1A 1AA",
+    "12345-6789",
+    "Flat 3/12 Main St.",
+];
+
+/// Every text function returns a value for awkward text, alone and paired
+/// with every other awkward value — never a panic; a phone region that is
+/// not one may be an error.
+#[test]
+fn text_functions_take_any_text() {
+    let long = "Ab".repeat(5000);
+    let mut texts: Vec<&str> = AWKWARD.to_vec();
+    texts.push(&long);
+    let n = texts.len();
+    // Every value against every value: one column repeated, one cycled.
+    let left: Vec<&str> = texts.iter().flat_map(|t| std::iter::repeat_n(*t, n)).collect();
+    let right: Vec<&str> = (0..n).flat_map(|_| texts.iter().copied()).collect();
+    let column = |values: &[&str]| ColumnarValue::Array(Arc::new(StringArray::from(values.to_vec())) as ArrayRef);
+    let rows = left.len();
+    for name in [
+        "normalize_email",
+        "normalize_phone",
+        "normalize_name",
+        "name_key",
+        "normalize_postcode",
+        "normalize_address",
+        "soundex",
+        "double_metaphone",
+    ] {
+        try_invoke(name, vec![column(&left)], rows).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    for name in ["jaro", "jaro_winkler", "damerau_levenshtein", "name_similarity"] {
+        try_invoke(name, vec![column(&left), column(&right)], rows).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    let _ = try_invoke("normalize_phone", vec![column(&left), column(&right)], rows);
 }
