@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::project::is_plain_identifier;
 
@@ -40,7 +40,7 @@ pub struct IdentityConfig {
 }
 
 /// Splink's link types: which pairs of records are compared and linked.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LinkType {
     /// Every pair: duplicates within a source are found, and sources are linked.
@@ -51,6 +51,16 @@ pub enum LinkType {
     LinkOnly,
     /// Only pairs of records from one source: each source deduplicated alone.
     DedupeOnly,
+}
+
+impl LinkType {
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkType::LinkAndDedupe => "link_and_dedupe",
+            LinkType::LinkOnly => "link_only",
+            LinkType::DedupeOnly => "dedupe_only",
+        }
+    }
 }
 
 /// `[identity.probabilistic]`: blocking, comparisons, threshold and guards.

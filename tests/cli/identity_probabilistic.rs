@@ -507,7 +507,9 @@ fn two_tables_are_linked() {
 }
 
 /// Two registries whose last person is in `a` twice (same id number, same
-/// attributes) and not in `b`: only deduplication can join that pair.
+/// attributes) and not in `b`: only deduplication can join that pair. The
+/// first person is in `a` twice too (another id number) and in `b` as an
+/// exact copy, so one attribute profile spans both sources.
 fn registries(link_type: &str) -> tempfile::TempDir {
     let toml = format!(
         "[tables.registry_a]\nlocation = \"a.csv\"\n[tables.registry_b]\nlocation = \"b.csv\"\n[identity]\nlink_type = \"{link_type}\"\n{}{}{MODEL_TOML}",
@@ -525,6 +527,9 @@ fn registries(link_type: &str) -> tempfile::TempDir {
     }
     let p = &PEOPLE[last];
     a.push_str(&line("again", p, p.given, p.dob, &ssn(last)));
+    let p = &PEOPLE[0];
+    a.push_str(&line("again-0", p, p.given, p.dob, "7770001"));
+    b.push_str(&line("copy-0", p, p.given, p.dob, &ssn(0)));
     std::fs::write(dir.path().join("a.csv"), a).unwrap();
     std::fs::write(dir.path().join("b.csv"), b).unwrap();
     dir
@@ -562,12 +567,14 @@ fn link_types_choose_which_records_may_link() {
 
     // Across sources only: `a` is taken as free of duplicates, so the pair
     // stays two customers; the duplicates in `b` still link, by id number
-    // and by the model.
+    // and by the model, and the first person's second record in `a` joins
+    // through the copy in `b` — every edge between two sources.
     let dir = registries("link_only");
     let s = resolve(dir.path(), &[]);
     assert_eq!(s["customers"], [(n + 1).to_string()], "{s:?}");
     assert_eq!(s["link type"], ["link_only: records link across sources only"]);
     assert_ne!(customer_of(dir.path(), "again"), customer_of(dir.path(), &last));
+    assert_eq!(customer_of(dir.path(), "again-0"), customer_of(dir.path(), "copy-0"));
     for i in 0..n - 1 {
         assert_eq!(
             customer_of(dir.path(), &format!("dup-{i}")),
@@ -579,11 +586,28 @@ fn link_types_choose_which_records_may_link() {
     assert_eq!((within, across > 0), (0, true));
     assert!(s["by rule"].iter().any(|r| r.starts_with("probabilistic: ")), "{s:?}");
 
-    // Within each source only: the pair joins, no record of `b` joins `a`.
+    // A model trained on one link type is not reused for another.
+    let toml = std::fs::read_to_string(dir.path().join("oneview.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("oneview.toml"),
+        toml.replace("link_type = \"link_only\"", "link_type = \"link_and_dedupe\""),
+    )
+    .unwrap();
+    run_in(dir.path(), &["resolve"]).fails(
+        2,
+        "identity_model.json: was trained with link_type = \"link_only\", but [identity] link_type is \"link_and_dedupe\"",
+    );
+    let s = resolve(dir.path(), &["--train"]);
+    assert_eq!(s["customers"], [n.to_string()], "{s:?}");
+
+    // Within each source only: the pairs in `a` join (and `b`'s copy of the
+    // first person its duplicate); no record of `b` joins `a`.
     let dir = registries("dedupe_only");
     let s = resolve(dir.path(), &[]);
     assert_eq!(s["customers"], [(2 * n - 1).to_string()], "{s:?}");
     assert_eq!(customer_of(dir.path(), "again"), customer_of(dir.path(), &last));
+    assert_eq!(customer_of(dir.path(), "again-0"), customer_of(dir.path(), "rec-0"));
+    assert_eq!(customer_of(dir.path(), "copy-0"), customer_of(dir.path(), "dup-0"));
     let (within, across) = edges_within_and_across(dir.path());
     assert_eq!((within > 0, across), (true, 0));
 

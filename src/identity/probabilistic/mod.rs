@@ -167,13 +167,11 @@ pub fn link(
         }
         let mut list = Vec::new();
         for block in &blocks {
-            for (i, &x) in block.iter().enumerate() {
-                for &y in &block[i + 1..] {
-                    if profiles.root[x as usize] != profiles.root[y as usize] && profiles.comparable(x, y) {
-                        list.push(pair(x, y));
-                    }
+            profiles.for_each_comparable_pair(block, |x, y| {
+                if profiles.root[x as usize] != profiles.root[y as usize] {
+                    list.push(pair(x, y));
                 }
-            }
+            });
         }
         list.sort_unstable();
         let fixed = rule_fields.iter().fold(0u8, |acc, k| acc | bit(comparison_of_key(*k)));
@@ -198,7 +196,18 @@ pub fn link(
         }
         model
     } else {
-        load(&model_file)?
+        let model = load(&model_file)?;
+        if model.link_type != profiles.link_type {
+            return Err(Error::config(
+                &model_file,
+                format!(
+                    "was trained with link_type = \"{}\", but [identity] link_type is \"{}\"; run `oneview resolve --train` to train it on the pairs the link type allows",
+                    model.link_type.name(),
+                    profiles.link_type.name()
+                ),
+            ));
+        }
+        model
     };
 
     let tf_fields = match &p.term_frequency {
@@ -226,7 +235,7 @@ pub fn link(
     let (mut links, mut refused_weak, mut refused_size) = (0u64, 0u64, 0u64);
     for (probability, pr, pattern) in accepted {
         let (x, y) = unpair(pr);
-        let (a, b) = (profiles.record[x as usize], profiles.record[y as usize]);
+        let (a, b) = profiles.link_ends(x, y, |r| records.source_of(r));
         let (ra, rb) = (graph.find(a), graph.find(b));
         if ra != rb {
             let (sa, sb) = (graph.size_of(ra), graph.size_of(rb));
@@ -332,7 +341,11 @@ fn train_model(
     let blocked_share = fit_lambda(&provisional, &counts);
     let all_pairs = (profiles.comparable_pairs(0..profiles.len() as u32) as f64).max(1.0);
     let lambda = (blocked_share * all.len() as f64 / all_pairs).clamp(1e-12, 0.5);
-    Model { lambda, ..provisional }
+    Model {
+        lambda,
+        link_type: profiles.link_type,
+        ..provisional
+    }
 }
 
 /// The share of matches among blocked pairs, m and u held fixed.

@@ -12,6 +12,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use super::super::config::LinkType;
 use super::super::parallel;
 use super::compare::COMPARISONS;
 use super::compare::{Pattern, compare, labels, level, level_count};
@@ -28,6 +29,9 @@ pub struct Model {
     /// Random pairs u was estimated from.
     pub sampled_pairs: u64,
     pub trained_at: String,
+    /// The pairs the model was trained on (older models: the default).
+    #[serde(default)]
+    pub link_type: LinkType,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -153,16 +157,76 @@ fn smoothed(counts: &[f64]) -> Vec<f64> {
     u
 }
 
-/// u per field and level from `n` random pairs of profiles of different clusters.
+/// Uniform draws among the pairs a link type allows, without rejection
+/// (two registries of 98 and 2 records allow 4% of all pairs): profiles
+/// grouped by source, a pair of groups drawn in proportion to its allowed
+/// pairs, then a profile from each.
+struct AllowedPairs {
+    groups: Vec<Vec<u32>>,
+    /// Group pairs (equal for pairs within one group) and cumulative counts.
+    pairs: Vec<(usize, usize)>,
+    cumulative: Vec<f64>,
+}
+
+impl AllowedPairs {
+    fn new(profiles: &Profiles) -> Option<AllowedPairs> {
+        let mut by_source: Vec<(u32, u32)> = (0..profiles.len() as u32)
+            .map(|p| (profiles.source[p as usize], p))
+            .collect();
+        by_source.sort_unstable();
+        let groups: Vec<Vec<u32>> = by_source
+            .chunk_by(|a, b| a.0 == b.0)
+            .map(|g| g.iter().map(|(_, p)| *p).collect())
+            .collect();
+        let (mut pairs, mut cumulative, mut total) = (Vec::new(), Vec::new(), 0.0);
+        for i in 0..groups.len() {
+            for j in i..groups.len() {
+                let (x, y) = (groups[i][0], groups[j][0]);
+                if !profiles.comparable(x, y) {
+                    continue;
+                }
+                let (ci, cj) = (groups[i].len() as f64, groups[j].len() as f64);
+                let count = if i == j { ci * (ci - 1.0) / 2.0 } else { ci * cj };
+                if count > 0.0 {
+                    total += count;
+                    pairs.push((i, j));
+                    cumulative.push(total);
+                }
+            }
+        }
+        (total > 0.0).then_some(AllowedPairs {
+            groups,
+            pairs,
+            cumulative,
+        })
+    }
+
+    fn draw(&self, rng: &mut ChaCha8Rng) -> Option<(u32, u32)> {
+        let total = *self.cumulative.last().expect("some allowed pair");
+        let at = rng.random_range(0.0..total);
+        let (i, j) = self.pairs[self.cumulative.partition_point(|c| *c <= at).min(self.pairs.len() - 1)];
+        let (gi, gj) = (&self.groups[i], &self.groups[j]);
+        let (x, y) = (gi[rng.random_range(0..gi.len())], gj[rng.random_range(0..gj.len())]);
+        (x != y).then_some((x, y))
+    }
+}
+
+/// u per field and level from `n` random pairs of profiles of different
+/// clusters, among the pairs the link type allows.
 pub fn estimate_u(profiles: &Profiles, active: u8, n: usize, seed: u64) -> (Vec<Vec<f64>>, u64) {
     let len = profiles.len();
-    let (counts, drawn) = if len >= 2 {
+    let none = || ((0..COMPARISONS).map(|f| vec![0.0; level_count(f)]).collect(), 0);
+    let (counts, drawn) = if len < 2 {
+        none()
+    } else if profiles.link_type == LinkType::LinkAndDedupe {
         sample_levels(profiles, active, n, seed, |rng| {
             let (x, y) = (rng.random_range(0..len) as u32, rng.random_range(0..len) as u32);
             (x != y).then_some((x, y))
         })
+    } else if let Some(allowed) = AllowedPairs::new(profiles) {
+        sample_levels(profiles, active, n, seed, |rng| allowed.draw(rng))
     } else {
-        ((0..COMPARISONS).map(|f| vec![0.0; level_count(f)]).collect(), 0)
+        none()
     };
     (counts.iter().map(|c| smoothed(c)).collect(), drawn)
 }
@@ -319,6 +383,7 @@ impl Model {
             trained_pairs,
             sampled_pairs,
             trained_at: chrono::Utc::now().to_rfc3339(),
+            link_type: LinkType::default(),
         }
     }
 }
@@ -407,7 +472,6 @@ impl Scorer {
 
 #[cfg(test)]
 mod tests {
-    use super::super::super::config::LinkType;
     use super::*;
 
     /// Households: profiles 2k and 2k+1 share a last name and a postcode.
@@ -433,6 +497,7 @@ mod tests {
         let profiles = Profiles {
             root: (0..n).collect(),
             record: (0..n).collect(),
+            second: (0..n).collect(),
             fields,
             values,
             counts: Vec::new(),

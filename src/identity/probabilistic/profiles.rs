@@ -20,6 +20,9 @@ pub struct Profiles {
     /// Per profile, its cluster root and a record holding it.
     pub root: Vec<u32>,
     pub record: Vec<u32>,
+    /// Per profile, a record of another source than `record` when several
+    /// sources hold it, else `record`: a link across sources ends there.
+    pub second: Vec<u32>,
     /// Per profile, the value id of each field.
     pub fields: Vec<[u32; FIELDS]>,
     pub values: Vec<Vec<String>>,
@@ -93,6 +96,7 @@ pub fn build(records: &Records, graph: &mut Graph, link_type: LinkType) -> Profi
     let mut profiles = Profiles {
         root: Vec::new(),
         record: Vec::new(),
+        second: Vec::new(),
         fields: Vec::new(),
         values: Vec::new(),
         counts: Vec::new(),
@@ -143,13 +147,15 @@ pub fn build(records: &Records, graph: &mut Graph, link_type: LinkType) -> Profi
                     slot.insert(profiles.root.len() as u32);
                     profiles.root.push(root);
                     profiles.record.push(record);
+                    profiles.second.push(record);
                     profiles.fields.push(fields);
                     profiles.source.push(s as u32);
                 }
                 Entry::Occupied(slot) => {
-                    let held = &mut profiles.source[*slot.get() as usize];
-                    if *held != s as u32 {
-                        *held = MIXED;
+                    let p = *slot.get() as usize;
+                    if profiles.source[p] != s as u32 && profiles.source[p] != MIXED {
+                        profiles.source[p] = MIXED;
+                        profiles.second[p] = record;
                     }
                 }
             }
@@ -189,13 +195,56 @@ impl Profiles {
 
     /// Whether the link type lets profiles `x` and `y` be compared: a
     /// profile of several sources has a record of another source than any
-    /// single-source profile, and one of the same source as itself.
+    /// single-source profile, and one of the same source as itself. (Under
+    /// `dedupe_only` no profile has several sources: no link crosses one.)
     pub fn comparable(&self, x: u32, y: u32) -> bool {
         let (sx, sy) = (self.source[x as usize], self.source[y as usize]);
         match self.link_type {
             LinkType::LinkAndDedupe => true,
             LinkType::LinkOnly => sx != sy || sx == MIXED,
             LinkType::DedupeOnly => sx == sy,
+        }
+    }
+
+    /// Calls `f` on every comparable pair of `block`, and on no other pair:
+    /// a link type's work is the pairs it allows, not the block's.
+    pub fn for_each_comparable_pair(&self, block: &[u32], mut f: impl FnMut(u32, u32)) {
+        if self.link_type == LinkType::LinkAndDedupe {
+            return pairs_within(block, &mut f);
+        }
+        let mut sorted: Vec<u32> = block.to_vec();
+        sorted.sort_unstable_by_key(|p| self.source[*p as usize]);
+        let groups: Vec<&[u32]> = sorted
+            .chunk_by(|a, b| self.source[*a as usize] == self.source[*b as usize])
+            .collect();
+        for (i, group) in groups.iter().enumerate() {
+            let source = self.source[group[0] as usize];
+            if self.link_type == LinkType::DedupeOnly || source == MIXED {
+                pairs_within(group, &mut f);
+            }
+            if self.link_type == LinkType::LinkOnly {
+                for other in &groups[i + 1..] {
+                    for &x in *group {
+                        for &y in *other {
+                            f(x, y);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The records a link between profiles `x` and `y` joins: under
+    /// `link_only`, of two sources (one side holds records of several).
+    pub fn link_ends(&self, x: u32, y: u32, source_of: impl Fn(u32) -> usize) -> (u32, u32) {
+        let (x, y) = (x as usize, y as usize);
+        let (a, b) = (self.record[x], self.record[y]);
+        if self.link_type != LinkType::LinkOnly || source_of(a) != source_of(b) {
+            (a, b)
+        } else if self.second[x] != a {
+            (self.second[x], b)
+        } else {
+            (a, self.second[y])
         }
     }
 
@@ -235,6 +284,14 @@ impl Profiles {
     }
 }
 
+fn pairs_within(part: &[u32], f: &mut impl FnMut(u32, u32)) {
+    for (i, &x) in part.iter().enumerate() {
+        for &y in &part[i + 1..] {
+            f(x, y);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,6 +306,7 @@ mod tests {
             let profiles = Profiles {
                 root: (0..n).collect(),
                 record: (0..n).collect(),
+                second: (0..n).collect(),
                 fields: vec![[0; FIELDS]; n as usize],
                 values: Vec::new(),
                 counts: Vec::new(),
@@ -261,10 +319,20 @@ mod tests {
                 .filter(|&(x, y)| profiles.comparable(x, y))
                 .count() as u64;
             assert_eq!(profiles.comparable_pairs(0..n), one_by_one, "{link_type:?}");
+            let mut visited = Vec::new();
+            let block: Vec<u32> = (0..n).rev().collect();
+            profiles.for_each_comparable_pair(&block, |x, y| {
+                assert!(profiles.comparable(x, y), "{link_type:?}: {x} {y}");
+                visited.push((x.min(y), x.max(y)));
+            });
+            visited.sort_unstable();
+            visited.dedup();
+            assert_eq!(visited.len() as u64, one_by_one, "{link_type:?}");
         }
         let only = |link_type| Profiles {
             root: vec![0, 1],
             record: vec![0, 1],
+            second: vec![0, 1],
             fields: vec![[0; FIELDS]; 2],
             values: Vec::new(),
             counts: Vec::new(),
