@@ -159,8 +159,8 @@ fn smoothed(counts: &[f64]) -> Vec<f64> {
 
 /// Uniform draws among the pairs a link type allows, without rejection
 /// (two registries of 98 and 2 records allow 4% of all pairs): profiles
-/// grouped by source, a pair of groups drawn in proportion to its allowed
-/// pairs, then a profile from each.
+/// grouped by key and source, a pair of groups of one key drawn in
+/// proportion to its allowed pairs, then a profile from each.
 struct AllowedPairs {
     groups: Vec<Vec<u32>>,
     /// Group pairs (equal for pairs within one group) and cumulative counts.
@@ -169,18 +169,18 @@ struct AllowedPairs {
 }
 
 impl AllowedPairs {
-    fn new(profiles: &Profiles) -> Option<AllowedPairs> {
-        let mut by_source: Vec<(u32, u32)> = (0..profiles.len() as u32)
-            .map(|p| (profiles.source[p as usize], p))
+    /// Pairs of profiles with equal keys; `key` None leaves a profile out.
+    fn new(profiles: &Profiles, key: impl Fn(u32) -> Option<u32>) -> Option<AllowedPairs> {
+        let mut keyed: Vec<((u32, u32), u32)> = (0..profiles.len() as u32)
+            .filter_map(|p| key(p).map(|k| ((k, profiles.source[p as usize]), p)))
             .collect();
-        by_source.sort_unstable();
-        let groups: Vec<Vec<u32>> = by_source
-            .chunk_by(|a, b| a.0 == b.0)
-            .map(|g| g.iter().map(|(_, p)| *p).collect())
-            .collect();
+        keyed.sort_unstable();
+        let runs: Vec<&[((u32, u32), u32)]> = keyed.chunk_by(|a, b| a.0 == b.0).collect();
+        let keys: Vec<u32> = runs.iter().map(|run| run[0].0.0).collect();
+        let groups: Vec<Vec<u32>> = runs.iter().map(|run| run.iter().map(|(_, p)| *p).collect()).collect();
         let (mut pairs, mut cumulative, mut total) = (Vec::new(), Vec::new(), 0.0);
         for i in 0..groups.len() {
-            for j in i..groups.len() {
+            for j in (i..groups.len()).take_while(|j| keys[*j] == keys[i]) {
                 let (x, y) = (groups[i][0], groups[j][0]);
                 if !profiles.comparable(x, y) {
                     continue;
@@ -223,7 +223,7 @@ pub fn estimate_u(profiles: &Profiles, active: u8, n: usize, seed: u64) -> (Vec<
             let (x, y) = (rng.random_range(0..len) as u32, rng.random_range(0..len) as u32);
             (x != y).then_some((x, y))
         })
-    } else if let Some(allowed) = AllowedPairs::new(profiles) {
+    } else if let Some(allowed) = AllowedPairs::new(profiles, |_| Some(0)) {
         sample_levels(profiles, active, n, seed, |rng| allowed.draw(rng))
     } else {
         none()
@@ -233,15 +233,24 @@ pub fn estimate_u(profiles: &Profiles, active: u8, n: usize, seed: u64) -> (Vec<
 
 /// u of each location level among `n` random pairs of profiles (of
 /// different clusters) whose last names are equal: pairs drawn uniformly
-/// from all such pairs, in seeded jobs like `estimate_u`. None when no two
-/// profiles share a last name.
+/// from all such pairs the link type allows, in seeded jobs like
+/// `estimate_u`. None when no two profiles share a last name.
 pub fn estimate_location_u_same_last(profiles: &Profiles, n: usize, seed: u64) -> Option<Vec<f64>> {
+    let last_name = |p: u32| match profiles.fields[p as usize][LAST] {
+        0 => None,
+        id => Some(id),
+    };
+    let location = |counts: Vec<Vec<f64>>| {
+        let location = &counts[LOCATION];
+        (location[1..].iter().sum::<f64>() > 0.0).then(|| smoothed(location))
+    };
+    if profiles.link_type != LinkType::LinkAndDedupe {
+        let allowed = AllowedPairs::new(profiles, last_name)?;
+        return location(sample_levels(profiles, 1 << LOCATION, n, seed, |rng| allowed.draw(rng)).0);
+    }
     // Profiles grouped by last name; a group is drawn in proportion to its pairs.
     let mut by_last: Vec<(u32, u32)> = (0..profiles.len() as u32)
-        .filter_map(|p| match profiles.fields[p as usize][LAST] {
-            0 => None,
-            id => Some((id, p)),
-        })
+        .filter_map(|p| last_name(p).map(|id| (id, p)))
         .collect();
     by_last.sort_unstable();
     let groups: Vec<&[(u32, u32)]> = by_last.chunk_by(|a, b| a.0 == b.0).filter(|g| g.len() >= 2).collect();
@@ -260,8 +269,7 @@ pub fn estimate_location_u_same_last(profiles: &Profiles, n: usize, seed: u64) -
         let (i, j) = (rng.random_range(0..group.len()), rng.random_range(0..group.len()));
         (i != j).then(|| (group[i].1, group[j].1))
     });
-    let location = &counts[LOCATION];
-    (location[1..].iter().sum::<f64>() > 0.0).then(|| smoothed(location))
+    location(counts)
 }
 
 /// One EM run on the pattern counts of one blocking rule; `fixed` fields
@@ -513,6 +521,52 @@ mod tests {
         let (overall, same_last) = (2000.0 / 7_998_000.0, 2000.0 / (40.0 * 4950.0));
         assert!((u[LOCATION][same_postcode] - overall).abs() < 4.0 * overall, "{u:?}");
         assert!((given[same_postcode] - same_last).abs() < 0.15 * same_last, "{given:?}");
+    }
+
+    /// Under `link_only`, two registries of 980 and 20 profiles allow 4% of
+    /// all pairs: u is still drawn from as many pairs as asked, every one
+    /// across the registries, for the location given equal last names too.
+    #[test]
+    fn u_is_drawn_among_the_pairs_the_link_type_allows() {
+        use super::super::profiles::{FIELDS, POSTCODE};
+        let n = 1000u32;
+        let mut values: Vec<Vec<String>> = (0..FIELDS).map(|_| vec![String::new()]).collect();
+        values[LAST].extend((0..10).map(|i| format!("surname{i}")));
+        values[POSTCODE].extend((0..n).map(|p| format!("{p:05}")));
+        let profiles = Profiles {
+            root: (0..n).collect(),
+            record: (0..n).collect(),
+            second: (0..n).collect(),
+            fields: (0..n)
+                .map(|i| {
+                    let mut f = [0u32; FIELDS];
+                    f[LAST] = 1 + i % 10;
+                    f[POSTCODE] = 1 + i;
+                    f
+                })
+                .collect(),
+            values,
+            counts: Vec::new(),
+            nicknames: vec![0],
+            source: (0..n).map(|i| u32::from(i >= 980)).collect(),
+            link_type: LinkType::LinkOnly,
+        };
+        let (_, drawn) = estimate_u(&profiles, 1 << LOCATION, 20_000, 7);
+        assert_eq!(drawn, 20_000);
+        let allowed = AllowedPairs::new(&profiles, |_| Some(0)).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        for _ in 0..1000 {
+            let (x, y) = allowed.draw(&mut rng).unwrap();
+            assert_ne!(profiles.source[x as usize], profiles.source[y as usize]);
+        }
+        let same_last = AllowedPairs::new(&profiles, |p| Some(profiles.fields[p as usize][LAST])).unwrap();
+        for _ in 0..1000 {
+            let (x, y) = same_last.draw(&mut rng).unwrap();
+            let (fx, fy) = (profiles.fields[x as usize], profiles.fields[y as usize]);
+            assert_eq!(fx[LAST], fy[LAST]);
+            assert_ne!(profiles.source[x as usize], profiles.source[y as usize]);
+        }
+        assert!(estimate_location_u_same_last(&profiles, 20_000, 7).is_some());
     }
 
     /// Patterns simulated from known m, u and lambda over two fields with
