@@ -474,14 +474,19 @@ fn weak_links_do_not_join_clusters_that_are_both_large() {
     assert_ne!(customer_of(dir.path(), "dup-0"), customer_of(dir.path(), "rec-0"));
 }
 
-#[test]
-fn two_tables_are_linked() {
-    let toml = format!(
-        "[tables.registry_a]\nlocation = \"a.csv\"\n[tables.registry_b]\nlocation = \"b.csv\"\n[tables.truth]\nlocation = \"truth.csv\"\n[identity]\n{}{}{MODEL_TOML}",
+/// A project of two registries `a` and `b` (files `a.csv`, `b.csv`) with
+/// the same mapping; `tables` and `identity` are added to those sections.
+fn two_registries(tables: &str, identity: &str) -> tempfile::TempDir {
+    project(&format!(
+        "[tables.registry_a]\nlocation = \"a.csv\"\n[tables.registry_b]\nlocation = \"b.csv\"\n{tables}[identity]\n{identity}{}{}{MODEL_TOML}",
         source("a", "registry_a"),
         source("b", "registry_b")
-    );
-    let dir = project(&toml);
+    ))
+}
+
+#[test]
+fn two_tables_are_linked() {
+    let dir = two_registries("[tables.truth]\nlocation = \"truth.csv\"\n", "");
     let (mut a, mut b) = (String::from(HEADER), String::from(HEADER));
     let mut truth = String::from("source,record_id,person_id\n");
     for (i, p) in PEOPLE.iter().enumerate() {
@@ -511,12 +516,7 @@ fn two_tables_are_linked() {
 /// first person is in `a` twice too (another id number) and in `b` as an
 /// exact copy, so one attribute profile spans both sources.
 fn registries(link_type: &str) -> tempfile::TempDir {
-    let toml = format!(
-        "[tables.registry_a]\nlocation = \"a.csv\"\n[tables.registry_b]\nlocation = \"b.csv\"\n[identity]\nlink_type = \"{link_type}\"\n{}{}{MODEL_TOML}",
-        source("a", "registry_a"),
-        source("b", "registry_b")
-    );
-    let dir = project(&toml);
+    let dir = two_registries("", &format!("link_type = \"{link_type}\"\n"));
     let (mut a, mut b) = (String::from(HEADER), String::from(HEADER));
     let last = PEOPLE.len() - 1;
     for (i, p) in PEOPLE.iter().enumerate() {

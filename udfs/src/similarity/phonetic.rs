@@ -59,20 +59,23 @@ pub fn double_metaphone_udf() -> ScalarUDF {
 /// American Soundex letter codes, A to Z; `0` for vowels, H, W and Y.
 const SOUNDEX_CODES: &[u8; 26] = b"01230120022455012623010202";
 
-/// Writes the American Soundex code of the upper-case ASCII `letters` into
-/// `out` (other bytes are skipped): the first letter, then the codes of the
+/// Writes the American Soundex code of the ASCII letters of `text` into
+/// `out`, in either case (other bytes are skipped): the first letter, then the codes of the
 /// following letters, equal codes side by side counted once — also across
 /// H and W, not across a vowel — padded with zeros to four. False when
 /// there is no letter.
-fn soundex(letters: &[u8], out: &mut String) -> bool {
-    let mut letters = letters.iter().filter(|b| b.is_ascii_uppercase());
-    let Some(&first) = letters.next() else {
+fn soundex(text: &[u8], out: &mut String) -> bool {
+    let mut letters = text
+        .iter()
+        .filter(|b| b.is_ascii_alphabetic())
+        .map(u8::to_ascii_uppercase);
+    let Some(first) = letters.next() else {
         return false;
     };
     out.push(char::from(first));
     let mut previous = SOUNDEX_CODES[usize::from(first - b'A')];
     let mut written = 1;
-    for &letter in letters {
+    for letter in letters {
         if written == 4 {
             break;
         }
@@ -128,14 +131,7 @@ fn soundex_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> 
             return false;
         };
         if name.is_ascii() {
-            // Upper case on the fly: no copy of the name.
-            let mut upper = [0u8; 64];
-            if name.len() <= upper.len() {
-                for (u, b) in upper.iter_mut().zip(name.bytes()) {
-                    *u = b.to_ascii_uppercase();
-                }
-                return soundex(&upper[..name.len()], out);
-            }
+            return soundex(name.as_bytes(), out);
         }
         fold_to_ascii(name, false, &mut folded);
         soundex(folded.as_bytes(), out)
