@@ -1,7 +1,6 @@
 //! Reading function arguments and building results, once for all functions:
 //! strings of any Arrow string type, numbers as f64, scalars kept scalar.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
@@ -201,9 +200,4 @@ pub fn int_result(
         builder.append_option(f(row));
     }
     ColumnarValue::Array(Arc::new(builder.finish()))
-}
-
-/// Writes `value` into `out` (helper for closures that produce `Display`).
-pub fn write_display(out: &mut String, value: impl std::fmt::Display) {
-    let _ = write!(out, "{value}");
 }
