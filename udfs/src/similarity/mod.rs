@@ -1,5 +1,6 @@
 //! Similarity: how alike two strings, words or names are.
 
+mod metaphone;
 mod names;
 mod phonetic;
 mod strings;

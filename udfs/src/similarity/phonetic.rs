@@ -1,21 +1,17 @@
 //! `soundex` and `double_metaphone`: how a name sounds, so that Smith and
-//! Smyth, Katherine and Catherine fall into one block. Soundex is written
-//! here, straight into the output (rphonetic's builds three strings per
-//! name); Double Metaphone is rphonetic's. Both read letters of any
-//! alphabet: accents are removed first.
-
-use std::sync::LazyLock;
+//! Smyth, Katherine and Catherine fall into one block. Both are written
+//! here, straight into the output (rphonetic's encoders build several
+//! strings per name; its Double Metaphone is the tests' reference). Both
+//! read letters of any alphabet: accents are removed first.
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
 use datafusion::logical_expr::{ColumnarValue, ScalarUDF};
-use rphonetic::{DoubleMetaphone, Encoder};
 use unicode_normalization::char::decompose_compatible;
 
+use super::metaphone::double_metaphone;
 use crate::args::{Arg, Strings, text_result};
 use crate::function::{SIMILARITY, ScalarFn, doc};
-
-static METAPHONE: LazyLock<DoubleMetaphone> = LazyLock::new(DoubleMetaphone::default);
 
 pub fn soundex_udf() -> ScalarUDF {
     ScalarFn::udf(
@@ -98,9 +94,7 @@ fn soundex(text: &[u8], out: &mut String) -> bool {
 /// `text` in upper-case ASCII, into `out`: accents removed (José → JOSE),
 /// ß as SS, Æ Ø Œ Ł Đ Þ spelled out, other non-ASCII characters dropped;
 /// Ç as S when `cedilla_as_s` (Double Metaphone codes it so: François),
-/// else as C. Both codes are defined on the English alphabet, and
-/// rphonetic's Double Metaphone slices its input by bytes, which panics
-/// inside a multi-byte letter.
+/// else as C. Both codes are defined on the English alphabet.
 fn fold_to_ascii(text: &str, cedilla_as_s: bool, out: &mut String) {
     out.clear();
     for c in text.chars() {
@@ -160,21 +154,12 @@ fn metaphone_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue
         let Some(word) = words.get(row) else {
             return false;
         };
-        let word = if word.is_ascii() {
-            word
-        } else {
-            fold_to_ascii(word, true, &mut folded);
-            &folded
-        };
-        if !word.bytes().any(|b| b.is_ascii_alphabetic()) {
+        fold_to_ascii(word, true, &mut folded);
+        if !folded.bytes().any(|b| b.is_ascii_alphabetic()) {
             return false;
         }
-        // The encoders return the one code asked for without copying it.
-        out.push_str(&if alternate {
-            METAPHONE.encode_alternate(word)
-        } else {
-            METAPHONE.encode(word)
-        });
+        let (primary, second) = double_metaphone(folded.as_bytes());
+        out.push_str(if alternate { second.as_str() } else { primary.as_str() });
         !out.is_empty()
     }))
 }
@@ -182,7 +167,7 @@ fn metaphone_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rphonetic::Soundex;
+    use rphonetic::{Encoder, Soundex};
 
     /// The SQL function's code; for ASCII names also checked against the
     /// path accented names take.
