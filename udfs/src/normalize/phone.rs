@@ -111,9 +111,6 @@ struct Spelling {
     plus: bool,
     len: u8,
     digits: u64,
-    /// Without spaces: the digits before the first separator.
-    lead: u8,
-    spaced: bool,
 }
 
 /// Parses kept per shard before the shard starts over: as many as 2^17
@@ -128,19 +125,16 @@ static MEMO: std::sync::LazyLock<Vec<Shard>> =
     std::sync::LazyLock::new(|| (0..SHARDS).map(|_| Shard::default()).collect());
 
 fn shard(key: &Spelling) -> &'static Shard {
-    // The low digits spread numbers evenly; the length and region split the rest.
+    // The low digits spread numbers evenly; the length and `+` split the rest.
     let index = key.digits as usize ^ (key.len as usize) << 3 ^ usize::from(key.plus);
     &MEMO[index % SHARDS]
 }
 
 fn spelling(text: &str, region: Region) -> Option<Spelling> {
-    // The parser reads a text without spaces as an RFC 3966 number first,
-    // where the digits after `+` up to the first separator are the country
-    // code: `+1415-382-0199` is not `+1415 382 0199`. Such texts keep the
-    // length of that first group in their key. Other whitespace (a tab) is
-    // not a spelling the memo knows.
-    let spaced = text.contains(' ');
-    let (mut plus, mut len, mut digits, mut lead, mut grouped) = (false, 0u8, 0u64, 0u8, false);
+    // rlibphonenumber strips these separators before it reads the digits
+    // (only `;phone-context=`, a letter or `#` would change the reading, and
+    // none passes here), so where they stand does not matter.
+    let (mut plus, mut len, mut digits) = (false, 0u8, 0u64);
     for b in text.bytes() {
         match b {
             b'0'..=b'9' => {
@@ -149,12 +143,9 @@ fn spelling(text: &str, region: Region) -> Option<Spelling> {
                     return None;
                 }
                 digits = digits * 10 + u64::from(b - b'0');
-                if !grouped {
-                    lead += 1;
-                }
             }
             b'+' if !plus && len == 0 => plus = true,
-            b' ' | b'(' | b')' | b'-' | b'.' | b'/' => grouped |= len > 0,
+            b' ' | b'(' | b')' | b'-' | b'.' | b'/' => {}
             _ => return None,
         }
     }
@@ -163,8 +154,6 @@ fn spelling(text: &str, region: Region) -> Option<Spelling> {
         plus,
         len,
         digits,
-        lead: if spaced { 0 } else { lead },
-        spaced,
     })
 }
 
@@ -296,6 +285,18 @@ mod tests {
             "+55 11 91234-5678",
             "1-800-FLOWERS",
             "+1 415 382 0199 ext. 123456",
+            // Equal digits, separators elsewhere: one memo entry each group.
+            "+1415-382-0199",
+            "+1415 382 0199",
+            "+14153820199",
+            "+1 (415) 3820199",
+            "+4 47511011060",
+            "+44-7511-011060",
+            "0044/7511/011060",
+            "(07511) 011060",
+            "0 7511 011060",
+            "06.1234.5678",
+            "(06) 1234-5678",
         ];
         for region in ["US", "GB", "FR", "IT"] {
             let id = super::region(Some(region)).unwrap();

@@ -43,7 +43,10 @@ impl Code {
 /// already removed). Bytes other than letters are skipped, but spaces still
 /// count in the rules that look at them (`VAN `, `SAN `).
 pub fn double_metaphone(word: &[u8]) -> (Code, Code) {
-    let word = word.trim_ascii();
+    // Trimmed as Java's `trim` does: every control character and space.
+    let start = word.iter().position(|&b| b > b' ').unwrap_or(word.len());
+    let end = word.iter().rposition(|&b| b > b' ').map_or(start, |e| e + 1);
+    let word = &word[start..end];
     let mut encoder = Encoder {
         w: word,
         slavo_germanic: word.iter().any(|&b| b == b'W' || b == b'K') || contains(word, b"CZ"),
@@ -261,8 +264,9 @@ impl Encoder<'_> {
             && !self.is(0, 5, &[b"CHORE"])
     }
 
-    /// Germanic names, ORCHES-/ARCHIT-/ORCHID-, CH before T or S, and CH
-    /// before a consonant after a vowel or at the start: a K sound.
+    /// Germanic names, ORCHES-/ARCHIT-/ORCHID-, CH before T or S, and CH at
+    /// the start or after A, O, U or E that is followed by L R N M B H F V W
+    /// or a space, or ends the word: a K sound.
     fn ch_as_k(&self, i: isize) -> bool {
         self.germanic_start()
             || self.is(i - 2, 6, &[b"ORCHES", b"ARCHIT", b"ORCHID"])
@@ -611,7 +615,7 @@ mod tests {
             ("SMYTH", "SM0", "XMT"),     // Y is a vowel
             ("SCHMIDT", "XMT", "SMT"),   // SCH at the start before a consonant
             ("THOMAS", "TMS", "TMS"),    // TH before OM is T
-            ("KNIGHT", "NT", "NT"),      // silent K; GH after a vowel other than I: nothing after I
+            ("KNIGHT", "NT", "NT"),      // silent K; GH after I is silent
             ("PHILIP", "FLP", "FLP"),    // PH
             ("XAVIER", "SF", "SFR"),     // X at the start; French -IER has no R in the primary
             ("CAESAR", "SSR", "SSR"),    // CAESAR
@@ -741,13 +745,11 @@ mod tests {
             "DUMB",
             "THUMB",
             "PLUMBER",
-            "CAMPBELL",
             "PHILIP",
             "RASPBERRY",
             "QUEEN",
             "MEIER",
             "MAIER",
-            "ROGIER",
             "ISLAND",
             "CARLISLE",
             "CARLYSLE",
