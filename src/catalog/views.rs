@@ -45,7 +45,7 @@ impl LazyView {
     pub(super) fn for_project(project: &Project) -> BTreeMap<String, LazyView> {
         let mut views = BTreeMap::new();
         if let Some(orders) = &project.config.orders {
-            for (name, sql) in builtin_views(orders) {
+            for (name, sql) in builtin_views(orders, &project.config) {
                 views.insert(
                     name.to_string(),
                     LazyView::new(sql, Origin::Builtin(name, project.config_file())),

@@ -161,19 +161,18 @@ const STEPS: &[Step] = &[
          GROUP BY 1 ORDER BY 1 DESC LIMIT 6",
     ),
     Step::Sql(
-        "RFM segments (customers keyed by CRM id, else normalized email or phone, until identity resolution)",
+        "RFM segments per unified customer: each order keyed by the customer resolution put it in",
         "CREATE VIEW keyed_orders AS
-         SELECT coalesce(contact_id, normalize_email(email),
-                         normalize_phone(phone, CASE WHEN currency = 'GBP' THEN 'GB' ELSE 'US' END)) AS customer_id,
-                ordered_at, amount
-         FROM orders;
+         SELECT l.customer_id, o.ordered_at, o.amount
+         FROM orders o JOIN identity_links l ON l.source = 'orders' AND l.record_id = o.order_id;
          CREATE VIEW rfm_scores AS
          WITH customers AS (
            SELECT customer_id, max(ordered_at) AS last_order, count(*) AS orders, sum(amount) AS revenue
-           FROM keyed_orders WHERE customer_id IS NOT NULL GROUP BY customer_id
+           FROM keyed_orders GROUP BY customer_id
          )
-         SELECT customer_id, ntile(5) OVER (ORDER BY last_order) AS r, ntile(5) OVER (ORDER BY orders) AS f,
-                ntile(5) OVER (ORDER BY revenue) AS m
+         SELECT customer_id, ntile(5) OVER (ORDER BY last_order, customer_id) AS r,
+                ntile(5) OVER (ORDER BY orders, customer_id) AS f,
+                ntile(5) OVER (ORDER BY revenue, customer_id) AS m
          FROM customers;
          SELECT rfm_segment(r, f, m) AS segment, count(*) AS customers FROM rfm_scores
          GROUP BY 1 ORDER BY customers DESC, segment",
@@ -183,7 +182,7 @@ const STEPS: &[Step] = &[
         "CREATE VIEW summary AS
          WITH days AS (
            SELECT customer_id, date_trunc('day', ordered_at) AS day, sum(amount) AS amount
-           FROM keyed_orders WHERE customer_id IS NOT NULL AND ordered_at < TIMESTAMP '2026-01-01'
+           FROM keyed_orders WHERE ordered_at < TIMESTAMP '2026-01-01'
            GROUP BY customer_id, date_trunc('day', ordered_at)
          ),
          ranked AS (SELECT *, row_number() OVER (PARTITION BY customer_id ORDER BY day) AS purchase FROM days)

@@ -2,13 +2,27 @@
 //!
 //! Both start from the same per-customer order rows; `clv` fits BG/NBD and
 //! Gamma-Gamma on the whole customer base each time it is read (the fit is
-//! an aggregate), so the scores always match the data.
+//! an aggregate), so the scores always match the data. When `[identity]`
+//! resolves the orders table, an order's customer is the one it resolved to.
 
-use crate::project::{OrdersConfig, parse_as_of, parse_horizon};
+use crate::identity::config::SourceConfig;
+use crate::identity::outputs::LINKS;
+use crate::project::{OrdersConfig, ProjectConfig, parse_as_of, parse_horizon};
 
 /// `(name, sql)` of each built-in view.
-pub fn builtin_views(orders: &OrdersConfig) -> Vec<(&'static str, String)> {
-    vec![("rfm", rfm_sql(orders)), ("clv", clv_sql(orders))]
+pub fn builtin_views(orders: &OrdersConfig, config: &ProjectConfig) -> Vec<(&'static str, String)> {
+    let keyed = |as_of: &str| keyed_orders(orders, orders_source(orders, config), as_of);
+    vec![("rfm", rfm_sql(orders, &keyed)), ("clv", clv_sql(orders, &keyed))]
+}
+
+/// The first `[identity]` source that reads the orders table, by name.
+fn orders_source<'a>(orders: &OrdersConfig, config: &'a ProjectConfig) -> Option<(&'a str, &'a SourceConfig)> {
+    let identity = config.identity.as_ref()?;
+    identity
+        .sources
+        .iter()
+        .find(|(name, source)| source.table.as_deref().unwrap_or(name) == orders.table)
+        .map(|(name, source)| (name.as_str(), source))
 }
 
 fn as_of_literal(orders: &OrdersConfig) -> String {
@@ -19,26 +33,46 @@ fn as_of_literal(orders: &OrdersConfig) -> String {
     }
 }
 
-/// One row per order with a customer, up to the as-of date.
-fn keyed_orders(orders: &OrdersConfig, as_of: &str) -> String {
+/// One row per order with a customer, up to the as-of date. With an
+/// identity source over the orders, the customer is the resolved customer id
+/// of each order that has one (every order, once `oneview resolve` has run),
+/// else the configured key.
+fn keyed_orders(orders: &OrdersConfig, source: Option<(&str, &SourceConfig)>, as_of: &str) -> String {
     // Each configured expression stands on its own lines, so that a `--`
     // comment in it ends there; the table name is quoted (it may be a keyword).
     let wrap = |expr: &str| format!("(\n{expr}\n)");
-    format!(
-        "SELECT CAST({customer} AS VARCHAR) AS customer_id, CAST({ordered_at} AS TIMESTAMP) AS ordered_at,
-                CAST({amount} AS DOUBLE) AS amount
-         FROM \"{table}\"
-         WHERE {customer} IS NOT NULL AND CAST({ordered_at} AS TIMESTAMP) <= {as_of}",
-        customer = wrap(&orders.customer),
-        ordered_at = wrap(&orders.ordered_at),
-        amount = wrap(&orders.amount),
-        table = orders.table,
-    )
+    let select = |record_id: &str| {
+        format!(
+            "SELECT CAST({customer} AS VARCHAR) AS customer_id, CAST({ordered_at} AS TIMESTAMP) AS ordered_at,
+                    CAST({amount} AS DOUBLE) AS amount{record_id}
+             FROM \"{table}\"
+             WHERE CAST({ordered_at} AS TIMESTAMP) <= {as_of}",
+            customer = wrap(&orders.customer),
+            ordered_at = wrap(&orders.ordered_at),
+            amount = wrap(&orders.amount),
+            table = orders.table,
+        )
+    };
+    match source {
+        None => format!("SELECT * FROM ({}) WHERE customer_id IS NOT NULL", select("")),
+        Some((name, source)) => {
+            // The record id as resolution reads it (text, trimmed).
+            let record_id = format!(", trim(CAST({} AS VARCHAR)) AS record_id", wrap(&source.record_id));
+            format!(
+                "SELECT coalesce(l.customer_id, k.customer_id) AS customer_id, k.ordered_at, k.amount
+                 FROM ({orders}) k
+                 LEFT JOIN {LINKS} l ON l.source = '{name}' AND l.record_id = k.record_id
+                 WHERE coalesce(l.customer_id, k.customer_id) IS NOT NULL",
+                orders = select(&record_id),
+                name = name.replace('\'', "''"),
+            )
+        }
+    }
 }
 
-fn rfm_sql(orders: &OrdersConfig) -> String {
+fn rfm_sql(orders: &OrdersConfig, keyed: &dyn Fn(&str) -> String) -> String {
     let as_of = as_of_literal(orders);
-    let keyed = keyed_orders(orders, &as_of);
+    let keyed = keyed(&as_of);
     // Ties are broken by customer_id so that scores do not change between runs.
     format!(
         "WITH o AS ({keyed}),
@@ -61,9 +95,9 @@ fn rfm_sql(orders: &OrdersConfig) -> String {
     )
 }
 
-fn clv_sql(orders: &OrdersConfig) -> String {
+fn clv_sql(orders: &OrdersConfig, keyed: &dyn Fn(&str) -> String) -> String {
     let as_of = as_of_literal(orders);
-    let keyed = keyed_orders(orders, &as_of);
+    let keyed = keyed(&as_of);
     let unit = orders.unit;
     let seconds = unit.seconds();
     let horizon = orders.horizon.clone().unwrap_or_else(|| "12 months".to_string());

@@ -607,8 +607,11 @@ fn bad_identity_configuration_is_named() {
     );
 }
 
+/// With an identity source over the orders table, the built-in views key
+/// each order by its resolved customer once `oneview resolve` has run, and by
+/// the configured key before.
 #[test]
-fn rfm_can_be_keyed_by_resolved_customers() {
+fn rfm_and_clv_are_keyed_by_resolved_customers() {
     let toml = r#"
 [tables.crm]
 location = "crm.csv"
@@ -617,7 +620,7 @@ location = "orders.csv"
 
 [orders]
 table = "orders"
-customer = "(SELECT max(l.customer_id) FROM identity_links l WHERE l.source = 'orders' AND l.record_id = order_id)"
+customer = "coalesce(contact_id, normalize_email(email))"
 amount = "amount"
 as_of = "2026-01-01"
 
@@ -637,13 +640,14 @@ identifiers = { user_id = "contact_id", email = "email" }
         "orders.csv",
         "order_id,contact_id,email,ordered_at,amount\no1,c1,,2025-06-01T10:00:00,40\no2,, K.Neal@Mail.com ,2025-09-01T10:00:00,60\n",
     );
-    assert_eq!(
-        sql_rows(dir.path(), "SELECT count(*) FROM rfm"),
-        ["0"],
-        "no customers before resolution"
-    );
+    let rfm = "SELECT customer_id, frequency, monetary FROM rfm ORDER BY customer_id";
+    assert_eq!(sql_rows(dir.path(), rfm), ["c1,1,40.0", "k.neal@mail.com,1,60.0"]);
     summary(dir.path());
-    let l = links(dir.path());
-    let rows = sql_rows(dir.path(), "SELECT customer_id, frequency, monetary FROM rfm");
-    assert_eq!(rows, [format!("{},2,100.0", l["crm:c1"])]);
+    let customer = &links(dir.path())["crm:c1"];
+    assert_eq!(sql_rows(dir.path(), rfm), [format!("{customer},2,100.0")]);
+    // clv's summary counts repeat purchase days: the second order is one.
+    assert_eq!(
+        sql_rows(dir.path(), "SELECT customer_id, frequency FROM clv"),
+        [format!("{customer},1.0")]
+    );
 }

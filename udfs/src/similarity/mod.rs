@@ -1,5 +1,6 @@
 //! Similarity: how alike two strings, words or names are.
 
+mod damerau;
 mod jaro;
 mod metaphone;
 mod names;

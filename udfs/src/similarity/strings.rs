@@ -1,7 +1,7 @@
 //! `jaro`, `jaro_winkler` and `damerau_levenshtein` over any string columns,
 //! with scalar arguments kept scalar: Jaro bit-parallel (oneview's own path
-//! for short ASCII text, rapidfuzz's otherwise), Damerau-Levenshtein from
-//! rapidfuzz in linear space after stripping the common prefix and suffix.
+//! for short ASCII text, rapidfuzz's otherwise), Damerau-Levenshtein in
+//! linear space with rows reused from pair to pair.
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
@@ -89,14 +89,9 @@ fn short_ascii<'a>(a: &'a str, b: &'a str) -> Option<(&'a [u8], &'a [u8])> {
     (short && a.is_ascii() && b.is_ascii()).then_some((a.as_bytes(), b.as_bytes()))
 }
 
-/// The unrestricted Damerau-Levenshtein distance, by characters like `jaro`.
+/// The unrestricted Damerau-Levenshtein distance, by characters.
 pub fn damerau_levenshtein(a: &str, b: &str) -> usize {
-    use rapidfuzz::distance::damerau_levenshtein::distance;
-    if a.is_ascii() && b.is_ascii() {
-        distance(a.bytes(), b.bytes())
-    } else {
-        distance(a.chars(), b.chars())
-    }
+    super::damerau::distance(a, b)
 }
 
 fn pair<'a>(name: &str, args: &'a [ColumnarValue]) -> Result<(Strings<'a>, Strings<'a>)> {
