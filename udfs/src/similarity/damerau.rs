@@ -154,8 +154,9 @@ fn zhao<T: Copy + PartialEq>(a: &[T], b: &[T], rows: &mut Rows, last_row: &mut i
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_words::pair;
     use super::{NOWHERE, SCRATCH, distance};
-    use rand::{Rng, SeedableRng};
+    use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
     /// Worked by hand: one transposition, a transposition with an insertion
@@ -180,25 +181,7 @@ mod tests {
         let alphabets: [&[char]; 3] = [&['a', 'b'], &['a', 'b', 'c', 'd', 'e'], &['a', 'b', 'é', 'ß', '字']];
         for case in 0..50_000 {
             let alphabet = alphabets[case % 3];
-            let word = |rng: &mut ChaCha8Rng| -> Vec<char> {
-                let len = rng.random_range(0..=20);
-                (0..len)
-                    .map(|_| alphabet[rng.random_range(0..alphabet.len())])
-                    .collect()
-            };
-            let a = word(&mut rng);
-            let mut b = if case % 2 == 0 { word(&mut rng) } else { a.clone() };
-            for _ in 0..rng.random_range(0..4) {
-                if b.len() < 2 {
-                    break;
-                }
-                let i = rng.random_range(0..b.len() - 1);
-                match rng.random_range(0..3) {
-                    0 => b.swap(i, i + 1),
-                    1 => drop(b.remove(i)),
-                    _ => b.insert(i, alphabet[rng.random_range(0..alphabet.len())]),
-                }
-            }
+            let (a, b) = pair(&mut rng, alphabet, 20, case);
             let (a, b): (String, String) = (a.into_iter().collect(), b.into_iter().collect());
             let expected = rapidfuzz::distance::damerau_levenshtein::distance(a.chars(), b.chars());
             assert_eq!(distance(&a, &b), expected, "{a:?} {b:?}");

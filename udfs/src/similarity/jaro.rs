@@ -90,8 +90,9 @@ fn score(len_a: usize, len_b: usize, matches: u32, transpositions: u32) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_words::pair;
     use super::{MAX_LEN, POSITIONS, similarity, winkler};
-    use rand::{Rng, SeedableRng};
+    use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
     /// Worked by hand: martha/marhta has 6 matches and one swapped pair, so
@@ -124,30 +125,7 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         for case in 0..200_000 {
             let alphabet: &[u8] = [&b"ab"[..], b"abcd", b"abcdefghijklmnopqrstuvwxyz .-'@"][case % 3];
-            let word = |rng: &mut ChaCha8Rng| -> Vec<u8> {
-                let len = rng.random_range(0..=MAX_LEN);
-                (0..len)
-                    .map(|_| alphabet[rng.random_range(0..alphabet.len())])
-                    .collect()
-            };
-            let a = word(&mut rng);
-            let b = if case % 2 == 0 {
-                word(&mut rng)
-            } else {
-                let mut b = a.clone();
-                for _ in 0..rng.random_range(0..4) {
-                    if b.len() < 2 {
-                        break;
-                    }
-                    let i = rng.random_range(0..b.len() - 1);
-                    match rng.random_range(0..3) {
-                        0 => b.swap(i, i + 1),
-                        1 => drop(b.remove(i)),
-                        _ => b[i] = alphabet[rng.random_range(0..alphabet.len())],
-                    }
-                }
-                b
-            };
+            let (a, b) = pair(&mut rng, alphabet, MAX_LEN, case);
             let expected = rapidfuzz::distance::jaro::similarity(a.iter().copied(), b.iter().copied());
             assert_eq!(similarity(&a, &b).to_bits(), expected.to_bits(), "{a:?} {b:?}");
             let expected = rapidfuzz::distance::jaro_winkler::similarity(a.iter().copied(), b.iter().copied());

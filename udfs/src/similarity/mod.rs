@@ -6,6 +6,8 @@ mod metaphone;
 mod names;
 mod phonetic;
 mod strings;
+#[cfg(test)]
+mod test_words;
 
 pub use strings::{jaro, jaro_winkler};
 
