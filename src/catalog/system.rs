@@ -4,9 +4,11 @@
 //! queried (empty) before anything was written: the state tables as folders
 //! of Parquet files, the identity tables as the files of the committed run.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
@@ -31,6 +33,7 @@ pub(super) struct SystemTables {
     state: Url,
     /// The output location and the golden record's schema, with `[identity]`.
     identity: Option<(Url, SchemaRef)>,
+    pins: Arc<RunPins>,
 }
 
 const STATE_TABLES: &[&str] = &[membership::TABLE, runs::TABLE];
@@ -44,6 +47,7 @@ impl SystemTables {
         Ok(SystemTables {
             state: crate::state::state_url(project)?,
             identity,
+            pins: Arc::default(),
         })
     }
 
@@ -80,6 +84,7 @@ impl SystemTables {
                     output: output.clone(),
                     name,
                     schema,
+                    pins: Arc::clone(&self.pins),
                 })));
             }
             _ => return Ok(None),
@@ -110,6 +115,7 @@ struct IdentityTable {
     output: Url,
     name: &'static str,
     schema: SchemaRef,
+    pins: Arc<RunPins>,
 }
 
 #[async_trait]
@@ -129,11 +135,110 @@ impl TableProvider for IdentityTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        let url = outputs::location(&self.store, &self.output, self.name)
+        let started = state.execution_props().query_execution_start_time;
+        let run = self
+            .pins
+            .run(&self.store, started)
             .await
             .map_err(DataFusionError::from)?;
+        let url = outputs::run_location(&self.output, self.name, run.as_deref());
         listing(&url, Arc::clone(&self.schema))?
             .scan(state, projection, filters, limit)
             .await
+    }
+}
+
+/// The committed run each query reads, pinned by the query's start time:
+/// every identity table one query scans (a join of links and customers)
+/// comes from the same run, even when a resolution commits while the query
+/// is being planned. The lock spans the lookup, as a query's scans may be
+/// planned concurrently.
+#[derive(Debug, Default)]
+struct RunPins(tokio::sync::Mutex<VecDeque<(DateTime<Utc>, Option<String>)>>);
+
+impl RunPins {
+    /// Queries planned at once (a server's sessions) whose pins are kept.
+    const KEPT: usize = 64;
+
+    async fn run(&self, store: &StateStore, started: Option<DateTime<Utc>>) -> Result<Option<String>> {
+        let Some(started) = started else {
+            return outputs::current_run(store).await;
+        };
+        let mut pins = self.0.lock().await;
+        if let Some((_, run)) = pins.iter().find(|(at, _)| *at == started) {
+            return Ok(run.clone());
+        }
+        let run = outputs::current_run(store).await?;
+        if pins.len() == Self::KEPT {
+            pins.pop_front();
+        }
+        pins.push_back((started, run.clone()));
+        Ok(run)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use datafusion::arrow::array::{ArrayRef, AsArray, Float64Array, RecordBatch, StringArray};
+    use datafusion::parquet::arrow::ArrowWriter;
+    use datafusion::physical_plan::collect;
+    use datafusion::prelude::SessionContext;
+
+    use super::*;
+
+    /// A links file of one row whose record id names its run.
+    fn write_links(output: &Path, run: &str) {
+        let folder = output.join("identity").join(outputs::LINKS);
+        std::fs::create_dir_all(&folder).unwrap();
+        let text = |v: &str| Arc::new(StringArray::from(vec![v])) as ArrayRef;
+        let columns = vec![
+            text("crm"),
+            text(run),
+            text("cus_1"),
+            text("user_id"),
+            Arc::new(Float64Array::from(vec![None])) as ArrayRef,
+        ];
+        let batch = RecordBatch::try_new(outputs::links_schema(), columns).unwrap();
+        let file = std::fs::File::create(folder.join(format!("run-{run}.parquet"))).unwrap();
+        let mut writer = ArrowWriter::try_new(file, outputs::links_schema(), None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+    }
+
+    async fn read_run(table: &IdentityTable, state: &dyn Session) -> String {
+        let plan = table.scan(state, None, &[], None).await.unwrap();
+        let batches = collect(plan, state.task_ctx()).await.unwrap();
+        batches[0].column(1).as_string::<i32>().value(0).to_string()
+    }
+
+    /// One query sees one run even when a commit lands between its scans;
+    /// the next query sees the new run.
+    #[tokio::test]
+    async fn the_scans_of_one_query_read_one_run() {
+        let dir = tempfile::tempdir().unwrap();
+        write_links(dir.path(), "a");
+        write_links(dir.path(), "b");
+        let ctx = SessionContext::new();
+        let output = Url::from_directory_path(dir.path()).unwrap();
+        let store = StateStore::at(output.clone(), &ctx.runtime_env()).unwrap();
+        let table = IdentityTable {
+            store: StateStore::at(output.clone(), &ctx.runtime_env()).unwrap(),
+            output,
+            name: outputs::LINKS,
+            schema: outputs::links_schema(),
+            pins: Arc::default(),
+        };
+        store.put(outputs::CURRENT, "a".into()).await.unwrap();
+        let query = ctx.state();
+        assert_eq!(read_run(&table, &query).await, "a");
+        store.put(outputs::CURRENT, "b".into()).await.unwrap();
+        assert_eq!(read_run(&table, &query).await, "a", "the same query keeps its run");
+        assert_eq!(
+            read_run(&table, &ctx.state()).await,
+            "b",
+            "a new query reads the new run"
+        );
     }
 }

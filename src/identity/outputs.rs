@@ -6,10 +6,11 @@
 //! (`run-RUN.parquet`), then commits them all at once by replacing the one
 //! small file `identity/current` that names the run, then removes older
 //! runs' files (the replaced run's stay one run longer, for queries already
-//! reading them). Every scan of an identity table reads the files
-//! `identity/current` names at that moment, so it sees a whole run, never
-//! half of one; a run that fails before its commit leaves files no one reads
-//! and the next run removes.
+//! reading them). Every query of the identity tables reads the files
+//! `identity/current` names when it is planned, all its scans from the same
+//! run (see the catalog's `RunPins`), so it sees a whole run, never half of
+//! one; a run that fails before its commit leaves files no one reads and the
+//! next run removes.
 
 use std::sync::Arc;
 
@@ -63,18 +64,15 @@ pub async fn current_run(store: &StateStore) -> Result<Option<String>> {
         .filter(|run| !run.is_empty()))
 }
 
-/// What a session reads for one identity table: the committed run's file;
-/// before any commit, the file a version of oneview that replaced each
-/// table's file on its own wrote (or nothing), never a run's files that were
-/// not committed.
-pub async fn location(store: &StateStore, output: &Url, name: &str) -> Result<Url> {
-    let file = match current_run(store).await? {
-        Some(run) => file_name(&run),
-        None => LEGACY_FILE.to_string(),
-    };
-    Ok(folder(output, name)
+/// The file of one identity table in `run`, the committed run; before any
+/// commit (`None`), the file a version of oneview that replaced each table's
+/// file on its own wrote (or nothing), never a run's files that were not
+/// committed.
+pub fn run_location(output: &Url, name: &str, run: Option<&str>) -> Url {
+    let file = run.map_or_else(|| LEGACY_FILE.to_string(), file_name);
+    folder(output, name)
         .join(&file)
-        .expect("a file name joins a folder URL"))
+        .expect("a file name joins a folder URL")
 }
 
 /// Each table's file before runs were committed as a set.
