@@ -14,7 +14,8 @@ nothing is printed) through `oneview sql` and through DuckDB:
                        (DuckDB has no phone parser: digits only, no E.164, no
                        validation; a floor rather than an equivalent)
 - jaro_winkler     vs  jaro_winkler_similarity (equivalent)
-- damerau_levenshtein  in both (equivalent: unrestricted)
+- damerau_levenshtein  in both (unrestricted in both; equal on ASCII text, as
+                       DuckDB counts bytes and oneview characters)
 - lower(trim())    in both, as a baseline of the engines themselves
 """
 

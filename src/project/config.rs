@@ -43,10 +43,18 @@ pub struct OrdersConfig {
     pub horizon: Option<String>,
     /// Discount rate per period of the horizon's unit (default 0.01).
     pub discount_rate: Option<f64>,
+    /// Key orders by their resolved customer when `[identity]` reads the
+    /// orders table (default true).
+    #[serde(default = "yes")]
+    pub use_identity: bool,
 }
 
 fn default_ordered_at() -> String {
     "ordered_at".into()
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

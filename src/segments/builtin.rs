@@ -15,8 +15,12 @@ pub fn builtin_views(orders: &OrdersConfig, config: &ProjectConfig) -> Vec<(&'st
     vec![("rfm", rfm_sql(orders, &keyed)), ("clv", clv_sql(orders, &keyed))]
 }
 
-/// The first `[identity]` source that reads the orders table, by name.
+/// The first `[identity]` source that reads the orders table, by name,
+/// unless `[orders] use_identity = false`.
 fn orders_source<'a>(orders: &OrdersConfig, config: &'a ProjectConfig) -> Option<(&'a str, &'a SourceConfig)> {
+    if !orders.use_identity {
+        return None;
+    }
     let identity = config.identity.as_ref()?;
     identity
         .sources
@@ -33,10 +37,14 @@ fn as_of_literal(orders: &OrdersConfig) -> String {
     }
 }
 
-/// One row per order with a customer, up to the as-of date. With an
-/// identity source over the orders, the customer is the resolved customer id
-/// of each order that has one (every order, once `oneview resolve` has run),
-/// else the configured key.
+/// One row per order with a customer, up to the as-of date.
+///
+/// With an identity source over the orders, an order's customer is, in
+/// order: the customer it was resolved to; for an order newer than the last
+/// resolution, the one customer the earlier orders of its configured key
+/// were resolved to; else its configured key. Orders without a key that
+/// resolution linked to nothing (junk guest orders) are left out, as they
+/// are without identity.
 fn keyed_orders(orders: &OrdersConfig, source: Option<(&str, &SourceConfig)>, as_of: &str) -> String {
     // Each configured expression stands on its own lines, so that a `--`
     // comment in it ends there; the table name is quoted (it may be a keyword).
@@ -53,21 +61,28 @@ fn keyed_orders(orders: &OrdersConfig, source: Option<(&str, &SourceConfig)>, as
             table = orders.table,
         )
     };
-    match source {
-        None => format!("SELECT * FROM ({}) WHERE customer_id IS NOT NULL", select("")),
-        Some((name, source)) => {
-            // The record id as resolution reads it (text, trimmed).
-            let record_id = format!(", trim(CAST({} AS VARCHAR)) AS record_id", wrap(&source.record_id));
-            format!(
-                "SELECT coalesce(l.customer_id, k.customer_id) AS customer_id, k.ordered_at, k.amount
-                 FROM ({orders}) k
-                 LEFT JOIN {LINKS} l ON l.source = '{name}' AND l.record_id = k.record_id
-                 WHERE coalesce(l.customer_id, k.customer_id) IS NOT NULL",
-                orders = select(&record_id),
-                name = name.replace('\'', "''"),
-            )
-        }
-    }
+    let Some((name, source)) = source else {
+        return format!("SELECT * FROM ({}) WHERE customer_id IS NOT NULL", select(""));
+    };
+    // The record id as resolution reads it (text, trimmed).
+    let record_id = format!(", trim(CAST({} AS VARCHAR)) AS record_id", wrap(&source.record_id));
+    format!(
+        "WITH linked AS (
+           SELECT k.customer_id AS key, l.customer_id AS resolved, l.rule, k.ordered_at, k.amount
+           FROM ({orders}) k
+           LEFT JOIN {LINKS} l ON l.source = '{name}' AND l.record_id = k.record_id
+         ),
+         by_key AS (
+           SELECT key, min(resolved) AS resolved FROM linked
+           WHERE key IS NOT NULL AND resolved IS NOT NULL
+           GROUP BY key HAVING min(resolved) = max(resolved)
+         )
+         SELECT coalesce(o.resolved, b.resolved, o.key) AS customer_id, o.ordered_at, o.amount
+         FROM linked o LEFT JOIN by_key b ON b.key = o.key
+         WHERE o.key IS NOT NULL OR o.rule IS NOT NULL",
+        orders = select(&record_id),
+        name = name.replace('\'', "''"),
+    )
 }
 
 fn rfm_sql(orders: &OrdersConfig, keyed: &dyn Fn(&str) -> String) -> String {

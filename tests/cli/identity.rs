@@ -608,15 +608,17 @@ fn bad_identity_configuration_is_named() {
 }
 
 /// With an identity source over the orders table, the built-in views key
-/// each order by its resolved customer once `oneview resolve` has run, and by
-/// the configured key before.
+/// each order by its resolved customer once `oneview resolve` has run (an
+/// order added since, by the customer its key's earlier orders went to), by
+/// the configured key before, and by the key alone with `use_identity = false`.
 #[test]
 fn rfm_and_clv_are_keyed_by_resolved_customers() {
     let toml = r#"
 [tables.crm]
 location = "crm.csv"
 [tables.orders]
-location = "orders.csv"
+location = "orders/"
+format = "csv"
 
 [orders]
 table = "orders"
@@ -626,28 +628,53 @@ as_of = "2026-01-01"
 
 [identity.sources.crm]
 record_id = "contact_id"
-identifiers = { user_id = "contact_id", email = "email" }
+identifiers = { user_id = "contact_id", email = "email", phone = "phone" }
 
 [identity.sources.orders]
 record_id = "order_id"
-identifiers = { user_id = "contact_id", email = "email" }
+identifiers = { user_id = "contact_id", email = "email", phone = "phone" }
 "#;
     let dir = project(toml);
-    write(dir.path(), "crm.csv", "contact_id,email\nc1,k.neal@mail.com\n");
-    // A CRM order and a guest order by email: one person, two keys before resolution.
     write(
         dir.path(),
-        "orders.csv",
-        "order_id,contact_id,email,ordered_at,amount\no1,c1,,2025-06-01T10:00:00,40\no2,, K.Neal@Mail.com ,2025-09-01T10:00:00,60\n",
+        "crm.csv",
+        "contact_id,email,phone\nc1,k.neal@mail.com,(415) 382-0199\n",
+    );
+    std::fs::create_dir(dir.path().join("orders")).unwrap();
+    // One person: a CRM order, a guest order by email, a guest order with
+    // only a phone (no key; its id padded, as resolution trims ids) and a
+    // junk guest order no one can key or link.
+    write(
+        dir.path(),
+        "orders/1.csv",
+        "order_id,contact_id,email,phone,ordered_at,amount
+o1,c1,,,2025-06-01T10:00:00,40
+o2,, K.Neal@Mail.com ,,2025-09-01T10:00:00,60
+ o3 ,,,415-382-0199,2025-10-01T10:00:00,10
+o4,,n/a,,2025-10-02T10:00:00,5
+",
     );
     let rfm = "SELECT customer_id, frequency, monetary FROM rfm ORDER BY customer_id";
     assert_eq!(sql_rows(dir.path(), rfm), ["c1,1,40.0", "k.neal@mail.com,1,60.0"]);
     summary(dir.path());
     let customer = &links(dir.path())["crm:c1"];
-    assert_eq!(sql_rows(dir.path(), rfm), [format!("{customer},2,100.0")]);
-    // clv's summary counts repeat purchase days: the second order is one.
+    assert_eq!(sql_rows(dir.path(), rfm), [format!("{customer},3,110.0")]);
+    // clv's summary counts repeat purchase days: two after the first.
     assert_eq!(
         sql_rows(dir.path(), "SELECT customer_id, frequency FROM clv"),
-        [format!("{customer},1.0")]
+        [format!("{customer},2.0")]
     );
+    // Orders since the resolution go to the customer their key's orders went to.
+    write(
+        dir.path(),
+        "orders/2.csv",
+        "order_id,contact_id,email,phone,ordered_at,amount
+o5,c1,,,2025-11-01T10:00:00,25
+o6,,k.neal@mail.com,,2025-11-02T10:00:00,15
+",
+    );
+    assert_eq!(sql_rows(dir.path(), rfm), [format!("{customer},5,150.0")]);
+    let toml = toml.replace("as_of = \"2026-01-01\"", "as_of = \"2026-01-01\"\nuse_identity = false");
+    write(dir.path(), "oneview.toml", &toml);
+    assert_eq!(sql_rows(dir.path(), rfm), ["c1,2,65.0", "k.neal@mail.com,2,75.0"]);
 }

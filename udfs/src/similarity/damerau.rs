@@ -3,7 +3,8 @@
 //! Damerau-Levenshtein distance", 2020), the one rapidfuzz uses. rapidfuzz
 //! allocates three rows and zeroes a 2 KB table for every pair; here the rows
 //! and the table of last positions live per thread and are reused, so a
-//! column of pairs allocates nothing once the longest string has been seen.
+//! column of pairs allocates nothing once its longest string has been seen
+//! (up to a thousand characters; buffers grown beyond are given back).
 //! rapidfuzz is the reference the tests compare against.
 
 use std::cell::RefCell;
@@ -12,8 +13,8 @@ use std::collections::HashMap;
 /// The distance by characters; ASCII text byte by byte, which is the same.
 pub fn distance(a: &str, b: &str) -> usize {
     SCRATCH.with_borrow_mut(|scratch| {
-        if a.is_ascii() && b.is_ascii() {
-            let (a, b) = strip_affix(a.as_bytes(), b.as_bytes());
+        let distance = if a.is_ascii() && b.is_ascii() {
+            let (a, b) = shorter_last(strip_affix(a.as_bytes(), b.as_bytes()));
             let distance = zhao(a, b, &mut scratch.rows, &mut scratch.last_ascii);
             for &c in a {
                 scratch.last_ascii.0[usize::from(c)] = NOWHERE;
@@ -31,11 +32,18 @@ pub fn distance(a: &str, b: &str) -> usize {
             chars_a.extend(a.chars());
             chars_b.clear();
             chars_b.extend(b.chars());
-            let (a, b) = strip_affix(chars_a, chars_b);
+            let (a, b) = shorter_last(strip_affix(chars_a, chars_b));
             last_chars.0.clear();
             zhao(a, b, rows, last_chars)
-        }
+        };
+        scratch.shrink();
+        distance
     })
+}
+
+/// The distance is symmetric: the rows span the shorter string.
+fn shorter_last<'a, T>((a, b): (&'a [T], &'a [T])) -> (&'a [T], &'a [T]) {
+    if a.len() < b.len() { (b, a) } else { (a, b) }
 }
 
 /// A row index no character has (rows count from 1).
@@ -57,6 +65,35 @@ struct Scratch {
     last_chars: CharRows,
     chars_a: Vec<char>,
     chars_b: Vec<char>,
+}
+
+impl Scratch {
+    /// Buffers beyond this many elements, grown by an unusually long string,
+    /// are given back rather than held by the thread for good.
+    const KEPT: usize = 1024;
+
+    /// Every buffer is refilled from empty by the next pair.
+    fn shrink(&mut self) {
+        fn give_back<T>(buffer: &mut Vec<T>) {
+            if buffer.capacity() > Scratch::KEPT {
+                buffer.clear();
+                buffer.shrink_to(Scratch::KEPT);
+            }
+        }
+        let Rows {
+            current,
+            previous,
+            transposed,
+        } = &mut self.rows;
+        for row in [current, previous, transposed] {
+            give_back(row);
+        }
+        give_back(&mut self.chars_a);
+        give_back(&mut self.chars_b);
+        if self.last_chars.0.capacity() > Self::KEPT {
+            self.last_chars.0 = HashMap::new();
+        }
+    }
 }
 
 /// The current and previous row of the distance matrix, and the saved
@@ -155,7 +192,7 @@ fn zhao<T: Copy + PartialEq>(a: &[T], b: &[T], rows: &mut Rows, last_row: &mut i
 #[cfg(test)]
 mod tests {
     use super::super::test_words::pair;
-    use super::{NOWHERE, SCRATCH, distance};
+    use super::{NOWHERE, SCRATCH, Scratch, distance};
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
@@ -170,6 +207,25 @@ mod tests {
         assert_eq!(distance("kitten", "sitting"), 3);
         assert_eq!(distance("José", "Jsoé"), 1);
         assert_eq!(distance("straße", "strasse"), 2);
+    }
+
+    /// A long pair is computed like any other, and the thread does not keep
+    /// the buffers it grew for it.
+    #[test]
+    fn long_strings_give_their_buffers_back() {
+        let a = "kelly neal ".repeat(120);
+        let b = format!("{}x", "kelyl nael ".repeat(110));
+        let expected = rapidfuzz::distance::damerau_levenshtein::distance(a.bytes(), b.bytes());
+        assert_eq!(distance(&a, &b), expected);
+        assert_eq!(distance(&b, &a), expected);
+        let (a, b) = (a.replace('e', "é"), b.replace('e', "é"));
+        let expected = rapidfuzz::distance::damerau_levenshtein::distance(a.chars(), b.chars());
+        assert_eq!(distance(&a, &b), expected);
+        SCRATCH.with_borrow(|s| {
+            let rows = [&s.rows.current, &s.rows.previous, &s.rows.transposed];
+            assert!(rows.iter().all(|r| r.capacity() <= Scratch::KEPT));
+            assert!(s.chars_a.capacity() <= Scratch::KEPT && s.chars_b.capacity() <= Scratch::KEPT);
+        });
     }
 
     /// rapidfuzz's and strsim's answers on random pairs of ASCII and

@@ -11,7 +11,7 @@
 use std::cell::RefCell;
 
 /// The longest string the word-sized masks hold.
-pub const MAX_LEN: usize = 64;
+const MAX_LEN: usize = 64;
 
 thread_local! {
     /// Bit i of entry c is set when the first string has byte c at i.
@@ -21,10 +21,12 @@ thread_local! {
 
 /// Jaro similarity of two ASCII strings of at most [`MAX_LEN`] bytes, equal
 /// to rapidfuzz's to the last bit (the same matches, transpositions and
-/// arithmetic).
-pub fn similarity(a: &[u8], b: &[u8]) -> f64 {
-    debug_assert!(a.len() <= MAX_LEN && b.len() <= MAX_LEN && a.is_ascii() && b.is_ascii());
-    match (a.len(), b.len()) {
+/// arithmetic); `None` for other text.
+pub fn similarity(a: &[u8], b: &[u8]) -> Option<f64> {
+    if a.len() > MAX_LEN || b.len() > MAX_LEN || !a.is_ascii() || !b.is_ascii() {
+        return None;
+    }
+    Some(match (a.len(), b.len()) {
         (0, 0) => 1.0,
         (0, _) | (_, 0) => 0.0,
         _ => POSITIONS.with_borrow_mut(|positions| {
@@ -37,19 +39,20 @@ pub fn similarity(a: &[u8], b: &[u8]) -> f64 {
             }
             score(a.len(), b.len(), matches, transpositions)
         }),
-    }
+    })
 }
 
 /// Jaro-Winkler: Jaro plus 0.1 per character of common prefix (up to four)
-/// of the remaining distance, above a Jaro similarity of 0.7.
-pub fn winkler(a: &[u8], b: &[u8]) -> f64 {
+/// of the remaining distance, above a Jaro similarity of 0.7; `None` where
+/// [`similarity`] is.
+pub fn winkler(a: &[u8], b: &[u8]) -> Option<f64> {
+    let sim = similarity(a, b)?;
     let prefix = a.iter().zip(b).take(4).take_while(|(x, y)| x == y).count();
-    let sim = similarity(a, b);
-    if sim > 0.7 {
+    Some(if sim > 0.7 {
         sim + prefix as f64 * 0.1 * (1.0 - sim)
     } else {
         sim
-    }
+    })
 }
 
 /// Matching characters and half-transpositions. A character of `b` matches
@@ -100,7 +103,7 @@ mod tests {
     /// dixon/dicksonx has 4 matches in order out of 5 and 8.
     #[test]
     fn hand_computed() {
-        let close = |x: f64, y: f64| (x - y).abs() < 1e-12;
+        let close = |x: Option<f64>, y: f64| (x.unwrap() - y).abs() < 1e-12;
         assert!(close(similarity(b"martha", b"marhta"), (2.0 + 5.0 / 6.0) / 3.0));
         let j = (4.0 / 5.0 + 4.0 / 8.0 + 1.0) / 3.0;
         assert!(close(similarity(b"dixon", b"dicksonx"), j));
@@ -110,11 +113,14 @@ mod tests {
             winkler(b"abcxyzuv", b"abcpqrst"),
             (3.0 / 8.0 + 3.0 / 8.0 + 1.0) / 3.0
         ));
-        assert_eq!(similarity(b"", b""), 1.0);
-        assert_eq!(similarity(b"a", b""), 0.0);
-        assert_eq!(similarity(b"a", b"b"), 0.0);
+        assert_eq!(similarity(b"", b""), Some(1.0));
+        assert_eq!(similarity(b"a", b""), Some(0.0));
+        assert_eq!(similarity(b"a", b"b"), Some(0.0));
         // Equal characters out of reach (window 0 for three letters) do not match.
-        assert_eq!(similarity(b"abc", b"cxa"), 0.0);
+        assert_eq!(similarity(b"abc", b"cxa"), Some(0.0));
+        // Longer or non-ASCII text is not this path's.
+        assert_eq!(similarity(&[b'a'; MAX_LEN + 1], b"a"), None);
+        assert_eq!(similarity("José".as_bytes(), b"jose"), None);
     }
 
     /// Bit-for-bit rapidfuzz's answers on random pairs: small alphabets for
@@ -127,9 +133,9 @@ mod tests {
             let alphabet: &[u8] = [&b"ab"[..], b"abcd", b"abcdefghijklmnopqrstuvwxyz .-'@"][case % 3];
             let (a, b) = pair(&mut rng, alphabet, MAX_LEN, case);
             let expected = rapidfuzz::distance::jaro::similarity(a.iter().copied(), b.iter().copied());
-            assert_eq!(similarity(&a, &b).to_bits(), expected.to_bits(), "{a:?} {b:?}");
+            assert_eq!(similarity(&a, &b).unwrap().to_bits(), expected.to_bits(), "{a:?} {b:?}");
             let expected = rapidfuzz::distance::jaro_winkler::similarity(a.iter().copied(), b.iter().copied());
-            assert_eq!(winkler(&a, &b).to_bits(), expected.to_bits(), "{a:?} {b:?}");
+            assert_eq!(winkler(&a, &b).unwrap().to_bits(), expected.to_bits(), "{a:?} {b:?}");
         }
         POSITIONS.with_borrow(|positions| assert!(positions.iter().all(|&p| p == 0)));
     }

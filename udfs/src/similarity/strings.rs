@@ -66,27 +66,31 @@ pub fn damerau_udf() -> ScalarUDF {
 }
 
 /// Jaro similarity, by characters. Short ASCII text (the usual name or
-/// email) takes oneview's bit-parallel path, byte by byte; the rest goes to
-/// rapidfuzz by characters.
+/// email) takes oneview's bit-parallel path; longer ASCII text goes to
+/// rapidfuzz byte by byte (the same answer, twice as fast as by characters),
+/// the rest by characters.
 pub fn jaro(a: &str, b: &str) -> f64 {
-    if let Some((a, b)) = short_ascii(a, b) {
-        return super::jaro::similarity(a, b);
+    use rapidfuzz::distance::jaro::similarity;
+    if let Some(sim) = super::jaro::similarity(a.as_bytes(), b.as_bytes()) {
+        sim
+    } else if a.is_ascii() && b.is_ascii() {
+        similarity(a.bytes(), b.bytes())
+    } else {
+        similarity(a.chars(), b.chars())
     }
-    rapidfuzz::distance::jaro::similarity(a.chars(), b.chars())
 }
 
 /// Jaro-Winkler similarity (prefix scale 0.1, up to 4 characters, applied
 /// above a Jaro similarity of 0.7), by characters like `jaro`.
 pub fn jaro_winkler(a: &str, b: &str) -> f64 {
-    if let Some((a, b)) = short_ascii(a, b) {
-        return super::jaro::winkler(a, b);
+    use rapidfuzz::distance::jaro_winkler::similarity;
+    if let Some(sim) = super::jaro::winkler(a.as_bytes(), b.as_bytes()) {
+        sim
+    } else if a.is_ascii() && b.is_ascii() {
+        similarity(a.bytes(), b.bytes())
+    } else {
+        similarity(a.chars(), b.chars())
     }
-    rapidfuzz::distance::jaro_winkler::similarity(a.chars(), b.chars())
-}
-
-fn short_ascii<'a>(a: &'a str, b: &'a str) -> Option<(&'a [u8], &'a [u8])> {
-    let short = a.len() <= super::jaro::MAX_LEN && b.len() <= super::jaro::MAX_LEN;
-    (short && a.is_ascii() && b.is_ascii()).then_some((a.as_bytes(), b.as_bytes()))
 }
 
 /// The unrestricted Damerau-Levenshtein distance, by characters.
