@@ -14,7 +14,7 @@ use std::collections::HashMap;
 pub fn distance(a: &str, b: &str) -> usize {
     SCRATCH.with_borrow_mut(|scratch| {
         let distance = if a.is_ascii() && b.is_ascii() {
-            let (a, b) = shorter_last(strip_affix(a.as_bytes(), b.as_bytes()));
+            let (a, b) = strip_affix(a.as_bytes(), b.as_bytes());
             let distance = zhao(a, b, &mut scratch.rows, &mut scratch.last_ascii);
             for &c in a {
                 scratch.last_ascii.0[usize::from(c)] = NOWHERE;
@@ -32,18 +32,16 @@ pub fn distance(a: &str, b: &str) -> usize {
             chars_a.extend(a.chars());
             chars_b.clear();
             chars_b.extend(b.chars());
-            let (a, b) = shorter_last(strip_affix(chars_a, chars_b));
+            let (a, b) = strip_affix(chars_a, chars_b);
             last_chars.0.clear();
             zhao(a, b, rows, last_chars)
         };
-        scratch.shrink();
+        // Only a string this long can have grown a buffer past the limit.
+        if a.len().max(b.len()) > Scratch::KEPT {
+            scratch.shrink();
+        }
         distance
     })
-}
-
-/// The distance is symmetric: the rows span the shorter string.
-fn shorter_last<'a, T>((a, b): (&'a [T], &'a [T])) -> (&'a [T], &'a [T]) {
-    if a.len() < b.len() { (b, a) } else { (a, b) }
 }
 
 /// A row index no character has (rows count from 1).
