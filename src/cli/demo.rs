@@ -164,7 +164,9 @@ const STEPS: &[Step] = &[
         "RFM segments per unified customer: each order keyed by the customer resolution put it in",
         "CREATE VIEW keyed_orders AS
          SELECT l.customer_id, o.ordered_at, o.amount
-         FROM orders o JOIN identity_links l ON l.source = 'orders' AND l.record_id = o.order_id;
+         FROM orders o JOIN identity_links l ON l.source = 'orders' AND l.record_id = o.order_id
+         WHERE l.rule IS NOT NULL OR coalesce(o.contact_id, normalize_email(o.email),
+               normalize_phone(o.phone, CASE WHEN o.currency = 'GBP' THEN 'GB' ELSE 'US' END)) IS NOT NULL;
          CREATE VIEW rfm_scores AS
          WITH customers AS (
            SELECT customer_id, max(ordered_at) AS last_order, count(*) AS orders, sum(amount) AS revenue
