@@ -80,7 +80,7 @@ pub async fn resolve(session: &Session, train: bool, step: &dyn Fn(&str)) -> Res
     };
     let result = async {
         step("reading the sources");
-        let records = records::read(ctx, config, &session.project.config_file()).await?;
+        let mut records = records::read(ctx, config, &session.project.config_file()).await?;
         step("linking records");
         let mut graph = graph::link(&records, config)?;
         let probabilistic = match &config.probabilistic {
@@ -116,6 +116,8 @@ pub async fn resolve(session: &Session, train: bool, step: &dyn Fn(&str)) -> Res
             probabilistic,
             started,
         );
+        // Writing needs record ids and identifier values only.
+        records.release_attributes();
         let run = outputs::run_id(now);
         outputs::write_all(ctx, &output, &run, &records, &graph, &clusters, customers, merges).await?;
         // The highest id before the commit: a crash between the two can only

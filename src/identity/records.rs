@@ -73,6 +73,18 @@ pub const fn attribute_index(name: &str) -> usize {
 }
 
 impl Records {
+    /// Frees what only matching and golden records read (attributes, their
+    /// normalized forms, update times) before the identity tables are
+    /// written, where the peak of a resolution comes.
+    pub fn release_attributes(&mut self) {
+        for source in &mut self.sources {
+            for column in source.attributes.iter_mut().chain(source.normalized.iter_mut()) {
+                *column = None;
+            }
+            source.updated_at = None;
+        }
+    }
+
     /// The source holding record `r` and the row within it.
     pub fn locate(&self, r: u32) -> (&SourceRecords, usize) {
         let i = self.source_of(r);
