@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use tokio::sync::OnceCell;
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
@@ -157,29 +158,36 @@ impl TableProvider for IdentityTable {
 /// The committed run each query reads, pinned by the query's start time:
 /// every identity table one query scans (a join of links and customers)
 /// comes from the same run, even when a resolution commits while the query
-/// is being planned. The lock spans the lookup, as a query's scans may be
-/// planned concurrently.
+/// is being planned. A query's scans are planned within moments of each
+/// other (concurrently, at times), so a pin is dropped once it is a minute
+/// old; queries read `identity/current` side by side, each once.
 #[derive(Debug, Default)]
-struct RunPins(tokio::sync::Mutex<VecDeque<(DateTime<Utc>, Option<String>)>>);
+struct RunPins(std::sync::Mutex<VecDeque<(DateTime<Utc>, Pin)>>);
+
+/// One query's run, read from `identity/current` by its first scan.
+type Pin = Arc<OnceCell<Option<String>>>;
 
 impl RunPins {
-    /// Queries planned at once (a server's sessions) whose pins are kept.
-    const KEPT: usize = 64;
+    const LIFETIME: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
 
     async fn run(&self, store: &StateStore, started: Option<DateTime<Utc>>) -> Result<Option<String>> {
         let Some(started) = started else {
             return outputs::current_run(store).await;
         };
-        let mut pins = self.0.lock().await;
-        if let Some((_, run)) = pins.iter().find(|(at, _)| *at == started) {
-            return Ok(run.clone());
-        }
-        let run = outputs::current_run(store).await?;
-        if pins.len() == Self::KEPT {
-            pins.pop_front();
-        }
-        pins.push_back((started, run.clone()));
-        Ok(run)
+        let cell = {
+            let mut pins = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let expired = Utc::now() - Self::LIFETIME;
+            pins.retain(|(at, _)| *at >= expired);
+            match pins.iter().find(|(at, _)| *at == started) {
+                Some((_, cell)) => Arc::clone(cell),
+                None => {
+                    let cell = Arc::new(OnceCell::new());
+                    pins.push_back((started, Arc::clone(&cell)));
+                    cell
+                }
+            }
+        };
+        cell.get_or_try_init(|| outputs::current_run(store)).await.cloned()
     }
 }
 

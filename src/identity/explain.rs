@@ -10,7 +10,8 @@ use std::fmt::Write;
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type};
-use datafusion::prelude::SessionContext;
+use datafusion::execution::context::SessionState;
+use datafusion::prelude::{DataFrame, SessionContext};
 use datafusion::scalar::ScalarValue;
 
 use super::ids::parse_id;
@@ -27,8 +28,14 @@ struct Link {
     probability: Option<f64>,
 }
 
-async fn query(ctx: &SessionContext, sql: &str, params: Vec<ScalarValue>) -> Result<Vec<RecordBatch>> {
-    Ok(ctx.sql(sql).await?.with_param_values(params)?.collect().await?)
+/// Runs one query of the explanation. All of them plan on one state, so
+/// they share a start time and read the identity tables of one run.
+async fn query(state: &SessionState, sql: &str, params: Vec<ScalarValue>) -> Result<Vec<RecordBatch>> {
+    let plan = state.create_logical_plan(sql).await?;
+    Ok(DataFrame::new(state.clone(), plan)
+        .with_param_values(params)?
+        .collect()
+        .await?)
 }
 
 /// A column as text, whatever string type the engine chose.
@@ -47,14 +54,14 @@ fn text(s: &str) -> ScalarValue {
 }
 
 /// Finds the customer of `id`: a customer id, `SOURCE:RECORD_ID` or a record id.
-async fn locate(ctx: &SessionContext, id: &str) -> Result<(String, Option<String>)> {
+async fn locate(state: &SessionState, id: &str) -> Result<(String, Option<String>)> {
     if parse_id(id).is_some() {
         return Ok((id.to_string(), None));
     }
     let (batches, key) = match id.split_once(':') {
         Some((source, record)) => (
             query(
-                ctx,
+                state,
                 &format!("SELECT customer_id, source, record_id FROM {LINKS} WHERE source = $1 AND record_id = $2"),
                 vec![text(source), text(record)],
             )
@@ -63,7 +70,7 @@ async fn locate(ctx: &SessionContext, id: &str) -> Result<(String, Option<String
         ),
         None => (
             query(
-                ctx,
+                state,
                 &format!("SELECT customer_id, source, record_id FROM {LINKS} WHERE record_id = $1 ORDER BY source"),
                 vec![text(id)],
             )
@@ -107,9 +114,10 @@ async fn locate(ctx: &SessionContext, id: &str) -> Result<(String, Option<String
 }
 
 pub async fn explain(ctx: &SessionContext, id: &str) -> Result<String> {
-    let (customer, record) = locate(ctx, id).await?;
+    let state = &ctx.state();
+    let (customer, record) = locate(state, id).await?;
     let members = query(
-        ctx,
+        state,
         &format!(
             "SELECT source || ':' || record_id, rule FROM {LINKS} WHERE customer_id = $1 ORDER BY source, record_id"
         ),
@@ -124,7 +132,7 @@ pub async fn explain(ctx: &SessionContext, id: &str) -> Result<String> {
     }
     let index: HashMap<&str, usize> = keys.iter().enumerate().map(|(i, k)| (k.as_str(), i)).collect();
     let edges = query(
-        ctx,
+        state,
         &format!(
             "SELECT source_a || ':' || record_id_a, source_b || ':' || record_id_b, rule, value, match_probability \
              FROM {EDGES} WHERE customer_id = $1"
@@ -182,7 +190,7 @@ pub async fn explain(ctx: &SessionContext, id: &str) -> Result<String> {
         if keys.len() == 1 { "" } else { "s" },
         sources.join(", ")
     );
-    golden(ctx, &customer, &mut out).await?;
+    golden(state, &customer, &mut out).await?;
     if !by_rule.is_empty() {
         by_rule.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
         let parts: Vec<String> = by_rule.iter().map(|(r, n)| format!("{r} {n}")).collect();
@@ -242,13 +250,13 @@ pub async fn explain(ctx: &SessionContext, id: &str) -> Result<String> {
             }
         }
     }
-    merges(ctx, &customer, &mut out).await?;
+    merges(state, &customer, &mut out).await?;
     Ok(out)
 }
 
-async fn golden(ctx: &SessionContext, customer: &str, out: &mut String) -> Result<()> {
+async fn golden(state: &SessionState, customer: &str, out: &mut String) -> Result<()> {
     let rows = query(
-        ctx,
+        state,
         &format!("SELECT * FROM {CUSTOMERS} WHERE customer_id = $1"),
         vec![text(customer)],
     )
@@ -268,9 +276,9 @@ async fn golden(ctx: &SessionContext, customer: &str, out: &mut String) -> Resul
     Ok(())
 }
 
-async fn merges(ctx: &SessionContext, customer: &str, out: &mut String) -> Result<()> {
+async fn merges(state: &SessionState, customer: &str, out: &mut String) -> Result<()> {
     let rows = query(
-        ctx,
+        state,
         &format!(
             "SELECT old_id, new_id, change, CAST(changed_at AS VARCHAR) AS at, reason FROM {MERGES} \
              WHERE old_id = $1 OR new_id = $1 ORDER BY changed_at, old_id"

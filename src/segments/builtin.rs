@@ -71,15 +71,18 @@ fn keyed_orders(orders: &OrdersConfig, source: Option<(&str, &SourceConfig)>, as
            SELECT k.customer_id AS key, l.customer_id AS resolved, l.rule, k.ordered_at, k.amount
            FROM ({orders}) k
            LEFT JOIN {LINKS} l ON l.source = '{name}' AND l.record_id = k.record_id
+           WHERE k.customer_id IS NOT NULL OR l.rule IS NOT NULL
          ),
          by_key AS (
-           SELECT key, min(resolved) AS resolved FROM linked
-           WHERE key IS NOT NULL AND resolved IS NOT NULL
-           GROUP BY key HAVING min(resolved) = max(resolved)
+           SELECT *, min(resolved) OVER (PARTITION BY key) AS first_of_key,
+                     max(resolved) OVER (PARTITION BY key) AS last_of_key
+           FROM linked
          )
-         SELECT coalesce(o.resolved, b.resolved, o.key) AS customer_id, o.ordered_at, o.amount
-         FROM linked o LEFT JOIN by_key b ON b.key = o.key
-         WHERE o.key IS NOT NULL OR o.rule IS NOT NULL",
+         SELECT coalesce(resolved,
+                         CASE WHEN key IS NOT NULL AND first_of_key = last_of_key THEN first_of_key END,
+                         key) AS customer_id,
+                ordered_at, amount
+         FROM by_key",
         orders = select(&record_id),
         name = name.replace('\'', "''"),
     )

@@ -609,8 +609,8 @@ fn bad_identity_configuration_is_named() {
 
 /// With an identity source over the orders table, the built-in views key
 /// each order by its resolved customer once `oneview resolve` has run (an
-/// order added since, by the customer its key's earlier orders went to), by
-/// the configured key before, and by the key alone with `use_identity = false`.
+/// order added since, by the one customer its key's earlier orders went to),
+/// by the configured key before, and by the key alone with `use_identity = false`.
 #[test]
 fn rfm_and_clv_are_keyed_by_resolved_customers() {
     let toml = r#"
@@ -626,6 +626,9 @@ customer = "coalesce(contact_id, normalize_email(email))"
 amount = "amount"
 as_of = "2026-01-01"
 
+[identity.identifiers.email]
+blocked = ["family@home.com"]
+
 [identity.sources.crm]
 record_id = "contact_id"
 identifiers = { user_id = "contact_id", email = "email", phone = "phone" }
@@ -638,12 +641,13 @@ identifiers = { user_id = "contact_id", email = "email", phone = "phone" }
     write(
         dir.path(),
         "crm.csv",
-        "contact_id,email,phone\nc1,k.neal@mail.com,(415) 382-0199\n",
+        "contact_id,email,phone\nc1,k.neal@mail.com,(415) 382-0199\nc2,sam@hill.org,(206) 874-3526\n",
     );
     std::fs::create_dir(dir.path().join("orders")).unwrap();
-    // One person: a CRM order, a guest order by email, a guest order with
-    // only a phone (no key; its id padded, as resolution trims ids) and a
-    // junk guest order no one can key or link.
+    // c1: a CRM order, a guest order by email, a guest order with only a
+    // phone (no key; its id padded, as resolution trims ids). A junk guest
+    // order no one can key or link. Two guest orders on a family email the
+    // project blocks, each linked to its buyer by phone: one key, two people.
     write(
         dir.path(),
         "orders/1.csv",
@@ -652,29 +656,59 @@ o1,c1,,,2025-06-01T10:00:00,40
 o2,, K.Neal@Mail.com ,,2025-09-01T10:00:00,60
  o3 ,,,415-382-0199,2025-10-01T10:00:00,10
 o4,,n/a,,2025-10-02T10:00:00,5
+o7,,family@home.com,(206) 874-3526,2025-10-03T10:00:00,20
+o8,,family@home.com,4153820199,2025-10-04T10:00:00,30
 ",
     );
     let rfm = "SELECT customer_id, frequency, monetary FROM rfm ORDER BY customer_id";
-    assert_eq!(sql_rows(dir.path(), rfm), ["c1,1,40.0", "k.neal@mail.com,1,60.0"]);
-    summary(dir.path());
-    let customer = &links(dir.path())["crm:c1"];
-    assert_eq!(sql_rows(dir.path(), rfm), [format!("{customer},3,110.0")]);
-    // clv's summary counts repeat purchase days: two after the first.
     assert_eq!(
-        sql_rows(dir.path(), "SELECT customer_id, frequency FROM clv"),
-        [format!("{customer},2.0")]
+        sql_rows(dir.path(), rfm),
+        ["c1,1,40.0", "family@home.com,2,50.0", "k.neal@mail.com,1,60.0"]
     );
-    // Orders since the resolution go to the customer their key's orders went to.
+    summary(dir.path());
+    let l = links(dir.path());
+    let (c1, c2) = (&l["crm:c1"], &l["crm:c2"]);
+    let sorted = |mut rows: Vec<String>| {
+        rows.sort();
+        rows
+    };
+    assert_eq!(
+        sql_rows(dir.path(), rfm),
+        sorted(vec![format!("{c1},4,140.0"), format!("{c2},1,20.0")])
+    );
+    // clv's summary counts repeat purchase days: three after the first.
+    assert_eq!(
+        sql_rows(
+            dir.path(),
+            &format!("SELECT frequency FROM clv WHERE customer_id = '{c1}'")
+        ),
+        ["3.0"]
+    );
+    // Orders since the resolution go to the one customer their key's orders
+    // went to; a key shared by two customers stays a key; a keyless order
+    // no resolution has seen is left out.
     write(
         dir.path(),
         "orders/2.csv",
         "order_id,contact_id,email,phone,ordered_at,amount
 o5,c1,,,2025-11-01T10:00:00,25
 o6,,k.neal@mail.com,,2025-11-02T10:00:00,15
+o9,,family@home.com,,2025-11-03T10:00:00,12
+o10,,n/a,,2025-11-04T10:00:00,7
 ",
     );
-    assert_eq!(sql_rows(dir.path(), rfm), [format!("{customer},5,150.0")]);
+    assert_eq!(
+        sql_rows(dir.path(), rfm),
+        sorted(vec![
+            format!("{c1},6,180.0"),
+            format!("{c2},1,20.0"),
+            "family@home.com,1,12.0".to_string()
+        ])
+    );
     let toml = toml.replace("as_of = \"2026-01-01\"", "as_of = \"2026-01-01\"\nuse_identity = false");
     write(dir.path(), "oneview.toml", &toml);
-    assert_eq!(sql_rows(dir.path(), rfm), ["c1,2,65.0", "k.neal@mail.com,2,75.0"]);
+    assert_eq!(
+        sql_rows(dir.path(), rfm),
+        ["c1,2,65.0", "family@home.com,3,62.0", "k.neal@mail.com,2,75.0"]
+    );
 }

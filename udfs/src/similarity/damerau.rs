@@ -36,8 +36,9 @@ pub fn distance(a: &str, b: &str) -> usize {
             last_chars.0.clear();
             zhao(a, b, rows, last_chars)
         };
-        // Only a string this long can have grown a buffer past the limit.
-        if a.len().max(b.len()) > Scratch::KEPT {
+        // Buffers double as they grow: one past the limit was grown by a
+        // string of more than half of it.
+        if a.len().max(b.len()) + 2 > Scratch::KEPT / 2 {
             scratch.shrink();
         }
         distance
