@@ -300,10 +300,12 @@ pub async fn write_all(
     customers: RecordBatch,
     merges: Vec<RecordBatch>,
 ) -> Result<()> {
+    // The golden records first and alone: their memory is freed before the
+    // links and edges, which build arrays as long as the records, begin.
+    let schema = customers.schema();
+    write(ctx, output, run, CUSTOMERS, schema, std::iter::once(Ok(customers))).await?;
     let rest = async {
         write(ctx, output, run, EDGES, edges_schema(), edges(records, graph, clusters)).await?;
-        let schema = customers.schema();
-        write(ctx, output, run, CUSTOMERS, schema, std::iter::once(Ok(customers))).await?;
         write(ctx, output, run, MERGES, merges_schema(), merges.into_iter().map(Ok)).await
     };
     let links = || write(ctx, output, run, LINKS, links_schema(), links(records, graph, clusters));

@@ -3,6 +3,8 @@
 //! the attributes as given, sorted by record id so that record numbers, and
 //! everything derived from them, are the same on every run.
 
+use std::sync::Arc;
+
 use datafusion::arrow::array::{Array, ArrayRef, StringArray, TimestampMicrosecondArray};
 use datafusion::arrow::compute::{cast, concat};
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
@@ -211,17 +213,27 @@ async fn read_source(
     };
     let batches = frame.collect().await?;
     let schema = batches.first().map(|b| b.schema());
-    let column = |field: &str| -> Result<Option<ArrayRef>> {
+    // The batches taken apart into columns, so that each column's parts are
+    // freed as soon as they are joined: a source is never held twice.
+    let mut parts: Vec<Vec<ArrayRef>> =
+        vec![Vec::with_capacity(batches.len()); schema.as_ref().map_or(0, |s| s.fields().len())];
+    for batch in batches {
+        for (i, column) in batch.columns().iter().enumerate() {
+            parts[i].push(Arc::clone(column));
+        }
+    }
+    let mut column = |field: &str| -> Result<Option<ArrayRef>> {
         let Some(schema) = &schema else {
             return Ok(None);
         };
         let Ok(index) = schema.index_of(field) else {
             return Ok(None);
         };
-        let parts: Vec<&dyn Array> = batches.iter().map(|b| b.column(index).as_ref()).collect();
-        Ok(Some(concat(&parts)?))
+        let pieces = std::mem::take(&mut parts[index]);
+        let pieces: Vec<&dyn Array> = pieces.iter().map(|a| a.as_ref()).collect();
+        Ok(Some(concat(&pieces)?))
     };
-    let strings = |field: &str| -> Result<Option<StringArray>> {
+    let mut strings = |field: &str| -> Result<Option<StringArray>> {
         Ok(match column(field)? {
             Some(array) => Some(
                 cast(&array, &DataType::Utf8)?
