@@ -112,6 +112,9 @@ fn source_sql(name: &str, source: &SourceConfig, config: &IdentityConfig, kinds:
         let Some(expr) = source.identifiers.get(kind) else {
             continue;
         };
+        if is_record_id(kind, source) {
+            continue;
+        }
         let value = text(expr);
         let normalized = match kind.as_str() {
             "email" => {
@@ -148,6 +151,17 @@ fn source_sql(name: &str, source: &SourceConfig, config: &IdentityConfig, kinds:
     }
     let table = source.table(name).replace('"', "\"\"");
     format!("SELECT {} FROM \"{table}\" ORDER BY record_id", columns.join(",\n"))
+}
+
+/// Whether identifier `kind` of a source is its record id: read by the same
+/// expression and not normalized by kind (an order's `order_id`). The
+/// record id column then serves as both rather than being read twice.
+fn is_record_id(kind: &str, source: &SourceConfig) -> bool {
+    !matches!(kind, "email" | "phone" | "handle")
+        && source
+            .identifiers
+            .get(kind)
+            .is_some_and(|expr| expr.trim() == source.record_id.trim())
 }
 
 /// The comparison form of an attribute's value.
@@ -247,8 +261,13 @@ async fn read_source(
     };
     let record_id = strings("record_id")?.unwrap_or_else(|| StringArray::from(Vec::<Option<&str>>::new()));
     check_record_ids(name, &record_id)?;
-    let identifiers = (0..kinds.len())
-        .map(|i| strings(&format!("id_{i}")))
+    let identifiers = kinds
+        .iter()
+        .enumerate()
+        .map(|(i, kind)| match is_record_id(kind, source) {
+            true => Ok(Some(record_id.clone())),
+            false => strings(&format!("id_{i}")),
+        })
         .collect::<Result<Vec<_>>>()?;
     let attributes = (0..ATTRIBUTES.len())
         .map(|i| strings(&format!("attr_{i}")))

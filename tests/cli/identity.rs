@@ -607,6 +607,39 @@ fn bad_identity_configuration_is_named() {
     );
 }
 
+/// An identifier read by the record id's own column (an order's order_id)
+/// links like any other: a support ticket quoting the order joins its
+/// customer, with the order id as the evidence.
+#[test]
+fn an_identifier_that_is_the_record_id_links() {
+    let toml = r#"
+[tables.orders]
+location = "orders.csv"
+[tables.tickets]
+location = "tickets.csv"
+
+[identity.sources.orders]
+record_id = "order_id"
+identifiers = { order_id = "order_id", email = "email" }
+
+[identity.sources.tickets]
+record_id = "ticket_id"
+identifiers = { order_id = "order_id" }
+"#;
+    let dir = project(toml);
+    write(dir.path(), "orders.csv", "order_id,email\no1,a@x.com\n o2 ,b@y.com\n");
+    write(dir.path(), "tickets.csv", "ticket_id,order_id\nt1, o2 \nt2,o9\n");
+    summary(dir.path());
+    let l = links(dir.path());
+    assert_eq!(l["tickets:t1"], l["orders:o2"]);
+    assert_ne!(l["tickets:t1"], l["orders:o1"]);
+    assert_ne!(l["tickets:t2"], l["orders:o1"]);
+    assert_eq!(
+        sql_rows(dir.path(), "SELECT source_a, source_b, rule, value FROM identity_edges"),
+        ["orders,tickets,order_id,o2"]
+    );
+}
+
 /// With an identity source over the orders table, the built-in views key
 /// each order by its resolved customer once `oneview resolve` has run (an
 /// order added since, by the one customer its key's earlier orders went to),
