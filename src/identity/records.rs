@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, StringArray, TimestampMicrosecondArray};
-use datafusion::arrow::compute::{cast, concat};
-use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray, TimestampMicrosecondArray};
+use datafusion::arrow::compute::{cast, concat, sort_to_indices, take};
+use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 
@@ -150,7 +150,7 @@ fn source_sql(name: &str, source: &SourceConfig, config: &IdentityConfig, kinds:
         columns.push(format!("CAST((\n{expr}\n) AS TIMESTAMP) AS updated_at"));
     }
     let table = source.table(name).replace('"', "\"\"");
-    format!("SELECT {} FROM \"{table}\" ORDER BY record_id", columns.join(",\n"))
+    format!("SELECT {} FROM \"{table}\"", columns.join(",\n"))
 }
 
 /// Whether identifier `kind` of a source is its record id: read by the same
@@ -236,7 +236,8 @@ async fn read_source(
             parts[i].push(Arc::clone(column));
         }
     }
-    let mut column = |field: &str| -> Result<Option<ArrayRef>> {
+    // Each column joined and cast as it is taken, its pieces then freed.
+    let mut column = |field: &str, to: &DataType| -> Result<Option<ArrayRef>> {
         let Some(schema) = &schema else {
             return Ok(None);
         };
@@ -245,22 +246,27 @@ async fn read_source(
         };
         let pieces = std::mem::take(&mut parts[index]);
         let pieces: Vec<&dyn Array> = pieces.iter().map(|a| a.as_ref()).collect();
-        Ok(Some(concat(&pieces)?))
+        Ok(Some(cast(&concat(&pieces)?, to)?))
     };
-    let mut strings = |field: &str| -> Result<Option<StringArray>> {
-        Ok(match column(field)? {
-            Some(array) => Some(
-                cast(&array, &DataType::Utf8)?
-                    .as_any()
-                    .downcast_ref::<StringArray>()
-                    .expect("cast to Utf8 gives a StringArray")
-                    .clone(),
-            ),
+    // Records in record-id order, so that record numbers, and everything
+    // derived from them, are the same on every run. Sorted here, column by
+    // column, rather than by the query, whose sort holds the source twice.
+    let ids = match column("record_id", &DataType::Utf8)? {
+        Some(ids) => ids,
+        None => Arc::new(StringArray::from(Vec::<Option<&str>>::new())),
+    };
+    let order = sort_to_indices(&ids, None, None)?;
+    let mut sorted = |field: &str, to: &DataType| -> Result<Option<ArrayRef>> {
+        Ok(match column(field, to)? {
+            Some(array) => Some(take(&array, &order, None)?),
             None => None,
         })
     };
-    let record_id = strings("record_id")?.unwrap_or_else(|| StringArray::from(Vec::<Option<&str>>::new()));
+    let text = |array: ArrayRef| array.as_string::<i32>().clone();
+    let record_id = text(take(&ids, &order, None)?);
+    drop(ids);
     check_record_ids(name, &record_id)?;
+    let mut strings = |field: &str| -> Result<Option<StringArray>> { Ok(sorted(field, &DataType::Utf8)?.map(text)) };
     let identifiers = kinds
         .iter()
         .enumerate()
@@ -275,16 +281,8 @@ async fn read_source(
     let normalized = (0..ATTRIBUTES.len())
         .map(|i| strings(&format!("norm_{i}")))
         .collect::<Result<Vec<_>>>()?;
-    let updated_at = match column("updated_at")? {
-        Some(array) => Some(
-            cast(&array, &DataType::Timestamp(TimeUnit::Microsecond, None))?
-                .as_any()
-                .downcast_ref::<TimestampMicrosecondArray>()
-                .expect("cast to microseconds gives a timestamp array")
-                .clone(),
-        ),
-        None => None,
-    };
+    let updated_at = sorted("updated_at", &DataType::Timestamp(TimeUnit::Microsecond, None))?
+        .map(|array| array.as_primitive::<TimestampMicrosecondType>().clone());
     log::info!(
         "source `{name}`: {} records read in {:.1} s",
         record_id.len(),
