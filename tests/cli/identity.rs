@@ -607,6 +607,60 @@ fn bad_identity_configuration_is_named() {
     );
 }
 
+/// Rows come in any order and are put in record-id order after reading,
+/// column by column: each record keeps its own identifiers and attributes.
+#[test]
+fn records_read_out_of_order_keep_their_own_values() {
+    let toml = r#"
+[tables.crm]
+location = "crm.csv"
+[tables.orders]
+location = "orders.csv"
+
+[identity.sources.crm]
+record_id = "contact_id"
+identifiers = { email = "email" }
+attributes = { first_name = "first_name" }
+
+[identity.sources.orders]
+record_id = "order_id"
+identifiers = { email = "email" }
+"#;
+    let dir = project(toml);
+    write(
+        dir.path(),
+        "crm.csv",
+        "contact_id,first_name,email\nc3,Cara,cara@x.com\nc1,Abe,abe@x.com\nc2,Bea,bea@x.com\n",
+    );
+    write(dir.path(), "orders.csv", "order_id,email\no2,bea@x.com\no1,abe@x.com\n");
+    summary(dir.path());
+    let l = links(dir.path());
+    assert_eq!(l["orders:o1"], l["crm:c1"]);
+    assert_eq!(l["orders:o2"], l["crm:c2"]);
+    assert_ne!(l["crm:c3"], l["crm:c1"]);
+    for (record, name, email) in [
+        ("c1", "Abe", "abe@x.com"),
+        ("c2", "Bea", "bea@x.com"),
+        ("c3", "Cara", "cara@x.com"),
+    ] {
+        let customer = &l[&format!("crm:{record}")];
+        assert_eq!(
+            sql_rows(
+                dir.path(),
+                &format!("SELECT first_name, email FROM customers WHERE customer_id = '{customer}'")
+            ),
+            [format!("{name},{email}")]
+        );
+    }
+    assert_eq!(
+        sql_rows(
+            dir.path(),
+            "SELECT record_id_a || record_id_b, value FROM identity_edges ORDER BY 1"
+        ),
+        ["c1o1,abe@x.com", "c2o2,bea@x.com"]
+    );
+}
+
 /// An identifier read by the record id's own column (an order's order_id)
 /// links like any other: a support ticket quoting the order joins its
 /// customer, with the order id as the evidence.
