@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, Int64Builder, RecordBatch, StringArray, StringBuilder};
-use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use super::config::{ATTRIBUTES, IdentityConfig, Survivorship};
@@ -53,7 +52,7 @@ struct Candidate<'a> {
     priority: u32,
 }
 
-pub fn build(records: &Records, clusters: &Clusters, config: &IdentityConfig) -> Result<RecordBatch> {
+pub fn build(records: &Records, clusters: &Clusters, config: &IdentityConfig) -> Result<Vec<RecordBatch>> {
     let schema = schema(config);
     let names = columns(config);
     let refs: Vec<(ColumnRef, Survivorship)> = names
@@ -177,10 +176,16 @@ pub fn build(records: &Records, clusters: &Clusters, config: &IdentityConfig) ->
         arrays.extend(value_cols.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
         Ok(RecordBatch::try_new(Arc::clone(&schema), arrays)?)
     };
+    // Kept as the chunks (joining them would hold the golden records twice);
+    // at least one, so that the table's schema travels with them.
     let parts = parallel::map(n.div_ceil(CHUNK), chunk)
         .into_iter()
         .collect::<Result<Vec<_>>>()?;
-    Ok(concat_batches(&schema, &parts)?)
+    Ok(if parts.is_empty() {
+        vec![RecordBatch::new_empty(schema)]
+    } else {
+        parts
+    })
 }
 
 fn choose<'a>(candidates: &[Candidate<'a>], rule: Survivorship, counts: &mut HashMap<&'a str, u32>) -> Option<&'a str> {

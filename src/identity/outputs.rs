@@ -297,13 +297,16 @@ pub async fn write_all(
     records: &Records,
     graph: &Graph,
     clusters: &Clusters,
-    customers: RecordBatch,
+    customers: Vec<RecordBatch>,
     merges: Vec<RecordBatch>,
 ) -> Result<()> {
     // The golden records first and alone: their memory is freed before the
     // links and edges, which build arrays as long as the records, begin.
-    let schema = customers.schema();
-    write(ctx, output, run, CUSTOMERS, schema, std::iter::once(Ok(customers))).await?;
+    let schema = customers
+        .first()
+        .expect("at least one batch of golden records")
+        .schema();
+    write(ctx, output, run, CUSTOMERS, schema, customers.into_iter().map(Ok)).await?;
     let rest = async {
         write(ctx, output, run, EDGES, edges_schema(), edges(records, graph, clusters)).await?;
         write(ctx, output, run, MERGES, merges_schema(), merges.into_iter().map(Ok)).await

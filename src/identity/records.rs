@@ -270,9 +270,12 @@ async fn read_source(
     let identifiers = kinds
         .iter()
         .enumerate()
-        .map(|(i, kind)| match is_record_id(kind, source) {
-            true => Ok(Some(record_id.clone())),
-            false => strings(&format!("id_{i}")),
+        .map(|(i, kind)| {
+            if is_record_id(kind, source) {
+                Ok(Some(record_id.clone()))
+            } else {
+                strings(&format!("id_{i}"))
+            }
         })
         .collect::<Result<Vec<_>>>()?;
     let attributes = (0..ATTRIBUTES.len())
