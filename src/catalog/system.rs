@@ -4,7 +4,6 @@
 //! queried (empty) before anything was written: the state tables as folders
 //! of Parquet files, the identity tables as the files of the committed run.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -162,7 +161,7 @@ impl TableProvider for IdentityTable {
 /// other (concurrently, at times), so a pin is dropped once it is a minute
 /// old; queries read `identity/current` side by side, each once.
 #[derive(Debug, Default)]
-struct RunPins(std::sync::Mutex<VecDeque<(DateTime<Utc>, Pin)>>);
+struct RunPins(std::sync::Mutex<Vec<(DateTime<Utc>, Pin)>>);
 
 /// One query's run, read from `identity/current` by its first scan.
 type Pin = Arc<OnceCell<Option<String>>>;
@@ -182,7 +181,7 @@ impl RunPins {
                 Some((_, cell)) => Arc::clone(cell),
                 None => {
                     let cell = Arc::new(OnceCell::new());
-                    pins.push_back((started, Arc::clone(&cell)));
+                    pins.push((started, Arc::clone(&cell)));
                     cell
                 }
             }

@@ -208,16 +208,15 @@ fn summarize(
     probabilistic: Option<probabilistic::Outcome>,
     started: Instant,
 ) -> Summary {
-    let counts: Vec<i64> = customers
-        .iter()
-        .flat_map(|batch| {
+    let counts = || {
+        customers.iter().flat_map(|batch| {
             let counts = batch
                 .column_by_name("records")
                 .expect("customers have a record count")
                 .as_primitive::<datafusion::arrow::datatypes::Int64Type>();
-            counts.values().to_vec()
+            counts.values().iter().copied()
         })
-        .collect();
+    };
     let mut links = vec![0u64; graph.rules.len()];
     for edge in &graph.edges {
         links[edge.rule as usize] += 1;
@@ -231,8 +230,8 @@ fn summarize(
             .collect(),
         links: graph.rules.iter().cloned().zip(links).filter(|(_, n)| *n > 0).collect(),
         customers: clusters.ids.len() as u64,
-        multi_record_customers: counts.iter().filter(|n| **n > 1).count() as u64,
-        largest: counts.iter().copied().max().unwrap_or(0) as u64,
+        multi_record_customers: counts().filter(|n| *n > 1).count() as u64,
+        largest: counts().max().unwrap_or(0) as u64,
         guards: graph.guards.clone(),
         new_ids: clusters.new_ids,
         merged: clusters.changes.iter().filter(|c| c.change == Change::Merged).count() as u64,
