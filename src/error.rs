@@ -53,6 +53,10 @@ pub enum Error {
         message: String,
     },
 
+    /// Work that holds its data in memory would pass `--memory-limit`.
+    #[error("out of memory: {0}")]
+    OutOfMemory(String),
+
     /// Another process holds the lock of this job.
     #[error("{0}")]
     Busy(String),

@@ -175,6 +175,8 @@ pub struct Person {
     /// The address before a move, and the week of the move.
     pub previous_address: Option<(Address, f64)>,
     pub handle: String,
+    /// The handle as the CRM recorded it, if the person gave it.
+    pub crm_handle: Option<String>,
     pub loyalty: Option<String>,
     pub devices: Vec<String>,
     pub household: Option<Household>,
@@ -298,10 +300,25 @@ fn person(world: &World, index: u64) -> Person {
 
     let in_crm = rng.random_bool(0.85);
     let crm_duplicate = in_crm && rng.random_bool(0.07);
-    let on_web = rng.random_bool(0.7);
+    // The web's visitors are account holders (people in the CRM): every
+    // anonymous device of theirs signs in at some point. 82% of them browse,
+    // about 70% of all people, as before accounts were required.
+    let browses = rng.random_bool(0.82);
+    let on_web = in_crm && browses;
     let customer = rng.random_bool(0.8).then(|| {
         let first_purchase = rng.random_range(first_seen..world.weeks);
         simulate(&mut rng, &world.params, first_purchase, world.weeks)
+    });
+    // Some people give their social handle in their account profile, as
+    // they type it: with or without the @, sometimes in capitals.
+    let crm_handle = rng.random_bool(0.6).then(|| {
+        let at = if rng.random_bool(0.5) { "@" } else { "" };
+        let typed = if rng.random_bool(0.15) {
+            handle.to_uppercase()
+        } else {
+            handle.clone()
+        };
+        format!("{at}{typed}")
     });
 
     Person {
@@ -320,6 +337,7 @@ fn person(world: &World, index: u64) -> Person {
         address,
         previous_address,
         handle,
+        crm_handle,
         loyalty,
         devices,
         household: None,

@@ -36,6 +36,7 @@ table! {
         postcode: StringBuilder,
         country: StringBuilder,
         loyalty_id: StringBuilder,
+        social_handle: StringBuilder,
         created_at: TimestampMicrosecondBuilder,
         updated_at: TimestampMicrosecondBuilder,
     }
@@ -223,7 +224,9 @@ impl Sources {
         let mut rng = world.rng("records", person.index);
         let contact_ids = self.crm(world, person, &mut rng)?;
         let order_ids = self.orders(world, person, &mut rng, contact_ids.first())?;
-        self.web(world, person, &mut rng, contact_ids.first())?;
+        // The web has a stream of its own: how it draws does not move the
+        // sources after it.
+        self.web(world, person, &mut world.rng("web", person.index), contact_ids.first())?;
         self.tickets(world, person, &mut rng, &order_ids)?;
         self.subscribers(world, person, &mut rng)?;
         self.social(world, person, &mut rng)?;
@@ -292,6 +295,8 @@ impl Sources {
             row.country.append_value(country(rng, p.us));
             row.loyalty_id
                 .append_option(if duplicate { None } else { p.loyalty.clone() });
+            row.social_handle
+                .append_option(if duplicate { None } else { p.crm_handle.clone() });
             row.created_at.append_value(micros(world, created));
             row.updated_at.append_value(micros(
                 world,
@@ -373,24 +378,41 @@ impl Sources {
             .map(|_| rng.random_range(p.first_seen..world.weeks))
             .collect();
         starts.sort_by(f64::total_cmp);
-        // People with an account log in from some session on; before it they
-        // are only an anonymous device.
-        let login_from = contact.map(|_| rng.random_range(0..sessions));
+        // Each session's device: one of the person's own, the household's
+        // shared tablet, or now and then a kiosk.
+        let devices: Vec<String> = starts
+            .iter()
+            .map(|_| {
+                if let (Some(h), true) = (&p.household, rng.random_bool(0.15)) {
+                    h.device.clone()
+                } else if rng.random_bool(0.01) {
+                    world.id("anon-", "kiosk", rng.random_range(0..world.kiosks), 0)
+                } else {
+                    p.devices.choose(rng).expect("at least one device").clone()
+                }
+            })
+            .collect();
+        // An account holder signs in on each device at one of its sessions
+        // and stays signed in there: the device's earlier sessions are
+        // anonymous.
+        let mut sign_in = vec![false; sessions];
+        if contact.is_some() {
+            for (s, device) in devices.iter().enumerate() {
+                if !devices[..s].contains(device) {
+                    let on_device: Vec<usize> = (s..sessions).filter(|&t| &devices[t] == device).collect();
+                    sign_in[*on_device.choose(rng).expect("this session")] = true;
+                }
+            }
+        }
         let mut k = 0u64;
         for (s, start) in starts.iter().enumerate() {
-            let device = if let (Some(h), true) = (&p.household, rng.random_bool(0.15)) {
-                h.device.clone()
-            } else if rng.random_bool(0.01) {
-                world.id("anon-", "kiosk", rng.random_range(0..world.kiosks), 0)
-            } else {
-                p.devices.choose(rng).expect("at least one device").clone()
-            };
+            let device = &devices[s];
+            let logged_in = (0..=s).any(|t| sign_in[t] && &devices[t] == device);
             let device_type = *["desktop", "mobile", "mobile", "tablet"]
                 .choose(rng)
                 .expect("non-empty");
-            let logged_in = login_from.is_some_and(|from| s >= from);
             let mut events: Vec<&str> = vec!["page_view"];
-            if login_from == Some(s) {
+            if sign_in[s] {
                 events.push("login");
             }
             for _ in 0..rng.random_range(0..5) {
@@ -417,7 +439,7 @@ impl Sources {
                 k += 1;
                 let row = self.web.row();
                 row.event_id.append_value(&id);
-                row.anonymous_id.append_value(&device);
+                row.anonymous_id.append_value(device);
                 row.user_id
                     .append_option(if logged_in { contact.cloned() } else { None });
                 row.event_type.append_value(event);

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use datafusion::arrow::array::Array;
 use regex::RegexSet;
 
+use super::budget::Budget;
 use super::config::{IdentityConfig, LinkType};
 use super::probabilistic::same_given_name;
 use super::records::{Records, value};
@@ -106,6 +107,12 @@ impl Graph {
             x = grand;
         }
         x
+    }
+
+    /// Bytes held by the union-find and the links.
+    pub fn memory_size(&self) -> usize {
+        (self.parent.capacity() + self.size.capacity()) * std::mem::size_of::<u32>()
+            + self.edges.capacity() * std::mem::size_of::<Edge>()
     }
 
     /// The cluster root of every record.
@@ -287,8 +294,9 @@ impl Blocker {
 }
 
 /// Links the records on every identifier kind.
-pub fn link(records: &Records, config: &IdentityConfig) -> Result<Graph> {
+pub fn link(records: &Records, config: &IdentityConfig, budget: &mut Budget) -> Result<Graph> {
     let mut graph = Graph::new(records.len, &records.kinds);
+    budget.set("the links", graph.memory_size())?;
     let max_cluster = config.max_cluster_size();
     let link_type = config.link_type();
     let blockers = records
@@ -311,7 +319,15 @@ pub fn link(records: &Records, config: &IdentityConfig) -> Result<Graph> {
             .collect();
         // The kind's (value, record) postings, grouped by value; one kind at
         // a time, so memory holds one kind's postings, not all of them.
-        let mut postings: Vec<(&str, u32)> = Vec::new();
+        let count: usize = records
+            .sources
+            .iter()
+            .filter_map(|s| s.identifiers[k].as_ref())
+            .map(|c| c.len() - c.null_count())
+            .sum();
+        let postings_size = count * std::mem::size_of::<(&str, u32)>();
+        budget.set(&format!("the values of `{kind}` to link on"), postings_size)?;
+        let mut postings: Vec<(&str, u32)> = Vec::with_capacity(count);
         for source in &records.sources {
             if source.identifiers[k].is_none() {
                 continue;
@@ -383,6 +399,9 @@ pub fn link(records: &Records, config: &IdentityConfig) -> Result<Graph> {
                 .blocked
                 .insert(kind.clone(), (blocked_records, blocked_values));
         }
+        drop(postings);
+        budget.set(&format!("the values of `{kind}` to link on"), 0)?;
+        budget.set("the links", graph.memory_size())?;
     }
     Ok(graph)
 }

@@ -7,6 +7,7 @@
 //! previous run) → `golden` (survivorship) → `outputs` (Parquet, atomically).
 //! `explain` and `evaluate` read the written tables back.
 
+mod budget;
 pub mod config;
 pub mod evaluate;
 pub mod explain;
@@ -79,10 +80,13 @@ pub async fn resolve(session: &Session, train: bool, step: &dyn Fn(&str)) -> Res
         step(what);
     };
     let result = async {
+        // What the run holds, counted against --memory-limit.
+        let mut budget = budget::Budget::new(ctx);
         step("reading the sources");
-        let mut records = records::read(ctx, config, &session.project.config_file()).await?;
+        let mut records = records::read(ctx, config, &session.project.config_file(), &mut budget).await?;
+        budget.set_records(records.len);
         step("linking records");
-        let mut graph = graph::link(&records, config)?;
+        let mut graph = graph::link(&records, config, &mut budget)?;
         let probabilistic = match &config.probabilistic {
             Some(p) => {
                 step("scoring attribute matches");
@@ -97,11 +101,15 @@ pub async fn resolve(session: &Session, train: bool, step: &dyn Fn(&str)) -> Res
             }
             None => None,
         };
+        budget.set("the links", graph.memory_size())?;
         step("assigning customer ids");
         let (previous, old_merges) = previous(ctx, &records, &state).await?;
+        budget.set("the previous run's ids", budget::previous_size(&previous))?;
         let clusters = ids::assign(&mut graph, &previous);
+        budget.set("the clusters", budget::clusters_size(&clusters))?;
         step("building golden records");
         let customers = golden::build(&records, &clusters, config)?;
+        budget.set("the golden records", budget::batches_size(&customers))?;
         step("writing the identity tables");
         let output = outputs::output_url(&session.project)?;
         let now = chrono::Utc::now();
@@ -118,6 +126,12 @@ pub async fn resolve(session: &Session, train: bool, step: &dyn Fn(&str)) -> Res
         );
         // Writing needs record ids and identifier values only.
         records.release_attributes();
+        for source in &records.sources {
+            budget.set(
+                &format!("the records of `{}`", source.name),
+                budget::source_size(source),
+            )?;
+        }
         let run = outputs::run_id(now);
         outputs::write_all(ctx, &output, &run, &records, &graph, &clusters, customers, merges).await?;
         // The highest id before the commit: a crash between the two can only

@@ -11,6 +11,7 @@ use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType}
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 
+use super::budget::{Budget, source_size};
 use super::config::{ATTRIBUTES, DEFAULT_SOURCE_PRIORITY, IdentityConfig, SourceConfig};
 use crate::error::{Error, Result};
 
@@ -181,7 +182,12 @@ fn normalized(attribute: &str, value: &str) -> String {
 /// Reads every source; a column or expression that does not plan is named
 /// by its key. Sources are read side by side: normalizing a source's phones
 /// is single-threaded work when its file is one row group.
-pub async fn read(ctx: &SessionContext, config: &IdentityConfig, config_file: &std::path::Path) -> Result<Records> {
+pub async fn read(
+    ctx: &SessionContext,
+    config: &IdentityConfig,
+    config_file: &std::path::Path,
+    budget: &mut Budget,
+) -> Result<Records> {
     let kinds = config.kinds();
     let side_by_side = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut reads = futures::stream::iter(&config.sources)
@@ -191,6 +197,7 @@ pub async fn read(ctx: &SessionContext, config: &IdentityConfig, config_file: &s
     let mut offset: u64 = 0;
     while let Some(source) = reads.next().await {
         let mut source = source?;
+        budget.set(&format!("the records of `{}`", source.name), source_size(&source))?;
         let rows = source.record_id.len() as u64;
         source.offset = offset as u32;
         sources.push(source);

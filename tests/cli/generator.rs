@@ -166,6 +166,45 @@ fn the_data_is_messy_the_way_real_data_is() {
 }
 
 #[test]
+fn every_device_a_visitor_uses_later_signs_in_and_the_crm_has_their_handles() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path(), 2000, 9);
+    let p = project_over(&dir.path().join("data"));
+    // Each device a person uses (their own, a shared tablet, a kiosk) has a
+    // signed-in event of theirs, and none of their anonymous events on it
+    // comes after the first signed-in one.
+    let rows = csv(
+        p.path(),
+        "SELECT count(*), count(*) FILTER (WHERE signed = 0), count(*) FILTER (WHERE last_anonymous > first_signed) \
+         FROM (SELECT w.anonymous_id, g.person_id, count(w.user_id) AS signed, \
+                      max(CASE WHEN w.user_id IS NULL THEN w.occurred_at END) AS last_anonymous, \
+                      min(CASE WHEN w.user_id IS NOT NULL THEN w.occurred_at END) AS first_signed \
+               FROM web_events w JOIN ground_truth g ON g.source = 'web_events' AND g.record_id = w.event_id GROUP BY 1, 2)",
+    );
+    let [devices, never, anonymous_after] = [0, 1, 2].map(|i| rows[0][i].parse::<u64>().unwrap());
+    assert!(devices > 1000, "{rows:?}");
+    assert_eq!((never, anonymous_after), (0, 0), "{rows:?}");
+    let foreign = csv(
+        p.path(),
+        "SELECT count(*) FROM web_events w JOIN ground_truth g ON g.record_id = w.event_id \
+         JOIN ground_truth c ON c.source = 'crm_contacts' AND c.record_id = w.user_id WHERE c.person_id <> g.person_id",
+    );
+    assert_eq!(foreign[0][0], "0");
+    // Handles given to the CRM, as typed, are the person's social handle.
+    let handles = csv(
+        p.path(),
+        "SELECT count(*), count(*) FILTER (WHERE lower(ltrim(c.social_handle, '@')) <> lower(ltrim(s.handle, '@'))), \
+                count(*) FILTER (WHERE c.social_handle NOT LIKE '@%') \
+         FROM crm_contacts c JOIN ground_truth gc ON gc.record_id = c.contact_id \
+         JOIN ground_truth gs ON gs.source = 'social_profiles' AND gs.person_id = gc.person_id \
+         JOIN social_profiles s ON s.profile_id = gs.record_id WHERE c.social_handle IS NOT NULL",
+    );
+    let [given, different, without_at] = [0, 1, 2].map(|i| handles[0][i].parse::<u64>().unwrap());
+    assert!(given > 100 && without_at > 0, "{handles:?}");
+    assert_eq!(different, 0, "{handles:?}");
+}
+
+#[test]
 fn purchases_follow_the_stated_bgnbd_and_gamma_gamma_process() {
     let dir = tempfile::tempdir().unwrap();
     generate(dir.path(), 6000, 11);

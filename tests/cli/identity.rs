@@ -607,6 +607,27 @@ fn bad_identity_configuration_is_named() {
     );
 }
 
+/// The records, links and golden records count against --memory-limit: a
+/// limit below what the run holds stops it with nothing written; a limit
+/// above gives the same links as no limit.
+#[test]
+fn resolve_stays_within_the_memory_limit_or_stops_cleanly() {
+    let dir = sample_project();
+    run_in(dir.path(), &["--memory-limit", "2K", "resolve"]).fails(
+        1,
+        "out of memory: resolving needs more memory than --memory-limit (2 KB) allows: the records of `crm`",
+    );
+    assert!(
+        !dir.path().join("output/identity/identity_links").exists(),
+        "nothing is written on error"
+    );
+    run_in(dir.path(), &["--memory-limit", "64M", "resolve"]).ok();
+    let limited = links(dir.path());
+    run_in(dir.path(), &["resolve"]).ok();
+    assert_eq!(links(dir.path()), limited);
+    assert_eq!(limited.len(), 14);
+}
+
 /// Rows come in any order and are put in record-id order after reading,
 /// column by column: each record keeps its own identifiers and attributes.
 #[test]

@@ -1,0 +1,128 @@
+//! A resolution's own memory (records, links, clusters, golden records)
+//! counted against the session's memory pool, so that `--memory-limit`
+//! bounds `oneview resolve` as it bounds a query. Resolution keeps its
+//! records in memory and does not spill: past the limit it stops with an
+//! error that says how much the run needed, before the system would kill it.
+
+use std::mem::size_of;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, RecordBatch};
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit, MemoryPool, MemoryReservation};
+use datafusion::prelude::SessionContext;
+
+use super::ids::{Clusters, Previous};
+use super::records::SourceRecords;
+use crate::error::{Error, Result};
+
+pub struct Budget {
+    pool: Arc<dyn MemoryPool>,
+    reservation: MemoryReservation,
+    /// What is held, by part (records, links, ...), in bytes.
+    parts: Vec<(String, usize)>,
+    records: u32,
+}
+
+impl Budget {
+    pub fn new(ctx: &SessionContext) -> Budget {
+        let pool = Arc::clone(&ctx.runtime_env().memory_pool);
+        Budget {
+            reservation: MemoryConsumer::new("identity resolution").register(&pool),
+            pool,
+            parts: Vec::new(),
+            records: 0,
+        }
+    }
+
+    /// Sets what `part` holds to `bytes`, claiming the difference from the
+    /// pool or giving it back; the error names the part and the total.
+    pub fn set(&mut self, part: &str, bytes: usize) -> Result<()> {
+        let index = match self.parts.iter().position(|(p, _)| p == part) {
+            Some(i) => i,
+            None => {
+                self.parts.push((part.to_string(), 0));
+                self.parts.len() - 1
+            }
+        };
+        let held = self.parts[index].1;
+        if bytes <= held {
+            self.reservation.shrink(held - bytes);
+        } else if self.reservation.try_grow(bytes - held).is_err() {
+            return Err(self.refusal(part, self.reservation.size() + bytes - held));
+        }
+        self.parts[index].1 = bytes;
+        Ok(())
+    }
+
+    pub fn set_records(&mut self, records: u32) {
+        self.records = records;
+    }
+
+    fn refusal(&self, part: &str, needed: usize) -> Error {
+        let limit = match self.pool.memory_limit() {
+            MemoryLimit::Finite(limit) => format!(" ({})", human(limit)),
+            _ => String::new(),
+        };
+        let records = if self.records > 0 {
+            format!(" for {} records", self.records)
+        } else {
+            String::new()
+        };
+        Error::OutOfMemory(format!(
+            "resolving needs more memory than --memory-limit{limit} allows: {part} would bring it to {}{records}; \
+             resolution holds its records in memory and does not spill, so raise --memory-limit or map fewer sources or columns",
+            human(needed)
+        ))
+    }
+}
+
+/// A size as people read it: `2 KB`, `310 MB`, `4.7 GB`.
+fn human(bytes: usize) -> String {
+    const KB: usize = 1 << 10;
+    const MB: usize = 1 << 20;
+    const GB: usize = 1 << 30;
+    match bytes {
+        b if b >= GB => format!("{:.1} GB", b as f64 / GB as f64),
+        b if b >= MB => format!("{} MB", b.div_ceil(MB)),
+        b => format!("{} KB", b.div_ceil(KB)),
+    }
+}
+
+/// Bytes held by one source's columns (the record id, when it is also read
+/// as an identifier, counted once).
+pub fn source_size(source: &SourceRecords) -> usize {
+    let shared = source.record_id.values().as_ptr();
+    let identifiers = source
+        .identifiers
+        .iter()
+        .flatten()
+        .filter(|column| column.values().as_ptr() != shared)
+        .map(|column| column.get_array_memory_size());
+    let attributes = source
+        .attributes
+        .iter()
+        .chain(&source.normalized)
+        .flatten()
+        .map(|column| column.get_array_memory_size());
+    source.record_id.get_array_memory_size()
+        + identifiers.chain(attributes).sum::<usize>()
+        + source.updated_at.as_ref().map_or(0, |a| a.get_array_memory_size())
+}
+
+pub fn previous_size(previous: &Previous) -> usize {
+    previous.id_of.capacity() * size_of::<u64>()
+}
+
+pub fn clusters_size(clusters: &Clusters) -> usize {
+    clusters.cluster_of.capacity() * size_of::<u32>()
+        + clusters.ids.capacity() * size_of::<u64>()
+        + clusters
+            .names
+            .iter()
+            .map(|n| n.capacity() + size_of::<String>())
+            .sum::<usize>()
+}
+
+pub fn batches_size(batches: &[RecordBatch]) -> usize {
+    batches.iter().map(RecordBatch::get_array_memory_size).sum()
+}
