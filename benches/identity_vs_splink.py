@@ -96,6 +96,7 @@ def splink_input_sql():
     parts = [
         row("crm_contacts", "contact_id", user_id="contact_id", email=email("email"),
             phone=phone("phone", crm_region), loyalty_id="loyalty_id",
+            handle="lower(ltrim(trim(social_handle), '@'))",
             first_name="normalize_name(first_name)", last_name="normalize_name(last_name)", dob=dob,
             postcode="normalize_postcode(postcode)", address="normalize_address(address_line1)",
             city="normalize_name(city)"),
@@ -107,7 +108,7 @@ def splink_input_sql():
             phone=phone("requester_phone", PHONE_REGION.format(c="requester_phone")),
             first_name=tf, last_name=tl),
         row("email_subscribers", "subscriber_id", email=email("email"), first_name="normalize_name(first_name)"),
-        row("social_profiles", "profile_id", handle="lower(ltrim(handle, '@'))", email=email("email"),
+        row("social_profiles", "profile_id", handle="lower(ltrim(trim(handle), '@'))", email=email("email"),
             first_name=sf, last_name=sl),
         row("consents", "consent_id", user_id="contact_id", email=email("email"),
             phone=phone("phone", PHONE_REGION.format(c="phone"))),
