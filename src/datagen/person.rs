@@ -300,9 +300,9 @@ fn person(world: &World, index: u64) -> Person {
 
     let in_crm = rng.random_bool(0.85);
     let crm_duplicate = in_crm && rng.random_bool(0.07);
-    // The web's visitors are account holders (people in the CRM): every
-    // anonymous device of theirs signs in at some point. 82% of them browse,
-    // about 70% of all people, as before accounts were required.
+    // The web's visitors are account holders (people in the CRM), so every
+    // anonymous device of theirs can sign in at some point; 82% of them
+    // browse, about 70% of all people.
     let browses = rng.random_bool(0.82);
     let on_web = in_crm && browses;
     let customer = rng.random_bool(0.8).then(|| {

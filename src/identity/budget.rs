@@ -1,8 +1,10 @@
 //! A resolution's own memory (records, links, clusters, golden records)
 //! counted against the session's memory pool, so that `--memory-limit`
 //! bounds `oneview resolve` as it bounds a query. Resolution keeps its
-//! records in memory and does not spill: past the limit it stops with an
-//! error that says how much the run needed, before the system would kill it.
+//! records in memory and does not spill: each part is counted as it is
+//! built, and past the limit the run stops before it writes anything, with
+//! an error that names the part (later parts are not counted yet, so the
+//! figure is what the run needs at least).
 
 use std::mem::size_of;
 use std::sync::Arc;
@@ -69,20 +71,21 @@ impl Budget {
             String::new()
         };
         Error::OutOfMemory(format!(
-            "resolving needs more memory than --memory-limit{limit} allows: {part} would bring it to {}{records}; \
+            "resolving needs more memory than --memory-limit{limit} allows: {part} would bring it to at least {}{records}; \
              resolution holds its records in memory and does not spill, so raise --memory-limit or map fewer sources or columns",
             human(needed)
         ))
     }
 }
 
-/// A size as people read it: `2 KB`, `310 MB`, `4.7 GB`.
+/// A size as people read it: `2 KB`, `310 MB`, `4.7 GB`; rounded up, so
+/// that a total just past a limit never reads as the limit itself.
 fn human(bytes: usize) -> String {
     const KB: usize = 1 << 10;
     const MB: usize = 1 << 20;
     const GB: usize = 1 << 30;
     match bytes {
-        b if b >= GB => format!("{:.1} GB", b as f64 / GB as f64),
+        b if b >= GB => format!("{:.1} GB", (b as f64 / GB as f64 * 10.0).ceil() / 10.0),
         b if b >= MB => format!("{} MB", b.div_ceil(MB)),
         b => format!("{} KB", b.div_ceil(KB)),
     }
@@ -125,4 +128,19 @@ pub fn clusters_size(clusters: &Clusters) -> usize {
 
 pub fn batches_size(batches: &[RecordBatch]) -> usize {
     batches.iter().map(RecordBatch::get_array_memory_size).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human;
+
+    #[test]
+    fn sizes_round_up_so_a_total_past_the_limit_reads_past_it() {
+        const GB: usize = 1 << 30;
+        assert_eq!(human(4 * GB), "4.0 GB");
+        assert_eq!(human(4 * GB + 1), "4.1 GB");
+        assert_eq!(human(310 << 20), "310 MB");
+        assert_eq!(human((310 << 20) + 1), "311 MB");
+        assert_eq!(human(2048), "2 KB");
+    }
 }
