@@ -97,6 +97,7 @@ pub async fn resolve(session: &Session, train: bool, step: &dyn Fn(&str)) -> Res
                     p,
                     &session.project.dir,
                     train,
+                    &mut budget,
                 )?)
             }
             None => None,

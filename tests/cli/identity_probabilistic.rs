@@ -622,3 +622,33 @@ fn link_types_choose_which_records_may_link() {
         "key `identity.link_type` is \"link_only\", which links records of different sources, but [identity] has one source",
     );
 }
+
+/// A blocking rule's pairs count against --memory-limit before they are
+/// made: 2,000 profiles of one surname make 2M pairs (16 MB), which an 8 MB
+/// limit refuses while the records themselves fit; a larger limit runs.
+#[test]
+fn candidate_pairs_count_against_the_memory_limit() {
+    let toml = format!(
+        "[tables.people]\nlocation = \"people.csv\"\n[identity]\n{}{MODEL_TOML}",
+        source("people", "people")
+    );
+    let dir = project(&toml);
+    let mut people = String::from(HEADER);
+    for i in 0..2000 {
+        let p = &PEOPLE[i % PEOPLE.len()];
+        let given = format!("given{i}");
+        let dob = format!("19{:02}-01-{:02}", 40 + i % 50, 1 + i % 28);
+        people.push_str(&line(&format!("rec-{i}"), p, &given, &dob, &ssn(i)).replace(p.surname, "smith"));
+    }
+    std::fs::write(dir.path().join("people.csv"), people).unwrap();
+    run_in(dir.path(), &["--memory-limit", "8M", "resolve"]).fails(
+        1,
+        "allows: the candidate pairs of the attribute model would bring it to at least",
+    );
+    assert!(
+        !dir.path().join("output/identity/current").exists(),
+        "nothing is written on error"
+    );
+    let s = resolve(dir.path(), &[]);
+    assert!(s["blocking rule"][0].starts_with("last_name: 1999000 pairs"), "{s:?}");
+}

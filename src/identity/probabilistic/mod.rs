@@ -16,6 +16,7 @@ use compare::{Pattern, describe};
 use model::{Model, Scorer, em, estimate_u};
 use profiles::Profiles;
 
+use super::budget::Budget;
 use super::config::{BLOCKING_KEYS, COMPARISONS, IdentityConfig, ProbabilisticConfig};
 use super::graph::{Edge, Graph};
 use super::parallel;
@@ -108,6 +109,10 @@ fn pair(x: u32, y: u32) -> u64 {
     (u64::from(a) << 32) | u64::from(b)
 }
 
+/// A candidate pair of profiles, packed in a `u64`.
+const PAIR_BYTES: usize = size_of::<u64>();
+const PAIRS: &str = "the candidate pairs of the attribute model";
+
 fn unpair(p: u64) -> (u32, u32) {
     ((p >> 32) as u32, p as u32)
 }
@@ -119,6 +124,7 @@ pub fn link(
     p: &ProbabilisticConfig,
     dir: &Path,
     train: bool,
+    budget: &mut Budget,
 ) -> Result<Outcome> {
     let profiles = profiles::build(records, graph, config.link_type());
     let present = |key: usize| profiles.counts[key][1..].iter().any(|c| *c > 0);
@@ -165,6 +171,10 @@ pub fn link(
         if refused {
             continue;
         }
+        // Claimed before the pairs are made: `max_pairs` is the user's, and
+        // a rule's pairs can be far more than the records.
+        let held: usize = rule_pairs.iter().map(|(_, l)| l.len() * PAIR_BYTES).sum();
+        budget.set(PAIRS, held + pairs as usize * PAIR_BYTES)?;
         let mut list = Vec::new();
         for block in &blocks {
             profiles.for_each_comparable_pair(block, |x, y| {
@@ -177,6 +187,9 @@ pub fn link(
         let fixed = rule_fields.iter().fold(0u8, |acc, k| acc | bit(comparison_of_key(*k)));
         rule_pairs.push((fixed, list));
     }
+    // The union of the rules' pairs and a comparison pattern for each.
+    let listed: usize = rule_pairs.iter().map(|(_, l)| l.len()).sum();
+    budget.set(PAIRS, listed * (2 * PAIR_BYTES + size_of::<Pattern>()))?;
     let mut all: Vec<u64> = rule_pairs.iter().flat_map(|(_, l)| l.iter().copied()).collect();
     all.sort_unstable();
     all.dedup();
@@ -262,6 +275,7 @@ pub fn link(
         });
         links += 1;
     }
+    budget.set(PAIRS, 0)?;
     Ok(Outcome {
         profiles: profiles.len() as u64,
         blocking: reports,
