@@ -48,7 +48,8 @@ def identity_project(data, people):
 
 # The same normalization for Splink, through oneview's SQL functions.
 PHONE_REGION = "CASE WHEN trim({c}) LIKE '0%' THEN 'GB' ELSE 'US' END"
-JUNK = r"'^[0\-\s.()+]*$|^(null|none|nil|n/?a|unknown|test|x+)$|^(x+|n/?a|none|null|no|noemail|test)@|@test\.com$'"
+JUNK = (r"'^[0\-\s.()+]*$|^(null|none|nil|n/?a|unknown|test|x+)$|^(x+|n/?a|none|null|no|noemail|test)@|@test\.com$"
+        r"|^\+?[0-9]{0,3}(0{10}|1{10}|2{10}|3{10}|4{10}|5{10}|6{10}|7{10}|8{10}|9{10}|1234567890)$'")
 
 
 def clean(expr):

@@ -26,9 +26,10 @@ pub const DEFAULT_BLOCKED: &[&str] = &[
     // Placeholder emails: a placeholder local part, or an example domain.
     r"(?i)^(x+|n/?a|none|null|nil|no|noemail|nomail|no-?reply|test|asdf|abc|unknown|email)@",
     r"(?i)@(example\.(com|org|net)|test\.com)$",
-    // One digit repeated, and 123-456-7890, in any phone format.
-    r"^\+?1?(0{10}|1{10}|2{10}|3{10}|4{10}|5{10}|6{10}|7{10}|8{10}|9{10})$",
-    r"^\+?1?1234567890$",
+    // One digit repeated, and 123-456-7890, in any phone format and under
+    // any country code: a form's placeholder read in the UK is +441234567890.
+    r"^\+?\d{0,3}(0{10}|1{10}|2{10}|3{10}|4{10}|5{10}|6{10}|7{10}|8{10}|9{10})$",
+    r"^\+?\d{0,3}1234567890$",
 ];
 
 /// The rule name of links made by the Fellegi–Sunter model.
@@ -404,4 +405,28 @@ pub fn link(records: &Records, config: &IdentityConfig, budget: &mut Budget) -> 
         budget.set("the links", graph.memory_size())?;
     }
     Ok(graph)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DEFAULT_BLOCKED;
+    use regex::RegexSet;
+
+    #[test]
+    fn placeholder_phones_are_blocked_under_any_country_code() {
+        let blocked = RegexSet::new(DEFAULT_BLOCKED).unwrap();
+        for junk in [
+            "+441234567890",
+            "+11234567890",
+            "1234567890",
+            "+15555555555",
+            "+440000000000",
+            "null",
+        ] {
+            assert!(blocked.is_match(junk), "{junk} should be blocked");
+        }
+        for real in ["+447911123456", "+12025550143", "+4412345678901", "+44123456789"] {
+            assert!(!blocked.is_match(real), "{real} should link");
+        }
+    }
 }
