@@ -62,7 +62,7 @@ impl Budget {
 
     fn refusal(&self, part: &str, needed: usize) -> Error {
         let limit = match self.pool.memory_limit() {
-            MemoryLimit::Finite(limit) => format!(" ({})", human(limit)),
+            MemoryLimit::Finite(limit) => format!(" ({})", human(limit, Round::Down)),
             _ => String::new(),
         };
         let records = if self.records > 0 {
@@ -73,21 +73,38 @@ impl Budget {
         Error::OutOfMemory(format!(
             "resolving needs more memory than --memory-limit{limit} allows: {part} would bring it to at least {}{records}; \
              resolution holds its records in memory and does not spill, so raise --memory-limit or map fewer sources or columns",
-            human(needed)
+            human(needed, Round::Up)
         ))
     }
 }
 
-/// A size as people read it: `2 KB`, `310 MB`, `4.7 GB`; rounded up, so
-/// that a total just past a limit never reads as the limit itself.
-fn human(bytes: usize) -> String {
+#[derive(Clone, Copy)]
+enum Round {
+    Up,
+    Down,
+}
+
+/// A size as people read it: `2 KB`, `310 MB`, `4.7 GB`. A limit is
+/// rounded down and a need up, so that a need just past a limit never
+/// reads as the limit itself.
+fn human(bytes: usize, round: Round) -> String {
     const KB: usize = 1 << 10;
     const MB: usize = 1 << 20;
     const GB: usize = 1 << 30;
-    match bytes {
-        b if b >= GB => format!("{:.1} GB", (b as f64 / GB as f64 * 10.0).ceil() / 10.0),
-        b if b >= MB => format!("{} MB", b.div_ceil(MB)),
-        b => format!("{} KB", b.div_ceil(KB)),
+    let (unit, name) = match bytes {
+        b if b >= GB => (GB as f64 / 10.0, "GB"),
+        b if b >= MB => (MB as f64, "MB"),
+        _ => (KB as f64, "KB"),
+    };
+    let units = bytes as f64 / unit;
+    let units = match round {
+        Round::Up => units.ceil(),
+        Round::Down => units.floor(),
+    } as u64;
+    if name == "GB" {
+        format!("{}.{} GB", units / 10, units % 10)
+    } else {
+        format!("{units} {name}")
     }
 }
 
@@ -132,15 +149,20 @@ pub fn batches_size(batches: &[RecordBatch]) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::human;
+    use super::{Round, human};
 
     #[test]
-    fn sizes_round_up_so_a_total_past_the_limit_reads_past_it() {
+    fn a_need_past_the_limit_never_reads_as_the_limit() {
         const GB: usize = 1 << 30;
-        assert_eq!(human(4 * GB), "4.0 GB");
-        assert_eq!(human(4 * GB + 1), "4.1 GB");
-        assert_eq!(human(310 << 20), "310 MB");
-        assert_eq!(human((310 << 20) + 1), "311 MB");
-        assert_eq!(human(2048), "2 KB");
+        assert_eq!(human(4 * GB, Round::Up), "4.0 GB");
+        assert_eq!(human(4 * GB + 1, Round::Up), "4.1 GB");
+        // --memory-limit 4.25G against a need just above it.
+        let limit = 4 * GB + GB / 4;
+        assert_eq!(human(limit, Round::Down), "4.2 GB");
+        assert_eq!(human(limit + 1, Round::Up), "4.3 GB");
+        assert_eq!(human(310 << 20, Round::Up), "310 MB");
+        assert_eq!(human((310 << 20) + 1, Round::Up), "311 MB");
+        assert_eq!(human((310 << 20) + 1, Round::Down), "310 MB");
+        assert_eq!(human(2048, Round::Up), "2 KB");
     }
 }

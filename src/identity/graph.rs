@@ -26,10 +26,17 @@ pub const DEFAULT_BLOCKED: &[&str] = &[
     // Placeholder emails: a placeholder local part, or an example domain.
     r"(?i)^(x+|n/?a|none|null|nil|no|noemail|nomail|no-?reply|test|asdf|abc|unknown|email)@",
     r"(?i)@(example\.(com|org|net)|test\.com)$",
-    // One digit repeated, and 123-456-7890, in any phone format and under
-    // any country code: a form's placeholder read in the UK is +441234567890.
-    r"^\+?\d{0,3}(0{10}|1{10}|2{10}|3{10}|4{10}|5{10}|6{10}|7{10}|8{10}|9{10})$",
-    r"^\+?\d{0,3}1234567890$",
+    // One digit repeated, and 1234567890, as ten digits (or +1 and ten).
+    r"^\+?1?(0{10}|1{10}|2{10}|3{10}|4{10}|5{10}|6{10}|7{10}|8{10}|9{10})$",
+    r"^\+?1?1234567890$",
+];
+
+/// For phones only, the same placeholders under any country code: a form's
+/// 123-456-7890 read as a UK number is +441234567890. (Other kinds keep
+/// the narrower patterns: a 12-digit id may well start with 1111111111.)
+pub const DEFAULT_BLOCKED_PHONES: &[&str] = &[
+    r"^\+?[0-9]{0,3}(0{10}|1{10}|2{10}|3{10}|4{10}|5{10}|6{10}|7{10}|8{10}|9{10})$",
+    r"^\+?[0-9]{0,3}1234567890$",
 ];
 
 /// The rule name of links made by the Fellegi–Sunter model.
@@ -278,6 +285,9 @@ impl Blocker {
         let mut patterns: Vec<String> = Vec::new();
         if config.default_blocked.unwrap_or(true) {
             patterns.extend(DEFAULT_BLOCKED.iter().map(|p| p.to_string()));
+            if kind == "phone" {
+                patterns.extend(DEFAULT_BLOCKED_PHONES.iter().map(|p| p.to_string()));
+            }
         }
         patterns.extend(config.blocked_patterns.iter().cloned());
         patterns.extend(config.identifier(kind).blocked_patterns);
@@ -409,12 +419,12 @@ pub fn link(records: &Records, config: &IdentityConfig, budget: &mut Budget) -> 
 
 #[cfg(test)]
 mod tests {
-    use super::DEFAULT_BLOCKED;
+    use super::{DEFAULT_BLOCKED, DEFAULT_BLOCKED_PHONES};
     use regex::RegexSet;
 
     #[test]
     fn placeholder_phones_are_blocked_under_any_country_code() {
-        let blocked = RegexSet::new(DEFAULT_BLOCKED).unwrap();
+        let blocked = RegexSet::new(DEFAULT_BLOCKED.iter().chain(DEFAULT_BLOCKED_PHONES)).unwrap();
         for junk in [
             "+441234567890",
             "+11234567890",
@@ -428,5 +438,10 @@ mod tests {
         for real in ["+447911123456", "+12025550143", "+4412345678901", "+44123456789"] {
             assert!(!blocked.is_match(real), "{real} should link");
         }
+        // Other kinds keep the ten-digit patterns: a longer id links.
+        let others = RegexSet::new(DEFAULT_BLOCKED).unwrap();
+        assert!(others.is_match("1234567890"));
+        assert!(!others.is_match("001234567890"));
+        assert!(!others.is_match("20000000000"));
     }
 }

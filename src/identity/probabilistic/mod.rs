@@ -173,9 +173,11 @@ pub fn link(
         }
         // Claimed before the pairs are made: `max_pairs` is the user's, and
         // a rule's pairs can be far more than the records.
-        let held: usize = rule_pairs.iter().map(|(_, l)| l.len() * PAIR_BYTES).sum();
-        budget.set(PAIRS, held + pairs as usize * PAIR_BYTES)?;
-        let mut list = Vec::new();
+        // The vector is sized once, so what is claimed is what it takes.
+        let held: usize = rule_pairs.iter().map(|(_, l)| l.capacity() * PAIR_BYTES).sum();
+        let capacity = usize::try_from(pairs).unwrap_or(usize::MAX);
+        budget.set(PAIRS, capacity.saturating_mul(PAIR_BYTES).saturating_add(held))?;
+        let mut list = Vec::with_capacity(capacity);
         for block in &blocks {
             profiles.for_each_comparable_pair(block, |x, y| {
                 if profiles.root[x as usize] != profiles.root[y as usize] {
@@ -183,6 +185,8 @@ pub fn link(
                 }
             });
         }
+        // Pairs within one cluster were left out: give their room back.
+        list.shrink_to_fit();
         list.sort_unstable();
         let fixed = rule_fields.iter().fold(0u8, |acc, k| acc | bit(comparison_of_key(*k)));
         rule_pairs.push((fixed, list));
@@ -190,7 +194,8 @@ pub fn link(
     // The union of the rules' pairs and a comparison pattern for each.
     let listed: usize = rule_pairs.iter().map(|(_, l)| l.len()).sum();
     budget.set(PAIRS, listed * (2 * PAIR_BYTES + size_of::<Pattern>()))?;
-    let mut all: Vec<u64> = rule_pairs.iter().flat_map(|(_, l)| l.iter().copied()).collect();
+    let mut all: Vec<u64> = Vec::with_capacity(listed);
+    all.extend(rule_pairs.iter().flat_map(|(_, l)| l.iter().copied()));
     all.sort_unstable();
     all.dedup();
     let patterns: Vec<Pattern> = parallel::map_items(&all, |&pr| {
