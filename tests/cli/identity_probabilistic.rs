@@ -625,7 +625,7 @@ fn link_types_choose_which_records_may_link() {
 
 /// A blocking rule's pairs count against --memory-limit before they are
 /// made: 2,000 profiles of one surname make 2M pairs (16 MB), which an 8 MB
-/// limit refuses while the records themselves fit; a larger limit runs.
+/// limit refuses while the records themselves fit; without a limit it runs.
 #[test]
 fn candidate_pairs_count_against_the_memory_limit() {
     let toml = format!(

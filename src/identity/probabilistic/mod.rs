@@ -171,9 +171,9 @@ pub fn link(
         if refused {
             continue;
         }
-        // Claimed before the pairs are made: `max_pairs` is the user's, and
-        // a rule's pairs can be far more than the records.
-        // The vector is sized once, so what is claimed is what it takes.
+        // Claimed before the pairs are made (`max_pairs` is the user's, and
+        // a rule's pairs can be far more than the records); the vector is
+        // sized once, so what is claimed is what it takes.
         let held: usize = rule_pairs.iter().map(|(_, l)| l.capacity() * PAIR_BYTES).sum();
         let capacity = usize::try_from(pairs).unwrap_or(usize::MAX);
         budget.set(PAIRS, capacity.saturating_mul(PAIR_BYTES).saturating_add(held))?;
