@@ -76,6 +76,12 @@ impl From<datafusion::arrow::error::ArrowError> for Error {
     }
 }
 
+impl From<datafusion::parquet::errors::ParquetError> for Error {
+    fn from(e: datafusion::parquet::errors::ParquetError) -> Self {
+        Error::Query(e.into())
+    }
+}
+
 impl Error {
     pub fn config(file: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         Error::Config {

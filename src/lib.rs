@@ -1,12 +1,16 @@
 //! oneview: a single-customer-view engine on Apache DataFusion.
 //!
-//! The pipeline, in module order: a `project` declares tables whose data
-//! `storage` reaches; the `catalog` exposes them to a DataFusion `session`;
-//! `exec` runs SQL and writes results; `datagen` makes synthetic customer data;
-//! `identity` links the records of many sources into customers;
-//! `segments` are views with a membership history kept in the project's
-//! `state`; `reports` write query results on demand or on a schedule;
-//! `server` serves it over Arrow Flight SQL; `cli` is the command line over all of it.
+//! The modules in layers, bottom to top (ARCHITECTURE.md has the rules):
+//! `error` and `util` (helpers) → `storage` (locations, object stores,
+//! formats, the state folder, writing results) → `project` (`oneview.toml`
+//! and the segment files) → `catalog` (the project's tables and views as a
+//! DataFusion schema) → `exec` (running SQL text) → the features: `identity`
+//! (records linked into customers), `scoring` (the `rfm` and `clv` views),
+//! `segments` (membership history), `reports` (results written on demand or
+//! on a schedule), `datagen` (synthetic customer data) → `session` (the one
+//! place features are wired into a DataFusion session) → `server` (Arrow
+//! Flight SQL) and `cli` (the command line). A module imports only from the
+//! layers below it.
 
 pub mod catalog;
 pub mod cli;
@@ -14,13 +18,13 @@ pub mod datagen;
 pub mod error;
 pub mod exec;
 pub mod identity;
-pub mod progress;
 pub mod project;
 pub mod reports;
+pub mod scoring;
 pub mod segments;
 pub mod server;
 pub mod session;
-pub mod state;
 pub mod storage;
+pub mod util;
 
 pub use error::{Error, Result};

@@ -1,20 +1,21 @@
-//! A DataFusion session wired for a project: its tables, oneview's SQL
-//! functions, the object store registry and the memory limit.
+//! A DataFusion session wired for a project: the one place that puts the
+//! features' tables, views and functions into a session. Everything a query
+//! can name comes from here: the project's tables (the catalog), oneview's
+//! SQL functions (the udfs crate), the system tables and views each feature
+//! exports, the object store registry and the memory limit.
 
 use std::sync::Arc;
 
 use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::memory_pool::FairSpillPool;
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-use crate::catalog::{ProjectSchema, SessionHandle};
+use crate::catalog::{CATALOG, ProjectSchema, SCHEMA, SessionHandle};
 use crate::error::{Error, Result};
 use crate::project::Project;
-use crate::storage::StoreRegistry;
-
-pub const CATALOG: &str = "oneview";
-pub const SCHEMA: &str = "public";
+use crate::storage::{StateStore, StoreRegistry};
+use crate::{identity, reports, scoring, segments};
 
 #[derive(Debug, Clone, Default)]
 pub struct SessionOptions {
@@ -30,17 +31,7 @@ pub struct Session {
 
 impl Session {
     pub fn open(project: Project, options: &SessionOptions) -> Result<Session> {
-        // No list-files cache: DataFusion keeps listings forever by default, so
-        // a long-running server would never see new files in a table's folder,
-        // nor the report runs and snapshots oneview writes itself.
-        let caches = CacheManagerConfig::default().with_list_files_cache_limit(0);
-        let mut runtime = RuntimeEnvBuilder::new()
-            .with_object_store_registry(Arc::new(StoreRegistry::new()))
-            .with_cache_manager(caches);
-        if let Some(limit) = options.memory_limit {
-            runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
-        }
-        let runtime = runtime.build_arc().map_err(Error::Query)?;
+        let runtime = runtime(options)?;
         let mut config = SessionConfig::new()
             .with_default_catalog_and_schema(CATALOG, SCHEMA)
             .with_create_default_catalog_and_schema(true)
@@ -49,7 +40,9 @@ impl Session {
         config.options_mut().sql_parser.collect_spans = true;
         let ctx = SessionContext::new_with_config_rt(config.clone(), Arc::clone(&runtime));
         oneview_udfs::register_all(&ctx);
-        let schema = Arc::new(ProjectSchema::new(&project, runtime, config)?);
+        let mut schema = ProjectSchema::new(&project, runtime, config)?;
+        register_features(&mut schema, &project)?;
+        let schema = Arc::new(schema);
         ctx.catalog(CATALOG)
             .expect("the default catalog exists")
             .register_schema(SCHEMA, Arc::clone(&schema) as _)
@@ -60,44 +53,139 @@ impl Session {
         })));
         Ok(Session { ctx, schema, project })
     }
+
+    /// The project's state folder, through this session's object stores.
+    pub fn state(&self) -> Result<StateStore> {
+        StateStore::at(self.project.state.clone(), &self.ctx.runtime_env())
+    }
 }
 
-/// Parses sizes such as `512M`, `2G`, `1.5GB` or a plain number of bytes.
-pub fn parse_size(text: &str) -> std::result::Result<usize, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a size; expected a number with an optional unit such as 512M or 2G"))?;
-    let factor: f64 = match unit.trim().to_ascii_uppercase().as_str() {
-        "" | "B" => 1.0,
-        "K" | "KB" | "KIB" => 1024.0,
-        "M" | "MB" | "MIB" => 1024.0 * 1024.0,
-        "G" | "GB" | "GIB" => 1024.0 * 1024.0 * 1024.0,
-        "T" | "TB" | "TIB" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
-        other => {
-            return Err(format!("`{other}` is not a size unit; expected K, M, G or T"));
-        }
-    };
-    let bytes = number * factor;
-    if bytes < 1.0 {
-        return Err(format!("`{text}` is too small for a memory limit"));
+fn runtime(options: &SessionOptions) -> Result<Arc<RuntimeEnv>> {
+    // No list-files cache: DataFusion keeps listings forever by default, so
+    // a long-running server would never see new files in a table's folder,
+    // nor the report runs and snapshots oneview writes itself.
+    let caches = CacheManagerConfig::default().with_list_files_cache_limit(0);
+    let mut runtime = RuntimeEnvBuilder::new()
+        .with_object_store_registry(Arc::new(StoreRegistry::new()))
+        .with_cache_manager(caches);
+    if let Some(limit) = options.memory_limit {
+        runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
     }
-    Ok(bytes as usize)
+    runtime.build_arc().map_err(Error::Query)
+}
+
+/// Every feature's tables and views: the membership history and report
+/// runs always; the identity tables with `[identity]`; `rfm` and `clv` with
+/// `[orders]`; one view per segment.
+fn register_features(schema: &mut ProjectSchema, project: &Project) -> Result<()> {
+    let config = &project.config;
+    schema.register_system(
+        segments::membership::TABLE,
+        segments::membership::table(&project.state)?,
+    )?;
+    schema.register_system(reports::runs::TABLE, reports::runs::table(&project.state)?)?;
+    if let Some(identity) = &config.identity {
+        for (name, table) in identity::tables(&project.output, identity) {
+            schema.register_system(name, table)?;
+        }
+    }
+    if let Some(orders) = &config.orders {
+        for view in scoring::views(orders, config.identity.as_ref(), &project.config_file()) {
+            schema.register_view(view)?;
+        }
+    }
+    for view in segments::views(&project.segments) {
+        schema.register_view(view)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse_size;
+    use std::collections::BTreeSet;
 
+    use chrono::Utc;
+    use datafusion::arrow::array::Int64Array;
+    use datafusion::catalog::SchemaProvider;
+
+    use super::*;
+    use crate::project::names;
+    use crate::reports::{RunRecord, runs};
+
+    fn project(toml: &str) -> (tempfile::TempDir, Project) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("oneview.toml"), toml).unwrap();
+        let project = Project::load(dir.path()).unwrap();
+        (dir, project)
+    }
+
+    /// The names a project may not take are exactly the names the features
+    /// register: a feature that adds a table must add its name to the list.
     #[test]
-    fn sizes() {
-        assert_eq!(parse_size("512M").unwrap(), 512 << 20);
-        assert_eq!(parse_size("2G").unwrap(), 2 << 30);
-        assert_eq!(parse_size("1.5GB").unwrap(), 3 << 29);
-        assert_eq!(parse_size("4096").unwrap(), 4096);
-        assert!(parse_size("lots").is_err());
-        assert!(parse_size("3X").is_err());
+    fn every_name_oneview_registers_is_reserved() {
+        let (_dir, project) = project(
+            r#"
+            [tables.orders]
+            location = "orders.parquet"
+            [orders]
+            table = "orders"
+            customer = "c"
+            amount = "a"
+            [identity.sources.orders]
+            record_id = "id"
+            identifiers = { email = "email" }
+            "#,
+        );
+        let session = Session::open(project, &SessionOptions::default()).unwrap();
+        let registered: BTreeSet<String> = session
+            .schema
+            .table_names()
+            .into_iter()
+            .filter(|name| name != "orders")
+            .collect();
+        let reserved: BTreeSet<String> = names::provided(true).map(String::from).collect();
+        assert_eq!(registered, reserved);
+    }
+
+    async fn count(session: &Session) -> i64 {
+        let batches = session
+            .ctx
+            .sql("SELECT count(*) FROM report_runs WHERE status = 'ok'")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        batches[0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap()
+            .value(0)
+    }
+
+    #[tokio::test]
+    async fn a_long_session_sees_runs_recorded_after_it_started() {
+        let (_dir, project) = project("");
+        let session = Session::open(project, &SessionOptions::default()).unwrap();
+        let state = session.state().unwrap();
+        assert_eq!(count(&session).await, 0);
+        for (i, expected) in [1, 2].into_iter().enumerate() {
+            let started = Utc::now() + chrono::Duration::seconds(i as i64);
+            let run = RunRecord {
+                name: "r".into(),
+                started,
+                finished: started,
+                rows: Some(3),
+                output: None,
+                status: "ok".into(),
+                error: None,
+            };
+            runs::record(&state, &run).await.unwrap();
+            // The same session (as in `oneview serve`) lists the folder again.
+            assert_eq!(count(&session).await, expected);
+        }
+        let latest = runs::latest(&state).await.unwrap();
+        assert_eq!(latest["r"].rows, Some(3));
     }
 }

@@ -1,11 +1,13 @@
 //! The project's tables as a DataFusion schema.
 //!
 //! Configured tables are opened on first use (listing files and reading the
-//! schema is I/O), so startup costs nothing per table. Tables that sessions
-//! register at run time (views, segments, engine outputs) live beside them.
+//! schema is I/O), so startup costs nothing per table. Beside them live the
+//! views and the system tables the session registers (`register_view`,
+//! `register_system`) and the tables users create at run time. The catalog
+//! knows no feature: what a view or system table means is its owner's.
 
+mod parquet;
 mod spec;
-mod system;
 mod views;
 
 use std::collections::{BTreeMap, HashMap};
@@ -20,23 +22,28 @@ use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::prelude::SessionConfig;
 use tokio::sync::OnceCell;
 
+pub use parquet::parquet_table;
 pub use spec::TableSpec;
-pub use views::SessionHandle;
+pub use views::{SessionHandle, ViewDef, ViewOrigin};
 
 use views::LazyView;
 
 use crate::error::{Error, Result};
 use crate::project::Project;
 
+/// The catalog and schema every session's tables are registered in.
+pub const CATALOG: &str = "oneview";
+pub const SCHEMA: &str = "public";
+
 /// The schema holding a project's tables.
 #[derive(Debug)]
 pub struct ProjectSchema {
     configured: BTreeMap<String, LazyTable>,
     registered: RwLock<HashMap<String, Arc<dyn TableProvider>>>,
-    /// Segments and the built-in views, planned on first use.
+    /// Views features and segments define, planned on first use.
     views: BTreeMap<String, LazyView>,
-    /// Tables oneview writes: membership, report runs, identity tables.
-    system: system::SystemTables,
+    /// Tables oneview writes itself, as their owners made them.
+    system: BTreeMap<String, Arc<dyn TableProvider>>,
     /// The session that plans views; set once it exists.
     session: std::sync::OnceLock<SessionHandle>,
     runtime: Arc<RuntimeEnv>,
@@ -50,7 +57,7 @@ struct LazyTable {
 }
 
 impl ProjectSchema {
-    /// Checks every table's location and options; opens nothing.
+    /// Checks every configured table's location and options; opens nothing.
     pub fn new(project: &Project, runtime: Arc<RuntimeEnv>, config: SessionConfig) -> Result<Self> {
         let specs = TableSpec::from_project(project)?;
         // Stores from `options` are registered now, so that an output to the
@@ -70,16 +77,41 @@ impl ProjectSchema {
                 (lazy.spec.name.clone(), lazy)
             })
             .collect();
-        let views = LazyView::for_project(project);
         Ok(Self {
             configured,
             registered: RwLock::new(HashMap::new()),
-            views,
-            system: system::SystemTables::new(project)?,
+            views: BTreeMap::new(),
+            system: BTreeMap::new(),
             session: std::sync::OnceLock::new(),
             runtime,
             config,
         })
+    }
+
+    /// Adds a view, planned in the attached session when first read. Its
+    /// name must not be taken (the project refuses tables and segments that
+    /// take a name oneview provides, so a clash is oneview's own mistake).
+    pub fn register_view(&mut self, view: ViewDef) -> Result<()> {
+        let name = view.name.clone();
+        self.check_free(&name)?;
+        self.views.insert(name, LazyView::new(view));
+        Ok(())
+    }
+
+    /// Adds a table oneview writes itself; its owner decides how it is read.
+    pub fn register_system(&mut self, name: &str, table: Arc<dyn TableProvider>) -> Result<()> {
+        self.check_free(name)?;
+        self.system.insert(name.to_string(), table);
+        Ok(())
+    }
+
+    fn check_free(&self, name: &str) -> Result<()> {
+        if self.configured.contains_key(name) || self.views.contains_key(name) || self.system.contains_key(name) {
+            return Err(Error::Usage(format!(
+                "`{name}` is registered twice in the project's schema"
+            )));
+        }
+        Ok(())
     }
 
     /// Gives the schema the session its views are planned in.
@@ -126,7 +158,7 @@ impl SchemaProvider for ProjectSchema {
         let mut names: Vec<String> = self.configured.keys().cloned().collect();
         names.extend(self.registered.read().expect("schema lock").keys().cloned());
         names.extend(self.views.keys().cloned());
-        names.extend(self.system.names().iter().map(|n| n.to_string()));
+        names.extend(self.system.keys().cloned());
         names.sort();
         names.dedup();
         names
@@ -146,10 +178,7 @@ impl SchemaProvider for ProjectSchema {
                 .ok_or_else(|| DataFusionError::Internal("views are read before the session is attached".into()))?;
             return view.open(session).await.map(Some).map_err(DataFusionError::from);
         }
-        if let Some(table) = self.system.table(name, &self.runtime).map_err(DataFusionError::from)? {
-            return Ok(Some(table));
-        }
-        Ok(None)
+        Ok(self.system.get(name).cloned())
     }
 
     async fn table_type(&self, name: &str) -> DfResult<Option<TableType>> {
@@ -160,14 +189,14 @@ impl SchemaProvider for ProjectSchema {
         if self.views.contains_key(name) {
             return Ok(Some(TableType::View));
         }
-        if self.system.contains(name) {
+        if self.system.contains_key(name) {
             return Ok(Some(TableType::Base));
         }
         Ok(self.configured.contains_key(name).then_some(TableType::Base))
     }
 
     fn register_table(&self, name: String, table: Arc<dyn TableProvider>) -> DfResult<Option<Arc<dyn TableProvider>>> {
-        if self.views.contains_key(&name) || self.system.contains(&name) {
+        if self.views.contains_key(&name) || self.system.contains_key(&name) {
             return Err(DataFusionError::Plan(format!(
                 "`{name}` is a segment or built-in view of the project; choose another name"
             )));
@@ -192,7 +221,7 @@ impl SchemaProvider for ProjectSchema {
     fn table_exist(&self, name: &str) -> bool {
         self.configured.contains_key(name)
             || self.views.contains_key(name)
-            || self.system.contains(name)
+            || self.system.contains_key(name)
             || self.registered.read().expect("schema lock").contains_key(name)
     }
 }

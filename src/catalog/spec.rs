@@ -16,8 +16,8 @@ use datafusion::execution::context::SessionState;
 use url::Url;
 
 use crate::error::{Error, Result};
-use crate::project::{FileFormatKind, Project};
-use crate::storage::{build_store, resolve_location};
+use crate::project::Project;
+use crate::storage::{FileFormatKind, build_store, resolve_location};
 
 #[derive(Debug, Clone)]
 pub struct TableSpec {

@@ -1,8 +1,8 @@
-//! Segments and the built-in views as tables of the project schema, planned
-//! on first use: a view's schema is its plan's, and planning opens the
-//! tables it reads, which is I/O the session should not pay at startup.
+//! Views as tables of the project schema (segments, and the views features
+//! write from configuration), planned on first use: a view's schema is its
+//! plan's, and planning opens the tables it reads, which is I/O the session
+//! should not pay at startup.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -12,9 +12,8 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::context::SessionState;
 use tokio::sync::OnceCell;
 
-use crate::error::{Error, Result};
-use crate::project::Project;
-use crate::segments::builtin_views;
+use crate::error::{Error, Result, root_external};
+use crate::util::line_of;
 
 /// The current state of the session views are planned in (None once the
 /// session is gone). A handle rather than the session, which owns this schema.
@@ -27,44 +26,36 @@ impl std::fmt::Debug for SessionHandle {
     }
 }
 
+/// A view to register: its name, its SQL and where the SQL comes from.
+#[derive(Debug, Clone)]
+pub struct ViewDef {
+    pub name: String,
+    pub sql: String,
+    pub origin: ViewOrigin,
+}
+
+/// Where a view's SQL comes from, so a planning error names what to fix.
+#[derive(Debug, Clone)]
+pub enum ViewOrigin {
+    /// A file of SQL (a segment): errors name the file and, where found, the line.
+    File(PathBuf),
+    /// SQL oneview writes from the configuration file: errors name the file
+    /// and say what to check there (e.g. which keys the view is written from).
+    Config { file: PathBuf, check: String },
+}
+
 #[derive(Debug)]
 pub(super) struct LazyView {
     sql: String,
-    origin: Origin,
+    origin: ViewOrigin,
     opened: OnceCell<Arc<dyn TableProvider>>,
 }
 
-#[derive(Debug, Clone)]
-enum Origin {
-    Segment(PathBuf),
-    /// A built-in view and the configuration file it comes from.
-    Builtin(&'static str, PathBuf),
-}
-
 impl LazyView {
-    pub(super) fn for_project(project: &Project) -> BTreeMap<String, LazyView> {
-        let mut views = BTreeMap::new();
-        if let Some(orders) = &project.config.orders {
-            for (name, sql) in builtin_views(orders, &project.config) {
-                views.insert(
-                    name.to_string(),
-                    LazyView::new(sql, Origin::Builtin(name, project.config_file())),
-                );
-            }
-        }
-        for segment in &project.segments {
-            views.insert(
-                segment.name.clone(),
-                LazyView::new(segment.sql.clone(), Origin::Segment(segment.file.clone())),
-            );
-        }
-        views
-    }
-
-    fn new(sql: String, origin: Origin) -> LazyView {
+    pub(super) fn new(view: ViewDef) -> LazyView {
         LazyView {
-            sql,
-            origin,
+            sql: view.sql,
+            origin: view.origin,
             opened: OnceCell::new(),
         }
     }
@@ -98,7 +89,7 @@ impl LazyView {
             e.find_root(),
             DataFusionError::Plan(_) | DataFusionError::SchemaError(..) | DataFusionError::SQL(..)
         );
-        if crate::error::root_external::<Error>(&e).is_some() || !planning {
+        if root_external::<Error>(&e).is_some() || !planning {
             return Error::Query(e);
         }
         let line = e
@@ -110,13 +101,8 @@ impl LazyView {
             .or_else(|| guess_line(&self.sql, &e.to_string()));
         let message = Error::Query(e).to_string();
         match &self.origin {
-            Origin::Segment(file) => Error::segment(file, line, message),
-            Origin::Builtin(name, file) => Error::config(
-                file,
-                format!(
-                    "the built-in view `{name}` written from [orders] cannot be planned; check `orders.customer`, `orders.ordered_at` and `orders.amount`: {message}"
-                ),
-            ),
+            ViewOrigin::File(file) => Error::segment(file, line, message),
+            ViewOrigin::Config { file, check } => Error::config(file, format!("{check}: {message}")),
         }
     }
 }
@@ -136,5 +122,5 @@ fn guess_line(sql: &str, message: &str) -> Option<usize> {
     if name.is_empty() {
         return None;
     }
-    sql.find(&name).map(|offset| crate::project::line_of(sql, offset))
+    sql.find(&name).map(|offset| line_of(sql, offset))
 }

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::exec::OutputFormat;
-use crate::session::parse_size;
+use crate::storage::OutputFormat;
+use crate::util::parse_size;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -7,9 +7,11 @@ use std::time::Instant;
 
 use super::args::DemoArgs;
 use crate::error::{Error, Result};
-use crate::exec::{Destination, OutputFormat, OutputSpec, run_sql};
-use crate::project::Project;
+use crate::exec::run_sql;
+use crate::project::{CONFIG_FILE, Project};
 use crate::session::{Session, SessionOptions};
+use crate::storage::{Destination, OutputFormat, OutputSpec};
+use crate::{identity, reports};
 
 /// The demo project of the source tree this binary was built from.
 fn source_tree_dir() -> PathBuf {
@@ -245,7 +247,15 @@ async fn resolve(session: &Session) -> Result<()> {
     say(
         "== Identity resolution ([identity]): identifier links with guards, then Fellegi–Sunter on names, birth dates and addresses",
     );
-    let summary = waiting_for_lock(120, || crate::identity::resolve(session, false, &|_| {})).await?;
+    let project = &session.project;
+    let config = identity::require(project.config.identity.as_ref())?;
+    let at = identity::Locations {
+        dir: &project.dir,
+        config_file: &project.config_file(),
+        state: &project.state,
+        output: &project.output,
+    };
+    let summary = waiting_for_lock(120, || identity::resolve(&session.ctx, config, at, false, &|_| {})).await?;
     let records: u64 = summary.records.iter().map(|(_, n)| n).sum();
     let links: Vec<String> = summary.links.iter().map(|(rule, n)| format!("{rule} {n}")).collect();
     say(&format!(
@@ -260,7 +270,7 @@ async fn resolve(session: &Session) -> Result<()> {
         "guards fired: {} (junk values, shared devices, family emails, size caps)",
         summary.guards.total()
     ));
-    let e = crate::identity::evaluate::evaluate(&session.ctx, "ground_truth").await?;
+    let e = identity::evaluate::evaluate(&session.ctx, "ground_truth").await?;
     say(&format!(
         "against the ground truth: pairwise precision {:.4}, recall {:.4}, F1 {:.4}; B-cubed F1 {:.4}\n",
         e.precision(),
@@ -275,12 +285,12 @@ pub async fn run(args: DemoArgs, options: &SessionOptions) -> Result<()> {
     let unpacked;
     let dir = match args.dir {
         Some(dir) => {
-            if !dir.join(crate::project::CONFIG_FILE).exists() {
+            if !dir.join(CONFIG_FILE).exists() {
                 return Err(Error::Usage(format!("--dir {}: no oneview.toml there", dir.display())));
             }
             dir
         }
-        None if !args.embedded && source_tree_dir().join(crate::project::CONFIG_FILE).exists() => source_tree_dir(),
+        None if !args.embedded && source_tree_dir().join(CONFIG_FILE).exists() => source_tree_dir(),
         None => {
             unpacked = tempfile::tempdir().map_err(|e| Error::io("cannot create a temporary directory", e))?;
             unpack(unpacked.path())?
@@ -305,12 +315,13 @@ pub async fn run(args: DemoArgs, options: &SessionOptions) -> Result<()> {
         }
     }
     say("== The weekly report ([reports.weekly_segments], scheduled for Mondays 06:00 UTC), run now");
-    let state = crate::state::StateStore::open(&session.project, &session.ctx)?;
+    let state = session.state()?;
+    let report = reports::find(&session.project.config.reports, "weekly_segments")?;
     let result = waiting_for_lock(60, || {
-        crate::reports::run(&session.ctx, &session.project, &state, "weekly_segments")
+        reports::run(&session.ctx, &state, "weekly_segments", report, &session.project.dir)
     })
     .await;
-    say(&crate::reports::summary("weekly_segments", &result));
+    say(&reports::summary("weekly_segments", &result));
     result?;
     say(&format!("done in {:.2}s", started.elapsed().as_secs_f64()));
     Ok(())

@@ -16,10 +16,10 @@ use clap::Parser;
 pub use args::{Cli, Command};
 
 use crate::error::{Error, Result};
-use crate::exec::{Destination, OutputFormat, OutputSpec, run_sql};
+use crate::exec::run_sql;
 use crate::project::{CONFIG_FILE, Project};
 use crate::session::{Session, SessionOptions};
-use crate::storage::resolve_output;
+use crate::storage::{Destination, OutputFormat, OutputSpec, resolve_output};
 
 /// Parses the arguments, runs the command and returns the exit code:
 /// 0 ok, 1 query or data error, 2 usage or configuration error.
@@ -121,7 +121,7 @@ fn load_project(dir: Option<&Path>, required: bool) -> Result<Project> {
             if required || cwd.join(CONFIG_FILE).exists() {
                 Project::load(&cwd)
             } else {
-                Ok(Project::empty(&cwd))
+                Project::empty(&cwd)
             }
         }
     }

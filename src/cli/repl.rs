@@ -8,8 +8,9 @@ use rustyline::DefaultEditor;
 use rustyline::error::ReadlineError;
 
 use crate::error::{Error, Result};
-use crate::exec::{OutputSpec, run_sql};
+use crate::exec::run_sql;
 use crate::session::Session;
+use crate::storage::OutputSpec;
 
 const HELP: &str = "\
 Statements end with `;` and may span lines.

@@ -4,17 +4,18 @@ use chrono::Utc;
 
 use super::args::ReportCommand;
 use crate::error::{Error, Result};
-use crate::exec::{OutputFormat, print_batch, text_batch};
+use crate::exec::{print_batch, text_batch};
 use crate::project::parse_schedule;
 use crate::reports::{self, Scheduler, next_run};
 use crate::session::Session;
-use crate::state::StateStore;
+use crate::storage::OutputFormat;
 
 pub async fn run(session: Session, command: ReportCommand) -> Result<()> {
     match command {
         ReportCommand::Run { name } => {
-            let state = StateStore::open(&session.project, &session.ctx)?;
-            let result = reports::run(&session.ctx, &session.project, &state, &name).await;
+            let state = session.state()?;
+            let report = reports::find(&session.project.config.reports, &name)?;
+            let result = reports::run(&session.ctx, &state, &name, report, &session.project.dir).await;
             // A failure is reported once, as the error (exit code 1).
             if result.is_ok() {
                 println!("{}", reports::summary(&name, &result));
@@ -23,7 +24,14 @@ pub async fn run(session: Session, command: ReportCommand) -> Result<()> {
         }
         ReportCommand::List { format } => list(&session, format).await,
         ReportCommand::Schedule => {
-            let Some(scheduler) = Scheduler::new(session.ctx.clone(), session.project.clone())? else {
+            let project = &session.project;
+            let scheduled = Scheduler::new(
+                session.ctx.clone(),
+                session.state()?,
+                &project.config.reports,
+                project.dir.clone(),
+            );
+            let Some(scheduler) = scheduled else {
                 return Err(Error::Usage(
                     "no report has a `schedule`; add one (a cron expression) to a [reports.NAME] section".into(),
                 ));
@@ -42,7 +50,7 @@ pub async fn run(session: Session, command: ReportCommand) -> Result<()> {
 }
 
 async fn list(session: &Session, format: OutputFormat) -> Result<()> {
-    let state = StateStore::open(&session.project, &session.ctx)?;
+    let state = session.state()?;
     let latest = reports::runs::latest(&state).await?;
     let reports = &session.project.config.reports;
     let now = Utc::now();

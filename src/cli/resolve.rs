@@ -2,14 +2,16 @@
 
 use super::args::ResolveArgs;
 use crate::error::Result;
-use crate::exec::{OutputFormat, print_batch, text_batch};
-use crate::identity::config::LinkType;
-use crate::identity::{self, Summary};
-use crate::progress;
+use crate::exec::{print_batch, text_batch};
+use crate::identity::{self, Locations, Summary};
+use crate::project::identity::LinkType;
 use crate::session::Session;
+use crate::storage::OutputFormat;
+use crate::util::progress;
 
 pub async fn run(session: &Session, args: ResolveArgs) -> Result<()> {
-    identity::config(session)?;
+    let project = &session.project;
+    let config = identity::require(project.config.identity.as_ref())?;
     if let Some(id) = &args.explain {
         print!("{}", identity::explain::explain(&session.ctx, id).await?);
         return Ok(());
@@ -33,7 +35,16 @@ pub async fn run(session: &Session, args: ResolveArgs) -> Result<()> {
         return print_rows(session, rows, args.format).await;
     }
     let bar = progress::spinner("resolving identities");
-    let summary = identity::resolve(session, args.train, &|step| bar.set_message(step.to_string())).await;
+    let at = Locations {
+        dir: &project.dir,
+        config_file: &project.config_file(),
+        state: &project.state,
+        output: &project.output,
+    };
+    let summary = identity::resolve(&session.ctx, config, at, args.train, &|step| {
+        bar.set_message(step.to_string())
+    })
+    .await;
     bar.finish_and_clear();
     print_rows(session, summary_rows(&summary?), args.format).await
 }

@@ -8,12 +8,13 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
 use super::args::{ExportFormat, SegmentsCommand};
 use crate::error::{Error, Result};
-use crate::exec::{Destination, OutputFormat, OutputSpec, print_batch, run_sql, text_batch, write_batch};
+use crate::exec::{print_batch, run_sql, text_batch, write_batch};
+use crate::project::SegmentDef;
+use crate::segments::KEY_COLUMN;
 use crate::segments::membership::{self, Diff};
-use crate::segments::{KEY_COLUMN, SegmentDef};
 use crate::session::Session;
-use crate::state::StateStore;
-use crate::storage::resolve_output;
+use crate::storage::{Destination, OutputFormat, OutputSpec, resolve_output};
+use crate::util::progress;
 
 pub async fn run(session: &Session, command: SegmentsCommand) -> Result<()> {
     match command {
@@ -55,7 +56,7 @@ fn selected<'a>(session: &'a Session, name: Option<&str>) -> Result<Vec<&'a Segm
 }
 
 async fn list(session: &Session, format: OutputFormat) -> Result<()> {
-    let state = StateStore::open(&session.project, &session.ctx)?;
+    let state = session.state()?;
     let segments = &session.project.segments;
     let mut snapshots = Vec::with_capacity(segments.len());
     for s in segments {
@@ -119,7 +120,7 @@ async fn show(session: &Session, name: &str, limit: usize) -> Result<()> {
 async fn count(session: &Session, name: Option<&str>, format: OutputFormat) -> Result<()> {
     let segments = selected(session, name)?;
     let mut counts = Vec::with_capacity(segments.len());
-    let bar = crate::progress::spinner("counting segments");
+    let bar = progress::spinner("counting segments");
     for s in &segments {
         bar.set_message(format!("counting {}", s.name));
         let table = session.ctx.table(s.name.as_str()).await?;
@@ -152,8 +153,7 @@ async fn count(session: &Session, name: Option<&str>, format: OutputFormat) -> R
             Arc::new(StringArray::from_iter_values(segments.iter().map(|s| s.name.as_str()))),
             Arc::new(Int64Array::from(counts)),
         ],
-    )
-    .map_err(|e| Error::Query(e.into()))?;
+    )?;
     print_batch(&session.ctx, batch, format).await.map(|_| ())
 }
 
@@ -173,7 +173,7 @@ fn describe(name: &str, diff: &Diff) -> String {
 
 async fn materialize(session: &Session, name: Option<&str>) -> Result<()> {
     let segments = selected(session, name)?;
-    let state = StateStore::open(&session.project, &session.ctx)?;
+    let state = session.state()?;
     let now = Utc::now().timestamp_micros();
     for s in segments {
         let diff = membership::materialize(&session.ctx, &state, &s.name, &s.file, now).await?;
@@ -184,7 +184,7 @@ async fn materialize(session: &Session, name: Option<&str>) -> Result<()> {
 
 async fn diff(session: &Session, name: &str, format: OutputFormat) -> Result<()> {
     let def = segment(session, name)?;
-    let state = StateStore::open(&session.project, &session.ctx)?;
+    let state = session.state()?;
     let comparison = membership::compare(&session.ctx, &state, name, &def.file).await?;
     eprintln!("{}", describe(name, &comparison.diff));
     print_batch(&session.ctx, comparison.diff.to_batch(name)?, format)
@@ -221,17 +221,14 @@ async fn export(session: &Session, name: &str, to: &str, format: Option<ExportFo
     }
     // Changes: compare, write them, and only then record the snapshot, so
     // that a failed export is repeated in full by the next one.
-    let state = StateStore::open(&session.project, &session.ctx)?;
-    let lock = membership::lock(&state, name).await?;
-    let result = async {
+    let state = session.state()?;
+    let diff = membership::with_lock(&state, name, || async {
         let comparison = membership::compare(&session.ctx, &state, name, &def.file).await?;
         write_batch(&session.ctx, comparison.diff.to_batch(name)?, &spec).await?;
         membership::record(&state, name, &comparison, Utc::now().timestamp_micros()).await?;
-        Ok::<_, Error>(comparison.diff)
-    }
-    .await;
-    lock.release().await;
-    let diff = result?;
+        Ok(comparison.diff)
+    })
+    .await?;
     eprintln!("{}; changes written to {url}", describe(name, &diff));
     Ok(())
 }

@@ -6,9 +6,10 @@ use datafusion::arrow::array::{RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use futures::future::join_all;
 
-use crate::error::{Error, Result};
-use crate::exec::{OutputFormat, print_batch};
+use crate::error::Result;
+use crate::exec::print_batch;
 use crate::session::Session;
+use crate::storage::OutputFormat;
 
 pub async fn run(session: &Session, format: OutputFormat) -> Result<()> {
     let specs: Vec<_> = session.schema.specs().cloned().collect();
@@ -46,8 +47,7 @@ pub async fn run(session: &Session, format: OutputFormat) -> Result<()> {
             Arc::new(StringArray::from_iter_values(specs.iter().map(|s| s.format.name()))),
             Arc::new(StringArray::from(columns)),
         ],
-    )
-    .map_err(|e| Error::Query(e.into()))?;
+    )?;
     print_batch(&session.ctx, batch, format).await?;
     match first_error {
         Some(e) => Err(e),

@@ -210,7 +210,7 @@ fn write_all(options: &GenOptions, dir: &Path) -> Result<Counts> {
     let next = AtomicU64::new(0);
     let totals = Mutex::new([0u64; 9]);
     let first_error: Mutex<Option<Error>> = Mutex::new(None);
-    let bar = crate::progress::bar(options.customers, "generating people");
+    let bar = crate::util::progress::bar(options.customers, "generating people");
     let threads = options.threads.clamp(1, chunks.max(1) as usize);
 
     std::thread::scope(|scope| {

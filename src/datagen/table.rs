@@ -111,8 +111,7 @@ impl<R: Rows + Default> TableWriter<R> {
             .set_created_by(format!("oneview gen {}", env!("CARGO_PKG_VERSION")))
             .build();
         let schema = R::schema();
-        let writer =
-            ArrowWriter::try_new(file, Arc::clone(&schema), Some(props)).map_err(|e| Error::Query(e.into()))?;
+        let writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(props))?;
         Ok(Self {
             rows: R::default(),
             writer,
@@ -140,8 +139,7 @@ impl<R: Rows + Default> TableWriter<R> {
         if n == 0 {
             return Ok(());
         }
-        let batch =
-            RecordBatch::try_new(Arc::clone(&self.schema), self.rows.finish()).map_err(|e| Error::Query(e.into()))?;
+        let batch = RecordBatch::try_new(Arc::clone(&self.schema), self.rows.finish())?;
         self.writer.write(&batch).map_err(|e| self.fail(e))?;
         self.written += n as u64;
         Ok(())

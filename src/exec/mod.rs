@@ -1,8 +1,7 @@
 //! Running SQL text: splitting it into statements, planning and executing
-//! each, and sending results to the terminal or to a file/object.
-
-mod output;
-mod render;
+//! each (refusing those that would change the project's source data), and
+//! sending results to the terminal or to a file or object through storage's
+//! result writer.
 
 use std::sync::Arc;
 
@@ -17,20 +16,10 @@ use datafusion::sql::sqlparser::ast::{ObjectType, Statement as SqlStatement};
 use datafusion::sql::sqlparser::dialect::dialect_from_str;
 use futures::StreamExt;
 
-pub use output::{Destination, OutputFormat, ResultWriter, parquet_properties};
-
-use crate::catalog::ProjectSchema;
+use crate::catalog::{CATALOG, ProjectSchema, SCHEMA};
 use crate::error::{Error, Result};
-use crate::session::{CATALOG, SCHEMA};
-
-/// Where and how results go.
-#[derive(Debug, Clone)]
-pub struct OutputSpec {
-    pub format: OutputFormat,
-    pub destination: Destination,
-    /// For the table format on a terminal: rows shown before eliding.
-    pub max_rows: Option<usize>,
-}
+use crate::storage::{Destination, OutputFormat, OutputSpec, ResultWriter};
+use crate::util::progress;
 
 /// Splits SQL text into statements (a parse error anywhere stops everything
 /// before any statement runs).
@@ -84,7 +73,7 @@ pub async fn run_sql(ctx: &SessionContext, sql: &str, output: &OutputSpec) -> Re
 }
 
 async fn run_one(ctx: &SessionContext, statement: Statement, output: &OutputSpec, is_last: bool) -> Result<u64> {
-    let spinner = crate::progress::spinner("running query");
+    let spinner = progress::spinner("running query");
     let stream = match execute(ctx, statement).await {
         Ok(stream) => stream,
         Err(e) => {
@@ -179,7 +168,7 @@ pub fn text_batch(columns: Vec<(&str, Vec<Option<String>>)>) -> Result<RecordBat
         .into_iter()
         .map(|(_, values)| Arc::new(StringArray::from(values)) as ArrayRef)
         .collect();
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|e| Error::Query(e.into()))
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
 }
 
 async fn drain(mut stream: SendableRecordBatchStream) -> Result<()> {

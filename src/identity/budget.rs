@@ -6,15 +6,12 @@
 //! an error that names the part (later parts are not counted yet, so the
 //! figure is what the run needs at least).
 
-use std::mem::size_of;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, RecordBatch};
+use datafusion::arrow::array::RecordBatch;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit, MemoryPool, MemoryReservation};
 use datafusion::prelude::SessionContext;
 
-use super::ids::{Clusters, Previous};
-use super::records::SourceRecords;
 use crate::error::{Error, Result};
 
 pub struct Budget {
@@ -108,41 +105,7 @@ fn human(bytes: usize, round: Round) -> String {
     }
 }
 
-/// Bytes held by one source's columns (the record id, when it is also read
-/// as an identifier, counted once).
-pub fn source_size(source: &SourceRecords) -> usize {
-    let shared = source.record_id.values().as_ptr();
-    let identifiers = source
-        .identifiers
-        .iter()
-        .flatten()
-        .filter(|column| column.values().as_ptr() != shared)
-        .map(|column| column.get_array_memory_size());
-    let attributes = source
-        .attributes
-        .iter()
-        .chain(&source.normalized)
-        .flatten()
-        .map(|column| column.get_array_memory_size());
-    source.record_id.get_array_memory_size()
-        + identifiers.chain(attributes).sum::<usize>()
-        + source.updated_at.as_ref().map_or(0, |a| a.get_array_memory_size())
-}
-
-pub fn previous_size(previous: &Previous) -> usize {
-    previous.id_of.capacity() * size_of::<u64>()
-}
-
-pub fn clusters_size(clusters: &Clusters) -> usize {
-    clusters.cluster_of.capacity() * size_of::<u32>()
-        + clusters.ids.capacity() * size_of::<u64>()
-        + clusters
-            .names
-            .iter()
-            .map(|n| n.capacity() + size_of::<String>())
-            .sum::<usize>()
-}
-
+/// Bytes held by record batches (the golden records).
 pub fn batches_size(batches: &[RecordBatch]) -> usize {
     batches.iter().map(RecordBatch::get_array_memory_size).sum()
 }

@@ -11,12 +11,12 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, ArrayRef, Int64Builder, RecordBatch, StringArray, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
-use super::config::{ATTRIBUTES, IdentityConfig, Survivorship};
 use super::ids::Clusters;
 use super::parallel;
 use super::probabilistic::profiles::parse_date;
 use super::records::{Records, attribute_index};
 use crate::error::Result;
+use crate::project::identity::{ATTRIBUTES, IdentityConfig, Survivorship};
 
 /// The golden record's columns: the identifiers and attributes some source maps.
 pub fn columns(config: &IdentityConfig) -> Vec<String> {

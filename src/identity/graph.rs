@@ -11,10 +11,10 @@ use datafusion::arrow::array::Array;
 use regex::RegexSet;
 
 use super::budget::Budget;
-use super::config::{IdentityConfig, LinkType};
-use super::probabilistic::same_given_name;
+use super::given_names::same_given_name;
 use super::records::{Records, value};
 use crate::error::{Error, Result};
+use crate::project::identity::{IdentityConfig, LinkType};
 
 /// The patterns of junk identifier values every project blocks unless told
 /// otherwise (checked after normalization).

@@ -38,6 +38,11 @@ impl Previous {
         }
     }
 
+    /// Bytes held, for the memory budget.
+    pub fn memory_size(&self) -> usize {
+        self.id_of.capacity() * size_of::<u64>()
+    }
+
     /// Matches a batch of previous links `(source, record_id, customer_id)`
     /// to current records. Called batch by batch, so the previous run's
     /// links are never all in memory at once.
@@ -120,6 +125,19 @@ pub struct Clusters {
     pub names: Vec<String>,
     pub changes: Vec<IdChange>,
     pub new_ids: u64,
+}
+
+impl Clusters {
+    /// Bytes held, for the memory budget.
+    pub fn memory_size(&self) -> usize {
+        self.cluster_of.capacity() * size_of::<u32>()
+            + self.ids.capacity() * size_of::<u64>()
+            + self
+                .names
+                .iter()
+                .map(|n| n.capacity() + size_of::<String>())
+                .sum::<usize>()
+    }
 }
 
 pub fn assign(graph: &mut Graph, previous: &Previous) -> Clusters {

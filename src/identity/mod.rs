@@ -3,14 +3,16 @@
 //! customer ids and a golden record, and written as the identity tables.
 //!
 //! The order of a run: `records` (read and normalize, via DataFusion) →
-//! `graph` (links, guards, union-find) → `ids` (stable ids against the
-//! previous run) → `golden` (survivorship) → `outputs` (Parquet, atomically).
-//! `explain` and `evaluate` read the written tables back.
+//! `graph` (links, guards, union-find) → `probabilistic` (attribute links) →
+//! `ids` (stable ids against the previous run) → `golden` (survivorship) →
+//! `outputs` (Parquet, committed as one run). `tables` are the identity
+//! tables as sessions read them; `explain` and `evaluate` read them back.
+//! The section `[identity]` itself is the project's (`project::identity`).
 
 mod budget;
-pub mod config;
 pub mod evaluate;
 pub mod explain;
+mod given_names;
 pub mod golden;
 pub mod graph;
 pub mod ids;
@@ -18,6 +20,7 @@ pub mod outputs;
 mod parallel;
 pub mod probabilistic;
 pub mod records;
+mod tables;
 
 use std::time::{Duration, Instant};
 
@@ -26,20 +29,21 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
+use url::Url;
 
-pub use config::IdentityConfig;
 use graph::GuardCounts;
 use ids::{Change, Previous, parse_id};
+pub use tables::tables;
 
 use crate::error::{Error, Result};
-use crate::session::Session;
-use crate::state::StateStore;
+use crate::project::identity::{IdentityConfig, LinkType};
+use crate::storage::StateStore;
 
 /// What a run did, for the summary `oneview resolve` prints.
 #[derive(Debug, Clone)]
 pub struct Summary {
     pub records: Vec<(String, u64)>,
-    pub link_type: config::LinkType,
+    pub link_type: LinkType,
     pub links: Vec<(String, u64)>,
     pub customers: u64,
     pub multi_record_customers: u64,
@@ -52,8 +56,23 @@ pub struct Summary {
     pub elapsed: Duration,
 }
 
-pub fn config(session: &Session) -> Result<&IdentityConfig> {
-    session.project.config.identity.as_ref().ok_or_else(|| {
+/// Where a resolution finds its model and keeps its state and outputs: the
+/// project's folders, resolved when the project was loaded.
+#[derive(Debug, Clone, Copy)]
+pub struct Locations<'a> {
+    /// The project directory, which a relative model file is below.
+    pub dir: &'a std::path::Path,
+    /// The configuration file, which errors about a source's columns name.
+    pub config_file: &'a std::path::Path,
+    /// The state folder: the lock and the highest id ever given.
+    pub state: &'a Url,
+    /// The output folder: the identity tables.
+    pub output: &'a Url,
+}
+
+/// The project's `[identity]`, or the error saying how to add one.
+pub fn require(config: Option<&IdentityConfig>) -> Result<&IdentityConfig> {
+    config.ok_or_else(|| {
         Error::Usage(
             "the project has no [identity] section; add [identity.sources.NAME] with a table, its record_id and identifier columns"
                 .into(),
@@ -64,12 +83,15 @@ pub fn config(session: &Session) -> Result<&IdentityConfig> {
 /// Resolves the project's identity sources and writes the identity tables.
 /// `step` is told what the run is doing (for a progress display); `train`
 /// retrains the probabilistic model even when a saved one exists.
-pub async fn resolve(session: &Session, train: bool, step: &dyn Fn(&str)) -> Result<Summary> {
+pub async fn resolve(
+    ctx: &SessionContext,
+    config: &IdentityConfig,
+    at: Locations<'_>,
+    train: bool,
+    step: &dyn Fn(&str),
+) -> Result<Summary> {
     let started = Instant::now();
-    let config = config(session)?;
-    let ctx = &session.ctx;
-    let state = StateStore::open(&session.project, ctx)?;
-    let lock = state.lock("identity", "identity resolution").await?;
+    let state = StateStore::at(at.state.clone(), &ctx.runtime_env())?;
     // Each step is shown on the terminal and logged with the time so far
     // and the memory held (-v).
     let step = |what: &str| {
@@ -79,76 +101,93 @@ pub async fn resolve(session: &Session, train: bool, step: &dyn Fn(&str)) -> Res
         }
         step(what);
     };
-    let result = async {
-        // What the run holds, counted against --memory-limit.
-        let mut budget = budget::Budget::new(ctx);
-        step("reading the sources");
-        let mut records = records::read(ctx, config, &session.project.config_file(), &mut budget).await?;
-        budget.set_records(records.len);
-        step("linking records");
-        let mut graph = graph::link(&records, config, &mut budget)?;
-        let probabilistic = match &config.probabilistic {
-            Some(p) => {
-                step("scoring attribute matches");
-                Some(probabilistic::link(
-                    &records,
-                    &mut graph,
-                    config,
-                    p,
-                    &session.project.dir,
-                    train,
-                    &mut budget,
-                )?)
-            }
-            None => None,
-        };
-        budget.set("the links", graph.memory_size())?;
-        step("assigning customer ids");
-        let (previous, old_merges) = previous(ctx, &records, &state).await?;
-        budget.set("the previous run's ids", budget::previous_size(&previous))?;
-        let clusters = ids::assign(&mut graph, &previous);
-        budget.set("the clusters", budget::clusters_size(&clusters))?;
-        step("building golden records");
-        let customers = golden::build(&records, &clusters, config)?;
-        budget.set("the golden records", budget::batches_size(&customers))?;
-        step("writing the identity tables");
-        let output = outputs::output_url(&session.project)?;
-        let now = chrono::Utc::now();
-        let mut merges = old_merges;
-        merges.push(outputs::merges(&clusters.changes, now)?);
-        let summary = summarize(
-            config.link_type(),
-            &records,
-            &graph,
-            &clusters,
-            &customers,
-            probabilistic,
-            started,
-        );
-        // Writing needs record ids and identifier values only.
-        records.release_attributes();
-        for source in &records.sources {
-            budget.set(
-                &format!("the records of `{}`", source.name),
-                budget::source_size(source),
-            )?;
-        }
-        let run = outputs::run_id(now);
-        outputs::write_all(ctx, &output, &run, &records, &graph, &clusters, customers, merges).await?;
-        // The highest id before the commit: a crash between the two can only
-        // skip ids, never hand one out twice.
-        let highest = clusters.ids.iter().copied().max().unwrap_or(0).max(previous.highest);
-        state.put(HIGHEST_ID, highest.to_string().into()).await?;
-        outputs::commit(&StateStore::at(output.clone(), &ctx.runtime_env())?, &run).await?;
-        step("written");
-        Ok(Summary {
-            elapsed: started.elapsed(),
-            ..summary
+    let summary = state
+        .with_lock("identity", "identity resolution", || {
+            run(ctx, config, at, &state, train, &step)
         })
+        .await?;
+    Ok(Summary {
+        elapsed: started.elapsed(),
+        ..summary
+    })
+}
+
+/// One resolution, under the lock: link, give ids, build the golden
+/// records, write the run and commit it.
+async fn run(
+    ctx: &SessionContext,
+    config: &IdentityConfig,
+    at: Locations<'_>,
+    state: &StateStore,
+    train: bool,
+    step: &dyn Fn(&str),
+) -> Result<Summary> {
+    // What the run holds, counted against --memory-limit.
+    let mut budget = budget::Budget::new(ctx);
+    let (mut records, mut graph, probabilistic) = link(ctx, config, at, train, &mut budget, step).await?;
+    step("assigning customer ids");
+    let (previous, old_merges) = previous(ctx, &records, state).await?;
+    budget.set("the previous run's ids", previous.memory_size())?;
+    let clusters = ids::assign(&mut graph, &previous);
+    budget.set("the clusters", clusters.memory_size())?;
+    step("building golden records");
+    let customers = golden::build(&records, &clusters, config)?;
+    budget.set("the golden records", budget::batches_size(&customers))?;
+    let summary = summarize(
+        config.link_type(),
+        &records,
+        &graph,
+        &clusters,
+        &customers,
+        probabilistic,
+    );
+
+    step("writing the identity tables");
+    // Writing needs record ids and identifier values only.
+    records.release_attributes();
+    for source in &records.sources {
+        budget.set(&format!("the records of `{}`", source.name), source.memory_size())?;
     }
-    .await;
-    lock.release().await;
-    result
+    let now = chrono::Utc::now();
+    let mut merges = old_merges;
+    merges.push(outputs::merges(&clusters.changes, now)?);
+    let run = outputs::run_id(now);
+    outputs::write_all(ctx, at.output, &run, &records, &graph, &clusters, customers, merges).await?;
+    // The highest id before the commit: a crash between the two can only
+    // skip ids, never hand one out twice.
+    let highest = clusters.ids.iter().copied().max().unwrap_or(0).max(previous.highest);
+    state.put(HIGHEST_ID, highest.to_string().into()).await?;
+    outputs::commit(&StateStore::at(at.output.clone(), &ctx.runtime_env())?, &run).await?;
+    step("written");
+    Ok(summary)
+}
+
+/// Reads the sources and links their records: on identifiers, then, with
+/// `[identity.probabilistic]`, on attributes.
+async fn link(
+    ctx: &SessionContext,
+    config: &IdentityConfig,
+    at: Locations<'_>,
+    train: bool,
+    budget: &mut budget::Budget,
+    step: &dyn Fn(&str),
+) -> Result<(records::Records, graph::Graph, Option<probabilistic::Outcome>)> {
+    step("reading the sources");
+    let records = records::read(ctx, config, at.config_file, budget).await?;
+    budget.set_records(records.len);
+    step("linking records");
+    let mut graph = graph::link(&records, config, budget)?;
+    let probabilistic = match &config.probabilistic {
+        Some(p) => {
+            step("scoring attribute matches");
+            Some(probabilistic::link(
+                &records, &mut graph, config, p, at.dir, train, budget,
+            )?)
+        }
+        None => None,
+    };
+    budget.set("the links", graph.memory_size())?;
+    Ok((records, graph, probabilistic))
 }
 
 /// The process's resident memory, where the system tells it (Linux).
@@ -214,14 +253,14 @@ fn utf8(array: &ArrayRef) -> Result<ArrayRef> {
     Ok(cast(array, &DataType::Utf8)?)
 }
 
+/// The run's summary; its `elapsed` is filled in once the run is committed.
 fn summarize(
-    link_type: config::LinkType,
+    link_type: LinkType,
     records: &records::Records,
     graph: &graph::Graph,
     clusters: &ids::Clusters,
     customers: &[RecordBatch],
     probabilistic: Option<probabilistic::Outcome>,
-    started: Instant,
 ) -> Summary {
     let counts = || {
         customers.iter().flat_map(|batch| {
@@ -252,6 +291,6 @@ fn summarize(
         merged: clusters.changes.iter().filter(|c| c.change == Change::Merged).count() as u64,
         split: clusters.changes.iter().filter(|c| c.change == Change::Split).count() as u64,
         probabilistic,
-        elapsed: started.elapsed(),
+        elapsed: Duration::ZERO,
     }
 }

@@ -8,7 +8,7 @@
 //! runs' files (the replaced run's stay one run longer, for queries already
 //! reading them). Every query of the identity tables reads the files
 //! `identity/current` names when it is planned, all its scans from the same
-//! run (see the catalog's `RunPins`), so it sees a whole run, never half of
+//! run (see `tables`' `RunPins`), so it sees a whole run, never half of
 //! one; a run that fails before its commit leaves files no one reads and the
 //! next run removes.
 
@@ -25,23 +25,14 @@ use super::graph::Graph;
 use super::ids::{Change, Clusters, IdChange, format_id};
 use super::records::Records;
 use crate::error::Result;
-use crate::exec::{Destination, OutputFormat, OutputSpec, ResultWriter};
-use crate::project::Project;
-use crate::state::StateStore;
+use crate::project::names;
+use crate::storage::{Destination, OutputFormat, OutputSpec, ResultWriter, StateStore};
 
-pub const LINKS: &str = "identity_links";
-pub const EDGES: &str = "identity_edges";
-pub const MERGES: &str = "identity_merges";
-pub const CUSTOMERS: &str = "customers";
-pub const NAMES: &[&str] = &[LINKS, EDGES, MERGES, CUSTOMERS];
-
-pub const DEFAULT_OUTPUT: &str = "output/";
-
-/// The project's output folder URL (with a trailing `/`).
-pub fn output_url(project: &Project) -> Result<Url> {
-    let raw = project.config.project.output.as_deref().unwrap_or(DEFAULT_OUTPUT);
-    project.folder_url(raw, "project.output")
-}
+pub const LINKS: &str = names::IDENTITY_LINKS;
+pub const EDGES: &str = names::IDENTITY_EDGES;
+pub const MERGES: &str = names::IDENTITY_MERGES;
+pub const CUSTOMERS: &str = names::CUSTOMERS;
+pub const NAMES: &[&str] = names::IDENTITY_TABLES;
 
 /// The file, below the output location, naming the committed run.
 pub const CURRENT: &str = "identity/current";

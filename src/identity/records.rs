@@ -11,9 +11,9 @@ use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType}
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 
-use super::budget::{Budget, source_size};
-use super::config::{ATTRIBUTES, DEFAULT_SOURCE_PRIORITY, IdentityConfig, SourceConfig};
+use super::budget::Budget;
 use crate::error::{Error, Result};
+use crate::project::identity::{ATTRIBUTES, DEFAULT_SOURCE_PRIORITY, IdentityConfig, SourceConfig};
 
 /// One source's records, in record-id order. Record `i` of the source is
 /// record `offset + i` of the run.
@@ -41,6 +41,27 @@ pub struct Records {
 }
 
 impl SourceRecords {
+    /// Bytes held by the source's columns (the record id, when it is also
+    /// read as an identifier, counted once), for the memory budget.
+    pub fn memory_size(&self) -> usize {
+        let shared = self.record_id.values().as_ptr();
+        let identifiers = self
+            .identifiers
+            .iter()
+            .flatten()
+            .filter(|column| column.values().as_ptr() != shared)
+            .map(|column| column.get_array_memory_size());
+        let attributes = self
+            .attributes
+            .iter()
+            .chain(&self.normalized)
+            .flatten()
+            .map(|column| column.get_array_memory_size());
+        self.record_id.get_array_memory_size()
+            + identifiers.chain(attributes).sum::<usize>()
+            + self.updated_at.as_ref().map_or(0, |a| a.get_array_memory_size())
+    }
+
     /// A record's given name for comparison: its first name, else the first
     /// word of its full name that is not a title ("Mr John Neal").
     pub fn first_name(&self, row: usize) -> Option<&str> {
@@ -197,7 +218,7 @@ pub async fn read(
     let mut offset: u64 = 0;
     while let Some(source) = reads.next().await {
         let mut source = source?;
-        budget.set(&format!("the records of `{}`", source.name), source_size(&source))?;
+        budget.set(&format!("the records of `{}`", source.name), source.memory_size())?;
         let rows = source.record_id.len() as u64;
         source.offset = offset as u32;
         sources.push(source);

@@ -1,22 +1,46 @@
-//! A user's project: the directory holding `oneview.toml` and what it declares.
+//! A user's project: the directory holding `oneview.toml`, what it declares
+//! and its `segments/*.sql`.
 //!
-//! Loading a project only reads and checks the configuration; it never touches
-//! the data, so a project with a hundred tables opens instantly.
+//! Each section of the file has a module of its own with its type and the
+//! `validate` beside it; `file` reads the file and checks the sections in
+//! turn; `names` lists the names oneview keeps for itself. Every location the
+//! project names for itself (state, output) is resolved once, here, at load.
+//!
+//! Loading a project only reads and checks the configuration and the segment
+//! files; it never touches the data, so a project with a hundred tables opens
+//! instantly. The project knows nothing of sessions, the catalog or features.
 
-mod config;
+mod file;
+pub mod identity;
+pub mod names;
+mod orders;
+mod reports;
+mod segments;
+mod server;
+mod tables;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-pub use config::{
-    FileFormatKind, OrdersConfig, OrdersUnit, ProjectConfig, ProjectSection, ReportConfig, ReportFormat, ServerConfig,
-    TableConfig, UserConfig, WireTypes, parse_as_of, parse_horizon, parse_schedule,
-};
-pub(crate) use config::{is_plain_identifier, line_of};
+use url::Url;
+
+pub use file::{ProjectConfig, ProjectSection};
+pub use identity::IdentityConfig;
+pub use orders::{OrdersConfig, OrdersUnit, parse_as_of, parse_horizon};
+pub use reports::{ReportConfig, ReportFormat, parse_schedule};
+pub use segments::{SEGMENTS_DIR, SegmentDef, load_segments};
+pub use server::{ServerConfig, UserConfig, WireTypes};
+pub use tables::TableConfig;
 
 use crate::error::{Error, Result};
-use crate::segments::{SegmentDef, load_segments};
+use crate::storage::resolve_location;
 
 pub const CONFIG_FILE: &str = "oneview.toml";
+
+/// Where oneview keeps its own state unless `[project] state` says otherwise.
+pub const DEFAULT_STATE: &str = "state/";
+/// Where oneview writes what it produces unless `[project] output` says otherwise.
+pub const DEFAULT_OUTPUT: &str = "output/";
 
 #[derive(Debug, Clone)]
 pub struct Project {
@@ -25,10 +49,14 @@ pub struct Project {
     pub config: ProjectConfig,
     /// `segments/*.sql`, in dependency order.
     pub segments: Vec<SegmentDef>,
+    /// The state folder (`[project] state`): membership history, report runs, locks.
+    pub state: Url,
+    /// The output folder (`[project] output`): the identity tables.
+    pub output: Url,
 }
 
 impl Project {
-    /// Reads `DIR/oneview.toml`.
+    /// Reads `DIR/oneview.toml` and `DIR/segments/*.sql`.
     pub fn load(dir: &Path) -> Result<Project> {
         let dir = std::path::absolute(dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
         let file = dir.join(CONFIG_FILE);
@@ -44,53 +72,64 @@ impl Project {
             }
             Err(e) => return Err(Error::config(file, format!("cannot be read: {e}"))),
         };
-        let config = config::parse(&text).map_err(|message| Error::config(&file, message))?;
-        let mut table_names: std::collections::BTreeSet<String> = config.tables.keys().cloned().collect();
+        let config = file::parse(&text).map_err(|message| Error::config(&file, message))?;
+        // A segment may not hide a table, nor an identity table with [identity].
+        let mut taken: BTreeSet<String> = config.tables.keys().cloned().collect();
         if config.identity.is_some() {
-            // A segment may not hide an identity table.
-            table_names.extend(crate::identity::outputs::NAMES.iter().map(|n| n.to_string()));
+            taken.extend(names::IDENTITY_TABLES.iter().map(|n| n.to_string()));
         }
-        let segments = load_segments(&dir, &table_names)?;
-        check_reports(&config, &segments).map_err(|message| Error::config(&file, message))?;
-        Ok(Project { dir, config, segments })
+        let segments = load_segments(&dir, &taken)?;
+        let segment_names: Vec<&str> = segments.iter().map(|s| s.name.as_str()).collect();
+        for (name, report) in &config.reports {
+            report
+                .check_segment(name, &segment_names)
+                .map_err(|message| Error::config(&file, message))?;
+        }
+        Project::new(dir, config, segments)
     }
 
     /// A project with no configuration file: only what the session registers.
-    pub fn empty(dir: &Path) -> Project {
-        Project {
-            dir: std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()),
-            config: ProjectConfig::default(),
-            segments: Vec::new(),
-        }
+    pub fn empty(dir: &Path) -> Result<Project> {
+        let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        Project::new(dir, ProjectConfig::default(), Vec::new())
+    }
+
+    fn new(dir: PathBuf, config: ProjectConfig, segments: Vec<SegmentDef>) -> Result<Project> {
+        let section = &config.project;
+        let file = dir.join(CONFIG_FILE);
+        let state = folder_url(
+            &dir,
+            &file,
+            section.state.as_deref().unwrap_or(DEFAULT_STATE),
+            "project.state",
+        )?;
+        let output = folder_url(
+            &dir,
+            &file,
+            section.output.as_deref().unwrap_or(DEFAULT_OUTPUT),
+            "project.output",
+        )?;
+        Ok(Project {
+            dir,
+            config,
+            segments,
+            state,
+            output,
+        })
     }
 
     pub fn config_file(&self) -> PathBuf {
         self.dir.join(CONFIG_FILE)
     }
-
-    /// The URL of a folder the project names with `key` (a path relative to
-    /// the project, or a URL), with a trailing `/`.
-    pub fn folder_url(&self, raw: &str, key: &str) -> Result<url::Url> {
-        let raw = if raw.ends_with('/') {
-            raw.to_string()
-        } else {
-            format!("{raw}/")
-        };
-        crate::storage::resolve_location(&raw, &self.dir)
-            .map_err(|e| Error::config(self.config_file(), format!("key `{key}`: {e}")))
-    }
 }
 
-/// A report's `segment` must name a segment of the project.
-fn check_reports(config: &ProjectConfig, segments: &[SegmentDef]) -> std::result::Result<(), String> {
-    for (name, report) in &config.reports {
-        if let Some(segment) = &report.segment
-            && !segments.iter().any(|s| &s.name == segment)
-        {
-            return Err(format!(
-                "key `reports.{name}.segment` names `{segment}`, which is not a segment; expected the name of a file in segments/"
-            ));
-        }
-    }
-    Ok(())
+/// The URL of a folder the project names with `key` (a path relative to the
+/// project, or a URL), with a trailing `/`.
+fn folder_url(dir: &Path, config_file: &Path, raw: &str, key: &str) -> Result<Url> {
+    let raw = if raw.ends_with('/') {
+        raw.to_string()
+    } else {
+        format!("{raw}/")
+    };
+    resolve_location(&raw, dir).map_err(|e| Error::config(config_file, format!("key `{key}`: {e}")))
 }

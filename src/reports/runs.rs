@@ -8,12 +8,22 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use datafusion::arrow::array::{Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::catalog::TableProvider;
+use url::Url;
 
-use crate::error::{Error, Result};
-use crate::state::{StateStore, parquet_bytes, read_parquet_bytes};
+use crate::catalog::parquet_table;
+use crate::error::Result;
+use crate::project::names;
+use crate::storage::{StateStore, parquet_bytes, read_parquet_bytes};
 
-pub const TABLE: &str = "report_runs";
+pub const TABLE: &str = names::REPORT_RUNS;
 pub const FOLDER: &str = "report_runs/";
+
+/// `report_runs`: every recorded run below the state folder `state`.
+pub fn table(state: &Url) -> Result<Arc<dyn TableProvider>> {
+    let folder = state.join(FOLDER).expect("the report runs folder is a valid URL path");
+    Ok(parquet_table(&folder, schema())?)
+}
 const STAMP: &str = "%Y%m%dT%H%M%S%6fZ";
 
 pub fn schema() -> SchemaRef {
@@ -55,8 +65,7 @@ pub async fn record(state: &StateStore, run: &RunRecord) -> Result<()> {
             Arc::new(StringArray::from(vec![run.status.as_str()])),
             Arc::new(StringArray::from(vec![run.error.as_deref()])),
         ],
-    )
-    .map_err(|e| Error::Query(e.into()))?;
+    )?;
     let file = format!("{FOLDER}{}-{}.parquet", run.started.format(STAMP), run.name);
     state.put(&file, parquet_bytes(&schema, &[batch])?).await
 }
@@ -114,55 +123,4 @@ fn decode(batch: &RecordBatch) -> Option<RunRecord> {
         status: text(5)?,
         error: text(6),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::project::Project;
-    use crate::session::{Session, SessionOptions};
-    use datafusion::arrow::array::Int64Array;
-
-    async fn count(session: &Session) -> i64 {
-        let batches = session
-            .ctx
-            .sql("SELECT count(*) FROM report_runs WHERE status = 'ok'")
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
-        batches[0]
-            .column(0)
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .unwrap()
-            .value(0)
-    }
-
-    #[tokio::test]
-    async fn a_long_session_sees_runs_recorded_after_it_started() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("oneview.toml"), "").unwrap();
-        let session = Session::open(Project::load(dir.path()).unwrap(), &SessionOptions::default()).unwrap();
-        let state = StateStore::open(&session.project, &session.ctx).unwrap();
-        assert_eq!(count(&session).await, 0);
-        for (i, expected) in [1, 2].into_iter().enumerate() {
-            let started = Utc::now() + chrono::Duration::seconds(i as i64);
-            let run = RunRecord {
-                name: "r".into(),
-                started,
-                finished: started,
-                rows: Some(3),
-                output: None,
-                status: "ok".into(),
-                error: None,
-            };
-            record(&state, &run).await.unwrap();
-            // The same session (as in `oneview serve`) lists the folder again.
-            assert_eq!(count(&session).await, expected);
-        }
-        let latest = latest(&state).await.unwrap();
-        assert_eq!(latest["r"].rows, Some(3));
-    }
 }

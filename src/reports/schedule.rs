@@ -9,6 +9,7 @@
 //! a report that never ran waits for its first scheduled time.
 
 use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,9 +17,11 @@ use chrono::{DateTime, Utc};
 use croner::Cron;
 use datafusion::prelude::SessionContext;
 
+use super::run::{run, summary};
+use super::runs;
 use crate::error::Result;
-use crate::project::{Project, parse_schedule};
-use crate::state::StateStore;
+use crate::project::{ReportConfig, parse_schedule};
+use crate::storage::StateStore;
 
 /// The first scheduled time strictly after `after`.
 pub fn next_run(cron: &Cron, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
@@ -27,18 +30,24 @@ pub fn next_run(cron: &Cron, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
 
 pub struct Scheduler {
     ctx: SessionContext,
-    project: Arc<Project>,
     state: Arc<StateStore>,
+    /// The reports with a schedule.
+    reports: Arc<BTreeMap<String, ReportConfig>>,
     crons: BTreeMap<String, Cron>,
+    /// Relative outputs are below the project directory.
+    project_dir: Arc<PathBuf>,
     running: Arc<Mutex<HashSet<String>>>,
 }
 
 impl Scheduler {
     /// None when no report has a schedule.
-    pub fn new(ctx: SessionContext, project: Project) -> Result<Option<Scheduler>> {
-        let crons: BTreeMap<String, Cron> = project
-            .config
-            .reports
+    pub fn new(
+        ctx: SessionContext,
+        state: StateStore,
+        reports: &BTreeMap<String, ReportConfig>,
+        project_dir: PathBuf,
+    ) -> Option<Scheduler> {
+        let crons: BTreeMap<String, Cron> = reports
             .iter()
             .filter_map(|(name, report)| {
                 let schedule = report.schedule.as_deref()?;
@@ -47,16 +56,21 @@ impl Scheduler {
             })
             .collect();
         if crons.is_empty() {
-            return Ok(None);
+            return None;
         }
-        let state = Arc::new(StateStore::open(&project, &ctx)?);
-        Ok(Some(Scheduler {
+        let scheduled = reports
+            .iter()
+            .filter(|(name, _)| crons.contains_key(*name))
+            .map(|(name, report)| (name.clone(), report.clone()))
+            .collect();
+        Some(Scheduler {
             ctx,
-            project: Arc::new(project),
-            state,
+            state: Arc::new(state),
+            reports: Arc::new(scheduled),
             crons,
+            project_dir: Arc::new(project_dir),
             running: Arc::new(Mutex::new(HashSet::new())),
-        }))
+        })
     }
 
     pub fn reports(&self) -> impl Iterator<Item = &str> {
@@ -87,7 +101,7 @@ impl Scheduler {
 
     async fn schedule(&self) -> Result<()> {
         let now = Utc::now();
-        let latest = crate::reports::runs::latest(&self.state).await.unwrap_or_else(|e| {
+        let latest = runs::latest(&self.state).await.unwrap_or_else(|e| {
             log::warn!("cannot read report_runs, so no missed run is caught up: {e}");
             BTreeMap::new()
         });
@@ -136,15 +150,17 @@ impl Scheduler {
             return;
         }
         let ctx = self.ctx.clone();
-        let project = Arc::clone(&self.project);
         let state = Arc::clone(&self.state);
+        let reports = Arc::clone(&self.reports);
+        let project_dir = Arc::clone(&self.project_dir);
         let guard = Running {
             set: Arc::clone(&self.running),
             name: name.to_string(),
         };
         tokio::spawn(async move {
-            let result = super::run(&ctx, &project, &state, &guard.name).await;
-            eprintln!("{}", super::summary(&guard.name, &result));
+            let report = &reports[&guard.name];
+            let result = run(&ctx, &state, &guard.name, report, &project_dir).await;
+            eprintln!("{}", summary(&guard.name, &result));
         });
     }
 }

@@ -13,15 +13,25 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, StringArray, TimestampMicrosecondArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::catalog::TableProvider;
 use datafusion::prelude::SessionContext;
 use futures::TryStreamExt;
+use url::Url;
 
 use super::KEY_COLUMN;
+use crate::catalog::parquet_table;
 use crate::error::{Error, Result};
-use crate::state::{StateStore, parquet_bytes, read_parquet_bytes};
+use crate::project::names;
+use crate::storage::{StateStore, parquet_bytes, read_parquet_bytes};
 
-pub const TABLE: &str = "segment_membership";
+pub const TABLE: &str = names::SEGMENT_MEMBERSHIP;
 pub const FOLDER: &str = "segment_membership/";
+
+/// `segment_membership`: every segment's history below the state folder `state`.
+pub fn table(state: &Url) -> Result<Arc<dyn TableProvider>> {
+    let folder = state.join(FOLDER).expect("the membership folder is a valid URL path");
+    Ok(parquet_table(&folder, schema())?)
+}
 
 pub fn schema() -> SchemaRef {
     let time = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
@@ -56,15 +66,12 @@ impl Diff {
         let customers = self.entered.iter().chain(&self.exited).map(String::as_str);
         let changes =
             std::iter::repeat_n("entered", self.entered.len()).chain(std::iter::repeat_n("exited", self.exited.len()));
-        RecordBatch::try_new(
-            schema,
-            vec![
-                Arc::new(StringArray::from_iter_values(std::iter::repeat_n(segment, n))),
-                Arc::new(StringArray::from_iter_values(customers)),
-                Arc::new(StringArray::from_iter_values(changes)),
-            ],
-        )
-        .map_err(|e| Error::Query(e.into()))
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from_iter_values(std::iter::repeat_n(segment, n))),
+            Arc::new(StringArray::from_iter_values(customers)),
+            Arc::new(StringArray::from_iter_values(changes)),
+        ];
+        Ok(RecordBatch::try_new(schema, columns)?)
     }
 }
 
@@ -92,7 +99,7 @@ pub async fn current_members(ctx: &SessionContext, segment: &str, file: &std::pa
     let mut stream = ctx.sql(&sql).await?.execute_stream().await?;
     let mut members = HashSet::new();
     while let Some(batch) = stream.try_next().await? {
-        let column = cast(batch.column(0), &DataType::Utf8).map_err(|e| Error::Query(e.into()))?;
+        let column = cast(batch.column(0), &DataType::Utf8)?;
         let strings = column.as_any().downcast_ref::<StringArray>().expect("cast to Utf8");
         members.extend(strings.iter().flatten().map(str::to_string));
     }
@@ -169,14 +176,14 @@ pub async fn compare(
     Ok(Comparison { history, diff })
 }
 
-/// Takes the segment's lock: one snapshot at a time.
-pub async fn lock(state: &StateStore, segment: &str) -> Result<crate::state::StateLock> {
-    state
-        .lock(
-            &format!("segment-{segment}"),
-            &format!("a snapshot of segment `{segment}`"),
-        )
-        .await
+/// Runs `work` holding the segment's lock: one snapshot at a time.
+pub async fn with_lock<T, F, Fut>(state: &StateStore, segment: &str, work: F) -> Result<T>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let what = format!("a snapshot of segment `{segment}`");
+    state.with_lock(&format!("segment-{segment}"), &what, work).await
 }
 
 /// Records the comparison as the snapshot at `now` (microseconds since the
@@ -201,7 +208,7 @@ pub async fn record(state: &StateStore, segment: &str, comparison: &Comparison, 
             .collect();
         let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
         columns[3] = Arc::new(closed.with_timezone("UTC"));
-        batches.push(RecordBatch::try_new(Arc::clone(&schema), columns).map_err(|e| Error::Query(e.into()))?);
+        batches.push(RecordBatch::try_new(Arc::clone(&schema), columns)?);
     }
     if !diff.entered.is_empty() {
         let n = diff.entered.len();
@@ -215,8 +222,7 @@ pub async fn record(state: &StateStore, segment: &str, comparison: &Comparison, 
                 Arc::new(entered_at),
                 Arc::new(exited_at),
             ],
-        )
-        .map_err(|e| Error::Query(e.into()))?;
+        )?;
         batches.push(batch);
     }
     // The file is rewritten even without changes: its time is the snapshot's.
@@ -231,15 +237,12 @@ pub async fn materialize(
     file: &std::path::Path,
     now: i64,
 ) -> Result<Diff> {
-    let lock = lock(state, segment).await?;
-    let result = async {
+    with_lock(state, segment, || async {
         let comparison = compare(ctx, state, segment, file).await?;
         record(state, segment, &comparison, now).await?;
         Ok(comparison.diff)
-    }
-    .await;
-    lock.release().await;
-    result
+    })
+    .await
 }
 
 /// When the last snapshot was taken, if ever.

@@ -1,17 +1,23 @@
-//! Segments: `segments/*.sql`, one SELECT per file, each a view named after
-//! its file. `definition` reads and checks the files, `builtin` writes the
-//! `rfm` and `clv` views from `[orders]`, and `membership` keeps who entered
-//! and left each segment.
+//! Segments: `segments/*.sql`, one SELECT per file (read and checked by the
+//! project), each a view named after its file; `membership` keeps who
+//! entered and left each segment, and is the table `segment_membership`.
 
-mod builtin;
-mod definition;
 pub mod membership;
 
-pub use builtin::builtin_views;
-pub use definition::{SEGMENTS_DIR, SegmentDef, load_segments};
-
-/// Names oneview registers itself; segments and reports cannot take them.
-pub const RESERVED_NAMES: &[&str] = &["rfm", "clv", "segment_membership", "report_runs"];
+use crate::catalog::{ViewDef, ViewOrigin};
+use crate::project::SegmentDef;
 
 /// The column every segment returns to identify its members.
 pub const KEY_COLUMN: &str = "customer_id";
+
+/// The segments as views; a planning error names the segment's file.
+pub fn views(segments: &[SegmentDef]) -> Vec<ViewDef> {
+    segments
+        .iter()
+        .map(|segment| ViewDef {
+            name: segment.name.clone(),
+            sql: segment.sql.clone(),
+            origin: ViewOrigin::File(segment.file.clone()),
+        })
+        .collect()
+}

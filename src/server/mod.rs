@@ -10,6 +10,7 @@ mod service;
 mod wire;
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,7 +23,10 @@ pub use limits::Limits;
 pub use service::OneviewFlightSql;
 
 use crate::error::{Error, Result};
-use crate::session::{Session, parse_size};
+use crate::project::ServerConfig;
+use crate::reports::Scheduler;
+use crate::session::Session;
+use crate::util::parse_size;
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:50051";
 
@@ -39,40 +43,9 @@ pub async fn serve(session: Session, bind: Option<String>) -> Result<()> {
             ),
         ));
     }
-    let memory = match &config.query_memory_limit {
-        Some(text) => {
-            parse_size(text).map_err(|e| Error::config(&file, format!("key `server.query_memory_limit`: {e}")))?
-        }
-        None => 1 << 30,
-    };
-    let limits = Limits::new(
-        memory,
-        Duration::from_secs(config.query_timeout_secs.unwrap_or(300)),
-        config.max_concurrent_queries.unwrap_or(8),
-        Duration::from_secs(config.queue_timeout_secs.unwrap_or(30)),
-    );
-    let bind = bind.or(config.bind.clone()).unwrap_or_else(|| DEFAULT_BIND.to_string());
-    let address: SocketAddr = bind.parse().map_err(|_| {
-        Error::Usage(format!(
-            "bind address `{bind}` is not HOST:PORT with an IP address, e.g. 127.0.0.1:50051"
-        ))
-    })?;
-
-    let mut builder = Server::builder();
-    let tls = match (&config.tls_cert, &config.tls_key) {
-        (Some(cert), Some(key)) => {
-            let read = |path: &str| {
-                let full = session.project.dir.join(path);
-                std::fs::read(&full).map_err(|e| Error::config(&file, format!("cannot read {}: {e}", full.display())))
-            };
-            let identity = Identity::from_pem(read(cert)?, read(key)?);
-            builder = builder
-                .tls_config(ServerTlsConfig::new().identity(identity))
-                .map_err(|e| Error::config(&file, format!("the TLS certificate or key is not usable: {e}")))?;
-            true
-        }
-        _ => false,
-    };
+    let limits = limits(&config, &file)?;
+    let address = address(bind.or(config.bind.clone()))?;
+    let (mut builder, tls) = server_builder(&config, &session.project.dir, &file)?;
     let service = OneviewFlightSql::new(
         &session.ctx,
         auth,
@@ -82,6 +55,67 @@ pub async fn serve(session: Session, bind: Option<String>) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|e| Error::io(format!("cannot listen on {address}"), e))?;
+    announce(&listener, tls, &limits)?;
+    let scheduler = start_scheduler(&session)?;
+    let served = builder
+        .add_service(FlightServiceServer::new(service))
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown_signal(limits))
+        .await;
+    if let Some(task) = scheduler {
+        task.abort();
+    }
+    served.map_err(|e| Error::io("the server stopped", std::io::Error::other(e.to_string())))?;
+    eprintln!("oneview serve: stopped");
+    Ok(())
+}
+
+/// What each query may use, from `[server]`.
+fn limits(config: &ServerConfig, file: &Path) -> Result<Limits> {
+    let memory = match &config.query_memory_limit {
+        Some(text) => {
+            parse_size(text).map_err(|e| Error::config(file, format!("key `server.query_memory_limit`: {e}")))?
+        }
+        None => 1 << 30,
+    };
+    Ok(Limits::new(
+        memory,
+        Duration::from_secs(config.query_timeout_secs.unwrap_or(300)),
+        config.max_concurrent_queries.unwrap_or(8),
+        Duration::from_secs(config.queue_timeout_secs.unwrap_or(30)),
+    ))
+}
+
+/// The address to listen on: `--bind`, else `[server] bind`, else the default.
+fn address(bind: Option<String>) -> Result<SocketAddr> {
+    let bind = bind.unwrap_or_else(|| DEFAULT_BIND.to_string());
+    bind.parse().map_err(|_| {
+        Error::Usage(format!(
+            "bind address `{bind}` is not HOST:PORT with an IP address, e.g. 127.0.0.1:50051"
+        ))
+    })
+}
+
+/// The gRPC server, with TLS when `[server]` names a certificate and key
+/// (relative to the project directory); the flag says whether TLS is on.
+fn server_builder(config: &ServerConfig, dir: &Path, file: &Path) -> Result<(Server, bool)> {
+    let builder = Server::builder();
+    let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) else {
+        return Ok((builder, false));
+    };
+    let read = |path: &str| {
+        let full = dir.join(path);
+        std::fs::read(&full).map_err(|e| Error::config(file, format!("cannot read {}: {e}", full.display())))
+    };
+    let identity = Identity::from_pem(read(cert)?, read(key)?);
+    let builder = builder
+        .tls_config(ServerTlsConfig::new().identity(identity))
+        .map_err(|e| Error::config(file, format!("the TLS certificate or key is not usable: {e}")))?;
+    Ok((builder, true))
+}
+
+/// Says where the server listens, and warns when credentials would cross
+/// the network in clear.
+fn announce(listener: &tokio::net::TcpListener, tls: bool, limits: &Limits) -> Result<()> {
     let local = listener
         .local_addr()
         .map_err(|e| Error::io("cannot read the listening address", e))?;
@@ -96,27 +130,28 @@ pub async fn serve(session: Session, bind: Option<String>) -> Result<()> {
         limits.max_concurrent,
         limits.query_timeout.as_secs()
     );
-    // Scheduled reports run beside the queries, on the same session.
-    let scheduler = crate::reports::Scheduler::new(session.ctx.clone(), session.project.clone())?.map(|scheduler| {
-        let names: Vec<&str> = scheduler.reports().collect();
-        eprintln!("oneview serve: scheduling reports {}", names.join(", "));
-        tokio::spawn(async move {
-            // Stopped with the server; runs in progress end with the process.
-            if let Err(e) = scheduler.run(std::future::pending()).await {
-                eprintln!("oneview serve: the report scheduler stopped: {e}");
-            }
-        })
-    });
-    let served = builder
-        .add_service(FlightServiceServer::new(service))
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown_signal(limits))
-        .await;
-    if let Some(task) = scheduler {
-        task.abort();
-    }
-    served.map_err(|e| Error::io("the server stopped", std::io::Error::other(e.to_string())))?;
-    eprintln!("oneview serve: stopped");
     Ok(())
+}
+
+/// Scheduled reports run beside the queries, on the same session.
+fn start_scheduler(session: &Session) -> Result<Option<tokio::task::JoinHandle<()>>> {
+    let project = &session.project;
+    let Some(scheduler) = Scheduler::new(
+        session.ctx.clone(),
+        session.state()?,
+        &project.config.reports,
+        project.dir.clone(),
+    ) else {
+        return Ok(None);
+    };
+    let names: Vec<&str> = scheduler.reports().collect();
+    eprintln!("oneview serve: scheduling reports {}", names.join(", "));
+    Ok(Some(tokio::spawn(async move {
+        // Stopped with the server; runs in progress end with the process.
+        if let Err(e) = scheduler.run(std::future::pending()).await {
+            eprintln!("oneview serve: the report scheduler stopped: {e}");
+        }
+    })))
 }
 
 /// Resolves at the first Ctrl-C or SIGTERM: new queries are refused and

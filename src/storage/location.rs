@@ -5,7 +5,7 @@ use std::path::Path;
 
 use url::Url;
 
-use crate::project::FileFormatKind;
+use super::format::FileFormatKind;
 
 const SCHEMES: &[&str] = &[
     "file", "s3", "s3a", "gs", "az", "abfs", "abfss", "azure", "adl", "http", "https",

@@ -6,9 +6,9 @@
 //! pair's levels are packed into one `Pattern`, three bits per comparison,
 //! so training and scoring work on the few distinct patterns, not on pairs.
 
-use oneview_udfs::normalize::nickname_key;
 use oneview_udfs::similarity::jaro_winkler;
 
+use super::super::given_names::first_name;
 use super::profiles::{ADDRESS, CITY, DOB, FIRST, LAST, POSTCODE, Profiles};
 
 pub type Pattern = u32;
@@ -41,28 +41,6 @@ pub fn level_count(comparison: usize) -> usize {
 
 pub fn level(pattern: Pattern, comparison: usize) -> u8 {
     ((pattern >> (3 * comparison)) & 0b111) as u8
-}
-
-/// First names: `same_nickname` tells whether they share a nickname group
-/// (looked up once per distinct name, not per pair).
-fn first_name(a: &str, b: &str, same_nickname: bool) -> u8 {
-    if a == b {
-        1
-    } else if same_nickname {
-        2
-    } else if jaro_winkler(a, b) >= 0.92 {
-        3
-    } else if (a.len() == 1 && b.starts_with(a)) || (b.len() == 1 && a.starts_with(b)) {
-        4
-    } else {
-        5
-    }
-}
-
-/// Whether two normalized first names can be one person's: equal,
-/// nicknames, close spellings or an initial.
-pub fn same_given_name(a: &str, b: &str) -> bool {
-    first_name(a, b, nickname_key(a) == nickname_key(b)) != 5
 }
 
 fn last_name(a: &str, b: &str) -> u8 {
@@ -194,6 +172,8 @@ pub fn describe(pattern: Pattern, names: &[&str]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use oneview_udfs::normalize::nickname_key;
+
     use super::*;
 
     fn first(a: &str, b: &str) -> u8 {

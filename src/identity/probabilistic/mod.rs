@@ -11,17 +11,16 @@ pub mod profiles;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-pub use compare::same_given_name;
 use compare::{Pattern, describe};
 use model::{Model, Scorer, em, estimate_u};
 use profiles::Profiles;
 
 use super::budget::Budget;
-use super::config::{BLOCKING_KEYS, COMPARISONS, IdentityConfig, ProbabilisticConfig};
 use super::graph::{Edge, Graph};
 use super::parallel;
 use super::records::Records;
 use crate::error::{Error, Result};
+use crate::project::identity::{BLOCKING_KEYS, COMPARISONS, IdentityConfig, ProbabilisticConfig};
 
 pub const DEFAULT_THRESHOLD: f64 = 0.95;
 pub const DEFAULT_MAX_PAIRS: u64 = 20_000_000;

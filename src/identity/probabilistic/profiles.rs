@@ -10,9 +10,9 @@ use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::array::Array;
 use oneview_udfs::normalize::nickname_key;
 
-use super::super::config::LinkType;
 use super::super::graph::Graph;
 use super::super::records::{Records, attribute_index, value};
+use crate::project::identity::LinkType;
 
 /// The profile fields' values, interned: `values[f][id]` is the text of
 /// value `id` of field `f` (`BLOCKING_KEYS` order); id 0 means missing.

@@ -9,9 +9,9 @@ use datafusion::sql::resolve::resolve_table_references;
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 
-use super::RESERVED_NAMES;
+use super::names;
 use crate::error::{Error, Result};
-use crate::project::{is_plain_identifier, line_of};
+use crate::util::{is_plain_identifier, line_of};
 
 pub const SEGMENTS_DIR: &str = "segments";
 
@@ -50,7 +50,7 @@ pub fn load_segments(project_dir: &Path, table_names: &BTreeSet<String>) -> Resu
     let names: BTreeSet<String> = parsed.iter().map(|(def, _)| def.name.clone()).collect();
     let mut segments = Vec::with_capacity(parsed.len());
     for (mut def, references) in parsed {
-        if table_names.contains(&def.name) || RESERVED_NAMES.contains(&def.name.as_str()) {
+        if table_names.contains(&def.name) || names::RESERVED.contains(&def.name.as_str()) {
             return Err(Error::segment(
                 &def.file,
                 None,

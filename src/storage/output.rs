@@ -14,8 +14,6 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::json::{ArrayWriter, LineDelimitedWriter};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::parquet::arrow::ArrowWriter;
-use datafusion::parquet::basic::{Compression, ZstdLevel};
-use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use indicatif::ProgressBar;
@@ -24,32 +22,18 @@ use object_store::path::Path as ObjectPath;
 use tokio::io::AsyncWriteExt;
 use url::Url;
 
-use super::OutputSpec;
+use super::format::OutputFormat;
+use super::parquet::parquet_properties;
 use super::render;
 use crate::error::{Error, Result};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum OutputFormat {
-    Table,
-    Csv,
-    Json,
-    Ndjson,
-    Parquet,
-}
-
-impl OutputFormat {
-    /// The format an output file name implies, if any.
-    pub fn from_target(target: &str) -> Option<OutputFormat> {
-        let ext = target.rsplit('.').next()?.to_ascii_lowercase();
-        match ext.as_str() {
-            "csv" => Some(OutputFormat::Csv),
-            "json" => Some(OutputFormat::Json),
-            "ndjson" | "jsonl" => Some(OutputFormat::Ndjson),
-            "parquet" => Some(OutputFormat::Parquet),
-            "txt" => Some(OutputFormat::Table),
-            _ => None,
-        }
-    }
+/// Where and how results go.
+#[derive(Debug, Clone)]
+pub struct OutputSpec {
+    pub format: OutputFormat,
+    pub destination: Destination,
+    /// For the table format on a terminal: rows shown before eliding.
+    pub max_rows: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -147,8 +131,7 @@ impl Encoder {
             OutputFormat::Json => Encoder::Json(ArrayWriter::new(buf.clone())),
             OutputFormat::Ndjson => Encoder::Ndjson(LineDelimitedWriter::new(buf.clone())),
             OutputFormat::Parquet => {
-                let writer = ArrowWriter::try_new(buf.clone(), Arc::clone(schema), Some(parquet_properties()))
-                    .map_err(|e| Error::Query(e.into()))?;
+                let writer = ArrowWriter::try_new(buf.clone(), Arc::clone(schema), Some(parquet_properties()))?;
                 Encoder::Parquet(Box::new(writer))
             }
             OutputFormat::Table => unreachable!("the table format is rendered, not encoded"),
@@ -162,7 +145,7 @@ impl Encoder {
             Encoder::Ndjson(w) => w.write(batch),
             Encoder::Parquet(w) => w.write(batch).map_err(Into::into),
         };
-        result.map_err(|e| Error::Query(e.into()))
+        Ok(result?)
     }
 
     fn finish(self) -> Result<()> {
@@ -172,15 +155,8 @@ impl Encoder {
             Encoder::Ndjson(mut w) => w.finish(),
             Encoder::Parquet(w) => w.close().map(|_| ()).map_err(Into::into),
         };
-        result.map_err(|e| Error::Query(e.into()))
+        Ok(result?)
     }
-}
-
-/// How oneview writes Parquet: zstd at its default level.
-pub fn parquet_properties() -> WriterProperties {
-    WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .build()
 }
 
 pub struct ResultWriter {

@@ -1,8 +1,7 @@
-//! Tables oneview writes itself: `segment_membership` and `report_runs` in
-//! the state location, and, when `[identity]` is set, the identity tables in
-//! the output location. Each is read with a fixed schema, so it can be
-//! queried (empty) before anything was written: the state tables as folders
-//! of Parquet files, the identity tables as the files of the committed run.
+//! The identity tables as sessions read them: `identity_links`,
+//! `identity_edges`, `identity_merges` and `customers`, each the file of the
+//! committed run below the output location, with a fixed schema so that it
+//! can be queried (empty) before the first resolution.
 
 use std::sync::Arc;
 
@@ -13,97 +12,39 @@ use tokio::sync::OnceCell;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::datasource::TableType;
-use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::error::{DataFusionError, Result as DfResult};
-use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use url::Url;
 
+use super::{golden, outputs};
+use crate::catalog::parquet_table;
 use crate::error::Result;
-use crate::identity::{golden, outputs};
-use crate::project::Project;
-use crate::reports::runs;
-use crate::segments::membership;
-use crate::state::StateStore;
+use crate::project::IdentityConfig;
+use crate::storage::StateStore;
 
-#[derive(Debug)]
-pub(super) struct SystemTables {
-    state: Url,
-    /// The output location and the golden record's schema, with `[identity]`.
-    identity: Option<(Url, SchemaRef)>,
-    pins: Arc<RunPins>,
-}
-
-const STATE_TABLES: &[&str] = &[membership::TABLE, runs::TABLE];
-
-impl SystemTables {
-    pub(super) fn new(project: &Project) -> Result<SystemTables> {
-        let identity = match &project.config.identity {
-            Some(config) => Some((outputs::output_url(project)?, golden::schema(config))),
-            None => None,
-        };
-        Ok(SystemTables {
-            state: crate::state::state_url(project)?,
-            identity,
-            pins: Arc::default(),
+/// The four identity tables of the output location `output`, by name; they
+/// share one set of run pins, so a query joining them reads one run.
+pub fn tables(output: &Url, config: &IdentityConfig) -> Vec<(&'static str, Arc<dyn TableProvider>)> {
+    let pins: Arc<RunPins> = Arc::default();
+    outputs::NAMES
+        .iter()
+        .map(|&name| {
+            let schema = match name {
+                outputs::LINKS => outputs::links_schema(),
+                outputs::EDGES => outputs::edges_schema(),
+                outputs::MERGES => outputs::merges_schema(),
+                _ => golden::schema(config),
+            };
+            let table = IdentityTable {
+                output: output.clone(),
+                name,
+                schema,
+                pins: Arc::clone(&pins),
+            };
+            (name, Arc::new(table) as Arc<dyn TableProvider>)
         })
-    }
-
-    pub(super) fn names(&self) -> Vec<&'static str> {
-        let mut names = STATE_TABLES.to_vec();
-        if self.identity.is_some() {
-            names.extend(outputs::NAMES);
-        }
-        names
-    }
-
-    pub(super) fn contains(&self, name: &str) -> bool {
-        self.names().contains(&name)
-    }
-
-    pub(super) fn table(&self, name: &str, runtime: &RuntimeEnv) -> Result<Option<Arc<dyn TableProvider>>> {
-        let (url, schema): (Url, SchemaRef) = match (name, &self.identity) {
-            (membership::TABLE, _) => (self.folder(membership::FOLDER), membership::schema()),
-            (runs::TABLE, _) => (self.folder(runs::FOLDER), runs::schema()),
-            (name, Some((output, customers))) if outputs::NAMES.contains(&name) => {
-                let name = outputs::NAMES
-                    .iter()
-                    .copied()
-                    .find(|n| *n == name)
-                    .expect("a listed name");
-                let schema = match name {
-                    outputs::LINKS => outputs::links_schema(),
-                    outputs::EDGES => outputs::edges_schema(),
-                    outputs::MERGES => outputs::merges_schema(),
-                    _ => Arc::clone(customers),
-                };
-                return Ok(Some(Arc::new(IdentityTable {
-                    store: StateStore::at(output.clone(), runtime)?,
-                    output: output.clone(),
-                    name,
-                    schema,
-                    pins: Arc::clone(&self.pins),
-                })));
-            }
-            _ => return Ok(None),
-        };
-        Ok(Some(listing(&url, schema)?))
-    }
-
-    fn folder(&self, folder: &str) -> Url {
-        self.state.join(folder).expect("state folders are valid URL paths")
-    }
-}
-
-/// Parquet files below `url` (a folder or one file), with a fixed schema.
-fn listing(url: &Url, schema: SchemaRef) -> DfResult<Arc<dyn TableProvider>> {
-    let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-    let config = ListingTableConfig::new(ListingTableUrl::parse(url.as_str())?)
-        .with_listing_options(options)
-        .with_schema(schema);
-    Ok(Arc::new(ListingTable::try_new(config)?))
+        .collect()
 }
 
 /// An identity table: the file of the committed run, looked up when a plan
@@ -111,7 +52,6 @@ fn listing(url: &Url, schema: SchemaRef) -> DfResult<Arc<dyn TableProvider>> {
 /// report in the server) reads each new run.
 #[derive(Debug)]
 struct IdentityTable {
-    store: StateStore,
     output: Url,
     name: &'static str,
     schema: SchemaRef,
@@ -142,13 +82,10 @@ impl TableProvider for IdentityTable {
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
         let started = state.execution_props().query_execution_start_time;
-        let run = self
-            .pins
-            .run(&self.store, started)
-            .await
-            .map_err(DataFusionError::from)?;
+        let store = StateStore::at(self.output.clone(), state.runtime_env()).map_err(DataFusionError::from)?;
+        let run = self.pins.run(&store, started).await.map_err(DataFusionError::from)?;
         let url = outputs::run_location(&self.output, self.name, run.as_deref());
-        listing(&url, Arc::clone(&self.schema))?
+        parquet_table(&url, Arc::clone(&self.schema))?
             .scan(state, projection, filters, limit)
             .await
     }
@@ -237,7 +174,6 @@ mod tests {
         let output = Url::from_directory_path(dir.path()).unwrap();
         let store = StateStore::at(output.clone(), &ctx.runtime_env()).unwrap();
         let table = IdentityTable {
-            store: StateStore::at(output.clone(), &ctx.runtime_env()).unwrap(),
             output,
             name: outputs::LINKS,
             schema: outputs::links_schema(),

@@ -7,7 +7,7 @@ use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::execution::SendableRecordBatchStream;
 use futures::StreamExt;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Keeps at most `max_rows` rows and counts the rest.
 pub async fn collect_for_display(
@@ -35,13 +35,9 @@ pub fn table(schema: &SchemaRef, batches: &[RecordBatch], total: u64) -> Result<
     let mut text = if shown == 0 {
         // Show the header even without rows, as psql and DuckDB do.
         let empty = RecordBatch::new_empty(schema.clone());
-        pretty_format_batches(&[empty])
-            .map_err(|e| Error::Query(e.into()))?
-            .to_string()
+        pretty_format_batches(&[empty])?.to_string()
     } else {
-        pretty_format_batches(batches)
-            .map_err(|e| Error::Query(e.into()))?
-            .to_string()
+        pretty_format_batches(batches)?.to_string()
     };
     text.push('\n');
     if (shown as u64) < total {

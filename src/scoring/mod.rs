@@ -1,28 +1,48 @@
-//! The built-in views `rfm` and `clv`, written from `[orders]`.
+//! Scoring: the built-in views `rfm` and `clv`, written from `[orders]`
+//! as SQL over the udfs crate's scoring functions.
 //!
 //! Both start from the same per-customer order rows; `clv` fits BG/NBD and
 //! Gamma-Gamma on the whole customer base each time it is read (the fit is
 //! an aggregate), so the scores always match the data. When `[identity]`
-//! resolves the orders table, an order's customer is the one it resolved to.
+//! resolves the orders table, an order's customer is the one it resolved to
+//! (read from `identity_links` by name, through the catalog).
 
-use crate::identity::config::SourceConfig;
-use crate::identity::outputs::LINKS;
-use crate::project::{OrdersConfig, ProjectConfig, parse_as_of, parse_horizon};
+use std::path::Path;
 
-/// `(name, sql)` of each built-in view.
-pub fn builtin_views(orders: &OrdersConfig, config: &ProjectConfig) -> Vec<(&'static str, String)> {
-    let keyed = |as_of: &str| keyed_orders(orders, orders_source(orders, config), as_of);
-    vec![("rfm", rfm_sql(orders, &keyed)), ("clv", clv_sql(orders, &keyed))]
+use crate::catalog::{ViewDef, ViewOrigin};
+use crate::project::identity::{IdentityConfig, SourceConfig};
+use crate::project::names::{CLV, IDENTITY_LINKS as LINKS, RFM};
+use crate::project::{OrdersConfig, parse_as_of, parse_horizon};
+
+/// The built-in views of `[orders]`; `config_file` is named when one cannot
+/// be planned.
+pub fn views(orders: &OrdersConfig, identity: Option<&IdentityConfig>, config_file: &Path) -> Vec<ViewDef> {
+    let keyed = |as_of: &str| keyed_orders(orders, orders_source(orders, identity), as_of);
+    [(RFM, rfm_sql(orders, &keyed)), (CLV, clv_sql(orders, &keyed))]
+        .into_iter()
+        .map(|(name, sql)| ViewDef {
+            name: name.to_string(),
+            sql,
+            origin: ViewOrigin::Config {
+                file: config_file.to_path_buf(),
+                check: format!(
+                    "the built-in view `{name}` written from [orders] cannot be planned; check `orders.customer`, `orders.ordered_at` and `orders.amount`"
+                ),
+            },
+        })
+        .collect()
 }
 
 /// The first `[identity]` source that reads the orders table, by name,
 /// unless `[orders] use_identity = false`.
-fn orders_source<'a>(orders: &OrdersConfig, config: &'a ProjectConfig) -> Option<(&'a str, &'a SourceConfig)> {
+fn orders_source<'a>(
+    orders: &OrdersConfig,
+    identity: Option<&'a IdentityConfig>,
+) -> Option<(&'a str, &'a SourceConfig)> {
     if !orders.use_identity {
         return None;
     }
-    let identity = config.identity.as_ref()?;
-    identity
+    identity?
         .sources
         .iter()
         .find(|(name, source)| source.table.as_deref().unwrap_or(name) == orders.table)

@@ -1,5 +1,6 @@
-//! The project's state location (`[project] state`, default `state/`):
-//! segment membership history, report runs and locks, on any object store.
+//! A folder of oneview's own small files on any object store: the project's
+//! state location (`[project] state`: segment membership history, report
+//! runs, locks) and the identity tables' commit file in the output location.
 //!
 //! Every file is written whole with one `put`, which object_store makes
 //! atomic (a rename of a staged file on local disk, a single PUT on a cloud
@@ -10,26 +11,12 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use datafusion::arrow::array::RecordBatch;
 use datafusion::execution::runtime_env::RuntimeEnv;
-use datafusion::parquet::arrow::ArrowWriter;
-use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use datafusion::prelude::SessionContext;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use url::Url;
 
 use crate::error::{Error, Result};
-use crate::exec::parquet_properties;
-use crate::project::Project;
-
-pub const DEFAULT_STATE: &str = "state/";
-
-/// The state folder's URL (with a trailing `/`).
-pub fn state_url(project: &Project) -> Result<Url> {
-    let raw = project.config.project.state.as_deref().unwrap_or(DEFAULT_STATE);
-    project.folder_url(raw, "project.state")
-}
 
 #[derive(Debug)]
 pub struct StateStore {
@@ -38,11 +25,8 @@ pub struct StateStore {
 }
 
 impl StateStore {
-    pub fn open(project: &Project, ctx: &SessionContext) -> Result<StateStore> {
-        StateStore::at(state_url(project)?, &ctx.runtime_env())
-    }
-
-    /// The same small-file access below any folder URL (the output location).
+    /// Small-file access below a folder URL (with a trailing `/`), through
+    /// the runtime's object store for it.
     pub fn at(url: Url, runtime: &RuntimeEnv) -> Result<StateStore> {
         let store = runtime.object_store_registry.get_store(&url).map_err(Error::Query)?;
         Ok(StateStore { url, store })
@@ -189,6 +173,20 @@ impl StateStore {
         Err(Error::Busy(format!("{what} is already running; wait for it to finish")))
     }
 
+    /// Runs `work` holding the lock `name` (see `lock`), and releases the
+    /// lock whatever the work returns: one run of a report, a resolution or
+    /// a segment snapshot at a time.
+    pub async fn with_lock<T, F, Fut>(&self, name: &str, what: &str, work: F) -> Result<T>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let lock = self.lock(name, what).await?;
+        let result = work().await;
+        lock.release().await;
+        result
+    }
+
     fn lock_local(&self, relative: &str, what: &str, holder: &str) -> Result<StateLock> {
         use std::io::{Read, Seek, Write};
         let file = self
@@ -280,26 +278,4 @@ fn process_alive(pid: u32) -> bool {
         // Without /proc, never take over: a stale lock is removed by hand.
         true
     }
-}
-
-/// Encodes batches as one zstd Parquet file.
-pub fn parquet_bytes(schema: &datafusion::arrow::datatypes::SchemaRef, batches: &[RecordBatch]) -> Result<Bytes> {
-    let mut buffer = Vec::new();
-    let mut writer = ArrowWriter::try_new(&mut buffer, Arc::clone(schema), Some(parquet_properties()))
-        .map_err(|e| Error::Query(e.into()))?;
-    for batch in batches {
-        writer.write(batch).map_err(|e| Error::Query(e.into()))?;
-    }
-    writer.close().map_err(|e| Error::Query(e.into()))?;
-    Ok(Bytes::from(buffer))
-}
-
-/// Decodes a Parquet file read whole.
-pub fn read_parquet_bytes(bytes: Bytes) -> Result<Vec<RecordBatch>> {
-    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-        .and_then(|b| b.build())
-        .map_err(|e| Error::Query(e.into()))?;
-    reader
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| Error::Query(e.into()))
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::project::is_plain_identifier;
+use crate::util::is_plain_identifier;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -255,29 +255,70 @@ impl SourceConfig {
     }
 }
 
-/// Checks `[identity]` against the project's tables; one sentence naming the key.
-pub fn validate(identity: &IdentityConfig, tables: &[&str]) -> Result<(), String> {
-    if identity.sources.is_empty() {
-        return Err(
-            "[identity] has no sources; expected at least one [identity.sources.NAME] with a table and its identifier columns"
-                .into(),
-        );
+impl IdentityConfig {
+    /// Checks `[identity]` against the project's tables; one sentence naming the key.
+    pub fn validate(&self, tables: &[&str]) -> Result<(), String> {
+        if self.sources.is_empty() {
+            return Err(
+                "[identity] has no sources; expected at least one [identity.sources.NAME] with a table and its identifier columns"
+                    .into(),
+            );
+        }
+        if self.link_type() == LinkType::LinkOnly && self.sources.len() < 2 {
+            return Err(
+                "key `identity.link_type` is \"link_only\", which links records of different sources, but [identity] has one source; expected two or more, or \"link_and_dedupe\" to deduplicate one table"
+                    .into(),
+            );
+        }
+        for (name, source) in &self.sources {
+            source.validate(name, tables)?;
+        }
+        let kinds = self.kinds();
+        for (kind, config) in &self.identifiers {
+            config.validate(kind, &kinds, self)?;
+        }
+        for pattern in &self.blocked_patterns {
+            regex::Regex::new(pattern).map_err(|e| {
+                format!("key `identity.blocked_patterns`: `{pattern}` is not a regular expression ({e})")
+            })?;
+        }
+        if self.max_cluster_size.is_some_and(|n| n < 2) {
+            return Err("key `identity.max_cluster_size` is below 2; expected at least 2 records per customer".into());
+        }
+        for attribute in self.survivorship.keys() {
+            if !ATTRIBUTES.contains(&attribute.as_str()) && !kinds.contains(attribute) {
+                return Err(format!(
+                    "key `identity.survivorship.{attribute}` is neither a mapped identifier nor an attribute; expected one of: {}, {}",
+                    kinds.join(", "),
+                    ATTRIBUTES.join(", ")
+                ));
+            }
+        }
+        if let Some(p) = &self.probabilistic {
+            validate_probabilistic(p)?;
+        }
+        if let Some(region) = &self.default_region
+            && !oneview_udfs::normalize::is_phone_region(region)
+        {
+            return Err(format!(
+                "key `identity.default_region` is `{region}`; expected a two-letter region code such as US or GB"
+            ));
+        }
+        Ok(())
     }
-    if identity.link_type() == LinkType::LinkOnly && identity.sources.len() < 2 {
-        return Err(
-            "key `identity.link_type` is \"link_only\", which links records of different sources, but [identity] has one source; expected two or more, or \"link_and_dedupe\" to deduplicate one table"
-                .into(),
-        );
-    }
-    for (name, source) in &identity.sources {
+}
+
+impl SourceConfig {
+    /// Checks one source's table and mappings.
+    fn validate(&self, name: &str, tables: &[&str]) -> Result<(), String> {
         if !is_plain_identifier(name) {
             return Err(format!(
                 "source name `{name}` in [identity.sources.{name}] is not a plain name; expected lower-case letters, digits and underscores"
             ));
         }
-        let table = source.table(name);
+        let table = self.table(name);
         if !tables.contains(&table) {
-            let key = if source.table.is_some() {
+            let key = if self.table.is_some() {
                 format!("key `identity.sources.{name}.table`")
             } else {
                 format!("source `{name}` (no `table` key, so its own name)")
@@ -291,17 +332,17 @@ pub fn validate(identity: &IdentityConfig, tables: &[&str]) -> Result<(), String
                 }
             ));
         }
-        if source.record_id.trim().is_empty() {
+        if self.record_id.trim().is_empty() {
             return Err(format!(
                 "key `identity.sources.{name}.record_id` is empty; expected the column that identifies a record"
             ));
         }
-        if source.identifiers.is_empty() && source.attributes.is_empty() {
+        if self.identifiers.is_empty() && self.attributes.is_empty() {
             return Err(format!(
                 "[identity.sources.{name}] maps no columns; expected `identifiers` (email, phone, user_id, …) or `attributes` (names, date_of_birth, …)"
             ));
         }
-        for (kind, expr) in &source.identifiers {
+        for (kind, expr) in &self.identifiers {
             if !is_plain_identifier(kind) {
                 return Err(format!(
                     "identifier kind `{kind}` in [identity.sources.{name}.identifiers] is not a plain name; expected e.g. email, phone, user_id, anonymous_id"
@@ -318,7 +359,7 @@ pub fn validate(identity: &IdentityConfig, tables: &[&str]) -> Result<(), String
                 ));
             }
         }
-        for (attribute, expr) in &source.attributes {
+        for (attribute, expr) in &self.attributes {
             if !ATTRIBUTES.contains(&attribute.as_str()) {
                 return Err(format!(
                     "key `identity.sources.{name}.attributes.{attribute}` is not an attribute oneview knows; expected one of: {}",
@@ -331,23 +372,27 @@ pub fn validate(identity: &IdentityConfig, tables: &[&str]) -> Result<(), String
                 ));
             }
         }
+        Ok(())
     }
-    let kinds = identity.kinds();
-    for (kind, config) in &identity.identifiers {
-        if !kinds.contains(kind) {
+}
+
+impl IdentifierConfig {
+    /// Checks one identifier kind's guards against the kinds sources map.
+    fn validate(&self, kind: &str, kinds: &[String], identity: &IdentityConfig) -> Result<(), String> {
+        if !kinds.iter().any(|k| k == kind) {
             return Err(format!(
                 "[identity.identifiers.{kind}] configures `{kind}`, which no source maps; expected one of: {}",
                 kinds.join(", ")
             ));
         }
-        for pattern in &config.blocked_patterns {
+        for pattern in &self.blocked_patterns {
             regex::Regex::new(pattern).map_err(|e| {
                 format!(
                     "key `identity.identifiers.{kind}.blocked_patterns`: `{pattern}` is not a regular expression ({e})"
                 )
             })?;
         }
-        for (other, limit) in &config.max_distinct {
+        for (other, limit) in &self.max_distinct {
             if !kinds.contains(other) {
                 return Err(format!(
                     "key `identity.identifiers.{kind}.max_distinct.{other}` names `{other}`, which no source maps; expected one of: {}",
@@ -360,44 +405,18 @@ pub fn validate(identity: &IdentityConfig, tables: &[&str]) -> Result<(), String
                 ));
             }
         }
-        if config.split_by_first_name && !identity.sources.values().any(|s| s.maps_a_first_name()) {
+        if self.split_by_first_name && !identity.sources.values().any(|s| s.maps_a_first_name()) {
             return Err(format!(
                 "key `identity.identifiers.{kind}.split_by_first_name` is true, but no source maps a first_name or full_name attribute; expected one that does"
             ));
         }
-        if config.max_records.is_some_and(|n| n < 2) {
+        if self.max_records.is_some_and(|n| n < 2) {
             return Err(format!(
                 "key `identity.identifiers.{kind}.max_records` is below 2; expected at least 2 records to link"
             ));
         }
+        Ok(())
     }
-    for pattern in &identity.blocked_patterns {
-        regex::Regex::new(pattern)
-            .map_err(|e| format!("key `identity.blocked_patterns`: `{pattern}` is not a regular expression ({e})"))?;
-    }
-    if identity.max_cluster_size.is_some_and(|n| n < 2) {
-        return Err("key `identity.max_cluster_size` is below 2; expected at least 2 records per customer".into());
-    }
-    for attribute in identity.survivorship.keys() {
-        if !ATTRIBUTES.contains(&attribute.as_str()) && !kinds.contains(attribute) {
-            return Err(format!(
-                "key `identity.survivorship.{attribute}` is neither a mapped identifier nor an attribute; expected one of: {}, {}",
-                kinds.join(", "),
-                ATTRIBUTES.join(", ")
-            ));
-        }
-    }
-    if let Some(p) = &identity.probabilistic {
-        validate_probabilistic(p)?;
-    }
-    if let Some(region) = &identity.default_region
-        && !oneview_udfs::normalize::is_phone_region(region)
-    {
-        return Err(format!(
-            "key `identity.default_region` is `{region}`; expected a two-letter region code such as US or GB"
-        ));
-    }
-    Ok(())
 }
 
 fn validate_probabilistic(p: &ProbabilisticConfig) -> Result<(), String> {

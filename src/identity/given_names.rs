@@ -1,0 +1,29 @@
+//! Whether two first names can be one person's: the first-name levels the
+//! probabilistic model scores, and the test the identifier guards use to
+//! split a value shared by people of different first names (a family email).
+
+use oneview_udfs::normalize::nickname_key;
+use oneview_udfs::similarity::jaro_winkler;
+
+/// The comparison level of two normalized first names, from 1 (equal) to 5
+/// (different): `same_nickname` tells whether they share a nickname group
+/// (looked up once per distinct name, not per pair).
+pub fn first_name(a: &str, b: &str, same_nickname: bool) -> u8 {
+    if a == b {
+        1
+    } else if same_nickname {
+        2
+    } else if jaro_winkler(a, b) >= 0.92 {
+        3
+    } else if (a.len() == 1 && b.starts_with(a)) || (b.len() == 1 && a.starts_with(b)) {
+        4
+    } else {
+        5
+    }
+}
+
+/// Whether two normalized first names can be one person's: equal,
+/// nicknames, close spellings or an initial.
+pub fn same_given_name(a: &str, b: &str) -> bool {
+    first_name(a, b, nickname_key(a) == nickname_key(b)) != 5
+}

@@ -1,0 +1,11 @@
+//! Small helpers every layer may use: reading names, sizes and line numbers
+//! out of text, and progress on a terminal. Nothing here knows oneview's
+//! project, tables or features, and nothing here imports another module of
+//! the crate.
+
+pub mod progress;
+mod size;
+mod text;
+
+pub use size::parse_size;
+pub use text::{is_plain_identifier, line_of};
