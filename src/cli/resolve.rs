@@ -3,6 +3,8 @@
 use super::args::ResolveArgs;
 use crate::error::Result;
 use crate::exec::{print_batch, text_batch};
+use crate::identity::graph::GuardCounts;
+use crate::identity::probabilistic::Outcome;
 use crate::identity::{self, Locations, Summary};
 use crate::project::identity::LinkType;
 use crate::session::Session;
@@ -49,8 +51,26 @@ pub async fn run(session: &Session, args: ResolveArgs) -> Result<()> {
     print_rows(session, summary_rows(&summary?), args.format).await
 }
 
-fn summary_rows(s: &Summary) -> Vec<(&'static str, String)> {
+/// The items of a summary, one row each, in the order they are printed.
+type Rows = Vec<(&'static str, String)>;
+
+/// What a run did: records and links, customers, guards, the probabilistic
+/// model (if any), then the time taken.
+fn summary_rows(s: &Summary) -> Rows {
     let mut rows = Vec::new();
+    record_rows(s, &mut rows);
+    customer_rows(s, &mut rows);
+    guard_rows(&s.guards, &mut rows);
+    if let Some(p) = &s.probabilistic {
+        model_rows(p, &mut rows);
+    }
+    rows.push(("elapsed", format!("{:.1} s", s.elapsed.as_secs_f64())));
+    rows
+}
+
+/// Records read per source, the link type if not the default, and links made
+/// per rule.
+fn record_rows(s: &Summary, rows: &mut Rows) {
     let total: u64 = s.records.iter().map(|(_, n)| n).sum();
     rows.push(("records", total.to_string()));
     for (source, n) in &s.records {
@@ -69,67 +89,76 @@ fn summary_rows(s: &Summary) -> Vec<(&'static str, String)> {
     for (rule, n) in &s.links {
         rows.push(("  by rule", format!("{rule}: {n}")));
     }
+}
+
+/// The customers found, and how their ids changed since the last run.
+fn customer_rows(s: &Summary, rows: &mut Rows) {
     rows.push(("customers", s.customers.to_string()));
     rows.push(("  with several records", s.multi_record_customers.to_string()));
     rows.push(("  largest (records)", s.largest.to_string()));
     rows.push(("  new ids", s.new_ids.to_string()));
     rows.push(("  merged ids", s.merged.to_string()));
     rows.push(("  split ids", s.split.to_string()));
-    rows.push(("guards fired", s.guards.total().to_string()));
-    for (kind, (records, values)) in &s.guards.blocked {
+}
+
+/// How often each guard fired, per guard and kind of value.
+fn guard_rows(guards: &GuardCounts, rows: &mut Rows) {
+    rows.push(("guards fired", guards.total().to_string()));
+    for (kind, (records, values)) in &guards.blocked {
         rows.push((
             "  blocked value",
             format!("{kind}: {records} records, {values} distinct values"),
         ));
     }
-    for ((kind, other), n) in &s.guards.max_distinct {
+    for ((kind, other), n) in &guards.max_distinct {
         rows.push(("  max_distinct", format!("{kind} values with too many {other}s: {n}")));
     }
-    for (kind, n) in &s.guards.max_records {
+    for (kind, n) in &guards.max_records {
         rows.push(("  max_records", format!("{kind} values on too many records: {n}")));
     }
-    for (kind, n) in &s.guards.split_by_first_name {
+    for (kind, n) in &guards.split_by_first_name {
         rows.push((
             "  split_by_first_name",
             format!("{kind} values shared by people of different first names: {n}"),
         ));
     }
-    for (kind, n) in &s.guards.max_cluster_size {
+    for (kind, n) in &guards.max_cluster_size {
         rows.push(("  max_cluster_size", format!("{kind} links refused: {n}")));
     }
-    if let Some(p) = &s.probabilistic {
-        rows.push(("attribute profiles", p.profiles.to_string()));
-        for rule in &p.blocking {
-            let largest: Vec<String> = rule.largest.iter().map(|(k, n)| format!("{k} ({n})")).collect();
-            let verdict = if rule.refused { "REFUSED: over max_pairs; " } else { "" };
-            rows.push((
-                "  blocking rule",
-                format!(
-                    "{}: {verdict}{} pairs; largest blocks: {}",
-                    rule.rule,
-                    rule.pairs,
-                    largest.join(", ")
-                ),
-            ));
-        }
-        rows.push(("  pairs scored", p.scored_pairs.to_string()));
-        let model = p.model_file.display();
+}
+
+/// The probabilistic model: its blocking rules, the pairs it scored, where
+/// the model came from, and the links it made or refused.
+fn model_rows(p: &Outcome, rows: &mut Rows) {
+    rows.push(("attribute profiles", p.profiles.to_string()));
+    for rule in &p.blocking {
+        let largest: Vec<String> = rule.largest.iter().map(|(k, n)| format!("{k} ({n})")).collect();
+        let verdict = if rule.refused { "REFUSED: over max_pairs; " } else { "" };
         rows.push((
-            "  model",
-            if p.trained && p.scored_pairs == 0 {
-                "not trained: no blocked pairs to learn from (nothing saved)".to_string()
-            } else if p.trained {
-                format!("trained, saved to {model} (lambda = {:.5})", p.lambda)
-            } else {
-                format!("read from {model} (lambda = {:.5})", p.lambda)
-            },
+            "  blocking rule",
+            format!(
+                "{}: {verdict}{} pairs; largest blocks: {}",
+                rule.rule,
+                rule.pairs,
+                largest.join(", ")
+            ),
         ));
-        rows.push(("  links at threshold", format!("{} (p >= {})", p.links, p.threshold)));
-        rows.push(("  weak links refused", p.refused_weak.to_string()));
-        rows.push(("  links over max size", p.refused_size.to_string()));
     }
-    rows.push(("elapsed", format!("{:.1} s", s.elapsed.as_secs_f64())));
-    rows
+    rows.push(("  pairs scored", p.scored_pairs.to_string()));
+    let model = p.model_file.display();
+    rows.push((
+        "  model",
+        if p.trained && p.scored_pairs == 0 {
+            "not trained: no blocked pairs to learn from (nothing saved)".to_string()
+        } else if p.trained {
+            format!("trained, saved to {model} (lambda = {:.5})", p.lambda)
+        } else {
+            format!("read from {model} (lambda = {:.5})", p.lambda)
+        },
+    ));
+    rows.push(("  links at threshold", format!("{} (p >= {})", p.links, p.threshold)));
+    rows.push(("  weak links refused", p.refused_weak.to_string()));
+    rows.push(("  links over max size", p.refused_size.to_string()));
 }
 
 async fn print_rows(session: &Session, rows: Vec<(&str, String)>, format: OutputFormat) -> Result<()> {

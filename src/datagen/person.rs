@@ -231,95 +231,42 @@ fn ascii_lower(s: &str) -> String {
         .to_ascii_lowercase()
 }
 
+/// One person, drawn from their own random stream phase by phase: who they
+/// are, how to write to them, where they live, their ids online, and which
+/// systems know them. The phases draw in this order; changing it changes
+/// every generated data set.
 fn person(world: &World, index: u64) -> Person {
     let mut rng = world.rng("person", index);
-    let us = rng.random_bool(0.85);
-    let female = rng.random_bool(0.5);
-    let first = if female {
-        &FEMALE_NAMES[world.female.pick(rng.random())]
-    } else {
-        &MALE_NAMES[world.male.pick(rng.random())]
-    };
-    let mut last = LAST_NAMES[world.last.pick(rng.random())].to_string();
-    if rng.random_bool(0.03) {
-        last = format!("{last}-{}", LAST_NAMES[world.last.pick(rng.random())]);
-    }
-    let middle = rng.random_bool(0.4).then(|| (b'A' + rng.random_range(0..26u8)) as char);
-    let dob =
-        NaiveDate::from_ymd_opt(1940, 1, 1).expect("valid date") + Duration::days(rng.random_range(0..(365 * 65)));
-
+    let Identity {
+        us,
+        female,
+        first,
+        middle,
+        last,
+        dob,
+    } = identity(world, &mut rng);
     // Unique digits make every address, handle and number unique to one person.
-    let tag = tag_number(index, world.tag_digits, world.tag_offset);
-    let f = ascii_lower(first.name);
-    let l = ascii_lower(&last);
-    let fi = &f[..1];
-    let local = match rng.random_range(0..6) {
-        0 => format!("{f}.{l}{tag}"),
-        1 => format!("{fi}{l}{tag}"),
-        2 => format!("{f}{l}{tag}"),
-        3 => format!("{f}_{l}{tag}"),
-        4 => format!("{l}.{f}{tag}"),
-        _ => format!("{f}{tag}"),
+    let stem = Stem {
+        tag: tag_number(index, world.tag_digits, world.tag_offset),
+        f: ascii_lower(first.name),
+        l: ascii_lower(&last),
     };
-    let domains = if us { US_DOMAINS } else { UK_DOMAINS };
-    let email = format!(
-        "{local}@{}",
-        domains[(rng.random::<f64>().powi(2) * domains.len() as f64) as usize]
-    );
-    let work_email = rng
-        .random_bool(0.2)
-        .then(|| format!("{fi}.{l}{tag}@{}", WORK_DOMAINS.choose(&mut rng).expect("non-empty")));
-
-    let address = Address::random(&mut rng, us);
-    let phone = make_phone(world, &mut rng, us, &address, index);
-    let work_phone = rng
-        .random_bool(0.15)
-        .then(|| make_phone(world, &mut rng, us, &address, index + world.people));
-    let first_seen = rng.random_range(0.0..world.weeks * 0.9);
-    let previous_address = rng
-        .random_bool(0.15)
-        .then(|| (Address::random(&mut rng, us), rng.random_range(first_seen..world.weeks)));
-
-    let handle = match rng.random_range(0..4) {
-        0 => format!("{fi}{l}{tag}"),
-        1 => format!("{f}_{l}_{tag}"),
-        2 => {
-            format!("{f}{l}{}", dob.format("%Y"))
-                .chars()
-                .take(20)
-                .collect::<String>()
-                + &tag.to_string()
-        }
-        _ => format!("the{f}{tag}"),
-    };
-    let loyalty = rng
-        .random_bool(0.4)
-        .then(|| format!("L{:010}", tag_number(index, 10, world.tag_offset + 3)));
-    let n_devices = 1 + (rng.random::<f64>() * 2.2) as u64;
-    let devices = (0..n_devices).map(|k| world.id("anon-", "device", index, k)).collect();
-
-    let in_crm = rng.random_bool(0.85);
-    let crm_duplicate = in_crm && rng.random_bool(0.07);
-    // The web's visitors are account holders (people in the CRM), so every
-    // anonymous device of theirs can sign in at some point; 82% of them
-    // browse, about 70% of all people.
-    let browses = rng.random_bool(0.82);
-    let on_web = in_crm && browses;
-    let customer = rng.random_bool(0.8).then(|| {
-        let first_purchase = rng.random_range(first_seen..world.weeks);
-        simulate(&mut rng, &world.params, first_purchase, world.weeks)
-    });
-    // Some people give their social handle in their account profile, as
-    // they type it: with or without the @, sometimes in capitals.
-    let crm_handle = rng.random_bool(0.6).then(|| {
-        let at = if rng.random_bool(0.5) { "@" } else { "" };
-        let typed = if rng.random_bool(0.15) {
-            handle.to_uppercase()
-        } else {
-            handle.clone()
-        };
-        format!("{at}{typed}")
-    });
+    let (email, work_email) = emails(&mut rng, us, &stem);
+    let Home {
+        address,
+        phone,
+        work_phone,
+        first_seen,
+        previous_address,
+    } = home(world, &mut rng, index, us);
+    let (handle, loyalty, devices) = online(world, &mut rng, index, &stem, dob);
+    let Presence {
+        in_crm,
+        crm_duplicate,
+        on_web,
+        customer,
+        crm_handle,
+    } = presence(world, &mut rng, first_seen, &handle);
 
     Person {
         index,
@@ -346,6 +293,178 @@ fn person(world: &World, index: u64) -> Person {
         crm_duplicate,
         on_web,
         customer,
+    }
+}
+
+/// Who a person is: country, sex, names and date of birth.
+struct Identity {
+    us: bool,
+    female: bool,
+    first: &'static Name,
+    middle: Option<char>,
+    last: String,
+    dob: NaiveDate,
+}
+
+/// Draws a person's country, sex, names and date of birth.
+fn identity(world: &World, rng: &mut ChaCha8Rng) -> Identity {
+    let us = rng.random_bool(0.85);
+    let female = rng.random_bool(0.5);
+    let first = if female {
+        &FEMALE_NAMES[world.female.pick(rng.random())]
+    } else {
+        &MALE_NAMES[world.male.pick(rng.random())]
+    };
+    let mut last = LAST_NAMES[world.last.pick(rng.random())].to_string();
+    if rng.random_bool(0.03) {
+        last = format!("{last}-{}", LAST_NAMES[world.last.pick(rng.random())]);
+    }
+    let middle = rng.random_bool(0.4).then(|| (b'A' + rng.random_range(0..26u8)) as char);
+    let dob =
+        NaiveDate::from_ymd_opt(1940, 1, 1).expect("valid date") + Duration::days(rng.random_range(0..(365 * 65)));
+    Identity {
+        us,
+        female,
+        first,
+        middle,
+        last,
+        dob,
+    }
+}
+
+/// What a person's emails and handles are built from: first and last name in
+/// lower-case ASCII, and the person's unique tag.
+struct Stem {
+    tag: u64,
+    f: String,
+    l: String,
+}
+
+/// Draws a person's personal email and, for some, a work email.
+fn emails(rng: &mut ChaCha8Rng, us: bool, stem: &Stem) -> (String, Option<String>) {
+    let Stem { tag, f, l } = stem;
+    let fi = &f[..1];
+    let local = match rng.random_range(0..6) {
+        0 => format!("{f}.{l}{tag}"),
+        1 => format!("{fi}{l}{tag}"),
+        2 => format!("{f}{l}{tag}"),
+        3 => format!("{f}_{l}{tag}"),
+        4 => format!("{l}.{f}{tag}"),
+        _ => format!("{f}{tag}"),
+    };
+    let domains = if us { US_DOMAINS } else { UK_DOMAINS };
+    let email = format!(
+        "{local}@{}",
+        domains[(rng.random::<f64>().powi(2) * domains.len() as f64) as usize]
+    );
+    let work_email = rng
+        .random_bool(0.2)
+        .then(|| format!("{fi}.{l}{tag}@{}", WORK_DOMAINS.choose(rng).expect("non-empty")));
+    (email, work_email)
+}
+
+/// Where a person lives and can be called, when they first appear, and the
+/// address they had before a move, if they moved.
+struct Home {
+    address: Address,
+    phone: Phone,
+    work_phone: Option<Phone>,
+    first_seen: f64,
+    previous_address: Option<(Address, f64)>,
+}
+
+/// Draws a person's address and phones, the week they first appear, and
+/// perhaps a move.
+fn home(world: &World, rng: &mut ChaCha8Rng, index: u64, us: bool) -> Home {
+    let address = Address::random(rng, us);
+    let phone = make_phone(world, rng, us, &address, index);
+    let work_phone = rng
+        .random_bool(0.15)
+        .then(|| make_phone(world, rng, us, &address, index + world.people));
+    let first_seen = rng.random_range(0.0..world.weeks * 0.9);
+    let previous_address = rng
+        .random_bool(0.15)
+        .then(|| (Address::random(rng, us), rng.random_range(first_seen..world.weeks)));
+    Home {
+        address,
+        phone,
+        work_phone,
+        first_seen,
+        previous_address,
+    }
+}
+
+/// Draws a person's social handle, loyalty number (for some) and devices.
+fn online(
+    world: &World,
+    rng: &mut ChaCha8Rng,
+    index: u64,
+    stem: &Stem,
+    dob: NaiveDate,
+) -> (String, Option<String>, Vec<String>) {
+    let Stem { tag, f, l } = stem;
+    let fi = &f[..1];
+    let handle = match rng.random_range(0..4) {
+        0 => format!("{fi}{l}{tag}"),
+        1 => format!("{f}_{l}_{tag}"),
+        2 => {
+            format!("{f}{l}{}", dob.format("%Y"))
+                .chars()
+                .take(20)
+                .collect::<String>()
+                + &tag.to_string()
+        }
+        _ => format!("the{f}{tag}"),
+    };
+    let loyalty = rng
+        .random_bool(0.4)
+        .then(|| format!("L{:010}", tag_number(index, 10, world.tag_offset + 3)));
+    let n_devices = 1 + (rng.random::<f64>() * 2.2) as u64;
+    let devices = (0..n_devices).map(|k| world.id("anon-", "device", index, k)).collect();
+    (handle, loyalty, devices)
+}
+
+/// Which systems know a person, whether they buy, and the handle they gave
+/// the CRM.
+struct Presence {
+    in_crm: bool,
+    crm_duplicate: bool,
+    on_web: bool,
+    customer: Option<Customer>,
+    crm_handle: Option<String>,
+}
+
+/// Draws whether a person is in the CRM (once or twice), browses the web,
+/// buys (and their purchases), and gave the CRM their social handle.
+fn presence(world: &World, rng: &mut ChaCha8Rng, first_seen: f64, handle: &str) -> Presence {
+    let in_crm = rng.random_bool(0.85);
+    let crm_duplicate = in_crm && rng.random_bool(0.07);
+    // The web's visitors are account holders (people in the CRM), so every
+    // anonymous device of theirs can sign in at some point; 82% of them
+    // browse, about 70% of all people.
+    let browses = rng.random_bool(0.82);
+    let on_web = in_crm && browses;
+    let customer = rng.random_bool(0.8).then(|| {
+        let first_purchase = rng.random_range(first_seen..world.weeks);
+        simulate(rng, &world.params, first_purchase, world.weeks)
+    });
+    // Some people give their social handle in their account profile, as
+    // they type it: with or without the @, sometimes in capitals.
+    let crm_handle = rng.random_bool(0.6).then(|| {
+        let at = if rng.random_bool(0.5) { "@" } else { "" };
+        let typed = if rng.random_bool(0.15) {
+            handle.to_uppercase()
+        } else {
+            handle.to_string()
+        };
+        format!("{at}{typed}")
+    });
+    Presence {
+        in_crm,
+        crm_duplicate,
+        on_web,
+        customer,
+        crm_handle,
     }
 }
 

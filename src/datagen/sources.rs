@@ -234,6 +234,8 @@ impl Sources {
         self.person(world, person)
     }
 
+    /// Records a person in the CRM, if they are in it: once, or twice for a
+    /// duplicate. Returns the contact ids.
     fn crm(&mut self, world: &World, p: &Person, rng: &mut ChaCha8Rng) -> Result<Vec<String>> {
         let mut ids = Vec::new();
         if !p.in_crm {
@@ -241,72 +243,64 @@ impl Sources {
         }
         let records = if p.crm_duplicate { 2 } else { 1 };
         for k in 0..records {
-            let duplicate = k == 1;
-            let id = world.id("C", "crm", p.index, k);
-            let created = if duplicate {
-                rng.random_range(p.first_seen..world.weeks)
-            } else {
-                p.first_seen
-            };
-            // A record made before a move carries the old address.
-            let address = match &p.previous_address {
-                Some((old, moved)) if created < *moved => old,
-                _ => &p.address,
-            };
-            let first = if duplicate && !p.first.nicknames.is_empty() && rng.random_bool(0.5) {
-                p.first.nicknames.choose(rng).expect("non-empty").to_string()
-            } else {
-                p.first.name.to_string()
-            };
-            let first = name_noise(rng, &first, if duplicate { 0.25 } else { 0.03 });
-            let last = name_noise(rng, &p.last, if duplicate { 0.2 } else { 0.03 });
-            let email = if rng.random_bool(0.01) {
-                JUNK_EMAILS.choose(rng).map(|s| s.to_string())
-            } else if duplicate && p.work_email.is_some() && rng.random_bool(0.5) {
-                p.work_email.clone()
-            } else if rng.random_bool(0.92) {
-                Some(noise::email(rng, &p.email))
-            } else {
-                None
-            };
-            let phone = if rng.random_bool(0.015) {
-                JUNK_PHONES.choose(rng).map(|s| s.to_string())
-            } else if rng.random_bool(0.8) {
-                Some(p.phone.render(rng))
-            } else {
-                None
-            };
-            let row = self.crm.row();
-            row.contact_id.append_value(&id);
-            row.first_name.append_value(&first);
-            row.last_name.append_value(&last);
-            row.email.append_option(email);
-            row.phone.append_option(phone);
-            row.date_of_birth
-                .append_option(rng.random_bool(0.85).then(|| noise::date(rng, p.dob, p.us)));
-            row.gender
-                .append_option(rng.random_bool(0.7).then_some(if p.female { "F" } else { "M" }));
-            row.address_line1.append_value(address.line1(rng));
-            row.address_line2.append_option(address.line2(rng));
-            row.city.append_value(address.place.city);
-            row.region.append_value(address.place.region);
-            row.postcode
-                .append_option(rng.random_bool(0.95).then(|| address.postcode.clone()));
-            row.country.append_value(country(rng, p.us));
-            row.loyalty_id
-                .append_option(if duplicate { None } else { p.loyalty.clone() });
-            row.social_handle
-                .append_option(if duplicate { None } else { p.crm_handle.clone() });
-            row.created_at.append_value(micros(world, created));
-            row.updated_at.append_value(micros(
-                world,
-                rng.random_range(created..world.weeks.max(created + 0.01)),
-            ));
-            self.crm.end_row()?;
-            self.truth("crm_contacts", &id, p)?;
-            ids.push(id);
+            ids.push(self.crm_contact(world, p, rng, k)?);
         }
         Ok(ids)
+    }
+
+    /// Writes the person's `k`th CRM contact (the second is the duplicate,
+    /// made later and typed more carelessly) and returns its id.
+    fn crm_contact(&mut self, world: &World, p: &Person, rng: &mut ChaCha8Rng, k: u64) -> Result<String> {
+        let duplicate = k == 1;
+        let id = world.id("C", "crm", p.index, k);
+        let created = if duplicate {
+            rng.random_range(p.first_seen..world.weeks)
+        } else {
+            p.first_seen
+        };
+        // A record made before a move carries the old address.
+        let address = match &p.previous_address {
+            Some((old, moved)) if created < *moved => old,
+            _ => &p.address,
+        };
+        let first = if duplicate && !p.first.nicknames.is_empty() && rng.random_bool(0.5) {
+            p.first.nicknames.choose(rng).expect("non-empty").to_string()
+        } else {
+            p.first.name.to_string()
+        };
+        let first = name_noise(rng, &first, if duplicate { 0.25 } else { 0.03 });
+        let last = name_noise(rng, &p.last, if duplicate { 0.2 } else { 0.03 });
+        let email = crm_email(rng, p, duplicate);
+        let phone = crm_phone(rng, p);
+        let row = self.crm.row();
+        row.contact_id.append_value(&id);
+        row.first_name.append_value(&first);
+        row.last_name.append_value(&last);
+        row.email.append_option(email);
+        row.phone.append_option(phone);
+        row.date_of_birth
+            .append_option(rng.random_bool(0.85).then(|| noise::date(rng, p.dob, p.us)));
+        row.gender
+            .append_option(rng.random_bool(0.7).then_some(if p.female { "F" } else { "M" }));
+        row.address_line1.append_value(address.line1(rng));
+        row.address_line2.append_option(address.line2(rng));
+        row.city.append_value(address.place.city);
+        row.region.append_value(address.place.region);
+        row.postcode
+            .append_option(rng.random_bool(0.95).then(|| address.postcode.clone()));
+        row.country.append_value(country(rng, p.us));
+        row.loyalty_id
+            .append_option(if duplicate { None } else { p.loyalty.clone() });
+        row.social_handle
+            .append_option(if duplicate { None } else { p.crm_handle.clone() });
+        row.created_at.append_value(micros(world, created));
+        row.updated_at.append_value(micros(
+            world,
+            rng.random_range(created..world.weeks.max(created + 0.01)),
+        ));
+        self.crm.end_row()?;
+        self.truth("crm_contacts", &id, p)?;
+        Ok(id)
     }
 
     fn orders(
@@ -369,89 +363,63 @@ impl Sources {
         Ok(ids)
     }
 
+    /// Records a person's web sessions: when they start, on which device,
+    /// where the person signs in, and the events of each session.
     fn web(&mut self, world: &World, p: &Person, rng: &mut ChaCha8Rng, contact: Option<&String>) -> Result<()> {
         if !p.on_web {
             return Ok(());
         }
-        let sessions = 1 + Poisson::new(3.0).expect("valid rate").sample(rng) as usize;
-        let mut starts: Vec<f64> = (0..sessions)
-            .map(|_| rng.random_range(p.first_seen..world.weeks))
-            .collect();
-        starts.sort_by(f64::total_cmp);
-        // Each session's device: one of the person's own, the household's
-        // shared tablet, or now and then a kiosk.
-        let devices: Vec<String> = starts
-            .iter()
-            .map(|_| {
-                if let (Some(h), true) = (&p.household, rng.random_bool(0.15)) {
-                    h.device.clone()
-                } else if rng.random_bool(0.01) {
-                    world.id("anon-", "kiosk", rng.random_range(0..world.kiosks), 0)
-                } else {
-                    p.devices.choose(rng).expect("at least one device").clone()
-                }
-            })
-            .collect();
-        // An account holder signs in on each device at one of its sessions
-        // and stays signed in there: the device's earlier sessions are
-        // anonymous.
-        let mut sign_in = vec![false; sessions];
-        if contact.is_some() {
-            for (s, device) in devices.iter().enumerate() {
-                if !devices[..s].contains(device) {
-                    let on_device: Vec<usize> = (s..sessions).filter(|&t| &devices[t] == device).collect();
-                    sign_in[*on_device.choose(rng).expect("this session")] = true;
-                }
-            }
-        }
+        let starts = session_starts(world, p, rng);
+        let devices = session_devices(world, p, rng, &starts);
+        let sign_in = sign_ins(rng, &devices, contact.is_some());
         let mut k = 0u64;
         for (s, start) in starts.iter().enumerate() {
             let device = &devices[s];
             let logged_in = (0..=s).any(|t| sign_in[t] && &devices[t] == device);
-            let device_type = *["desktop", "mobile", "mobile", "tablet"]
-                .choose(rng)
-                .expect("non-empty");
-            let mut events: Vec<&str> = vec!["page_view"];
-            if sign_in[s] {
-                events.push("login");
-            }
-            for _ in 0..rng.random_range(0..5) {
-                events.push(
-                    *["page_view", "product_view", "product_view", "search"]
-                        .choose(rng)
-                        .expect("non-empty"),
-                );
-            }
-            if rng.random_bool(0.35) {
-                events.push("add_to_cart");
-                if rng.random_bool(0.45) {
-                    events.push("checkout_started");
-                    if rng.random_bool(0.7) {
-                        events.push("order_completed");
-                    }
-                }
-            }
-            for (e, event) in events.iter().enumerate() {
-                if k >= 4000 {
-                    return Ok(());
-                }
-                let id = world.id("E", "events", p.index, k);
-                k += 1;
-                let row = self.web.row();
-                row.event_id.append_value(&id);
-                row.anonymous_id.append_value(device);
-                row.user_id
-                    .append_option(if logged_in { contact.cloned() } else { None });
-                row.event_type.append_value(event);
-                row.page_url.append_value(page_for(event, rng));
-                row.device_type.append_value(device_type);
-                row.occurred_at
-                    .append_value(micros(world, (start + e as f64 * 0.0002).min(world.weeks)));
-                self.web.end_row()?;
-                self.truth("web_events", &id, p)?;
+            let (device_type, events) = session_events(rng, sign_in[s]);
+            let session = Session {
+                start: *start,
+                device,
+                device_type,
+                user: if logged_in { contact } else { None },
+            };
+            if !self.web_events(world, p, rng, &session, &events, &mut k)? {
+                return Ok(());
             }
         }
         Ok(())
+    }
+
+    /// Writes the events of one session, numbering them on from `k`. Returns
+    /// false, having stopped, once the person has 4000 events.
+    fn web_events(
+        &mut self,
+        world: &World,
+        p: &Person,
+        rng: &mut ChaCha8Rng,
+        session: &Session,
+        events: &[&str],
+        k: &mut u64,
+    ) -> Result<bool> {
+        for (e, event) in events.iter().enumerate() {
+            if *k >= 4000 {
+                return Ok(false);
+            }
+            let id = world.id("E", "events", p.index, *k);
+            *k += 1;
+            let row = self.web.row();
+            row.event_id.append_value(&id);
+            row.anonymous_id.append_value(session.device);
+            row.user_id.append_option(session.user.cloned());
+            row.event_type.append_value(event);
+            row.page_url.append_value(page_for(event, rng));
+            row.device_type.append_value(session.device_type);
+            row.occurred_at
+                .append_value(micros(world, (session.start + e as f64 * 0.0002).min(world.weeks)));
+            self.web.end_row()?;
+            self.truth("web_events", &id, p)?;
+        }
+        Ok(true)
     }
 
     fn tickets(&mut self, world: &World, p: &Person, rng: &mut ChaCha8Rng, orders: &[String]) -> Result<()> {
@@ -666,6 +634,116 @@ impl Sources {
 fn micros(world: &World, week: f64) -> i64 {
     let start = world.start.and_time(NaiveTime::MIN).and_utc().timestamp_micros();
     start + (week * 7.0 * 86_400_000_000.0) as i64
+}
+
+/// The email a CRM contact carries: now and then junk, on a duplicate
+/// perhaps the work email, usually the personal one, sometimes none.
+fn crm_email(rng: &mut ChaCha8Rng, p: &Person, duplicate: bool) -> Option<String> {
+    if rng.random_bool(0.01) {
+        JUNK_EMAILS.choose(rng).map(|s| s.to_string())
+    } else if duplicate && p.work_email.is_some() && rng.random_bool(0.5) {
+        p.work_email.clone()
+    } else if rng.random_bool(0.92) {
+        Some(noise::email(rng, &p.email))
+    } else {
+        None
+    }
+}
+
+/// The phone a CRM contact carries: now and then junk, usually the person's
+/// own, sometimes none.
+fn crm_phone(rng: &mut ChaCha8Rng, p: &Person) -> Option<String> {
+    if rng.random_bool(0.015) {
+        JUNK_PHONES.choose(rng).map(|s| s.to_string())
+    } else if rng.random_bool(0.8) {
+        Some(p.phone.render(rng))
+    } else {
+        None
+    }
+}
+
+/// One web session as its events record it.
+struct Session<'a> {
+    /// Week the session starts.
+    start: f64,
+    /// The anonymous id of the device it is on.
+    device: &'a String,
+    device_type: &'static str,
+    /// The contact id the events carry: set once the device is signed in.
+    user: Option<&'a String>,
+}
+
+/// Draws how many sessions a person has and when each starts, in order.
+fn session_starts(world: &World, p: &Person, rng: &mut ChaCha8Rng) -> Vec<f64> {
+    let sessions = 1 + Poisson::new(3.0).expect("valid rate").sample(rng) as usize;
+    let mut starts: Vec<f64> = (0..sessions)
+        .map(|_| rng.random_range(p.first_seen..world.weeks))
+        .collect();
+    starts.sort_by(f64::total_cmp);
+    starts
+}
+
+/// Each session's device: one of the person's own, the household's shared
+/// tablet, or now and then a kiosk.
+fn session_devices(world: &World, p: &Person, rng: &mut ChaCha8Rng, starts: &[f64]) -> Vec<String> {
+    starts
+        .iter()
+        .map(|_| {
+            if let (Some(h), true) = (&p.household, rng.random_bool(0.15)) {
+                h.device.clone()
+            } else if rng.random_bool(0.01) {
+                world.id("anon-", "kiosk", rng.random_range(0..world.kiosks), 0)
+            } else {
+                p.devices.choose(rng).expect("at least one device").clone()
+            }
+        })
+        .collect()
+}
+
+/// The sessions an account holder signs in at. They sign in on each device
+/// at one of its sessions and stay signed in there: the device's earlier
+/// sessions are anonymous. Without an account, no session signs in.
+fn sign_ins(rng: &mut ChaCha8Rng, devices: &[String], account: bool) -> Vec<bool> {
+    let sessions = devices.len();
+    let mut sign_in = vec![false; sessions];
+    if account {
+        for (s, device) in devices.iter().enumerate() {
+            if !devices[..s].contains(device) {
+                let on_device: Vec<usize> = (s..sessions).filter(|&t| &devices[t] == device).collect();
+                sign_in[*on_device.choose(rng).expect("this session")] = true;
+            }
+        }
+    }
+    sign_in
+}
+
+/// Draws a session's device type and its events: a page view, the login if
+/// the person signs in, some browsing, and perhaps a way down the funnel.
+fn session_events(rng: &mut ChaCha8Rng, signs_in: bool) -> (&'static str, Vec<&'static str>) {
+    let device_type = *["desktop", "mobile", "mobile", "tablet"]
+        .choose(rng)
+        .expect("non-empty");
+    let mut events: Vec<&str> = vec!["page_view"];
+    if signs_in {
+        events.push("login");
+    }
+    for _ in 0..rng.random_range(0..5) {
+        events.push(
+            *["page_view", "product_view", "product_view", "search"]
+                .choose(rng)
+                .expect("non-empty"),
+        );
+    }
+    if rng.random_bool(0.35) {
+        events.push("add_to_cart");
+        if rng.random_bool(0.45) {
+            events.push("checkout_started");
+            if rng.random_bool(0.7) {
+                events.push("order_completed");
+            }
+        }
+    }
+    (device_type, events)
 }
 
 fn country(rng: &mut impl Rng, us: bool) -> &'static str {

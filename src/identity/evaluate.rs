@@ -96,40 +96,9 @@ async fn entity_column(ctx: &SessionContext, table: &str) -> Result<String> {
 
 pub async fn evaluate(ctx: &SessionContext, table: &str) -> Result<Evaluation> {
     let entity = entity_column(ctx, table).await?;
-    let quote = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
     let (t, e) = (quote(table), quote(&entity));
-    // The join runs once, into the (customer, entity) counts; the metrics
-    // are sums over those cells, done here. (One SQL statement with a
-    // subquery per metric would run the join once per metric.)
-    let cells = format!(
-        "SELECT l.customer_id AS c, CAST(t.{e} AS VARCHAR) AS e, count(*) AS n
-         FROM {LINKS} l JOIN {t} t
-           ON l.source = CAST(t.source AS VARCHAR) AND l.record_id = CAST(t.record_id AS VARCHAR)
-         GROUP BY 1, 2"
-    );
-    let batches = ctx.sql(&cells).await?.collect().await?;
-    let mut cells: Vec<(u32, u32, u64)> = Vec::new();
-    let mut customer_index: HashMap<String, u32> = HashMap::new();
-    let mut entity_index: HashMap<String, u32> = HashMap::new();
-    for batch in &batches {
-        let (c, e) = (
-            cast(batch.column(0), &DataType::Utf8)?,
-            cast(batch.column(1), &DataType::Utf8)?,
-        );
-        let (c, e) = (c.as_string::<i32>(), e.as_string::<i32>());
-        let n = batch.column(2).as_primitive::<Int64Type>();
-        for i in 0..batch.num_rows() {
-            if e.is_null(i) {
-                continue;
-            }
-            let count = n.value(i).max(0) as u64;
-            let next = customer_index.len() as u32;
-            let ci = *customer_index.entry(c.value(i).to_string()).or_insert(next);
-            let next = entity_index.len() as u32;
-            let ei = *entity_index.entry(e.value(i).to_string()).or_insert(next);
-            cells.push((ci, ei, count));
-        }
-    }
+    let table_cells = Contingency::read(ctx, &t, &e).await?;
+    let cells = &table_cells.cells;
     let records: u64 = cells.iter().map(|c| c.2).sum();
     if records == 0 {
         return Err(Error::Usage(format!(
@@ -137,35 +106,108 @@ pub async fn evaluate(ctx: &SessionContext, table: &str) -> Result<Evaluation> {
         )));
     }
     let pairs = |n: u64| n * n.saturating_sub(1) / 2;
-    let mut customer_total = vec![0u64; customer_index.len()];
-    let mut entity_total = vec![0u64; entity_index.len()];
-    for &(c, e, n) in &cells {
-        customer_total[c as usize] += n;
-        entity_total[e as usize] += n;
-    }
-    let (mut precision_sum, mut recall_sum) = (0.0, 0.0);
-    for &(c, e, n) in &cells {
-        let n = n as f64;
-        precision_sum += n * n / customer_total[c as usize] as f64;
-        recall_sum += n * n / entity_total[e as usize] as f64;
-    }
-    let count = |sql: String| async move {
-        let batches = ctx.sql(&sql).await?.collect().await?;
-        Ok::<u64, Error>(
-            batches
-                .first()
-                .map(|b| b.column(0).as_primitive::<Int64Type>().value(0).max(0) as u64)
-                .unwrap_or(0),
-        )
-    };
+    let (customer_total, entity_total) = table_cells.totals();
+    let (precision_sum, recall_sum) = table_cells.bcubed_sums(&customer_total, &entity_total);
     Ok(Evaluation {
         records,
-        links: count(format!("SELECT count(*) FROM {LINKS}")).await?,
-        truth: count(format!("SELECT count(*) FROM {t}")).await?,
+        links: count(ctx, format!("SELECT count(*) FROM {LINKS}")).await?,
+        truth: count(ctx, format!("SELECT count(*) FROM {t}")).await?,
         true_pairs: entity_total.iter().map(|n| pairs(*n)).sum(),
         predicted_pairs: customer_total.iter().map(|n| pairs(*n)).sum(),
         correct_pairs: cells.iter().map(|c| pairs(c.2)).sum(),
         bcubed_precision: precision_sum / records as f64,
         bcubed_recall: recall_sum / records as f64,
     })
+}
+
+/// A name quoted as an SQL identifier.
+fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The contingency table of the links against the truth: per (customer,
+/// true entity) cell, its number of records. Customers and entities are
+/// numbered in order of first appearance; records without a true entity
+/// are left out.
+struct Contingency {
+    /// (customer, entity, records) per non-empty cell.
+    cells: Vec<(u32, u32, u64)>,
+    customers: usize,
+    entities: usize,
+}
+
+impl Contingency {
+    /// Joins the links to the truth table `t` (quoted), whose true entity
+    /// is the column `e` (quoted).
+    async fn read(ctx: &SessionContext, t: &str, e: &str) -> Result<Self> {
+        // The join runs once, into the (customer, entity) counts; the metrics
+        // are sums over those cells, done here. (One SQL statement with a
+        // subquery per metric would run the join once per metric.)
+        let cells = format!(
+            "SELECT l.customer_id AS c, CAST(t.{e} AS VARCHAR) AS e, count(*) AS n
+         FROM {LINKS} l JOIN {t} t
+           ON l.source = CAST(t.source AS VARCHAR) AND l.record_id = CAST(t.record_id AS VARCHAR)
+         GROUP BY 1, 2"
+        );
+        let batches = ctx.sql(&cells).await?.collect().await?;
+        let mut cells: Vec<(u32, u32, u64)> = Vec::new();
+        let mut customer_index: HashMap<String, u32> = HashMap::new();
+        let mut entity_index: HashMap<String, u32> = HashMap::new();
+        for batch in &batches {
+            let (c, e) = (
+                cast(batch.column(0), &DataType::Utf8)?,
+                cast(batch.column(1), &DataType::Utf8)?,
+            );
+            let (c, e) = (c.as_string::<i32>(), e.as_string::<i32>());
+            let n = batch.column(2).as_primitive::<Int64Type>();
+            for i in 0..batch.num_rows() {
+                if e.is_null(i) {
+                    continue;
+                }
+                let count = n.value(i).max(0) as u64;
+                let next = customer_index.len() as u32;
+                let ci = *customer_index.entry(c.value(i).to_string()).or_insert(next);
+                let next = entity_index.len() as u32;
+                let ei = *entity_index.entry(e.value(i).to_string()).or_insert(next);
+                cells.push((ci, ei, count));
+            }
+        }
+        Ok(Contingency {
+            cells,
+            customers: customer_index.len(),
+            entities: entity_index.len(),
+        })
+    }
+
+    /// The records per customer and per true entity (the table's margins).
+    fn totals(&self) -> (Vec<u64>, Vec<u64>) {
+        let mut customer_total = vec![0u64; self.customers];
+        let mut entity_total = vec![0u64; self.entities];
+        for &(c, e, n) in &self.cells {
+            customer_total[c as usize] += n;
+            entity_total[e as usize] += n;
+        }
+        (customer_total, entity_total)
+    }
+
+    /// The sums over records of B-cubed precision and recall: per cell of n
+    /// records, n·n over its customer's (precision) or entity's (recall) total.
+    fn bcubed_sums(&self, customer_total: &[u64], entity_total: &[u64]) -> (f64, f64) {
+        let (mut precision_sum, mut recall_sum) = (0.0, 0.0);
+        for &(c, e, n) in &self.cells {
+            let n = n as f64;
+            precision_sum += n * n / customer_total[c as usize] as f64;
+            recall_sum += n * n / entity_total[e as usize] as f64;
+        }
+        (precision_sum, recall_sum)
+    }
+}
+
+/// The count a `SELECT count(*)` query returns (0 when it returns no row).
+async fn count(ctx: &SessionContext, sql: String) -> Result<u64> {
+    let batches = ctx.sql(&sql).await?.collect().await?;
+    Ok(batches
+        .first()
+        .map(|b| b.column(0).as_primitive::<Int64Type>().value(0).max(0) as u64)
+        .unwrap_or(0))
 }

@@ -113,15 +113,38 @@ async fn locate(state: &SessionState, id: &str) -> Result<(String, Option<String
     }
 }
 
+/// The explanation of `id` (a customer id, `SOURCE:RECORD_ID` or a record
+/// id) as `--explain` prints it, one phase per part of the text.
 pub async fn explain(ctx: &SessionContext, id: &str) -> Result<String> {
     let state = &ctx.state();
     let (customer, record) = locate(state, id).await?;
+    let keys = member_keys(state, &customer).await?;
+    let index: HashMap<&str, usize> = keys.iter().enumerate().map(|(i, k)| (k.as_str(), i)).collect();
+    let links = customer_links(state, &customer, &index, keys.len()).await?;
+
+    let mut out = String::new();
+    write_header(&mut out, &customer, &keys);
+    golden(state, &customer, &mut out).await?;
+    write_rules(&mut out, links.by_rule);
+    let tree = Tree::breadth_first(&links.adjacency);
+    match &record {
+        Some(key) => write_path(&mut out, key, &keys, &index, &tree)?,
+        None => write_tree(&mut out, &keys, &tree),
+    }
+    merges(state, &customer, &mut out).await?;
+    Ok(out)
+}
+
+/// The customer's records as `SOURCE:RECORD_ID`, by source and record id;
+/// the first is the root of the link tree. No record is an error: the
+/// customer is gone or was never written.
+async fn member_keys(state: &SessionState, customer: &str) -> Result<Vec<String>> {
     let members = query(
         state,
         &format!(
             "SELECT source || ':' || record_id, rule FROM {LINKS} WHERE customer_id = $1 ORDER BY source, record_id"
         ),
-        vec![text(&customer)],
+        vec![text(customer)],
     )
     .await?;
     let keys: Vec<String> = strings(&members, 0).into_iter().flatten().collect();
@@ -130,17 +153,36 @@ pub async fn explain(ctx: &SessionContext, id: &str) -> Result<String> {
             "no customer `{customer}` in identity_links; it may have been merged (see identity_merges) or the resolution not run yet"
         )));
     }
-    let index: HashMap<&str, usize> = keys.iter().enumerate().map(|(i, k)| (k.as_str(), i)).collect();
+    Ok(keys)
+}
+
+/// The links between a customer's records, read from the edges table.
+struct CustomerLinks {
+    /// Per record (by its place in the keys), its links, each in both directions.
+    adjacency: Vec<Vec<Link>>,
+    /// Links per rule, in order of first appearance.
+    by_rule: Vec<(String, usize)>,
+}
+
+/// Reads the customer's edges into links between its `records` records
+/// (`index`: each record key's place); edges to records not among them are
+/// skipped.
+async fn customer_links(
+    state: &SessionState,
+    customer: &str,
+    index: &HashMap<&str, usize>,
+    records: usize,
+) -> Result<CustomerLinks> {
     let edges = query(
         state,
         &format!(
             "SELECT source_a || ':' || record_id_a, source_b || ':' || record_id_b, rule, value, match_probability \
              FROM {EDGES} WHERE customer_id = $1"
         ),
-        vec![text(&customer)],
+        vec![text(customer)],
     )
     .await?;
-    let mut adjacency: Vec<Vec<Link>> = (0..keys.len()).map(|_| Vec::new()).collect();
+    let mut adjacency: Vec<Vec<Link>> = (0..records).map(|_| Vec::new()).collect();
     let mut by_rule: Vec<(String, usize)> = Vec::new();
     let (a, b, rule, value) = (
         strings(&edges, 0),
@@ -176,8 +218,11 @@ pub async fn explain(ctx: &SessionContext, id: &str) -> Result<String> {
             });
         }
     }
+    Ok(CustomerLinks { adjacency, by_rule })
+}
 
-    let mut out = String::new();
+/// The first line: the customer, its number of records and their sources.
+fn write_header(out: &mut String, customer: &str, keys: &[String]) {
     let sources: Vec<&str> = {
         let mut s: Vec<&str> = keys.iter().filter_map(|k| k.split_once(':').map(|(s, _)| s)).collect();
         s.dedup();
@@ -190,68 +235,102 @@ pub async fn explain(ctx: &SessionContext, id: &str) -> Result<String> {
         if keys.len() == 1 { "" } else { "s" },
         sources.join(", ")
     );
-    golden(state, &customer, &mut out).await?;
+}
+
+/// The number of links per rule, most first (ties by rule name); no line
+/// when there are no links.
+fn write_rules(out: &mut String, mut by_rule: Vec<(String, usize)>) {
     if !by_rule.is_empty() {
         by_rule.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
         let parts: Vec<String> = by_rule.iter().map(|(r, n)| format!("{r} {n}")).collect();
         let _ = writeln!(out, "links by rule: {}", parts.join(", "));
     }
+}
 
-    // Breadth-first from the customer's first record: a shortest path of
-    // links to every record.
-    let mut parent: Vec<Option<(usize, usize)>> = vec![None; keys.len()];
-    let mut seen = vec![false; keys.len()];
-    let mut order = Vec::with_capacity(keys.len());
-    let mut queue = VecDeque::from([0usize]);
-    seen[0] = true;
-    while let Some(x) = queue.pop_front() {
-        order.push(x);
-        for (j, link) in adjacency[x].iter().enumerate() {
-            if !seen[link.other] {
-                seen[link.other] = true;
-                parent[link.other] = Some((x, j));
-                queue.push_back(link.other);
+/// The breadth-first tree of links from the customer's first record.
+struct Tree<'a> {
+    adjacency: &'a [Vec<Link>],
+    /// Per record, the record it is reached from and the index of the link
+    /// in that record's adjacency (None: the first record, or unreached).
+    parent: Vec<Option<(usize, usize)>>,
+    /// The reached records in the order they are reached.
+    order: Vec<usize>,
+}
+
+impl<'a> Tree<'a> {
+    /// Breadth-first from the customer's first record: a shortest path of
+    /// links to every record.
+    fn breadth_first(adjacency: &'a [Vec<Link>]) -> Self {
+        let len = adjacency.len();
+        let mut parent: Vec<Option<(usize, usize)>> = vec![None; len];
+        let mut seen = vec![false; len];
+        let mut order = Vec::with_capacity(len);
+        let mut queue = VecDeque::from([0usize]);
+        seen[0] = true;
+        while let Some(x) = queue.pop_front() {
+            order.push(x);
+            for (j, link) in adjacency[x].iter().enumerate() {
+                if !seen[link.other] {
+                    seen[link.other] = true;
+                    parent[link.other] = Some((x, j));
+                    queue.push_back(link.other);
+                }
             }
+        }
+        Tree {
+            adjacency,
+            parent,
+            order,
         }
     }
-    let describe = |link: &Link| {
-        let value = link.value.as_deref().map(|v| format!(" = {v}")).unwrap_or_default();
-        let p = link.probability.map(|p| format!(" (p = {p:.3})")).unwrap_or_default();
-        format!("{}{value}{p}", link.rule)
-    };
-    match &record {
-        Some(key) => {
-            let start = *index.get(key.as_str()).ok_or_else(|| {
-                Error::Usage(format!(
-                    "record {key} moved while it was explained (a resolution ran meanwhile); try again"
-                ))
-            })?;
-            let _ = writeln!(out, "record {key}: path of links to {}", keys[0]);
-            let mut x = start;
-            let _ = writeln!(out, "  {}", keys[x]);
-            while let Some((p, j)) = parent[x] {
-                let _ = writeln!(out, "  └─ {} → {}", describe(&adjacency[p][j]), keys[p]);
-                x = p;
-            }
-        }
-        None => {
-            let _ = writeln!(
-                out,
-                "links (each record with the link that reaches it from {}):",
-                keys[0]
-            );
-            let _ = writeln!(out, "  {}", keys[0]);
-            for &x in order.iter().skip(1).take(TREE_LINES) {
-                let (p, j) = parent[x].expect("reached records have a parent");
-                let _ = writeln!(out, "  {} ← {} ← {}", keys[x], describe(&adjacency[p][j]), keys[p]);
-            }
-            if order.len() > TREE_LINES + 1 {
-                let _ = writeln!(out, "  … {} more records", order.len() - TREE_LINES - 1);
-            }
-        }
+
+    /// The record `x` is reached from, and the link that reaches it.
+    fn parent_link(&self, x: usize) -> Option<(usize, &'a Link)> {
+        self.parent[x].map(|(p, j)| (p, &self.adjacency[p][j]))
     }
-    merges(state, &customer, &mut out).await?;
-    Ok(out)
+}
+
+/// A link as shown: its rule, the value it matched on and its probability.
+fn describe(link: &Link) -> String {
+    let value = link.value.as_deref().map(|v| format!(" = {v}")).unwrap_or_default();
+    let p = link.probability.map(|p| format!(" (p = {p:.3})")).unwrap_or_default();
+    format!("{}{value}{p}", link.rule)
+}
+
+/// For a record asked about: its path of links up the tree to the
+/// customer's first record.
+fn write_path(out: &mut String, key: &str, keys: &[String], index: &HashMap<&str, usize>, tree: &Tree) -> Result<()> {
+    let start = *index.get(key).ok_or_else(|| {
+        Error::Usage(format!(
+            "record {key} moved while it was explained (a resolution ran meanwhile); try again"
+        ))
+    })?;
+    let _ = writeln!(out, "record {key}: path of links to {}", keys[0]);
+    let mut x = start;
+    let _ = writeln!(out, "  {}", keys[x]);
+    while let Some((p, link)) = tree.parent_link(x) {
+        let _ = writeln!(out, "  └─ {} → {}", describe(link), keys[p]);
+        x = p;
+    }
+    Ok(())
+}
+
+/// For a customer asked about: each record with the link that reaches it,
+/// in breadth-first order, elided after `TREE_LINES` lines.
+fn write_tree(out: &mut String, keys: &[String], tree: &Tree) {
+    let _ = writeln!(
+        out,
+        "links (each record with the link that reaches it from {}):",
+        keys[0]
+    );
+    let _ = writeln!(out, "  {}", keys[0]);
+    for &x in tree.order.iter().skip(1).take(TREE_LINES) {
+        let (p, link) = tree.parent_link(x).expect("reached records have a parent");
+        let _ = writeln!(out, "  {} ← {} ← {}", keys[x], describe(link), keys[p]);
+    }
+    if tree.order.len() > TREE_LINES + 1 {
+        let _ = writeln!(out, "  … {} more records", tree.order.len() - TREE_LINES - 1);
+    }
 }
 
 async fn golden(state: &SessionState, customer: &str, out: &mut String) -> Result<()> {

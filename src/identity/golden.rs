@@ -6,6 +6,7 @@
 //! and written as YYYY-MM-DD where they can be read.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, Int64Builder, RecordBatch, StringArray, StringBuilder};
@@ -54,8 +55,39 @@ struct Candidate<'a> {
 
 pub fn build(records: &Records, clusters: &Clusters, config: &IdentityConfig) -> Result<Vec<RecordBatch>> {
     let schema = schema(config);
-    let names = columns(config);
-    let refs: Vec<(ColumnRef, Survivorship)> = names
+    let refs = column_refs(records, config);
+    let groups = ClusterMembers::of(clusters);
+    let dates = normalized_dates(records);
+    let arrays_of = column_arrays(records, &refs, &dates);
+    let inputs = ChunkInputs {
+        records,
+        clusters,
+        groups: &groups,
+        refs: &refs,
+        arrays_of: &arrays_of,
+        schema: &schema,
+    };
+
+    // Clusters in fixed chunks on every core; the chunks' rows are put back
+    // in cluster order.
+    const CHUNK: usize = 1 << 16;
+    let n = clusters.ids.len();
+    let chunk = |job: usize| inputs.chunk(job * CHUNK..((job + 1) * CHUNK).min(n));
+    // Kept as the chunks (joining them would hold the golden records twice);
+    // at least one, so that the table's schema travels with them.
+    let parts = parallel::map(n.div_ceil(CHUNK), chunk)
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
+    Ok(if parts.is_empty() {
+        vec![RecordBatch::new_empty(schema)]
+    } else {
+        parts
+    })
+}
+
+/// Per golden column, where its values come from and its survivorship rule.
+fn column_refs(records: &Records, config: &IdentityConfig) -> Vec<(ColumnRef, Survivorship)> {
+    columns(config)
         .iter()
         .map(|name| {
             let column = match records.kind_index(name) {
@@ -64,29 +96,49 @@ pub fn build(records: &Records, clusters: &Clusters, config: &IdentityConfig) ->
             };
             (column, config.survivorship(name))
         })
-        .collect();
+        .collect()
+}
 
-    // Records grouped by cluster (a counting sort keeps record order within).
-    let n = clusters.ids.len();
-    let mut starts = vec![0u32; n + 1];
-    for &c in &clusters.cluster_of {
-        starts[c as usize + 1] += 1;
-    }
-    for i in 0..n {
-        starts[i + 1] += starts[i];
-    }
-    let mut fill = starts.clone();
-    let mut members = vec![0u32; clusters.cluster_of.len()];
-    for (r, &c) in clusters.cluster_of.iter().enumerate() {
-        members[fill[c as usize] as usize] = r as u32;
-        fill[c as usize] += 1;
+/// Records grouped by cluster: cluster `c`'s records are
+/// `members[starts[c]..starts[c + 1]]`, in record order.
+struct ClusterMembers {
+    starts: Vec<u32>,
+    members: Vec<u32>,
+}
+
+impl ClusterMembers {
+    /// Groups the records by cluster (a counting sort keeps record order within).
+    fn of(clusters: &Clusters) -> Self {
+        let n = clusters.ids.len();
+        let mut starts = vec![0u32; n + 1];
+        for &c in &clusters.cluster_of {
+            starts[c as usize + 1] += 1;
+        }
+        for i in 0..n {
+            starts[i + 1] += starts[i];
+        }
+        let mut fill = starts.clone();
+        let mut members = vec![0u32; clusters.cluster_of.len()];
+        for (r, &c) in clusters.cluster_of.iter().enumerate() {
+            members[fill[c as usize] as usize] = r as u32;
+            fill[c as usize] += 1;
+        }
+        ClusterMembers { starts, members }
     }
 
-    // Dates of birth in one form (YYYY-MM-DD) where they can be read, so that
-    // `3/14/85` and `1985-03-14` count as one value; others stay as written.
+    /// Cluster `c`'s records.
+    fn of_cluster(&self, c: usize) -> &[u32] {
+        &self.members[self.starts[c] as usize..self.starts[c + 1] as usize]
+    }
+}
+
+/// Per source, its dates of birth in one form (YYYY-MM-DD) where they can be
+/// read, so that `3/14/85` and `1985-03-14` count as one value; others stay
+/// as written (None: the source maps no date of birth).
+fn normalized_dates(records: &Records) -> Vec<Option<StringArray>> {
     let dob = attribute_index("date_of_birth");
     let this_year = chrono::Datelike::year(&chrono::Utc::now());
-    let dates: Vec<Option<StringArray>> = records
+    records
         .sources
         .iter()
         .map(|source| {
@@ -96,10 +148,18 @@ pub fn build(records: &Records, clusters: &Clusters, config: &IdentityConfig) ->
                     .collect()
             })
         })
-        .collect();
-    // Per column and source, the array holding its values (None: unmapped).
-    let arrays_of: Vec<Vec<Option<&StringArray>>> = refs
-        .iter()
+        .collect()
+}
+
+/// Per column and source, the array holding its values (None: unmapped);
+/// dates of birth from `dates`, in their one form.
+fn column_arrays<'a>(
+    records: &'a Records,
+    refs: &[(ColumnRef, Survivorship)],
+    dates: &'a [Option<StringArray>],
+) -> Vec<Vec<Option<&'a StringArray>>> {
+    let dob = attribute_index("date_of_birth");
+    refs.iter()
         .map(|(column, _)| {
             records
                 .sources
@@ -112,59 +172,39 @@ pub fn build(records: &Records, clusters: &Clusters, config: &IdentityConfig) ->
                 })
                 .collect()
         })
-        .collect();
+        .collect()
+}
 
-    // Clusters in fixed chunks on every core; the chunks' rows are put back
-    // in cluster order.
-    const CHUNK: usize = 1 << 16;
-    let chunk = |job: usize| -> Result<RecordBatch> {
-        let clusters_of_job = job * CHUNK..((job + 1) * CHUNK).min(n);
+/// What every chunk of clusters reads to build its golden records.
+struct ChunkInputs<'a> {
+    records: &'a Records,
+    clusters: &'a Clusters,
+    groups: &'a ClusterMembers,
+    refs: &'a [(ColumnRef, Survivorship)],
+    arrays_of: &'a [Vec<Option<&'a StringArray>>],
+    schema: &'a SchemaRef,
+}
+
+impl<'a> ChunkInputs<'a> {
+    /// The golden records of the clusters `clusters_of_job`, in cluster order.
+    fn chunk(&self, clusters_of_job: Range<usize>) -> Result<RecordBatch> {
         let size = clusters_of_job.len();
         let mut id_col = StringBuilder::with_capacity(size, size * 12);
         let mut count_col = Int64Builder::with_capacity(size);
         let mut sources_col = StringBuilder::new();
-        let mut value_cols: Vec<StringBuilder> = names.iter().map(|_| StringBuilder::new()).collect();
+        let mut value_cols: Vec<StringBuilder> = self.refs.iter().map(|_| StringBuilder::new()).collect();
         let mut candidates: Vec<Candidate> = Vec::new();
         let mut counts: HashMap<&str, u32> = HashMap::new();
         let mut source_names: Vec<&str> = Vec::new();
         let mut located: Vec<(usize, usize)> = Vec::new();
         for c in clusters_of_job {
-            let rows = &members[starts[c] as usize..starts[c + 1] as usize];
-            id_col.append_value(&clusters.names[c]);
+            let rows = self.groups.of_cluster(c);
+            id_col.append_value(&self.clusters.names[c]);
             count_col.append_value(rows.len() as i64);
-            located.clear();
-            located.extend(rows.iter().map(|&r| {
-                let s = records.sources.partition_point(|s| s.offset <= r) - 1;
-                (s, (r - records.sources[s].offset) as usize)
-            }));
-            source_names.clear();
-            for &(s, _) in &located {
-                let name = records.sources[s].name.as_str();
-                if source_names.last() != Some(&name) && !source_names.contains(&name) {
-                    source_names.push(name);
-                }
-            }
-            source_names.sort_unstable();
-            sources_col.append_value(source_names.join(","));
-            for (((_, rule), arrays), out) in refs.iter().zip(&arrays_of).zip(value_cols.iter_mut()) {
-                candidates.clear();
-                for &(s, row) in &located {
-                    let Some(array) = arrays[s] else { continue };
-                    if array.is_null(row) {
-                        continue;
-                    }
-                    let source = &records.sources[s];
-                    let updated = source
-                        .updated_at
-                        .as_ref()
-                        .filter(|t| t.is_valid(row))
-                        .map_or(i64::MIN, |t| t.value(row));
-                    candidates.push(Candidate {
-                        value: array.value(row),
-                        updated,
-                        priority: source.priority,
-                    });
-                }
+            self.locate(rows, &mut located);
+            sources_col.append_value(self.source_names(&located, &mut source_names));
+            for (((_, rule), arrays), out) in self.refs.iter().zip(self.arrays_of).zip(value_cols.iter_mut()) {
+                self.candidates(arrays, &located, &mut candidates);
                 out.append_option(choose(&candidates, *rule, &mut counts));
             }
         }
@@ -174,18 +214,62 @@ pub fn build(records: &Records, clusters: &Clusters, config: &IdentityConfig) ->
             Arc::new(sources_col.finish()),
         ];
         arrays.extend(value_cols.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
-        Ok(RecordBatch::try_new(Arc::clone(&schema), arrays)?)
-    };
-    // Kept as the chunks (joining them would hold the golden records twice);
-    // at least one, so that the table's schema travels with them.
-    let parts = parallel::map(n.div_ceil(CHUNK), chunk)
-        .into_iter()
-        .collect::<Result<Vec<_>>>()?;
-    Ok(if parts.is_empty() {
-        vec![RecordBatch::new_empty(schema)]
-    } else {
-        parts
-    })
+        Ok(RecordBatch::try_new(Arc::clone(self.schema), arrays)?)
+    }
+
+    /// Each of `rows` (record numbers) as its source and its row in that
+    /// source, into `located`.
+    fn locate(&self, rows: &[u32], located: &mut Vec<(usize, usize)>) {
+        let sources = &self.records.sources;
+        located.clear();
+        located.extend(rows.iter().map(|&r| {
+            let s = sources.partition_point(|s| s.offset <= r) - 1;
+            (s, (r - sources[s].offset) as usize)
+        }));
+    }
+
+    /// The names of the sources of the `located` records, sorted, joined by
+    /// commas (`names`: scratch space).
+    fn source_names(&self, located: &[(usize, usize)], names: &mut Vec<&'a str>) -> String {
+        names.clear();
+        for &(s, _) in located {
+            let name = self.records.sources[s].name.as_str();
+            if names.last() != Some(&name) && !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names.sort_unstable();
+        names.join(",")
+    }
+
+    /// Into `candidates`, the column's non-null values among the `located`
+    /// records (`arrays`: the column's array per source), each with its
+    /// source's `updated_at` (earliest when none) and priority.
+    fn candidates(
+        &self,
+        arrays: &[Option<&'a StringArray>],
+        located: &[(usize, usize)],
+        candidates: &mut Vec<Candidate<'a>>,
+    ) {
+        candidates.clear();
+        for &(s, row) in located {
+            let Some(array) = arrays[s] else { continue };
+            if array.is_null(row) {
+                continue;
+            }
+            let source = &self.records.sources[s];
+            let updated = source
+                .updated_at
+                .as_ref()
+                .filter(|t| t.is_valid(row))
+                .map_or(i64::MIN, |t| t.value(row));
+            candidates.push(Candidate {
+                value: array.value(row),
+                updated,
+                priority: source.priority,
+            });
+        }
+    }
 }
 
 fn choose<'a>(candidates: &[Candidate<'a>], rule: Survivorship, counts: &mut HashMap<&'a str, u32>) -> Option<&'a str> {

@@ -14,7 +14,7 @@ use super::budget::Budget;
 use super::given_names::same_given_name;
 use super::records::{Records, value};
 use crate::error::{Error, Result};
-use crate::project::identity::{IdentityConfig, LinkType};
+use crate::project::identity::{IdentifierConfig, IdentityConfig, LinkType};
 
 /// The patterns of junk identifier values every project blocks unless told
 /// otherwise (checked after normalization).
@@ -119,8 +119,7 @@ impl Graph {
 
     /// Bytes held by the union-find and the links.
     pub fn memory_size(&self) -> usize {
-        (self.parent.capacity() + self.size.capacity()) * std::mem::size_of::<u32>()
-            + self.edges.capacity() * std::mem::size_of::<Edge>()
+        (self.parent.capacity() + self.size.capacity()) * size_of::<u32>() + self.edges.capacity() * size_of::<Edge>()
     }
 
     /// The cluster root of every record.
@@ -304,6 +303,45 @@ impl Blocker {
     }
 }
 
+/// What linking on every kind shares: the records, each kind's blocker (in
+/// `Records::kinds` order), the link type and the largest cluster allowed.
+struct Linker<'a> {
+    records: &'a Records,
+    blockers: Vec<Blocker>,
+    link_type: LinkType,
+    max_cluster: usize,
+}
+
+/// One identifier kind as it links: its index in `Records::kinds`, its name
+/// and its guards.
+struct KindGuards<'k> {
+    k: usize,
+    kind: &'k String,
+    settings: IdentifierConfig,
+    /// Per `max_distinct` guard on a kind of the run: (that kind's index,
+    /// most distinct values).
+    limits: Vec<(usize, usize)>,
+}
+
+impl<'k> KindGuards<'k> {
+    /// The kind's guards as configured; a `max_distinct` guard on a kind no
+    /// source maps is left out.
+    fn new(records: &Records, config: &IdentityConfig, k: usize, kind: &'k String) -> KindGuards<'k> {
+        let settings = config.identifier(kind);
+        let limits: Vec<(usize, usize)> = settings
+            .max_distinct
+            .iter()
+            .filter_map(|(other, n)| records.kind_index(other).map(|o| (o, *n)))
+            .collect();
+        KindGuards {
+            k,
+            kind,
+            settings,
+            limits,
+        }
+    }
+}
+
 /// Links the records on every identifier kind.
 pub fn link(records: &Records, config: &IdentityConfig, budget: &mut Budget) -> Result<Graph> {
     let mut graph = Graph::new(records.len, &records.kinds);
@@ -315,31 +353,56 @@ pub fn link(records: &Records, config: &IdentityConfig, budget: &mut Budget) -> 
         .iter()
         .map(|kind| Blocker::new(config, kind))
         .collect::<Result<Vec<_>>>()?;
-    // The value of kind `k` a record carries, unless blocked.
-    let value_of = |k: usize, r: u32| -> Option<&str> {
-        let (source, row) = records.locate(r);
-        value(&source.identifiers[k], row).filter(|v| !blockers[k].blocks(v))
+    let linker = Linker {
+        records,
+        blockers,
+        link_type,
+        max_cluster,
     };
-
     for (k, kind) in records.kinds.iter().enumerate() {
-        let settings = config.identifier(kind);
-        let limits: Vec<(usize, usize)> = settings
-            .max_distinct
-            .iter()
-            .filter_map(|(other, n)| records.kind_index(other).map(|o| (o, *n)))
-            .collect();
-        // The kind's (value, record) postings, grouped by value; one kind at
-        // a time, so memory holds one kind's postings, not all of them.
-        let count: usize = records
+        let guards = KindGuards::new(records, config, k, kind);
+        linker.link_kind(&mut graph, &guards, budget)?;
+    }
+    Ok(graph)
+}
+
+impl<'a> Linker<'a> {
+    /// The value of kind `k` a record carries, unless blocked.
+    fn value_of(&self, k: usize, r: u32) -> Option<&'a str> {
+        let (source, row) = self.records.locate(r);
+        value(&source.identifiers[k], row).filter(|v| !self.blockers[k].blocks(v))
+    }
+
+    /// Links the records on one kind: builds its postings, links each
+    /// value's records, then frees the postings and counts the links grown
+    /// against the budget.
+    fn link_kind(&self, graph: &mut Graph, guards: &KindGuards, budget: &mut Budget) -> Result<()> {
+        let part = format!("the values of `{}` to link on", guards.kind);
+        // The kind's postings, grouped by value; one kind at a time, so
+        // memory holds one kind's postings, not all of them.
+        let postings = self.postings(guards.k, &part, budget)?;
+        self.link_values(graph, &postings, guards);
+        drop(postings);
+        budget.set(&part, 0)?;
+        budget.set("the links", graph.memory_size())?;
+        Ok(())
+    }
+
+    /// The (value, record) postings of kind `k`, sorted so that they are
+    /// grouped by value, counted against the budget as `part` before they
+    /// are allocated.
+    fn postings(&self, k: usize, part: &str, budget: &mut Budget) -> Result<Vec<(&'a str, u32)>> {
+        let count: usize = self
+            .records
             .sources
             .iter()
             .filter_map(|s| s.identifiers[k].as_ref())
             .map(|c| c.len() - c.null_count())
             .sum();
-        let postings_size = count * std::mem::size_of::<(&str, u32)>();
-        budget.set(&format!("the values of `{kind}` to link on"), postings_size)?;
-        let mut postings: Vec<(&str, u32)> = Vec::with_capacity(count);
-        for source in &records.sources {
+        let postings_size = count * size_of::<(&str, u32)>();
+        budget.set(part, postings_size)?;
+        let mut postings: Vec<(&'a str, u32)> = Vec::with_capacity(count);
+        for source in &self.records.sources {
             if source.identifiers[k].is_none() {
                 continue;
             }
@@ -350,11 +413,18 @@ pub fn link(records: &Records, config: &IdentityConfig, budget: &mut Budget) -> 
             }
         }
         postings.sort_unstable();
+        Ok(postings)
+    }
+
+    /// Links the records of each value in `postings` unless a guard stops
+    /// the value, and counts the records and values that were blocked.
+    fn link_values(&self, graph: &mut Graph, postings: &[(&'a str, u32)], guards: &KindGuards) {
         let (mut blocked_records, mut blocked_values) = (0u64, 0u64);
-        let mut seen: Vec<&str> = Vec::new();
+        // Buffers reused from value to value.
+        let mut seen: Vec<&'a str> = Vec::new();
         let mut members: Vec<u32> = Vec::new();
         for group in postings.chunk_by(|x, y| x.0 == y.0) {
-            if blockers[k].blocks(group[0].0) {
+            if self.blockers[guards.k].blocks(group[0].0) {
                 blocked_records += group.len() as u64;
                 blocked_values += 1;
                 continue;
@@ -362,59 +432,76 @@ pub fn link(records: &Records, config: &IdentityConfig, budget: &mut Budget) -> 
             if group.len() < 2 {
                 continue;
             }
-            if settings.max_records.is_some_and(|max| group.len() > max) {
-                *graph.guards.max_records.entry(kind.clone()).or_default() += 1;
+            if self.guard_stops(graph, group, guards, &mut seen) {
                 continue;
             }
-            let mut stopped = false;
-            for &(other, max) in &limits {
-                seen.clear();
-                seen.extend(group.iter().filter_map(|&(_, r)| value_of(other, r)));
-                seen.sort_unstable();
-                seen.dedup();
-                if seen.len() > max {
-                    *graph
-                        .guards
-                        .max_distinct
-                        .entry((kind.clone(), records.kinds[other].clone()))
-                        .or_default() += 1;
-                    stopped = true;
-                    break;
-                }
-            }
-            if stopped {
-                continue;
-            }
-            let people = if settings.split_by_first_name {
-                split_by_first_name(group, records)
-            } else {
-                None
-            };
-            match people {
-                None => {
-                    members.clear();
-                    members.extend(group.iter().map(|(_, r)| *r));
-                    graph.link_value(&members, records, link_type, k, kind, max_cluster);
-                }
-                Some(people) => {
-                    *graph.guards.split_by_first_name.entry(kind.clone()).or_default() += 1;
-                    for person in people {
-                        graph.link_value(&person, records, link_type, k, kind, max_cluster);
-                    }
-                }
-            }
+            self.link_group(graph, group, guards, &mut members);
         }
         if blocked_records > 0 {
             graph
                 .guards
                 .blocked
-                .insert(kind.clone(), (blocked_records, blocked_values));
+                .insert(guards.kind.clone(), (blocked_records, blocked_values));
         }
-        drop(postings);
-        budget.set(&format!("the values of `{kind}` to link on"), 0)?;
-        budget.set("the links", graph.memory_size())?;
     }
-    Ok(graph)
+
+    /// Whether a guard stops the value `group` shares, counting the guard
+    /// that fires: too many records carry the value, or they carry too many
+    /// distinct values of another kind (`seen` is a buffer).
+    fn guard_stops(
+        &self,
+        graph: &mut Graph,
+        group: &[(&'a str, u32)],
+        guards: &KindGuards,
+        seen: &mut Vec<&'a str>,
+    ) -> bool {
+        let kind = guards.kind;
+        if guards.settings.max_records.is_some_and(|max| group.len() > max) {
+            *graph.guards.max_records.entry(kind.clone()).or_default() += 1;
+            return true;
+        }
+        for &(other, max) in &guards.limits {
+            seen.clear();
+            seen.extend(group.iter().filter_map(|&(_, r)| self.value_of(other, r)));
+            seen.sort_unstable();
+            seen.dedup();
+            if seen.len() > max {
+                *graph
+                    .guards
+                    .max_distinct
+                    .entry((kind.clone(), self.records.kinds[other].clone()))
+                    .or_default() += 1;
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Links the records of one value: all of them, or, when the kind splits
+    /// by first name and their names clearly differ, each person's records
+    /// apart, counting the split (`members` is a buffer).
+    fn link_group(&self, graph: &mut Graph, group: &[(&'a str, u32)], guards: &KindGuards, members: &mut Vec<u32>) {
+        let (k, kind) = (guards.k, guards.kind);
+        let (records, link_type, max_cluster) = (self.records, self.link_type, self.max_cluster);
+        let people = if guards.settings.split_by_first_name {
+            split_by_first_name(group, records)
+        } else {
+            None
+        };
+        match people {
+            None => {
+                members.clear();
+                members.extend(group.iter().map(|(_, r)| *r));
+                graph.link_value(members, records, link_type, k, kind, max_cluster);
+            }
+            Some(people) => {
+                *graph.guards.split_by_first_name.entry(kind.clone()).or_default() += 1;
+                for person in people {
+                    graph.link_value(&person, records, link_type, k, kind, max_cluster);
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

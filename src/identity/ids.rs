@@ -140,7 +140,31 @@ impl Clusters {
     }
 }
 
+/// Numbers the clusters and gives each its customer id: the previous ids
+/// of its records where it can, new ids otherwise, with the merges and
+/// splits that made the difference.
 pub fn assign(graph: &mut Graph, previous: &Previous) -> Clusters {
+    let (cluster_of, clusters) = number_clusters(graph);
+    let places = place_previous_ids(previous, &cluster_of, clusters);
+    let Given {
+        ids,
+        mut changes,
+        new_ids,
+    } = give_ids(&places, previous.highest);
+    describe_merges(graph, previous, &cluster_of, &ids, &mut changes);
+    let names = ids.iter().map(|id| format_id(*id)).collect();
+    Clusters {
+        cluster_of,
+        ids,
+        names,
+        changes,
+        new_ids,
+    }
+}
+
+/// Each record's cluster number, clusters numbered by first record, and
+/// the number of clusters.
+fn number_clusters(graph: &mut Graph) -> (Vec<u32>, usize) {
     let roots = graph.roots();
     let mut number: HashMap<u32, u32> = HashMap::new();
     let mut cluster_of = Vec::with_capacity(roots.len());
@@ -149,12 +173,24 @@ pub fn assign(graph: &mut Graph, previous: &Previous) -> Clusters {
         cluster_of.push(*number.entry(root).or_insert(next));
     }
     let clusters = number.len();
+    (cluster_of, clusters)
+}
 
+/// Per cluster, the previous ids found in it: those it holds most of the
+/// records of (their home), and those it holds fewer of (strays).
+struct Places {
+    homes: Vec<Vec<u64>>,
+    strays: Vec<Vec<u64>>,
+}
+
+/// Where each previous id's records are now: the cluster with most of
+/// them is its home, the others hold strays.
+fn place_previous_ids(previous: &Previous, cluster_of: &[u32], clusters: usize) -> Places {
     // (previous id, cluster, records) cells.
     let mut pairs: Vec<(u64, u32)> = previous
         .id_of
         .iter()
-        .zip(&cluster_of)
+        .zip(cluster_of)
         .filter(|(id, _)| **id != 0)
         .map(|(id, c)| (*id, *c))
         .collect();
@@ -181,8 +217,24 @@ pub fn assign(graph: &mut Graph, previous: &Previous) -> Clusters {
             }
         }
     }
+    Places { homes, strays }
+}
 
-    let mut next = previous.highest + 1;
+/// The ids given to the clusters, the merges and splits among them, and
+/// how many ids are new.
+struct Given {
+    ids: Vec<u64>,
+    changes: Vec<IdChange>,
+    new_ids: u64,
+}
+
+/// Gives each cluster, in order, the oldest id at home in it, else the
+/// next new id after `highest`; the other ids at home merged into it, the
+/// strays split from theirs.
+fn give_ids(places: &Places, highest: u64) -> Given {
+    let Places { homes, strays } = places;
+    let clusters = homes.len();
+    let mut next = highest + 1;
     let mut ids = vec![0u64; clusters];
     let mut changes = Vec::new();
     for c in 0..clusters {
@@ -208,14 +260,10 @@ pub fn assign(graph: &mut Graph, previous: &Previous) -> Clusters {
             });
         }
     }
-    describe_merges(graph, previous, &cluster_of, &ids, &mut changes);
-    let names = ids.iter().map(|id| format_id(*id)).collect();
-    Clusters {
-        cluster_of,
+    Given {
         ids,
-        names,
         changes,
-        new_ids: next - previous.highest - 1,
+        new_ids: next - highest - 1,
     }
 }
 

@@ -5,9 +5,11 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray, TimestampMicrosecondArray};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, RecordBatch, StringArray, TimestampMicrosecondArray, UInt32Array,
+};
 use datafusion::arrow::compute::{cast, concat, sort_to_indices, take};
-use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
+use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit, TimestampMicrosecondType};
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 
@@ -248,53 +250,9 @@ async fn read_source(
     kinds: &[String],
 ) -> Result<SourceRecords> {
     let began = std::time::Instant::now();
-    let sql = source_sql(name, source, config, kinds);
-    let frame = match ctx.sql(&sql).await {
-        Ok(frame) => frame,
-        Err(e) => return Err(blame_key(ctx, name, source, config_file, e).await),
-    };
-    let batches = frame.collect().await?;
-    let schema = batches.first().map(|b| b.schema());
-    // The batches taken apart into columns, so that each column's parts are
-    // freed as soon as they are joined: a source is never held twice.
-    let mut parts: Vec<Vec<ArrayRef>> =
-        vec![Vec::with_capacity(batches.len()); schema.as_ref().map_or(0, |s| s.fields().len())];
-    for batch in batches {
-        for (i, column) in batch.columns().iter().enumerate() {
-            parts[i].push(Arc::clone(column));
-        }
-    }
-    // Each column joined and cast as it is taken, its pieces then freed.
-    let mut column = |field: &str, to: &DataType| -> Result<Option<ArrayRef>> {
-        let Some(schema) = &schema else {
-            return Ok(None);
-        };
-        let Ok(index) = schema.index_of(field) else {
-            return Ok(None);
-        };
-        let pieces = std::mem::take(&mut parts[index]);
-        let pieces: Vec<&dyn Array> = pieces.iter().map(|a| a.as_ref()).collect();
-        Ok(Some(cast(&concat(&pieces)?, to)?))
-    };
-    // Records in record-id order, so that record numbers, and everything
-    // derived from them, are the same on every run. Sorted here, column by
-    // column, rather than by the query, whose sort holds the source twice.
-    let ids = match column("record_id", &DataType::Utf8)? {
-        Some(ids) => ids,
-        None => Arc::new(StringArray::from(Vec::<Option<&str>>::new())),
-    };
-    let order = sort_to_indices(&ids, None, None)?;
-    let mut sorted = |field: &str, to: &DataType| -> Result<Option<ArrayRef>> {
-        Ok(match column(field, to)? {
-            Some(array) => Some(take(&array, &order, None)?),
-            None => None,
-        })
-    };
-    let text = |array: ArrayRef| array.as_string::<i32>().clone();
-    let record_id = text(take(&ids, &order, None)?);
-    drop(ids);
+    let batches = query_source(ctx, name, source, config, config_file, kinds).await?;
+    let (record_id, mut columns) = sort_by_record_id(Columns::new(batches))?;
     check_record_ids(name, &record_id)?;
-    let mut strings = |field: &str| -> Result<Option<StringArray>> { Ok(sorted(field, &DataType::Utf8)?.map(text)) };
     let identifiers = kinds
         .iter()
         .enumerate()
@@ -302,17 +260,18 @@ async fn read_source(
             if is_record_id(kind, source) {
                 Ok(Some(record_id.clone()))
             } else {
-                strings(&format!("id_{i}"))
+                columns.strings(&format!("id_{i}"))
             }
         })
         .collect::<Result<Vec<_>>>()?;
     let attributes = (0..ATTRIBUTES.len())
-        .map(|i| strings(&format!("attr_{i}")))
+        .map(|i| columns.strings(&format!("attr_{i}")))
         .collect::<Result<Vec<_>>>()?;
     let normalized = (0..ATTRIBUTES.len())
-        .map(|i| strings(&format!("norm_{i}")))
+        .map(|i| columns.strings(&format!("norm_{i}")))
         .collect::<Result<Vec<_>>>()?;
-    let updated_at = sorted("updated_at", &DataType::Timestamp(TimeUnit::Microsecond, None))?
+    let updated_at = columns
+        .take("updated_at", &DataType::Timestamp(TimeUnit::Microsecond, None))?
         .map(|array| array.as_primitive::<TimestampMicrosecondType>().clone());
     log::info!(
         "source `{name}`: {} records read in {:.1} s",
@@ -329,6 +288,101 @@ async fn read_source(
         normalized,
         updated_at,
     })
+}
+
+/// Runs the source's query; a query that does not plan is blamed on the key
+/// whose expression fails.
+async fn query_source(
+    ctx: &SessionContext,
+    name: &str,
+    source: &SourceConfig,
+    config: &IdentityConfig,
+    config_file: &std::path::Path,
+    kinds: &[String],
+) -> Result<Vec<RecordBatch>> {
+    let sql = source_sql(name, source, config, kinds);
+    let frame = match ctx.sql(&sql).await {
+        Ok(frame) => frame,
+        Err(e) => return Err(blame_key(ctx, name, source, config_file, e).await),
+    };
+    Ok(frame.collect().await?)
+}
+
+/// A query's batches taken apart into columns, so that each column's parts
+/// are freed as soon as they are joined: a source is never held twice.
+struct Columns {
+    schema: Option<SchemaRef>,
+    parts: Vec<Vec<ArrayRef>>,
+}
+
+impl Columns {
+    /// Takes the batches apart, each batch freed once its columns are held.
+    fn new(batches: Vec<RecordBatch>) -> Columns {
+        let schema = batches.first().map(|b| b.schema());
+        let mut parts: Vec<Vec<ArrayRef>> =
+            vec![Vec::with_capacity(batches.len()); schema.as_ref().map_or(0, |s| s.fields().len())];
+        for batch in batches {
+            for (i, column) in batch.columns().iter().enumerate() {
+                parts[i].push(Arc::clone(column));
+            }
+        }
+        Columns { schema, parts }
+    }
+
+    /// The column `field` joined and cast to `to` as it is taken, its pieces
+    /// then freed; `None` if the query has no such column.
+    fn take(&mut self, field: &str, to: &DataType) -> Result<Option<ArrayRef>> {
+        let Some(schema) = &self.schema else {
+            return Ok(None);
+        };
+        let Ok(index) = schema.index_of(field) else {
+            return Ok(None);
+        };
+        let pieces = std::mem::take(&mut self.parts[index]);
+        let pieces: Vec<&dyn Array> = pieces.iter().map(|a| a.as_ref()).collect();
+        Ok(Some(cast(&concat(&pieces)?, to)?))
+    }
+}
+
+/// The columns still to take, each put in record-id order as it is taken.
+struct SortedColumns {
+    columns: Columns,
+    order: UInt32Array,
+}
+
+impl SortedColumns {
+    /// The column `field`, cast to `to`, in record-id order.
+    fn take(&mut self, field: &str, to: &DataType) -> Result<Option<ArrayRef>> {
+        Ok(match self.columns.take(field, to)? {
+            Some(array) => Some(take(&array, &self.order, None)?),
+            None => None,
+        })
+    }
+
+    /// The text column `field` in record-id order.
+    fn strings(&mut self, field: &str) -> Result<Option<StringArray>> {
+        Ok(self.take(field, &DataType::Utf8)?.map(text))
+    }
+}
+
+/// The record ids sorted, and the other columns to be taken in their order.
+fn sort_by_record_id(mut columns: Columns) -> Result<(StringArray, SortedColumns)> {
+    // Records in record-id order, so that record numbers, and everything
+    // derived from them, are the same on every run. Sorted here, column by
+    // column, rather than by the query, whose sort holds the source twice.
+    let ids = match columns.take("record_id", &DataType::Utf8)? {
+        Some(ids) => ids,
+        None => Arc::new(StringArray::from(Vec::<Option<&str>>::new())),
+    };
+    let order = sort_to_indices(&ids, None, None)?;
+    let record_id = text(take(&ids, &order, None)?);
+    drop(ids);
+    Ok((record_id, SortedColumns { columns, order }))
+}
+
+/// A text column as a `StringArray`.
+fn text(array: ArrayRef) -> StringArray {
+    array.as_string::<i32>().clone()
 }
 
 /// Ids must be present and unique within a source: links and stable

@@ -126,6 +126,40 @@ pub fn link(
     budget: &mut Budget,
 ) -> Result<Outcome> {
     let profiles = profiles::build(records, graph, config.link_type());
+    let fields = compared_fields(&profiles, p);
+    let max_pairs = p.max_pairs.unwrap_or(DEFAULT_MAX_PAIRS);
+    let blocked = blocking(&profiles, &p.blocking, max_pairs, budget)?;
+    let candidates = compare_candidates(&profiles, &blocked.rule_pairs, fields, budget)?;
+
+    let model_file = model_path(dir, p);
+    let trained = train || !model_file.exists();
+    let model = if trained {
+        train_and_save(&profiles, fields, p, &blocked.rule_pairs, &candidates, &model_file)?
+    } else {
+        load_for(&model_file, &profiles)?
+    };
+
+    let threshold = p.threshold.unwrap_or(DEFAULT_THRESHOLD);
+    let accepted = accepted_pairs(&profiles, &model, p, &candidates, threshold);
+    let linked = add_links(records, graph, config, p, &profiles, accepted);
+    budget.set(PAIRS, 0)?;
+    Ok(Outcome {
+        profiles: profiles.len() as u64,
+        blocking: blocked.reports,
+        scored_pairs: candidates.all.len() as u64,
+        model_file,
+        trained,
+        lambda: model.lambda,
+        threshold,
+        links: linked.links,
+        refused_weak: linked.refused_weak,
+        refused_size: linked.refused_size,
+    })
+}
+
+/// The comparisons to make, as bits: those configured (all when none are)
+/// that a blocking key present in some profile feeds.
+fn compared_fields(profiles: &Profiles, p: &ProbabilisticConfig) -> u8 {
     let present = |key: usize| profiles.counts[key][1..].iter().any(|c| *c > 0);
     let mut fields = 0u8;
     for (c, name) in COMPARISONS.iter().enumerate() {
@@ -135,62 +169,118 @@ pub fn link(
             fields |= bit(c);
         }
     }
-    let max_pairs = p.max_pairs.unwrap_or(DEFAULT_MAX_PAIRS);
+    fields
+}
 
-    // Blocking: each rule's pairs of profiles of different clusters.
+/// What blocking produced.
+struct Blocked {
+    /// One per rule, in the configured order.
+    reports: Vec<BlockingReport>,
+    /// Per rule not refused: the comparisons its keys fix (as bits), and
+    /// its pairs, sorted.
+    rule_pairs: Vec<(u8, Vec<u64>)>,
+}
+
+/// Blocking: each rule's pairs of profiles of different clusters. A rule
+/// that would make more than `max_pairs` pairs is reported, and refused.
+fn blocking(profiles: &Profiles, rules: &[Vec<String>], max_pairs: u64, budget: &mut Budget) -> Result<Blocked> {
     let mut reports = Vec::new();
     let mut rule_pairs: Vec<(u8, Vec<u64>)> = Vec::new();
-    for rule in &p.blocking {
+    for rule in rules {
         let rule_fields: Vec<usize> = rule.iter().map(|n| key(n)).collect();
-        let blocks = blocks(&profiles, &rule_fields);
-        let pairs: u64 = blocks
-            .iter()
-            .map(|b| profiles.comparable_pairs(b.iter().copied()))
-            .sum();
-        let mut sizes: Vec<&Vec<u32>> = blocks.iter().collect();
-        sizes.sort_by_key(|b| std::cmp::Reverse(b.len()));
-        let largest = sizes
-            .iter()
-            .take(LARGEST_BLOCKS)
-            .map(|b| {
-                let key: Vec<&str> = rule_fields
-                    .iter()
-                    .map(|f| profiles.text(*f, b[0]).unwrap_or_default())
-                    .collect();
-                (key.join("|"), b.len() as u64)
-            })
-            .collect();
-        let refused = pairs > max_pairs;
-        reports.push(BlockingReport {
-            rule: rule.join("+"),
-            pairs,
-            largest,
-            refused,
-        });
+        let blocks = blocks(profiles, &rule_fields);
+        let report = report_rule(profiles, rule, &rule_fields, &blocks, max_pairs);
+        let (pairs, refused) = (report.pairs, report.refused);
+        reports.push(report);
         if refused {
             continue;
         }
-        // Claimed before the pairs are made (`max_pairs` is the user's, and
-        // a rule's pairs can be far more than the records); the vector is
-        // sized once, so what is claimed is what it takes.
-        let held: usize = rule_pairs.iter().map(|(_, l)| l.capacity() * PAIR_BYTES).sum();
-        let capacity = usize::try_from(pairs).unwrap_or(usize::MAX);
-        budget.set(PAIRS, capacity.saturating_mul(PAIR_BYTES).saturating_add(held))?;
-        let mut list = Vec::with_capacity(capacity);
-        for block in &blocks {
-            profiles.for_each_comparable_pair(block, |x, y| {
-                if profiles.root[x as usize] != profiles.root[y as usize] {
-                    list.push(pair(x, y));
-                }
-            });
-        }
-        // Pairs within one cluster were left out: give their room back.
-        list.shrink_to_fit();
-        list.sort_unstable();
+        let list = pairs_of_rule(profiles, &blocks, pairs, &rule_pairs, budget)?;
         let fixed = rule_fields.iter().fold(0u8, |acc, k| acc | bit(comparison_of_key(*k)));
         rule_pairs.push((fixed, list));
     }
-    // The union of the rules' pairs and a comparison pattern for each.
+    Ok(Blocked { reports, rule_pairs })
+}
+
+/// A rule's report: the comparable pairs its blocks hold, its largest
+/// blocks, and whether it is refused for making more than `max_pairs`.
+fn report_rule(
+    profiles: &Profiles,
+    rule: &[String],
+    rule_fields: &[usize],
+    blocks: &[Vec<u32>],
+    max_pairs: u64,
+) -> BlockingReport {
+    let pairs: u64 = blocks
+        .iter()
+        .map(|b| profiles.comparable_pairs(b.iter().copied()))
+        .sum();
+    let mut sizes: Vec<&Vec<u32>> = blocks.iter().collect();
+    sizes.sort_by_key(|b| std::cmp::Reverse(b.len()));
+    let largest = sizes
+        .iter()
+        .take(LARGEST_BLOCKS)
+        .map(|b| {
+            let key: Vec<&str> = rule_fields
+                .iter()
+                .map(|f| profiles.text(*f, b[0]).unwrap_or_default())
+                .collect();
+            (key.join("|"), b.len() as u64)
+        })
+        .collect();
+    BlockingReport {
+        rule: rule.join("+"),
+        pairs,
+        largest,
+        refused: pairs > max_pairs,
+    }
+}
+
+/// The comparable pairs of a rule's `blocks` whose profiles are of
+/// different clusters, sorted; `pairs` is how many the blocks hold, and
+/// `earlier` the pairs of the rules before, still held.
+fn pairs_of_rule(
+    profiles: &Profiles,
+    blocks: &[Vec<u32>],
+    pairs: u64,
+    earlier: &[(u8, Vec<u64>)],
+    budget: &mut Budget,
+) -> Result<Vec<u64>> {
+    // Claimed before the pairs are made (`max_pairs` is the user's, and
+    // a rule's pairs can be far more than the records); the vector is
+    // sized once, so what is claimed is what it takes.
+    let held: usize = earlier.iter().map(|(_, l)| l.capacity() * PAIR_BYTES).sum();
+    let capacity = usize::try_from(pairs).unwrap_or(usize::MAX);
+    budget.set(PAIRS, capacity.saturating_mul(PAIR_BYTES).saturating_add(held))?;
+    let mut list = Vec::with_capacity(capacity);
+    for block in blocks {
+        profiles.for_each_comparable_pair(block, |x, y| {
+            if profiles.root[x as usize] != profiles.root[y as usize] {
+                list.push(pair(x, y));
+            }
+        });
+    }
+    // Pairs within one cluster were left out: give their room back.
+    list.shrink_to_fit();
+    list.sort_unstable();
+    Ok(list)
+}
+
+/// The pairs to score.
+struct Candidates {
+    /// The union of the rules' pairs, sorted.
+    all: Vec<u64>,
+    /// The comparison pattern of each pair of `all`, in its order.
+    patterns: Vec<Pattern>,
+}
+
+/// The union of the rules' pairs and a comparison pattern for each.
+fn compare_candidates(
+    profiles: &Profiles,
+    rule_pairs: &[(u8, Vec<u64>)],
+    fields: u8,
+    budget: &mut Budget,
+) -> Result<Candidates> {
     let listed: usize = rule_pairs.iter().map(|(_, l)| l.len()).sum();
     budget.set(PAIRS, listed * (2 * PAIR_BYTES + size_of::<Pattern>()))?;
     let mut all: Vec<u64> = Vec::with_capacity(listed);
@@ -199,51 +289,95 @@ pub fn link(
     all.dedup();
     let patterns: Vec<Pattern> = parallel::map_items(&all, |&pr| {
         let (x, y) = unpair(pr);
-        compare::compare(&profiles, x, y, fields)
+        compare::compare(profiles, x, y, fields)
     });
+    Ok(Candidates { all, patterns })
+}
 
-    let model_file = model_path(dir, p);
-    let trained = train || !model_file.exists();
-    let model = if trained {
-        let model = train_model(&profiles, fields, p, &rule_pairs, &all, &patterns);
-        // A model trained on nothing (no blocked pairs, no profiles to
-        // sample) would be reused by every later run; it is not saved.
-        if model.trained_pairs > 0 && model.sampled_pairs > 0 {
-            save(&model, &model_file)?;
-        }
-        model
-    } else {
-        let model = load(&model_file)?;
-        if model.link_type != profiles.link_type {
-            return Err(Error::config(
-                &model_file,
-                format!(
-                    "was trained with link_type = \"{}\", but [identity] link_type is \"{}\"; run `oneview resolve --train` to train it on the pairs the link type allows",
-                    model.link_type.name(),
-                    profiles.link_type.name()
-                ),
-            ));
-        }
-        model
-    };
+/// Trains the model on the candidates and saves it to `file`.
+fn train_and_save(
+    profiles: &Profiles,
+    fields: u8,
+    p: &ProbabilisticConfig,
+    rule_pairs: &[(u8, Vec<u64>)],
+    candidates: &Candidates,
+    file: &Path,
+) -> Result<Model> {
+    let model = train_model(profiles, fields, p, rule_pairs, candidates);
+    // A model trained on nothing (no blocked pairs, no profiles to
+    // sample) would be reused by every later run; it is not saved.
+    if model.trained_pairs > 0 && model.sampled_pairs > 0 {
+        save(&model, file)?;
+    }
+    Ok(model)
+}
 
+/// The model saved in `file`, refused when trained with another link type
+/// than the profiles': it was trained on other pairs than these.
+fn load_for(file: &Path, profiles: &Profiles) -> Result<Model> {
+    let model = load(file)?;
+    if model.link_type != profiles.link_type {
+        return Err(Error::config(
+            file,
+            format!(
+                "was trained with link_type = \"{}\", but [identity] link_type is \"{}\"; run `oneview resolve --train` to train it on the pairs the link type allows",
+                model.link_type.name(),
+                profiles.link_type.name()
+            ),
+        ));
+    }
+    Ok(model)
+}
+
+/// The candidates the model scores at `threshold` or above, with their
+/// probability and pattern, strongest first.
+fn accepted_pairs(
+    profiles: &Profiles,
+    model: &Model,
+    p: &ProbabilisticConfig,
+    candidates: &Candidates,
+    threshold: f64,
+) -> Vec<(f64, u64, Pattern)> {
     let tf_fields = match &p.term_frequency {
         Some(names) => names.iter().fold(0u8, |acc, n| acc | bit(comparison(n))),
         None => bit(comparison("first_name")) | bit(comparison("last_name")),
     };
-    let scorer = Scorer::new(&model, COMPARISONS, &profiles, tf_fields);
-    let threshold = p.threshold.unwrap_or(DEFAULT_THRESHOLD);
-    let mut accepted: Vec<(f64, u64, Pattern)> = all
+    let scorer = Scorer::new(model, COMPARISONS, profiles, tf_fields);
+    let mut accepted: Vec<(f64, u64, Pattern)> = candidates
+        .all
         .iter()
-        .zip(&patterns)
+        .zip(&candidates.patterns)
         .filter_map(|(&pr, &pattern)| {
-            let probability = scorer.probability(&profiles, unpair(pr).0, pattern);
+            let probability = scorer.probability(profiles, unpair(pr).0, pattern);
             (probability >= threshold).then_some((probability, pr, pattern))
         })
         .collect();
     // Strongest first, then in pair order, so the result never depends on timing.
     accepted.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    accepted
+}
 
+/// The links made, and those refused.
+struct Linked {
+    links: u64,
+    /// Weak links between two clusters both larger than `max_weak_join`.
+    refused_weak: u64,
+    /// Links that would make a cluster larger than the maximum size.
+    refused_size: u64,
+}
+
+/// Links the `accepted` pairs in their order, as edges of the graph's last
+/// rule, refusing a weak link (below `strong_link`) between two clusters
+/// both larger than `max_weak_join`, and a union past the maximum cluster
+/// size. Each edge's value is its pattern's description, added once.
+fn add_links(
+    records: &Records,
+    graph: &mut Graph,
+    config: &IdentityConfig,
+    p: &ProbabilisticConfig,
+    profiles: &Profiles,
+    accepted: Vec<(f64, u64, Pattern)>,
+) -> Linked {
     let strong = p.strong_link.unwrap_or(DEFAULT_STRONG_LINK);
     let max_weak_join = p.max_weak_join.unwrap_or(DEFAULT_MAX_WEAK_JOIN) as u32;
     let max_cluster = config.max_cluster_size();
@@ -279,28 +413,21 @@ pub fn link(
         });
         links += 1;
     }
-    budget.set(PAIRS, 0)?;
-    Ok(Outcome {
-        profiles: profiles.len() as u64,
-        blocking: reports,
-        scored_pairs: all.len() as u64,
-        model_file,
-        trained,
-        lambda: model.lambda,
-        threshold,
+    Linked {
         links,
         refused_weak,
         refused_size,
-    })
+    }
 }
 
+/// Trains the model without labels: u from random pairs, m by EM on each
+/// rule's pairs, and lambda over all comparable pairs.
 fn train_model(
     profiles: &Profiles,
     fields: u8,
     p: &ProbabilisticConfig,
     rule_pairs: &[(u8, Vec<u64>)],
-    all: &[u64],
-    patterns: &[Pattern],
+    candidates: &Candidates,
 ) -> Model {
     let samples = p.sample_pairs.unwrap_or(DEFAULT_SAMPLE_PAIRS);
     let (u, sampled) = estimate_u(profiles, fields, samples, SEED);
@@ -312,7 +439,40 @@ fn train_model(
         None
     };
 
-    let pattern_of = |pr: &u64| patterns[all.binary_search(pr).expect("every rule pair is in the union")];
+    let runs = em_per_rule(fields, rule_pairs, candidates, &u, u_same_last.as_ref());
+    let provisional = Model::assemble(
+        COMPARISONS,
+        fields,
+        &u,
+        u_same_last.as_ref(),
+        &runs,
+        0.5,
+        candidates.all.len() as u64,
+        sampled,
+    );
+    let lambda = overall_lambda(profiles, &provisional, candidates);
+    Model {
+        lambda,
+        link_type: profiles.link_type,
+        ..provisional
+    }
+}
+
+/// m by EM on each rule's pairs (one run per rule, in order), counted by
+/// comparison pattern.
+fn em_per_rule(
+    fields: u8,
+    rule_pairs: &[(u8, Vec<u64>)],
+    candidates: &Candidates,
+    u: &[Vec<f64>],
+    u_same_last: Option<&Vec<f64>>,
+) -> Vec<Vec<Option<Vec<f64>>>> {
+    let pattern_of = |pr: &u64| {
+        candidates.patterns[candidates
+            .all
+            .binary_search(pr)
+            .expect("every rule pair is in the union")]
+    };
     let mut runs = Vec::new();
     for (fixed, list) in rule_pairs {
         // Two free comparisons at least: with fewer, matches and non-matches
@@ -328,7 +488,7 @@ fn train_model(
                 *counts.entry(pattern).or_default() += 1;
             }
         }
-        let (m, lambda) = em(&counts, &u, u_same_last.as_ref(), fields, *fixed);
+        let (m, lambda) = em(&counts, u, u_same_last, fields, *fixed);
         for (c, levels) in m.iter().enumerate() {
             if let Some(levels) = levels {
                 log::debug!(
@@ -339,31 +499,21 @@ fn train_model(
         }
         runs.push(m);
     }
-    let provisional = Model::assemble(
-        COMPARISONS,
-        fields,
-        &u,
-        u_same_last.as_ref(),
-        &runs,
-        0.5,
-        all.len() as u64,
-        sampled,
-    );
+    runs
+}
+
+/// The model's lambda, its m and u held fixed.
+fn overall_lambda(profiles: &Profiles, provisional: &Model, candidates: &Candidates) -> f64 {
     let mut counts: HashMap<Pattern, u64> = HashMap::new();
-    for pattern in patterns {
+    for pattern in &candidates.patterns {
         *counts.entry(*pattern).or_default() += 1;
     }
     // Lambda is the chance that two random profiles (of different clusters)
     // match: the expected matches among the blocked pairs, over all pairs.
     // Scoring then counts every comparison's evidence, the blocked ones too.
-    let blocked_share = fit_lambda(&provisional, &counts);
+    let blocked_share = fit_lambda(provisional, &counts);
     let all_pairs = (profiles.comparable_pairs(0..profiles.len() as u32) as f64).max(1.0);
-    let lambda = (blocked_share * all.len() as f64 / all_pairs).clamp(1e-12, 0.5);
-    Model {
-        lambda,
-        link_type: profiles.link_type,
-        ..provisional
-    }
+    (blocked_share * candidates.all.len() as f64 / all_pairs).clamp(1e-12, 0.5)
 }
 
 /// The share of matches among blocked pairs, m and u held fixed.

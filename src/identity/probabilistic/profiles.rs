@@ -11,7 +11,7 @@ use datafusion::arrow::array::Array;
 use oneview_udfs::normalize::nickname_key;
 
 use super::super::graph::Graph;
-use super::super::records::{Records, attribute_index, value};
+use super::super::records::{Records, SourceRecords, attribute_index, value};
 use crate::project::identity::LinkType;
 
 /// The profile fields' values, interned: `values[f][id]` is the text of
@@ -88,100 +88,153 @@ pub fn parse_date(text: &str, this_year: i32) -> Option<String> {
     Some(format!("{:04}-{:02}-{:02}", date.year(), date.month(), date.day()))
 }
 
+/// The profiles of `records`: per cluster of `graph`, each distinct
+/// combination of field values once.
 pub fn build(records: &Records, graph: &mut Graph, link_type: LinkType) -> Profiles {
     let this_year = chrono::Utc::now().year();
-    let mut ids: Vec<HashMap<String, u32>> = (0..FIELDS).map(|_| HashMap::new()).collect();
-    let mut values: Vec<Vec<String>> = (0..FIELDS).map(|_| vec![String::new()]).collect();
-    let mut index: HashMap<(u32, [u32; FIELDS]), u32> = HashMap::new();
-    let mut profiles = Profiles {
-        root: Vec::new(),
-        record: Vec::new(),
-        second: Vec::new(),
-        fields: Vec::new(),
-        values: Vec::new(),
-        counts: Vec::new(),
-        nicknames: Vec::new(),
-        source: Vec::new(),
-        link_type,
-    };
-    let (last, full) = (attribute_index("last_name"), attribute_index("full_name"));
-    let (dob, postcode, address, city) = (
-        attribute_index("date_of_birth"),
-        attribute_index("postcode"),
-        attribute_index("address"),
-        attribute_index("city"),
-    );
-    let mut texts: [Option<String>; FIELDS] = Default::default();
+    let mut builder = Builder::new(link_type);
     for (s, source) in records.sources.iter().enumerate() {
-        let n = &source.normalized;
-        if n.iter().all(Option::is_none) {
+        if source.normalized.iter().all(Option::is_none) {
             continue;
         }
         for row in 0..source.record_id.len() {
-            let full_name = value(&n[full], row);
-            texts[FIRST] = source.first_name(row).map(str::to_string);
-            texts[LAST] = value(&n[last], row)
-                .or(full_name.and_then(|f| f.rsplit_once(' ')).map(|(_, last)| last))
-                .map(str::to_string);
-            texts[DOB] = value(&n[dob], row).and_then(|d| parse_date(d, this_year));
-            texts[POSTCODE] = value(&n[postcode], row).map(str::to_string);
-            texts[ADDRESS] = value(&n[address], row).map(str::to_string);
-            texts[CITY] = value(&n[city], row).map(str::to_string);
+            let texts = texts(source, row, this_year);
             if texts.iter().all(Option::is_none) {
                 continue;
             }
-            let mut fields = [0u32; FIELDS];
-            for (f, text) in texts.iter_mut().enumerate() {
-                if let Some(text) = text.take() {
-                    let next = values[f].len() as u32;
-                    fields[f] = *ids[f].entry(text.clone()).or_insert_with(|| {
-                        values[f].push(text);
-                        next
-                    });
-                }
-            }
+            let fields = builder.intern(texts);
             let record = source.offset + row as u32;
             let root = graph.find(record);
-            match index.entry((root, fields)) {
-                Entry::Vacant(slot) => {
-                    slot.insert(profiles.root.len() as u32);
-                    profiles.root.push(root);
-                    profiles.record.push(record);
-                    profiles.second.push(record);
-                    profiles.fields.push(fields);
-                    profiles.source.push(s as u32);
-                }
-                Entry::Occupied(slot) => {
-                    let p = *slot.get() as usize;
-                    if profiles.source[p] != s as u32 && profiles.source[p] != MIXED {
-                        profiles.source[p] = MIXED;
-                        profiles.second[p] = record;
-                    }
+            builder.add(root, record, s as u32, fields);
+        }
+    }
+    builder.finish()
+}
+
+/// A record's profile fields as text, in `FIELDS` order: the last name
+/// falls back to the last word of the full name, and the date of birth is
+/// read as `parse_date` reads it.
+fn texts(source: &SourceRecords, row: usize, this_year: i32) -> [Option<String>; FIELDS] {
+    const LAST_NAME_COLUMN: usize = attribute_index("last_name");
+    const FULL_NAME_COLUMN: usize = attribute_index("full_name");
+    const DOB_COLUMN: usize = attribute_index("date_of_birth");
+    const POSTCODE_COLUMN: usize = attribute_index("postcode");
+    const ADDRESS_COLUMN: usize = attribute_index("address");
+    const CITY_COLUMN: usize = attribute_index("city");
+    let n = &source.normalized;
+    let full_name = value(&n[FULL_NAME_COLUMN], row);
+    let mut texts: [Option<String>; FIELDS] = Default::default();
+    texts[FIRST] = source.first_name(row).map(str::to_string);
+    texts[LAST] = value(&n[LAST_NAME_COLUMN], row)
+        .or(full_name.and_then(|f| f.rsplit_once(' ')).map(|(_, last)| last))
+        .map(str::to_string);
+    texts[DOB] = value(&n[DOB_COLUMN], row).and_then(|d| parse_date(d, this_year));
+    texts[POSTCODE] = value(&n[POSTCODE_COLUMN], row).map(str::to_string);
+    texts[ADDRESS] = value(&n[ADDRESS_COLUMN], row).map(str::to_string);
+    texts[CITY] = value(&n[CITY_COLUMN], row).map(str::to_string);
+    texts
+}
+
+/// Profiles as they are read: each distinct combination of a cluster and
+/// its field values once, the values interned as they come.
+struct Builder {
+    profiles: Profiles,
+    /// Per field, the id of each value's text.
+    ids: Vec<HashMap<String, u32>>,
+    /// Per field, the text of each value id; id 0 means missing.
+    values: Vec<Vec<String>>,
+    /// The profile of each cluster root and value ids.
+    index: HashMap<(u32, [u32; FIELDS]), u32>,
+}
+
+impl Builder {
+    fn new(link_type: LinkType) -> Builder {
+        Builder {
+            profiles: Profiles {
+                root: Vec::new(),
+                record: Vec::new(),
+                second: Vec::new(),
+                fields: Vec::new(),
+                values: Vec::new(),
+                counts: Vec::new(),
+                nicknames: Vec::new(),
+                source: Vec::new(),
+                link_type,
+            },
+            ids: (0..FIELDS).map(|_| HashMap::new()).collect(),
+            values: (0..FIELDS).map(|_| vec![String::new()]).collect(),
+            index: HashMap::new(),
+        }
+    }
+
+    /// The value ids of a record's field texts, interning the new ones.
+    fn intern(&mut self, texts: [Option<String>; FIELDS]) -> [u32; FIELDS] {
+        let mut fields = [0u32; FIELDS];
+        for (f, text) in texts.into_iter().enumerate() {
+            if let Some(text) = text {
+                let next = self.values[f].len() as u32;
+                fields[f] = *self.ids[f].entry(text.clone()).or_insert_with(|| {
+                    self.values[f].push(text);
+                    next
+                });
+            }
+        }
+        fields
+    }
+
+    /// Adds `record`, of source `source` and the cluster of `root`, with
+    /// value ids `fields`: a new profile, or one more record of the profile
+    /// holding them, which becomes `MIXED` (keeping this record as its
+    /// `second`) when the record is of another source.
+    fn add(&mut self, root: u32, record: u32, source: u32, fields: [u32; FIELDS]) {
+        let profiles = &mut self.profiles;
+        match self.index.entry((root, fields)) {
+            Entry::Vacant(slot) => {
+                slot.insert(profiles.root.len() as u32);
+                profiles.root.push(root);
+                profiles.record.push(record);
+                profiles.second.push(record);
+                profiles.fields.push(fields);
+                profiles.source.push(source);
+            }
+            Entry::Occupied(slot) => {
+                let p = *slot.get() as usize;
+                if profiles.source[p] != source && profiles.source[p] != MIXED {
+                    profiles.source[p] = MIXED;
+                    profiles.second[p] = record;
                 }
             }
         }
     }
-    profiles.counts = (0..FIELDS)
-        .map(|f| {
-            let mut counts = vec![0u32; values[f].len()];
-            for fields in &profiles.fields {
-                counts[fields[f] as usize] += 1;
-            }
-            counts
-        })
-        .collect();
-    profiles.nicknames = {
-        let mut groups: HashMap<&str, u32> = HashMap::new();
-        values[FIRST]
-            .iter()
-            .map(|name| {
-                let next = groups.len() as u32;
-                *groups.entry(nickname_key(name)).or_insert(next)
+
+    /// The profiles, with the number of profiles holding each value and
+    /// the nickname group of each first name.
+    fn finish(self) -> Profiles {
+        let Builder {
+            mut profiles, values, ..
+        } = self;
+        profiles.counts = (0..FIELDS)
+            .map(|f| {
+                let mut counts = vec![0u32; values[f].len()];
+                for fields in &profiles.fields {
+                    counts[fields[f] as usize] += 1;
+                }
+                counts
             })
-            .collect()
-    };
-    profiles.values = values;
-    profiles
+            .collect();
+        profiles.nicknames = {
+            let mut groups: HashMap<&str, u32> = HashMap::new();
+            values[FIRST]
+                .iter()
+                .map(|name| {
+                    let next = groups.len() as u32;
+                    *groups.entry(nickname_key(name)).or_insert(next)
+                })
+                .collect()
+        };
+        profiles.values = values;
+        profiles
+    }
 }
 
 impl Profiles {
