@@ -230,7 +230,7 @@ const STEPS: &[Step] = &[
 async fn waiting_for_lock<T, F, Fut>(attempts: u32, mut job: F) -> Result<T>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T>>,
+    Fut: Future<Output = Result<T>>,
 {
     for _ in 0..attempts {
         match job().await {

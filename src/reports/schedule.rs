@@ -80,7 +80,7 @@ impl Scheduler {
     /// Runs reports as they fall due until `shutdown` resolves, then waits
     /// (up to a minute) for the runs in progress, so that they finish and are
     /// recorded rather than die with the process.
-    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<()> {
         tokio::select! {
             result = self.schedule() => result?,
             _ = shutdown => {}

@@ -180,7 +180,7 @@ pub async fn compare(
 pub async fn with_lock<T, F, Fut>(state: &StateStore, segment: &str, work: F) -> Result<T>
 where
     F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = Result<T>>,
+    Fut: Future<Output = Result<T>>,
 {
     let what = format!("a snapshot of segment `{segment}`");
     state.with_lock(&format!("segment-{segment}"), &what, work).await

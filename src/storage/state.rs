@@ -179,7 +179,7 @@ impl StateStore {
     pub async fn with_lock<T, F, Fut>(&self, name: &str, what: &str, work: F) -> Result<T>
     where
         F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = Result<T>>,
+        Fut: Future<Output = Result<T>>,
     {
         let lock = self.lock(name, what).await?;
         let result = work().await;

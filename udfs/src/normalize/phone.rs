@@ -317,7 +317,7 @@ mod tests {
 
     #[test]
     fn memo_entries_stay_small() {
-        assert_eq!(std::mem::size_of::<(Spelling, Option<E164>)>(), 32);
+        assert_eq!(size_of::<(Spelling, Option<E164>)>(), 32);
     }
 
     #[test]

@@ -304,7 +304,7 @@ impl Accumulator for BgNbdAccumulator {
     }
 
     fn size(&self) -> usize {
-        std::mem::size_of_val(self) + self.observations.size()
+        size_of_val(self) + self.observations.size()
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
@@ -391,7 +391,7 @@ impl Accumulator for GammaGammaAccumulator {
     }
 
     fn size(&self) -> usize {
-        std::mem::size_of_val(self) + self.observations.size()
+        size_of_val(self) + self.observations.size()
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
