@@ -55,7 +55,7 @@ impl Session {
     }
 
     /// The project's state folder, through this session's object stores.
-    pub fn state(&self) -> Result<StateStore> {
+    pub fn state_store(&self) -> Result<StateStore> {
         StateStore::at(self.project.state.clone(), &self.ctx.runtime_env())
     }
 }
@@ -168,7 +168,7 @@ mod tests {
     async fn a_long_session_sees_runs_recorded_after_it_started() {
         let (_dir, project) = project("");
         let session = Session::open(project, &SessionOptions::default()).unwrap();
-        let state = session.state().unwrap();
+        let state = session.state_store().unwrap();
         assert_eq!(count(&session).await, 0);
         for (i, expected) in [1, 2].into_iter().enumerate() {
             let started = Utc::now() + chrono::Duration::seconds(i as i64);

@@ -432,6 +432,35 @@ fn no_file_imports_itself_through_a_circle() {
     report("import circles", cycle_report(&crate_edges()));
 }
 
+/// Imports of `src/lib.rs` are left out of the graph (it only declares modules and re-exports the error type), so
+/// the root must not become a way around the rules: no file takes the root whole (`use crate::*`, `use crate as c`,
+/// `use super::*` in a top-level module), and the root re-exports nothing but `error`'s items.
+#[test]
+fn the_crate_root_is_no_way_around_the_layers() {
+    let files = crate_files();
+    let modules = files.keys().map(|f| (module_of(&f[4..]), f.clone())).collect();
+    let mut bad = Vec::new();
+    for (from, src) in &files {
+        for imp in parse(src) {
+            let whole = matches!(
+                imp.path.last().map(String::as_str),
+                Some("*" | "crate" | "super" | "self")
+            );
+            let to_root = resolve(&modules, &module_of(&from[4..]), &imp).as_deref() == Some("src/lib.rs");
+            if from != "src/lib.rs" && imp.text.starts_with("use ") && whole && to_root {
+                bad.push(format!("{from}:{} `{}` takes the crate root whole", imp.line, imp.text));
+            }
+            if from == "src/lib.rs" && imp.text.starts_with("use ") && imp.path[0] != "error" {
+                bad.push(format!(
+                    "src/lib.rs:{} `{}` re-exports more than the error type",
+                    imp.line, imp.text
+                ));
+            }
+        }
+    }
+    report("ways around the layers", bad);
+}
+
 /// The imports in `src` that start at `crate`, `super` or `self`, one per line as `line [inline modules] import`.
 fn show(src: &str) -> String {
     let relative = parse(src)

@@ -23,13 +23,12 @@ use datafusion::prelude::SessionConfig;
 use tokio::sync::OnceCell;
 
 pub use parquet::parquet_table;
-pub use spec::TableSpec;
 pub use views::{SessionHandle, ViewDef, ViewOrigin};
 
 use views::LazyView;
 
 use crate::error::{Error, Result};
-use crate::project::Project;
+use crate::project::{Project, TableSpec};
 
 /// The catalog and schema every session's tables are registered in.
 pub const CATALOG: &str = "oneview";
@@ -59,7 +58,7 @@ struct LazyTable {
 impl ProjectSchema {
     /// Checks every configured table's location and options; opens nothing.
     pub fn new(project: &Project, runtime: Arc<RuntimeEnv>, config: SessionConfig) -> Result<Self> {
-        let specs = TableSpec::from_project(project)?;
+        let specs = project.tables.clone();
         // Stores from `options` are registered now, so that an output to the
         // same bucket (`-o s3://…`) uses them even if the table is never read.
         for spec in &specs {

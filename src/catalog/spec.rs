@@ -1,8 +1,7 @@
-//! One configured table: where its files are, in which format, and how to
-//! open it as a DataFusion `ListingTable`.
+//! Opening a configured table (a `TableSpec` the project resolved at load)
+//! as a DataFusion `ListingTable`, with errors that say what is wrong with
+//! its location, credentials or files.
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use datafusion::catalog::TableProvider;
@@ -13,82 +12,13 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::error::DataFusionError;
 use datafusion::execution::context::SessionState;
-use url::Url;
 
 use crate::error::{Error, Result};
-use crate::project::Project;
-use crate::storage::{FileFormatKind, build_store, resolve_location};
+use crate::project::TableSpec;
+use crate::storage::{FileFormatKind, build_store};
 
-#[derive(Debug, Clone)]
-pub struct TableSpec {
-    pub name: String,
-    /// As written in `oneview.toml`.
-    pub location: String,
-    pub url: Url,
-    pub format: FileFormatKind,
-    pub options: BTreeMap<String, String>,
-    pub has_header: bool,
-    pub delimiter: u8,
-    pub description: Option<String>,
-    config_file: PathBuf,
-}
-
+/// How the catalog reaches and opens a table the project declared.
 impl TableSpec {
-    /// Resolves every `[tables.NAME]` of the project, without any I/O.
-    pub fn from_project(project: &Project) -> Result<Vec<TableSpec>> {
-        let file = project.config_file();
-        let mut specs = Vec::with_capacity(project.config.tables.len());
-        // Options configure a whole bucket's client: two tables on one bucket
-        // with different options would silently use whichever opened first.
-        let mut options_by_store: HashMap<String, (&str, &BTreeMap<String, String>)> = HashMap::new();
-        for (name, table) in &project.config.tables {
-            let url = resolve_location(&table.location, &project.dir)
-                .map_err(|e| Error::config(&file, format!("key `tables.{name}.location`: {e}")))?;
-            let last_segment = url.path().rsplit('/').next().unwrap_or("");
-            let format = table
-                .format
-                .or_else(|| FileFormatKind::from_extension(last_segment))
-                .unwrap_or(FileFormatKind::Parquet);
-            if !table.options.is_empty() || url.scheme() != "file" {
-                let key = format!("{}://{}", url.scheme(), url.authority());
-                if let Some((other, other_options)) = options_by_store.get(&key)
-                    && *other_options != &table.options
-                {
-                    return Err(Error::config(
-                        &file,
-                        format!(
-                            "tables `{other}` and `{name}` share {key} but have different `options`; give both the same options"
-                        ),
-                    ));
-                }
-                options_by_store.insert(key, (name.as_str(), &table.options));
-            }
-            // A .tsv file is tab-separated unless told otherwise.
-            let default_delimiter = if url.path().to_ascii_lowercase().ends_with(".tsv") {
-                b'\t'
-            } else {
-                b','
-            };
-            let delimiter = table
-                .delimiter
-                .as_deref()
-                .map(|d| d.as_bytes()[0])
-                .unwrap_or(default_delimiter);
-            specs.push(TableSpec {
-                name: name.clone(),
-                location: table.location.clone(),
-                url,
-                format,
-                options: table.options.clone(),
-                has_header: table.has_header.unwrap_or(true),
-                delimiter,
-                description: table.description.clone(),
-                config_file: file.clone(),
-            });
-        }
-        Ok(specs)
-    }
-
     /// Builds the object store a table's `options` describe (no I/O). Every
     /// table of a bucket has the same options, so any of them can register it.
     pub fn option_store(&self) -> Result<Option<Arc<dyn object_store::ObjectStore>>> {

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use clap::builder::PossibleValue;
+
 use crate::storage::OutputFormat;
 use crate::util::parse_size;
 
@@ -229,4 +231,15 @@ pub struct GenArgs {
     /// Worker threads (default: the number of cores).
     #[arg(long, value_name = "N", hide = true)]
     pub threads: Option<usize>,
+}
+
+/// `--format` takes an output format by its name; storage knows nothing of clap.
+impl clap::ValueEnum for OutputFormat {
+    fn value_variants<'a>() -> &'a [Self] {
+        &OutputFormat::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.name()))
+    }
 }

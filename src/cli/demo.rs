@@ -249,12 +249,8 @@ async fn resolve(session: &Session) -> Result<()> {
     );
     let project = &session.project;
     let config = identity::require(project.config.identity.as_ref())?;
-    let at = identity::Locations {
-        dir: &project.dir,
-        config_file: &project.config_file(),
-        state: &project.state,
-        output: &project.output,
-    };
+    let config_file = project.config_file();
+    let at = super::resolve::locations(project, &config_file);
     let summary = waiting_for_lock(120, || identity::resolve(&session.ctx, config, at, false, &|_| {})).await?;
     let records: u64 = summary.records.iter().map(|(_, n)| n).sum();
     let links: Vec<String> = summary.links.iter().map(|(rule, n)| format!("{rule} {n}")).collect();
@@ -315,7 +311,7 @@ pub async fn run(args: DemoArgs, options: &SessionOptions) -> Result<()> {
         }
     }
     say("== The weekly report ([reports.weekly_segments], scheduled for Mondays 06:00 UTC), run now");
-    let state = session.state()?;
+    let state = session.state_store()?;
     let report = reports::find(&session.project.config.reports, "weekly_segments")?;
     let result = waiting_for_lock(60, || {
         reports::run(&session.ctx, &state, "weekly_segments", report, &session.project.dir)

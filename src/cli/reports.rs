@@ -13,7 +13,7 @@ use crate::storage::OutputFormat;
 pub async fn run(session: Session, command: ReportCommand) -> Result<()> {
     match command {
         ReportCommand::Run { name } => {
-            let state = session.state()?;
+            let state = session.state_store()?;
             let report = reports::find(&session.project.config.reports, &name)?;
             let result = reports::run(&session.ctx, &state, &name, report, &session.project.dir).await;
             // A failure is reported once, as the error (exit code 1).
@@ -27,10 +27,10 @@ pub async fn run(session: Session, command: ReportCommand) -> Result<()> {
             let project = &session.project;
             let scheduled = Scheduler::new(
                 session.ctx.clone(),
-                session.state()?,
                 &project.config.reports,
                 project.dir.clone(),
-            );
+                || session.state_store(),
+            )?;
             let Some(scheduler) = scheduled else {
                 return Err(Error::Usage(
                     "no report has a `schedule`; add one (a cron expression) to a [reports.NAME] section".into(),
@@ -50,7 +50,7 @@ pub async fn run(session: Session, command: ReportCommand) -> Result<()> {
 }
 
 async fn list(session: &Session, format: OutputFormat) -> Result<()> {
-    let state = session.state()?;
+    let state = session.state_store()?;
     let latest = reports::runs::latest(&state).await?;
     let reports = &session.project.config.reports;
     let now = Utc::now();

@@ -6,10 +6,22 @@ use crate::exec::{print_batch, text_batch};
 use crate::identity::graph::GuardCounts;
 use crate::identity::probabilistic::Outcome;
 use crate::identity::{self, Locations, Summary};
+use crate::project::Project;
 use crate::project::identity::LinkType;
 use crate::session::Session;
 use crate::storage::OutputFormat;
 use crate::util::progress;
+
+/// Where a resolution of `project` reads and writes; `config_file` is the
+/// project's (`Project::config_file`), kept by the caller.
+pub(super) fn locations<'a>(project: &'a Project, config_file: &'a std::path::Path) -> Locations<'a> {
+    Locations {
+        dir: &project.dir,
+        config_file,
+        state: &project.state,
+        output: &project.output,
+    }
+}
 
 pub async fn run(session: &Session, args: ResolveArgs) -> Result<()> {
     let project = &session.project;
@@ -37,12 +49,8 @@ pub async fn run(session: &Session, args: ResolveArgs) -> Result<()> {
         return print_rows(session, rows, args.format).await;
     }
     let bar = progress::spinner("resolving identities");
-    let at = Locations {
-        dir: &project.dir,
-        config_file: &project.config_file(),
-        state: &project.state,
-        output: &project.output,
-    };
+    let config_file = project.config_file();
+    let at = locations(project, &config_file);
     let summary = identity::resolve(&session.ctx, config, at, args.train, &|step| {
         bar.set_message(step.to_string())
     })

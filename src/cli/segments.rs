@@ -56,7 +56,7 @@ fn selected<'a>(session: &'a Session, name: Option<&str>) -> Result<Vec<&'a Segm
 }
 
 async fn list(session: &Session, format: OutputFormat) -> Result<()> {
-    let state = session.state()?;
+    let state = session.state_store()?;
     let segments = &session.project.segments;
     let mut snapshots = Vec::with_capacity(segments.len());
     for s in segments {
@@ -173,7 +173,7 @@ fn describe(name: &str, diff: &Diff) -> String {
 
 async fn materialize(session: &Session, name: Option<&str>) -> Result<()> {
     let segments = selected(session, name)?;
-    let state = session.state()?;
+    let state = session.state_store()?;
     let now = Utc::now().timestamp_micros();
     for s in segments {
         let diff = membership::materialize(&session.ctx, &state, &s.name, &s.file, now).await?;
@@ -184,7 +184,7 @@ async fn materialize(session: &Session, name: Option<&str>) -> Result<()> {
 
 async fn diff(session: &Session, name: &str, format: OutputFormat) -> Result<()> {
     let def = segment(session, name)?;
-    let state = session.state()?;
+    let state = session.state_store()?;
     let comparison = membership::compare(&session.ctx, &state, name, &def.file).await?;
     eprintln!("{}", describe(name, &comparison.diff));
     print_batch(&session.ctx, comparison.diff.to_batch(name)?, format)
@@ -221,7 +221,7 @@ async fn export(session: &Session, name: &str, to: &str, format: Option<ExportFo
     }
     // Changes: compare, write them, and only then record the snapshot, so
     // that a failed export is repeated in full by the next one.
-    let state = session.state()?;
+    let state = session.state_store()?;
     let diff = membership::with_lock(&state, name, || async {
         let comparison = membership::compare(&session.ctx, &state, name, &def.file).await?;
         write_batch(&session.ctx, comparison.diff.to_batch(name)?, &spec).await?;

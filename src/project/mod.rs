@@ -30,7 +30,7 @@ pub use orders::{OrdersConfig, OrdersUnit, parse_as_of, parse_horizon};
 pub use reports::{ReportConfig, ReportFormat, parse_schedule};
 pub use segments::{SEGMENTS_DIR, SegmentDef, load_segments};
 pub use server::{ServerConfig, UserConfig, WireTypes};
-pub use tables::TableConfig;
+pub use tables::{TableConfig, TableSpec};
 
 use crate::error::{Error, Result};
 use crate::storage::resolve_location;
@@ -47,6 +47,8 @@ pub struct Project {
     /// Absolute path of the project directory.
     pub dir: PathBuf,
     pub config: ProjectConfig,
+    /// `[tables.NAME]`, resolved, in name order.
+    pub tables: Vec<TableSpec>,
     /// `segments/*.sql`, in dependency order.
     pub segments: Vec<SegmentDef>,
     /// The state folder (`[project] state`): membership history, report runs, locks.
@@ -94,24 +96,18 @@ impl Project {
         Project::new(dir, ProjectConfig::default(), Vec::new())
     }
 
+    /// Resolves the project's locations: the tables', then its own folders
+    /// (the order a mistake in several of them is reported in).
     fn new(dir: PathBuf, config: ProjectConfig, segments: Vec<SegmentDef>) -> Result<Project> {
-        let section = &config.project;
         let file = dir.join(CONFIG_FILE);
-        let state = folder_url(
-            &dir,
-            &file,
-            section.state.as_deref().unwrap_or(DEFAULT_STATE),
-            "project.state",
-        )?;
-        let output = folder_url(
-            &dir,
-            &file,
-            section.output.as_deref().unwrap_or(DEFAULT_OUTPUT),
-            "project.output",
-        )?;
+        let tables = TableSpec::resolve_all(&config.tables, &dir, &file)?;
+        let folder = |raw: Option<&str>, default: &str, key: &str| folder_url(&dir, &file, raw.unwrap_or(default), key);
+        let output = folder(config.project.output.as_deref(), DEFAULT_OUTPUT, "project.output")?;
+        let state = folder(config.project.state.as_deref(), DEFAULT_STATE, "project.state")?;
         Ok(Project {
             dir,
             config,
+            tables,
             segments,
             state,
             output,
@@ -132,4 +128,37 @@ fn folder_url(dir: &Path, config_file: &Path, raw: &str, key: &str) -> Result<Ur
         format!("{raw}/")
     };
     resolve_location(&raw, dir).map_err(|e| Error::config(config_file, format!("key `{key}`: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(toml: &str) -> Result<Project> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), toml).unwrap();
+        Project::load(dir.path())
+    }
+
+    #[test]
+    fn locations_are_resolved_once_at_load() {
+        let project =
+            load("[project]\nstate = \"s3://bucket/state\"\n[tables.orders]\nlocation = \"orders.tsv\"\n").unwrap();
+        assert_eq!(project.state.as_str(), "s3://bucket/state/");
+        assert!(project.output.as_str().ends_with("/output/"), "{}", project.output);
+        let orders = &project.tables[0];
+        assert!(orders.url.as_str().ends_with("/orders.tsv"), "{}", orders.url);
+        assert_eq!(
+            (orders.format, orders.delimiter),
+            (crate::storage::FileFormatKind::Csv, b'\t')
+        );
+    }
+
+    #[test]
+    fn a_bad_folder_names_its_key() {
+        let err = load("[project]\noutput = \"ftp://host/out\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("key `project.output`") && err.contains("ftp://"), "{err}");
+    }
 }

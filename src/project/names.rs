@@ -1,5 +1,5 @@
 //! The names oneview gives the tables and views it provides, in one list:
-//! a project table, a segment or a report never takes one. The features
+//! neither a project table nor a segment may take one. The features
 //! that provide them use these constants, so the list cannot drift.
 
 pub const RFM: &str = "rfm";

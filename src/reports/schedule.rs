@@ -40,13 +40,14 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    /// None when no report has a schedule.
+    /// None when no report has a schedule; `state` opens the state folder,
+    /// only when one has.
     pub fn new(
         ctx: SessionContext,
-        state: StateStore,
         reports: &BTreeMap<String, ReportConfig>,
         project_dir: PathBuf,
-    ) -> Option<Scheduler> {
+        state: impl FnOnce() -> Result<StateStore>,
+    ) -> Result<Option<Scheduler>> {
         let crons: BTreeMap<String, Cron> = reports
             .iter()
             .filter_map(|(name, report)| {
@@ -56,21 +57,21 @@ impl Scheduler {
             })
             .collect();
         if crons.is_empty() {
-            return None;
+            return Ok(None);
         }
         let scheduled = reports
             .iter()
             .filter(|(name, _)| crons.contains_key(*name))
             .map(|(name, report)| (name.clone(), report.clone()))
             .collect();
-        Some(Scheduler {
+        Ok(Some(Scheduler {
             ctx,
-            state: Arc::new(state),
+            state: Arc::new(state()?),
             reports: Arc::new(scheduled),
             crons,
             project_dir: Arc::new(project_dir),
             running: Arc::new(Mutex::new(HashSet::new())),
-        })
+        }))
     }
 
     pub fn reports(&self) -> impl Iterator<Item = &str> {

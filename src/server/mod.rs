@@ -136,12 +136,13 @@ fn announce(listener: &tokio::net::TcpListener, tls: bool, limits: &Limits) -> R
 /// Scheduled reports run beside the queries, on the same session.
 fn start_scheduler(session: &Session) -> Result<Option<tokio::task::JoinHandle<()>>> {
     let project = &session.project;
-    let Some(scheduler) = Scheduler::new(
+    let scheduler = Scheduler::new(
         session.ctx.clone(),
-        session.state()?,
         &project.config.reports,
         project.dir.clone(),
-    ) else {
+        || session.state_store(),
+    )?;
+    let Some(scheduler) = scheduler else {
         return Ok(None);
     };
     let names: Vec<&str> = scheduler.reports().collect();

@@ -77,7 +77,7 @@ impl FileFormatKind {
 }
 
 /// The format results are written in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
     Table,
     Csv,
@@ -87,6 +87,25 @@ pub enum OutputFormat {
 }
 
 impl OutputFormat {
+    pub const ALL: [OutputFormat; 5] = [
+        OutputFormat::Table,
+        OutputFormat::Csv,
+        OutputFormat::Json,
+        OutputFormat::Ndjson,
+        OutputFormat::Parquet,
+    ];
+
+    /// The format's name, as `--format` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputFormat::Table => "table",
+            OutputFormat::Csv => "csv",
+            OutputFormat::Json => "json",
+            OutputFormat::Ndjson => "ndjson",
+            OutputFormat::Parquet => "parquet",
+        }
+    }
+
     /// The format an output file name implies, if any.
     pub fn from_target(target: &str) -> Option<OutputFormat> {
         match Extension::of(target)? {
@@ -121,5 +140,15 @@ mod tests {
         assert_eq!(OutputFormat::from_target("a.ndjson"), Some(OutputFormat::Ndjson));
         assert_eq!(OutputFormat::from_target("a.txt"), Some(OutputFormat::Table));
         assert_eq!(OutputFormat::from_target("a.tsv"), None);
+    }
+
+    /// One reading of extensions for tables, outputs and reports: `.parq` is
+    /// Parquet everywhere, and a name without a dot has no extension.
+    #[test]
+    fn every_use_reads_an_extension_alike() {
+        assert_eq!(OutputFormat::from_target("x.parq"), Some(OutputFormat::Parquet));
+        assert_eq!(FileFormatKind::from_extension("x.parq"), Some(FileFormatKind::Parquet));
+        assert_eq!(OutputFormat::from_target("parquet"), None);
+        assert_eq!(FileFormatKind::from_extension("parquet"), None);
     }
 }
