@@ -2,12 +2,12 @@
 //! probabilistic model scores, and the test the identifier guards use to
 //! split a value shared by people of different first names (a family email).
 
-use oneview_udfs::normalize::nickname_key;
+use oneview_udfs::normalize::nicknames;
 use oneview_udfs::similarity::jaro_winkler;
 
 /// The comparison level of two normalized first names, from 1 (equal) to 5
-/// (different): `same_nickname` tells whether they share a nickname group
-/// (looked up once per distinct name, not per pair).
+/// (different): `same_nickname` tells whether one can be a nickname of the
+/// other (looked up once per distinct name, not per pair).
 pub fn first_name(a: &str, b: &str, same_nickname: bool) -> u8 {
     if a == b {
         1
@@ -25,5 +25,5 @@ pub fn first_name(a: &str, b: &str, same_nickname: bool) -> u8 {
 /// Whether two normalized first names can be one person's: equal,
 /// nicknames, close spellings or an initial.
 pub fn same_given_name(a: &str, b: &str) -> bool {
-    first_name(a, b, nickname_key(a) == nickname_key(b)) != 5
+    first_name(a, b, nicknames::same_given_name(a, b)) != 5
 }

@@ -172,12 +172,12 @@ pub fn describe(pattern: Pattern, names: &[&str]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use oneview_udfs::normalize::nickname_key;
+    use oneview_udfs::normalize::nicknames;
 
     use super::*;
 
     fn first(a: &str, b: &str) -> u8 {
-        first_name(a, b, nickname_key(a) == nickname_key(b))
+        first_name(a, b, nicknames::same_given_name(a, b))
     }
 
     #[test]

@@ -509,7 +509,7 @@ mod tests {
             fields,
             values,
             counts: Vec::new(),
-            nicknames: vec![0],
+            nicknames: vec![None],
             source: vec![0; n as usize],
             link_type: LinkType::LinkAndDedupe,
         };
@@ -547,7 +547,7 @@ mod tests {
                 .collect(),
             values,
             counts: Vec::new(),
-            nicknames: vec![0],
+            nicknames: vec![None],
             source: (0..n).map(|i| u32::from(i >= 980)).collect(),
             link_type: LinkType::LinkOnly,
         };

@@ -8,7 +8,7 @@ use std::collections::hash_map::Entry;
 
 use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::array::Array;
-use oneview_udfs::normalize::nickname_key;
+use oneview_udfs::normalize::nicknames::{self, GivenName};
 
 use super::super::graph::Graph;
 use super::super::records::{Records, SourceRecords, attribute_index, value};
@@ -28,8 +28,8 @@ pub struct Profiles {
     pub values: Vec<Vec<String>>,
     /// Per field and value id, the number of profiles holding it.
     pub counts: Vec<Vec<u32>>,
-    /// Per first-name value id, its nickname group (William, Bill, Will).
-    pub nicknames: Vec<u32>,
+    /// Per first-name value id, its entry in the nickname list, if any.
+    pub nicknames: Vec<Option<GivenName>>,
     /// Per profile, the source of its records, or `MIXED` when several
     /// sources hold it; with the link type, which pairs may be compared.
     pub source: Vec<u32>,
@@ -222,16 +222,7 @@ impl Builder {
                 counts
             })
             .collect();
-        profiles.nicknames = {
-            let mut groups: HashMap<&str, u32> = HashMap::new();
-            values[FIRST]
-                .iter()
-                .map(|name| {
-                    let next = groups.len() as u32;
-                    *groups.entry(nickname_key(name)).or_insert(next)
-                })
-                .collect()
-        };
+        profiles.nicknames = values[FIRST].iter().map(|name| nicknames::lookup(name)).collect();
         profiles.values = values;
         profiles
     }
@@ -323,10 +314,10 @@ impl Profiles {
         }
     }
 
-    /// Whether two profiles' first names share a nickname group.
+    /// Whether one profile's first name can be a nickname of the other's.
     pub fn same_nickname(&self, x: u32, y: u32) -> bool {
         let first = |p: u32| self.nicknames[self.fields[p as usize][FIRST] as usize];
-        first(x) == first(y)
+        matches!((first(x), first(y)), (Some(a), Some(b)) if a.can_match(b))
     }
 
     pub fn text(&self, field: usize, profile: u32) -> Option<&str> {

@@ -4,7 +4,7 @@
 mod address;
 mod email;
 mod name;
-pub(crate) mod nicknames;
+pub mod nicknames;
 mod phone;
 
 use datafusion::logical_expr::ScalarUDF;

@@ -1,5 +1,6 @@
 //! `normalize_name(text)` and `name_key(text)`: names reduced to the form two
-//! records of one person share, and a nickname-aware key on top of it.
+//! records of one person share, and a key on top of it that spells an
+//! unambiguous nickname as its name.
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
@@ -39,11 +40,14 @@ pub fn key_udf() -> ScalarUDF {
         key_kernel,
         doc(
             NORMALIZATION,
-            "normalize_name, then every word that is a known given name or nickname replaced by \
-             its group's key, so that William, Will and Bill share a key.",
+            "normalize_name, then every word that is a nickname of one given name only replaced \
+             by that name (Kit: Christopher, Katherine and others, so it stays Kit; Fritz: \
+             Frederick). A given name with nicknames of its own, and a nickname of several names \
+             (Sam: Samuel or Samantha), keep their spelling, so that no two different names ever \
+             share a key. To compare names with their nicknames, use name_similarity.",
             "name_key(name)",
             &[("name", "Text expression: a given name or a full name.")],
-            "SELECT name_key('Bill') = name_key('William') -- true",
+            "SELECT name_key('Samuel') = name_key('Samantha') -- false",
         ),
     )
 }

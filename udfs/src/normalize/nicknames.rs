@@ -1,82 +1,181 @@
-//! English given names and their common nicknames, grouped so that every
-//! spelling of a group maps to one key (`bill`, `will`, `billy` → `william`).
-//! Nicknames shared by several names (`chris`, `pat`, `alex`) join those
-//! names into one group: a key for matching, not a claim about identity.
+//! Given names and their nicknames, from a kept data set
+//! (`data/nicknames.csv`: Carlton Northern and Nick Crews' *nicknames*,
+//! Apache-2.0; see `data/README.md`).
+//!
+//! The list relates a name to its nicknames (Samuel: Sam, Sammy). Matching
+//! follows the relation, never its closure: a nickname matches each name it
+//! belongs to (Sam is Samuel's and Samantha's), but two names are not the
+//! same name because they share a nickname — Samuel and Samantha share Sam,
+//! Henry and Harold share Harry, Alexander and Alexandra share Alex, yet
+//! each pair is two people. Closing the groups over shared nicknames (as a
+//! key per group would) merges exactly those.
 
-use datafusion::common::HashMap;
 use std::sync::LazyLock;
 
-const GROUPS: &str = "\
-william:bill,billy,will,willy,willie,liam robert:bob,bobby,rob,robbie,bert richard:rick,ricky,rich,richie,dick \
-james:jim,jimmy,jamie,jas john:jack,johnny,jon,jonny michael:mike,mikey,mick,mickey david:dave,davey,davy \
-joseph:joe,joey,jo thomas:tom,tommy,thom christopher:chris,kit,topher charles:charlie,chuck,chas,chaz \
-daniel:dan,danny anthony:tony,ant matthew:matt,matty donald:don,donnie,donny steven:steve,stevie \
-stephen:steve,stevie andrew:andy,drew kenneth:ken,kenny timothy:tim,timmy ronald:ron,ronnie \
-edward:ed,eddie,eddy,ted,teddy,ned jeffrey:jeff geoffrey:geoff,jeff jacob:jake nicholas:nick,nicky,nico \
-jonathan:jon,jonny benjamin:ben,benny,benji samuel:sam,sammy gregory:greg alexander:alex,al,xander,sandy \
-patrick:pat,paddy,patty raymond:ray nathan:nate nathaniel:nate,nat henry:hank,harry,hal harold:harry,hal \
-douglas:doug zachary:zach,zack peter:pete walter:walt,wally gerald:gerry,jerry jerome:jerry \
-lawrence:larry,laurie arthur:art,artie albert:al,bert,bertie alan:al allen:al gabriel:gabe elijah:eli \
-vincent:vince,vinny eugene:gene russell:russ philip:phil,pip louis:lou,louie frederick:fred,freddie,freddy \
-leonard:leo,len,lenny francis:frank,fran frank:frankie jose:pepe oliver:ollie,olly maximilian:max \
-mary:molly,mae,polly,mamie patricia:pat,patty,trish,tricia jennifer:jen,jenny,jenn linda:lindy,lin \
-elizabeth:liz,lizzie,beth,betty,bette,eliza,libby,betsy barbara:barb,babs,barbie susan:sue,susie,suzy \
-jessica:jess,jessie sarah:sally,sadie margaret:maggie,peggy,meg,marge,margie,greta sandra:sandy \
-kimberly:kim emily:em,emmy michelle:shelly,mich amanda:mandy,manda dorothy:dot,dottie,dolly \
-melissa:missy,mel deborah:deb,debbie,debby stephanie:steph,stephie rebecca:becky,becca cynthia:cindy \
-kathleen:kathy,kate,kath angela:angie anna:annie,ann pamela:pam nicole:nikki,nicki samantha:sam,sammy \
-katherine:kate,kathy,katie,kat,kitty catherine:cathy,cat,cate,katie christine:chris,chrissy,tina \
-christina:chris,tina olivia:liv,livvy virginia:ginny,ginger victoria:vicky,vicki,tori judith:judy,jude \
-megan:meg jacqueline:jackie,jacqui martha:marty,mattie teresa:terry,tess,tessa theresa:terry,tess,tessa \
-madison:maddie,maddy frances:fran,frannie kathryn:kate,kathy,katie abigail:abby,abbie,gail \
-sophia:sophie isabella:bella,izzy isabel:izzy,bel danielle:dani beverly:bev natalie:nat,nattie \
-charlotte:charlie,lottie alexandra:alex,lexi,sandra alexis:lexi,alex gabriela:gabi,gaby valentina:vale \
-josephine:jo,josie louise:lou,lulu eleanor:ellie,nell,nora helen:nell,nellie";
+use datafusion::common::HashMap;
 
-/// nickname or name → group key.
-static KEYS: LazyLock<HashMap<&'static str, &'static str>> = LazyLock::new(|| {
-    // Union-find over names, so overlapping groups become one.
-    let mut parent: HashMap<&'static str, &'static str> = HashMap::new();
-    fn find(parent: &mut HashMap<&'static str, &'static str>, x: &'static str) -> &'static str {
-        let p = *parent.entry(x).or_insert(x);
-        if p == x {
-            return x;
-        }
-        let root = find(parent, p);
-        parent.insert(x, root);
-        root
+const DATA: &str = include_str!("../../data/nicknames.csv");
+
+struct Table {
+    ids: HashMap<&'static str, u32>,
+    names: Vec<&'static str>,
+    /// Per name, the names it is a nickname of (sorted ids).
+    nickname_of: Vec<Vec<u32>>,
+    /// Per name, whether it has nicknames of its own (Samuel, but also Bill:
+    /// the list gives Bill nicknames too).
+    has_nicknames: Vec<bool>,
+}
+
+static TABLE: LazyLock<Table> = LazyLock::new(|| {
+    let mut table = Table {
+        ids: HashMap::default(),
+        names: Vec::new(),
+        nickname_of: Vec::new(),
+        has_nicknames: Vec::new(),
+    };
+    for line in DATA.lines().skip(1) {
+        let mut fields = line.split(',');
+        let (Some(name), Some("has_nickname"), Some(nickname)) = (fields.next(), fields.next(), fields.next()) else {
+            continue;
+        };
+        let (name, nickname) = (table.id(name.trim()), table.id(nickname.trim()));
+        table.has_nicknames[name as usize] = true;
+        table.nickname_of[nickname as usize].push(name);
     }
-    for group in GROUPS.split_whitespace() {
-        let (name, nicks) = group.split_once(':').unwrap_or((group, ""));
-        let root = find(&mut parent, name);
-        for nick in nicks.split(',').filter(|n| !n.is_empty()) {
-            let other = find(&mut parent, nick);
-            if other != root {
-                // The earlier group's name stays the key.
-                parent.insert(other, root);
-            }
-        }
+    for names in &mut table.nickname_of {
+        names.sort_unstable();
+        names.dedup();
     }
-    let names: Vec<&'static str> = parent.keys().copied().collect();
-    names.into_iter().map(|n| (n, find(&mut parent, n))).collect()
+    table
 });
 
-/// The group key of a normalized (lower-case) given name, or the name itself.
+impl Table {
+    fn id(&mut self, name: &'static str) -> u32 {
+        let next = self.names.len() as u32;
+        let id = *self.ids.entry(name).or_insert(next);
+        if id == next {
+            self.names.push(name);
+            self.nickname_of.push(Vec::new());
+            self.has_nicknames.push(false);
+        }
+        id
+    }
+}
+
+/// A given name the list knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct GivenName(u32);
+
+/// The list's entry for a normalized (lower-case) given name, if any.
+pub fn lookup(name: &str) -> Option<GivenName> {
+    TABLE.ids.get(name).copied().map(GivenName)
+}
+
+impl GivenName {
+    /// Whether two given names can be one person's: the same name; one a
+    /// nickname of the other (Sam and Samuel); or two nicknames of one name
+    /// when neither has nicknames of its own (Sam and Sammy, both Samuel's).
+    /// Two names with nicknames of their own match only directly: Samuel
+    /// and Samantha do not, though both are Sam.
+    pub fn can_match(self, other: GivenName) -> bool {
+        let table = &*TABLE;
+        let (a, b) = (self.0, other.0);
+        let of = |x: u32| &table.nickname_of[x as usize];
+        if a == b || of(a).binary_search(&b).is_ok() || of(b).binary_search(&a).is_ok() {
+            return true;
+        }
+        let full = |x: u32| table.has_nicknames[x as usize];
+        !full(a) && !full(b) && of(a).iter().any(|name| of(b).binary_search(name).is_ok())
+    }
+}
+
+/// Whether two normalized given names can be one person's by the list
+/// (equal names always can).
+pub fn same_given_name(a: &str, b: &str) -> bool {
+    a == b || matches!((lookup(a), lookup(b)), (Some(x), Some(y)) if x.can_match(y))
+}
+
+/// `name_key`'s word: the one name a nickname belongs to (Peggy has more
+/// than one, Kit only Christopher), else the word itself. A name with
+/// nicknames of its own, and a nickname of several names (Sam: Samuel or
+/// Samantha), keep their own spelling: one key per group would have to
+/// join names that are not one name.
 pub fn key(name: &str) -> &str {
-    KEYS.get(name).copied().unwrap_or(name)
+    let table = &*TABLE;
+    match table.ids.get(name) {
+        Some(&id) if !table.has_nicknames[id as usize] => match table.nickname_of[id as usize].as_slice() {
+            [only] => table.names[*only as usize],
+            _ => name,
+        },
+        _ => name,
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::key;
+    use super::{TABLE, key, same_given_name};
 
     #[test]
-    fn nicknames_share_a_key() {
-        assert_eq!(key("bill"), key("william"));
-        assert_eq!(key("will"), key("william"));
-        assert_eq!(key("liz"), key("elizabeth"));
-        assert_eq!(key("peggy"), key("margaret"));
-        assert_ne!(key("william"), key("robert"));
+    fn a_nickname_matches_each_name_it_belongs_to() {
+        for (nickname, name) in [
+            ("sam", "samuel"),
+            ("sam", "samantha"),
+            ("harry", "henry"),
+            ("harry", "harold"),
+            ("alex", "alexander"),
+            ("alex", "alexandra"),
+            ("fred", "frederick"),
+            ("fred", "alfred"),
+            ("bill", "william"),
+            ("liz", "elizabeth"),
+            ("peggy", "margaret"),
+        ] {
+            assert!(same_given_name(nickname, name), "{nickname} ~ {name}");
+            assert!(same_given_name(name, nickname), "{name} ~ {nickname}");
+        }
+        assert!(same_given_name("sam", "sammy"), "two nicknames of Samuel");
+    }
+
+    #[test]
+    fn two_names_never_match_through_a_nickname_they_share() {
+        for (a, b) in [
+            ("samuel", "samantha"),
+            ("henry", "harold"),
+            ("alexander", "alexandra"),
+            ("frederick", "alfred"),
+            ("william", "robert"),
+        ] {
+            assert!(!same_given_name(a, b), "{a} !~ {b}");
+            assert_ne!(key(a), key(b), "{a} and {b} keep keys of their own");
+        }
+        assert!(!same_given_name("kelly", "zebulon"));
+    }
+
+    #[test]
+    fn the_key_is_the_one_name_of_an_unambiguous_nickname() {
+        assert_eq!(key("samuel"), "samuel");
+        assert_eq!(key("sam"), "sam", "Sam may be Samuel or Samantha");
         assert_eq!(key("zebulon"), "zebulon");
+        // Every nickname of exactly one name (and no nicknames of its own) keys to it.
+        let table = &*TABLE;
+        let unambiguous = (0..table.names.len())
+            .filter(|&i| !table.has_nicknames[i] && table.nickname_of[i].len() == 1)
+            .count();
+        assert!(unambiguous > 100, "{unambiguous}");
+        for i in 0..table.names.len() {
+            if !table.has_nicknames[i]
+                && let [only] = table.nickname_of[i].as_slice()
+            {
+                assert_eq!(key(table.names[i]), table.names[*only as usize]);
+            }
+        }
+    }
+
+    #[test]
+    fn the_whole_list_is_read() {
+        let table = &*TABLE;
+        let relations: usize = table.nickname_of.iter().map(Vec::len).sum();
+        assert_eq!(relations, 2691);
+        assert_eq!(table.has_nicknames.iter().filter(|f| **f).count(), 1151);
     }
 }

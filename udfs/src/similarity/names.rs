@@ -53,7 +53,7 @@ fn kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
 }
 
 fn word_score(a: &str, b: &str) -> f64 {
-    if a == b || nicknames::key(a) == nicknames::key(b) {
+    if nicknames::same_given_name(a, b) {
         return 1.0;
     }
     let initial = |short: &str, long: &str| short.chars().count() == 1 && long.starts_with(short);
