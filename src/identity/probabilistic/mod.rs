@@ -338,11 +338,7 @@ fn accepted_pairs(
     candidates: &Candidates,
     threshold: f64,
 ) -> Vec<(f64, u64, Pattern)> {
-    let tf_fields = match &p.term_frequency {
-        Some(names) => names.iter().fold(0u8, |acc, n| acc | bit(comparison(n))),
-        None => bit(comparison("first_name")) | bit(comparison("last_name")),
-    };
-    let scorer = Scorer::new(model, COMPARISONS, profiles, tf_fields);
+    let scorer = Scorer::new(model, COMPARISONS, profiles, term_frequency_fields(p));
     let mut accepted: Vec<(f64, u64, Pattern)> = candidates
         .all
         .iter()
@@ -421,7 +417,10 @@ fn add_links(
 }
 
 /// Trains the model without labels: u from random pairs, m by EM on each
-/// rule's pairs, and lambda over all comparable pairs.
+/// rule's pairs, and lambda over all comparable pairs. With last names and
+/// location both compared, location's u among same-surname pairs is then
+/// estimated again without the pairs the first model takes for matches, and
+/// the model refitted: the first estimate counts duplicates as households.
 fn train_model(
     profiles: &Profiles,
     fields: u8,
@@ -431,30 +430,49 @@ fn train_model(
 ) -> Model {
     let samples = p.sample_pairs.unwrap_or(DEFAULT_SAMPLE_PAIRS);
     let (u, sampled) = estimate_u(profiles, fields, samples, SEED);
+    let fit = |u_same_last: Option<&Vec<f64>>| {
+        let runs = em_per_rule(fields, rule_pairs, candidates, &u, u_same_last);
+        let provisional = Model::assemble(
+            COMPARISONS,
+            fields,
+            &u,
+            u_same_last,
+            &runs,
+            0.5,
+            candidates.all.len() as u64,
+            sampled,
+        );
+        let lambda = overall_lambda(profiles, &provisional, candidates);
+        Model {
+            lambda,
+            link_type: profiles.link_type,
+            ..provisional
+        }
+    };
     // Location given agreeing last names (households), when both are compared.
     let both = bit(model::LAST_NAME) | bit(model::LOCATION);
-    let u_same_last = if fields & both == both {
-        model::estimate_location_u_same_last(profiles, samples, SEED)
-    } else {
-        None
+    if fields & both != both {
+        return fit(None);
+    }
+    let pairs = model::same_last_pairs(profiles, samples, SEED);
+    let first = model::location_u(&pairs, |_, _, _| false);
+    let model = fit(first.as_ref());
+    let scorer = Scorer::new(&model, COMPARISONS, profiles, term_frequency_fields(p));
+    // Only pairs that agree on location can be duplicates taken for a
+    // household; the rest (nearly all same-surname pairs) need no scoring.
+    let is_match = |x: u32, y: u32, location: u8| {
+        (compare::NULL + 1..=model::LAST_AGREEING_LOCATION).contains(&location)
+            && scorer.probability(profiles, x, compare::compare(profiles, x, y, fields)) >= 0.5
     };
+    let second = model::location_u(&pairs, is_match);
+    fit(second.as_ref().or(first.as_ref()))
+}
 
-    let runs = em_per_rule(fields, rule_pairs, candidates, &u, u_same_last.as_ref());
-    let provisional = Model::assemble(
-        COMPARISONS,
-        fields,
-        &u,
-        u_same_last.as_ref(),
-        &runs,
-        0.5,
-        candidates.all.len() as u64,
-        sampled,
-    );
-    let lambda = overall_lambda(profiles, &provisional, candidates);
-    Model {
-        lambda,
-        link_type: profiles.link_type,
-        ..provisional
+/// The comparisons whose exact agreement is weighted by the value's frequency.
+fn term_frequency_fields(p: &ProbabilisticConfig) -> u8 {
+    match &p.term_frequency {
+        Some(names) => names.iter().fold(0u8, |acc, n| acc | bit(comparison(n))),
+        None => bit(comparison("first_name")) | bit(comparison("last_name")),
     }
 }
 

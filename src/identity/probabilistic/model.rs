@@ -66,6 +66,9 @@ impl Level {
 /// The comparisons whose levels depend on one another (`compare::COMPARISONS` order).
 pub const LAST_NAME: usize = 1;
 pub const LOCATION: usize = 3;
+/// The weakest location level that still agrees (same postcode): the
+/// levels a household and a duplicate both reach.
+pub const LAST_AGREEING_LOCATION: u8 = 3;
 
 /// Whether a pattern's last names agree exactly (first and last names
 /// swapped count as agreeing, as they do for the last-name level).
@@ -107,47 +110,44 @@ fn normalise(p: &mut [f64]) {
 /// sample does not depend on the number of cores.
 const SAMPLE_JOBS: u64 = 16;
 
-/// Level counts per comparison (null level included) of `n` pairs of
-/// profiles of different clusters, each drawn by `draw` (None: try again),
-/// in seeded jobs; and the number of pairs drawn.
-fn sample_levels(
+/// `n` pairs of profiles of different clusters, each drawn by `draw`
+/// (None: try again), with their pattern over `active`, drawn in seeded jobs
+/// so that the sample does not depend on the number of cores.
+fn sample_pairs(
     profiles: &Profiles,
     active: u8,
     n: usize,
     seed: u64,
     draw: impl Fn(&mut ChaCha8Rng) -> Option<(u32, u32)> + Sync,
-) -> (Vec<Vec<f64>>, u64) {
+) -> Vec<(u32, u32, Pattern)> {
     let sampled = parallel::map(SAMPLE_JOBS as usize, |job| {
-        let mut counts: Vec<Vec<u64>> = (0..COMPARISONS).map(|f| vec![0; level_count(f)]).collect();
         let wanted = n / SAMPLE_JOBS as usize + usize::from(job < n % SAMPLE_JOBS as usize);
+        let mut pairs = Vec::with_capacity(wanted);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(job as u64);
-        let (mut drawn, mut attempts) = (0usize, 0usize);
-        while drawn < wanted && attempts < wanted * 16 {
+        let mut attempts = 0usize;
+        while pairs.len() < wanted && attempts < wanted * 16 {
             attempts += 1;
             let Some((x, y)) = draw(&mut rng) else { continue };
             if profiles.root[x as usize] == profiles.root[y as usize] || !profiles.comparable(x, y) {
                 continue;
             }
-            let pattern = compare(profiles, x, y, active);
-            for (f, c) in counts.iter_mut().enumerate() {
-                c[level(pattern, f) as usize] += 1;
-            }
-            drawn += 1;
+            pairs.push((x, y, compare(profiles, x, y, active)));
         }
-        (counts, drawn as u64)
+        pairs
     });
+    sampled.into_iter().flatten().collect()
+}
+
+/// Level counts per comparison (null level included) of sampled pairs.
+fn count_levels(pairs: impl Iterator<Item = Pattern>) -> Vec<Vec<f64>> {
     let mut counts: Vec<Vec<f64>> = (0..COMPARISONS).map(|f| vec![0.0; level_count(f)]).collect();
-    let mut drawn = 0u64;
-    for (job, n) in sampled {
-        drawn += n;
-        for (total, part) in counts.iter_mut().zip(job) {
-            for (t, p) in total.iter_mut().zip(part) {
-                *t += p as f64;
-            }
+    for pattern in pairs {
+        for (f, c) in counts.iter_mut().enumerate() {
+            c[level(pattern, f) as usize] += 1.0;
         }
     }
-    (counts, drawn)
+    counts
 }
 
 /// u from level counts: add-one smoothing over the non-null levels.
@@ -216,37 +216,41 @@ impl AllowedPairs {
 pub fn estimate_u(profiles: &Profiles, active: u8, n: usize, seed: u64) -> (Vec<Vec<f64>>, u64) {
     let len = profiles.len();
     let none = || ((0..COMPARISONS).map(|f| vec![0.0; level_count(f)]).collect(), 0);
-    let (counts, drawn) = if len < 2 {
-        none()
+    let pairs = if len < 2 {
+        Vec::new()
     } else if profiles.link_type == LinkType::LinkAndDedupe {
-        sample_levels(profiles, active, n, seed, |rng| {
+        let draw = |rng: &mut ChaCha8Rng| {
             let (x, y) = (rng.random_range(0..len) as u32, rng.random_range(0..len) as u32);
             (x != y).then_some((x, y))
-        })
+        };
+        sample_pairs(profiles, active, n, seed, draw)
     } else if let Some(allowed) = AllowedPairs::new(profiles, |_| Some(0)) {
-        sample_levels(profiles, active, n, seed, |rng| allowed.draw(rng))
+        sample_pairs(profiles, active, n, seed, |rng| allowed.draw(rng))
     } else {
+        Vec::new()
+    };
+    let (counts, drawn) = if pairs.is_empty() {
         none()
+    } else {
+        (count_levels(pairs.iter().map(|p| p.2)), pairs.len() as u64)
     };
     (counts.iter().map(|c| smoothed(c)).collect(), drawn)
 }
 
-/// u of each location level among `n` random pairs of profiles (of
-/// different clusters) whose last names are equal: pairs drawn uniformly
-/// from all such pairs the link type allows, in seeded jobs like
-/// `estimate_u`. None when no two profiles share a last name.
-pub fn estimate_location_u_same_last(profiles: &Profiles, n: usize, seed: u64) -> Option<Vec<f64>> {
+/// `n` random pairs of profiles (of different clusters) whose last names
+/// are equal, with their location level: pairs drawn uniformly from all
+/// such pairs the link type allows, in seeded jobs like `estimate_u`. Empty
+/// when no two profiles share a last name.
+pub fn same_last_pairs(profiles: &Profiles, n: usize, seed: u64) -> Vec<(u32, u32, Pattern)> {
     let last_name = |p: u32| match profiles.fields[p as usize][LAST] {
         0 => None,
         id => Some(id),
     };
-    let location = |counts: Vec<Vec<f64>>| {
-        let location = &counts[LOCATION];
-        (location[1..].iter().sum::<f64>() > 0.0).then(|| smoothed(location))
-    };
     if profiles.link_type != LinkType::LinkAndDedupe {
-        let allowed = AllowedPairs::new(profiles, last_name)?;
-        return location(sample_levels(profiles, 1 << LOCATION, n, seed, |rng| allowed.draw(rng)).0);
+        let Some(allowed) = AllowedPairs::new(profiles, last_name) else {
+            return Vec::new();
+        };
+        return sample_pairs(profiles, 1 << LOCATION, n, seed, |rng| allowed.draw(rng));
     }
     // Profiles grouped by last name; a group is drawn in proportion to its pairs.
     let mut by_last: Vec<(u32, u32)> = (0..profiles.len() as u32)
@@ -261,15 +265,35 @@ pub fn estimate_location_u_same_last(profiles: &Profiles, n: usize, seed: u64) -
         cumulative.push(total);
     }
     if groups.is_empty() {
-        return None;
+        return Vec::new();
     }
-    let (counts, _) = sample_levels(profiles, 1 << LOCATION, n, seed, |rng| {
+    let draw = |rng: &mut ChaCha8Rng| {
         let at = rng.random_range(0.0..total);
         let group = groups[cumulative.partition_point(|c| *c <= at).min(groups.len() - 1)];
         let (i, j) = (rng.random_range(0..group.len()), rng.random_range(0..group.len()));
         (i != j).then(|| (group[i].1, group[j].1))
-    });
-    location(counts)
+    };
+    sample_pairs(profiles, 1 << LOCATION, n, seed, draw)
+}
+
+/// u of each location level among same-surname `pairs` (`same_last_pairs`),
+/// leaving out those `is_match` takes for matches given their location
+/// level: on duplicate-dense data many same-surname pairs are one person,
+/// and counting them would make agreeing addresses look common among
+/// non-matches. None when no pair is left with a location to compare.
+pub fn location_u(pairs: &[(u32, u32, Pattern)], is_match: impl Fn(u32, u32, u8) -> bool) -> Option<Vec<f64>> {
+    let kept = pairs
+        .iter()
+        .filter(|(x, y, pattern)| !is_match(*x, *y, level(*pattern, LOCATION)))
+        .map(|p| p.2);
+    let counts = count_levels(kept);
+    let location = &counts[LOCATION];
+    (location[1..].iter().sum::<f64>() > 0.0).then(|| smoothed(location))
+}
+
+/// u of each location level among random same-surname pairs, all counted.
+pub fn estimate_location_u_same_last(profiles: &Profiles, n: usize, seed: u64) -> Option<Vec<f64>> {
+    location_u(&same_last_pairs(profiles, n, seed), |_, _, _| false)
 }
 
 /// One EM run on the pattern counts of one blocking rule; `fixed` fields
@@ -481,6 +505,24 @@ impl Scorer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Same-surname pairs that are one person (duplicates at one address)
+    /// are left out of the household estimate: what stays is the share of
+    /// different people who share an address.
+    #[test]
+    fn duplicates_do_not_count_as_households() {
+        let at = |location: u8| u32::from(location) << (3 * LOCATION);
+        // 100 duplicates at one address (level 1), 5 households (level 1),
+        // 895 different people elsewhere (level 5).
+        let mut pairs: Vec<(u32, u32, Pattern)> = (0..100).map(|i| (i, i + 1, at(1))).collect();
+        pairs.extend((0..5).map(|i| (1000 + i, 2000 + i, at(1))));
+        pairs.extend((0..895).map(|i| (3000 + i, 4000 + i, at(5))));
+        let all = location_u(&pairs, |_, _, _| false).unwrap();
+        let without = location_u(&pairs, |x, _, _| x < 1000).unwrap();
+        // Add-one smoothing over the five levels: (count + 1) / (total + 5).
+        assert!((all[0] - 106.0 / 1005.0).abs() < 1e-9, "{all:?}");
+        assert!((without[0] - 6.0 / 905.0).abs() < 1e-9, "{without:?}");
+    }
 
     /// Households: profiles 2k and 2k+1 share a last name and a postcode.
     /// Among pairs of equal last names, a shared postcode is far more
