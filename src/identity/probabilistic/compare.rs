@@ -23,7 +23,13 @@ pub fn labels(comparison: usize) -> &'static [&'static str] {
     match comparison {
         0 => &["exact", "nickname", "jaro_winkler>=0.92", "initial", "different"],
         1 => &["exact", "jaro_winkler>=0.92", "jaro_winkler>=0.80", "different"],
-        2 => &["exact", "day_month_swapped", "one_part_differs", "different"],
+        2 => &[
+            "exact",
+            "day_month_swapped",
+            "one_digit_differs",
+            "one_part_differs",
+            "different",
+        ],
         _ => &[
             "same_address",
             "same_postcode_no_address",
@@ -57,19 +63,36 @@ fn last_name(a: &str, b: &str) -> u8 {
     }
 }
 
-/// Dates as `YYYY-MM-DD`.
+/// Dates as eight digits, `YYYYMMDD` (`profiles::date_digits`): exact; day
+/// and month swapped; one digit typed wrong or two neighbours swapped
+/// (`19850314`, `19850341`), which is how dates are mistyped; one of year,
+/// month and day different; different.
 fn date(a: &str, b: &str) -> u8 {
     if a == b {
         return 1;
     }
-    let (ya, ma, da) = (&a[0..4], &a[5..7], &a[8..10]);
-    let (yb, mb, db) = (&b[0..4], &b[5..7], &b[8..10]);
+    let (ya, ma, da) = (&a[0..4], &a[4..6], &a[6..8]);
+    let (yb, mb, db) = (&b[0..4], &b[4..6], &b[6..8]);
     if ya == yb && ma == db && da == mb {
         2
-    } else if [ya == yb, ma == mb, da == db].iter().filter(|x| **x).count() == 2 {
+    } else if one_digit_apart(a.as_bytes(), b.as_bytes()) {
         3
-    } else {
+    } else if [ya == yb, ma == mb, da == db].iter().filter(|x| **x).count() == 2 {
         4
+    } else {
+        5
+    }
+}
+
+/// Whether two strings of equal length differ in one place, or by two
+/// neighbouring characters swapped (Damerau-Levenshtein distance 1 without
+/// insertions, which a fixed-width date cannot have).
+fn one_digit_apart(a: &[u8], b: &[u8]) -> bool {
+    let differ: Vec<usize> = (0..a.len().min(b.len())).filter(|&i| a[i] != b[i]).take(3).collect();
+    match differ.as_slice() {
+        [_] => true,
+        [i, j] => *j == i + 1 && a[*i] == b[*j] && a[*j] == b[*i],
+        _ => false,
     }
 }
 
@@ -82,12 +105,50 @@ fn area(p: &str) -> &str {
 }
 
 /// 1 equal, 2 the same area (the part before the space of a GB postcode,
-/// the first three digits of a US ZIP), 3 different.
+/// the first three digits of a US ZIP) or one character typed wrong or two
+/// neighbours swapped (`2260`, `2206`), 3 different.
 fn postcode(a: &str, b: &str) -> u8 {
     if a == b {
         return 1;
     }
-    if area(a) == area(b) { 2 } else { 3 }
+    if area(a) == area(b) || (a.len() == b.len() && one_digit_apart(a.as_bytes(), b.as_bytes())) {
+        2
+    } else {
+        3
+    }
+}
+
+/// Whether two address lines are one address: equal, close as a whole, or
+/// nearly every word of the shorter found in the other, spelt alike (a
+/// typo, a missing second line, words split or joined). House numbers must
+/// agree where both have them: 12 and 14 Everard Street are neighbours.
+fn similar_address(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    let number = |s: &str| {
+        s.split(' ')
+            .find(|w| w.bytes().all(|c| c.is_ascii_digit()))
+            .map(str::to_string)
+    };
+    if let (Some(x), Some(y)) = (number(a), number(b))
+        && x != y
+    {
+        return false;
+    }
+    if jaro_winkler(a, b) >= 0.90 {
+        return true;
+    }
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    let words: Vec<&str> = short.split(' ').filter(|w| !w.is_empty()).collect();
+    let found = words
+        .iter()
+        .filter(|w| {
+            long.split(' ')
+                .any(|v| v == **w || (w.len() > 3 && jaro_winkler(w, v) >= 0.90))
+        })
+        .count();
+    words.len() >= 2 && found * 5 >= words.len() * 4
 }
 
 /// Location: the same address line (and no different postcode area); else
@@ -103,7 +164,7 @@ fn location(profiles: &Profiles, x: u32, y: u32) -> u8 {
         _ => NULL,
     };
     let similar_address = match address {
-        (Some(a), Some(b)) => a == b || jaro_winkler(a, b) >= 0.90,
+        (Some(a), Some(b)) => similar_address(a, b),
         _ => false,
     };
     let same_city = matches!(city, (Some(a), Some(b)) if a == b);
@@ -187,11 +248,22 @@ mod tests {
         assert_eq!(first("k", "kelly"), 4);
         assert_eq!(first("kelly", "sam"), 5);
         assert_eq!(last_name("neal", "neale"), 2);
-        assert_eq!(date("1985-03-04", "1985-04-03"), 2);
-        assert_eq!(date("1985-03-04", "1986-03-04"), 3);
-        assert_eq!(date("1985-03-04", "1990-07-12"), 4);
+        assert_eq!(date("19850304", "19850403"), 2);
+        assert_eq!(date("19850314", "19850341"), 3, "two neighbours swapped");
+        assert_eq!(date("19850304", "19850904"), 3, "one digit");
+        assert_eq!(date("19729518", "19720518"), 3, "an impossible date still compares");
+        assert_eq!(date("19850304", "19960304"), 4, "the year differs");
+        assert_eq!(date("19850304", "19900712"), 5);
         assert_eq!(postcode("SW1A 1AA", "SW1A 2BB"), 2);
         assert_eq!(postcode("02139", "02142"), 2);
         assert_eq!(postcode("02139", "94105"), 3);
+        assert_eq!(postcode("2260", "2206"), 2, "two neighbours swapped");
+        assert!(similar_address(
+            "52 florey drive north stirling downs",
+            "52 north stirilng downs"
+        ));
+        assert!(similar_address("23 ramsay place mirani", "23 ramsay place mirani"));
+        assert!(!similar_address("12 everard street", "14 everard street"));
+        assert!(!similar_address("1 main street", "1 high street"));
     }
 }

@@ -597,14 +597,13 @@ fn load(file: &Path) -> Result<Model> {
             ));
         };
         let levels = compare::labels(f);
-        if c.levels.len() != levels.len() {
+        if !c.levels.iter().map(|l| l.label.as_str()).eq(levels.iter().copied()) {
             return Err(Error::config(
                 file,
                 format!(
-                    "comparison `{}` has {} levels; expected {} ({})",
+                    "comparison `{}` has the levels {}; expected {}: the comparison changed since the model was trained, so run `oneview resolve --train`",
                     c.name,
-                    c.levels.len(),
-                    levels.len(),
+                    c.levels.iter().map(|l| l.label.as_str()).collect::<Vec<_>>().join(", "),
                     levels.join(", ")
                 ),
             ));

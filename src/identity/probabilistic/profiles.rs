@@ -88,6 +88,17 @@ pub fn parse_date(text: &str, this_year: i32) -> Option<String> {
     Some(format!("{:04}-{:02}-{:02}", date.year(), date.month(), date.day()))
 }
 
+/// A date of birth as the model compares it, eight digits `YYYYMMDD`: a
+/// date `parse_date` reads, or eight digits as written even when they are
+/// no date (`19729518`): a mistyped digit is still evidence.
+pub fn date_digits(text: &str, this_year: i32) -> Option<String> {
+    if let Some(date) = parse_date(text, this_year) {
+        return Some(date.replace('-', ""));
+    }
+    let t = text.trim();
+    (t.len() == 8 && t.bytes().all(|b| b.is_ascii_digit())).then(|| t.to_string())
+}
+
 /// The profiles of `records`: per cluster of `graph`, each distinct
 /// combination of field values once.
 pub fn build(records: &Records, graph: &mut Graph, link_type: LinkType) -> Profiles {
@@ -128,7 +139,7 @@ fn texts(source: &SourceRecords, row: usize, this_year: i32) -> [Option<String>;
     texts[LAST] = value(&n[LAST_NAME_COLUMN], row)
         .or(full_name.and_then(|f| f.rsplit_once(' ')).map(|(_, last)| last))
         .map(str::to_string);
-    texts[DOB] = value(&n[DOB_COLUMN], row).and_then(|d| parse_date(d, this_year));
+    texts[DOB] = value(&n[DOB_COLUMN], row).and_then(|d| date_digits(d, this_year));
     texts[POSTCODE] = value(&n[POSTCODE_COLUMN], row).map(str::to_string);
     texts[ADDRESS] = value(&n[ADDRESS_COLUMN], row).map(str::to_string);
     texts[CITY] = value(&n[CITY_COLUMN], row).map(str::to_string);
@@ -408,5 +419,8 @@ mod tests {
         assert_eq!(parse_date("05/06/30", 2026).as_deref(), Some("1930-05-06"));
         assert_eq!(parse_date("31/31/1985", 2026), None);
         assert_eq!(parse_date("soon", 2026), None);
+        assert_eq!(date_digits("14/03/1985", 2026).as_deref(), Some("19850314"));
+        assert_eq!(date_digits("19729518", 2026).as_deref(), Some("19729518"));
+        assert_eq!(date_digits("31/31/1985", 2026), None);
     }
 }
