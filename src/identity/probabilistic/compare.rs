@@ -49,6 +49,11 @@ pub fn level(pattern: Pattern, comparison: usize) -> u8 {
     ((pattern >> (3 * comparison)) & 0b111) as u8
 }
 
+/// The first-name level of a close spelling (Jaro-Winkler ≥ 0.92).
+const CLOSE_FIRST: u8 = 3;
+/// The last-name level of a close spelling (Jaro-Winkler ≥ 0.92).
+const CLOSE_LAST: u8 = 2;
+
 fn last_name(a: &str, b: &str) -> u8 {
     if a == b {
         return 1;
@@ -184,22 +189,40 @@ fn location(profiles: &Profiles, x: u32, y: u32) -> u8 {
     }
 }
 
-/// The pattern of two profiles over the active comparisons (a bit each).
-pub fn compare(profiles: &Profiles, x: u32, y: u32, active: u8) -> Pattern {
-    let text = |field: usize, profile: u32| profiles.text(field, profile);
-    let mut first = match (text(FIRST, x), text(FIRST, y)) {
-        (Some(a), Some(b)) => first_name(a, b, profiles.same_nickname(x, y)),
+/// The first- and last-name levels of two (first, last) names; with
+/// `same_nickname`, one first name can be a nickname of the other. Names
+/// swapped ("Neal Kelly" against "Kelly Neal"), with or without a typo, are
+/// compared across when both then agree at least closely and better than
+/// straight: exact across stays exact, a typo across is the close level.
+fn name_levels(x: (Option<&str>, Option<&str>), y: (Option<&str>, Option<&str>), same_nickname: bool) -> (u8, u8) {
+    let first = match (x.0, y.0) {
+        (Some(a), Some(b)) => first_name(a, b, same_nickname),
         _ => NULL,
     };
-    let mut last = match (text(LAST, x), text(LAST, y)) {
+    let last = match (x.1, y.1) {
         (Some(a), Some(b)) => last_name(a, b),
         _ => NULL,
     };
-    // First and last name swapped ("Neal Kelly" against "Kelly Neal").
-    let equal = |a: Option<&str>, b: Option<&str>| a.is_some() && a == b;
-    if (first != 1 || last != 1) && equal(text(FIRST, x), text(LAST, y)) && equal(text(LAST, x), text(FIRST, y)) {
-        (first, last) = (1, 1);
+    let (Some(fx), Some(lx), Some(fy), Some(ly)) = (x.0, x.1, y.0, y.1) else {
+        return (first, last);
+    };
+    let across = (last_name(fx, ly), last_name(lx, fy));
+    let close = across.0 <= CLOSE_LAST && across.1 <= CLOSE_LAST;
+    if (first, last) != (1, 1) && close && across.0 + across.1 < first + last {
+        (if across.0 == 1 { 1 } else { CLOSE_FIRST }, across.1)
+    } else {
+        (first, last)
     }
+}
+
+/// The pattern of two profiles over the active comparisons (a bit each).
+pub fn compare(profiles: &Profiles, x: u32, y: u32, active: u8) -> Pattern {
+    let text = |field: usize, profile: u32| profiles.text(field, profile);
+    let (first, last) = name_levels(
+        (text(FIRST, x), text(LAST, x)),
+        (text(FIRST, y), text(LAST, y)),
+        profiles.same_nickname(x, y),
+    );
     let mut pattern = 0;
     for comparison in 0..COMPARISONS {
         if active & (1 << comparison) == 0 {
@@ -258,6 +281,29 @@ mod tests {
         assert_eq!(postcode("02139", "02142"), 2);
         assert_eq!(postcode("02139", "94105"), 3);
         assert_eq!(postcode("2260", "2206"), 2, "two neighbours swapped");
+        let names =
+            |x: (&str, &str), y: (&str, &str)| name_levels((Some(x.0), Some(x.1)), (Some(y.0), Some(y.1)), false);
+        assert_eq!(names(("kelly", "neal"), ("neal", "kelly")), (1, 1), "swapped");
+        assert_eq!(
+            names(("harriet", "white"), ("whiite", "harriet")),
+            (1, CLOSE_LAST),
+            "a last name typo"
+        );
+        assert_eq!(
+            names(("emiily", "wynne"), ("wynne", "emiild")),
+            (CLOSE_FIRST, 1),
+            "a first name typo"
+        );
+        assert_eq!(
+            names(("kelly", "neal"), ("kelly", "neale")),
+            (1, 2),
+            "straight is better"
+        );
+        assert_eq!(
+            names(("timothy", "coffey"), ("dominey", "timothy")),
+            (5, 4),
+            "half swapped is not swapped"
+        );
         assert!(similar_address(
             "52 florey drive north stirling downs",
             "52 north stirilng downs"
