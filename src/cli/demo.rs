@@ -251,7 +251,9 @@ async fn resolve(session: &Session) -> Result<()> {
     let config = identity::require(project.config.identity.as_ref())?;
     let config_file = project.config_file();
     let at = super::resolve::locations(project, &config_file);
-    let summary = waiting_for_lock(120, || identity::resolve(&session.ctx, config, at, false, &|_| {})).await?;
+    // Trained afresh each time: a model saved by an older oneview (the
+    // source tree keeps its demo's) may no longer fit the comparisons.
+    let summary = waiting_for_lock(120, || identity::resolve(&session.ctx, config, at, true, &|_| {})).await?;
     let records: u64 = summary.records.iter().map(|(_, n)| n).sum();
     let links: Vec<String> = summary.links.iter().map(|(rule, n)| format!("{rule} {n}")).collect();
     say(&format!(
