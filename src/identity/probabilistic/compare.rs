@@ -242,6 +242,14 @@ pub fn compare(profiles: &Profiles, x: u32, y: u32, active: u8) -> Pattern {
     pattern
 }
 
+/// Whether a pattern's given name and date of birth say one person: the
+/// given name exact, a nickname or close, and the date of birth equal,
+/// swapped, one digit off or not compared. It tells a duplicate from a
+/// household member, who shares the surname and the address but not these.
+pub fn agrees_on_person(pattern: Pattern) -> bool {
+    (1..=CLOSE_FIRST).contains(&level(pattern, 0)) && level(pattern, 2) <= 3
+}
+
 /// A pattern as text: `first_name:exact last_name:jaro_winkler>=0.92 …`.
 pub fn describe(pattern: Pattern, names: &[&str]) -> String {
     let mut parts = Vec::new();

@@ -416,11 +416,10 @@ fn add_links(
     }
 }
 
-/// Trains the model without labels: u from random pairs, m by EM on each
-/// rule's pairs, and lambda over all comparable pairs. With last names and
-/// location both compared, location's u among same-surname pairs is then
-/// estimated again without the pairs the first model takes for matches, and
-/// the model refitted: the first estimate counts duplicates as households.
+/// Trains the model without labels: u from random pairs (and, with last
+/// names and location both compared, location's u among same-surname pairs
+/// that are not duplicates), m by EM on each rule's pairs, and lambda over
+/// all comparable pairs.
 fn train_model(
     profiles: &Profiles,
     fields: u8,
@@ -454,18 +453,19 @@ fn train_model(
     if fields & both != both {
         return fit(None);
     }
+    // Same-surname pairs at one address are households or duplicates; a
+    // duplicate, unlike a household member, agrees on its given name and
+    // date of birth, and is left out of the estimate: counted, duplicates
+    // make a shared address look common among different people on data
+    // dense with them. Judged by the model's own weights instead, households
+    // a first model took for one person would be left out too, and the
+    // estimate would feed on itself.
     let pairs = model::same_last_pairs(profiles, samples, SEED);
-    let first = model::location_u(&pairs, |_, _, _| false);
-    let model = fit(first.as_ref());
-    let scorer = Scorer::new(&model, COMPARISONS, profiles, term_frequency_fields(p));
-    // Only pairs that agree on location can be duplicates taken for a
-    // household; the rest (nearly all same-surname pairs) need no scoring.
-    let is_match = |x: u32, y: u32, location: u8| {
+    let is_duplicate = |x: u32, y: u32, location: u8| {
         (compare::NULL + 1..=model::LAST_AGREEING_LOCATION).contains(&location)
-            && scorer.probability(profiles, x, compare::compare(profiles, x, y, fields)) >= 0.5
+            && compare::agrees_on_person(compare::compare(profiles, x, y, fields))
     };
-    let second = model::location_u(&pairs, is_match);
-    fit(second.as_ref().or(first.as_ref()))
+    fit(model::location_u(&pairs, is_duplicate).as_ref())
 }
 
 /// The comparisons whose exact agreement is weighted by the value's frequency.
