@@ -76,6 +76,9 @@ fn date(a: &str, b: &str) -> u8 {
     if a == b {
         return 1;
     }
+    if a.len() != 8 || b.len() != 8 {
+        return 5;
+    }
     let (ya, ma, da) = (&a[0..4], &a[4..6], &a[6..8]);
     let (yb, mb, db) = (&b[0..4], &b[4..6], &b[6..8]);
     if ya == yb && ma == db && da == mb {
@@ -209,7 +212,10 @@ fn name_levels(x: (Option<&str>, Option<&str>), y: (Option<&str>, Option<&str>),
     let across = (last_name(fx, ly), last_name(lx, fy));
     let close = across.0 <= CLOSE_LAST && across.1 <= CLOSE_LAST;
     if (first, last) != (1, 1) && close && across.0 + across.1 < first + last {
-        (if across.0 == 1 { 1 } else { CLOSE_FIRST }, across.1)
+        // Which name is the given one is unknown once swapped: the closer
+        // agreement counts as the given name's, whichever record is first.
+        let (better, worse) = (across.0.min(across.1), across.0.max(across.1));
+        (if better == 1 { 1 } else { CLOSE_FIRST }, worse)
     } else {
         (first, last)
     }
@@ -295,13 +301,19 @@ mod tests {
         assert_eq!(
             names(("harriet", "white"), ("whiite", "harriet")),
             (1, CLOSE_LAST),
-            "a last name typo"
+            "a typo across"
+        );
+        assert_eq!(
+            names(("whiite", "harriet"), ("harriet", "white")),
+            (1, CLOSE_LAST),
+            "either way round"
         );
         assert_eq!(
             names(("emiily", "wynne"), ("wynne", "emiild")),
-            (CLOSE_FIRST, 1),
-            "a first name typo"
+            (1, CLOSE_LAST),
+            "the closer is the given name's"
         );
+        assert_eq!(date("19850314", "1985031"), 5, "not eight digits");
         assert_eq!(
             names(("kelly", "neal"), ("kelly", "neale")),
             (1, 2),

@@ -89,14 +89,19 @@ pub fn parse_date(text: &str, this_year: i32) -> Option<String> {
 }
 
 /// A date of birth as the model compares it, eight digits `YYYYMMDD`: a
-/// date `parse_date` reads, or eight digits as written even when they are
-/// no date (`19729518`): a mistyped digit is still evidence.
+/// date `parse_date` reads, or eight digits as written that are no date but
+/// have a year of the last two centuries (`19729518`: a mistyped digit is
+/// still evidence; `00000000` and `99999999` are placeholders, not dates).
 pub fn date_digits(text: &str, this_year: i32) -> Option<String> {
+    let eight = |t: &str| t.len() == 8 && t.bytes().all(|b| b.is_ascii_digit());
     if let Some(date) = parse_date(text, this_year) {
-        return Some(date.replace('-', ""));
+        // A year before 1 or after 9999 is no date of birth.
+        let digits = date.replace('-', "");
+        return eight(&digits).then_some(digits);
     }
     let t = text.trim();
-    (t.len() == 8 && t.bytes().all(|b| b.is_ascii_digit())).then(|| t.to_string())
+    let year: i32 = t.get(..4)?.parse().ok()?;
+    (eight(t) && (this_year - 200..=this_year).contains(&year)).then(|| t.to_string())
 }
 
 /// The profiles of `records`: per cluster of `graph`, each distinct
@@ -124,7 +129,7 @@ pub fn build(records: &Records, graph: &mut Graph, link_type: LinkType) -> Profi
 
 /// A record's profile fields as text, in `FIELDS` order: the last name
 /// falls back to the last word of the full name, and the date of birth is
-/// read as `parse_date` reads it.
+/// read as `date_digits` reads it.
 fn texts(source: &SourceRecords, row: usize, this_year: i32) -> [Option<String>; FIELDS] {
     const LAST_NAME_COLUMN: usize = attribute_index("last_name");
     const FULL_NAME_COLUMN: usize = attribute_index("full_name");
@@ -219,7 +224,7 @@ impl Builder {
     }
 
     /// The profiles, with the number of profiles holding each value and
-    /// the nickname group of each first name.
+    /// the nickname list's entry of each first name.
     fn finish(self) -> Profiles {
         let Builder {
             mut profiles, values, ..
@@ -422,5 +427,8 @@ mod tests {
         assert_eq!(date_digits("14/03/1985", 2026).as_deref(), Some("19850314"));
         assert_eq!(date_digits("19729518", 2026).as_deref(), Some("19729518"));
         assert_eq!(date_digits("31/31/1985", 2026), None);
+        assert_eq!(date_digits("00000000", 2026), None, "a placeholder");
+        assert_eq!(date_digits("99999999", 2026), None, "a placeholder");
+        assert_eq!(date_digits("1/2/-100", 2026), None, "a negative year");
     }
 }

@@ -73,10 +73,11 @@ pub fn lookup(name: &str) -> Option<GivenName> {
 
 impl GivenName {
     /// Whether two given names can be one person's: the same name; one a
-    /// nickname of the other (Sam and Samuel); or two nicknames of one name
-    /// when neither has nicknames of its own (Sam and Sammy, both Samuel's).
-    /// Two names with nicknames of their own match only directly: Samuel
-    /// and Samantha do not, though both are Sam.
+    /// nickname of the other (Sam and Samuel); or two short forms of one
+    /// longer name (Jim and Jimmy, both James's; Kate and Kathy, both
+    /// Katherine's). Names related only through a shorter name are not:
+    /// the list also gives Henry and Harold as "nicknames" of Harry, and
+    /// Samuel and Samantha share only their nickname Sam.
     pub fn can_match(self, other: GivenName) -> bool {
         let table = &*TABLE;
         let (a, b) = (self.0, other.0);
@@ -84,8 +85,10 @@ impl GivenName {
         if a == b || of(a).binary_search(&b).is_ok() || of(b).binary_search(&a).is_ok() {
             return true;
         }
-        let full = |x: u32| table.has_nicknames[x as usize];
-        !full(a) && !full(b) && of(a).iter().any(|name| of(b).binary_search(name).is_ok())
+        let longest = table.names[a as usize].len().max(table.names[b as usize].len());
+        of(a)
+            .iter()
+            .any(|name| of(b).binary_search(name).is_ok() && table.names[*name as usize].len() >= longest)
     }
 }
 
@@ -95,8 +98,9 @@ pub fn same_given_name(a: &str, b: &str) -> bool {
     a == b || matches!((lookup(a), lookup(b)), (Some(x), Some(y)) if x.can_match(y))
 }
 
-/// `name_key`'s word: the one name a nickname belongs to (Peggy has more
-/// than one, Kit only Christopher), else the word itself. A name with
+/// `name_key`'s word: the one name a nickname belongs to (Peggy belongs to
+/// Margaret, Margaretta and Marguerite, Fritz only to Frederick), else the
+/// word itself. A name with
 /// nicknames of its own, and a nickname of several names (Sam: Samuel or
 /// Samantha), keep their own spelling: one key per group would have to
 /// join names that are not one name.
@@ -133,7 +137,15 @@ mod tests {
             assert!(same_given_name(nickname, name), "{nickname} ~ {name}");
             assert!(same_given_name(name, nickname), "{name} ~ {nickname}");
         }
-        assert!(same_given_name("sam", "sammy"), "two nicknames of Samuel");
+        for (a, b) in [
+            ("jim", "jimmy"),
+            ("kate", "kathy"),
+            ("liz", "beth"),
+            ("mike", "mickey"),
+            ("ed", "ted"),
+        ] {
+            assert!(same_given_name(a, b), "{a} ~ {b}: two short forms of one longer name");
+        }
     }
 
     #[test]
@@ -144,6 +156,7 @@ mod tests {
             ("alexander", "alexandra"),
             ("frederick", "alfred"),
             ("william", "robert"),
+            ("samuel", "alexander"),
         ] {
             assert!(!same_given_name(a, b), "{a} !~ {b}");
             assert_ne!(key(a), key(b), "{a} and {b} keep keys of their own");
