@@ -58,6 +58,15 @@ impl Session {
     pub fn state_store(&self) -> Result<StateStore> {
         StateStore::at(self.project.state.clone(), &self.ctx.runtime_env())
     }
+
+    /// The scheduler of the project's scheduled reports on this session;
+    /// None when no report has a schedule (the state folder is then not opened).
+    pub fn scheduler(&self) -> Result<Option<reports::Scheduler>> {
+        let project = &self.project;
+        reports::Scheduler::new(self.ctx.clone(), &project.config.reports, project.dir.clone(), || {
+            self.state_store()
+        })
+    }
 }
 
 fn runtime(options: &SessionOptions) -> Result<Arc<RuntimeEnv>> {

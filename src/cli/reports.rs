@@ -6,7 +6,7 @@ use super::args::ReportCommand;
 use crate::error::{Error, Result};
 use crate::exec::{print_batch, text_batch};
 use crate::project::parse_schedule;
-use crate::reports::{self, Scheduler, next_run};
+use crate::reports::{self, next_run};
 use crate::session::Session;
 use crate::storage::OutputFormat;
 
@@ -24,14 +24,7 @@ pub async fn run(session: Session, command: ReportCommand) -> Result<()> {
         }
         ReportCommand::List { format } => list(&session, format).await,
         ReportCommand::Schedule => {
-            let project = &session.project;
-            let scheduled = Scheduler::new(
-                session.ctx.clone(),
-                &project.config.reports,
-                project.dir.clone(),
-                || session.state_store(),
-            )?;
-            let Some(scheduler) = scheduled else {
+            let Some(scheduler) = session.scheduler()? else {
                 return Err(Error::Usage(
                     "no report has a `schedule`; add one (a cron expression) to a [reports.NAME] section".into(),
                 ));

@@ -24,7 +24,6 @@ pub use service::OneviewFlightSql;
 
 use crate::error::{Error, Result};
 use crate::project::ServerConfig;
-use crate::reports::Scheduler;
 use crate::session::Session;
 use crate::util::parse_size;
 
@@ -135,14 +134,7 @@ fn announce(listener: &tokio::net::TcpListener, tls: bool, limits: &Limits) -> R
 
 /// Scheduled reports run beside the queries, on the same session.
 fn start_scheduler(session: &Session) -> Result<Option<tokio::task::JoinHandle<()>>> {
-    let project = &session.project;
-    let scheduler = Scheduler::new(
-        session.ctx.clone(),
-        &project.config.reports,
-        project.dir.clone(),
-        || session.state_store(),
-    )?;
-    let Some(scheduler) = scheduler else {
+    let Some(scheduler) = session.scheduler()? else {
         return Ok(None);
     };
     let names: Vec<&str> = scheduler.reports().collect();

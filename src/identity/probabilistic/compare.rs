@@ -96,10 +96,11 @@ fn date(a: &str, b: &str) -> u8 {
 /// neighbouring characters swapped (Damerau-Levenshtein distance 1 without
 /// insertions, which a fixed-width date cannot have).
 fn one_digit_apart(a: &[u8], b: &[u8]) -> bool {
-    let differ: Vec<usize> = (0..a.len().min(b.len())).filter(|&i| a[i] != b[i]).take(3).collect();
-    match differ.as_slice() {
-        [_] => true,
-        [i, j] => *j == i + 1 && a[*i] == b[*j] && a[*j] == b[*i],
+    // Scored for every candidate pair: the first three differences, no allocation.
+    let mut differ = (0..a.len().min(b.len())).filter(|&i| a[i] != b[i]);
+    match (differ.next(), differ.next(), differ.next()) {
+        (Some(_), None, _) => true,
+        (Some(i), Some(j), None) => j == i + 1 && a[i] == b[j] && a[j] == b[i],
         _ => false,
     }
 }
@@ -134,11 +135,9 @@ fn similar_address(a: &str, b: &str) -> bool {
     if a == b {
         return true;
     }
-    let number = |s: &str| {
-        s.split(' ')
-            .find(|w| w.bytes().all(|c| c.is_ascii_digit()))
-            .map(str::to_string)
-    };
+    fn number(s: &str) -> Option<&str> {
+        s.split(' ').find(|w| w.bytes().all(|c| c.is_ascii_digit()))
+    }
     if let (Some(x), Some(y)) = (number(a), number(b))
         && x != y
     {
@@ -148,15 +147,16 @@ fn similar_address(a: &str, b: &str) -> bool {
         return true;
     }
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-    let words: Vec<&str> = short.split(' ').filter(|w| !w.is_empty()).collect();
-    let found = words
-        .iter()
-        .filter(|w| {
+    // Counted in one pass: this runs for every candidate pair.
+    let (mut words, mut found) = (0usize, 0usize);
+    for w in short.split(' ').filter(|w| !w.is_empty()) {
+        words += 1;
+        found += usize::from(
             long.split(' ')
-                .any(|v| v == **w || (w.len() > 3 && jaro_winkler(w, v) >= 0.90))
-        })
-        .count();
-    words.len() >= 2 && found * 5 >= words.len() * 4
+                .any(|v| v == w || (w.len() > 3 && jaro_winkler(w, v) >= 0.90)),
+        );
+    }
+    words >= 2 && found * 5 >= words * 4
 }
 
 /// Location: the same address line (and no different postcode area); else
