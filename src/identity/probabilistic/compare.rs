@@ -248,12 +248,18 @@ pub fn compare(profiles: &Profiles, x: u32, y: u32, active: u8) -> Pattern {
     pattern
 }
 
-/// Whether a pattern's given name and date of birth say one person: the
-/// given name exact, a nickname or close, and the date of birth equal,
-/// swapped, one digit off or not compared. It tells a duplicate from a
-/// household member, who shares the surname and the address but not these.
-pub fn agrees_on_person(pattern: Pattern) -> bool {
-    (1..=CLOSE_FIRST).contains(&level(pattern, 0)) && level(pattern, 2) <= 3
+/// Whether a pattern's given name and date of birth both say two people:
+/// each different, where `active` compares it (vacuously true when it
+/// compares neither). A household member differs so from a duplicate, whose
+/// given name or date of birth rarely both change, even where one of them
+/// is often replaced (a nickname, a typo, another given name).
+pub fn differs_on_person(pattern: Pattern, active: u8) -> bool {
+    const FIRST: usize = 0;
+    const DATE: usize = 2;
+    [FIRST, DATE]
+        .into_iter()
+        .filter(|c| active & (1 << c) != 0)
+        .all(|c| level(pattern, c) as usize == labels(c).len())
 }
 
 /// A pattern as text: `first_name:exact last_name:jaro_winkler>=0.92 …`.

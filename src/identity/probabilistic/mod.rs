@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use compare::{Pattern, describe};
-use model::{Model, Scorer, em, estimate_u};
+use model::{Model, Scorer, em};
 use profiles::Profiles;
 
 use super::budget::Budget;
@@ -416,10 +416,17 @@ fn add_links(
     }
 }
 
+/// Rounds of re-estimating u from the random pairs the model takes for
+/// non-matches, after the first fit. The estimate settles within two on
+/// duplicate-dense data; on sparse data the first round changes little.
+const U_ROUNDS: usize = 2;
+
 /// Trains the model without labels: u from random pairs (and, with last
 /// names and location both compared, location's u among same-surname pairs
 /// that are not duplicates), m by EM on each rule's pairs, and lambda over
-/// all comparable pairs.
+/// all comparable pairs; then u again from the random pairs, each counted
+/// by the chance the model gives it of not being a match, and m and lambda
+/// refitted with it.
 fn train_model(
     profiles: &Profiles,
     fields: u8,
@@ -428,14 +435,16 @@ fn train_model(
     candidates: &Candidates,
 ) -> Model {
     let samples = p.sample_pairs.unwrap_or(DEFAULT_SAMPLE_PAIRS);
-    let (u, sampled) = estimate_u(profiles, fields, samples, SEED);
-    let fit = |u_same_last: Option<&Vec<f64>>| {
-        let runs = em_per_rule(fields, rule_pairs, candidates, &u, u_same_last);
+    let random = model::random_pairs(profiles, fields, samples, SEED);
+    let sampled = random.len() as u64;
+    let household = household_u(profiles, fields, samples);
+    let fit = |u: &[Vec<f64>]| {
+        let runs = em_per_rule(fields, rule_pairs, candidates, u, household.as_ref());
         let provisional = Model::assemble(
             COMPARISONS,
             fields,
-            &u,
-            u_same_last,
+            u,
+            household.as_ref(),
             &runs,
             0.5,
             candidates.all.len() as u64,
@@ -448,24 +457,33 @@ fn train_model(
             ..provisional
         }
     };
-    // Location given agreeing last names (households), when both are compared.
+    let mut model = fit(&model::u_of(&random, |_, _, _| 1.0));
+    for _ in 0..U_ROUNDS {
+        // Lambda is the chance that two random profiles match, so the
+        // model's probability of a random pair is its posterior as it is.
+        let scorer = Scorer::new(&model, COMPARISONS, profiles, term_frequency_fields(p));
+        let u = model::u_of(&random, |x, _, pattern| 1.0 - scorer.probability(profiles, x, pattern));
+        model = fit(&u);
+    }
+    model
+}
+
+/// Location's u among same-surname pairs that are not duplicates (the
+/// household correction), when last names and location are both compared.
+fn household_u(profiles: &Profiles, fields: u8, samples: usize) -> Option<Vec<f64>> {
     let both = bit(model::LAST_NAME) | bit(model::LOCATION);
     if fields & both != both {
-        return fit(None);
+        return None;
     }
-    // Same-surname pairs at one address are households or duplicates; a
-    // duplicate, unlike a household member, agrees on its given name and
-    // date of birth, and is left out of the estimate: counted, duplicates
-    // make a shared address look common among different people on data
-    // dense with them. Judged by the model's own weights instead, households
-    // a first model took for one person would be left out too, and the
-    // estimate would feed on itself.
-    let pairs = model::same_last_pairs(profiles, samples, SEED);
-    let is_duplicate = |x: u32, y: u32, location: u8| {
-        (compare::NULL + 1..=model::LAST_AGREEING_LOCATION).contains(&location)
-            && compare::agrees_on_person(compare::compare(profiles, x, y, fields))
-    };
-    fit(model::location_u(&pairs, is_duplicate).as_ref())
+    // Same-surname pairs at one address are households or duplicates.
+    // Counted, duplicates make a shared address look common among different
+    // people on data dense with them; so only the pairs whose given name and
+    // date of birth both differ are counted, which a household member's do
+    // and a duplicate's rarely. Judged by the model's own weights instead,
+    // households a first model took for one person would be left out too,
+    // and the estimate would feed on itself.
+    let pairs = model::same_last_pairs(profiles, fields, samples, SEED);
+    model::location_u(&pairs, |pattern| compare::differs_on_person(pattern, fields))
 }
 
 /// The comparisons whose exact agreement is weighted by the value's frequency.

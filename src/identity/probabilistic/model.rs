@@ -66,9 +66,6 @@ impl Level {
 /// The comparisons whose levels depend on one another (`compare::COMPARISONS` order).
 pub const LAST_NAME: usize = 1;
 pub const LOCATION: usize = 3;
-/// The weakest location level that still agrees (same postcode): the
-/// levels a household and a duplicate both reach.
-pub const LAST_AGREEING_LOCATION: u8 = 3;
 
 /// Whether a pattern's last names agree exactly (first and last names
 /// swapped count as agreeing, as they do for the last-name level).
@@ -139,12 +136,13 @@ fn sample_pairs(
     sampled.into_iter().flatten().collect()
 }
 
-/// Level counts per comparison (null level included) of sampled pairs.
-fn count_levels(pairs: impl Iterator<Item = Pattern>) -> Vec<Vec<f64>> {
+/// Level counts per comparison (null level included) of sampled pairs,
+/// each counted with its weight.
+fn count_levels(pairs: impl Iterator<Item = (Pattern, f64)>) -> Vec<Vec<f64>> {
     let mut counts: Vec<Vec<f64>> = (0..COMPARISONS).map(|f| vec![0.0; level_count(f)]).collect();
-    for pattern in pairs {
+    for (pattern, weight) in pairs {
         for (f, c) in counts.iter_mut().enumerate() {
-            c[level(pattern, f) as usize] += 1.0;
+            c[level(pattern, f) as usize] += weight;
         }
     }
     counts
@@ -211,12 +209,11 @@ impl AllowedPairs {
     }
 }
 
-/// u per field and level from `n` random pairs of profiles of different
-/// clusters, among the pairs the link type allows.
-pub fn estimate_u(profiles: &Profiles, active: u8, n: usize, seed: u64) -> (Vec<Vec<f64>>, u64) {
+/// `n` random pairs of profiles of different clusters, among the pairs the
+/// link type allows, with their pattern over `active`.
+pub fn random_pairs(profiles: &Profiles, active: u8, n: usize, seed: u64) -> Vec<(u32, u32, Pattern)> {
     let len = profiles.len();
-    let none = || ((0..COMPARISONS).map(|f| vec![0.0; level_count(f)]).collect(), 0);
-    let pairs = if len < 2 {
+    if len < 2 {
         Vec::new()
     } else if profiles.link_type == LinkType::LinkAndDedupe {
         let draw = |rng: &mut ChaCha8Rng| {
@@ -228,20 +225,33 @@ pub fn estimate_u(profiles: &Profiles, active: u8, n: usize, seed: u64) -> (Vec<
         sample_pairs(profiles, active, n, seed, |rng| allowed.draw(rng))
     } else {
         Vec::new()
-    };
-    let (counts, drawn) = if pairs.is_empty() {
-        none()
-    } else {
-        (count_levels(pairs.iter().map(|p| p.2)), pairs.len() as u64)
-    };
-    (counts.iter().map(|c| smoothed(c)).collect(), drawn)
+    }
+}
+
+/// u per field and level from random `pairs`, each weighted by
+/// `non_match`, the chance that it is not a match. Random pairs hold the
+/// matches too, one in 1/lambda: on data dense with duplicates, counted as
+/// non-matches, they make agreement look common among different people
+/// (on a register where half the records are duplicates, a shared address
+/// seemed to happen once in 1,300 random pairs when no two different
+/// people share one).
+pub fn u_of(pairs: &[(u32, u32, Pattern)], non_match: impl Fn(u32, u32, Pattern) -> f64) -> Vec<Vec<f64>> {
+    let counts = count_levels(pairs.iter().map(|&(x, y, p)| (p, non_match(x, y, p))));
+    counts.iter().map(|c| smoothed(c)).collect()
+}
+
+/// u per field and level from `n` random pairs of profiles of different
+/// clusters, among the pairs the link type allows, all counted as non-matches.
+pub fn estimate_u(profiles: &Profiles, active: u8, n: usize, seed: u64) -> (Vec<Vec<f64>>, u64) {
+    let pairs = random_pairs(profiles, active, n, seed);
+    (u_of(&pairs, |_, _, _| 1.0), pairs.len() as u64)
 }
 
 /// `n` random pairs of profiles (of different clusters) whose last names
-/// are equal, with their location level: pairs drawn uniformly from all
+/// are equal, with their pattern over `active`: pairs drawn uniformly from all
 /// such pairs the link type allows, in seeded jobs like `estimate_u`. Empty
 /// when no two profiles share a last name.
-pub fn same_last_pairs(profiles: &Profiles, n: usize, seed: u64) -> Vec<(u32, u32, Pattern)> {
+pub fn same_last_pairs(profiles: &Profiles, active: u8, n: usize, seed: u64) -> Vec<(u32, u32, Pattern)> {
     let last_name = |p: u32| match profiles.fields[p as usize][LAST] {
         0 => None,
         id => Some(id),
@@ -250,7 +260,7 @@ pub fn same_last_pairs(profiles: &Profiles, n: usize, seed: u64) -> Vec<(u32, u3
         let Some(allowed) = AllowedPairs::new(profiles, last_name) else {
             return Vec::new();
         };
-        return sample_pairs(profiles, 1 << LOCATION, n, seed, |rng| allowed.draw(rng));
+        return sample_pairs(profiles, active, n, seed, |rng| allowed.draw(rng));
     }
     // Profiles grouped by last name; a group is drawn in proportion to its pairs.
     let mut by_last: Vec<(u32, u32)> = (0..profiles.len() as u32)
@@ -273,19 +283,16 @@ pub fn same_last_pairs(profiles: &Profiles, n: usize, seed: u64) -> Vec<(u32, u3
         let (i, j) = (rng.random_range(0..group.len()), rng.random_range(0..group.len()));
         (i != j).then(|| (group[i].1, group[j].1))
     };
-    sample_pairs(profiles, 1 << LOCATION, n, seed, draw)
+    sample_pairs(profiles, active, n, seed, draw)
 }
 
-/// u of each location level among same-surname `pairs` (`same_last_pairs`),
-/// leaving out those `is_match` takes for matches given their location
-/// level: on duplicate-dense data many same-surname pairs are one person,
-/// and counting them would make agreeing addresses look common among
+/// u of each location level among the same-surname `pairs`
+/// (`same_last_pairs`) that `counts` takes for different people: on data
+/// dense with duplicates many same-surname pairs are one person, and
+/// counting them would make agreeing addresses look common among
 /// non-matches. None when no pair is left with a location to compare.
-pub fn location_u(pairs: &[(u32, u32, Pattern)], is_match: impl Fn(u32, u32, u8) -> bool) -> Option<Vec<f64>> {
-    let kept = pairs
-        .iter()
-        .filter(|(x, y, pattern)| !is_match(*x, *y, level(*pattern, LOCATION)))
-        .map(|p| p.2);
+pub fn location_u(pairs: &[(u32, u32, Pattern)], counts: impl Fn(Pattern) -> bool) -> Option<Vec<f64>> {
+    let kept = pairs.iter().filter(|p| counts(p.2)).map(|p| (p.2, 1.0));
     let counts = count_levels(kept);
     let location = &counts[LOCATION];
     (location[1..].iter().sum::<f64>() > 0.0).then(|| smoothed(location))
@@ -293,7 +300,7 @@ pub fn location_u(pairs: &[(u32, u32, Pattern)], is_match: impl Fn(u32, u32, u8)
 
 /// u of each location level among random same-surname pairs, all counted.
 pub fn estimate_location_u_same_last(profiles: &Profiles, n: usize, seed: u64) -> Option<Vec<f64>> {
-    location_u(&same_last_pairs(profiles, n, seed), |_, _, _| false)
+    location_u(&same_last_pairs(profiles, 1 << LOCATION, n, seed), |_| true)
 }
 
 /// One EM run on the pattern counts of one blocking rule; `fixed` fields
@@ -567,22 +574,37 @@ mod tests {
         }
     }
 
-    /// Same-surname pairs that are one person (duplicates at one address)
-    /// are left out of the household estimate: what stays is the share of
-    /// different people who share an address.
+    /// Same-surname pairs that are one person (duplicates at one address,
+    /// some with another given name, some with another date of birth) are
+    /// left out of the household estimate, and so are pairs that cannot be
+    /// judged (no date of birth): what stays is the share of different
+    /// people who share an address.
     #[test]
     fn duplicates_do_not_count_as_households() {
-        let at = |location: u8| u32::from(location) << (3 * LOCATION);
-        // 100 duplicates at one address (level 1), 5 households (level 1),
+        use super::super::compare::differs_on_person;
+        let (first, date) = (0, 2);
+        let at = |first_level: u8, date_level: u8, location: u8| {
+            u32::from(first_level) << (3 * first)
+                | u32::from(date_level) << (3 * date)
+                | u32::from(location) << (3 * LOCATION)
+        };
+        // At one address (level 1): 60 duplicates with their given name, 40
+        // with their date of birth, 30 without a date of birth, 5 households;
         // 895 different people elsewhere (level 5).
-        let mut pairs: Vec<(u32, u32, Pattern)> = (0..100).map(|i| (i, i + 1, at(1))).collect();
-        pairs.extend((0..5).map(|i| (1000 + i, 2000 + i, at(1))));
-        pairs.extend((0..895).map(|i| (3000 + i, 4000 + i, at(5))));
-        let all = location_u(&pairs, |_, _, _| false).unwrap();
-        let without = location_u(&pairs, |x, _, _| x < 1000).unwrap();
+        let mut pairs: Vec<(u32, u32, Pattern)> = (0..60).map(|i| (i, i + 1, at(1, 5, 1))).collect();
+        pairs.extend((0..40).map(|i| (100 + i, 200 + i, at(5, 1, 1))));
+        pairs.extend((0..30).map(|i| (300 + i, 400 + i, at(5, 0, 1))));
+        pairs.extend((0..5).map(|i| (1000 + i, 2000 + i, at(5, 5, 1))));
+        pairs.extend((0..895).map(|i| (3000 + i, 4000 + i, at(5, 5, 5))));
+        let all = location_u(&pairs, |_| true).unwrap();
+        let people = 1 << first | 1 << date | 1 << LOCATION;
+        let without = location_u(&pairs, |p| differs_on_person(p, people)).unwrap();
         // Add-one smoothing over the five levels: (count + 1) / (total + 5).
-        assert!((all[0] - 106.0 / 1005.0).abs() < 1e-9, "{all:?}");
+        assert!((all[0] - 136.0 / 1035.0).abs() < 1e-9, "{all:?}");
         assert!((without[0] - 6.0 / 905.0).abs() < 1e-9, "{without:?}");
+        // Without dates of birth compared, the given name alone decides.
+        let by_name = location_u(&pairs, |p| differs_on_person(p, 1 << first | 1 << LOCATION)).unwrap();
+        assert!((by_name[0] - 76.0 / 975.0).abs() < 1e-9, "{by_name:?}");
     }
 
     /// Households: profiles 2k and 2k+1 share a last name and a postcode.
