@@ -3,6 +3,7 @@
 use super::args::ResolveArgs;
 use crate::error::Result;
 use crate::exec::{print_batch, text_batch};
+use crate::identity::diagnose::{Diagnosis, Grouped, Scores};
 use crate::identity::graph::GuardCounts;
 use crate::identity::probabilistic::Outcome;
 use crate::identity::{self, Locations, Summary};
@@ -32,7 +33,7 @@ pub async fn run(session: &Session, args: ResolveArgs) -> Result<()> {
     }
     if let Some(table) = &args.evaluate {
         let e = identity::evaluate::evaluate(&session.ctx, table).await?;
-        let rows = vec![
+        let mut rows = vec![
             ("records evaluated", e.records.to_string()),
             ("records linked", e.links.to_string()),
             ("records in truth", e.truth.to_string()),
@@ -46,6 +47,17 @@ pub async fn run(session: &Session, args: ResolveArgs) -> Result<()> {
             ("B-cubed recall", format!("{:.4}", e.bcubed_recall)),
             ("B-cubed F1", format!("{:.4}", e.bcubed_f1())),
         ];
+        let config_file = project.config_file();
+        let diagnosis =
+            identity::diagnose::diagnose(&session.ctx, config, locations(project, &config_file), table).await?;
+        match &diagnosis {
+            Some(d) => diagnosis_rows(d, &mut rows),
+            None if config.probabilistic.is_some() => rows.push((
+                "model at threshold",
+                "no saved model to score with (a run trains one once it has blocked pairs)".to_string(),
+            )),
+            None => {}
+        }
         return print_rows(session, rows, args.format).await;
     }
     let bar = progress::spinner("resolving identities");
@@ -57,6 +69,47 @@ pub async fn run(session: &Session, args: ResolveArgs) -> Result<()> {
     .await;
     bar.finish_and_clear();
     print_rows(session, summary_rows(&summary?), args.format).await
+}
+
+/// The attribute model against the truth: the threshold's F1 and the best,
+/// blocking recall, and the pairs blocking missed, the model missed and the
+/// model linked wrongly, by their comparison levels.
+fn diagnosis_rows(d: &Diagnosis, rows: &mut Rows) {
+    let scores = |s: &Scores| format!("F1 {:.4} (precision {:.4}, recall {:.4})", s.f1, s.precision, s.recall);
+    rows.push((
+        "model at threshold",
+        format!("{}: {}", d.threshold, scores(&d.at_threshold)),
+    ));
+    rows.push(("  best threshold", format!("{}: {}", d.best_threshold, scores(&d.best))));
+    rows.push((
+        "  blocking recall",
+        format!("{:.4} (the recall with every blocked pair linked)", d.blocking_recall),
+    ));
+    let groups = |label: &'static str, grouped: &Grouped, probabilities: bool, rows: &mut Rows| {
+        rows.push((
+            label,
+            match grouped.pairs {
+                0 => "none".to_string(),
+                1 => "1 pair:".to_string(),
+                n => format!("{n} pairs; the largest groups by levels:"),
+            },
+        ));
+        for g in &grouped.largest {
+            let range = if probabilities {
+                format!(" (p {:.3}-{:.3})", g.lowest, g.highest)
+            } else {
+                String::new()
+            };
+            let plural = if g.pairs == 1 { "" } else { "s" };
+            rows.push((
+                "    by levels",
+                format!("{} pair{plural}{range}: {}", g.pairs, g.levels),
+            ));
+        }
+    };
+    groups("  never blocked", &d.unblocked, false, rows);
+    groups("  missed (below threshold)", &d.missed, true, rows);
+    groups("  wrong (at or above)", &d.wrong, true, rows);
 }
 
 /// The items of a summary, one row each, in the order they are printed.
@@ -141,7 +194,11 @@ fn model_rows(p: &Outcome, rows: &mut Rows) {
     rows.push(("attribute profiles", p.profiles.to_string()));
     for rule in &p.blocking {
         let largest: Vec<String> = rule.largest.iter().map(|(k, n)| format!("{k} ({n})")).collect();
-        let verdict = if rule.refused { "REFUSED: over max_pairs; " } else { "" };
+        let verdict = match (rule.refused, rule.replaced) {
+            (true, true) => "over max_pairs, narrower default rules used instead; ",
+            (true, false) => "REFUSED: over max_pairs; ",
+            _ => "",
+        };
         rows.push((
             "  blocking rule",
             format!(

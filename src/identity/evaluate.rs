@@ -53,7 +53,7 @@ impl Evaluation {
 
 /// The truth table's entity column: the one besides `source` and
 /// `record_id`, or `entity_id` / `person_id` when there are several.
-async fn entity_column(ctx: &SessionContext, table: &str) -> Result<String> {
+pub(super) async fn entity_column(ctx: &SessionContext, table: &str) -> Result<String> {
     let schema = ctx
         .table(table)
         .await
@@ -121,7 +121,7 @@ pub async fn evaluate(ctx: &SessionContext, table: &str) -> Result<Evaluation> {
 }
 
 /// A name quoted as an SQL identifier.
-fn quote(name: &str) -> String {
+pub(super) fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 

@@ -10,6 +10,7 @@
 //! The section `[identity]` itself is the project's (`project::identity`).
 
 mod budget;
+pub mod diagnose;
 pub mod evaluate;
 pub mod explain;
 mod given_names;

@@ -68,11 +68,12 @@ impl LinkType {
 #[serde(deny_unknown_fields)]
 pub struct ProbabilisticConfig {
     /// OR-ed blocking rules: each a list of keys (`BLOCKING_KEYS`) whose
-    /// values must be equal for a pair to be scored, e.g. `[["last_name", "postcode"]]`.
-    pub blocking: Vec<Vec<String>>,
+    /// values must be equal for a pair to be scored, e.g. `[["last_name", "postcode"]]`
+    /// (default: `DEFAULT_BLOCKING`).
+    pub blocking: Option<Vec<Vec<String>>>,
     /// The comparisons scored (default: every one some source can feed).
     pub compare: Option<Vec<String>>,
-    /// Match probability from which a pair is linked (default 0.95).
+    /// Match probability from which a pair is linked (default 0.9).
     pub threshold: Option<f64>,
     /// Pairs one blocking rule may make; a rule that would make more is
     /// refused and reported (default 20,000,000).
@@ -106,6 +107,67 @@ pub const BLOCKING_KEYS: &[&str] = &[
     "address",
     "city",
 ];
+
+/// The blocking rules when none are configured: each key alone where it is
+/// cheap (its blocks make no more than `max_pairs` pairs), with narrower
+/// rules — the key with another — in its place where it is not; and the
+/// given name with the city, which finds the duplicates whose surname, date
+/// of birth and postcode all changed. A rule over a key no source maps is
+/// left out.
+pub const DEFAULT_BLOCKING: &[(&[&str], &[&[&str]])] = &[
+    (
+        &["last_name"],
+        &[
+            &["last_name", "first_name"],
+            &["last_name", "postcode"],
+            &["last_name", "date_of_birth"],
+        ],
+    ),
+    (
+        &["date_of_birth"],
+        &[&["date_of_birth", "first_name"], &["date_of_birth", "postcode"]],
+    ),
+    (&["postcode"], &[&["postcode", "first_name"], &["postcode", "address"]]),
+    (&["address"], &[&["address", "last_name"]]),
+    (&["first_name", "city"], &[]),
+];
+
+/// A blocking rule: the keys that must be equal, and the narrower rules
+/// used in its place when it would make more than `max_pairs` pairs
+/// (none for a configured rule, which is refused then).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockingRule {
+    pub keys: Vec<String>,
+    pub fallbacks: Vec<Vec<String>>,
+    /// A default rule, left out where no source maps one of its keys (a
+    /// configured rule is reported with no pairs instead).
+    pub default: bool,
+}
+
+impl ProbabilisticConfig {
+    /// The configured rules, or the default ones (`DEFAULT_BLOCKING`).
+    pub fn blocking_rules(&self) -> Vec<BlockingRule> {
+        let owned = |keys: &[&str]| keys.iter().map(|k| k.to_string()).collect::<Vec<_>>();
+        match &self.blocking {
+            Some(rules) => rules
+                .iter()
+                .map(|keys| BlockingRule {
+                    keys: keys.clone(),
+                    fallbacks: Vec::new(),
+                    default: false,
+                })
+                .collect(),
+            None => DEFAULT_BLOCKING
+                .iter()
+                .map(|(keys, fallbacks)| BlockingRule {
+                    keys: owned(keys),
+                    fallbacks: fallbacks.iter().map(|f| owned(f)).collect(),
+                    default: true,
+                })
+                .collect(),
+        }
+    }
+}
 
 /// `[identity.sources.NAME]`: one table and the meaning of its columns.
 #[derive(Debug, Clone, Deserialize)]
@@ -436,13 +498,15 @@ fn validate_probabilistic(p: &ProbabilisticConfig) -> Result<(), String> {
             ))
         }
     };
-    if p.blocking.is_empty() || p.blocking.iter().any(Vec::is_empty) {
+    if let Some(rules) = &p.blocking
+        && (rules.is_empty() || rules.iter().any(Vec::is_empty))
+    {
         return Err(
-            "key `identity.probabilistic.blocking` needs at least one non-empty rule, e.g. [[\"last_name\", \"postcode\"]]"
+            "key `identity.probabilistic.blocking` needs at least one non-empty rule, e.g. [[\"last_name\", \"postcode\"]] (or leave it out for the default rules)"
                 .into(),
         );
     }
-    for rule in &p.blocking {
+    for rule in p.blocking.iter().flatten() {
         for name in rule {
             known("blocking", name)?;
         }

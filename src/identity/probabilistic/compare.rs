@@ -32,6 +32,7 @@ pub fn labels(comparison: usize) -> &'static [&'static str] {
         ],
         _ => &[
             "same_address",
+            "same_street",
             "same_postcode_no_address",
             "same_postcode",
             "same_area",
@@ -127,68 +128,114 @@ fn postcode(a: &str, b: &str) -> u8 {
     }
 }
 
-/// Whether two address lines are one address: equal, close as a whole, or
-/// nearly every word of the shorter found in the other, spelt alike (a
-/// typo, a missing second line, words split or joined). House numbers must
-/// agree where both have them: 12 and 14 Everard Street are neighbours.
-fn similar_address(a: &str, b: &str) -> bool {
+/// How two address lines agree: 1 one address — equal, close as a whole,
+/// or nearly every word of the shorter (four in five) found in the other,
+/// spelt alike or split or joined differently (`de lungra`, `delungra`) —
+/// with house numbers that agree where both have one; 2 the same street,
+/// other house numbers (12 and 14 Everard Street are neighbours); 3
+/// different.
+fn address(a: &str, b: &str) -> u8 {
     if a == b {
-        return true;
+        return 1;
     }
     fn number(s: &str) -> Option<&str> {
-        s.split(' ').find(|w| w.bytes().all(|c| c.is_ascii_digit()))
+        s.split(' ').find(|w| is_number(w))
     }
-    if let (Some(x), Some(y)) = (number(a), number(b))
-        && x != y
-    {
-        return false;
-    }
-    if jaro_winkler(a, b) >= 0.90 {
-        return true;
+    let numbers_differ = matches!((number(a), number(b)), (Some(x), Some(y)) if x != y);
+    if !numbers_differ && jaro_winkler(a, b) >= 0.90 {
+        return 1;
     }
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-    // Counted in one pass: this runs for every candidate pair.
-    let (mut words, mut found) = (0usize, 0usize);
-    for w in short.split(' ').filter(|w| !w.is_empty()) {
-        words += 1;
-        found += usize::from(
-            long.split(' ')
-                .any(|v| v == w || (w.len() > 3 && jaro_winkler(w, v) >= 0.90)),
-        );
+    // With other house numbers, the street is what is left to compare.
+    let (words, found) = words_found(short, long, numbers_differ);
+    match (words >= 2 && found * 5 >= words * 4, numbers_differ) {
+        (true, false) => 1,
+        (true, true) => 2,
+        _ => 3,
     }
-    words >= 2 && found * 5 >= words * 4
 }
 
-/// Location: the same address line (and no different postcode area); else
-/// the same postcode, split by whether both sides had an address line to
-/// compare (a guest order with only a postcode against a CRM contact is not
-/// a household member at another address); else the same postcode area or
+fn is_number(w: &str) -> bool {
+    !w.is_empty() && w.bytes().all(|c| c.is_ascii_digit())
+}
+
+/// The words of `short` (numbers left out with `skip_numbers`) and how many
+/// of them are in `long`: equal, spelt alike (Jaro-Winkler ≥ 0.90 for words
+/// of four letters or more), or two neighbours of one side written as one
+/// word on the other. Counted without allocating: this runs for every
+/// candidate pair.
+fn words_found(short: &str, long: &str, skip_numbers: bool) -> (usize, usize) {
+    let kept = |w: &&str| !(w.is_empty() || (skip_numbers && is_number(w)));
+    let in_long = |w: &str| {
+        long.split(' ')
+            .any(|v| v == w || (w.len() > 3 && jaro_winkler(w, v) >= 0.90))
+    };
+    // `w` written as two neighbouring words of `long`.
+    let split_in_long = |w: &str| {
+        let mut previous = "";
+        long.split(' ').filter(kept).any(|v| {
+            let joined = previous.len() + v.len() == w.len() && w.starts_with(previous) && w.ends_with(v);
+            let was = std::mem::replace(&mut previous, v);
+            !was.is_empty() && joined
+        })
+    };
+    let (mut words, mut found) = (0usize, 0usize);
+    let mut rest = short.split(' ').filter(kept).peekable();
+    while let Some(w) = rest.next() {
+        words += 1;
+        if in_long(w) || split_in_long(w) {
+            found += 1;
+            continue;
+        }
+        // `w` and the next word written as one word of `long`.
+        if let Some(next) = rest.peek().copied()
+            && long
+                .split(' ')
+                .any(|v| v.len() == w.len() + next.len() && v.starts_with(w) && v.ends_with(next))
+        {
+            rest.next();
+            words += 1;
+            found += 2;
+        }
+    }
+    (words, found)
+}
+
+/// Location: the same address line (and not a different postcode area,
+/// unless the city agrees: a mistyped postcode does not move a house); else
+/// the same street on those terms (another house number); else the same
+/// postcode, split by whether both sides had an address line to compare (a
+/// guest order with only a postcode against a CRM contact is not a
+/// household member at another address); else the same postcode area or
 /// city; else different.
 fn location(profiles: &Profiles, x: u32, y: u32) -> u8 {
     let pair = |f: usize| (profiles.text(f, x), profiles.text(f, y));
-    let (address, code, city) = (pair(ADDRESS), pair(POSTCODE), pair(CITY));
+    let (lines, code, city) = (pair(ADDRESS), pair(POSTCODE), pair(CITY));
     let code_level = match code {
         (Some(a), Some(b)) => postcode(a, b),
         _ => NULL,
     };
-    let similar_address = match address {
-        (Some(a), Some(b)) => similar_address(a, b),
-        _ => false,
+    let address_level = match lines {
+        (Some(a), Some(b)) => address(a, b),
+        _ => NULL,
     };
     let same_city = matches!(city, (Some(a), Some(b)) if a == b);
-    let compared = [address, code, city].iter().any(|p| p.0.is_some() && p.1.is_some());
+    let compared = [lines, code, city].iter().any(|p| p.0.is_some() && p.1.is_some());
+    let same_place = code_level != 3 || same_city;
     if !compared {
         NULL
-    } else if similar_address && code_level != 3 {
+    } else if address_level == 1 && same_place {
         1
-    } else if code_level == 1 && !(address.0.is_some() && address.1.is_some()) {
+    } else if address_level == 2 && same_place {
         2
-    } else if code_level == 1 {
+    } else if code_level == 1 && address_level == NULL {
         3
-    } else if code_level == 2 || same_city {
+    } else if code_level == 1 {
         4
-    } else {
+    } else if code_level == 2 || same_city {
         5
+    } else {
+        6
     }
 }
 
@@ -330,12 +377,32 @@ mod tests {
             (5, 4),
             "half swapped is not swapped"
         );
-        assert!(similar_address(
-            "52 florey drive north stirling downs",
-            "52 north stirilng downs"
-        ));
-        assert!(similar_address("23 ramsay place mirani", "23 ramsay place mirani"));
-        assert!(!similar_address("12 everard street", "14 everard street"));
-        assert!(!similar_address("1 main street", "1 high street"));
+        assert_eq!(
+            address("52 florey drive north stirling downs", "52 north stirilng downs"),
+            1
+        );
+        assert_eq!(address("23 ramsay place mirani", "23 ramsay place mirani"), 1);
+        assert_eq!(address("12 everard street", "14 everard street"), 2, "neighbours");
+        assert_eq!(address("1 main street", "1 high street"), 3);
+        assert_eq!(
+            address("144 hall street karoola delungra", "144 karoola de lungra"),
+            1,
+            "a word split in two, a line missing"
+        );
+        assert_eq!(
+            address("53 discover ystreet rockview", "53 discovery street rockview"),
+            1,
+            "a space moved"
+        );
+        assert_eq!(
+            address("2 wittenoom gcrescent nerrgia", "7 wittenoom crescent nerriga"),
+            2
+        );
+        assert_eq!(
+            address("12 everard street", "everard street"),
+            1,
+            "one side without a number"
+        );
+        assert_eq!(address("12 everard street", "14 kent road"), 3);
     }
 }

@@ -20,9 +20,9 @@ use super::graph::{Edge, Graph};
 use super::parallel;
 use super::records::Records;
 use crate::error::{Error, Result};
-use crate::project::identity::{BLOCKING_KEYS, COMPARISONS, IdentityConfig, ProbabilisticConfig};
+use crate::project::identity::{BLOCKING_KEYS, BlockingRule, COMPARISONS, IdentityConfig, ProbabilisticConfig};
 
-pub const DEFAULT_THRESHOLD: f64 = 0.95;
+pub const DEFAULT_THRESHOLD: f64 = 0.9;
 pub const DEFAULT_MAX_PAIRS: u64 = 20_000_000;
 pub const DEFAULT_SAMPLE_PAIRS: usize = 1_000_000;
 pub const DEFAULT_MODEL: &str = "identity_model.json";
@@ -42,6 +42,8 @@ pub struct BlockingReport {
     pub largest: Vec<(String, u64)>,
     /// Refused: the rule would make more than `max_pairs` pairs.
     pub refused: bool,
+    /// Refused, and narrower default rules used in its place.
+    pub replaced: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -125,12 +127,12 @@ pub fn link(
     train: bool,
     budget: &mut Budget,
 ) -> Result<Outcome> {
-    let profiles = profiles::build(records, graph, config.link_type());
-    let fields = compared_fields(&profiles, p);
-    let max_pairs = p.max_pairs.unwrap_or(DEFAULT_MAX_PAIRS);
-    let blocked = blocking(&profiles, &p.blocking, max_pairs, budget)?;
-    let candidates = compare_candidates(&profiles, &blocked.rule_pairs, fields, budget)?;
-
+    let Candidates {
+        profiles,
+        fields,
+        blocked,
+        pairs: candidates,
+    } = candidates(records, graph, config, p, budget)?;
     let model_file = model_path(dir, p);
     let trained = train || !model_file.exists();
     let model = if trained {
@@ -155,6 +157,87 @@ pub fn link(
         refused_weak: linked.refused_weak,
         refused_size: linked.refused_size,
     })
+}
+
+/// What is compared: the profiles, the comparisons made (as bits), what
+/// blocking produced and the candidate pairs with their patterns.
+struct Candidates {
+    profiles: Profiles,
+    fields: u8,
+    blocked: Blocked,
+    pairs: Compared,
+}
+
+/// The profiles of the records' clusters, blocked and compared.
+fn candidates(
+    records: &Records,
+    graph: &mut Graph,
+    config: &IdentityConfig,
+    p: &ProbabilisticConfig,
+    budget: &mut Budget,
+) -> Result<Candidates> {
+    let profiles = profiles::build(records, graph, config.link_type());
+    let fields = compared_fields(&profiles, p);
+    let max_pairs = p.max_pairs.unwrap_or(DEFAULT_MAX_PAIRS);
+    let blocked = blocking(&profiles, &p.blocking_rules(), max_pairs, budget)?;
+    let pairs = compare_candidates(&profiles, &blocked.rule_pairs, fields, budget)?;
+    Ok(Candidates {
+        profiles,
+        fields,
+        blocked,
+        pairs,
+    })
+}
+
+/// The candidate pairs as the saved model scores them, for `resolve --evaluate`.
+pub struct Scored {
+    pub profiles: Profiles,
+    /// The comparisons made, as bits (`compare::compare`'s `active`).
+    pub fields: u8,
+    /// Per candidate pair: its two profiles, pattern and match probability.
+    pub pairs: Vec<(u32, u32, Pattern, f64)>,
+    pub threshold: f64,
+}
+
+/// Blocks, compares and scores the records' profiles with the saved model,
+/// linking nothing: what a run at `threshold` decides, pair by pair. None
+/// when no model is saved (no run has trained one on blocked pairs).
+pub fn score_saved(
+    records: &Records,
+    graph: &mut Graph,
+    config: &IdentityConfig,
+    p: &ProbabilisticConfig,
+    dir: &Path,
+    budget: &mut Budget,
+) -> Result<Option<Scored>> {
+    let model_file = model_path(dir, p);
+    if !model_file.exists() {
+        return Ok(None);
+    }
+    let Candidates {
+        profiles,
+        fields,
+        pairs: candidates,
+        ..
+    } = candidates(records, graph, config, p, budget)?;
+    let model = load_for(&model_file, &profiles)?;
+    let scorer = Scorer::new(&model, COMPARISONS, &profiles, term_frequency_fields(p));
+    let pairs = candidates
+        .all
+        .iter()
+        .zip(&candidates.patterns)
+        .map(|(&pr, &pattern)| {
+            let (x, y) = unpair(pr);
+            (x, y, pattern, scorer.probability(&profiles, x, pattern))
+        })
+        .collect();
+    budget.set(PAIRS, 0)?;
+    Ok(Some(Scored {
+        profiles,
+        fields,
+        pairs,
+        threshold: p.threshold.unwrap_or(DEFAULT_THRESHOLD),
+    }))
 }
 
 /// The comparisons to make, as bits: those configured (all when none are)
@@ -182,17 +265,36 @@ struct Blocked {
 }
 
 /// Blocking: each rule's pairs of profiles of different clusters. A rule
-/// that would make more than `max_pairs` pairs is reported, and refused.
-fn blocking(profiles: &Profiles, rules: &[Vec<String>], max_pairs: u64, budget: &mut Budget) -> Result<Blocked> {
+/// that would make more than `max_pairs` pairs is reported, and refused;
+/// its narrower fallbacks (of a default rule) are tried in its place. A
+/// rule over a key no profile has makes no pairs and is left out.
+fn blocking(profiles: &Profiles, rules: &[BlockingRule], max_pairs: u64, budget: &mut Budget) -> Result<Blocked> {
+    let present = |keys: &[String]| keys.iter().all(|n| profiles.counts[key(n)][1..].iter().any(|c| *c > 0));
     let mut reports = Vec::new();
     let mut rule_pairs: Vec<(u8, Vec<u64>)> = Vec::new();
-    for rule in rules {
+    // Rules still to block, next last; a refused rule's fallbacks go next.
+    let mut pending: Vec<BlockingRule> = rules.iter().rev().cloned().collect();
+    while let Some(BlockingRule {
+        keys: rule,
+        fallbacks,
+        default,
+    }) = pending.pop()
+    {
+        if default && !present(&rule) {
+            continue;
+        }
         let rule_fields: Vec<usize> = rule.iter().map(|n| key(n)).collect();
         let blocks = blocks(profiles, &rule_fields);
-        let report = report_rule(profiles, rule, &rule_fields, &blocks, max_pairs);
+        let mut report = report_rule(profiles, &rule, &rule_fields, &blocks, max_pairs);
+        report.replaced = report.refused && !fallbacks.is_empty();
         let (pairs, refused) = (report.pairs, report.refused);
         reports.push(report);
         if refused {
+            pending.extend(fallbacks.into_iter().rev().map(|keys| BlockingRule {
+                keys,
+                fallbacks: Vec::new(),
+                default,
+            }));
             continue;
         }
         let list = pairs_of_rule(profiles, &blocks, pairs, &rule_pairs, budget)?;
@@ -233,6 +335,7 @@ fn report_rule(
         pairs,
         largest,
         refused: pairs > max_pairs,
+        replaced: false,
     }
 }
 
@@ -267,7 +370,7 @@ fn pairs_of_rule(
 }
 
 /// The pairs to score.
-struct Candidates {
+struct Compared {
     /// The union of the rules' pairs, sorted.
     all: Vec<u64>,
     /// The comparison pattern of each pair of `all`, in its order.
@@ -280,7 +383,7 @@ fn compare_candidates(
     rule_pairs: &[(u8, Vec<u64>)],
     fields: u8,
     budget: &mut Budget,
-) -> Result<Candidates> {
+) -> Result<Compared> {
     let listed: usize = rule_pairs.iter().map(|(_, l)| l.len()).sum();
     budget.set(PAIRS, listed * (2 * PAIR_BYTES + size_of::<Pattern>()))?;
     let mut all: Vec<u64> = Vec::with_capacity(listed);
@@ -291,7 +394,7 @@ fn compare_candidates(
         let (x, y) = unpair(pr);
         compare::compare(profiles, x, y, fields)
     });
-    Ok(Candidates { all, patterns })
+    Ok(Compared { all, patterns })
 }
 
 /// Trains the model on the candidates and saves it to `file`.
@@ -300,7 +403,7 @@ fn train_and_save(
     fields: u8,
     p: &ProbabilisticConfig,
     rule_pairs: &[(u8, Vec<u64>)],
-    candidates: &Candidates,
+    candidates: &Compared,
     file: &Path,
 ) -> Result<Model> {
     let model = train_model(profiles, fields, p, rule_pairs, candidates);
@@ -335,7 +438,7 @@ fn accepted_pairs(
     profiles: &Profiles,
     model: &Model,
     p: &ProbabilisticConfig,
-    candidates: &Candidates,
+    candidates: &Compared,
     threshold: f64,
 ) -> Vec<(f64, u64, Pattern)> {
     let scorer = Scorer::new(model, COMPARISONS, profiles, term_frequency_fields(p));
@@ -432,7 +535,7 @@ fn train_model(
     fields: u8,
     p: &ProbabilisticConfig,
     rule_pairs: &[(u8, Vec<u64>)],
-    candidates: &Candidates,
+    candidates: &Compared,
 ) -> Model {
     let samples = p.sample_pairs.unwrap_or(DEFAULT_SAMPLE_PAIRS);
     let random = model::random_pairs(profiles, fields, samples, SEED);
@@ -499,7 +602,7 @@ fn term_frequency_fields(p: &ProbabilisticConfig) -> u8 {
 fn em_per_rule(
     fields: u8,
     rule_pairs: &[(u8, Vec<u64>)],
-    candidates: &Candidates,
+    candidates: &Compared,
     u: &[Vec<f64>],
     u_same_last: Option<&Vec<f64>>,
 ) -> Vec<Vec<Option<Vec<f64>>>> {
@@ -539,7 +642,7 @@ fn em_per_rule(
 }
 
 /// The model's lambda, its m and u held fixed.
-fn overall_lambda(profiles: &Profiles, provisional: &Model, candidates: &Candidates) -> f64 {
+fn overall_lambda(profiles: &Profiles, provisional: &Model, candidates: &Compared) -> f64 {
     let mut counts: HashMap<Pattern, u64> = HashMap::new();
     for pattern in &candidates.patterns {
         *counts.entry(*pattern).or_default() += 1;

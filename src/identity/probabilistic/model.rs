@@ -535,13 +535,13 @@ mod tests {
             vec![0.80, 0.04, 0.08, 0.02, 0.06],
             vec![0.75, 0.12, 0.05, 0.08],
             vec![0.85, 0.02, 0.05, 0.03, 0.05],
-            vec![0.70, 0.02, 0.10, 0.08, 0.10],
+            vec![0.70, 0.03, 0.02, 0.08, 0.07, 0.10],
         ];
         let u: Vec<Vec<f64>> = vec![
             vec![0.010, 0.002, 0.004, 0.004, 0.980],
             vec![0.005, 0.003, 0.010, 0.982],
             vec![0.002, 0.0005, 0.002, 0.030, 0.9655],
-            vec![0.001, 0.001, 0.004, 0.020, 0.974],
+            vec![0.001, 0.002, 0.001, 0.004, 0.020, 0.972],
         ];
         for (f, (m, u)) in m_true.iter().zip(&u).enumerate() {
             assert_eq!(m.len(), level_count(f) - 1, "comparison {f}");
@@ -590,21 +590,21 @@ mod tests {
         };
         // At one address (level 1): 60 duplicates with their given name, 40
         // with their date of birth, 30 without a date of birth, 5 households;
-        // 895 different people elsewhere (level 5).
+        // 895 different people elsewhere (level 6).
         let mut pairs: Vec<(u32, u32, Pattern)> = (0..60).map(|i| (i, i + 1, at(1, 5, 1))).collect();
         pairs.extend((0..40).map(|i| (100 + i, 200 + i, at(5, 1, 1))));
         pairs.extend((0..30).map(|i| (300 + i, 400 + i, at(5, 0, 1))));
         pairs.extend((0..5).map(|i| (1000 + i, 2000 + i, at(5, 5, 1))));
-        pairs.extend((0..895).map(|i| (3000 + i, 4000 + i, at(5, 5, 5))));
+        pairs.extend((0..895).map(|i| (3000 + i, 4000 + i, at(5, 5, 6))));
         let all = location_u(&pairs, |_| true).unwrap();
         let people = 1 << first | 1 << date | 1 << LOCATION;
         let without = location_u(&pairs, |p| differs_on_person(p, people)).unwrap();
-        // Add-one smoothing over the five levels: (count + 1) / (total + 5).
-        assert!((all[0] - 136.0 / 1035.0).abs() < 1e-9, "{all:?}");
-        assert!((without[0] - 6.0 / 905.0).abs() < 1e-9, "{without:?}");
+        // Add-one smoothing over the six levels: (count + 1) / (total + 6).
+        assert!((all[0] - 136.0 / 1036.0).abs() < 1e-9, "{all:?}");
+        assert!((without[0] - 6.0 / 906.0).abs() < 1e-9, "{without:?}");
         // Without dates of birth compared, the given name alone decides.
         let by_name = location_u(&pairs, |p| differs_on_person(p, 1 << first | 1 << LOCATION)).unwrap();
-        assert!((by_name[0] - 76.0 / 975.0).abs() < 1e-9, "{by_name:?}");
+        assert!((by_name[0] - 76.0 / 976.0).abs() < 1e-9, "{by_name:?}");
     }
 
     /// Households: profiles 2k and 2k+1 share a last name and a postcode.
@@ -638,7 +638,7 @@ mod tests {
             source: vec![0; n as usize],
             link_type: LinkType::LinkAndDedupe,
         };
-        let same_postcode = 1; // `same_postcode_no_address`, after the null level
+        let same_postcode = 2; // `same_postcode_no_address`, after the null level
         let (u, _) = estimate_u(&profiles, 1 << LOCATION, 200_000, 1);
         let given = estimate_location_u_same_last(&profiles, 200_000, 1).unwrap();
         // Exactly: 2000 household pairs of 8.0M pairs overall, of 0.2M pairs
