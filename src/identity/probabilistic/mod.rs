@@ -540,8 +540,16 @@ fn train_model(
     let samples = p.sample_pairs.unwrap_or(DEFAULT_SAMPLE_PAIRS);
     let random = model::random_pairs(profiles, fields, samples, SEED);
     let sampled = random.len() as u64;
-    let household = household_u(profiles, fields, samples);
+    let households = household_pairs(profiles, fields, samples);
     let fit = |u: &[Vec<f64>]| {
+        // The household correction, drawn towards this u where few pairs speak.
+        let household = households.as_ref().and_then(|h| {
+            model::location_u(
+                &h.pairs,
+                |pattern| compare::differs_on_person(pattern, h.read),
+                &u[model::LOCATION],
+            )
+        });
         let runs = em_per_rule(fields, rule_pairs, candidates, u, household.as_ref());
         let provisional = Model::assemble(
             COMPARISONS,
@@ -571,9 +579,16 @@ fn train_model(
     model
 }
 
-/// Location's u among same-surname pairs that are not duplicates (the
-/// household correction), when last names and location are both compared.
-fn household_u(profiles: &Profiles, fields: u8, samples: usize) -> Option<Vec<f64>> {
+/// The same-surname pairs location's u among non-duplicates (the household
+/// correction) is estimated from.
+struct Households {
+    pairs: Vec<(u32, u32, Pattern)>,
+    /// The comparisons the pairs were compared on.
+    read: u8,
+}
+
+/// The household pairs; None unless last names and location are both compared.
+fn household_pairs(profiles: &Profiles, fields: u8, samples: usize) -> Option<Households> {
     let both = bit(model::LAST_NAME) | bit(model::LOCATION);
     if fields & both != both {
         return None;
@@ -581,12 +596,16 @@ fn household_u(profiles: &Profiles, fields: u8, samples: usize) -> Option<Vec<f6
     // Same-surname pairs at one address are households or duplicates.
     // Counted, duplicates make a shared address look common among different
     // people on data dense with them; so only the pairs whose given name and
-    // date of birth both differ are counted, which a household member's do
-    // and a duplicate's rarely. Judged by the model's own weights instead,
-    // households a first model took for one person would be left out too,
-    // and the estimate would feed on itself.
-    let pairs = model::same_last_pairs(profiles, fields, samples, SEED);
-    model::location_u(&pairs, |pattern| compare::differs_on_person(pattern, fields))
+    // date of birth both differ are counted (`compare::differs_on_person`),
+    // which a household member's do and a duplicate's rarely. Judged by the
+    // model's own weights instead, households a first model took for one
+    // person would be left out too, and the estimate would feed on itself.
+    // Compared on what the judgement and the estimate read, no more.
+    let read = fields & (bit(comparison("first_name")) | bit(comparison("date_of_birth")) | bit(model::LOCATION));
+    Some(Households {
+        pairs: model::same_last_pairs(profiles, read, samples, SEED),
+        read,
+    })
 }
 
 /// The comparisons whose exact agreement is weighted by the value's frequency.

@@ -199,8 +199,31 @@ impl AllowedPairs {
         })
     }
 
+    /// Every allowed pair.
+    fn every(&self) -> Vec<(u32, u32)> {
+        let mut out = Vec::with_capacity(self.total() as usize);
+        for &(i, j) in &self.pairs {
+            let (gi, gj) = (&self.groups[i], &self.groups[j]);
+            if i == j {
+                for (k, &x) in gi.iter().enumerate() {
+                    out.extend(gi[k + 1..].iter().map(|&y| (x, y)));
+                }
+            } else {
+                for &x in gi {
+                    out.extend(gj.iter().map(|&y| (x, y)));
+                }
+            }
+        }
+        out
+    }
+
+    /// How many pairs are allowed.
+    fn total(&self) -> f64 {
+        *self.cumulative.last().expect("some allowed pair")
+    }
+
     fn draw(&self, rng: &mut ChaCha8Rng) -> Option<(u32, u32)> {
-        let total = *self.cumulative.last().expect("some allowed pair");
+        let total = self.total();
         let at = rng.random_range(0.0..total);
         let (i, j) = self.pairs[self.cumulative.partition_point(|c| *c <= at).min(self.pairs.len() - 1)];
         let (gi, gj) = (&self.groups[i], &self.groups[j]);
@@ -209,10 +232,32 @@ impl AllowedPairs {
     }
 }
 
+/// Every pair of `pairs` whose profiles are of different clusters and
+/// comparable, with its pattern over `active`: where there are no more pairs
+/// than would be drawn, all of them, which estimates better than draws
+/// (that repeat some and miss others) and costs less.
+fn every_pair(profiles: &Profiles, active: u8, pairs: Vec<(u32, u32)>) -> Vec<(u32, u32, Pattern)> {
+    let kept: Vec<(u32, u32)> = pairs
+        .into_iter()
+        .filter(|&(x, y)| profiles.root[x as usize] != profiles.root[y as usize] && profiles.comparable(x, y))
+        .collect();
+    parallel::map_items(&kept, |&(x, y)| (x, y, compare(profiles, x, y, active)))
+}
+
 /// `n` random pairs of profiles of different clusters, among the pairs the
-/// link type allows, with their pattern over `active`.
+/// link type allows, with their pattern over `active`; every such pair
+/// where there are no more than `n`.
 pub fn random_pairs(profiles: &Profiles, active: u8, n: usize, seed: u64) -> Vec<(u32, u32, Pattern)> {
     let len = profiles.len();
+    if (profiles.comparable_pairs(0..len as u32) as usize) <= n {
+        let all = match profiles.link_type {
+            LinkType::LinkAndDedupe => (0..len as u32)
+                .flat_map(|x| (x + 1..len as u32).map(move |y| (x, y)))
+                .collect(),
+            _ => AllowedPairs::new(profiles, |_| Some(0)).map_or_else(Vec::new, |a| a.every()),
+        };
+        return every_pair(profiles, active, all);
+    }
     if len < 2 {
         Vec::new()
     } else if profiles.link_type == LinkType::LinkAndDedupe {
@@ -248,7 +293,8 @@ pub fn estimate_u(profiles: &Profiles, active: u8, n: usize, seed: u64) -> (Vec<
 }
 
 /// `n` random pairs of profiles (of different clusters) whose last names
-/// are equal, with their pattern over `active`: pairs drawn uniformly from all
+/// are equal (every such pair where there are no more than `n`), with their
+/// pattern over `active`: pairs drawn uniformly from all
 /// such pairs the link type allows, in seeded jobs like `estimate_u`. Empty
 /// when no two profiles share a last name.
 pub fn same_last_pairs(profiles: &Profiles, active: u8, n: usize, seed: u64) -> Vec<(u32, u32, Pattern)> {
@@ -260,6 +306,9 @@ pub fn same_last_pairs(profiles: &Profiles, active: u8, n: usize, seed: u64) -> 
         let Some(allowed) = AllowedPairs::new(profiles, last_name) else {
             return Vec::new();
         };
+        if allowed.total() <= n as f64 {
+            return every_pair(profiles, active, allowed.every());
+        }
         return sample_pairs(profiles, active, n, seed, |rng| allowed.draw(rng));
     }
     // Profiles grouped by last name; a group is drawn in proportion to its pairs.
@@ -277,6 +326,14 @@ pub fn same_last_pairs(profiles: &Profiles, active: u8, n: usize, seed: u64) -> 
     if groups.is_empty() {
         return Vec::new();
     }
+    if total <= n as f64 {
+        let every = groups.iter().flat_map(|g| {
+            g.iter()
+                .enumerate()
+                .flat_map(move |(k, &(_, x))| g[k + 1..].iter().map(move |&(_, y)| (x, y)))
+        });
+        return every_pair(profiles, active, every.collect());
+    }
     let draw = |rng: &mut ChaCha8Rng| {
         let at = rng.random_range(0.0..total);
         let group = groups[cumulative.partition_point(|c| *c <= at).min(groups.len() - 1)];
@@ -290,17 +347,45 @@ pub fn same_last_pairs(profiles: &Profiles, active: u8, n: usize, seed: u64) -> 
 /// (`same_last_pairs`) that `counts` takes for different people: on data
 /// dense with duplicates many same-surname pairs are one person, and
 /// counting them would make agreeing addresses look common among
-/// non-matches. None when no pair is left with a location to compare.
-pub fn location_u(pairs: &[(u32, u32, Pattern)], counts: impl Fn(Pattern) -> bool) -> Option<Vec<f64>> {
+/// non-matches. Smoothed towards `prior` (location's u among all pairs)
+/// with the weight of one pair per level: where few same-surname pairs of
+/// different people are seen, a surname says little about the address,
+/// and an address no such pair shared is not made common by a uniform
+/// pseudo-count. And no agreeing level is less likely than among all pairs:
+/// a shared surname never makes a shared place rarer, while the pairs
+/// `counts` can judge may lack a level altogether (those judged need a
+/// date of birth, which guest orders without an address line do not have).
+/// None when no pair is left with a location to compare.
+pub fn location_u(pairs: &[(u32, u32, Pattern)], counts: impl Fn(Pattern) -> bool, prior: &[f64]) -> Option<Vec<f64>> {
     let kept = pairs.iter().filter(|p| counts(p.2)).map(|p| (p.2, 1.0));
-    let counts = count_levels(kept);
-    let location = &counts[LOCATION];
-    (location[1..].iter().sum::<f64>() > 0.0).then(|| smoothed(location))
+    let location = &count_levels(kept)[LOCATION];
+    let seen: f64 = location[1..].iter().sum();
+    let weight = prior.len() as f64;
+    let disagreeing = prior.len() - 1;
+    (seen > 0.0).then(|| {
+        let mut u: Vec<f64> = location[1..]
+            .iter()
+            .zip(prior)
+            .enumerate()
+            .map(|(l, (c, p))| {
+                let smoothed = (c + weight * p) / (seen + weight);
+                if l < disagreeing { smoothed.max(*p) } else { smoothed }
+            })
+            .collect();
+        normalise(&mut u);
+        u
+    })
 }
 
-/// u of each location level among random same-surname pairs, all counted.
+/// u of each location level among random same-surname pairs, all counted,
+/// against location's u among all random pairs.
 pub fn estimate_location_u_same_last(profiles: &Profiles, n: usize, seed: u64) -> Option<Vec<f64>> {
-    location_u(&same_last_pairs(profiles, 1 << LOCATION, n, seed), |_| true)
+    let (u, _) = estimate_u(profiles, 1 << LOCATION, n, seed);
+    location_u(
+        &same_last_pairs(profiles, 1 << LOCATION, n, seed),
+        |_| true,
+        &u[LOCATION],
+    )
 }
 
 /// One EM run on the pattern counts of one blocking rule; `fixed` fields
@@ -596,15 +681,21 @@ mod tests {
         pairs.extend((0..30).map(|i| (300 + i, 400 + i, at(5, 0, 1))));
         pairs.extend((0..5).map(|i| (1000 + i, 2000 + i, at(5, 5, 1))));
         pairs.extend((0..895).map(|i| (3000 + i, 4000 + i, at(5, 5, 6))));
-        let all = location_u(&pairs, |_| true).unwrap();
+        // Location's u among all pairs, which the estimate is drawn towards.
+        let prior = [0.0001, 0.0001, 0.0001, 0.0007, 0.0091, 0.99];
+        let all = location_u(&pairs, |_| true, &prior).unwrap();
         let people = 1 << first | 1 << date | 1 << LOCATION;
-        let without = location_u(&pairs, |p| differs_on_person(p, people)).unwrap();
-        // Add-one smoothing over the six levels: (count + 1) / (total + 6).
-        assert!((all[0] - 136.0 / 1036.0).abs() < 1e-9, "{all:?}");
-        assert!((without[0] - 6.0 / 906.0).abs() < 1e-9, "{without:?}");
+        let without = location_u(&pairs, |p| differs_on_person(p, people), &prior).unwrap();
+        // (count + 6 × prior) / (pairs + 6), one pair's weight per level; the
+        // levels raised to the prior (below) take about 1% from the others.
+        let near = |got: f64, want: f64| (got - want).abs() < 0.015 * want;
+        assert!(near(all[0], (135.0 + 0.0006) / 1036.0), "{all:?}");
+        assert!(near(without[0], (5.0 + 0.0006) / 906.0), "{without:?}");
         // Without dates of birth compared, the given name alone decides.
-        let by_name = location_u(&pairs, |p| differs_on_person(p, 1 << first | 1 << LOCATION)).unwrap();
-        assert!((by_name[0] - 76.0 / 976.0).abs() < 1e-9, "{by_name:?}");
+        let by_name = location_u(&pairs, |p| differs_on_person(p, 1 << first | 1 << LOCATION), &prior).unwrap();
+        assert!(near(by_name[0], (75.0 + 0.0006) / 976.0), "{by_name:?}");
+        // A level no judged pair reached is as likely as among all pairs, not less.
+        assert!(near(without[3], 0.0007) && near(without[4], 0.0091), "{without:?}");
     }
 
     /// Households: profiles 2k and 2k+1 share a last name and a postcode.
@@ -649,8 +740,9 @@ mod tests {
     }
 
     /// Under `link_only`, two registries of 980 and 20 profiles allow 4% of
-    /// all pairs: u is still drawn from as many pairs as asked, every one
-    /// across the registries, for the location given equal last names too.
+    /// all pairs: u is still drawn from as many pairs as asked (or from all of
+    /// them where there are fewer), every one across the registries, for the
+    /// location given equal last names too.
     #[test]
     fn u_is_drawn_among_the_pairs_the_link_type_allows() {
         use super::super::profiles::{FIELDS, POSTCODE};
@@ -676,8 +768,11 @@ mod tests {
             source: (0..n).map(|i| u32::from(i >= 980)).collect(),
             link_type: LinkType::LinkOnly,
         };
-        let (_, drawn) = estimate_u(&profiles, 1 << LOCATION, 20_000, 7);
-        assert_eq!(drawn, 20_000);
+        let (_, drawn) = estimate_u(&profiles, 1 << LOCATION, 10_000, 7);
+        assert_eq!(drawn, 10_000);
+        // Asked for more than the 19,600 pairs there are: each of them once.
+        let (_, drawn) = estimate_u(&profiles, 1 << LOCATION, 50_000, 7);
+        assert_eq!(drawn, 19_600);
         let allowed = AllowedPairs::new(&profiles, |_| Some(0)).unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         for _ in 0..1000 {
