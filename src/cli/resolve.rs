@@ -49,14 +49,18 @@ pub async fn run(session: &Session, args: ResolveArgs) -> Result<()> {
         ];
         let config_file = project.config_file();
         let diagnosis =
-            identity::diagnose::diagnose(&session.ctx, config, locations(project, &config_file), table).await?;
+            identity::diagnose::diagnose(&session.ctx, config, locations(project, &config_file), table).await;
+        // The scores of the links stand without the model's diagnosis: a
+        // model that cannot score (trained before its comparisons changed)
+        // is said in its row.
         match &diagnosis {
-            Some(d) => diagnosis_rows(d, &mut rows),
-            None if config.probabilistic.is_some() => rows.push((
+            Ok(Some(d)) => diagnosis_rows(d, &mut rows),
+            Ok(None) if config.probabilistic.is_some() => rows.push((
                 "model at threshold",
                 "no saved model to score with (a run trains one once it has blocked pairs)".to_string(),
             )),
-            None => {}
+            Ok(None) => {}
+            Err(e) => rows.push(("model at threshold", format!("cannot score the pairs: {e}"))),
         }
         return print_rows(session, rows, args.format).await;
     }

@@ -76,7 +76,8 @@ pub struct ProbabilisticConfig {
     /// Match probability from which a pair is linked (default 0.9).
     pub threshold: Option<f64>,
     /// Pairs one blocking rule may make; a rule that would make more is
-    /// refused and reported (default 20,000,000).
+    /// refused and reported, a default one replaced by narrower rules
+    /// (default 20,000,000).
     pub max_pairs: Option<u64>,
     /// Comparisons whose exact agreement is weighted by the value's
     /// frequency (default first_name, last_name).

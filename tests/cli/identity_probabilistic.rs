@@ -454,6 +454,29 @@ fn without_blocking_rules_the_default_ones_are_used_and_a_broad_one_is_narrowed(
     assert_eq!(evaluate(dir.path())["pairwise recall"], 1.0);
 }
 
+#[test]
+fn default_rules_over_keys_no_source_maps_are_left_out() {
+    // Surname, date of birth and postcode only (no id number either, so the
+    // postcode's blocks make 76 pairs): the address and the given name with
+    // the city are left out, and the postcode, over a cap of 30, has
+    // no narrower rule to give way to (both need a key no source maps), so
+    // it is refused as a configured rule would be.
+    let dir = dedupe_project_with("\n[identity.probabilistic]\nmax_pairs = 21\n");
+    let toml = "[tables.people]\nlocation = \"people.csv\"\n[tables.truth]\nlocation = \"truth.csv\"\n\
+        [identity.sources.people]\nrecord_id = \"rec_id\"\n\
+        attributes = { last_name = \"surname\", date_of_birth = \"date_of_birth\", postcode = \"postcode\" }\n\
+        [identity.probabilistic]\nmax_pairs = 30\n";
+    std::fs::write(dir.path().join("oneview.toml"), toml).unwrap();
+    let s = resolve(dir.path(), &[]);
+    let rules: Vec<&str> = s["blocking rule"]
+        .iter()
+        .map(|r| r.split(':').next().unwrap())
+        .collect();
+    assert_eq!(rules, ["last_name", "date_of_birth", "postcode"], "{s:?}");
+    let postcode = &s["blocking rule"][2];
+    assert!(postcode.starts_with("postcode: REFUSED: over max_pairs; "), "{s:?}");
+}
+
 /// The F1 in an `--evaluate` row such as `0.9: F1 0.9950 (precision …)`.
 fn f1_in(row: &str) -> f64 {
     row[row.find("F1 ").unwrap() + 3..]

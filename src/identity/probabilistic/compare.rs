@@ -21,8 +21,21 @@ pub const COMPARISONS: usize = 4;
 /// The levels of each comparison after the null level, strongest first.
 pub fn labels(comparison: usize) -> &'static [&'static str] {
     match comparison {
-        0 => &["exact", "nickname", "jaro_winkler>=0.92", "initial", "different"],
-        1 => &["exact", "jaro_winkler>=0.92", "jaro_winkler>=0.80", "different"],
+        0 => &[
+            "exact",
+            "nickname",
+            "jaro_winkler>=0.92",
+            "sounds_alike",
+            "initial",
+            "different",
+        ],
+        1 => &[
+            "exact",
+            "jaro_winkler>=0.92",
+            "sounds_alike",
+            "jaro_winkler>=0.80",
+            "different",
+        ],
         2 => &[
             "exact",
             "day_month_swapped",
@@ -311,6 +324,33 @@ fn name_levels(x: (Option<&str>, Option<&str>), y: (Option<&str>, Option<&str>),
     }
 }
 
+/// A given-name level (`given_names::first_name`'s: exact, nickname, close,
+/// initial, different) with a level for names that sound alike (Double
+/// Metaphone) before the initial, for the pairs not closer already.
+fn first_with_sound(level: u8, sound_alike: impl FnOnce() -> bool) -> u8 {
+    match level {
+        4 => 5,
+        5 if sound_alike() => 4,
+        5 => 6,
+        closer => closer,
+    }
+}
+
+/// A last-name level (`last_name`'s: exact, close, near, different) with a
+/// level for names that sound alike between close and near.
+fn last_with_sound(level: u8, sound_alike: impl FnOnce() -> bool) -> u8 {
+    match level {
+        3 | 4 => {
+            if sound_alike() {
+                3
+            } else {
+                level + 1
+            }
+        }
+        closer => closer,
+    }
+}
+
 /// The pattern of two profiles over the active comparisons (a bit each).
 pub fn compare(profiles: &Profiles, x: u32, y: u32, active: u8) -> Pattern {
     let text = |field: usize, profile: u32| profiles.text(field, profile);
@@ -319,6 +359,9 @@ pub fn compare(profiles: &Profiles, x: u32, y: u32, active: u8) -> Pattern {
         (text(FIRST, y), text(LAST, y)),
         profiles.same_nickname(x, y),
     );
+    // Names swapped are at most close, so the sounds never change them.
+    let first = first_with_sound(first, || profiles.sound_alike(FIRST, x, y));
+    let last = last_with_sound(last, || profiles.sound_alike(LAST, x, y));
     let mut pattern = 0;
     for comparison in 0..COMPARISONS {
         if active & (1 << comparison) == 0 {
@@ -378,8 +421,13 @@ mod tests {
     fn levels_of_each_comparison() {
         assert_eq!(first("william", "bill"), 2);
         assert_eq!(first("katherine", "katherina"), 3);
-        assert_eq!(first("k", "kelly"), 4);
-        assert_eq!(first("kelly", "sam"), 5);
+        assert_eq!(first_with_sound(first("k", "kelly"), || false), 5, "initial");
+        assert_eq!(first_with_sound(first("kelly", "sam"), || false), 6, "different");
+        assert_eq!(first_with_sound(first("kelly", "sam"), || true), 4, "sounds alike");
+        assert_eq!(first_with_sound(first("kelly", "kelly"), || true), 1, "closer stays");
+        assert_eq!(last_with_sound(last_name("neal", "neale"), || true), 2, "close stays");
+        assert_eq!(last_with_sound(last_name("neal", "smith"), || true), 3, "sounds alike");
+        assert_eq!(last_with_sound(last_name("neal", "smith"), || false), 5, "different");
         assert_eq!(last_name("neal", "neale"), 2);
         assert_eq!(date("19850304", "19850403"), 2);
         assert_eq!(date("19850314", "19850341"), 3, "two neighbours swapped");

@@ -267,7 +267,8 @@ struct Blocked {
 /// Blocking: each rule's pairs of profiles of different clusters. A rule
 /// that would make more than `max_pairs` pairs is reported, and refused;
 /// its narrower fallbacks (of a default rule) are tried in its place. A
-/// rule over a key no profile has makes no pairs and is left out.
+/// default rule over a key no profile has is left out (a configured one is
+/// reported with no pairs).
 fn blocking(profiles: &Profiles, rules: &[BlockingRule], max_pairs: u64, budget: &mut Budget) -> Result<Blocked> {
     let present = |keys: &[String]| keys.iter().all(|n| profiles.counts[key(n)][1..].iter().any(|c| *c > 0));
     let mut reports = Vec::new();
@@ -286,7 +287,8 @@ fn blocking(profiles: &Profiles, rules: &[BlockingRule], max_pairs: u64, budget:
         let rule_fields: Vec<usize> = rule.iter().map(|n| key(n)).collect();
         let blocks = blocks(profiles, &rule_fields);
         let mut report = report_rule(profiles, &rule, &rule_fields, &blocks, max_pairs);
-        report.replaced = report.refused && !fallbacks.is_empty();
+        // Said only where a narrower rule is there to take its place.
+        report.replaced = report.refused && fallbacks.iter().any(|f| present(f));
         let (pairs, refused) = (report.pairs, report.refused);
         reports.push(report);
         if refused {

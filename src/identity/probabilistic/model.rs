@@ -347,11 +347,12 @@ pub fn same_last_pairs(profiles: &Profiles, active: u8, n: usize, seed: u64) -> 
 /// (`same_last_pairs`) that `counts` takes for different people: on data
 /// dense with duplicates many same-surname pairs are one person, and
 /// counting them would make agreeing addresses look common among
-/// non-matches. Smoothed towards `prior` (location's u among all pairs)
-/// with the weight of one pair per level: where few same-surname pairs of
+/// non-matches. Smoothed towards `prior` (location's u among all pairs),
+/// a pseudo-count of as many pairs as levels spread as the prior: where few same-surname pairs of
 /// different people are seen, a surname says little about the address,
 /// and an address no such pair shared is not made common by a uniform
-/// pseudo-count. And no agreeing level is less likely than among all pairs:
+/// pseudo-count. And no agreeing level is less likely than among all pairs
+/// (before the levels are normalised to sum to one):
 /// a shared surname never makes a shared place rarer, while the pairs
 /// `counts` can judge may lack a level altogether (those judged need a
 /// date of birth, which guest orders without an address line do not have).
@@ -617,14 +618,14 @@ mod tests {
     #[test]
     fn em_recovers_every_level_of_all_four_comparisons() {
         let m_true: Vec<Vec<f64>> = vec![
-            vec![0.80, 0.04, 0.08, 0.02, 0.06],
-            vec![0.75, 0.12, 0.05, 0.08],
+            vec![0.80, 0.04, 0.08, 0.02, 0.02, 0.04],
+            vec![0.75, 0.12, 0.02, 0.04, 0.07],
             vec![0.85, 0.02, 0.05, 0.03, 0.05],
             vec![0.70, 0.03, 0.02, 0.08, 0.07, 0.10],
         ];
         let u: Vec<Vec<f64>> = vec![
-            vec![0.010, 0.002, 0.004, 0.004, 0.980],
-            vec![0.005, 0.003, 0.010, 0.982],
+            vec![0.010, 0.002, 0.004, 0.003, 0.004, 0.977],
+            vec![0.005, 0.003, 0.002, 0.010, 0.980],
             vec![0.002, 0.0005, 0.002, 0.030, 0.9655],
             vec![0.001, 0.002, 0.001, 0.004, 0.020, 0.972],
         ];
@@ -677,10 +678,10 @@ mod tests {
         // with their date of birth, 30 without a date of birth, 5 households;
         // 895 different people elsewhere (level 6).
         let mut pairs: Vec<(u32, u32, Pattern)> = (0..60).map(|i| (i, i + 1, at(1, 5, 1))).collect();
-        pairs.extend((0..40).map(|i| (100 + i, 200 + i, at(5, 1, 1))));
-        pairs.extend((0..30).map(|i| (300 + i, 400 + i, at(5, 0, 1))));
-        pairs.extend((0..5).map(|i| (1000 + i, 2000 + i, at(5, 5, 1))));
-        pairs.extend((0..895).map(|i| (3000 + i, 4000 + i, at(5, 5, 6))));
+        pairs.extend((0..40).map(|i| (100 + i, 200 + i, at(6, 1, 1))));
+        pairs.extend((0..30).map(|i| (300 + i, 400 + i, at(6, 0, 1))));
+        pairs.extend((0..5).map(|i| (1000 + i, 2000 + i, at(6, 5, 1))));
+        pairs.extend((0..895).map(|i| (3000 + i, 4000 + i, at(6, 5, 6))));
         // Location's u among all pairs, which the estimate is drawn towards.
         let prior = [0.0001, 0.0001, 0.0001, 0.0007, 0.0091, 0.99];
         let all = location_u(&pairs, |_| true, &prior).unwrap();
@@ -726,6 +727,7 @@ mod tests {
             values,
             counts: Vec::new(),
             nicknames: vec![None],
+            sounds: [Vec::new(), Vec::new()],
             source: vec![0; n as usize],
             link_type: LinkType::LinkAndDedupe,
         };
@@ -765,6 +767,7 @@ mod tests {
             values,
             counts: Vec::new(),
             nicknames: vec![None],
+            sounds: [Vec::new(), Vec::new()],
             source: (0..n).map(|i| u32::from(i >= 980)).collect(),
             link_type: LinkType::LinkOnly,
         };
@@ -819,7 +822,7 @@ mod tests {
         let mut u_full: Vec<Vec<f64>> = (0..COMPARISONS)
             .map(|f| vec![1.0 / (level_count(f) - 1) as f64; level_count(f) - 1])
             .collect();
-        u_full[0] = vec![u[0][0], u[0][1], u[0][2], FLOOR, FLOOR];
+        u_full[0] = vec![u[0][0], u[0][1], u[0][2], FLOOR, FLOOR, FLOOR];
         u_full[2] = vec![u[1][0], u[1][1], u[1][2], FLOOR];
         let fields = 0b101;
         let (estimates, fitted_lambda) = em(&patterns, &u_full, None, fields, 0);

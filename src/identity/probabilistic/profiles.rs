@@ -9,6 +9,7 @@ use std::collections::hash_map::Entry;
 use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::array::Array;
 use oneview_udfs::normalize::nicknames::{self, GivenName};
+use oneview_udfs::similarity::{Code, double_metaphone};
 
 use super::super::graph::Graph;
 use super::super::records::{Records, SourceRecords, attribute_index, value};
@@ -30,10 +31,27 @@ pub struct Profiles {
     pub counts: Vec<Vec<u32>>,
     /// Per first-name value id, its entry in the nickname list, if any.
     pub nicknames: Vec<Option<GivenName>>,
+    /// Per value id of the first and the last name, its Double Metaphone
+    /// codes (primary, alternate), worked out once per distinct name.
+    pub sounds: [Vec<(Code, Code)>; 2],
     /// Per profile, the source of its records, or `MIXED` when several
     /// sources hold it; with the link type, which pairs may be compared.
     pub source: Vec<u32>,
     pub link_type: LinkType,
+}
+
+/// A name's Double Metaphone codes (the encoder reads upper-case ASCII; other
+/// letters are skipped).
+fn sound(name: &str) -> (Code, Code) {
+    double_metaphone(name.to_ascii_uppercase().as_bytes())
+}
+
+/// Whether two names' codes (`sound`) match: a primary code equal to the
+/// other's primary or alternate (an empty code, of a name without letters,
+/// matches nothing).
+fn codes_match(a: (Code, Code), b: (Code, Code)) -> bool {
+    let empty = Code::default();
+    a.0 != empty && b.0 != empty && (a.0 == b.0 || a.0 == b.1 || a.1 == b.0)
 }
 
 /// The source of a profile that records of several sources hold.
@@ -174,6 +192,7 @@ impl Builder {
                 values: Vec::new(),
                 counts: Vec::new(),
                 nicknames: Vec::new(),
+                sounds: [Vec::new(), Vec::new()],
                 source: Vec::new(),
                 link_type,
             },
@@ -239,6 +258,7 @@ impl Builder {
             })
             .collect();
         profiles.nicknames = values[FIRST].iter().map(|name| nicknames::lookup(name)).collect();
+        profiles.sounds = [FIRST, LAST].map(|f| values[f].iter().map(|name| sound(name)).collect());
         profiles.values = values;
         profiles
     }
@@ -336,6 +356,17 @@ impl Profiles {
         matches!((first(x), first(y)), (Some(a), Some(b)) if a.can_match(b))
     }
 
+    /// Whether the first (`field` FIRST) or last names of two profiles sound
+    /// alike: a Double Metaphone code of one is a code of the other.
+    pub fn sound_alike(&self, field: usize, x: u32, y: u32) -> bool {
+        let codes = &self.sounds[usize::from(field == LAST)];
+        let of = |p: u32| codes.get(self.fields[p as usize][field] as usize).copied();
+        let (Some(a), Some(b)) = (of(x), of(y)) else {
+            return false;
+        };
+        codes_match(a, b)
+    }
+
     pub fn text(&self, field: usize, profile: u32) -> Option<&str> {
         match self.fields[profile as usize][field] {
             0 => None,
@@ -356,6 +387,26 @@ fn pairs_within(part: &[u32], f: &mut impl FnMut(u32, u32)) {
 mod tests {
     use super::*;
 
+    /// Names spelt differently that sound alike match; names that do not,
+    /// and names without letters, do not.
+    #[test]
+    fn names_that_sound_alike() {
+        let alike = |a: &str, b: &str| codes_match(sound(a), sound(b));
+        for (a, b) in [
+            ("smith", "smyth"),
+            ("catherine", "kathryn"),
+            ("stephen", "steven"),
+            ("schmidt", "smith"),
+        ] {
+            assert!(alike(a, b), "{a} {b}");
+            assert!(alike(b, a), "{b} {a}");
+        }
+        for (a, b) in [("neal", "smith"), ("kelly", "sam"), ("mark", "mike")] {
+            assert!(!alike(a, b), "{a} {b}");
+        }
+        assert!(!alike("", ""), "no letters, no sound");
+    }
+
     /// The pair count each link type blocks with equals the pairs
     /// `comparable` admits, counted one by one.
     #[test]
@@ -371,6 +422,7 @@ mod tests {
                 values: Vec::new(),
                 counts: Vec::new(),
                 nicknames: Vec::new(),
+                sounds: [Vec::new(), Vec::new()],
                 source: source.clone(),
                 link_type,
             };
@@ -397,6 +449,7 @@ mod tests {
             values: Vec::new(),
             counts: Vec::new(),
             nicknames: Vec::new(),
+            sounds: [Vec::new(), Vec::new()],
             source: vec![3, 3],
             link_type,
         };

@@ -9,6 +9,7 @@ mod strings;
 #[cfg(test)]
 mod test_words;
 
+pub use metaphone::{Code, double_metaphone};
 pub use strings::{jaro, jaro_winkler};
 
 use datafusion::logical_expr::ScalarUDF;
