@@ -107,14 +107,17 @@ pub const BLOCKING_KEYS: &[&str] = &[
     "postcode",
     "address",
     "city",
+    // First and last name in either order.
+    "names",
 ];
 
 /// The blocking rules when none are configured: each key alone where it is
 /// cheap (its blocks make no more than `max_pairs` pairs), with narrower
-/// rules — the key with another — in its place where it is not; and the
-/// given name with the city, which finds the duplicates whose surname, date
-/// of birth and postcode all changed. A rule over a key no source maps is
-/// left out.
+/// rules — the key with another — in its place where it is not; the given
+/// name with the city, which finds the duplicates whose surname, date of
+/// birth and postcode all changed; and the names in either order, which
+/// finds those whose first and last names were swapped. A rule over a key
+/// no source maps is left out.
 pub const DEFAULT_BLOCKING: &[(&[&str], &[&[&str]])] = &[
     (
         &["last_name"],
@@ -131,6 +134,7 @@ pub const DEFAULT_BLOCKING: &[(&[&str], &[&[&str]])] = &[
     (&["postcode"], &[&["postcode", "first_name"], &["postcode", "address"]]),
     (&["address"], &[&["address", "last_name"]]),
     (&["first_name", "city"], &[]),
+    (&["names"], &[]),
 ];
 
 /// A blocking rule: the keys that must be equal, and the narrower rules

@@ -421,7 +421,14 @@ fn without_blocking_rules_the_default_ones_are_used_and_a_broad_one_is_narrowed(
         .collect();
     assert_eq!(
         rules,
-        ["last_name", "date_of_birth", "postcode", "address", "first_name+city"],
+        [
+            "last_name",
+            "date_of_birth",
+            "postcode",
+            "address",
+            "first_name+city",
+            "names"
+        ],
         "{s:?}"
     );
     let scores = evaluate(dir.path());

@@ -83,10 +83,15 @@ fn key(name: &str) -> usize {
         .expect("validated blocking key")
 }
 
-/// The comparison a blocking key feeds: names and date themselves; postcode,
-/// address and city the location.
-fn comparison_of_key(key: usize) -> usize {
-    key.min(3)
+/// The comparisons a blocking key feeds, as bits: names and date
+/// themselves; postcode, address and city the location; the names in
+/// either order both names.
+fn comparisons_of_key(key: usize) -> u8 {
+    match key {
+        0..=2 => bit(key),
+        profiles::NAMES => bit(0) | bit(1),
+        _ => bit(3),
+    }
 }
 
 /// The blocks of one rule: profiles sorted by their key, in runs.
@@ -247,7 +252,7 @@ fn compared_fields(profiles: &Profiles, p: &ProbabilisticConfig) -> u8 {
     let mut fields = 0u8;
     for (c, name) in COMPARISONS.iter().enumerate() {
         let wanted = p.compare.as_ref().is_none_or(|list| list.iter().any(|n| n == name));
-        let fed = (0..BLOCKING_KEYS.len()).any(|k| comparison_of_key(k) == c && present(k));
+        let fed = (0..BLOCKING_KEYS.len()).any(|k| comparisons_of_key(k) & bit(c) != 0 && present(k));
         if wanted && fed {
             fields |= bit(c);
         }
@@ -300,7 +305,7 @@ fn blocking(profiles: &Profiles, rules: &[BlockingRule], max_pairs: u64, budget:
             continue;
         }
         let list = pairs_of_rule(profiles, &blocks, pairs, &rule_pairs, budget)?;
-        let fixed = rule_fields.iter().fold(0u8, |acc, k| acc | bit(comparison_of_key(*k)));
+        let fixed = rule_fields.iter().fold(0u8, |acc, k| acc | comparisons_of_key(*k));
         rule_pairs.push((fixed, list));
     }
     Ok(Blocked { reports, rule_pairs })

@@ -58,13 +58,16 @@ fn codes_match(a: (Code, Code), b: (Code, Code)) -> bool {
 pub const MIXED: u32 = u32::MAX;
 
 /// The profile fields, in `BLOCKING_KEYS` order.
-pub const FIELDS: usize = 6;
+pub const FIELDS: usize = 7;
 pub const FIRST: usize = 0;
 pub const LAST: usize = 1;
 pub const DOB: usize = 2;
 pub const POSTCODE: usize = 3;
 pub const ADDRESS: usize = 4;
 pub const CITY: usize = 5;
+/// First and last name in either order (`kelly|neal`), for blocking only:
+/// a pair with its names swapped shares it.
+pub const NAMES: usize = 6;
 
 /// A date of birth as `YYYY-MM-DD`, from the forms sources write: ISO,
 /// `YYYYMMDD`, `DD.MM.YYYY` (European), and slashed dates read as US
@@ -166,6 +169,10 @@ fn texts(source: &SourceRecords, row: usize, this_year: i32) -> [Option<String>;
     texts[POSTCODE] = value(&n[POSTCODE_COLUMN], row).map(str::to_string);
     texts[ADDRESS] = value(&n[ADDRESS_COLUMN], row).map(str::to_string);
     texts[CITY] = value(&n[CITY_COLUMN], row).map(str::to_string);
+    texts[NAMES] = match (&texts[FIRST], &texts[LAST]) {
+        (Some(a), Some(b)) => Some(if a <= b { format!("{a}|{b}") } else { format!("{b}|{a}") }),
+        _ => None,
+    };
     texts
 }
 
