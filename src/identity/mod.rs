@@ -6,7 +6,8 @@
 //! `graph` (links, guards, union-find) → `probabilistic` (attribute links) →
 //! `ids` (stable ids against the previous run) → `golden` (survivorship) →
 //! `outputs` (Parquet, committed as one run). `tables` are the identity
-//! tables as sessions read them; `explain` and `evaluate` read them back.
+//! tables as sessions read them; `explain` and `evaluate` read them back,
+//! and `diagnose` scores the candidate pairs again against a truth table.
 //! The section `[identity]` itself is the project's (`project::identity`).
 
 mod budget;

@@ -151,16 +151,15 @@ fn address(a: &str, b: &str) -> u8 {
     if a == b {
         return 1;
     }
-    fn number(s: &str) -> Option<&str> {
-        s.split(' ').find(|w| is_number(w))
-    }
-    let numbers_differ = matches!((number(a), number(b)), (Some(x), Some(y)) if x != y);
+    // Each line split into words once: this runs for every candidate pair.
+    let (wa, wb) = (Words::of(a), Words::of(b));
+    let numbers_differ = matches!((wa.number(), wb.number()), (Some(x), Some(y)) if x != y);
     if !numbers_differ && jaro_winkler(a, b) >= 0.90 {
         return 1;
     }
-    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    let (short, long) = if a.len() <= b.len() { (&wa, &wb) } else { (&wb, &wa) };
     // With other house numbers, the street is what is left to compare.
-    let (words, found) = words_found(short, long, numbers_differ);
+    let (words, found) = words_found(short.words(), long.words(), numbers_differ);
     match (words >= 2 && found * 5 >= words * 4, numbers_differ) {
         (true, false) => 1,
         (true, true) => 2,
@@ -172,36 +171,55 @@ fn is_number(w: &str) -> bool {
     !w.is_empty() && w.bytes().all(|c| c.is_ascii_digit())
 }
 
+/// The words of an address line (its first `MAX_WORDS`), on the stack.
+struct Words<'a> {
+    buffer: [&'a str; MAX_WORDS],
+    len: usize,
+}
+
+impl<'a> Words<'a> {
+    fn of(line: &'a str) -> Self {
+        let mut words = Words {
+            buffer: [""; MAX_WORDS],
+            len: 0,
+        };
+        for w in line.split(' ').filter(|w| !w.is_empty()).take(MAX_WORDS) {
+            words.buffer[words.len] = w;
+            words.len += 1;
+        }
+        words
+    }
+
+    fn words(&self) -> &[&'a str] {
+        &self.buffer[..self.len]
+    }
+
+    /// The house number: the first word of digits.
+    fn number(&self) -> Option<&'a str> {
+        self.words().iter().copied().find(|w| is_number(w))
+    }
+}
+
 /// The words of `short` (numbers left out with `skip_numbers`) and how many
 /// of them are in `long`: equal, spelt alike (Jaro-Winkler ≥ 0.90 for words
 /// of four letters or more), or two neighbours of one side written as one
-/// word on the other. Counted without allocating: this runs for every
-/// candidate pair.
-fn words_found(short: &str, long: &str, skip_numbers: bool) -> (usize, usize) {
-    let kept = |w: &&str| !(w.is_empty() || (skip_numbers && is_number(w)));
-    // The words of `long`, split once (on the stack; an address of more
-    // words is compared on its first `MAX_WORDS`).
-    let mut buffer = [""; MAX_WORDS];
-    let mut n = 0;
-    for w in long.split(' ').filter(|w| !w.is_empty()).take(MAX_WORDS) {
-        buffer[n] = w;
-        n += 1;
-    }
-    let long = &buffer[..n];
+/// word on the other.
+fn words_found(short: &[&str], long: &[&str], skip_numbers: bool) -> (usize, usize) {
+    let kept = |w: &&&str| !(skip_numbers && is_number(w));
     let in_long = |w: &str| {
         long.iter()
             .any(|&v| v == w || (w.len() > 3 && may_be_alike(w, v) && jaro_winkler(w, v) >= 0.90))
     };
     // `w` written as two neighbouring words of `long`.
     let split_in_long = |w: &str| {
-        let kept_long = long.iter().filter(|v| kept(v));
+        let kept_long = long.iter().filter(kept);
         kept_long.clone().zip(kept_long.skip(1)).any(|(&first, &second)| {
             first.len() + second.len() == w.len() && w.starts_with(first) && w.ends_with(second)
         })
     };
-    let total = short.split(' ').filter(kept).count();
+    let total = short.iter().filter(kept).count();
     let (mut words, mut found) = (0usize, 0usize);
-    let mut rest = short.split(' ').filter(kept).peekable();
+    let mut rest = short.iter().filter(kept).copied().peekable();
     while let Some(w) = rest.next() {
         // Most pairs are different streets: stop once four in five is out of reach.
         if (total - (words - found)) * 5 < total * 4 {
