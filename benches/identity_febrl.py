@@ -266,6 +266,13 @@ def run_splink(folder, model):
     return seconds, at_default, f1
 
 
+def table_row(number, system, records, seconds, scores, default, best_t, best_f1, ratio):
+    """One line of the results table; `scores` are precision, recall, F1 and B-cubed F1."""
+    p, r, f, b3 = scores
+    return (f"FEBRL{number:<2} {system:9} {records:>7} {seconds:>8.2f} {p:>9.4f} {r:>7.4f} {f:>7.4f} {b3:>7.4f} "
+            f"{default:>7} {best_t:>7} {best_f1:>7.4f} {ratio:>7}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", type=int, nargs="+", default=[1, 2, 3], choices=[1, 2, 3])
@@ -285,17 +292,16 @@ def main():
         check_same_metric(binary, duckdb.connect(), folder)
         f1 = oneview_sweep(binary, folder)
         t = best(f1, default)
-        rows.append(f"FEBRL{number:<2} {'oneview':9} {records:>7} {seconds:>8.2f} {float(s['pairwise precision']):>9.4f} "
-                    f"{float(s['pairwise recall']):>7.4f} {float(s['pairwise F1']):>7.4f} {float(s['B-cubed F1']):>7.4f} "
-                    f"{default:>7} {t:>7} {f1[t]:>7.4f} {'':>7}")
+        scores = [float(s[k]) for k in ("pairwise precision", "pairwise recall", "pairwise F1", "B-cubed F1")]
+        rows.append(table_row(number, "oneview", records, seconds, scores, default, t, f1[t], ""))
         sweeps.append((f"FEBRL{number:<2} {'oneview':9}", f1))
         print(rows[-1], flush=True)
         for model in [] if args.skip_splink else ["Splink", "Splink-ex"]:
             splink_seconds, d, sf1 = run_splink(folder, model)
             sbest = best(sf1, SPLINK_DEFAULT)
-            rows.append(f"FEBRL{number:<2} {model:9} {records:>7} {splink_seconds:>8.2f} {d['precision']:>9.4f} "
-                        f"{d['recall']:>7.4f} {d['f1']:>7.4f} {d['bcubed_f1']:>7.4f} {SPLINK_DEFAULT:>7} "
-                        f"{sbest:>7} {sf1[sbest]:>7.4f} {splink_seconds / seconds:>7.1f}")
+            scores = [d[k] for k in ("precision", "recall", "f1", "bcubed_f1")]
+            rows.append(table_row(number, model, records, splink_seconds, scores, SPLINK_DEFAULT, sbest,
+                                  sf1[sbest], f"{splink_seconds / seconds:.1f}"))
             sweeps.append((f"FEBRL{number:<2} {model:9}", sf1))
             print(rows[-1], flush=True)
     # The table again in one piece (Splink's progress messages come between

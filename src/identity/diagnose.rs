@@ -16,7 +16,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::prelude::SessionContext;
 
 use super::budget::Budget;
-use super::evaluate::{entity_column, quote};
+use super::evaluate::{entity_column, f1, pairs, quote, ratio};
 use super::probabilistic::compare::{compare, describe};
 use super::probabilistic::{Scored, score_saved};
 use super::records::Records;
@@ -281,17 +281,12 @@ impl Clustering {
             *clusters.entry(c).or_default() += 1;
             *entities.entry(*e).or_default() += 1;
         }
-        let pairs = |counts: &mut dyn Iterator<Item = u64>| counts.map(|n| n * n.saturating_sub(1) / 2).sum::<u64>();
-        let correct = pairs(&mut cells.into_values());
-        let predicted = pairs(&mut clusters.into_values());
-        let truth = pairs(&mut entities.into_values());
-        let ratio = |a: u64, b: u64| if b == 0 { 1.0 } else { a as f64 / b as f64 };
+        let total = |counts: &mut dyn Iterator<Item = u64>| counts.map(pairs).sum::<u64>();
+        let correct = total(&mut cells.into_values());
+        let predicted = total(&mut clusters.into_values());
+        let truth = total(&mut entities.into_values());
         let (precision, recall) = (ratio(correct, predicted), ratio(correct, truth));
-        let f1 = if precision + recall == 0.0 {
-            0.0
-        } else {
-            2.0 * precision * recall / (precision + recall)
-        };
+        let f1 = f1(precision, recall);
         Scores { precision, recall, f1 }
     }
 }

@@ -28,12 +28,18 @@ pub struct Evaluation {
     pub bcubed_recall: f64,
 }
 
-fn ratio(a: u64, b: u64) -> f64 {
+/// a / b, 1 for an empty denominator (no pair predicted: no wrong one).
+pub(super) fn ratio(a: u64, b: u64) -> f64 {
     if b == 0 { 1.0 } else { a as f64 / b as f64 }
 }
 
-fn f1(p: f64, r: f64) -> f64 {
+pub(super) fn f1(p: f64, r: f64) -> f64 {
     if p + r == 0.0 { 0.0 } else { 2.0 * p * r / (p + r) }
+}
+
+/// The pairs among n records.
+pub(super) fn pairs(n: u64) -> u64 {
+    n * n.saturating_sub(1) / 2
 }
 
 impl Evaluation {
@@ -105,7 +111,6 @@ pub async fn evaluate(ctx: &SessionContext, table: &str) -> Result<Evaluation> {
             "--evaluate {table}: no record of identity_links is in the truth table; expected its (source, record_id) to match the identity sources' names and record ids (run `oneview resolve` first)"
         )));
     }
-    let pairs = |n: u64| n * n.saturating_sub(1) / 2;
     let (customer_total, entity_total) = table_cells.totals();
     let (precision_sum, recall_sum) = table_cells.bcubed_sums(&customer_total, &entity_total);
     Ok(Evaluation {

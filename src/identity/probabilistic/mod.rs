@@ -248,11 +248,10 @@ pub fn score_saved(
 /// The comparisons to make, as bits: those configured (all when none are)
 /// that a blocking key present in some profile feeds.
 fn compared_fields(profiles: &Profiles, p: &ProbabilisticConfig) -> u8 {
-    let present = |key: usize| profiles.counts[key][1..].iter().any(|c| *c > 0);
     let mut fields = 0u8;
     for (c, name) in COMPARISONS.iter().enumerate() {
         let wanted = p.compare.as_ref().is_none_or(|list| list.iter().any(|n| n == name));
-        let fed = (0..BLOCKING_KEYS.len()).any(|k| comparisons_of_key(k) & bit(c) != 0 && present(k));
+        let fed = (0..BLOCKING_KEYS.len()).any(|k| comparisons_of_key(k) & bit(c) != 0 && profiles.has(k));
         if wanted && fed {
             fields |= bit(c);
         }
@@ -275,7 +274,7 @@ struct Blocked {
 /// default rule over a key no profile has is left out (a configured one is
 /// reported with no pairs).
 fn blocking(profiles: &Profiles, rules: &[BlockingRule], max_pairs: u64, budget: &mut Budget) -> Result<Blocked> {
-    let present = |keys: &[String]| keys.iter().all(|n| profiles.counts[key(n)][1..].iter().any(|c| *c > 0));
+    let present = |keys: &[String]| keys.iter().all(|n| profiles.has(key(n)));
     let mut reports = Vec::new();
     let mut rule_pairs: Vec<(u8, Vec<u64>)> = Vec::new();
     // Rules still to block, next last; a refused rule's fallbacks go next.

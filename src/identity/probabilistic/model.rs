@@ -285,62 +285,23 @@ pub fn u_of(pairs: &[(u32, u32, Pattern)], non_match: impl Fn(u32, u32, Pattern)
     counts.iter().map(|c| smoothed(c)).collect()
 }
 
-/// u per field and level from `n` random pairs of profiles of different
-/// clusters, among the pairs the link type allows, all counted as non-matches.
-pub fn estimate_u(profiles: &Profiles, active: u8, n: usize, seed: u64) -> (Vec<Vec<f64>>, u64) {
-    let pairs = random_pairs(profiles, active, n, seed);
-    (u_of(&pairs, |_, _, _| 1.0), pairs.len() as u64)
-}
-
 /// `n` random pairs of profiles (of different clusters) whose last names
 /// are equal (every such pair where there are no more than `n`), with their
-/// pattern over `active`: pairs drawn uniformly from all
-/// such pairs the link type allows, in seeded jobs like `estimate_u`. Empty
-/// when no two profiles share a last name.
+/// pattern over `active`: pairs drawn uniformly from all such pairs the link
+/// type allows, in seeded jobs like `random_pairs`. Empty when no two
+/// profiles share a last name.
 pub fn same_last_pairs(profiles: &Profiles, active: u8, n: usize, seed: u64) -> Vec<(u32, u32, Pattern)> {
     let last_name = |p: u32| match profiles.fields[p as usize][LAST] {
         0 => None,
         id => Some(id),
     };
-    if profiles.link_type != LinkType::LinkAndDedupe {
-        let Some(allowed) = AllowedPairs::new(profiles, last_name) else {
-            return Vec::new();
-        };
-        if allowed.total() <= n as f64 {
-            return every_pair(profiles, active, allowed.every());
-        }
-        return sample_pairs(profiles, active, n, seed, |rng| allowed.draw(rng));
-    }
-    // Profiles grouped by last name; a group is drawn in proportion to its pairs.
-    let mut by_last: Vec<(u32, u32)> = (0..profiles.len() as u32)
-        .filter_map(|p| last_name(p).map(|id| (id, p)))
-        .collect();
-    by_last.sort_unstable();
-    let groups: Vec<&[(u32, u32)]> = by_last.chunk_by(|a, b| a.0 == b.0).filter(|g| g.len() >= 2).collect();
-    let mut cumulative = Vec::with_capacity(groups.len());
-    let mut total = 0.0;
-    for g in &groups {
-        total += (g.len() * (g.len() - 1) / 2) as f64;
-        cumulative.push(total);
-    }
-    if groups.is_empty() {
+    let Some(allowed) = AllowedPairs::new(profiles, last_name) else {
         return Vec::new();
-    }
-    if total <= n as f64 {
-        let every = groups.iter().flat_map(|g| {
-            g.iter()
-                .enumerate()
-                .flat_map(move |(k, &(_, x))| g[k + 1..].iter().map(move |&(_, y)| (x, y)))
-        });
-        return every_pair(profiles, active, every.collect());
-    }
-    let draw = |rng: &mut ChaCha8Rng| {
-        let at = rng.random_range(0.0..total);
-        let group = groups[cumulative.partition_point(|c| *c <= at).min(groups.len() - 1)];
-        let (i, j) = (rng.random_range(0..group.len()), rng.random_range(0..group.len()));
-        (i != j).then(|| (group[i].1, group[j].1))
     };
-    sample_pairs(profiles, active, n, seed, draw)
+    if allowed.total() <= n as f64 {
+        return every_pair(profiles, active, allowed.every());
+    }
+    sample_pairs(profiles, active, n, seed, |rng| allowed.draw(rng))
 }
 
 /// u of each location level among the same-surname `pairs`
@@ -376,17 +337,6 @@ pub fn location_u(pairs: &[(u32, u32, Pattern)], counts: impl Fn(Pattern) -> boo
         normalise(&mut u);
         u
     })
-}
-
-/// u of each location level among random same-surname pairs, all counted,
-/// against location's u among all random pairs.
-pub fn estimate_location_u_same_last(profiles: &Profiles, n: usize, seed: u64) -> Option<Vec<f64>> {
-    let (u, _) = estimate_u(profiles, 1 << LOCATION, n, seed);
-    location_u(
-        &same_last_pairs(profiles, 1 << LOCATION, n, seed),
-        |_| true,
-        &u[LOCATION],
-    )
 }
 
 /// One EM run on the pattern counts of one blocking rule; `fixed` fields
@@ -598,6 +548,24 @@ impl Scorer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// u per field and level from `n` random pairs of profiles of different
+    /// clusters, among the pairs the link type allows, all counted as non-matches.
+    fn estimate_u(profiles: &Profiles, active: u8, n: usize, seed: u64) -> (Vec<Vec<f64>>, u64) {
+        let pairs = random_pairs(profiles, active, n, seed);
+        (u_of(&pairs, |_, _, _| 1.0), pairs.len() as u64)
+    }
+
+    /// u of each location level among random same-surname pairs, all counted,
+    /// against location's u among all random pairs.
+    fn estimate_location_u_same_last(profiles: &Profiles, n: usize, seed: u64) -> Option<Vec<f64>> {
+        let (u, _) = estimate_u(profiles, 1 << LOCATION, n, seed);
+        location_u(
+            &same_last_pairs(profiles, 1 << LOCATION, n, seed),
+            |_| true,
+            &u[LOCATION],
+        )
+    }
 
     /// Draws a level (1-based) from a distribution over the non-null levels.
     fn draw_level(rng: &mut ChaCha8Rng, p: &[f64]) -> u8 {

@@ -374,6 +374,11 @@ impl Profiles {
         codes_match(a, b)
     }
 
+    /// Whether some profile has a value of `field`.
+    pub fn has(&self, field: usize) -> bool {
+        self.counts[field][1..].iter().any(|c| *c > 0)
+    }
+
     pub fn text(&self, field: usize, profile: u32) -> Option<&str> {
         match self.fields[profile as usize][field] {
             0 => None,
