@@ -3,7 +3,7 @@
 //! (which the model treats as no evidence). Postcode, address and city are
 //! one comparison, `location`: they are not independent (a household shares
 //! all three), and counting them as three would triple the evidence. A
-//! pair's levels are packed into one `Pattern`, three bits per comparison,
+//! pair's levels are packed into one `Pattern`, four bits per comparison,
 //! so training and scoring work on the few distinct patterns, not on pairs.
 
 use oneview_udfs::similarity::jaro_winkler;
@@ -59,8 +59,17 @@ pub fn level_count(comparison: usize) -> usize {
     labels(comparison).len() + 1
 }
 
+/// Bits of a comparison's level in a pattern: up to 15 levels and null.
+const LEVEL_BITS: usize = 4;
+
 pub fn level(pattern: Pattern, comparison: usize) -> u8 {
-    ((pattern >> (3 * comparison)) & 0b111) as u8
+    ((pattern >> (LEVEL_BITS * comparison)) & ((1 << LEVEL_BITS) - 1)) as u8
+}
+
+/// The pattern of one comparison at `level` (the others null); patterns are
+/// the bitwise or of these.
+pub fn at_level(comparison: usize, level: u8) -> Pattern {
+    Pattern::from(level) << (LEVEL_BITS * comparison)
 }
 
 /// The first-name level of a close spelling (Jaro-Winkler ≥ 0.92).
@@ -394,10 +403,14 @@ pub fn compare(profiles: &Profiles, x: u32, y: u32, active: u8) -> Pattern {
             },
             _ => location(profiles, x, y),
         };
-        pattern |= u32::from(level) << (3 * comparison);
+        pattern |= at_level(comparison, level);
     }
     pattern
 }
+
+/// The comparisons that tell a household member from a duplicate: given
+/// name and date of birth (in pattern order).
+pub const PERSON: [usize; 2] = [0, 2];
 
 /// Whether a pattern's given name and date of birth both say two people:
 /// each different, where `active` compares it (vacuously true when it
@@ -405,12 +418,19 @@ pub fn compare(profiles: &Profiles, x: u32, y: u32, active: u8) -> Pattern {
 /// given name or date of birth rarely both change, even where one of them
 /// is often replaced (a nickname, a typo, another given name).
 pub fn differs_on_person(pattern: Pattern, active: u8) -> bool {
-    const FIRST: usize = 0;
-    const DATE: usize = 2;
-    [FIRST, DATE]
+    PERSON
         .into_iter()
         .filter(|c| active & (1 << c) != 0)
         .all(|c| level(pattern, c) as usize == labels(c).len())
+}
+
+/// Whether `differs_on_person` can say anything of a pattern: every one of
+/// its comparisons that `active` compares has a value on both sides.
+pub fn judgeable_on_person(pattern: Pattern, active: u8) -> bool {
+    PERSON
+        .into_iter()
+        .filter(|c| active & (1 << c) != 0)
+        .all(|c| level(pattern, c) != NULL)
 }
 
 /// A pattern as text: `first_name:exact last_name:jaro_winkler>=0.92 …`.

@@ -547,14 +547,12 @@ fn train_model(
     let random = model::random_pairs(profiles, fields, samples, SEED);
     let sampled = random.len() as u64;
     let households = household_pairs(profiles, fields, samples);
-    let fit = |u: &[Vec<f64>]| {
+    let tf = term_frequency_fields(p);
+    let fit = |u: &[Vec<f64>], previous: Option<&Model>| {
         // The household correction, drawn towards this u where few pairs speak.
         let household = households.as_ref().and_then(|h| {
-            model::location_u(
-                &h.pairs,
-                |pattern| compare::differs_on_person(pattern, h.read),
-                &u[model::LOCATION],
-            )
+            let seen = h.different_people(profiles, previous, tf);
+            model::location_u(&seen, &u[model::LOCATION])
         });
         let runs = em_per_rule(fields, rule_pairs, candidates, u, household.as_ref());
         let provisional = Model::assemble(
@@ -574,13 +572,13 @@ fn train_model(
             ..provisional
         }
     };
-    let mut model = fit(&model::u_of(&random, |_, _, _| 1.0));
+    let mut model = fit(&model::u_of(&random, |_, _, _| 1.0), None);
     for _ in 0..U_ROUNDS {
         // Lambda is the chance that two random profiles match, so the
         // model's probability of a random pair is its posterior as it is.
-        let scorer = Scorer::new(&model, COMPARISONS, profiles, term_frequency_fields(p));
+        let scorer = Scorer::new(&model, COMPARISONS, profiles, tf);
         let u = model::u_of(&random, |x, _, pattern| 1.0 - scorer.probability(profiles, x, pattern));
-        model = fit(&u);
+        model = fit(&u, Some(&model));
     }
     model
 }
@@ -591,6 +589,46 @@ struct Households {
     pairs: Vec<(u32, u32, Pattern)>,
     /// The comparisons the pairs were compared on.
     read: u8,
+}
+
+impl Households {
+    /// Location's level counts among the pairs taken for different people:
+    /// those whose given name and date of birth both differ, less the
+    /// duplicates expected among them by the `previous` model (its exact
+    /// agreements weighted by frequency in `tf`). A duplicate's given name and date of birth can both
+    /// change, so some of those pairs are one person; counted as a
+    /// household, each such pair would make a shared address look common
+    /// among different people, on data where none share one, and the
+    /// correction would feed on itself. The expected number at each level:
+    /// the duplicates among the same-surname pairs whose given name or date
+    /// of birth does not differ (the model's probabilities, which these
+    /// agreements make clear), times the odds that both differ in a
+    /// duplicate (the model's m of "different" for each).
+    fn different_people(&self, profiles: &Profiles, previous: Option<&Model>, tf: u8) -> Vec<f64> {
+        let judged = self.pairs.iter().filter(|p| compare::differs_on_person(p.2, self.read));
+        let mut seen = model::location_levels(judged.map(|p| (p.2, 1.0)));
+        let Some(previous) = previous else {
+            return seen;
+        };
+        let both_differ = compare::PERSON
+            .iter()
+            .filter(|c| self.read & bit(**c) != 0)
+            .map(|c| previous.m_of_different(COMPARISONS[*c]))
+            .product::<f64>();
+        if both_differ >= 1.0 {
+            return seen;
+        }
+        let scorer = Scorer::new(previous, COMPARISONS, profiles, tf);
+        // The pairs were compared without their (equal) last names.
+        let same_last = compare::at_level(model::LAST_NAME, 1);
+        let agreeing = self
+            .pairs
+            .iter()
+            .filter(|p| compare::judgeable_on_person(p.2, self.read) && !compare::differs_on_person(p.2, self.read))
+            .map(|&(x, _, pattern)| (pattern, scorer.probability(profiles, x, pattern | same_last)));
+        model::less_duplicates(&mut seen, &model::location_levels(agreeing), both_differ);
+        seen
+    }
 }
 
 /// The household pairs; None unless last names and location are both compared.

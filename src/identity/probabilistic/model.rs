@@ -304,33 +304,54 @@ pub fn same_last_pairs(profiles: &Profiles, active: u8, n: usize, seed: u64) -> 
     sample_pairs(profiles, active, n, seed, |rng| allowed.draw(rng))
 }
 
-/// u of each location level among the same-surname `pairs`
-/// (`same_last_pairs`) that `counts` takes for different people: on data
-/// dense with duplicates many same-surname pairs are one person, and
-/// counting them would make agreeing addresses look common among
-/// non-matches. Smoothed towards `prior` (location's u among all pairs),
-/// a pseudo-count of as many pairs as levels spread as the prior: where few same-surname pairs of
-/// different people are seen, a surname says little about the address,
-/// and an address no such pair shared is not made common by a uniform
-/// pseudo-count. And no agreeing level is less likely than among all pairs
-/// (before the levels are normalised to sum to one):
-/// a shared surname never makes a shared place rarer, while the pairs
-/// `counts` can judge may lack a level altogether (those judged need a
+/// Location's level counts (null level included) of `pairs`, each counted
+/// with its weight.
+pub fn location_levels(pairs: impl Iterator<Item = (Pattern, f64)>) -> Vec<f64> {
+    count_levels(pairs).swap_remove(LOCATION)
+}
+
+/// Takes from `seen` (location's level counts of the same-surname pairs
+/// whose person comparisons all differ) the duplicates expected among them:
+/// `agreeing` holds the duplicates counted among the other judgeable pairs
+/// (by match probability), and a duplicate's person comparisons all differ
+/// with probability `all_differ`, so for each of those about
+/// `all_differ / (1 - all_differ)` such duplicates were seen.
+pub fn less_duplicates(seen: &mut [f64], agreeing: &[f64], all_differ: f64) {
+    if all_differ >= 1.0 {
+        return;
+    }
+    let odds = all_differ / (1.0 - all_differ);
+    for (count, duplicates) in seen.iter_mut().zip(agreeing) {
+        *count = (*count - duplicates * odds).max(0.0);
+    }
+}
+
+/// u of each location level among same-surname pairs of different people
+/// (`same_last_pairs`, counted by location level in `seen`, null level
+/// included): on data dense with duplicates many same-surname pairs are one
+/// person, and counting them would make agreeing addresses look common
+/// among non-matches, so the caller counts only those it takes for
+/// different people. Smoothed towards `prior` (location's u among all
+/// pairs), a pseudo-count of as many pairs as levels spread as the prior:
+/// where few same-surname pairs of different people are seen, a surname
+/// says little about the address, and an address no such pair shared is
+/// not made common by a uniform pseudo-count. And no agreeing level is less
+/// likely than among all pairs (before the levels are normalised to sum to
+/// one): a shared surname never makes a shared place rarer, while the pairs
+/// the caller can judge may lack a level altogether (those judged need a
 /// date of birth, which guest orders without an address line do not have).
 /// None when no pair is left with a location to compare.
-pub fn location_u(pairs: &[(u32, u32, Pattern)], counts: impl Fn(Pattern) -> bool, prior: &[f64]) -> Option<Vec<f64>> {
-    let kept = pairs.iter().filter(|p| counts(p.2)).map(|p| (p.2, 1.0));
-    let location = &count_levels(kept)[LOCATION];
-    let seen: f64 = location[1..].iter().sum();
+pub fn location_u(seen: &[f64], prior: &[f64]) -> Option<Vec<f64>> {
+    let total: f64 = seen[1..].iter().sum();
     let weight = prior.len() as f64;
     let disagreeing = prior.len() - 1;
-    (seen > 0.0).then(|| {
-        let mut u: Vec<f64> = location[1..]
+    (total > 0.0).then(|| {
+        let mut u: Vec<f64> = seen[1..]
             .iter()
             .zip(prior)
             .enumerate()
             .map(|(l, (c, p))| {
-                let smoothed = (c + weight * p) / (seen + weight);
+                let smoothed = (c + weight * p) / (total + weight);
                 if l < disagreeing { smoothed.max(*p) } else { smoothed }
             })
             .collect();
@@ -411,6 +432,16 @@ pub fn em(
 }
 
 impl Model {
+    /// m of the last level ("different") of comparison `name`; 1 where the
+    /// model does not compare it.
+    pub fn m_of_different(&self, name: &str) -> f64 {
+        self.comparisons
+            .iter()
+            .find(|c| c.name == name)
+            .and_then(|c| c.levels.last())
+            .map_or(1.0, |l| l.m)
+    }
+
     /// Puts the estimates together: m averaged over the rules that estimated
     /// it (the prior where none did).
     #[allow(clippy::too_many_arguments)]
@@ -547,6 +578,7 @@ impl Scorer {
 
 #[cfg(test)]
 mod tests {
+    use super::super::compare::at_level;
     use super::*;
 
     /// u per field and level from `n` random pairs of profiles of different
@@ -560,11 +592,8 @@ mod tests {
     /// against location's u among all random pairs.
     fn estimate_location_u_same_last(profiles: &Profiles, n: usize, seed: u64) -> Option<Vec<f64>> {
         let (u, _) = estimate_u(profiles, 1 << LOCATION, n, seed);
-        location_u(
-            &same_last_pairs(profiles, 1 << LOCATION, n, seed),
-            |_| true,
-            &u[LOCATION],
-        )
+        let pairs = same_last_pairs(profiles, 1 << LOCATION, n, seed);
+        location_u(&location_levels(pairs.iter().map(|p| (p.2, 1.0))), &u[LOCATION])
     }
 
     /// Draws a level (1-based) from a distribution over the non-null levels.
@@ -611,7 +640,7 @@ mod tests {
                 let missing = rng.random_range(0.0..1.0) < 0.1;
                 let p = if is_match { &m_true[f] } else { &u[f] };
                 let level = if missing { 0 } else { draw_level(&mut rng, p) };
-                pattern |= u32::from(level) << (3 * f);
+                pattern |= at_level(f, level);
             }
             *patterns.entry(pattern).or_default() += 1;
         }
@@ -638,9 +667,7 @@ mod tests {
         use super::super::compare::differs_on_person;
         let (first, date) = (0, 2);
         let at = |first_level: u8, date_level: u8, location: u8| {
-            u32::from(first_level) << (3 * first)
-                | u32::from(date_level) << (3 * date)
-                | u32::from(location) << (3 * LOCATION)
+            at_level(first, first_level) | at_level(date, date_level) | at_level(LOCATION, location)
         };
         // At one address (level 1): 60 duplicates with their given name, 40
         // with their date of birth, 30 without a date of birth, 5 households;
@@ -652,19 +679,57 @@ mod tests {
         pairs.extend((0..895).map(|i| (3000 + i, 4000 + i, at(6, 5, 6))));
         // Location's u among all pairs, which the estimate is drawn towards.
         let prior = [0.0001, 0.0001, 0.0001, 0.0007, 0.0091, 0.99];
-        let all = location_u(&pairs, |_| true, &prior).unwrap();
+        let counted = |keep: &dyn Fn(Pattern) -> bool| {
+            let seen = location_levels(pairs.iter().filter(|p| keep(p.2)).map(|p| (p.2, 1.0)));
+            location_u(&seen, &prior).unwrap()
+        };
+        let all = counted(&|_| true);
         let people = 1 << first | 1 << date | 1 << LOCATION;
-        let without = location_u(&pairs, |p| differs_on_person(p, people), &prior).unwrap();
+        let without = counted(&|p| differs_on_person(p, people));
         // (count + 6 × prior) / (pairs + 6), one pair's weight per level; the
         // levels raised to the prior (below) take about 1% from the others.
         let near = |got: f64, want: f64| (got - want).abs() < 0.015 * want;
         assert!(near(all[0], (135.0 + 0.0006) / 1036.0), "{all:?}");
         assert!(near(without[0], (5.0 + 0.0006) / 906.0), "{without:?}");
         // Without dates of birth compared, the given name alone decides.
-        let by_name = location_u(&pairs, |p| differs_on_person(p, 1 << first | 1 << LOCATION), &prior).unwrap();
+        let by_name = counted(&|p| differs_on_person(p, 1 << first | 1 << LOCATION));
         assert!(near(by_name[0], (75.0 + 0.0006) / 976.0), "{by_name:?}");
         // A level no judged pair reached is as likely as among all pairs, not less.
         assert!(near(without[3], 0.0007) && near(without[4], 0.0091), "{without:?}");
+    }
+
+    /// Same-surname pairs simulated from known parameters: 20,000
+    /// duplicates (80% at one address), whose given name and date of birth
+    /// both differ in 1 in 50, and 50,000 pairs of different people, 40 of
+    /// them households at one address. What is left at the shared address
+    /// after the expected duplicates are taken is the households, within
+    /// sampling error (a binomial's standard deviation of the about 326
+    /// duplicates whose person comparisons both differ is 18).
+    #[test]
+    fn the_expected_duplicates_are_taken_from_the_household_count() {
+        let (all_differ, at_address) = (0.02, 0.8);
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        // Location counts, null level first: 1 the same address, 6 different.
+        let (mut judged, mut agreeing) = (vec![0.0; 7], vec![0.0; 7]);
+        for _ in 0..20_000 {
+            let level = if rng.random::<f64>() < at_address { 1 } else { 6 };
+            if rng.random::<f64>() < all_differ {
+                judged[level] += 1.0;
+            } else {
+                agreeing[level] += 1.0; // scored as a match with certainty
+            }
+        }
+        judged[1] += 40.0;
+        judged[6] += 50_000.0 - 40.0;
+        let before = judged[1];
+        less_duplicates(&mut judged, &agreeing, all_differ);
+        assert!(before > 300.0, "{before}");
+        assert!((judged[1] - 40.0).abs() < 3.0 * 18.0, "households left {}", judged[1]);
+        // Never below zero: where duplicates explain everything, nothing is left.
+        let mut none = vec![0.0, 2.0, 0.0, 0.0, 0.0, 0.0, 10.0];
+        less_duplicates(&mut none, &[0.0, 400.0, 0.0, 0.0, 0.0, 0.0, 0.0], all_differ);
+        assert_eq!(none[1], 0.0);
+        assert_eq!(none[6], 10.0);
     }
 
     /// Households: profiles 2k and 2k+1 share a last name and a postcode.
@@ -785,7 +850,7 @@ mod tests {
             // Fields 0 and 2 (first_name has 5 levels; use the first three).
             let a = draw(p0, &mut rng);
             let b = draw(p1, &mut rng);
-            *patterns.entry(a | (b << 6)).or_default() += 1;
+            *patterns.entry(at_level(0, a) | at_level(2, b)).or_default() += 1;
         }
         let mut u_full: Vec<Vec<f64>> = (0..COMPARISONS)
             .map(|f| vec![1.0 / (level_count(f) - 1) as f64; level_count(f) - 1])
