@@ -3,7 +3,7 @@
 //! split a value shared by people of different first names (a family email).
 
 use oneview_udfs::normalize::nicknames;
-use oneview_udfs::similarity::jaro_winkler;
+use oneview_udfs::similarity::jaro_winkler_at_least;
 
 /// The comparison level of two normalized first names, from 1 (equal) to 5
 /// (different): `same_nickname` tells whether one can be a nickname of the
@@ -13,7 +13,7 @@ pub fn first_name(a: &str, b: &str, same_nickname: bool) -> u8 {
         1
     } else if same_nickname {
         2
-    } else if jaro_winkler(a, b) >= 0.92 {
+    } else if jaro_winkler_at_least(a, b, 0.92) {
         3
     } else if (a.len() == 1 && b.starts_with(a)) || (b.len() == 1 && a.starts_with(b)) {
         4

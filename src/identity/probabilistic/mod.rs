@@ -233,7 +233,7 @@ pub fn score_saved(
         .zip(&candidates.patterns)
         .map(|(&pr, &pattern)| {
             let (x, y) = unpair(pr);
-            (x, y, pattern, scorer.probability(&profiles, x, pattern))
+            (x, y, pattern, scorer.probability(&profiles, x, y, pattern))
         })
         .collect();
     budget.set(PAIRS, 0)?;
@@ -453,7 +453,8 @@ fn accepted_pairs(
         .iter()
         .zip(&candidates.patterns)
         .filter_map(|(&pr, &pattern)| {
-            let probability = scorer.probability(profiles, unpair(pr).0, pattern);
+            let (x, y) = unpair(pr);
+            let probability = scorer.probability(profiles, x, y, pattern);
             (probability >= threshold).then_some((probability, pr, pattern))
         })
         .collect();
@@ -577,7 +578,9 @@ fn train_model(
         // Lambda is the chance that two random profiles match, so the
         // model's probability of a random pair is its posterior as it is.
         let scorer = Scorer::new(&model, COMPARISONS, profiles, tf);
-        let u = model::u_of(&random, |x, _, pattern| 1.0 - scorer.probability(profiles, x, pattern));
+        let u = model::u_of(&random, |x, y, pattern| {
+            1.0 - scorer.probability(profiles, x, y, pattern)
+        });
         model = fit(&u, Some(&model));
     }
     model
@@ -625,7 +628,7 @@ impl Households {
             .pairs
             .iter()
             .filter(|p| compare::judgeable_on_person(p.2, self.read) && !compare::differs_on_person(p.2, self.read))
-            .map(|&(x, _, pattern)| (pattern, scorer.probability(profiles, x, pattern | same_last)));
+            .map(|&(x, y, pattern)| (pattern, scorer.probability(profiles, x, y, pattern | same_last)));
         model::less_duplicates(&mut seen, &model::location_levels(agreeing), both_differ);
         seen
     }

@@ -546,8 +546,8 @@ impl Scorer {
         }
     }
 
-    /// The match probability of a pair with `pattern`.
-    pub fn probability(&self, profiles: &Profiles, x: u32, pattern: Pattern) -> f64 {
+    /// The match probability of the pair `x`, `y` with `pattern`.
+    pub fn probability(&self, profiles: &Profiles, x: u32, y: u32, pattern: Pattern) -> f64 {
         let mut weight = self.prior;
         for f in 0..COMPARISONS {
             let Some(mut w) = self.weights[f].as_ref() else {
@@ -565,8 +565,11 @@ impl Scorer {
             }
             weight += match (&self.term_frequency[f], l) {
                 // Exact agreement on a value: as strong as the value is rare.
+                // Names agreeing across (swapped) are two values of this
+                // field: the commoner speaks.
                 (Some((log_m, shares)), 1) => {
-                    let share = shares[profiles.fields[x as usize][f] as usize];
+                    let share_of = |p: u32| shares[profiles.fields[p as usize][f] as usize];
+                    let share = share_of(x).max(share_of(y));
                     log_m - share.max(FLOOR).log2()
                 }
                 _ => w[l - 1],

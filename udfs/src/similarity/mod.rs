@@ -10,7 +10,7 @@ mod strings;
 mod test_words;
 
 pub use metaphone::{Code, double_metaphone};
-pub use strings::{jaro, jaro_winkler};
+pub use strings::{jaro, jaro_winkler, jaro_winkler_at_least, jaro_winkler_bound};
 
 use datafusion::logical_expr::ScalarUDF;
 
