@@ -6,9 +6,9 @@
 //! pair's levels are packed into one `Pattern`, four bits per comparison,
 //! so training and scoring work on the few distinct patterns, not on pairs.
 
-use oneview_udfs::similarity::{jaro_winkler, jaro_winkler_at_least, jaro_winkler_bound};
+use oneview_udfs::similarity::{jaro_winkler, jaro_winkler_at_least};
 
-use super::super::given_names::first_name;
+use super::super::given_names::first_name_within;
 use super::profiles::{ADDRESS, CITY, DOB, FIRST, LAST, POSTCODE, Profiles};
 
 pub type Pattern = u32;
@@ -77,11 +77,18 @@ const CLOSE_FIRST: u8 = 3;
 /// The last-name level of a close spelling (Jaro-Winkler ≥ 0.92).
 const CLOSE_LAST: u8 = 2;
 
+#[cfg(test)]
 fn last_name(a: &str, b: &str) -> u8 {
+    last_name_within(a, b, oneview_udfs::similarity::jaro_winkler_bound(a, b))
+}
+
+/// `last_name`, given an upper bound of the names' Jaro-Winkler similarity:
+/// the measure is skipped below the lowest level's.
+fn last_name_within(a: &str, b: &str, bound: f64) -> u8 {
     if a == b {
         return 1;
     }
-    if jaro_winkler_bound(a, b) < 0.80 {
+    if bound < 0.80 {
         return 4;
     }
     let s = jaro_winkler(a, b);
@@ -307,13 +314,22 @@ fn location(profiles: &Profiles, x: u32, y: u32) -> u8 {
 /// level. So one name found in the other's other place ("Blake Green"
 /// against "Gloufssis Blake": a given name swapped in and the surname
 /// replaced) is a name agreeing, as it is where nothing was swapped.
-fn name_levels(x: (Option<&str>, Option<&str>), y: (Option<&str>, Option<&str>), same_nickname: bool) -> (u8, u8) {
+///
+/// `bound(i, j)` bounds the Jaro-Winkler similarity of x's name `i` and y's
+/// name `j` from above (0 the given name, 1 the surname), so that most pairs
+/// skip the measure.
+fn name_levels(
+    x: (Option<&str>, Option<&str>),
+    y: (Option<&str>, Option<&str>),
+    same_nickname: bool,
+    bound: impl Fn(usize, usize) -> f64,
+) -> (u8, u8) {
     let first = match (x.0, y.0) {
-        (Some(a), Some(b)) => first_name(a, b, same_nickname),
+        (Some(a), Some(b)) => first_name_within(a, b, same_nickname, bound(0, 0)),
         _ => NULL,
     };
     let last = match (x.1, y.1) {
-        (Some(a), Some(b)) => last_name(a, b),
+        (Some(a), Some(b)) => last_name_within(a, b, bound(1, 1)),
         _ => NULL,
     };
     let (Some(fx), Some(lx), Some(fy), Some(ly)) = (x.0, x.1, y.0, y.1) else {
@@ -323,11 +339,11 @@ fn name_levels(x: (Option<&str>, Option<&str>), y: (Option<&str>, Option<&str>),
         return (first, last);
     }
     // The second comparison across only where the first is close (most pairs are not).
-    let first_across = last_name(fx, ly);
+    let first_across = last_name_within(fx, ly, bound(0, 1));
     if first_across > CLOSE_LAST {
         return (first, last);
     }
-    let across = (first_across, last_name(lx, fy));
+    let across = (first_across, last_name_within(lx, fy, bound(1, 0)));
     if across.0 + across.1 < first + last {
         // Which name is the given one is unknown once swapped: the closer
         // agreement counts as the given name's, whichever record is first.
@@ -372,6 +388,7 @@ pub fn compare(profiles: &Profiles, x: u32, y: u32, active: u8) -> Pattern {
         (text(FIRST, x), text(LAST, x)),
         (text(FIRST, y), text(LAST, y)),
         profiles.same_nickname(x, y),
+        |i, j| profiles.name_bound([FIRST, LAST][i], x, [FIRST, LAST][j], y),
     );
     // Names swapped are at most close, so the sounds never change them.
     let first = first_with_sound(first, || profiles.sound_alike(FIRST, x, y));
@@ -435,7 +452,9 @@ pub fn describe(pattern: Pattern, names: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use oneview_udfs::normalize::nicknames;
+    use oneview_udfs::similarity::jaro_winkler_bound;
 
+    use super::super::super::given_names::first_name;
     use super::*;
 
     fn first(a: &str, b: &str) -> u8 {
@@ -464,8 +483,10 @@ mod tests {
         assert_eq!(postcode("02139", "02142"), 2);
         assert_eq!(postcode("02139", "94105"), 3);
         assert_eq!(postcode("2260", "2206"), 2, "two neighbours swapped");
-        let names =
-            |x: (&str, &str), y: (&str, &str)| name_levels((Some(x.0), Some(x.1)), (Some(y.0), Some(y.1)), false);
+        let names = |x: (&str, &str), y: (&str, &str)| {
+            let bound = |i: usize, j: usize| jaro_winkler_bound([x.0, x.1][i], [y.0, y.1][j]);
+            name_levels((Some(x.0), Some(x.1)), (Some(y.0), Some(y.1)), false, bound)
+        };
         assert_eq!(names(("kelly", "neal"), ("neal", "kelly")), (1, 1), "swapped");
         assert_eq!(
             names(("harriet", "white"), ("whiite", "harriet")),

@@ -280,8 +280,19 @@ pub fn random_pairs(profiles: &Profiles, active: u8, n: usize, seed: u64) -> Vec
 /// (on a register where half the records are duplicates, a shared address
 /// seemed to happen once in 1,300 random pairs when no two different
 /// people share one).
-pub fn u_of(pairs: &[(u32, u32, Pattern)], non_match: impl Fn(u32, u32, Pattern) -> f64) -> Vec<Vec<f64>> {
-    let counts = count_levels(pairs.iter().map(|&(x, y, p)| (p, non_match(x, y, p))));
+pub fn u_of(pairs: &[(u32, u32, Pattern)], non_match: impl Fn(u32, u32, Pattern) -> f64 + Sync) -> Vec<Vec<f64>> {
+    // Counted in parallel chunks (a million pairs, each scored), then summed.
+    let chunk = pairs.len().div_ceil(SAMPLE_JOBS as usize).max(1);
+    let parts = parallel::map(pairs.len().div_ceil(chunk), |job| {
+        let part = &pairs[job * chunk..((job + 1) * chunk).min(pairs.len())];
+        count_levels(part.iter().map(|&(x, y, p)| (p, non_match(x, y, p))))
+    });
+    let mut counts: Vec<Vec<f64>> = (0..COMPARISONS).map(|f| vec![0.0; level_count(f)]).collect();
+    for part in parts {
+        for (total, c) in counts.iter_mut().zip(part) {
+            total.iter_mut().zip(c).for_each(|(t, x)| *t += x);
+        }
+    }
     counts.iter().map(|c| smoothed(c)).collect()
 }
 
@@ -764,6 +775,7 @@ mod tests {
             counts: Vec::new(),
             nicknames: vec![None],
             sounds: [Vec::new(), Vec::new()],
+            letters: [Vec::new(), Vec::new()],
             source: vec![0; n as usize],
             link_type: LinkType::LinkAndDedupe,
         };
@@ -804,6 +816,7 @@ mod tests {
             counts: Vec::new(),
             nicknames: vec![None],
             sounds: [Vec::new(), Vec::new()],
+            letters: [Vec::new(), Vec::new()],
             source: (0..n).map(|i| u32::from(i >= 980)).collect(),
             link_type: LinkType::LinkOnly,
         };

@@ -9,7 +9,7 @@ use std::collections::hash_map::Entry;
 use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::array::Array;
 use oneview_udfs::normalize::nicknames::{self, GivenName};
-use oneview_udfs::similarity::{Code, double_metaphone};
+use oneview_udfs::similarity::{Code, Letters, double_metaphone, jaro_winkler_bound_of};
 
 use super::super::graph::Graph;
 use super::super::records::{Records, SourceRecords, attribute_index, value};
@@ -34,6 +34,9 @@ pub struct Profiles {
     /// Per value id of the first and the last name, its Double Metaphone
     /// codes (primary, alternate), worked out once per distinct name.
     pub sounds: [Vec<(Code, Code)>; 2],
+    /// Per value id of the first and the last name, what bounds its
+    /// Jaro-Winkler similarity to another name cheaply.
+    pub letters: [Vec<Letters>; 2],
     /// Per profile, the source of its records, or `MIXED` when several
     /// sources hold it; with the link type, which pairs may be compared.
     pub source: Vec<u32>,
@@ -200,6 +203,7 @@ impl Builder {
                 counts: Vec::new(),
                 nicknames: Vec::new(),
                 sounds: [Vec::new(), Vec::new()],
+                letters: [Vec::new(), Vec::new()],
                 source: Vec::new(),
                 link_type,
             },
@@ -266,6 +270,7 @@ impl Builder {
             .collect();
         profiles.nicknames = values[FIRST].iter().map(|name| nicknames::lookup(name)).collect();
         profiles.sounds = [FIRST, LAST].map(|f| values[f].iter().map(|name| sound(name)).collect());
+        profiles.letters = [FIRST, LAST].map(|f| values[f].iter().map(|name| Letters::of(name)).collect());
         profiles.values = values;
         profiles
     }
@@ -374,6 +379,19 @@ impl Profiles {
         codes_match(a, b)
     }
 
+    /// An upper bound of the Jaro-Winkler similarity of name `a` (FIRST or
+    /// LAST) of profile `x` and name `b` of profile `y`; 1 where one is
+    /// missing or the names were not read (unit tests).
+    pub fn name_bound(&self, a: usize, x: u32, b: usize, y: u32) -> f64 {
+        let of = |field: usize, p: u32| {
+            self.letters[usize::from(field == LAST)].get(self.fields[p as usize][field] as usize)
+        };
+        match (of(a, x), of(b, y)) {
+            (Some(l), Some(r)) => jaro_winkler_bound_of(*l, *r),
+            _ => 1.0,
+        }
+    }
+
     /// Whether some profile has a value of `field`.
     pub fn has(&self, field: usize) -> bool {
         self.counts[field][1..].iter().any(|c| *c > 0)
@@ -435,6 +453,7 @@ mod tests {
                 counts: Vec::new(),
                 nicknames: Vec::new(),
                 sounds: [Vec::new(), Vec::new()],
+                letters: [Vec::new(), Vec::new()],
                 source: source.clone(),
                 link_type,
             };
@@ -462,6 +481,7 @@ mod tests {
             counts: Vec::new(),
             nicknames: Vec::new(),
             sounds: [Vec::new(), Vec::new()],
+            letters: [Vec::new(), Vec::new()],
             source: vec![3, 3],
             link_type,
         };

@@ -111,6 +111,41 @@ pub fn jaro_winkler_bound(a: &str, b: &str) -> f64 {
     jaro + 0.4 * (1.0 - jaro)
 }
 
+/// What a looser `jaro_winkler_bound` reads of a string, worked out once per
+/// distinct value where the same values are compared many times: its
+/// length and which bytes (hashed to 64 bits) it holds.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Letters {
+    mask: u64,
+    len: u32,
+    ascii: bool,
+}
+
+impl Letters {
+    pub fn of(s: &str) -> Letters {
+        Letters {
+            mask: s.bytes().fold(0u64, |mask, c| mask | 1 << (c & 63)),
+            len: s.len() as u32,
+            ascii: s.is_ascii(),
+        }
+    }
+}
+
+/// An upper bound of Jaro-Winkler from `Letters`, cheaper than
+/// `jaro_winkler_bound`: it counts from both sides, but a byte one string
+/// lacks once however often the other holds it.
+pub fn jaro_winkler_bound_of(a: Letters, b: Letters) -> f64 {
+    if !(a.ascii && b.ascii) || a.len == 0 || b.len == 0 {
+        return 1.0;
+    }
+    // Matched characters are at most those of either side whose byte the
+    // other holds; each byte one side lacks takes at least one.
+    let absent = |s: Letters, other: Letters| (s.mask & !other.mask).count_ones();
+    let matched = (a.len - absent(a, b)).min(b.len - absent(b, a)) as f64;
+    let jaro = (matched / a.len as f64 + matched / b.len as f64 + 1.0) / 3.0;
+    jaro + 0.4 * (1.0 - jaro)
+}
+
 /// Whether `jaro_winkler(a, b) >= threshold`, the measure skipped where
 /// `jaro_winkler_bound` rules it out.
 pub fn jaro_winkler_at_least(a: &str, b: &str, threshold: f64) -> bool {
@@ -151,7 +186,7 @@ fn damerau_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> 
 
 #[cfg(test)]
 mod tests {
-    use super::{damerau_levenshtein, jaro, jaro_winkler, jaro_winkler_bound};
+    use super::{Letters, damerau_levenshtein, jaro, jaro_winkler, jaro_winkler_bound, jaro_winkler_bound_of};
 
     /// The same answers as strsim's reference implementation, ASCII and not,
     /// with the Winkler bonus below and above the 0.7 threshold.
@@ -225,9 +260,12 @@ mod tests {
             for b in &strings {
                 let (measure, bound) = (jaro_winkler(a, b), jaro_winkler_bound(a, b));
                 assert!(measure <= bound + 1e-12, "{a:?} {b:?}: {measure} above {bound}");
+                let looser = jaro_winkler_bound_of(Letters::of(a), Letters::of(b));
+                assert!(measure <= looser + 1e-12, "{a:?} {b:?}: {measure} above {looser}");
             }
         }
         assert!(jaro_winkler_bound("street", "karoola") < 0.90);
         assert!(jaro_winkler_bound("smith", "jones") < 0.80);
+        assert!(jaro_winkler_bound_of(Letters::of("smith"), Letters::of("jones")) < 0.80);
     }
 }
