@@ -25,6 +25,7 @@ pub fn labels(comparison: usize) -> &'static [&'static str] {
             "exact",
             "nickname",
             "jaro_winkler>=0.92",
+            "one_edit",
             "sounds_alike",
             "initial",
             "different",
@@ -32,6 +33,7 @@ pub fn labels(comparison: usize) -> &'static [&'static str] {
         1 => &[
             "exact",
             "jaro_winkler>=0.92",
+            "one_edit",
             "sounds_alike",
             "jaro_winkler>=0.80",
             "different",
@@ -40,12 +42,15 @@ pub fn labels(comparison: usize) -> &'static [&'static str] {
             "exact",
             "day_month_swapped",
             "one_digit_differs",
+            "same_year_and_month",
             "one_part_differs",
+            "within_a_year",
             "different",
         ],
         _ => &[
             "same_address",
             "same_street",
+            "similar_address",
             "same_postcode_no_address",
             "same_postcode",
             "same_area",
@@ -103,25 +108,32 @@ fn last_name_within(a: &str, b: &str, bound: f64) -> u8 {
 
 /// Dates as eight digits, `YYYYMMDD` (`profiles::date_digits`): exact; day
 /// and month swapped; one digit typed wrong or two neighbours swapped
-/// (`19850314`, `19850341`), which is how dates are mistyped; one of year,
-/// month and day different; different.
+/// (`19850314`, `19850341`), which is how dates are mistyped; the same year
+/// and month (another day); one of year and month different, the other two
+/// parts equal; within a year (twelve months apart at most, the days aside);
+/// different.
 fn date(a: &str, b: &str) -> u8 {
     if a == b {
         return 1;
     }
-    if a.len() != 8 || b.len() != 8 {
-        return 5;
+    if a.len() != 8 || b.len() != 8 || !a.is_ascii() || !b.is_ascii() {
+        return 7;
     }
     let (ya, ma, da) = (&a[0..4], &a[4..6], &a[6..8]);
     let (yb, mb, db) = (&b[0..4], &b[4..6], &b[6..8]);
+    let months = |y: &str, m: &str| Some(y.parse::<i32>().ok()? * 12 + m.parse::<i32>().ok()?);
     if ya == yb && ma == db && da == mb {
         2
     } else if one_digit_apart(a.as_bytes(), b.as_bytes()) {
         3
-    } else if [ya == yb, ma == mb, da == db].iter().filter(|x| **x).count() == 2 {
+    } else if ya == yb && ma == mb {
         4
-    } else {
+    } else if da == db && (ya == yb || ma == mb) {
         5
+    } else if matches!((months(ya, ma), months(yb, mb)), (Some(x), Some(y)) if (x - y).abs() <= 12) {
+        6
+    } else {
+        7
     }
 }
 
@@ -164,8 +176,11 @@ fn postcode(a: &str, b: &str) -> u8 {
 /// or nearly every word of the shorter (four in five) found in the other,
 /// spelt alike or split or joined differently (`de lungra`, `delungra`) —
 /// with house numbers that agree where both have one; 2 the same street,
-/// other house numbers (12 and 14 Everard Street are neighbours); 3
-/// different.
+/// other house numbers (12 and 14 Everard Street are neighbours: the words
+/// so found, or the lines without their numbers close as a whole); 3 alike:
+/// house numbers that agree where both have one and at least half the words
+/// of the shorter line, two or more, found in the other (a second line
+/// replaced, or words mistyped past recognition); 4 different.
 fn address(a: &str, b: &str) -> u8 {
     if a == b {
         return 1;
@@ -177,13 +192,22 @@ fn address(a: &str, b: &str) -> u8 {
         return 1;
     }
     let (short, long) = if a.len() <= b.len() { (&wa, &wb) } else { (&wb, &wa) };
-    // With other house numbers, the street is what is left to compare.
-    let (words, found) = words_found(short.words(), long.words(), numbers_differ);
-    match (words >= 2 && found * 5 >= words * 4, numbers_differ) {
-        (true, false) => 1,
-        (true, true) => 2,
-        _ => 3,
+    // With other house numbers, the street is what is left to compare, and
+    // only the same street counts; with the same, half the words will do.
+    let (words, found) = words_found(short.words(), long.words(), numbers_differ, (4, 5));
+    if words >= 2 && found * 5 >= words * 4 {
+        return if numbers_differ { 2 } else { 1 };
     }
+    if numbers_differ {
+        return if jaro_winkler_at_least(&wa.without_numbers(), &wb.without_numbers(), 0.90) {
+            2
+        } else {
+            4
+        };
+    }
+    // Alike: counted without the house number, which alone is no street.
+    let (words, found) = words_found(short.words(), long.words(), true, (1, 2));
+    if found >= 2 && found * 2 >= words { 3 } else { 4 }
 }
 
 fn is_number(w: &str) -> bool {
@@ -213,6 +237,12 @@ impl<'a> Words<'a> {
         &self.buffer[..self.len]
     }
 
+    /// The line without its words of digits.
+    fn without_numbers(&self) -> String {
+        let kept: Vec<&str> = self.words().iter().copied().filter(|w| !is_number(w)).collect();
+        kept.join(" ")
+    }
+
     /// The house number: the first word of digits.
     fn number(&self) -> Option<&'a str> {
         self.words().iter().copied().find(|w| is_number(w))
@@ -222,8 +252,9 @@ impl<'a> Words<'a> {
 /// The words of `short` (numbers left out with `skip_numbers`) and how many
 /// of them are in `long`: equal, spelt alike (Jaro-Winkler ≥ 0.90 for words
 /// of four letters or more), or two neighbours of one side written as one
-/// word on the other.
-fn words_found(short: &[&str], long: &[&str], skip_numbers: bool) -> (usize, usize) {
+/// word on the other. Stops early, with the count so far, once the share
+/// `need` (numerator, denominator) of the words is out of reach.
+fn words_found(short: &[&str], long: &[&str], skip_numbers: bool, need: (usize, usize)) -> (usize, usize) {
     let kept = |w: &&&str| !(skip_numbers && is_number(w));
     let in_long = |w: &str| {
         long.iter()
@@ -240,8 +271,8 @@ fn words_found(short: &[&str], long: &[&str], skip_numbers: bool) -> (usize, usi
     let (mut words, mut found) = (0usize, 0usize);
     let mut rest = short.iter().filter(kept).copied().peekable();
     while let Some(w) = rest.next() {
-        // Most pairs are different streets: stop once four in five is out of reach.
-        if (total - (words - found)) * 5 < total * 4 {
+        // Most pairs are different streets: stop once the share is out of reach.
+        if (total - (words - found)) * need.1 < total * need.0 {
             return (total, found);
         }
         words += 1;
@@ -268,8 +299,8 @@ const MAX_WORDS: usize = 24;
 
 /// Location: the same address line (and not a different postcode area,
 /// unless the city agrees: a mistyped postcode does not move a house); else
-/// the same street on those terms (another house number); else the same
-/// postcode, split by whether both sides had an address line to compare (a
+/// the same street on those terms (another house number); else alike
+/// address lines on those terms (`address`); else the same postcode, split by whether both sides had an address line to compare (a
 /// guest order with only a postcode against a CRM contact is not a
 /// household member at another address); else the same postcode area or
 /// city; else different.
@@ -294,14 +325,16 @@ fn location(profiles: &Profiles, x: u32, y: u32) -> u8 {
         1
     } else if address_level == 2 && same_place {
         2
-    } else if code_level == 1 && address_level == NULL {
+    } else if address_level == 3 && same_place {
         3
-    } else if code_level == 1 {
+    } else if code_level == 1 && address_level == NULL {
         4
-    } else if code_level == 2 || same_city {
+    } else if code_level == 1 {
         5
-    } else {
+    } else if code_level == 2 || same_city {
         6
+    } else {
+        7
     }
 }
 
@@ -318,12 +351,15 @@ fn location(profiles: &Profiles, x: u32, y: u32) -> u8 {
 /// `bound(i, j)` bounds the Jaro-Winkler similarity of x's name `i` and y's
 /// name `j` from above (0 the given name, 1 the surname), so that most pairs
 /// skip the measure.
+///
+/// Returns the levels of `given_names::first_name` and `last_name_within`,
+/// and whether they were read across.
 fn name_levels(
     x: (Option<&str>, Option<&str>),
     y: (Option<&str>, Option<&str>),
     same_nickname: bool,
     bound: impl Fn(usize, usize) -> f64,
-) -> (u8, u8) {
+) -> (u8, u8, bool) {
     let first = match (x.0, y.0) {
         (Some(a), Some(b)) => first_name_within(a, b, same_nickname, bound(0, 0)),
         _ => NULL,
@@ -333,66 +369,90 @@ fn name_levels(
         _ => NULL,
     };
     let (Some(fx), Some(lx), Some(fy), Some(ly)) = (x.0, x.1, y.0, y.1) else {
-        return (first, last);
+        return (first, last, false);
     };
     if (first, last) == (1, 1) {
-        return (first, last);
+        return (first, last, false);
     }
     // The second comparison across only where the first is close (most pairs are not).
     let first_across = last_name_within(fx, ly, bound(0, 1));
     if first_across > CLOSE_LAST {
-        return (first, last);
+        return (first, last, false);
     }
     let across = (first_across, last_name_within(lx, fy, bound(1, 0)));
     if across.0 + across.1 < first + last {
         // Which name is the given one is unknown once swapped: the closer
         // agreement counts as the given name's, whichever record is first.
         let (better, worse) = (across.0.min(across.1), across.0.max(across.1));
-        (if better == 1 { 1 } else { CLOSE_FIRST }, worse)
+        (if better == 1 { 1 } else { CLOSE_FIRST }, worse, true)
     } else {
-        (first, last)
+        (first, last, false)
+    }
+}
+
+/// Whether two names are one edit apart (Damerau-Levenshtein distance 1: a
+/// letter typed wrong, added or dropped, or two neighbours swapped), which
+/// Jaro-Winkler misses in short names (`ho`, `oh`).
+fn one_edit_apart(a: &str, b: &str) -> bool {
+    if !(a.is_ascii() && b.is_ascii()) {
+        return oneview_udfs::similarity::damerau_levenshtein(a, b) == 1;
+    }
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    let (short, long) = (short.as_bytes(), long.as_bytes());
+    match long.len() - short.len() {
+        0 => short != long && one_digit_apart(short, long),
+        1 => {
+            // One letter added: past the first difference, the rest agrees.
+            let at = (0..short.len()).find(|&i| short[i] != long[i]).unwrap_or(short.len());
+            short[at..] == long[at + 1..]
+        }
+        _ => false,
     }
 }
 
 /// A given-name level (`given_names::first_name`'s: exact, nickname, close,
-/// initial, different) with a level for names that sound alike (Double
-/// Metaphone) before the initial, for the pairs not closer already.
-fn first_with_sound(level: u8, sound_alike: impl FnOnce() -> bool) -> u8 {
+/// initial, different) with levels for names one edit apart and for names
+/// that sound alike (Double Metaphone) before the initial, for the pairs not
+/// closer already.
+fn first_level(level: u8, one_edit: impl FnOnce() -> bool, sound_alike: impl FnOnce() -> bool) -> u8 {
     match level {
-        4 => 5,
-        5 if sound_alike() => 4,
-        5 => 6,
-        closer => closer,
+        1..=3 => level,
+        _ if one_edit() => 4,
+        _ if sound_alike() => 5,
+        4 => 6,
+        _ => 7,
     }
 }
 
-/// A last-name level (`last_name`'s: exact, close, near, different) with a
-/// level for names that sound alike between close and near.
-fn last_with_sound(level: u8, sound_alike: impl FnOnce() -> bool) -> u8 {
+/// A last-name level (`last_name_within`'s: exact, close, near, different)
+/// with levels for names one edit apart and for names that sound alike
+/// between close and near.
+fn last_level(level: u8, one_edit: impl FnOnce() -> bool, sound_alike: impl FnOnce() -> bool) -> u8 {
     match level {
-        3 | 4 => {
-            if sound_alike() {
-                3
-            } else {
-                level + 1
-            }
-        }
-        closer => closer,
+        1 | 2 => level,
+        _ if one_edit() => 3,
+        _ if sound_alike() => 4,
+        3 => 5,
+        _ => 6,
     }
 }
 
 /// The pattern of two profiles over the active comparisons (a bit each).
 pub fn compare(profiles: &Profiles, x: u32, y: u32, active: u8) -> Pattern {
     let text = |field: usize, profile: u32| profiles.text(field, profile);
-    let (first, last) = name_levels(
+    let (first, last, across) = name_levels(
         (text(FIRST, x), text(LAST, x)),
         (text(FIRST, y), text(LAST, y)),
         profiles.same_nickname(x, y),
         |i, j| profiles.name_bound([FIRST, LAST][i], x, [FIRST, LAST][j], y),
     );
-    // Names swapped are at most close, so the sounds never change them.
-    let first = first_with_sound(first, || profiles.sound_alike(FIRST, x, y));
-    let last = last_with_sound(last, || profiles.sound_alike(LAST, x, y));
+    // Edits and sounds are of the names as they stand; across, not looked for.
+    let edit = |field: usize| {
+        !across && matches!((text(field, x), text(field, y)), (Some(a), Some(b)) if one_edit_apart(a, b))
+    };
+    let sound = |field: usize| !across && profiles.sound_alike(field, x, y);
+    let first = first_level(first, || edit(FIRST), || sound(FIRST));
+    let last = last_level(last, || edit(LAST), || sound(LAST));
     let mut pattern = 0;
     for comparison in 0..COMPARISONS {
         if active & (1 << comparison) == 0 {
@@ -465,27 +525,66 @@ mod tests {
     fn levels_of_each_comparison() {
         assert_eq!(first("william", "bill"), 2);
         assert_eq!(first("katherine", "katherina"), 3);
-        assert_eq!(first_with_sound(first("k", "kelly"), || false), 5, "initial");
-        assert_eq!(first_with_sound(first("kelly", "sam"), || false), 6, "different");
-        assert_eq!(first_with_sound(first("kelly", "sam"), || true), 4, "sounds alike");
-        assert_eq!(first_with_sound(first("kelly", "kelly"), || true), 1, "closer stays");
-        assert_eq!(last_with_sound(last_name("neal", "neale"), || true), 2, "close stays");
-        assert_eq!(last_with_sound(last_name("neal", "smith"), || true), 3, "sounds alike");
-        assert_eq!(last_with_sound(last_name("neal", "smith"), || false), 5, "different");
+        let no = || false;
+        assert_eq!(first_level(first("k", "kelly"), no, no), 6, "initial");
+        assert_eq!(first_level(first("kelly", "sam"), no, no), 7, "different");
+        assert_eq!(first_level(first("kelly", "sam"), no, || true), 5, "sounds alike");
+        assert_eq!(
+            first_level(first("jo", "jon"), || one_edit_apart("jo", "jon"), no),
+            4,
+            "one edit"
+        );
+        assert_eq!(
+            first_level(first("kelly", "kelly"), || true, || true),
+            1,
+            "closer stays"
+        );
+        assert_eq!(
+            last_level(last_name("neal", "neale"), || true, || true),
+            2,
+            "close stays"
+        );
+        assert_eq!(last_level(last_name("neal", "smith"), no, || true), 4, "sounds alike");
+        assert_eq!(
+            last_level(last_name("ho", "oh"), || one_edit_apart("ho", "oh"), no),
+            3,
+            "one edit"
+        );
+        assert_eq!(last_level(last_name("neal", "smith"), no, no), 6, "different");
+        assert_eq!(last_level(last_name("neal", "nell"), no, no), 5, "near");
         assert_eq!(last_name("neal", "neale"), 2);
+        for (a, b, one) in [
+            ("ho", "oh", true),
+            ("hxo", "ho", true),
+            ("ho", "hxo", true),
+            ("amner", "amber", true),
+            ("lily", "lilly", true),
+            ("jo", "al", false),
+            ("ho", "ho", false),
+            ("smith", "smyth", true),
+            ("smith", "smythe", false),
+            ("zoë", "zoe", true),
+        ] {
+            assert_eq!(one_edit_apart(a, b), one, "{a} {b}");
+        }
         assert_eq!(date("19850304", "19850403"), 2);
         assert_eq!(date("19850314", "19850341"), 3, "two neighbours swapped");
         assert_eq!(date("19850304", "19850904"), 3, "one digit");
         assert_eq!(date("19729518", "19720518"), 3, "an impossible date still compares");
-        assert_eq!(date("19850304", "19960304"), 4, "the year differs");
-        assert_eq!(date("19850304", "19900712"), 5);
+        assert_eq!(date("19850304", "19850328"), 4, "same year and month");
+        assert_eq!(date("19850304", "19960304"), 5, "the year differs");
+        assert_eq!(date("19850304", "19851204"), 5, "the month differs");
+        assert_eq!(date("19850304", "19860212"), 6, "within a year");
+        assert_eq!(date("19851230", "19860112"), 6, "within a year, over new year");
+        assert_eq!(date("19850304", "19900712"), 7);
         assert_eq!(postcode("SW1A 1AA", "SW1A 2BB"), 2);
         assert_eq!(postcode("02139", "02142"), 2);
         assert_eq!(postcode("02139", "94105"), 3);
         assert_eq!(postcode("2260", "2206"), 2, "two neighbours swapped");
         let names = |x: (&str, &str), y: (&str, &str)| {
             let bound = |i: usize, j: usize| jaro_winkler_bound([x.0, x.1][i], [y.0, y.1][j]);
-            name_levels((Some(x.0), Some(x.1)), (Some(y.0), Some(y.1)), false, bound)
+            let (first, last, _) = name_levels((Some(x.0), Some(x.1)), (Some(y.0), Some(y.1)), false, bound);
+            (first, last)
         };
         assert_eq!(names(("kelly", "neal"), ("neal", "kelly")), (1, 1), "swapped");
         assert_eq!(
@@ -503,7 +602,7 @@ mod tests {
             (1, CLOSE_LAST),
             "the closer is the given name's"
         );
-        assert_eq!(date("19850314", "1985031"), 5, "not eight digits");
+        assert_eq!(date("19850314", "1985031"), 7, "not eight digits");
         assert_eq!(
             names(("kelly", "neal"), ("kelly", "neale")),
             (1, 2),
@@ -525,7 +624,17 @@ mod tests {
         );
         assert_eq!(address("23 ramsay place mirani", "23 ramsay place mirani"), 1);
         assert_eq!(address("12 everard street", "14 everard street"), 2, "neighbours");
-        assert_eq!(address("1 main street", "1 high street"), 3);
+        assert_eq!(address("1 main street", "1 high street"), 4);
+        assert_eq!(
+            address("11 cochrane crescent the rookery", "11 cochrane crescent spyla w farm"),
+            3,
+            "a second line replaced"
+        );
+        assert_eq!(
+            address("21 launcestonrstreet carav n park", "40 launceston street caravn park"),
+            2,
+            "the same street, mistyped past its words"
+        );
         assert_eq!(
             address("144 hall street karoola delungra", "144 karoola de lungra"),
             1,
@@ -545,6 +654,6 @@ mod tests {
             1,
             "one side without a number"
         );
-        assert_eq!(address("12 everard street", "14 kent road"), 3);
+        assert_eq!(address("12 everard street", "14 kent road"), 4);
     }
 }

@@ -10,7 +10,9 @@ mod strings;
 mod test_words;
 
 pub use metaphone::{Code, double_metaphone};
-pub use strings::{Letters, jaro, jaro_winkler, jaro_winkler_at_least, jaro_winkler_bound, jaro_winkler_bound_of};
+pub use strings::{
+    Letters, damerau_levenshtein, jaro, jaro_winkler, jaro_winkler_at_least, jaro_winkler_bound, jaro_winkler_bound_of,
+};
 
 use datafusion::logical_expr::ScalarUDF;
 
