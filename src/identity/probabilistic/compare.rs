@@ -121,7 +121,7 @@ fn date(a: &str, b: &str) -> u8 {
     }
     let (ya, ma, da) = (&a[0..4], &a[4..6], &a[6..8]);
     let (yb, mb, db) = (&b[0..4], &b[4..6], &b[6..8]);
-    let months = |y: &str, m: &str| Some(y.parse::<i32>().ok()? * 12 + m.parse::<i32>().ok()?);
+    let months = |y: &str, m: &str| Some(digits(y)? * 12 + digits(m)?);
     if ya == yb && ma == db && da == mb {
         2
     } else if one_digit_apart(a.as_bytes(), b.as_bytes()) {
@@ -135,6 +135,12 @@ fn date(a: &str, b: &str) -> u8 {
     } else {
         7
     }
+}
+
+/// The number ASCII digits spell (a date's part), None for any other character.
+fn digits(text: &str) -> Option<i32> {
+    text.bytes()
+        .try_fold(0i32, |n, c| c.is_ascii_digit().then(|| n * 10 + i32::from(c - b'0')))
 }
 
 /// Whether two strings of equal length differ in one place, or by two
@@ -152,8 +158,9 @@ fn one_digit_apart(a: &[u8], b: &[u8]) -> bool {
 
 /// The part before the space of a GB postcode, the first three characters of others.
 fn area(p: &str) -> &str {
-    match p.split_once(' ') {
-        Some((outward, _)) => outward,
+    match p.bytes().position(|c| c == b' ') {
+        Some(space) => &p[..space],
+        None if p.is_ascii() => &p[..p.len().min(3)],
         None => &p[..p.char_indices().nth(3).map_or(p.len(), |(i, _)| i)],
     }
 }
@@ -308,10 +315,11 @@ fn location(profiles: &Profiles, x: u32, y: u32) -> u8 {
     let pair = |f: usize| (profiles.text(f, x), profiles.text(f, y));
     let (lines, code, city) = (pair(ADDRESS), pair(POSTCODE), pair(CITY));
     let code_level = match code {
+        _ if code.0.is_some() && profiles.same(POSTCODE, x, y) => 1,
         (Some(a), Some(b)) => postcode(a, b),
         _ => NULL,
     };
-    let same_city = matches!(city, (Some(a), Some(b)) if a == b);
+    let same_city = city.0.is_some() && profiles.same(CITY, x, y);
     let same_place = code_level != 3 || same_city;
     // Address lines decide nothing in another place (most pairs): not compared there.
     let address_level = match lines {
@@ -462,6 +470,7 @@ pub fn compare(profiles: &Profiles, x: u32, y: u32, active: u8) -> Pattern {
             0 => first,
             1 => last,
             2 => match (text(DOB, x), text(DOB, y)) {
+                (Some(_), Some(_)) if profiles.same(DOB, x, y) => 1,
                 (Some(a), Some(b)) => date(a, b),
                 _ => NULL,
             },

@@ -392,6 +392,11 @@ impl Profiles {
         }
     }
 
+    /// Whether two profiles hold the same value of `field` (both missing included).
+    pub fn same(&self, field: usize, x: u32, y: u32) -> bool {
+        self.fields[x as usize][field] == self.fields[y as usize][field]
+    }
+
     /// Whether some profile has a value of `field`.
     pub fn has(&self, field: usize) -> bool {
         self.counts[field][1..].iter().any(|c| *c > 0)

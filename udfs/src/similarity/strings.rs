@@ -134,6 +134,7 @@ impl Letters {
 /// An upper bound of Jaro-Winkler from `Letters`, cheaper than
 /// `jaro_winkler_bound`: it counts from both sides, but a byte one string
 /// lacks once however often the other holds it.
+#[inline]
 pub fn jaro_winkler_bound_of(a: Letters, b: Letters) -> f64 {
     if !(a.ascii && b.ascii) || a.len == 0 || b.len == 0 {
         return 1.0;
