@@ -307,10 +307,10 @@ const MAX_WORDS: usize = 24;
 /// Location: the same address line (and not a different postcode area,
 /// unless the city agrees: a mistyped postcode does not move a house); else
 /// the same street on those terms (another house number); else alike
-/// address lines on those terms (`address`); else the same postcode, split by whether both sides had an address line to compare (a
-/// guest order with only a postcode against a CRM contact is not a
-/// household member at another address); else the same postcode area or
-/// city; else different.
+/// address lines on those terms (`address`); else the same postcode, split
+/// by whether both sides had an address line to compare (a guest order with
+/// only a postcode against a CRM contact is not a household member at
+/// another address); else the same postcode area or city; else different.
 fn location(profiles: &Profiles, x: u32, y: u32) -> u8 {
     let pair = |f: usize| (profiles.text(f, x), profiles.text(f, y));
     let (lines, code, city) = (pair(ADDRESS), pair(POSTCODE), pair(CITY));

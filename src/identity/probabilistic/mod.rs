@@ -598,11 +598,12 @@ impl Households {
     /// Location's level counts among the pairs taken for different people:
     /// those whose given name and date of birth both differ, less the
     /// duplicates expected among them by the `previous` model (its exact
-    /// agreements weighted by frequency in `tf`). A duplicate's given name and date of birth can both
-    /// change, so some of those pairs are one person; counted as a
-    /// household, each such pair would make a shared address look common
-    /// among different people, on data where none share one, and the
-    /// correction would feed on itself. The expected number at each level:
+    /// agreements weighted by frequency in `tf`). A duplicate's given name
+    /// and date of birth can both change, so some of those pairs are one
+    /// person; counted as a household, each such pair would make a shared
+    /// address look common among different people, on data where none share
+    /// one, and the correction would feed on itself. The expected number at
+    /// each level:
     /// the duplicates among the same-surname pairs whose given name or date
     /// of birth does not differ (the model's probabilities, which these
     /// agreements make clear), times the odds that both differ in a
