@@ -326,14 +326,19 @@ pub fn location_levels(pairs: impl Iterator<Item = (Pattern, f64)>) -> Vec<f64> 
 /// `agreeing` holds the duplicates counted among the other judgeable pairs
 /// (by match probability), and a duplicate's person comparisons all differ
 /// with probability `all_differ`, so for each of those about
-/// `all_differ / (1 - all_differ)` such duplicates were seen.
+/// `all_differ / (1 - all_differ)` such duplicates were seen. What is left
+/// counts as households only beyond the chance variation of that expected
+/// number (two standard deviations of a Poisson count), so the correction
+/// fires where the data shows households, not where duplicates happened to
+/// come out one or two above their expectation.
 pub fn less_duplicates(seen: &mut [f64], agreeing: &[f64], all_differ: f64) {
     if all_differ >= 1.0 {
         return;
     }
     let odds = all_differ / (1.0 - all_differ);
     for (count, duplicates) in seen.iter_mut().zip(agreeing) {
-        *count = (*count - duplicates * odds).max(0.0);
+        let expected = duplicates * odds;
+        *count = (*count - expected - 2.0 * expected.sqrt()).max(0.0);
     }
 }
 
@@ -718,36 +723,49 @@ mod tests {
 
     /// Same-surname pairs simulated from known parameters: 20,000
     /// duplicates (80% at one address), whose given name and date of birth
-    /// both differ in 1 in 50, and 50,000 pairs of different people, 40 of
+    /// both differ in 1 in 50, and 50,000 pairs of different people, 400 of
     /// them households at one address. What is left at the shared address
-    /// after the expected duplicates are taken is the households, within
-    /// sampling error (a binomial's standard deviation of the about 326
-    /// duplicates whose person comparisons both differ is 18).
+    /// after the expected duplicates are taken is the households less the
+    /// margin of two standard deviations of the expected count (about 320
+    /// duplicates whose person comparisons both differ, so 2 × 17.9), within
+    /// sampling error (a binomial's standard deviation of those 320 is 18).
+    /// Without households, nothing is left.
     #[test]
     fn the_expected_duplicates_are_taken_from_the_household_count() {
         let (all_differ, at_address) = (0.02, 0.8);
         let mut rng = ChaCha8Rng::seed_from_u64(3);
-        // Location counts, null level first: 1 the same address, 6 different.
-        let (mut judged, mut agreeing) = (vec![0.0; 7], vec![0.0; 7]);
+        // Location counts, null level first: 1 the same address, the last different.
+        let elsewhere = level_count(LOCATION) - 1;
+        let (mut judged, mut agreeing) = (vec![0.0; elsewhere + 1], vec![0.0; elsewhere + 1]);
         for _ in 0..20_000 {
-            let level = if rng.random::<f64>() < at_address { 1 } else { 6 };
+            let level = if rng.random::<f64>() < at_address { 1 } else { elsewhere };
             if rng.random::<f64>() < all_differ {
                 judged[level] += 1.0;
             } else {
                 agreeing[level] += 1.0; // scored as a match with certainty
             }
         }
-        judged[1] += 40.0;
-        judged[6] += 50_000.0 - 40.0;
+        let duplicates_only = judged.clone();
+        judged[1] += 400.0;
+        judged[elsewhere] += 50_000.0 - 400.0;
         let before = judged[1];
+        let margin = 2.0 * (agreeing[1] * all_differ / (1.0 - all_differ)).sqrt();
         less_duplicates(&mut judged, &agreeing, all_differ);
-        assert!(before > 300.0, "{before}");
-        assert!((judged[1] - 40.0).abs() < 3.0 * 18.0, "households left {}", judged[1]);
+        assert!(before > 700.0, "{before}");
+        assert!(
+            (judged[1] - (400.0 - margin)).abs() < 3.0 * 18.0,
+            "households left {}",
+            judged[1]
+        );
+        // The duplicates alone (one draw of them) leave no household behind.
+        let mut alone = duplicates_only;
+        less_duplicates(&mut alone, &agreeing, all_differ);
+        assert_eq!(alone[1], 0.0, "{alone:?}");
         // Never below zero: where duplicates explain everything, nothing is left.
-        let mut none = vec![0.0, 2.0, 0.0, 0.0, 0.0, 0.0, 10.0];
-        less_duplicates(&mut none, &[0.0, 400.0, 0.0, 0.0, 0.0, 0.0, 0.0], all_differ);
+        let mut none = vec![0.0, 2.0, 0.0, 10.0];
+        less_duplicates(&mut none, &[0.0, 400.0, 0.0, 0.0], all_differ);
         assert_eq!(none[1], 0.0);
-        assert_eq!(none[6], 10.0);
+        assert_eq!(none[3], 10.0);
     }
 
     /// Households: profiles 2k and 2k+1 share a last name and a postcode.
