@@ -382,13 +382,12 @@ fn name_levels(
     if (first, last) == (1, 1) {
         return (first, last, false);
     }
-    // The second comparison across only where the first is close (most pairs are not).
-    let first_across = last_name_within(fx, ly, bound(0, 1));
-    if first_across > CLOSE_LAST {
-        return (first, last, false);
-    }
-    let across = (first_across, last_name_within(lx, fy, bound(1, 0)));
-    if across.0 + across.1 < first + last {
+    // Both across, each cheap where its bound rules it out (most pairs).
+    let across = (
+        last_name_within(fx, ly, bound(0, 1)),
+        last_name_within(lx, fy, bound(1, 0)),
+    );
+    if across.0.min(across.1) <= CLOSE_LAST && across.0 + across.1 < first + last {
         // Which name is the given one is unknown once swapped: the closer
         // agreement counts as the given name's, whichever record is first.
         let (better, worse) = (across.0.min(across.1), across.0.max(across.1));
@@ -621,6 +620,11 @@ mod tests {
             names(("blake", "green"), ("gloufssis", "blake")),
             (1, 4),
             "one name found in the other place"
+        );
+        assert_eq!(
+            names(("coulason", "charlotte"), ("charlotte", "mazurek")),
+            (1, 4),
+            "the other way round"
         );
         assert_eq!(
             names(("timothy", "coffey"), ("timothy", "dominey")),
