@@ -133,7 +133,13 @@ fn sample_pairs(
         }
         pairs
     });
-    sampled.into_iter().flatten().collect()
+    // Joined into one vector of the known size (collecting a flattened
+    // iterator would grow it by copies).
+    let mut pairs = Vec::with_capacity(sampled.iter().map(Vec::len).sum());
+    for part in sampled {
+        pairs.extend(part);
+    }
+    pairs
 }
 
 /// Level counts per comparison (null level included) of sampled pairs,

@@ -143,7 +143,9 @@ pub fn jaro_winkler_bound_of(a: Letters, b: Letters) -> f64 {
     // other holds; each byte one side lacks takes at least one.
     let absent = |s: Letters, other: Letters| (s.mask & !other.mask).count_ones();
     let matched = (a.len - absent(a, b)).min(b.len - absent(b, a)) as f64;
-    let jaro = (matched / a.len as f64 + matched / b.len as f64 + 1.0) / 3.0;
+    // (m/|a| + m/|b| + 1) / 3 over one division: this runs for every pair.
+    let (la, lb) = (a.len as f64, b.len as f64);
+    let jaro = (matched * (la + lb) + la * lb) / (3.0 * la * lb);
     jaro + 0.4 * (1.0 - jaro)
 }
 
