@@ -218,11 +218,17 @@ impl Builder {
         let mut fields = [0u32; FIELDS];
         for (f, text) in texts.into_iter().enumerate() {
             if let Some(text) = text {
-                let next = self.values[f].len() as u32;
-                fields[f] = *self.ids[f].entry(text.clone()).or_insert_with(|| {
-                    self.values[f].push(text);
-                    next
-                });
+                // Looked up before it is kept: most values are seen before,
+                // and an entry would copy the text for every record.
+                fields[f] = match self.ids[f].get(&text) {
+                    Some(&id) => id,
+                    None => {
+                        let id = self.values[f].len() as u32;
+                        self.ids[f].insert(text.clone(), id);
+                        self.values[f].push(text);
+                        id
+                    }
+                };
             }
         }
         fields
