@@ -198,7 +198,12 @@ fn address(a: &str, b: &str) -> u8 {
     if !numbers_differ && jaro_winkler_at_least(a, b, 0.90) {
         return 1;
     }
-    let (short, long) = if a.len() <= b.len() { (&wa, &wb) } else { (&wb, &wa) };
+    // Ties broken by the text, so that the pair's order does not matter.
+    let (short, long) = if (a.len(), a) <= (b.len(), b) {
+        (&wa, &wb)
+    } else {
+        (&wb, &wa)
+    };
     // With other house numbers, the street is what is left to compare, and
     // only the same street counts; with the same, half the words will do.
     let (words, found) = words_found(short.words(), long.words(), numbers_differ, (4, 5));
@@ -206,7 +211,9 @@ fn address(a: &str, b: &str) -> u8 {
         return if numbers_differ { 2 } else { 1 };
     }
     if numbers_differ {
-        return if jaro_winkler_at_least(&wa.without_numbers(), &wb.without_numbers(), 0.90) {
+        // Lines of numbers alone name no street.
+        let (sa, sb) = (wa.without_numbers(), wb.without_numbers());
+        return if !sa.is_empty() && !sb.is_empty() && jaro_winkler_at_least(&sa, &sb, 0.90) {
             2
         } else {
             4
@@ -399,8 +406,12 @@ fn name_levels(
 
 /// Whether two names are one edit apart (Damerau-Levenshtein distance 1: a
 /// letter typed wrong, added or dropped, or two neighbours swapped), which
-/// Jaro-Winkler misses in short names (`ho`, `oh`).
+/// Jaro-Winkler misses in short names (`ho`, `oh`). An initial is not a name
+/// here: `j` and `k` are two initials, `j` and `jo` an initial of a name.
 fn one_edit_apart(a: &str, b: &str) -> bool {
+    if a.chars().nth(1).is_none() || b.chars().nth(1).is_none() {
+        return false;
+    }
     if !(a.is_ascii() && b.is_ascii()) {
         return oneview_udfs::similarity::damerau_levenshtein(a, b) == 1;
     }
@@ -423,7 +434,7 @@ fn one_edit_apart(a: &str, b: &str) -> bool {
 /// closer already.
 fn first_level(level: u8, one_edit: impl FnOnce() -> bool, sound_alike: impl FnOnce() -> bool) -> u8 {
     match level {
-        1..=3 => level,
+        NULL | 1..=3 => level,
         _ if one_edit() => 4,
         _ if sound_alike() => 5,
         4 => 6,
@@ -436,7 +447,7 @@ fn first_level(level: u8, one_edit: impl FnOnce() -> bool, sound_alike: impl FnO
 /// between close and near.
 fn last_level(level: u8, one_edit: impl FnOnce() -> bool, sound_alike: impl FnOnce() -> bool) -> u8 {
     match level {
-        1 | 2 => level,
+        NULL | 1 | 2 => level,
         _ if one_edit() => 3,
         _ if sound_alike() => 4,
         3 => 5,
@@ -534,6 +545,22 @@ mod tests {
         assert_eq!(first("william", "bill"), 2);
         assert_eq!(first("katherine", "katherina"), 3);
         let no = || false;
+        assert_eq!(
+            first_level(NULL, || true, || true),
+            NULL,
+            "a missing name stays missing"
+        );
+        assert_eq!(last_level(NULL, || true, || true), NULL, "a missing name stays missing");
+        assert_eq!(
+            first_level(first("j", "k"), || one_edit_apart("j", "k"), no),
+            7,
+            "two initials"
+        );
+        assert_eq!(
+            first_level(first("j", "jo"), || one_edit_apart("j", "jo"), no),
+            6,
+            "an initial"
+        );
         assert_eq!(first_level(first("k", "kelly"), no, no), 6, "initial");
         assert_eq!(first_level(first("kelly", "sam"), no, no), 7, "different");
         assert_eq!(first_level(first("kelly", "sam"), no, || true), 5, "sounds alike");
@@ -572,6 +599,8 @@ mod tests {
             ("smith", "smyth", true),
             ("smith", "smythe", false),
             ("zoë", "zoe", true),
+            ("j", "k", false),
+            ("j", "jo", false),
         ] {
             assert_eq!(one_edit_apart(a, b), one, "{a} {b}");
         }
@@ -668,5 +697,13 @@ mod tests {
             "one side without a number"
         );
         assert_eq!(address("12 everard street", "14 kent road"), 4);
+        assert_eq!(address("12", "14"), 4, "numbers alone are no street");
+        for (a, b) in [
+            ("foo foo zzz", "foo bar qux"),
+            ("11 cochrane crescent the rookery", "11 cochrane crescent spyla w farm"),
+            ("12 everard street", "14 everard streat"),
+        ] {
+            assert_eq!(address(a, b), address(b, a), "{a} | {b}");
+        }
     }
 }
