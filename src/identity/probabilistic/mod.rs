@@ -549,10 +549,10 @@ fn train_model(
     let sampled = random.len() as u64;
     let households = household_pairs(profiles, fields, samples);
     let tf = term_frequency_fields(p);
-    let fit = |u: &[Vec<f64>], previous: Option<&Model>| {
+    let fit = |u: &[Vec<f64>], previous: Option<(&Model, &Scorer)>| {
         // The household correction, drawn towards this u where few pairs speak.
         let household = households.as_ref().and_then(|h| {
-            let seen = h.different_people(profiles, previous, tf);
+            let seen = h.different_people(profiles, previous);
             model::location_u(&seen, &u[model::LOCATION])
         });
         let runs = em_per_rule(fields, rule_pairs, candidates, u, household.as_ref());
@@ -581,7 +581,7 @@ fn train_model(
         let u = model::u_of(&random, |x, y, pattern| {
             1.0 - scorer.probability(profiles, x, y, pattern)
         });
-        model = fit(&u, Some(&model));
+        model = fit(&u, Some((&model, &scorer)));
     }
     model
 }
@@ -597,21 +597,20 @@ struct Households {
 impl Households {
     /// Location's level counts among the pairs taken for different people:
     /// those whose given name and date of birth both differ, less the
-    /// duplicates expected among them by the `previous` model (its exact
-    /// agreements weighted by frequency in `tf`). A duplicate's given name
-    /// and date of birth can both change, so some of those pairs are one
-    /// person; counted as a household, each such pair would make a shared
-    /// address look common among different people, on data where none share
-    /// one, and the correction would feed on itself. The expected number at
-    /// each level:
-    /// the duplicates among the same-surname pairs whose given name or date
-    /// of birth does not differ (the model's probabilities, which these
-    /// agreements make clear), times the odds that both differ in a
-    /// duplicate (the model's m of "different" for each).
-    fn different_people(&self, profiles: &Profiles, previous: Option<&Model>, tf: u8) -> Vec<f64> {
+    /// duplicates expected among them by the `previous` model (and its
+    /// scorer). A duplicate's given name and date of birth can both change,
+    /// so some of those pairs are one person; counted as a household, each
+    /// such pair would make a shared address look common among different
+    /// people, on data where none share one, and the correction would feed
+    /// on itself. The expected number at each level: the duplicates among
+    /// the same-surname pairs whose given name or date of birth does not
+    /// differ (the model's probabilities, which these agreements make
+    /// clear), times the odds that both differ in a duplicate (the model's m
+    /// of "different" for each; `model::less_duplicates`).
+    fn different_people(&self, profiles: &Profiles, previous: Option<(&Model, &Scorer)>) -> Vec<f64> {
         let judged = self.pairs.iter().filter(|p| compare::differs_on_person(p.2, self.read));
         let mut seen = model::location_levels(judged.map(|p| (p.2, 1.0)));
-        let Some(previous) = previous else {
+        let Some((previous, scorer)) = previous else {
             return seen;
         };
         let both_differ = compare::PERSON
@@ -619,10 +618,6 @@ impl Households {
             .filter(|c| self.read & bit(**c) != 0)
             .map(|c| previous.m_of_different(COMPARISONS[*c]))
             .product::<f64>();
-        if both_differ >= 1.0 {
-            return seen;
-        }
-        let scorer = Scorer::new(previous, COMPARISONS, profiles, tf);
         // The pairs were compared without their (equal) last names.
         let same_last = compare::at_level(model::LAST_NAME, 1);
         let agreeing = self

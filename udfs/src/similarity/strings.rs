@@ -96,26 +96,21 @@ pub fn jaro_winkler(a: &str, b: &str) -> f64 {
 /// An upper bound of `jaro_winkler(a, b)`, far cheaper than the measure:
 /// for pruning comparisons against a threshold (most pairs compared in
 /// record linkage are far apart). Jaro is at most (m/|a| + m/|b| + 1) / 3
-/// for m matched characters, and m is at most the characters of the shorter
-/// string that occur in the longer at all; the prefix bonus adds at most
-/// 0.4 of what Jaro leaves. Bytes are hashed to 64 bits (a collision only
-/// raises the bound); text other than ASCII gets the trivial bound 1.
+/// for m matched characters, and m is at most the characters of either
+/// string less one for each byte it holds that the other lacks; the prefix
+/// bonus adds at most 0.4 of what Jaro leaves. Bytes are hashed to 64 bits
+/// (a collision only raises the bound); text other than ASCII gets the
+/// trivial bound 1. Where the same values meet many times, keep their
+/// `Letters` and use `jaro_winkler_bound_of`.
 pub fn jaro_winkler_bound(a: &str, b: &str) -> f64 {
-    if !(a.is_ascii() && b.is_ascii()) || a.is_empty() || b.is_empty() {
-        return 1.0;
-    }
-    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-    let present = long.bytes().fold(0u64, |mask, c| mask | 1 << (c & 63));
-    let occurring = short.bytes().filter(|c| present & (1 << (c & 63)) != 0).count() as f64;
-    let jaro = (occurring / short.len() as f64 + occurring / long.len() as f64 + 1.0) / 3.0;
-    jaro + 0.4 * (1.0 - jaro) + ROUNDING
+    jaro_winkler_bound_of(Letters::of(a), Letters::of(b))
 }
 
-/// Added to the bounds: computed another way than the measure, a bound that
+/// Added to the bound: computed another way than the measure, a bound that
 /// is exact can come out an ulp below it.
 const ROUNDING: f64 = 1e-9;
 
-/// What a looser `jaro_winkler_bound` reads of a string, worked out once per
+/// What `jaro_winkler_bound` reads of a string, worked out once per
 /// distinct value where the same values are compared many times: its
 /// length and which bytes (hashed to 64 bits) it holds.
 #[derive(Debug, Clone, Copy, Default)]
@@ -135,9 +130,7 @@ impl Letters {
     }
 }
 
-/// An upper bound of Jaro-Winkler from `Letters`, cheaper than
-/// `jaro_winkler_bound`: it counts from both sides, but a byte one string
-/// lacks once however often the other holds it.
+/// `jaro_winkler_bound` of two strings from their `Letters`.
 #[inline]
 pub fn jaro_winkler_bound_of(a: Letters, b: Letters) -> f64 {
     if !(a.ascii && b.ascii) || a.len == 0 || b.len == 0 {
