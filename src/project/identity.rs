@@ -109,6 +109,9 @@ pub const BLOCKING_KEYS: &[&str] = &[
     "city",
     // First and last name in either order.
     "names",
+    "region",
+    // The sounds (Double Metaphone) of the first and last name in either order.
+    "name_sounds",
 ];
 
 /// The blocking rules when none are configured: each key alone where it is
@@ -116,8 +119,10 @@ pub const BLOCKING_KEYS: &[&str] = &[
 /// rules — the key with another — in its place where it is not; the given
 /// name with the city, which finds the duplicates whose surname, date of
 /// birth and postcode all changed; and the names in either order, which
-/// finds those whose first and last names were swapped. A rule over a key
-/// no source maps is left out.
+/// finds those whose first and last names were swapped; and the sounds of
+/// the names, which finds those whose names were both mistyped (and whose
+/// date of birth and place changed too). A rule over a key no source maps
+/// is left out.
 pub const DEFAULT_BLOCKING: &[(&[&str], &[&[&str]])] = &[
     (
         &["last_name"],
@@ -135,6 +140,7 @@ pub const DEFAULT_BLOCKING: &[(&[&str], &[&[&str]])] = &[
     (&["address"], &[&["address", "last_name"]]),
     (&["first_name", "city"], &[]),
     (&["names"], &[]),
+    (&["name_sounds"], &[&["name_sounds", "city"]]),
 ];
 
 /// A blocking rule: the keys that must be equal, and the narrower rules

@@ -427,7 +427,8 @@ fn without_blocking_rules_the_default_ones_are_used_and_a_broad_one_is_narrowed(
             "postcode",
             "address",
             "first_name+city",
-            "names"
+            "names",
+            "name_sounds"
         ],
         "{s:?}"
     );

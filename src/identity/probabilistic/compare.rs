@@ -9,7 +9,7 @@
 use oneview_udfs::similarity::{jaro_winkler, jaro_winkler_at_least};
 
 use super::super::given_names::first_name_within;
-use super::profiles::{ADDRESS, CITY, DOB, FIRST, LAST, POSTCODE, Profiles};
+use super::profiles::{ADDRESS, CITY, DOB, FIRST, LAST, POSTCODE, Profiles, REGION};
 
 pub type Pattern = u32;
 
@@ -54,6 +54,8 @@ pub fn labels(comparison: usize) -> &'static [&'static str] {
             "same_postcode_no_address",
             "same_postcode",
             "same_area",
+            "similar_city",
+            "same_region",
             "different",
         ],
     }
@@ -317,23 +319,29 @@ const MAX_WORDS: usize = 24;
 /// address lines on those terms (`address`); else the same postcode, split
 /// by whether both sides had an address line to compare (a guest order with
 /// only a postcode against a CRM contact is not a household member at
-/// another address); else the same postcode area or city; else different.
+/// another address); else the same area (postcode area or city); else a
+/// city spelt alike (a typo in a suburb's name, or a neighbour with a
+/// similar name); else the same region (state); else different.
 fn location(profiles: &Profiles, x: u32, y: u32) -> u8 {
     let pair = |f: usize| (profiles.text(f, x), profiles.text(f, y));
-    let (lines, code, city) = (pair(ADDRESS), pair(POSTCODE), pair(CITY));
+    let (lines, code, city, region) = (pair(ADDRESS), pair(POSTCODE), pair(CITY), pair(REGION));
     let code_level = match code {
         _ if code.0.is_some() && profiles.same(POSTCODE, x, y) => 1,
         (Some(a), Some(b)) => postcode(a, b),
         _ => NULL,
     };
     let same_city = city.0.is_some() && profiles.same(CITY, x, y);
+    // Only an equal city vouches for a house at another postcode: cities
+    // spelt alike are often neighbours (`north ryde`, `north rocks`).
     let same_place = code_level != 3 || same_city;
     // Address lines decide nothing in another place (most pairs): not compared there.
     let address_level = match lines {
         (Some(a), Some(b)) if same_place => address(a, b),
         _ => NULL,
     };
-    let compared = [lines, code, city].iter().any(|p| p.0.is_some() && p.1.is_some());
+    let compared = [lines, code, city, region]
+        .iter()
+        .any(|p| p.0.is_some() && p.1.is_some());
     if !compared {
         NULL
     } else if address_level == 1 && same_place {
@@ -348,8 +356,12 @@ fn location(profiles: &Profiles, x: u32, y: u32) -> u8 {
         5
     } else if code_level == 2 || same_city {
         6
-    } else {
+    } else if profiles.similar(CITY, x, y, 0.92) {
         7
+    } else if region.0.is_some() && profiles.same(REGION, x, y) {
+        8
+    } else {
+        9
     }
 }
 
@@ -538,6 +550,52 @@ mod tests {
 
     fn first(a: &str, b: &str) -> u8 {
         first_name(a, b, nicknames::same_given_name(a, b))
+    }
+
+    /// Location levels from address, postcode, city and region together.
+    #[test]
+    fn location_levels() {
+        use super::super::profiles::{FIELDS, of_texts};
+        let place = |address: Option<&'static str>, code: &'static str, city: &'static str, region: &'static str| {
+            let mut texts = [None; FIELDS];
+            texts[ADDRESS] = address;
+            texts[POSTCODE] = Some(code);
+            texts[CITY] = Some(city);
+            texts[REGION] = Some(region);
+            texts
+        };
+        let profiles = of_texts(&[
+            place(Some("12 everard st"), "2612", "braddon", "act"),
+            place(Some("12 everard street"), "2612", "braddon", "act"),
+            place(Some("14 everard st"), "2612", "braddon", "act"),
+            place(Some("9 hale cr"), "2612", "braddon", "act"),
+            place(Some("12 everard st"), "4000", "brisbane", "qld"),
+            place(Some("3 kent rd"), "2613", "turner", "act"),
+            place(Some("3 kent rd"), "5000", "braddonn", "sa"),
+            place(Some("3 kent rd"), "5000", "adelaide", "act"),
+            place(Some("3 kent rd"), "5000", "adelaide", "sa"),
+            place(None, "2612", "braddon", "act"),
+            place(Some("12 everard st"), "2621", "braddon", "act"),
+        ]);
+        let level = |x: u32, y: u32| {
+            let level = location(&profiles, x, y);
+            assert_eq!(level, location(&profiles, y, x), "{x} {y} both ways");
+            labels(3)[usize::from(level) - 1]
+        };
+        assert_eq!(level(0, 1), "same_address");
+        assert_eq!(level(0, 2), "same_street");
+        assert_eq!(level(0, 3), "same_postcode");
+        assert_eq!(level(0, 9), "same_postcode_no_address");
+        assert_eq!(
+            level(0, 4),
+            "different",
+            "the same line in another city is another house"
+        );
+        assert_eq!(level(0, 10), "same_address", "a mistyped postcode in the same city");
+        assert_eq!(level(0, 5), "same_area", "the postcode's first three digits");
+        assert_eq!(level(0, 6), "similar_city", "a typo in the suburb");
+        assert_eq!(level(0, 7), "same_region");
+        assert_eq!(level(0, 8), "different");
     }
 
     #[test]

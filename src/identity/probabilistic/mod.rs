@@ -84,12 +84,12 @@ fn key(name: &str) -> usize {
 }
 
 /// The comparisons a blocking key feeds, as bits: names and date
-/// themselves; postcode, address and city the location; the names in
-/// either order both names.
+/// themselves; postcode, address, city and region the location; the names
+/// (or their sounds) in either order both names.
 fn comparisons_of_key(key: usize) -> u8 {
     match key {
         0..=2 => bit(key),
-        profiles::NAMES => bit(0) | bit(1),
+        profiles::NAMES | profiles::NAME_SOUNDS => bit(0) | bit(1),
         _ => bit(3),
     }
 }

@@ -9,7 +9,7 @@ use std::collections::hash_map::Entry;
 use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::array::Array;
 use oneview_udfs::normalize::nicknames::{self, GivenName};
-use oneview_udfs::similarity::{Code, Letters, double_metaphone, jaro_winkler_bound_of};
+use oneview_udfs::similarity::{Code, Letters, double_metaphone, jaro_winkler, jaro_winkler_bound_of};
 
 use super::super::graph::Graph;
 use super::super::records::{Records, SourceRecords, attribute_index, value};
@@ -34,9 +34,10 @@ pub struct Profiles {
     /// Per value id of the first and the last name, its Double Metaphone
     /// codes (primary, alternate), worked out once per distinct name.
     pub sounds: [Vec<(Code, Code)>; 2],
-    /// Per value id of the first and the last name, what bounds its
-    /// Jaro-Winkler similarity to another name cheaply.
-    pub letters: [Vec<Letters>; 2],
+    /// Per value id of the first name, the last name and the city
+    /// (`LETTERED` order), what bounds its Jaro-Winkler similarity to
+    /// another value cheaply.
+    pub letters: [Vec<Letters>; 3],
     /// Per profile, the source of its records, or `MIXED` when several
     /// sources hold it; with the link type, which pairs may be compared.
     pub source: Vec<u32>,
@@ -61,7 +62,7 @@ fn codes_match(a: (Code, Code), b: (Code, Code)) -> bool {
 pub const MIXED: u32 = u32::MAX;
 
 /// The profile fields, in `BLOCKING_KEYS` order.
-pub const FIELDS: usize = 7;
+pub const FIELDS: usize = 9;
 pub const FIRST: usize = 0;
 pub const LAST: usize = 1;
 pub const DOB: usize = 2;
@@ -71,6 +72,14 @@ pub const CITY: usize = 5;
 /// First and last name in either order (`kelly|neal`), for blocking only:
 /// a pair with its names swapped shares it.
 pub const NAMES: usize = 6;
+pub const REGION: usize = 7;
+/// The sounds of the first and last name in either order (`JN|SM0`), for
+/// blocking only: a pair whose names were both mistyped alike shares it.
+/// Worked out from the names' codes once the profiles are read.
+pub const NAME_SOUNDS: usize = 8;
+
+/// The fields compared by Jaro-Winkler, whose `Letters` profiles keep.
+const LETTERED: [usize; 3] = [FIRST, LAST, CITY];
 
 /// A date of birth as `YYYY-MM-DD`, from the forms sources write: ISO,
 /// `YYYYMMDD`, `DD.MM.YYYY` (European), and slashed dates read as US
@@ -161,6 +170,7 @@ fn texts(source: &SourceRecords, row: usize, this_year: i32) -> [Option<String>;
     const POSTCODE_COLUMN: usize = attribute_index("postcode");
     const ADDRESS_COLUMN: usize = attribute_index("address");
     const CITY_COLUMN: usize = attribute_index("city");
+    const REGION_COLUMN: usize = attribute_index("region");
     let n = &source.normalized;
     let full_name = value(&n[FULL_NAME_COLUMN], row);
     let mut texts: [Option<String>; FIELDS] = Default::default();
@@ -172,6 +182,7 @@ fn texts(source: &SourceRecords, row: usize, this_year: i32) -> [Option<String>;
     texts[POSTCODE] = value(&n[POSTCODE_COLUMN], row).map(str::to_string);
     texts[ADDRESS] = value(&n[ADDRESS_COLUMN], row).map(str::to_string);
     texts[CITY] = value(&n[CITY_COLUMN], row).map(str::to_string);
+    texts[REGION] = value(&n[REGION_COLUMN], row).map(str::to_string);
     texts[NAMES] = match (&texts[FIRST], &texts[LAST]) {
         (Some(a), Some(b)) => Some(if a <= b { format!("{a}|{b}") } else { format!("{b}|{a}") }),
         _ => None,
@@ -203,7 +214,7 @@ impl Builder {
                 counts: Vec::new(),
                 nicknames: Vec::new(),
                 sounds: [Vec::new(), Vec::new()],
-                letters: [Vec::new(), Vec::new()],
+                letters: [Vec::new(), Vec::new(), Vec::new()],
                 source: Vec::new(),
                 link_type,
             },
@@ -263,8 +274,12 @@ impl Builder {
     /// the nickname list's entry of each first name.
     fn finish(self) -> Profiles {
         let Builder {
-            mut profiles, values, ..
+            mut profiles,
+            mut values,
+            ..
         } = self;
+        profiles.sounds = [FIRST, LAST].map(|f| values[f].iter().map(|name| sound(name)).collect());
+        values[NAME_SOUNDS] = name_sounds(&mut profiles);
         profiles.counts = (0..FIELDS)
             .map(|f| {
                 let mut counts = vec![0u32; values[f].len()];
@@ -275,11 +290,37 @@ impl Builder {
             })
             .collect();
         profiles.nicknames = values[FIRST].iter().map(|name| nicknames::lookup(name)).collect();
-        profiles.sounds = [FIRST, LAST].map(|f| values[f].iter().map(|name| sound(name)).collect());
-        profiles.letters = [FIRST, LAST].map(|f| values[f].iter().map(|name| Letters::of(name)).collect());
+        profiles.letters = LETTERED.map(|f| values[f].iter().map(|text| Letters::of(text)).collect());
         profiles.values = values;
         profiles
     }
+}
+
+/// Sets each profile's `NAME_SOUNDS` value id (the primary codes of its
+/// names, in either order; none where a name is missing or has no code)
+/// and returns the values' texts, id 0 missing.
+fn name_sounds(profiles: &mut Profiles) -> Vec<String> {
+    let mut ids: HashMap<(Code, Code), u32> = HashMap::new();
+    let mut texts = vec![String::new()];
+    let empty = Code::default();
+    for fields in &mut profiles.fields {
+        let first = profiles.sounds[0][fields[FIRST] as usize].0;
+        let last = profiles.sounds[1][fields[LAST] as usize].0;
+        fields[NAME_SOUNDS] = if fields[FIRST] == 0 || fields[LAST] == 0 || first == empty || last == empty {
+            0
+        } else {
+            let key = if first.as_str() <= last.as_str() {
+                (first, last)
+            } else {
+                (last, first)
+            };
+            *ids.entry(key).or_insert_with(|| {
+                texts.push(format!("{}|{}", key.0.as_str(), key.1.as_str()));
+                texts.len() as u32 - 1
+            })
+        };
+    }
+    texts
 }
 
 impl Profiles {
@@ -385,16 +426,31 @@ impl Profiles {
         codes_match(a, b)
     }
 
-    /// An upper bound of the Jaro-Winkler similarity of name `a` (FIRST or
-    /// LAST) of profile `x` and name `b` of profile `y`; 1 where one is
-    /// missing or the names were not read (unit tests).
+    /// An upper bound of the Jaro-Winkler similarity of field `a` (FIRST,
+    /// LAST or CITY) of profile `x` and field `b` of profile `y`; 1 where
+    /// one is missing or the values were not read (unit tests).
     pub fn name_bound(&self, a: usize, x: u32, b: usize, y: u32) -> f64 {
         let of = |field: usize, p: u32| {
-            self.letters[usize::from(field == LAST)].get(self.fields[p as usize][field] as usize)
+            // `LETTERED` order, without a search: this runs for every pair.
+            let slot = match field {
+                FIRST => 0,
+                LAST => 1,
+                _ => 2,
+            };
+            self.letters[slot].get(self.fields[p as usize][field] as usize)
         };
         match (of(a, x), of(b, y)) {
             (Some(l), Some(r)) => jaro_winkler_bound_of(*l, *r),
             _ => 1.0,
+        }
+    }
+
+    /// Whether two profiles' values of `field` (FIRST, LAST or CITY) are
+    /// both there and spelt alike: Jaro-Winkler at least `threshold`.
+    pub fn similar(&self, field: usize, x: u32, y: u32, threshold: f64) -> bool {
+        match (self.text(field, x), self.text(field, y)) {
+            (Some(a), Some(b)) => self.name_bound(field, x, field, y) >= threshold && jaro_winkler(a, b) >= threshold,
+            _ => false,
         }
     }
 
@@ -414,6 +470,18 @@ impl Profiles {
             id => Some(&self.values[field][id as usize]),
         }
     }
+}
+
+/// Profiles of the given field texts, one per row (each its own cluster,
+/// all of one source), read as `build` reads records: for unit tests.
+#[cfg(test)]
+pub fn of_texts(rows: &[[Option<&str>; FIELDS]]) -> Profiles {
+    let mut builder = Builder::new(LinkType::LinkAndDedupe);
+    for (i, row) in rows.iter().enumerate() {
+        let fields = builder.intern(row.map(|t| t.map(str::to_string)));
+        builder.add(i as u32, i as u32, 0, fields);
+    }
+    builder.finish()
 }
 
 fn pairs_within(part: &[u32], f: &mut impl FnMut(u32, u32)) {
@@ -464,7 +532,7 @@ mod tests {
                 counts: Vec::new(),
                 nicknames: Vec::new(),
                 sounds: [Vec::new(), Vec::new()],
-                letters: [Vec::new(), Vec::new()],
+                letters: [Vec::new(), Vec::new(), Vec::new()],
                 source: source.clone(),
                 link_type,
             };
@@ -492,7 +560,7 @@ mod tests {
             counts: Vec::new(),
             nicknames: Vec::new(),
             sounds: [Vec::new(), Vec::new()],
-            letters: [Vec::new(), Vec::new()],
+            letters: [Vec::new(), Vec::new(), Vec::new()],
             source: vec![3, 3],
             link_type,
         };
@@ -500,6 +568,35 @@ mod tests {
         assert!(!only(LinkType::LinkOnly).comparable(0, 1));
         assert!(only(LinkType::DedupeOnly).comparable(0, 1));
         assert!(only(LinkType::LinkAndDedupe).comparable(0, 1));
+    }
+
+    /// The sounds of the names, in either order, are one blocking key: a
+    /// pair with both names mistyped alike shares it; a missing name, or
+    /// one without a sound, gives none.
+    #[test]
+    fn names_that_sound_alike_share_a_key() {
+        let row = |first: Option<&'static str>, last: Option<&'static str>| {
+            let mut texts = [None; FIELDS];
+            texts[FIRST] = first;
+            texts[LAST] = last;
+            texts
+        };
+        let profiles = of_texts(&[
+            row(Some("catherine"), Some("smith")),
+            row(Some("kathryn"), Some("smyth")),
+            row(Some("smyth"), Some("katherine")),
+            row(Some("catherine"), Some("jones")),
+            row(Some("catherine"), None),
+            row(Some("123"), Some("smith")),
+        ]);
+        let key = |p: u32| profiles.fields[p as usize][NAME_SOUNDS];
+        assert_ne!(key(0), 0);
+        assert_eq!(key(0), key(1), "{:?}", profiles.text(NAME_SOUNDS, 1));
+        assert_eq!(key(0), key(2), "swapped");
+        assert_ne!(key(0), key(3));
+        assert_eq!(key(4), 0, "a missing name");
+        assert_eq!(key(5), 0, "a name without a sound");
+        assert_eq!(profiles.counts[NAME_SOUNDS][key(0) as usize], 3);
     }
 
     #[test]

@@ -12,7 +12,7 @@
 const MAX_LEN: usize = 4;
 
 /// A code of up to four characters.
-#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq, Hash)]
 pub struct Code {
     bytes: [u8; MAX_LEN],
     len: u8,
