@@ -79,8 +79,9 @@ pub struct ProbabilisticConfig {
     /// refused and reported, a default one replaced by narrower rules
     /// (default 20,000,000).
     pub max_pairs: Option<u64>,
-    /// Comparisons whose exact agreement is weighted by the value's
-    /// frequency (default first_name, last_name).
+    /// Comparisons whose agreement on a value is weighted by the value's
+    /// frequency: exact names or date, the city for `location` (default
+    /// first_name, last_name, location).
     pub term_frequency: Option<Vec<String>>,
     /// Random pairs drawn to estimate u (default 1,000,000).
     pub sample_pairs: Option<usize>,
@@ -527,12 +528,6 @@ fn validate_probabilistic(p: &ProbabilisticConfig) -> Result<(), String> {
     }
     for name in p.term_frequency.iter().flatten() {
         known("term_frequency", name)?;
-        if name == "location" {
-            return Err(
-                "key `identity.probabilistic.term_frequency` names `location`; expected first_name, last_name or date_of_birth (term frequencies are per value)"
-                    .into(),
-            );
-        }
     }
     for (key, value) in [("threshold", p.threshold), ("strong_link", p.strong_link)] {
         if let Some(v) = value

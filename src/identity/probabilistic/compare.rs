@@ -53,6 +53,7 @@ pub fn labels(comparison: usize) -> &'static [&'static str] {
             "similar_address",
             "same_postcode_no_address",
             "same_postcode",
+            "same_city",
             "same_area",
             "similar_city",
             "same_region",
@@ -78,6 +79,10 @@ pub fn level(pattern: Pattern, comparison: usize) -> u8 {
 pub fn at_level(comparison: usize, level: u8) -> Pattern {
     Pattern::from(level) << (LEVEL_BITS * comparison)
 }
+
+/// The location level of two places in one city (and no closer): the level
+/// weighted by how common the city is, where term frequencies are on.
+pub const SAME_CITY: u8 = 6;
 
 /// The first-name level of a close spelling (Jaro-Winkler ≥ 0.92).
 const CLOSE_FIRST: u8 = 3;
@@ -319,9 +324,10 @@ const MAX_WORDS: usize = 24;
 /// address lines on those terms (`address`); else the same postcode, split
 /// by whether both sides had an address line to compare (a guest order with
 /// only a postcode against a CRM contact is not a household member at
-/// another address); else the same area (postcode area or city); else a
-/// city spelt alike (a typo in a suburb's name, or a neighbour with a
-/// similar name); else the same region (state); else different.
+/// another address); else the same city (`SAME_CITY`); else the same
+/// postcode area; else a city spelt alike (a typo in a suburb's name, or a
+/// neighbour with a similar name); else the same region (state); else
+/// different.
 fn location(profiles: &Profiles, x: u32, y: u32) -> u8 {
     let pair = |f: usize| (profiles.text(f, x), profiles.text(f, y));
     let (lines, code, city, region) = (pair(ADDRESS), pair(POSTCODE), pair(CITY), pair(REGION));
@@ -354,14 +360,16 @@ fn location(profiles: &Profiles, x: u32, y: u32) -> u8 {
         4
     } else if code_level == 1 {
         5
-    } else if code_level == 2 || same_city {
-        6
-    } else if profiles.similar(CITY, x, y, 0.92) {
+    } else if same_city {
+        SAME_CITY
+    } else if code_level == 2 {
         7
-    } else if region.0.is_some() && profiles.same(REGION, x, y) {
+    } else if profiles.similar(CITY, x, y, 0.92) {
         8
-    } else {
+    } else if region.0.is_some() && profiles.same(REGION, x, y) {
         9
+    } else {
+        10
     }
 }
 
@@ -576,6 +584,7 @@ mod tests {
             place(Some("3 kent rd"), "5000", "adelaide", "sa"),
             place(None, "2612", "braddon", "act"),
             place(Some("12 everard st"), "2621", "braddon", "act"),
+            place(Some("40 limestone av"), "2699", "braddon", "act"),
         ]);
         let level = |x: u32, y: u32| {
             let level = location(&profiles, x, y);
@@ -593,6 +602,7 @@ mod tests {
         );
         assert_eq!(level(0, 10), "same_address", "a mistyped postcode in the same city");
         assert_eq!(level(0, 5), "same_area", "the postcode's first three digits");
+        assert_eq!(level(3, 11), "same_city", "another postcode in the same city");
         assert_eq!(level(0, 6), "similar_city", "a typo in the suburb");
         assert_eq!(level(0, 7), "same_region");
         assert_eq!(level(0, 8), "different");

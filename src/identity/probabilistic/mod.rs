@@ -655,7 +655,7 @@ fn household_pairs(profiles: &Profiles, fields: u8, samples: usize) -> Option<Ho
 fn term_frequency_fields(p: &ProbabilisticConfig) -> u8 {
     match &p.term_frequency {
         Some(names) => names.iter().fold(0u8, |acc, n| acc | bit(comparison(n))),
-        None => bit(comparison("first_name")) | bit(comparison("last_name")),
+        None => bit(comparison("first_name")) | bit(comparison("last_name")) | bit(comparison("location")),
     }
 }
 

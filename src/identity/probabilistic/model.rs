@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use super::super::parallel;
 use super::compare::COMPARISONS;
-use super::compare::{Pattern, compare, labels, level, level_count};
-use super::profiles::{LAST, Profiles};
+use super::compare::{Pattern, SAME_CITY, compare, labels, level, level_count};
+use super::profiles::{CITY, LAST, Profiles};
 use crate::project::identity::LinkType;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -523,16 +523,29 @@ pub struct Scorer {
     weights: Vec<Option<Vec<f64>>>,
     /// Location's weights when the last names agree (`Level::u_if_last_name_agrees`).
     location_same_last: Option<Vec<f64>>,
-    /// Per field with term-frequency adjustment: log2(m_exact) and the
-    /// share of profiles holding each value.
-    term_frequency: Vec<Option<(f64, Vec<f64>)>>,
+    /// Per comparison with term-frequency adjustment, its weighted level.
+    term_frequency: Vec<Option<TermFrequency>>,
+}
+
+/// A level weighted by how common the value the two profiles share is
+/// (Splink's term-frequency adjustment): u is the value's share of the
+/// profiles instead of the level's average.
+struct TermFrequency {
+    /// The level: exact for a name or date, `SAME_CITY` for the location.
+    level: usize,
+    /// The profile field holding the value.
+    field: usize,
+    /// log2 of the level's m.
+    log_m: f64,
+    /// The share of profiles holding each value id of `field`.
+    shares: Vec<f64>,
 }
 
 impl Scorer {
     pub fn new(model: &Model, names: &[&str], profiles: &Profiles, tf_fields: u8) -> Scorer {
         let mut weights: Vec<Option<Vec<f64>>> = vec![None; COMPARISONS];
         let mut location_same_last = None;
-        let mut term_frequency: Vec<Option<(f64, Vec<f64>)>> = vec![None; COMPARISONS];
+        let mut term_frequency: Vec<Option<TermFrequency>> = (0..COMPARISONS).map(|_| None).collect();
         for comparison in &model.comparisons {
             let Some(f) = names.iter().position(|n| *n == comparison.name) else {
                 continue;
@@ -554,10 +567,20 @@ impl Scorer {
                 );
             }
             if tf_fields & (1 << f) != 0 {
-                let counts = &profiles.counts[f];
+                // The location's value is the city; the others' their own.
+                let (field, level) = if f == LOCATION {
+                    (CITY, usize::from(SAME_CITY))
+                } else {
+                    (f, 1)
+                };
+                let counts = &profiles.counts[field];
                 let present: f64 = counts[1..].iter().map(|c| *c as f64).sum();
-                let shares = counts.iter().map(|c| *c as f64 / present.max(1.0)).collect();
-                term_frequency[f] = Some((comparison.levels[0].m.max(FLOOR).log2(), shares));
+                term_frequency[f] = Some(TermFrequency {
+                    level,
+                    field,
+                    log_m: comparison.levels[level - 1].m.max(FLOOR).log2(),
+                    shares: counts.iter().map(|c| *c as f64 / present.max(1.0)).collect(),
+                });
             }
         }
         Scorer {
@@ -572,9 +595,10 @@ impl Scorer {
     pub fn probability(&self, profiles: &Profiles, x: u32, y: u32, pattern: Pattern) -> f64 {
         let mut weight = self.prior;
         for f in 0..COMPARISONS {
-            let Some(mut w) = self.weights[f].as_ref() else {
+            let Some(general) = self.weights[f].as_ref() else {
                 continue;
             };
+            let mut w = general;
             if f == LOCATION
                 && last_name_agrees(pattern)
                 && let Some(same_last) = &self.location_same_last
@@ -585,14 +609,15 @@ impl Scorer {
             if l == 0 {
                 continue;
             }
-            weight += match (&self.term_frequency[f], l) {
-                // Exact agreement on a value: as strong as the value is rare.
+            weight += match &self.term_frequency[f] {
+                // Agreement on a value: as strong as the value is rare.
                 // Names agreeing across (swapped) are two values of this
-                // field: the commoner speaks.
-                (Some((log_m, shares)), 1) => {
-                    let share_of = |p: u32| shares[profiles.fields[p as usize][f] as usize];
+                // field: the commoner speaks. What a shared surname changes
+                // (the household correction) is kept: the weights' difference.
+                Some(tf) if tf.level == l => {
+                    let share_of = |p: u32| tf.shares[profiles.fields[p as usize][tf.field] as usize];
                     let share = share_of(x).max(share_of(y));
-                    log_m - share.max(FLOOR).log2()
+                    tf.log_m - share.max(FLOOR).log2() + (w[l - 1] - general[l - 1])
                 }
                 _ => w[l - 1],
             };
@@ -633,6 +658,70 @@ mod tests {
         p.len() as u8
     }
 
+    /// Two places in one city are weighted by the city's share of the
+    /// profiles: against 8 profiles in London and 2 in Little Snoring, the
+    /// rare city's pair weighs log2(share of London / share of Little
+    /// Snoring) = 2 bits more; without term frequencies both weigh the
+    /// level's m/u; a shared surname still changes the weight by its u.
+    #[test]
+    fn a_rare_city_says_more_than_a_common_one() {
+        use super::super::profiles::{FIELDS, POSTCODE, of_texts};
+        let rows: Vec<[Option<&str>; FIELDS]> = (0..10)
+            .map(|i| {
+                let mut texts = [None; FIELDS];
+                texts[CITY] = Some(if i < 8 { "london" } else { "little snoring" });
+                texts[POSTCODE] = Some(
+                    [
+                        "1001", "2002", "3003", "4004", "5005", "6006", "7007", "8008", "9009", "0100",
+                    ][i],
+                );
+                texts
+            })
+            .collect();
+        let profiles = of_texts(&rows);
+        let levels = labels(LOCATION)
+            .iter()
+            .map(|label| Level {
+                label: label.to_string(),
+                m: 0.1,
+                u: 0.1,
+                u_if_last_name_agrees: Some(0.4),
+            })
+            .collect();
+        let model = Model {
+            comparisons: vec![Comparison {
+                name: "location".into(),
+                levels,
+            }],
+            lambda: 0.5,
+            trained_pairs: 0,
+            sampled_pairs: 0,
+            trained_at: String::new(),
+            link_type: LinkType::LinkAndDedupe,
+        };
+        let pattern = at_level(LOCATION, SAME_CITY);
+        assert_eq!(compare(&profiles, 0, 1, 1 << LOCATION), pattern);
+        assert_eq!(compare(&profiles, 8, 9, 1 << LOCATION), pattern);
+        let names = crate::project::identity::COMPARISONS;
+        let bits = |p: f64| (p / (1.0 - p)).log2();
+        let tf = Scorer::new(&model, names, &profiles, 1 << LOCATION);
+        let (common, rare) = (
+            bits(tf.probability(&profiles, 0, 1, pattern)),
+            bits(tf.probability(&profiles, 8, 9, pattern)),
+        );
+        // u = the share: 0.8 and 0.2 against m = 0.1.
+        assert!((common - (0.1f64 / 0.8).log2()).abs() < 1e-9, "{common}");
+        assert!((rare - common - 2.0).abs() < 1e-9, "{common} {rare}");
+        let plain = Scorer::new(&model, names, &profiles, 0);
+        assert!(bits(plain.probability(&profiles, 0, 1, pattern)).abs() < 1e-9);
+        assert!(bits(plain.probability(&profiles, 8, 9, pattern)).abs() < 1e-9);
+        // A shared surname makes the place 4 times commoner among different
+        // people: 2 bits less, with term frequencies too.
+        let same_last = pattern | at_level(LAST_NAME, 1);
+        let household = bits(tf.probability(&profiles, 8, 9, same_last));
+        assert!((rare - household - 2.0).abs() < 1e-9, "{rare} {household}");
+    }
+
     /// EM, given u (which training estimates separately, from random
     /// pairs), recovers m and lambda from unlabelled pairs simulated from
     /// known parameters: every m within 0.01 and lambda within 0.002 from
@@ -643,13 +732,13 @@ mod tests {
             vec![0.78, 0.04, 0.08, 0.02, 0.02, 0.02, 0.04],
             vec![0.73, 0.12, 0.02, 0.02, 0.04, 0.07],
             vec![0.83, 0.02, 0.05, 0.02, 0.03, 0.01, 0.04],
-            vec![0.68, 0.03, 0.02, 0.02, 0.08, 0.07, 0.03, 0.03, 0.04],
+            vec![0.68, 0.03, 0.02, 0.02, 0.08, 0.03, 0.04, 0.03, 0.03, 0.04],
         ];
         let u: Vec<Vec<f64>> = vec![
             vec![0.010, 0.002, 0.004, 0.002, 0.003, 0.004, 0.975],
             vec![0.005, 0.003, 0.002, 0.002, 0.010, 0.978],
             vec![0.002, 0.0005, 0.002, 0.010, 0.030, 0.060, 0.8955],
-            vec![0.001, 0.002, 0.002, 0.001, 0.004, 0.020, 0.005, 0.200, 0.765],
+            vec![0.001, 0.002, 0.002, 0.001, 0.004, 0.008, 0.012, 0.005, 0.200, 0.765],
         ];
         for (f, (m, u)) in m_true.iter().zip(&u).enumerate() {
             assert_eq!(m.len(), level_count(f) - 1, "comparison {f}");
@@ -706,7 +795,9 @@ mod tests {
         pairs.extend((0..5).map(|i| (1000 + i, 2000 + i, at(f, d, 1))));
         pairs.extend((0..895).map(|i| (3000 + i, 4000 + i, at(f, d, elsewhere))));
         // Location's u among all pairs, which the estimate is drawn towards.
-        let prior = [0.0001, 0.0001, 0.0001, 0.0001, 0.0007, 0.0089, 0.0001, 0.0001, 0.9898];
+        let prior = [
+            0.0001, 0.0001, 0.0001, 0.0001, 0.0007, 0.0040, 0.0049, 0.0001, 0.0001, 0.9898,
+        ];
         assert_eq!(prior.len(), level_count(LOCATION) - 1);
         let counted = |keep: &dyn Fn(Pattern) -> bool| {
             let seen = location_levels(pairs.iter().filter(|p| keep(p.2)).map(|p| (p.2, 1.0)));
@@ -715,16 +806,19 @@ mod tests {
         let all = counted(&|_| true);
         let people = 1 << first | 1 << date | 1 << LOCATION;
         let without = counted(&|p| differs_on_person(p, people));
-        // (count + 9 × prior) / (pairs + 9), one pair's weight per level; the
+        // (count + 10 × prior) / (pairs + 10), one pair's weight per level; the
         // levels raised to the prior (below) take about 1% from the others.
         let near = |got: f64, want: f64| (got - want).abs() < 0.015 * want;
-        assert!(near(all[0], (135.0 + 0.0009) / 1039.0), "{all:?}");
-        assert!(near(without[0], (5.0 + 0.0009) / 909.0), "{without:?}");
+        assert!(near(all[0], (135.0 + 0.001) / 1040.0), "{all:?}");
+        assert!(near(without[0], (5.0 + 0.001) / 910.0), "{without:?}");
         // Without dates of birth compared, the given name alone decides.
         let by_name = counted(&|p| differs_on_person(p, 1 << first | 1 << LOCATION));
-        assert!(near(by_name[0], (75.0 + 0.0009) / 979.0), "{by_name:?}");
+        assert!(near(by_name[0], (75.0 + 0.001) / 980.0), "{by_name:?}");
         // A level no judged pair reached is as likely as among all pairs, not less.
-        assert!(near(without[4], 0.0007) && near(without[5], 0.0089), "{without:?}");
+        assert!(
+            near(without[4], 0.0007) && near(without[5], 0.0040) && near(without[6], 0.0049),
+            "{without:?}"
+        );
     }
 
     /// Same-surname pairs simulated from known parameters: 20,000
