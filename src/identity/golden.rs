@@ -5,7 +5,7 @@
 //! (lowest source rank; ties: most frequent). Dates of birth are compared
 //! and written as YYYY-MM-DD where they can be read.
 
-use std::collections::HashMap;
+use datafusion::common::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 

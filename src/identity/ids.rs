@@ -5,7 +5,7 @@
 //! records keeps the id and the others get new ids, logged as split from it.
 //! New ids are numbered in record order, so the same data gives the same ids.
 
-use std::collections::HashMap;
+use datafusion::common::HashMap;
 
 use datafusion::arrow::array::Array;
 

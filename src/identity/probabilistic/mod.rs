@@ -8,7 +8,7 @@ pub mod compare;
 pub mod model;
 pub mod profiles;
 
-use std::collections::HashMap;
+use datafusion::common::HashMap;
 use std::path::{Path, PathBuf};
 
 use compare::{Pattern, describe};

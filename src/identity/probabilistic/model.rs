@@ -6,7 +6,7 @@
 //! by construction there), averaged over rules. Saved as JSON, so a model
 //! can be reviewed, edited and reused.
 
-use std::collections::HashMap;
+use datafusion::common::HashMap;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

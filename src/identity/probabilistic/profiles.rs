@@ -3,8 +3,8 @@
 //! name and postcode are one profile, so the model scores each distinct
 //! combination once, and never pairs records already linked.
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
+use datafusion::common::HashMap;
+use datafusion::common::hash_map::Entry;
 
 use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::array::Array;
