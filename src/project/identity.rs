@@ -97,7 +97,7 @@ pub struct ProbabilisticConfig {
 }
 
 /// What the probabilistic model compares, after normalization; `location`
-/// is address, postcode and city together.
+/// is address, postcode, city and region together.
 pub const COMPARISONS: &[&str] = &["first_name", "last_name", "date_of_birth", "location"];
 
 /// What blocking rules may require to be equal.

@@ -1,8 +1,9 @@
 //! Comparison levels: how two profiles agree on each comparison, from exact
 //! agreement down to disagreement, with level 0 for "one side missing"
-//! (which the model treats as no evidence). Postcode, address and city are
-//! one comparison, `location`: they are not independent (a household shares
-//! all three), and counting them as three would triple the evidence. A
+//! (which the model treats as no evidence). Postcode, address, city and
+//! region are one comparison, `location`: they are not independent (a
+//! household shares them all), and counting each would multiply the
+//! evidence. A
 //! pair's levels are packed into one `Pattern`, four bits per comparison,
 //! so training and scoring work on the few distinct patterns, not on pairs.
 

@@ -735,11 +735,13 @@ fn fit_lambda(model: &Model, counts: &HashMap<Pattern, u64>) -> f64 {
         }
         r
     };
-    let ratios: Vec<(f64, f64)> = counts.iter().map(|(p, c)| (ratio(*p), *c as f64)).collect();
+    // In pattern order, so that the sums are the same on every run.
+    let mut ratios: Vec<(Pattern, f64, f64)> = counts.iter().map(|(p, c)| (*p, ratio(*p), *c as f64)).collect();
+    ratios.sort_unstable_by_key(|r| r.0);
     let mut lambda: f64 = 0.1;
     for _ in 0..200 {
         let odds = lambda / (1.0 - lambda);
-        let matches: f64 = ratios.iter().map(|(r, c)| c * odds * r / (1.0 + odds * r)).sum();
+        let matches: f64 = ratios.iter().map(|(_, r, c)| c * odds * r / (1.0 + odds * r)).sum();
         let next = (matches / total).clamp(1e-6, 1.0 - 1e-6);
         if (next - lambda).abs() < 1e-9 {
             return next;
@@ -815,4 +817,29 @@ fn load(file: &Path) -> Result<Model> {
         return Err(Error::config(file, "lambda is not between 0 and 1"));
     }
     Ok(model)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Blocking keys name profile fields by position: the two lists must
+    /// stay in one order.
+    #[test]
+    fn blocking_keys_are_the_profile_fields_in_order() {
+        assert_eq!(BLOCKING_KEYS.len(), profiles::FIELDS);
+        for (name, field) in [
+            ("first_name", profiles::FIRST),
+            ("last_name", profiles::LAST),
+            ("date_of_birth", profiles::DOB),
+            ("postcode", profiles::POSTCODE),
+            ("address", profiles::ADDRESS),
+            ("city", profiles::CITY),
+            ("names", profiles::NAMES),
+            ("region", profiles::REGION),
+            ("name_sounds", profiles::NAME_SOUNDS),
+        ] {
+            assert_eq!(key(name), field, "{name}");
+        }
+    }
 }

@@ -398,14 +398,18 @@ pub fn em(
         .collect();
     let mut m: Vec<Vec<f64>> = (0..COMPARISONS).map(prior_m).collect();
     let mut lambda = 0.1;
-    let total: f64 = patterns.values().map(|c| *c as f64).sum();
+    // In pattern order: sums in the map's (per-process) order would make
+    // retrained models differ in their last bits from run to run.
+    let mut patterns: Vec<(Pattern, u64)> = patterns.iter().map(|(p, c)| (*p, *c)).collect();
+    patterns.sort_unstable();
+    let total: f64 = patterns.iter().map(|(_, c)| *c as f64).sum();
     if total == 0.0 || free.is_empty() {
         return ((0..COMPARISONS).map(|_| None).collect(), lambda);
     }
     for _ in 0..EM_ITERATIONS {
         let mut matched: Vec<Vec<f64>> = (0..COMPARISONS).map(|f| vec![0.0; level_count(f) - 1]).collect();
         let mut matches = 0.0;
-        for (&pattern, &count) in patterns {
+        for &(pattern, count) in &patterns {
             let (mut pm, mut pu) = (lambda, 1.0 - lambda);
             let same_last = u_same_last.filter(|_| last_name_agrees(pattern));
             for &f in &free {
@@ -537,7 +541,9 @@ struct TermFrequency {
     field: usize,
     /// log2 of the level's m.
     log_m: f64,
-    /// The share of profiles holding each value id of `field`.
+    /// The share of profiles holding each value id of `field`: u of the
+    /// level for a pair sharing that value (for the location, times the
+    /// chance that two places in one city are at the level).
     shares: Vec<f64>,
 }
 
@@ -575,11 +581,22 @@ impl Scorer {
                 };
                 let counts = &profiles.counts[field];
                 let present: f64 = counts[1..].iter().map(|c| *c as f64).sum();
+                let mut shares: Vec<f64> = counts.iter().map(|c| *c as f64 / present.max(1.0)).collect();
+                if f == LOCATION {
+                    // Two places in one city reach this level only where
+                    // nothing closer agrees (another postcode, mostly): u
+                    // of a city is its share times that chance, which is
+                    // the level's u over the chance that two random
+                    // profiles share a city (the sum of squared shares).
+                    let same_city: f64 = shares[1..].iter().map(|s| s * s).sum();
+                    let scale = comparison.levels[level - 1].u / same_city.max(FLOOR);
+                    shares.iter_mut().for_each(|s| *s *= scale);
+                }
                 term_frequency[f] = Some(TermFrequency {
                     level,
                     field,
                     log_m: comparison.levels[level - 1].m.max(FLOOR).log2(),
-                    shares: counts.iter().map(|c| *c as f64 / present.max(1.0)).collect(),
+                    shares,
                 });
             }
         }
@@ -659,7 +676,8 @@ mod tests {
     }
 
     /// Two places in one city are weighted by the city's share of the
-    /// profiles: against 8 profiles in London and 2 in Little Snoring, the
+    /// profiles (scaled to the level's u): against 8 profiles in London and
+    /// 2 in Little Snoring, the
     /// rare city's pair weighs log2(share of London / share of Little
     /// Snoring) = 2 bits more; without term frequencies both weigh the
     /// level's m/u; a shared surname still changes the weight by its u.
@@ -709,8 +727,11 @@ mod tests {
             bits(tf.probability(&profiles, 0, 1, pattern)),
             bits(tf.probability(&profiles, 8, 9, pattern)),
         );
-        // u = the share: 0.8 and 0.2 against m = 0.1.
-        assert!((common - (0.1f64 / 0.8).log2()).abs() < 1e-9, "{common}");
+        // u = the share times the chance that two places of one city are at
+        // this level, the level's u over the chance they share a city:
+        // 0.8 and 0.2, times 0.1 / (0.8² + 0.2²).
+        let scale = 0.1 / 0.68;
+        assert!((common - (0.1f64 / (0.8 * scale)).log2()).abs() < 1e-9, "{common}");
         assert!((rare - common - 2.0).abs() < 1e-9, "{common} {rare}");
         let plain = Scorer::new(&model, names, &profiles, 0);
         assert!(bits(plain.probability(&profiles, 0, 1, pattern)).abs() < 1e-9);

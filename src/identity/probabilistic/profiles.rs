@@ -148,7 +148,8 @@ pub fn build(records: &Records, graph: &mut Graph, link_type: LinkType) -> Profi
         }
         for row in 0..source.record_id.len() {
             let texts = texts(source, row, this_year);
-            if texts.iter().all(Option::is_none) {
+            // A region alone compares nothing worth a profile.
+            if texts.iter().enumerate().all(|(f, t)| f == REGION || t.is_none()) {
                 continue;
             }
             let fields = builder.intern(texts);
@@ -432,6 +433,7 @@ impl Profiles {
     pub fn name_bound(&self, a: usize, x: u32, b: usize, y: u32) -> f64 {
         let of = |field: usize, p: u32| {
             // `LETTERED` order, without a search: this runs for every pair.
+            debug_assert!(LETTERED.contains(&field), "field {field} keeps no letters");
             let slot = match field {
                 FIRST => 0,
                 LAST => 1,
