@@ -12,6 +12,8 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::error::DataFusionError;
 use datafusion::execution::context::SessionState;
+use futures::TryStreamExt;
+use object_store::ObjectMeta;
 
 use crate::error::{Error, Result};
 use crate::project::TableSpec;
@@ -58,17 +60,7 @@ impl TableSpec {
             ),
             FileFormatKind::Json => Arc::new(JsonFormat::default()),
         };
-        // A single file is taken whatever its extension; a folder keeps only
-        // the files of its format (so `_SUCCESS` markers and the like are ignored).
-        let extension = if table_url.is_collection() {
-            match self.format {
-                FileFormatKind::Json => "",
-                other => other.extension(),
-            }
-        } else {
-            ""
-        };
-        let options = ListingOptions::new(format).with_file_extension(extension);
+        let options = ListingOptions::new(format).with_file_extension(self.extension(&table_url));
         let mut config = ListingTableConfig::new(table_url.clone()).with_listing_options(options);
         if table_url.is_collection() {
             config = config
@@ -79,6 +71,37 @@ impl TableSpec {
         let config = config.infer_schema(state).await.map_err(|e| self.describe(e))?;
         let table = ListingTable::try_new(config).map_err(|e| self.describe(e))?;
         Ok(Arc::new(table))
+    }
+
+    /// The extension of the files the table reads: a single file is taken
+    /// whatever its extension; a folder keeps only the files of its format
+    /// (so `_SUCCESS` markers and the like are ignored).
+    fn extension(&self, table_url: &ListingTableUrl) -> &'static str {
+        match self.format {
+            _ if !table_url.is_collection() => "",
+            FileFormatKind::Json => "",
+            other => other.extension(),
+        }
+    }
+
+    /// The files the table reads now, as its listing finds them (path,
+    /// size, time of the last change, entity tag), sorted by path.
+    pub async fn files(&self, state: &SessionState) -> Result<Vec<ObjectMeta>> {
+        let table_url = ListingTableUrl::parse(self.url.as_str()).map_err(|e| self.error(e))?;
+        let store = match self.option_store()? {
+            Some(store) => store,
+            None => state
+                .runtime_env()
+                .object_store(&table_url)
+                .map_err(|e| self.describe(e))?,
+        };
+        let listed = table_url
+            .list_all_files(state, store.as_ref(), self.extension(&table_url))
+            .await
+            .map_err(|e| self.describe(e))?;
+        let mut files: Vec<ObjectMeta> = listed.try_collect().await.map_err(|e| self.describe(e))?;
+        files.sort_by(|a, b| a.location.cmp(&b.location));
+        Ok(files)
     }
 
     /// One sentence on what went wrong, the library's own words after it.

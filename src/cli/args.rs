@@ -81,6 +81,11 @@ pub struct ResolveArgs {
     #[arg(long, conflicts_with_all = ["explain", "evaluate"])]
     pub train: bool,
 
+    /// Resolve even when no source file, setting or model changed since
+    /// the last run (which otherwise stands as it is).
+    #[arg(long, conflicts_with_all = ["explain", "evaluate"])]
+    pub full: bool,
+
     /// Format of the summary or evaluation.
     #[arg(long, value_enum, default_value = "table")]
     pub format: OutputFormat,

@@ -253,7 +253,15 @@ async fn resolve(session: &Session) -> Result<()> {
     let at = super::resolve::locations(project, &config_file);
     // Trained afresh each time: a model saved by an older oneview (the
     // source tree keeps its demo's) may no longer fit the comparisons.
-    let summary = waiting_for_lock(120, || identity::resolve(&session.ctx, config, at, true, &|_| {})).await?;
+    let options = identity::Options {
+        train: true,
+        full: true,
+    };
+    let identity::Resolved::Ran(summary) =
+        waiting_for_lock(120, || identity::resolve(&session.ctx, config, at, options, &|_| {})).await?
+    else {
+        unreachable!("a full run always runs");
+    };
     let records: u64 = summary.records.iter().map(|(_, n)| n).sum();
     let links: Vec<String> = summary.links.iter().map(|(rule, n)| format!("{rule} {n}")).collect();
     say(&format!(

@@ -5,8 +5,9 @@ use crate::error::Result;
 use crate::exec::{print_batch, text_batch};
 use crate::identity::diagnose::{Diagnosis, Grouped, Scores};
 use crate::identity::graph::GuardCounts;
+use crate::identity::inputs::SourceRead;
 use crate::identity::probabilistic::Outcome;
-use crate::identity::{self, Locations, Summary};
+use crate::identity::{self, Locations, Resolved, Summary};
 use crate::project::Project;
 use crate::project::identity::LinkType;
 use crate::session::Session;
@@ -21,6 +22,7 @@ pub(super) fn locations<'a>(project: &'a Project, config_file: &'a std::path::Pa
         config_file,
         state: &project.state,
         output: &project.output,
+        tables: &project.tables,
     }
 }
 
@@ -67,12 +69,54 @@ pub async fn run(session: &Session, args: ResolveArgs) -> Result<()> {
     let bar = progress::spinner("resolving identities");
     let config_file = project.config_file();
     let at = locations(project, &config_file);
-    let summary = identity::resolve(&session.ctx, config, at, args.train, &|step| {
+    let options = identity::Options {
+        train: args.train,
+        full: args.full,
+    };
+    let resolved = identity::resolve(&session.ctx, config, at, options, &|step| {
         bar.set_message(step.to_string())
     })
     .await;
     bar.finish_and_clear();
-    print_rows(session, summary_rows(&summary?), args.format).await
+    let rows = match resolved? {
+        Resolved::Ran(summary) => summary_rows(&summary),
+        Resolved::UpToDate { run, read, elapsed } => up_to_date_rows(&run, &read, elapsed),
+    };
+    print_rows(session, rows, args.format).await
+}
+
+/// Nothing changed: the committed run stands.
+fn up_to_date_rows(run: &str, read: &[SourceRead], elapsed: std::time::Duration) -> Rows {
+    let mut rows = vec![(
+        "up to date",
+        format!(
+            "nothing changed since run {run} (the same files, settings and model): it stands; --full resolves anyway"
+        ),
+    )];
+    read_rows(read, &mut rows);
+    rows.push(("elapsed", format!("{:.1} s", elapsed.as_secs_f64())));
+    rows
+}
+
+/// Per source, the files its table read and what changed since the last run.
+fn read_rows(read: &[SourceRead], rows: &mut Rows) {
+    for r in read {
+        let files = match r.files {
+            Some(1) => "1 file".to_string(),
+            Some(n) => format!("{n} files"),
+            None => "a table whose files are not listed (read on every run)".to_string(),
+        };
+        let since = match r.changes {
+            Some(c) if c.any() => format!(
+                "; since the last run {} new, {} rewritten, {} deleted",
+                c.new, c.changed, c.deleted
+            ),
+            Some(_) => ", unchanged".to_string(),
+            None if r.files.is_some() => ", no earlier run with these settings to compare".to_string(),
+            None => String::new(),
+        };
+        rows.push(("  read", format!("{}: {files}{since}", r.source)));
+    }
 }
 
 /// The attribute model against the truth: the threshold's F1 and the best,
@@ -123,6 +167,8 @@ type Rows = Vec<(&'static str, String)>;
 /// model (if any), then the time taken.
 fn summary_rows(s: &Summary) -> Rows {
     let mut rows = Vec::new();
+    rows.push(("sources", format!("{} read in full", s.read.len())));
+    read_rows(&s.read, &mut rows);
     record_rows(s, &mut rows);
     customer_rows(s, &mut rows);
     guard_rows(&s.guards, &mut rows);

@@ -2,7 +2,9 @@
 //! on shared normalized identifiers (with guards), clustered, given stable
 //! customer ids and a golden record, and written as the identity tables.
 //!
-//! The order of a run: `records` (read and normalize, via DataFusion) →
+//! A run first lists what it would read (`inputs`): when nothing changed
+//! since the committed run, that run stands. The order of a run: `records`
+//! (read and normalize, via DataFusion) →
 //! `graph` (links, guards, union-find) → `probabilistic` (attribute links) →
 //! `ids` (stable ids against the previous run) → `golden` (survivorship) →
 //! `outputs` (Parquet, committed as one run). `tables` are the identity
@@ -18,6 +20,7 @@ mod given_names;
 pub mod golden;
 pub mod graph;
 pub mod ids;
+pub mod inputs;
 pub mod outputs;
 mod parallel;
 pub mod probabilistic;
@@ -38,6 +41,7 @@ use ids::{Change, Previous, parse_id};
 pub use tables::tables;
 
 use crate::error::{Error, Result};
+use crate::project::TableSpec;
 use crate::project::identity::{IdentityConfig, LinkType};
 use crate::storage::StateStore;
 
@@ -55,7 +59,30 @@ pub struct Summary {
     pub merged: u64,
     pub split: u64,
     pub probabilistic: Option<probabilistic::Outcome>,
+    /// Per source, its files and what changed in them since the last run.
+    pub read: Vec<inputs::SourceRead>,
     pub elapsed: Duration,
+}
+
+/// What `resolve` did: a run, or nothing, because nothing it would read
+/// changed since the committed run.
+#[derive(Debug, Clone)]
+pub enum Resolved {
+    Ran(Box<Summary>),
+    UpToDate {
+        /// The committed run, which stands.
+        run: String,
+        read: Vec<inputs::SourceRead>,
+        elapsed: Duration,
+    },
+}
+
+/// How `resolve` runs: `train` retrains the probabilistic model even when a
+/// saved one exists; `full` resolves even when nothing changed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    pub train: bool,
+    pub full: bool,
 }
 
 /// Where a resolution finds its model and keeps its state and outputs: the
@@ -70,6 +97,8 @@ pub struct Locations<'a> {
     pub state: &'a Url,
     /// The output folder: the identity tables.
     pub output: &'a Url,
+    /// The project's tables, whose files a run lists to tell what changed.
+    pub tables: &'a [TableSpec],
 }
 
 /// The project's `[identity]`, or the error saying how to add one.
@@ -82,16 +111,16 @@ pub fn require(config: Option<&IdentityConfig>) -> Result<&IdentityConfig> {
     })
 }
 
-/// Resolves the project's identity sources and writes the identity tables.
-/// `step` is told what the run is doing (for a progress display); `train`
-/// retrains the probabilistic model even when a saved one exists.
+/// Resolves the project's identity sources and writes the identity tables,
+/// unless nothing they read changed since the committed run (`Options`).
+/// `step` is told what the run is doing (for a progress display).
 pub async fn resolve(
     ctx: &SessionContext,
     config: &IdentityConfig,
     at: Locations<'_>,
-    train: bool,
+    options: Options,
     step: &dyn Fn(&str),
-) -> Result<Summary> {
+) -> Result<Resolved> {
     let started = Instant::now();
     let state = StateStore::at(at.state.clone(), &ctx.runtime_env())?;
     // Each step is shown on the terminal and logged with the time so far
@@ -103,19 +132,67 @@ pub async fn resolve(
         }
         step(what);
     };
-    let summary = state
+    let resolved = state
         .with_lock("identity", "identity resolution", || {
-            run(ctx, config, at, &state, train, &step)
+            resolve_if_changed(ctx, config, at, &state, options, &step)
         })
         .await?;
-    Ok(Summary {
-        elapsed: started.elapsed(),
-        ..summary
+    Ok(match resolved {
+        Resolved::Ran(summary) => Resolved::Ran(Box::new(Summary {
+            elapsed: started.elapsed(),
+            ..*summary
+        })),
+        Resolved::UpToDate { run, read, .. } => Resolved::UpToDate {
+            run,
+            read,
+            elapsed: started.elapsed(),
+        },
     })
 }
 
+/// Under the lock: lists what a run would read; runs unless that, the
+/// settings and the model are what the committed run had; keeps what this
+/// run read once it is committed.
+async fn resolve_if_changed(
+    ctx: &SessionContext,
+    config: &IdentityConfig,
+    at: Locations<'_>,
+    state: &StateStore,
+    options: Options,
+    step: &dyn Fn(&str),
+) -> Result<Resolved> {
+    step("listing the sources' files");
+    let year = chrono::Datelike::year(&chrono::Utc::now());
+    let model = config
+        .probabilistic
+        .as_ref()
+        .map(|p| probabilistic::model_path(at.dir, p));
+    let settings = || inputs::settings_digest(config, at.tables, model.as_deref(), year);
+    let now = inputs::list(ctx, config, at.tables, settings()).await?;
+    let last = inputs::last(state).await?;
+    let current = outputs::current_run(&StateStore::at(at.output.clone(), &ctx.runtime_env())?).await?;
+    let read = inputs::compare(last.as_ref(), &now);
+    if !options.train && !options.full && inputs::unchanged(last.as_ref(), &now, current.as_deref()) {
+        return Ok(Resolved::UpToDate {
+            run: current.unwrap_or_default(),
+            read,
+            elapsed: Duration::ZERO,
+        });
+    }
+    let (summary, run_id) = run(ctx, config, at, state, options.train, step).await?;
+    // The model's part of the settings as this run left it (it may have
+    // trained and saved one).
+    let kept = inputs::Inputs {
+        run: run_id,
+        settings: settings(),
+        ..now
+    };
+    inputs::keep(state, &kept).await?;
+    Ok(Resolved::Ran(Box::new(Summary { read, ..summary })))
+}
+
 /// One resolution, under the lock: link, give ids, build the golden
-/// records, write the run and commit it.
+/// records, write the run and commit it. Returns its summary and run id.
 async fn run(
     ctx: &SessionContext,
     config: &IdentityConfig,
@@ -123,7 +200,7 @@ async fn run(
     state: &StateStore,
     train: bool,
     step: &dyn Fn(&str),
-) -> Result<Summary> {
+) -> Result<(Summary, String)> {
     // What the run holds, counted against --memory-limit.
     let mut budget = budget::Budget::new(ctx);
     let (mut records, mut graph, probabilistic) = link(ctx, config, at, train, &mut budget, step).await?;
@@ -161,7 +238,7 @@ async fn run(
     state.put(HIGHEST_ID, highest.to_string().into()).await?;
     outputs::commit(&StateStore::at(at.output.clone(), &ctx.runtime_env())?, &run).await?;
     step("written");
-    Ok(summary)
+    Ok((summary, run))
 }
 
 /// Reads the sources and links their records: on identifiers, then, with
@@ -293,6 +370,7 @@ fn summarize(
         merged: clusters.changes.iter().filter(|c| c.change == Change::Merged).count() as u64,
         split: clusters.changes.iter().filter(|c| c.change == Change::Split).count() as u64,
         probabilistic,
+        read: Vec::new(),
         elapsed: Duration::ZERO,
     }
 }

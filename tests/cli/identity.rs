@@ -122,7 +122,14 @@ fn links(dir: &Path) -> BTreeMap<String, String> {
 }
 
 fn summary(dir: &Path) -> BTreeMap<String, Vec<String>> {
-    let out = run_in(dir, &["resolve", "--format", "csv"]);
+    summary_with(dir, &[])
+}
+
+/// `resolve` with `extra` arguments: its summary, item by item.
+fn summary_with(dir: &Path, extra: &[&str]) -> BTreeMap<String, Vec<String>> {
+    let mut args = vec!["resolve", "--format", "csv"];
+    args.extend(extra);
+    let out = run_in(dir, &args);
     let mut rows: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for row in csv_rows(out.ok()) {
         let (item, value) = row.split_once(',').unwrap();
@@ -188,7 +195,7 @@ fn the_same_data_gives_the_same_ids_and_new_records_keep_them() {
     let dir = sample_project();
     summary(dir.path());
     let first = links(dir.path());
-    let again = summary(dir.path());
+    let again = summary_with(dir.path(), &["--full"]);
     assert_eq!(links(dir.path()), first, "a second run on the same data changed ids");
     assert_eq!(again["new ids"], ["0"], "{again:?}");
     assert_eq!(again["merged ids"], ["0"], "{again:?}");
@@ -208,6 +215,102 @@ fn the_same_data_gives_the_same_ids_and_new_records_keep_them() {
     }
     assert_eq!(after["orders:o6"], first["crm:c2"]);
     assert!(!first.values().any(|id| id == &after["orders:o7"]), "o7 reused an id");
+}
+
+/// A run lists the files of its sources first: when none was added,
+/// rewritten or deleted, and the settings are the same, the committed run
+/// stands and nothing is written; any change, or `--full`, runs, and the
+/// summary says per source what changed. A folder source (one file per
+/// day) is told apart file by file.
+#[test]
+fn a_run_with_nothing_changed_leaves_the_committed_run_standing() {
+    let dir = project(&TOML.replace(r#"location = "orders.csv""#, "location = \"orders/\"\nformat = \"csv\""));
+    write(dir.path(), "crm.csv", CRM);
+    write(dir.path(), "web.csv", WEB);
+    write(dir.path(), "truth.csv", TRUTH);
+    std::fs::create_dir(dir.path().join("orders")).unwrap();
+    write(dir.path(), "orders/day1.csv", ORDERS);
+    let current = || std::fs::read_to_string(dir.path().join("output/identity/current")).unwrap();
+
+    let first = summary(dir.path());
+    assert_eq!(first["records"], ["14"], "{first:?}");
+    assert!(
+        first["read"].contains(&"orders: 1 file, no earlier run with these settings to compare".to_string()),
+        "{first:?}"
+    );
+    let run = current();
+    let ids = links(dir.path());
+    let again = summary(dir.path());
+    assert!(again["up to date"][0].contains(&run), "{again:?}");
+    assert!(
+        again["read"].contains(&"orders: 1 file, unchanged".to_string()),
+        "{again:?}"
+    );
+    assert!(!again.contains_key("records"), "{again:?}");
+    assert_eq!(current(), run, "an unchanged run wrote nothing");
+
+    // A new day's file: the run runs and says so; o6 joins c2.
+    write(
+        dir.path(),
+        "orders/day2.csv",
+        "order_id,contact_id,email,phone,ship_name\no6,c2,,,Sam Hill\n",
+    );
+    let grown = summary(dir.path());
+    assert_eq!(grown["records"], ["15"], "{grown:?}");
+    assert!(
+        grown["read"].contains(&"orders: 2 files; since the last run 1 new, 0 rewritten, 0 deleted".to_string()),
+        "{grown:?}"
+    );
+    assert!(
+        grown["read"].contains(&"crm: 1 file, unchanged".to_string()),
+        "{grown:?}"
+    );
+    assert_ne!(current(), run);
+    assert_eq!(links(dir.path())["orders:o6"], ids["crm:c2"]);
+
+    // A file rewritten in place, then one deleted: each is seen and runs.
+    write(
+        dir.path(),
+        "crm.csv",
+        &format!("{CRM}c4,Ann,Lee,ann@lee.org,,2025-01-01T00:00:00\n"),
+    );
+    let rewritten = summary(dir.path());
+    assert!(
+        rewritten["read"].contains(&"crm: 1 file; since the last run 0 new, 1 rewritten, 0 deleted".to_string()),
+        "{rewritten:?}"
+    );
+    assert_eq!(rewritten["records"], ["16"], "{rewritten:?}");
+    std::fs::remove_file(dir.path().join("orders/day2.csv")).unwrap();
+    let shrunk = summary(dir.path());
+    assert!(
+        shrunk["read"].contains(&"orders: 1 file; since the last run 0 new, 0 rewritten, 1 deleted".to_string()),
+        "{shrunk:?}"
+    );
+    assert_eq!(shrunk["records"], ["15"], "{shrunk:?}");
+    assert!(!links(dir.path()).contains_key("orders:o6"));
+
+    // Settings changed: a run, with nothing to compare the files with.
+    let toml = std::fs::read_to_string(dir.path().join("oneview.toml")).unwrap();
+    write(
+        dir.path(),
+        "oneview.toml",
+        &toml.replace("survivorship = { first_name = \"most_recent\" }", "survivorship = {}"),
+    );
+    let settings = summary(dir.path());
+    assert!(settings.contains_key("records"), "{settings:?}");
+    assert!(summary(dir.path()).contains_key("up to date"));
+    // --full runs anyway, and a run killed before its commit (here: the
+    // kept inputs naming another run) is not taken for the committed one.
+    let full = summary_with(dir.path(), &["--full"]);
+    assert!(full.contains_key("records"), "{full:?}");
+    let kept = dir.path().join("state/identity/inputs.json");
+    let text = std::fs::read_to_string(&kept).unwrap();
+    write(
+        dir.path(),
+        "state/identity/inputs.json",
+        &text.replace(&current(), "20200101T000000.000000Z"),
+    );
+    assert!(summary(dir.path()).contains_key("records"));
 }
 
 /// The files of one identity table's folder.
@@ -245,7 +348,7 @@ fn the_identity_tables_are_read_as_one_committed_set() {
     }
     let during: Vec<Vec<String>> = tables.iter().map(|t| count(t)).collect();
     assert_eq!(during, before, "an uncommitted run's files were read");
-    summary(dir.path());
+    summary_with(dir.path(), &["--full"]);
     let next = std::fs::read_to_string(dir.path().join("output/identity/current")).unwrap();
     assert_ne!(next, run);
     // The replaced run's files stay one run longer, for queries reading them.
@@ -255,7 +358,7 @@ fn the_identity_tables_are_read_as_one_committed_set() {
         assert_eq!(files(dir.path(), table), expected, "{table}");
     }
     assert_eq!(count("identity_links"), ["14"]);
-    summary(dir.path());
+    summary_with(dir.path(), &["--full"]);
     let last = std::fs::read_to_string(dir.path().join("output/identity/current")).unwrap();
     assert!(!files(dir.path(), "customers").contains(&format!("run-{run}.parquet")));
     assert!(files(dir.path(), "customers").contains(&format!("run-{last}.parquet")));
@@ -624,14 +727,14 @@ fn resolve_stays_within_the_memory_limit_or_stops_cleanly() {
     let limited = links(dir.path());
     assert_eq!(limited.len(), 14);
     let current = std::fs::read_to_string(dir.path().join("output/identity/current")).unwrap();
-    run_in(dir.path(), &["--memory-limit", "2K", "resolve"]).fails(1, refused);
+    run_in(dir.path(), &["--memory-limit", "2K", "resolve", "--full"]).fails(1, refused);
     assert_eq!(
         std::fs::read_to_string(dir.path().join("output/identity/current")).unwrap(),
         current,
         "a refused run leaves the previous one current"
     );
     assert_eq!(links(dir.path()), limited);
-    run_in(dir.path(), &["resolve"]).ok();
+    run_in(dir.path(), &["resolve", "--full"]).ok();
     assert_eq!(links(dir.path()), limited);
 }
 

@@ -550,7 +550,7 @@ fn the_saved_model_is_reused_edited_and_retrained() {
     let saved = std::fs::read_to_string(&file).unwrap();
     assert!(saved.contains("\"name\": \"first_name\""), "{saved}");
 
-    let again = resolve(dir.path(), &[]);
+    let again = resolve(dir.path(), &["--full"]);
     assert!(again["model"][0].starts_with("read from"), "{again:?}");
     assert_eq!(
         std::fs::read_to_string(&file).unwrap(),
