@@ -13,6 +13,7 @@ use crate::project::identity::LinkType;
 use crate::session::Session;
 use crate::storage::OutputFormat;
 use crate::util::progress;
+use crate::util::{Round, human};
 
 /// Where a resolution of `project` reads and writes; `config_file` is the
 /// project's (`Project::config_file`), kept by the caller.
@@ -175,6 +176,17 @@ fn summary_rows(s: &Summary) -> Rows {
     if let Some(p) = &s.probabilistic {
         model_rows(p, &mut rows);
     }
+    let (held, resident) = s.memory;
+    let resident = resident.map_or(String::new(), |r| {
+        format!("; the process's peak resident memory {}", human(r as usize, Round::Up))
+    });
+    rows.push((
+        "memory",
+        format!(
+            "{} held at most (what --memory-limit bounds){resident}",
+            human(held, Round::Up)
+        ),
+    ));
     rows.push(("elapsed", format!("{:.1} s", s.elapsed.as_secs_f64())));
     rows
 }

@@ -13,12 +13,15 @@ use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit, MemoryPool
 use datafusion::prelude::SessionContext;
 
 use crate::error::{Error, Result};
+use crate::util::{Round, human};
 
 pub struct Budget {
     pool: Arc<dyn MemoryPool>,
     reservation: MemoryReservation,
     /// What is held, by part (records, links, ...), in bytes.
     parts: Vec<(String, usize)>,
+    /// The most held at once, in bytes.
+    peak: usize,
     records: u32,
 }
 
@@ -29,6 +32,7 @@ impl Budget {
             reservation: MemoryConsumer::new("identity resolution").register(&pool),
             pool,
             parts: Vec::new(),
+            peak: 0,
             records: 0,
         }
     }
@@ -50,7 +54,14 @@ impl Budget {
             return Err(self.refusal(part, self.reservation.size() + bytes - held));
         }
         self.parts[index].1 = bytes;
+        self.peak = self.peak.max(self.reservation.size());
         Ok(())
+    }
+
+    /// The most the run held at once, in bytes: its high-water mark
+    /// against `--memory-limit`.
+    pub fn peak(&self) -> usize {
+        self.peak
     }
 
     pub fn set_records(&mut self, records: u32) {
@@ -75,57 +86,7 @@ impl Budget {
     }
 }
 
-#[derive(Clone, Copy)]
-enum Round {
-    Up,
-    Down,
-}
-
-/// A size as people read it: `2 KB`, `310 MB`, `4.7 GB`. A limit is
-/// rounded down and a need up, so that a need just past a limit never
-/// reads as the limit itself.
-fn human(bytes: usize, round: Round) -> String {
-    const KB: usize = 1 << 10;
-    const MB: usize = 1 << 20;
-    const GB: usize = 1 << 30;
-    let (unit, name) = match bytes {
-        b if b >= GB => (GB as f64 / 10.0, "GB"),
-        b if b >= MB => (MB as f64, "MB"),
-        _ => (KB as f64, "KB"),
-    };
-    let units = bytes as f64 / unit;
-    let units = match round {
-        Round::Up => units.ceil(),
-        Round::Down => units.floor(),
-    } as u64;
-    if name == "GB" {
-        format!("{}.{} GB", units / 10, units % 10)
-    } else {
-        format!("{units} {name}")
-    }
-}
-
 /// Bytes held by record batches (the golden records).
 pub fn batches_size(batches: &[RecordBatch]) -> usize {
     batches.iter().map(RecordBatch::get_array_memory_size).sum()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{Round, human};
-
-    #[test]
-    fn a_need_past_the_limit_never_reads_as_the_limit() {
-        const GB: usize = 1 << 30;
-        assert_eq!(human(4 * GB, Round::Up), "4.0 GB");
-        assert_eq!(human(4 * GB + 1, Round::Up), "4.1 GB");
-        // --memory-limit 4.25G against a need just above it.
-        let limit = 4 * GB + GB / 4;
-        assert_eq!(human(limit, Round::Down), "4.2 GB");
-        assert_eq!(human(limit + 1, Round::Up), "4.3 GB");
-        assert_eq!(human(310 << 20, Round::Up), "310 MB");
-        assert_eq!(human((310 << 20) + 1, Round::Up), "311 MB");
-        assert_eq!(human((310 << 20) + 1, Round::Down), "310 MB");
-        assert_eq!(human(2048, Round::Up), "2 KB");
-    }
 }

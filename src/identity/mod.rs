@@ -61,6 +61,10 @@ pub struct Summary {
     pub probabilistic: Option<probabilistic::Outcome>,
     /// Per source, its files and what changed in them since the last run.
     pub read: Vec<inputs::SourceRead>,
+    /// The most the run held at once as counted against `--memory-limit`,
+    /// in bytes, and the process's peak resident memory (where the system
+    /// tells it), in bytes.
+    pub memory: (usize, Option<u64>),
     pub elapsed: Duration,
 }
 
@@ -238,7 +242,8 @@ async fn run(
     state.put(HIGHEST_ID, highest.to_string().into()).await?;
     outputs::commit(&StateStore::at(at.output.clone(), &ctx.runtime_env())?, &run).await?;
     step("written");
-    Ok((summary, run))
+    let memory = (budget.peak(), status_kilobytes("VmHWM:").map(|kb| kb * 1024));
+    Ok((Summary { memory, ..summary }, run))
 }
 
 /// Reads the sources and links their records: on identifiers, then, with
@@ -271,10 +276,15 @@ async fn link(
 
 /// The process's resident memory, where the system tells it (Linux).
 fn resident_megabytes() -> Option<u64> {
+    status_kilobytes("VmRSS:").map(|kb| kb / 1024)
+}
+
+/// A figure of the process's status in kilobytes (`VmRSS:` now, `VmHWM:`
+/// at its peak), where the system tells it (Linux).
+fn status_kilobytes(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kilobytes: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kilobytes / 1024)
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// The previous run's links, matched to this run's records, and its merge log.
@@ -371,6 +381,7 @@ fn summarize(
         split: clusters.changes.iter().filter(|c| c.change == Change::Split).count() as u64,
         probabilistic,
         read: Vec::new(),
+        memory: (0, None),
         elapsed: Duration::ZERO,
     }
 }

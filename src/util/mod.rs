@@ -7,5 +7,5 @@ pub mod progress;
 mod size;
 mod text;
 
-pub use size::parse_size;
+pub use size::{Round, human, parse_size};
 pub use text::{is_plain_identifier, line_of};

@@ -723,7 +723,13 @@ fn resolve_stays_within_the_memory_limit_or_stops_cleanly() {
         !dir.path().join("output/identity/identity_links").exists(),
         "nothing is written on error"
     );
-    run_in(dir.path(), &["--memory-limit", "64M", "resolve"]).ok();
+    let within = summary_with(dir.path(), &["--full"]);
+    // The high-water mark of what the run counted, under the limit.
+    let held = &within["memory"][0];
+    assert!(held.contains(" KB held at most (what --memory-limit bounds)"), "{within:?}");
+    let kilobytes: u64 = held.split(' ').next().unwrap().parse().unwrap();
+    assert!(kilobytes > 0 && kilobytes < 64 << 10, "{held}");
+    run_in(dir.path(), &["--memory-limit", "64M", "resolve", "--full"]).ok();
     let limited = links(dir.path());
     assert_eq!(limited.len(), 14);
     let current = std::fs::read_to_string(dir.path().join("output/identity/current")).unwrap();
