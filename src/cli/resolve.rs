@@ -105,7 +105,7 @@ fn read_rows(read: &[SourceRead], rows: &mut Rows) {
         let files = match r.files {
             Some(1) => "1 file".to_string(),
             Some(n) => format!("{n} files"),
-            None => "a table whose files are not listed (read on every run)".to_string(),
+            None => "read on every run (what its SQL reads cannot be listed, or it calls a function whose result can change)".to_string(),
         };
         let since = match r.changes {
             Some(c) if c.any() => format!(

@@ -1,19 +1,23 @@
 //! What a run read, so that the next run can tell what changed: per identity
-//! source, the files of its table as the listing finds them (path, size,
-//! time of the last change, entity tag), and one digest of everything else
-//! a run's result depends on — the `[identity]` settings, the source tables'
-//! locations and formats, the saved model, oneview's version and the year
-//! (two-digit years of birth are read against it). Kept in the state folder
-//! once a run is committed; a run killed before that leaves the previous
-//! record, so the next run reads everything again.
+//! source, the files of every table its SQL reads, as the listing finds
+//! them (path, size, time of the last change, entity tag), and one digest
+//! of everything else a run's result depends on — the `[identity]`
+//! settings, those tables' declarations, the saved model, the oneview
+//! binary itself and the year (two-digit years of birth are read against
+//! it). Kept in the state folder once a run is committed; a run killed
+//! before that leaves the record of the last committed run, which the next
+//! run is held against.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::logical_expr::{Expr, LogicalPlan, Volatility};
 use datafusion::prelude::SessionContext;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::records;
 use crate::error::Result;
 use crate::project::TableSpec;
 use crate::project::identity::IdentityConfig;
@@ -41,11 +45,21 @@ pub struct Inputs {
     pub run: String,
     /// The digest of the settings, model and version (`settings_digest`).
     pub settings: String,
-    /// Per source, the files of its table, in path order; `None` where the
-    /// table is not one the project lists files for (a view), which counts
-    /// as changed on every run.
+    /// Per source, the files of the tables its SQL reads, in path order;
+    /// `None` where it reads something whose files are not listed or calls
+    /// a function whose result can change between runs (`now()`), which
+    /// counts as changed on every run.
     pub sources: BTreeMap<String, Option<Vec<FileStamp>>>,
+    /// When the files were listed (RFC 3339): a file changed just before
+    /// may change again within the same tick of its clock, unseen.
+    #[serde(default)]
+    pub listed_at: String,
 }
+
+/// How close to the listing a file's last change makes it suspect: a
+/// rewrite of the same size within one tick of a coarse clock (a second on
+/// some file systems and HTTP servers) leaves the same stamp.
+const RACY: chrono::Duration = chrono::Duration::seconds(2);
 
 /// What a source's table holds against the last run's.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,8 +85,8 @@ impl FileChanges {
     }
 }
 
-/// The files each source's table reads now; `settings` is the digest of
-/// the run's settings (`settings_digest`).
+/// The files each source reads now; `settings` is the digest of the run's
+/// settings (`settings_digest`).
 pub async fn list(
     ctx: &SessionContext,
     config: &IdentityConfig,
@@ -80,30 +94,63 @@ pub async fn list(
     settings: String,
 ) -> Result<Inputs> {
     let state = ctx.state();
+    let listed_at = chrono::Utc::now().to_rfc3339();
+    let kinds = config.kinds();
     let mut sources = BTreeMap::new();
     for (name, source) in &config.sources {
-        let files = match tables.iter().find(|t| t.name == source.table(name)) {
-            Some(spec) => Some(
-                spec.files(&state)
-                    .await?
-                    .into_iter()
-                    .map(|meta| FileStamp {
-                        path: meta.location.to_string(),
-                        size: meta.size,
-                        modified: meta.last_modified.to_rfc3339(),
-                        e_tag: meta.e_tag,
-                    })
-                    .collect(),
-            ),
-            None => None,
+        let read = match ctx.sql(&records::source_sql(name, source, config, &kinds)).await {
+            Ok(frame) => tables_read(frame.logical_plan())?,
+            // Said by the run itself, with the key to blame.
+            Err(_) => None,
         };
-        sources.insert(name.clone(), files);
+        let mut files = Some(Vec::new());
+        for table in read.iter().flatten() {
+            let Some(spec) = tables.iter().find(|t| &t.name == table) else {
+                files = None;
+                break;
+            };
+            let listed = spec.files(&state).await?;
+            if let Some(files) = &mut files {
+                files.extend(listed.into_iter().map(|meta| FileStamp {
+                    path: meta.location.to_string(),
+                    size: meta.size,
+                    modified: meta.last_modified.to_rfc3339(),
+                    e_tag: meta.e_tag,
+                }));
+            }
+        }
+        sources.insert(name.clone(), read.and(files));
     }
     Ok(Inputs {
         run: String::new(),
         settings,
         sources,
+        listed_at,
     })
+}
+
+/// The tables a source's plan scans (its own, and any a subquery in an
+/// expression reads), in name order; `None` if an expression calls a
+/// function that is not immutable (`now()`, `random()`), whose result can
+/// change with nothing else changed.
+fn tables_read(plan: &LogicalPlan) -> Result<Option<Vec<String>>> {
+    let mut tables = Vec::new();
+    let mut fixed = true;
+    plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            tables.push(scan.table_name.table().to_string());
+        }
+        node.apply_expressions(|expr| {
+            fixed &= !expr.exists(|e| {
+                Ok(matches!(e, Expr::ScalarFunction(f) if f.func.signature().volatility != Volatility::Immutable))
+            })?;
+            Ok(TreeNodeRecursion::Continue)
+        })?;
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    tables.sort();
+    tables.dedup();
+    Ok(fixed.then_some(tables))
 }
 
 /// The digest of what, besides the files, a run's result depends on: the
@@ -111,17 +158,16 @@ pub async fn list(
 /// file (if any), oneview's version and the year.
 pub fn settings_digest(config: &IdentityConfig, tables: &[TableSpec], model: Option<&Path>, year: i32) -> String {
     let mut hash = Sha256::new();
-    hash.update(env!("CARGO_PKG_VERSION"));
+    hash.update(binary());
     hash.update(year.to_le_bytes());
     // Debug text: every map in the section is ordered, so it is stable.
     hash.update(format!("{config:?}"));
-    for (name, source) in &config.sources {
-        if let Some(spec) = tables.iter().find(|t| t.name == source.table(name)) {
-            hash.update(format!(
-                "{}|{:?}|{:?}|{}|{}",
-                spec.url, spec.format, spec.options, spec.has_header, spec.delimiter
-            ));
-        }
+    // Every table's declaration: a source's SQL may read others than its own.
+    for spec in tables {
+        hash.update(format!(
+            "{}|{}|{:?}|{:?}|{}|{}",
+            spec.name, spec.url, spec.format, spec.options, spec.has_header, spec.delimiter
+        ));
     }
     match model.map(std::fs::read) {
         Some(Ok(bytes)) => hash.update(&bytes),
@@ -129,6 +175,21 @@ pub fn settings_digest(config: &IdentityConfig, tables: &[TableSpec], model: Opt
         None => {}
     }
     format!("{:x}", hash.finalize())
+}
+
+/// The oneview binary that runs: its version, and its path, size and time
+/// of the last change, so that a rebuild or an upgrade (which may match,
+/// normalize or choose differently) counts as a change.
+fn binary() -> String {
+    let exe = std::env::current_exe().ok();
+    let meta = exe.as_ref().and_then(|e| std::fs::metadata(e).ok());
+    format!(
+        "{}|{:?}|{:?}|{:?}",
+        env!("CARGO_PKG_VERSION"),
+        exe,
+        meta.as_ref().map(std::fs::Metadata::len),
+        meta.and_then(|m| m.modified().ok())
+    )
 }
 
 /// The inputs of the last committed run; `None` if there is none or it
@@ -156,6 +217,22 @@ pub fn unchanged(last: Option<&Inputs>, now: &Inputs, current: Option<&str>) -> 
         && last.settings == now.settings
         && last.sources == now.sources
         && now.sources.values().all(Option::is_some)
+        && !changed_near(last)
+}
+
+/// Whether a file the last run read had changed so shortly before it was
+/// listed that a rewrite of the same size could carry the same stamp (or
+/// either time cannot be read).
+fn changed_near(last: &Inputs) -> bool {
+    let time = |text: &str| chrono::DateTime::parse_from_rfc3339(text).ok();
+    let Some(listed) = time(&last.listed_at) else {
+        return true;
+    };
+    last.sources
+        .values()
+        .flatten()
+        .flatten()
+        .any(|f| time(&f.modified).is_none_or(|m| m >= listed - RACY))
 }
 
 /// Per source, its files now and how they changed since `last`.
@@ -213,6 +290,7 @@ mod tests {
             run: run.into(),
             settings: settings.into(),
             sources: BTreeMap::from([("crm".to_string(), files)]),
+            listed_at: "2026-12-06T01:00:00+00:00".into(),
         }
     }
 
@@ -243,6 +321,16 @@ mod tests {
         assert!(!unchanged(Some(&last), &inputs("", "t", files), Some("r1")), "settings");
         let grown = inputs("", "s", Some(vec![stamp("a", 1), stamp("b", 1)]));
         assert!(!unchanged(Some(&last), &grown, Some("r1")), "a new file");
+        // A file changed within two seconds of the listing may have changed
+        // again unseen (a clock that ticks by the second).
+        let racy = Inputs {
+            listed_at: "2026-12-06T00:00:01+00:00".into(),
+            ..last.clone()
+        };
+        assert!(
+            !unchanged(Some(&racy), &now, Some("r1")),
+            "changed just before the listing"
+        );
         let view = inputs("", "s", None);
         assert!(!unchanged(Some(&inputs("r1", "s", None)), &view, Some("r1")), "a view");
         // What changed is said per source, against the last run's settings only.
@@ -251,5 +339,26 @@ mod tests {
         assert_eq!(read[0].changes.map(|c| c.new), Some(1));
         let read = compare(Some(&last), &inputs("", "t", Some(vec![stamp("a", 1)])));
         assert_eq!(read[0].changes, None);
+    }
+
+    /// A source reads the tables its plan scans, subqueries included; a
+    /// function whose result can change between runs makes it unlistable.
+    #[tokio::test]
+    async fn the_tables_a_plan_reads_and_whether_it_is_fixed() {
+        let ctx = SessionContext::new();
+        ctx.sql("CREATE TABLE t AS VALUES (1, 'a')").await.unwrap();
+        ctx.sql("CREATE TABLE u AS VALUES (1)").await.unwrap();
+        let read = |sql: &'static str| {
+            let ctx = ctx.clone();
+            async move { tables_read(ctx.sql(sql).await.unwrap().logical_plan()).unwrap() }
+        };
+        assert_eq!(read("SELECT column2 FROM t").await, Some(vec!["t".to_string()]));
+        assert_eq!(
+            read("SELECT column2, (SELECT max(column1) FROM u) FROM t").await,
+            Some(vec!["t".to_string(), "u".to_string()])
+        );
+        assert_eq!(read("SELECT upper(column2) FROM t").await, Some(vec!["t".to_string()]));
+        assert_eq!(read("SELECT column2, random() FROM t").await, None);
+        assert_eq!(read("SELECT column2 FROM t WHERE now() > column1").await, None);
     }
 }

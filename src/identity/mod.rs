@@ -191,7 +191,11 @@ async fn resolve_if_changed(
         settings: settings(),
         ..now
     };
-    inputs::keep(state, &kept).await?;
+    // The run is committed: a record that cannot be kept only means the
+    // next run reads everything again.
+    if let Err(e) = inputs::keep(state, &kept).await {
+        log::warn!("the run is committed, but what it read could not be recorded ({e}); the next run reads everything");
+    }
     Ok(Resolved::Ran(Box::new(Summary { read, ..summary })))
 }
 

@@ -129,7 +129,7 @@ impl Records {
 }
 
 /// The SQL that reads one source: one column per mapped key.
-fn source_sql(name: &str, source: &SourceConfig, config: &IdentityConfig, kinds: &[String]) -> String {
+pub fn source_sql(name: &str, source: &SourceConfig, config: &IdentityConfig, kinds: &[String]) -> String {
     let text = |expr: &str| format!("nullif(trim(CAST((\n{expr}\n) AS VARCHAR)), '')");
     let mut columns = vec![format!("{} AS record_id", text(&source.record_id))];
     for (i, kind) in kinds.iter().enumerate() {

@@ -225,11 +225,24 @@ fn the_same_data_gives_the_same_ids_and_new_records_keep_them() {
 #[test]
 fn a_run_with_nothing_changed_leaves_the_committed_run_standing() {
     let dir = project(&TOML.replace(r#"location = "orders.csv""#, "location = \"orders/\"\nformat = \"csv\""));
-    write(dir.path(), "crm.csv", CRM);
-    write(dir.path(), "web.csv", WEB);
-    write(dir.path(), "truth.csv", TRUTH);
+    // Files written as a day's batch is: changed well before the run lists
+    // them (a file changed within two seconds of a listing counts as
+    // changed on the next run, as a rewrite within a clock's tick can hide).
+    let put = |file: &str, text: &str| {
+        write(dir.path(), file, text);
+        let earlier = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        std::fs::File::options()
+            .write(true)
+            .open(dir.path().join(file))
+            .unwrap()
+            .set_modified(earlier)
+            .unwrap();
+    };
+    put("crm.csv", CRM);
+    put("web.csv", WEB);
+    put("truth.csv", TRUTH);
     std::fs::create_dir(dir.path().join("orders")).unwrap();
-    write(dir.path(), "orders/day1.csv", ORDERS);
+    put("orders/day1.csv", ORDERS);
     let current = || std::fs::read_to_string(dir.path().join("output/identity/current")).unwrap();
 
     let first = summary(dir.path());
@@ -250,8 +263,7 @@ fn a_run_with_nothing_changed_leaves_the_committed_run_standing() {
     assert_eq!(current(), run, "an unchanged run wrote nothing");
 
     // A new day's file: the run runs and says so; o6 joins c2.
-    write(
-        dir.path(),
+    put(
         "orders/day2.csv",
         "order_id,contact_id,email,phone,ship_name\no6,c2,,,Sam Hill\n",
     );
@@ -267,19 +279,25 @@ fn a_run_with_nothing_changed_leaves_the_committed_run_standing() {
     );
     assert_ne!(current(), run);
     assert_eq!(links(dir.path())["orders:o6"], ids["crm:c2"]);
+    assert!(summary(dir.path()).contains_key("up to date"));
 
-    // A file rewritten in place, then one deleted: each is seen and runs.
-    write(
-        dir.path(),
-        "crm.csv",
-        &format!("{CRM}c4,Ann,Lee,ann@lee.org,,2025-01-01T00:00:00\n"),
-    );
+    // A file rewritten in place at the same size (one letter), then one
+    // deleted: each is seen and runs.
+    let ann = "c4,Ann,Lee,ann@lee.org,,2025-01-01T00:00:00\n";
+    put("crm.csv", &format!("{CRM}{ann}"));
+    assert!(summary(dir.path()).contains_key("records"));
+    put("crm.csv", &format!("{CRM}{}", ann.replace("Ann", "Anm")));
     let rewritten = summary(dir.path());
     assert!(
         rewritten["read"].contains(&"crm: 1 file; since the last run 0 new, 1 rewritten, 0 deleted".to_string()),
         "{rewritten:?}"
     );
     assert_eq!(rewritten["records"], ["16"], "{rewritten:?}");
+    let golden = sql_rows(
+        dir.path(),
+        "SELECT first_name FROM customers WHERE email = 'ann@lee.org'",
+    );
+    assert_eq!(golden, ["Anm"]);
     std::fs::remove_file(dir.path().join("orders/day2.csv")).unwrap();
     let shrunk = summary(dir.path());
     assert!(
@@ -298,6 +316,26 @@ fn a_run_with_nothing_changed_leaves_the_committed_run_standing() {
     );
     let settings = summary(dir.path());
     assert!(settings.contains_key("records"), "{settings:?}");
+    assert!(summary(dir.path()).contains_key("up to date"));
+    // A source whose SQL asks the clock is read on every run.
+    let toml = std::fs::read_to_string(dir.path().join("oneview.toml")).unwrap();
+    write(
+        dir.path(),
+        "oneview.toml",
+        &toml.replace(
+            r#"record_id = "event_id""#,
+            r#"record_id = "CASE WHEN now() > TIMESTAMP '2000-01-01' THEN event_id END""#,
+        ),
+    );
+    assert!(summary(dir.path()).contains_key("records"));
+    let clock = summary(dir.path());
+    assert!(clock.contains_key("records"), "{clock:?}");
+    assert!(
+        clock["read"].iter().any(|r| r.starts_with("web: read on every run")),
+        "{clock:?}"
+    );
+    write(dir.path(), "oneview.toml", &toml);
+    assert!(summary(dir.path()).contains_key("records"));
     assert!(summary(dir.path()).contains_key("up to date"));
     // --full runs anyway, and a run killed before its commit (here: the
     // kept inputs naming another run) is not taken for the committed one.
@@ -1007,7 +1045,7 @@ fn a_run_killed_mid_way_leaves_a_whole_run_current_and_the_next_completes() {
         child.wait().unwrap();
         assert_eq!(whole(&format!("killed at {fraction} of a run")), customers);
     }
-    // The next run takes the dead run's lock over: the committed run stands
+    // The dead run's lock does not stop the next: the committed run stands
     // if the last kill came before its commit, or it runs; either way it
     // succeeds, and so does a full run after it.
     let next = summary(&demo);
