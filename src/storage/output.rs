@@ -9,8 +9,9 @@ use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::compute::cast;
 use datafusion::arrow::csv;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Schema, SchemaRef};
 use datafusion::arrow::json::{ArrayWriter, LineDelimitedWriter};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::parquet::arrow::ArrowWriter;
@@ -121,7 +122,50 @@ enum Encoder {
     Csv(Box<csv::Writer<SharedBuf>>),
     Json(ArrayWriter<SharedBuf>),
     Ndjson(LineDelimitedWriter<SharedBuf>),
-    Parquet(Box<ArrowWriter<SharedBuf>>),
+    /// With the schema it writes: view types as their classic forms.
+    Parquet(Box<ArrowWriter<SharedBuf>>, SchemaRef),
+}
+
+/// A type with string and binary views (DataFusion's) as Utf8 and Binary.
+/// The Parquet is the same, but the Arrow schema stored in the file names
+/// the type: a file written with views beside files written with Utf8 (by
+/// any other tool, or the generator) makes their folder's table fail to
+/// merge schemas, and older readers cannot read views.
+fn classic_type(t: &DataType) -> DataType {
+    let field = |f: &FieldRef| Arc::new(Field::clone(f).with_data_type(classic_type(f.data_type())));
+    match t {
+        DataType::Utf8View => DataType::Utf8,
+        DataType::BinaryView => DataType::Binary,
+        DataType::List(f) => DataType::List(field(f)),
+        DataType::LargeList(f) => DataType::LargeList(field(f)),
+        DataType::FixedSizeList(f, n) => DataType::FixedSizeList(field(f), *n),
+        DataType::Struct(fields) => DataType::Struct(fields.iter().map(field).collect::<Fields>()),
+        DataType::Map(f, sorted) => DataType::Map(field(f), *sorted),
+        other => other.clone(),
+    }
+}
+
+fn classic_schema(schema: &SchemaRef) -> SchemaRef {
+    let fields: Fields = schema
+        .fields()
+        .iter()
+        .map(|f| Arc::new(Field::clone(f).with_data_type(classic_type(f.data_type()))))
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+}
+
+/// A batch cast to `schema` (a no-op where the types already agree).
+fn cast_to(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    if batch.schema().fields() == schema.fields() {
+        return Ok(batch.clone());
+    }
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(column, field)| cast(column, field.data_type()))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
 }
 
 impl Encoder {
@@ -131,8 +175,9 @@ impl Encoder {
             OutputFormat::Json => Encoder::Json(ArrayWriter::new(buf.clone())),
             OutputFormat::Ndjson => Encoder::Ndjson(LineDelimitedWriter::new(buf.clone())),
             OutputFormat::Parquet => {
-                let writer = ArrowWriter::try_new(buf.clone(), Arc::clone(schema), Some(parquet_properties()))?;
-                Encoder::Parquet(Box::new(writer))
+                let classic = classic_schema(schema);
+                let writer = ArrowWriter::try_new(buf.clone(), Arc::clone(&classic), Some(parquet_properties()))?;
+                Encoder::Parquet(Box::new(writer), classic)
             }
             OutputFormat::Table => unreachable!("the table format is rendered, not encoded"),
         })
@@ -143,7 +188,7 @@ impl Encoder {
             Encoder::Csv(w) => w.write(batch),
             Encoder::Json(w) => w.write(batch),
             Encoder::Ndjson(w) => w.write(batch),
-            Encoder::Parquet(w) => w.write(batch).map_err(Into::into),
+            Encoder::Parquet(w, schema) => w.write(&cast_to(batch, schema)?).map_err(Into::into),
         };
         Ok(result?)
     }
@@ -153,7 +198,7 @@ impl Encoder {
             Encoder::Csv(_) => Ok(()),
             Encoder::Json(mut w) => w.finish(),
             Encoder::Ndjson(mut w) => w.finish(),
-            Encoder::Parquet(w) => w.close().map(|_| ()).map_err(Into::into),
+            Encoder::Parquet(w, _) => w.close().map(|_| ()).map_err(Into::into),
         };
         Ok(result?)
     }

@@ -408,3 +408,53 @@ fn tsv_files_are_tab_separated() {
     );
     assert_eq!(run.ok(), "city\nAustin\nBoston\n");
 }
+
+/// A query's result written as Parquet into a folder another tool wrote
+/// (plain `Utf8` strings) joins it: the file stores classic types, not
+/// DataFusion's string views, so the folder's schemas still merge — the
+/// way a day's file is added to a table.
+#[test]
+fn a_result_written_into_a_folder_of_parquet_files_joins_them() {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::parquet::arrow::ArrowWriter;
+
+    let dir = project("[tables.events]\nlocation = \"events/\"\n");
+    std::fs::create_dir(dir.path().join("events")).unwrap();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Utf8, false),
+        Field::new("n", DataType::Int64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        Arc::clone(&schema),
+        vec![
+            Arc::new(StringArray::from(vec!["a", "b"])),
+            Arc::new(Int64Array::from(vec![1, 2])),
+        ],
+    )
+    .unwrap();
+    let file = std::fs::File::create(dir.path().join("events/day1.parquet")).unwrap();
+    let mut writer = ArrowWriter::try_new(file, schema, None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+
+    let day2 = dir.path().join("day2.parquet");
+    run_in(
+        dir.path(),
+        &[
+            "sql",
+            "-o",
+            day2.to_str().unwrap(),
+            "SELECT id || '2' AS id, n + 10 AS n FROM events",
+        ],
+    )
+    .ok();
+    std::fs::rename(&day2, dir.path().join("events/day2.parquet")).unwrap();
+    let out = run_in(
+        dir.path(),
+        &["sql", "--format", "csv", "SELECT id, n FROM events ORDER BY id"],
+    );
+    assert_eq!(out.ok(), "id,n\na,1\na2,11\nb,2\nb2,12\n");
+}
