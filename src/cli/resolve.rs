@@ -222,6 +222,15 @@ fn customer_rows(s: &Summary, rows: &mut Rows) {
     rows.push(("  new ids", s.new_ids.to_string()));
     rows.push(("  merged ids", s.merged.to_string()));
     rows.push(("  split ids", s.split.to_string()));
+    rows.push((
+        "  touched",
+        format!(
+            "{} new or changed since the last run ({} as they were); {} of the last run's gone",
+            s.touched,
+            s.customers - s.touched,
+            s.gone
+        ),
+    ));
 }
 
 /// How often each guard fired, per guard and kind of value.

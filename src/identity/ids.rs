@@ -5,7 +5,7 @@
 //! records keeps the id and the others get new ids, logged as split from it.
 //! New ids are numbered in record order, so the same data gives the same ids.
 
-use datafusion::common::HashMap;
+use datafusion::common::{HashMap, HashSet};
 
 use datafusion::arrow::array::Array;
 
@@ -28,6 +28,8 @@ pub fn parse_id(text: &str) -> Option<u64> {
 pub struct Previous {
     pub id_of: Vec<u64>,
     pub highest: u64,
+    /// Per previous id, how many records it had (those since deleted too).
+    pub records_of: HashMap<u64, u32>,
 }
 
 impl Previous {
@@ -35,12 +37,13 @@ impl Previous {
         Previous {
             id_of: vec![0; records as usize],
             highest: 0,
+            records_of: HashMap::new(),
         }
     }
 
     /// Bytes held, for the memory budget.
     pub fn memory_size(&self) -> usize {
-        self.id_of.capacity() * size_of::<u64>()
+        self.id_of.capacity() * size_of::<u64>() + self.records_of.capacity() * size_of::<(u64, u32)>() * 2
     }
 
     /// Matches a batch of previous links `(source, record_id, customer_id)`
@@ -62,6 +65,7 @@ impl Previous {
                 ))
             })?;
             self.highest = self.highest.max(id);
+            *self.records_of.entry(id).or_default() += 1;
             let s = match cursor {
                 Some((s, _)) if records.sources[s].name == source => s,
                 _ => match records.sources.iter().position(|x| x.name == source) {
@@ -125,6 +129,11 @@ pub struct Clusters {
     pub names: Vec<String>,
     pub changes: Vec<IdChange>,
     pub new_ids: u64,
+    /// Customers whose records are exactly those one customer of the last
+    /// run had (nothing added, nothing taken away); the others are touched.
+    pub unchanged: u64,
+    /// Customers of the last run none of whose records is in any customer now.
+    pub gone: u64,
 }
 
 impl Clusters {
@@ -152,6 +161,7 @@ pub fn assign(graph: &mut Graph, previous: &Previous) -> Clusters {
         new_ids,
     } = give_ids(&places, previous.highest);
     describe_merges(graph, previous, &cluster_of, &ids, &mut changes);
+    let (unchanged, gone) = count_unchanged(previous, &cluster_of, clusters);
     let names = ids.iter().map(|id| format_id(*id)).collect();
     Clusters {
         cluster_of,
@@ -159,7 +169,36 @@ pub fn assign(graph: &mut Graph, previous: &Previous) -> Clusters {
         names,
         changes,
         new_ids,
+        unchanged,
+        gone,
     }
+}
+
+/// The clusters whose records all had one previous id that had exactly
+/// that many records (so none was added, moved away or deleted), and the
+/// previous ids none of whose records is here any more.
+fn count_unchanged(previous: &Previous, cluster_of: &[u32], clusters: usize) -> (u64, u64) {
+    const MIXED: u64 = u64::MAX;
+    // Per cluster: its records' one previous id (0 none yet, MIXED several
+    // or a new record), and how many records it has.
+    let mut one: Vec<(u64, u32)> = vec![(0, 0); clusters];
+    for (id, &c) in previous.id_of.iter().zip(cluster_of) {
+        let slot = &mut one[c as usize];
+        slot.0 = match (slot.0, *id) {
+            (_, 0) => MIXED,
+            (0, id) => id,
+            (held, id) if held == id => held,
+            _ => MIXED,
+        };
+        slot.1 += 1;
+    }
+    let unchanged = one
+        .iter()
+        .filter(|(id, n)| *id != 0 && *id != MIXED && previous.records_of.get(id) == Some(n))
+        .count() as u64;
+    let here: HashSet<u64> = previous.id_of.iter().copied().filter(|id| *id != 0).collect();
+    let gone = previous.records_of.keys().filter(|id| !here.contains(*id)).count() as u64;
+    (unchanged, gone)
 }
 
 /// Each record's cluster number, clusters numbered by first record, and

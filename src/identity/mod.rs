@@ -58,6 +58,10 @@ pub struct Summary {
     pub new_ids: u64,
     pub merged: u64,
     pub split: u64,
+    /// Customers new or changed since the last run, and the last run's
+    /// customers none of whose records remain.
+    pub touched: u64,
+    pub gone: u64,
     pub probabilistic: Option<probabilistic::Outcome>,
     /// Per source, its files and what changed in them since the last run.
     pub read: Vec<inputs::SourceRead>,
@@ -383,6 +387,8 @@ fn summarize(
         new_ids: clusters.new_ids,
         merged: clusters.changes.iter().filter(|c| c.change == Change::Merged).count() as u64,
         split: clusters.changes.iter().filter(|c| c.change == Change::Split).count() as u64,
+        touched: clusters.ids.len() as u64 - clusters.unchanged,
+        gone: clusters.gone,
         probabilistic,
         read: Vec::new(),
         memory: (0, None),

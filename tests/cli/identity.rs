@@ -199,6 +199,14 @@ fn the_same_data_gives_the_same_ids_and_new_records_keep_them() {
     assert_eq!(links(dir.path()), first, "a second run on the same data changed ids");
     assert_eq!(again["new ids"], ["0"], "{again:?}");
     assert_eq!(again["merged ids"], ["0"], "{again:?}");
+    let customers = &again["customers"][0];
+    assert_eq!(
+        again["touched"],
+        [format!(
+            "0 new or changed since the last run ({customers} as they were); 0 of the last run's gone"
+        )],
+        "{again:?}"
+    );
 
     // New records: one joins c2, one is a new person. Every existing record
     // keeps its id; the new person gets an id never used before.
@@ -209,6 +217,15 @@ fn the_same_data_gives_the_same_ids_and_new_records_keep_them() {
     );
     let grown = summary(dir.path());
     assert_eq!(grown["new ids"], ["1"], "{grown:?}");
+    // c2's customer grew and o7 is a new one: two touched, the rest as they were.
+    let as_they_were = grown["customers"][0].parse::<u64>().unwrap() - 2;
+    assert_eq!(
+        grown["touched"],
+        [format!(
+            "2 new or changed since the last run ({as_they_were} as they were); 0 of the last run's gone"
+        )],
+        "{grown:?}"
+    );
     let after = links(dir.path());
     for (record, id) in &first {
         assert_eq!(&after[record], id, "{record} changed its id");
@@ -411,7 +428,12 @@ fn the_id_of_a_deleted_customer_is_not_handed_out_again() {
     let gone = first["web:e6"].clone();
     assert_eq!(first.values().max().unwrap(), &gone);
     write(dir.path(), "web.csv", &WEB.replace("e6,d3,\n", ""));
-    summary(dir.path());
+    let deleted = summary(dir.path());
+    assert!(
+        deleted["touched"][0].starts_with("0 new or changed")
+            && deleted["touched"][0].ends_with("; 1 of the last run's gone"),
+        "{deleted:?}"
+    );
     write(dir.path(), "web.csv", &WEB.replace("e6,d3,\n", "e7,d7,\n"));
     summary(dir.path());
     let after = links(dir.path());
