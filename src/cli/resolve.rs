@@ -112,6 +112,9 @@ fn read_rows(read: &[SourceRead], rows: &mut Rows) {
                 "; since the last run {} new, {} rewritten, {} deleted",
                 c.new, c.changed, c.deleted
             ),
+            Some(_) if r.racy => {
+                ", unchanged, but changed just before the last run listed it, so read again".to_string()
+            }
             Some(_) => ", unchanged".to_string(),
             None if r.files.is_some() => ", no earlier run with these settings to compare".to_string(),
             None => String::new(),
@@ -168,7 +171,7 @@ type Rows = Vec<(&'static str, String)>;
 /// model (if any), then the time taken.
 fn summary_rows(s: &Summary) -> Rows {
     let mut rows = Vec::new();
-    rows.push(("sources", format!("{} read in full", s.read.len())));
+    rows.push(("sources", format!("{} read in full: {}", s.read.len(), s.why)));
     read_rows(&s.read, &mut rows);
     record_rows(s, &mut rows);
     customer_rows(s, &mut rows);

@@ -70,6 +70,9 @@ pub struct SourceRead {
     /// Files since the last run: new, rewritten in place, deleted; `None`
     /// when there is no last run to hold them against (or its settings differ).
     pub changes: Option<FileChanges>,
+    /// Whether a file had changed just before the last run listed it, so
+    /// that an unchanged stamp proves nothing (`RACY`).
+    pub racy: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -210,26 +213,40 @@ pub async fn keep(state: &StateStore, inputs: &Inputs) -> Result<()> {
 /// Whether a run now would read exactly what `last` read, with the same
 /// settings, and `last` is still the committed run (`current`).
 pub fn unchanged(last: Option<&Inputs>, now: &Inputs, current: Option<&str>) -> bool {
-    let Some(last) = last else {
-        return false;
-    };
-    current == Some(last.run.as_str())
-        && last.settings == now.settings
-        && last.sources == now.sources
-        && now.sources.values().all(Option::is_some)
-        && !changed_near(last)
+    why_run(last, now, current).is_none()
 }
 
-/// Whether a file the last run read had changed so shortly before it was
-/// listed that a rewrite of the same size could carry the same stamp (or
-/// either time cannot be read).
-fn changed_near(last: &Inputs) -> bool {
+/// Why a run now must run, in a few words; `None` when it need not.
+pub fn why_run(last: Option<&Inputs>, now: &Inputs, current: Option<&str>) -> Option<&'static str> {
+    let Some(last) = last else {
+        return Some("no earlier run recorded what it read");
+    };
+    if current != Some(last.run.as_str()) {
+        Some("the committed run is not the one last recorded")
+    } else if last.settings != now.settings {
+        Some("the settings, the model or oneview changed")
+    } else if now.sources.values().any(Option::is_none) {
+        Some("a source reads what cannot be listed")
+    } else if last.sources != now.sources {
+        Some("source files changed")
+    } else if last.sources.keys().any(|source| changed_near(last, source)) {
+        Some("files changed just before the last run listed them")
+    } else {
+        None
+    }
+}
+
+/// Whether a file of `source` the last run read had changed so shortly
+/// before it was listed that a rewrite of the same size could carry the
+/// same stamp (or either time cannot be read).
+fn changed_near(last: &Inputs, source: &str) -> bool {
     let time = |text: &str| chrono::DateTime::parse_from_rfc3339(text).ok();
     let Some(listed) = time(&last.listed_at) else {
         return true;
     };
     last.sources
-        .values()
+        .get(source)
+        .into_iter()
         .flatten()
         .flatten()
         .any(|f| time(&f.modified).is_none_or(|m| m >= listed - RACY))
@@ -251,6 +268,7 @@ pub fn compare(last: Option<&Inputs>, now: &Inputs) -> Vec<SourceRead> {
                     (Some(before), Some(files)) => Some(changes(before, files)),
                     _ => None,
                 },
+                racy: before.is_some() && last.is_some_and(|l| changed_near(l, source)),
             }
         })
         .collect()
@@ -327,10 +345,12 @@ mod tests {
             listed_at: "2026-12-06T00:00:01+00:00".into(),
             ..last.clone()
         };
-        assert!(
-            !unchanged(Some(&racy), &now, Some("r1")),
-            "changed just before the listing"
+        assert_eq!(
+            why_run(Some(&racy), &now, Some("r1")),
+            Some("files changed just before the last run listed them")
         );
+        assert!(compare(Some(&racy), &now)[0].racy);
+        assert!(!compare(Some(&last), &now)[0].racy);
         let view = inputs("", "s", None);
         assert!(!unchanged(Some(&inputs("r1", "s", None)), &view, Some("r1")), "a view");
         // What changed is said per source, against the last run's settings only.

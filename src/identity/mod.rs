@@ -65,6 +65,8 @@ pub struct Summary {
     pub probabilistic: Option<probabilistic::Outcome>,
     /// Per source, its files and what changed in them since the last run.
     pub read: Vec<inputs::SourceRead>,
+    /// Why the run ran rather than let the committed run stand.
+    pub why: String,
     /// The most the run held at once as counted against `--memory-limit`,
     /// in bytes, and the process's peak resident memory (where the system
     /// tells it), in bytes.
@@ -180,13 +182,19 @@ async fn resolve_if_changed(
     let last = inputs::last(state).await?;
     let current = outputs::current_run(&StateStore::at(at.output.clone(), &ctx.runtime_env())?).await?;
     let read = inputs::compare(last.as_ref(), &now);
-    if !options.train && !options.full && inputs::unchanged(last.as_ref(), &now, current.as_deref()) {
+    let why = match (options.train, options.full) {
+        (true, _) => Some("--train"),
+        (_, true) => Some("--full"),
+        _ => inputs::why_run(last.as_ref(), &now, current.as_deref()),
+    };
+    let Some(why) = why else {
         return Ok(Resolved::UpToDate {
             run: current.unwrap_or_default(),
             read,
             elapsed: Duration::ZERO,
         });
-    }
+    };
+    log::info!("resolving: {why}");
     let (summary, run_id) = run(ctx, config, at, state, options.train, step).await?;
     // The model's part of the settings as this run left it (it may have
     // trained and saved one).
@@ -200,7 +208,11 @@ async fn resolve_if_changed(
     if let Err(e) = inputs::keep(state, &kept).await {
         log::warn!("the run is committed, but what it read could not be recorded ({e}); the next run reads everything");
     }
-    Ok(Resolved::Ran(Box::new(Summary { read, ..summary })))
+    Ok(Resolved::Ran(Box::new(Summary {
+        read,
+        why: why.to_string(),
+        ..summary
+    })))
 }
 
 /// One resolution, under the lock: link, give ids, build the golden
@@ -391,6 +403,7 @@ fn summarize(
         gone: clusters.gone,
         probabilistic,
         read: Vec::new(),
+        why: String::new(),
         memory: (0, None),
         elapsed: Duration::ZERO,
     }
