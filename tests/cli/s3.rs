@@ -416,7 +416,8 @@ fn records_of_orders(summary: &str) -> u64 {
     summary
         .lines()
         .filter_map(|l| l.split_once(','))
-        .filter_map(|(k, v)| (k.trim() == "from source").then(|| v.trim_matches('"').to_string()))
+        .filter(|(k, _)| k.trim() == "from source")
+        .map(|(_, v)| v.trim_matches('"').to_string())
         .find_map(|v| v.strip_prefix("orders: ").map(|n| n.parse().unwrap()))
         .unwrap()
 }
