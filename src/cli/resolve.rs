@@ -200,7 +200,16 @@ fn record_rows(s: &Summary, rows: &mut Rows) {
     let total: u64 = s.records.iter().map(|(_, n)| n).sum();
     rows.push(("records", total.to_string()));
     for (source, n) in &s.records {
-        rows.push(("  from source", format!("{source}: {n}")));
+        let before = s
+            .read
+            .iter()
+            .find(|r| &r.source == source)
+            .and_then(|r| r.records_before);
+        let since = match before {
+            Some(b) if b != *n => format!(" ({:+} since the last run)", *n as i64 - b as i64),
+            _ => String::new(),
+        };
+        rows.push(("  from source", format!("{source}: {n}{since}")));
     }
     match s.link_type {
         LinkType::LinkAndDedupe => {}

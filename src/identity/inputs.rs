@@ -54,6 +54,9 @@ pub struct Inputs {
     /// may change again within the same tick of its clock, unseen.
     #[serde(default)]
     pub listed_at: String,
+    /// Per source, the records the run read (filled in once it has).
+    #[serde(default)]
+    pub records: BTreeMap<String, u64>,
 }
 
 /// How close to the listing a file's last change makes it suspect: a
@@ -73,6 +76,8 @@ pub struct SourceRead {
     /// Whether a file had changed just before the last run listed it, so
     /// that an unchanged stamp proves nothing (`RACY`).
     pub racy: bool,
+    /// The records the last run read from the source, if it recorded them.
+    pub records_before: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -129,6 +134,7 @@ pub async fn list(
         settings,
         sources,
         listed_at,
+        records: BTreeMap::new(),
     })
 }
 
@@ -269,6 +275,7 @@ pub fn compare(last: Option<&Inputs>, now: &Inputs) -> Vec<SourceRead> {
                     _ => None,
                 },
                 racy: before.is_some() && last.is_some_and(|l| changed_near(l, source)),
+                records_before: last.and_then(|l| l.records.get(source).copied()),
             }
         })
         .collect()
@@ -309,6 +316,7 @@ mod tests {
             settings: settings.into(),
             sources: BTreeMap::from([("crm".to_string(), files)]),
             listed_at: "2026-12-06T01:00:00+00:00".into(),
+            records: BTreeMap::from([("crm".to_string(), 7)]),
         }
     }
 
@@ -356,6 +364,7 @@ mod tests {
         // What changed is said per source, against the last run's settings only.
         let read = compare(Some(&last), &grown);
         assert_eq!(read[0].files, Some(2));
+        assert_eq!(read[0].records_before, Some(7));
         assert_eq!(read[0].changes.map(|c| c.new), Some(1));
         let read = compare(Some(&last), &inputs("", "t", Some(vec![stamp("a", 1)])));
         assert_eq!(read[0].changes, None);

@@ -201,6 +201,7 @@ async fn resolve_if_changed(
     let kept = inputs::Inputs {
         run: run_id,
         settings: settings(),
+        records: summary.records.iter().cloned().collect(),
         ..now
     };
     // The run is committed: a record that cannot be kept only means the

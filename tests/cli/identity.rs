@@ -294,6 +294,11 @@ fn a_run_with_nothing_changed_leaves_the_committed_run_standing() {
         grown["read"].contains(&"crm: 1 file, unchanged".to_string()),
         "{grown:?}"
     );
+    assert!(
+        grown["from source"].contains(&"orders: 6 (+1 since the last run)".to_string()),
+        "{grown:?}"
+    );
+    assert!(grown["from source"].contains(&"crm: 3".to_string()), "{grown:?}");
     assert_ne!(current(), run);
     assert_eq!(links(dir.path())["orders:o6"], ids["crm:c2"]);
     assert!(summary(dir.path()).contains_key("up to date"));
