@@ -163,8 +163,8 @@ fn tables_read(plan: &LogicalPlan) -> Result<Option<Vec<String>>> {
 }
 
 /// The digest of what, besides the files, a run's result depends on: the
-/// `[identity]` section, each source table's declaration, the saved model
-/// file (if any), oneview's version and the year.
+/// `[identity]` section, every table's declaration, the saved model file
+/// (if any), the oneview binary (`binary`) and the year.
 pub fn settings_digest(config: &IdentityConfig, tables: &[TableSpec], model: Option<&Path>, year: i32) -> String {
     let mut hash = Sha256::new();
     hash.update(binary());
