@@ -9,7 +9,7 @@ use datafusion::common::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, Int64Builder, RecordBatch, StringArray, StringBuilder};
+use datafusion::arrow::array::{Array, ArrayRef, Int64Builder, RecordBatch, StringArray, StringBuilder, UInt32Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use super::ids::Clusters;
@@ -45,6 +45,23 @@ pub fn schema(config: &IdentityConfig) -> SchemaRef {
 enum ColumnRef {
     Identifier(usize),
     Attribute(usize),
+}
+
+/// Where one golden column's values are in one source: a text column, or
+/// an identifier's ranks among its kind's values.
+#[derive(Clone, Copy)]
+enum Values<'a> {
+    Text(&'a StringArray),
+    Ranks(&'a UInt32Array, &'a StringArray),
+}
+
+impl<'a> Values<'a> {
+    fn get(self, row: usize) -> Option<&'a str> {
+        match self {
+            Values::Text(array) => array.is_valid(row).then(|| array.value(row)),
+            Values::Ranks(ranks, values) => ranks.is_valid(row).then(|| values.value(ranks.value(row) as usize)),
+        }
+    }
 }
 
 struct Candidate<'a> {
@@ -157,7 +174,7 @@ fn column_arrays<'a>(
     records: &'a Records,
     refs: &[(ColumnRef, Survivorship)],
     dates: &'a [Option<StringArray>],
-) -> Vec<Vec<Option<&'a StringArray>>> {
+) -> Vec<Vec<Option<Values<'a>>>> {
     let dob = attribute_index("date_of_birth");
     refs.iter()
         .map(|(column, _)| {
@@ -166,9 +183,11 @@ fn column_arrays<'a>(
                 .iter()
                 .enumerate()
                 .map(|(i, source)| match column {
-                    ColumnRef::Identifier(k) => source.identifiers[*k].as_ref(),
-                    ColumnRef::Attribute(a) if *a == dob => dates[i].as_ref(),
-                    ColumnRef::Attribute(a) => source.attributes[*a].as_ref(),
+                    ColumnRef::Identifier(k) => source.identifiers[*k]
+                        .as_ref()
+                        .map(|ranks| Values::Ranks(ranks, &records.values[*k])),
+                    ColumnRef::Attribute(a) if *a == dob => dates[i].as_ref().map(Values::Text),
+                    ColumnRef::Attribute(a) => source.attributes[*a].as_ref().map(Values::Text),
                 })
                 .collect()
         })
@@ -181,7 +200,7 @@ struct ChunkInputs<'a> {
     clusters: &'a Clusters,
     groups: &'a ClusterMembers,
     refs: &'a [(ColumnRef, Survivorship)],
-    arrays_of: &'a [Vec<Option<&'a StringArray>>],
+    arrays_of: &'a [Vec<Option<Values<'a>>>],
     schema: &'a SchemaRef,
 }
 
@@ -247,16 +266,15 @@ impl<'a> ChunkInputs<'a> {
     /// source's `updated_at` (earliest when none) and priority.
     fn candidates(
         &self,
-        arrays: &[Option<&'a StringArray>],
+        arrays: &[Option<Values<'a>>],
         located: &[(usize, usize)],
         candidates: &mut Vec<Candidate<'a>>,
     ) {
         candidates.clear();
         for &(s, row) in located {
-            let Some(array) = arrays[s] else { continue };
-            if array.is_null(row) {
+            let Some(value) = arrays[s].and_then(|values| values.get(row)) else {
                 continue;
-            }
+            };
             let source = &self.records.sources[s];
             let updated = source
                 .updated_at
@@ -264,7 +282,7 @@ impl<'a> ChunkInputs<'a> {
                 .filter(|t| t.is_valid(row))
                 .map_or(i64::MIN, |t| t.value(row));
             candidates.push(Candidate {
-                value: array.value(row),
+                value,
                 updated,
                 priority: source.priority,
             });

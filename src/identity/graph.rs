@@ -12,7 +12,7 @@ use regex::RegexSet;
 
 use super::budget::Budget;
 use super::given_names::same_given_name;
-use super::records::{Records, value};
+use super::records::Records;
 use crate::error::{Error, Result};
 use crate::project::identity::{IdentifierConfig, IdentityConfig, LinkType};
 
@@ -215,7 +215,7 @@ impl Graph {
 /// differ: records grouped by agreeing names (an initial joins the one name
 /// it can stand for), records without a name or with an ambiguous initial
 /// left out. `None` when the names agree.
-fn split_by_first_name(group: &[(&str, u32)], records: &Records) -> Option<Vec<Vec<u32>>> {
+fn split_by_first_name(group: &[(u32, u32)], records: &Records) -> Option<Vec<Vec<u32>>> {
     let name_of = |r: u32| {
         let (source, row) = records.locate(r);
         source.first_name(row)
@@ -303,11 +303,12 @@ impl Blocker {
     }
 }
 
-/// What linking on every kind shares: the records, each kind's blocker (in
-/// `Records::kinds` order), the link type and the largest cluster allowed.
+/// What linking on every kind shares: the records, per kind (in
+/// `Records::kinds` order) which of its values are blocked (by rank), the
+/// link type and the largest cluster allowed.
 struct Linker<'a> {
     records: &'a Records,
-    blockers: Vec<Blocker>,
+    blocked: Vec<Vec<bool>>,
     link_type: LinkType,
     max_cluster: usize,
 }
@@ -348,14 +349,19 @@ pub fn link(records: &Records, config: &IdentityConfig, budget: &mut Budget) -> 
     budget.set("the links", graph.memory_size())?;
     let max_cluster = config.max_cluster_size();
     let link_type = config.link_type();
-    let blockers = records
+    // Each distinct value is held against the patterns once.
+    let blocked = records
         .kinds
         .iter()
-        .map(|kind| Blocker::new(config, kind))
-        .collect::<Result<Vec<_>>>()?;
+        .zip(&records.values)
+        .map(|(kind, values)| {
+            let blocker = Blocker::new(config, kind)?;
+            Ok(values.iter().map(|v| v.is_some_and(|v| blocker.blocks(v))).collect())
+        })
+        .collect::<Result<Vec<Vec<bool>>>>()?;
     let linker = Linker {
         records,
-        blockers,
+        blocked,
         link_type,
         max_cluster,
     };
@@ -367,10 +373,10 @@ pub fn link(records: &Records, config: &IdentityConfig, budget: &mut Budget) -> 
 }
 
 impl<'a> Linker<'a> {
-    /// The value of kind `k` a record carries, unless blocked.
-    fn value_of(&self, k: usize, r: u32) -> Option<&'a str> {
+    /// The rank of the value of kind `k` a record carries, unless blocked.
+    fn value_of(&self, k: usize, r: u32) -> Option<u32> {
         let (source, row) = self.records.locate(r);
-        value(&source.identifiers[k], row).filter(|v| !self.blockers[k].blocks(v))
+        Records::rank(source, k, row).filter(|rank| !self.blocked[k][*rank as usize])
     }
 
     /// Links the records on one kind: builds its postings, links each
@@ -388,10 +394,10 @@ impl<'a> Linker<'a> {
         Ok(())
     }
 
-    /// The (value, record) postings of kind `k`, sorted so that they are
-    /// grouped by value, counted against the budget as `part` before they
-    /// are allocated.
-    fn postings(&self, k: usize, part: &str, budget: &mut Budget) -> Result<Vec<(&'a str, u32)>> {
+    /// The (value rank, record) postings of kind `k`, sorted so that they
+    /// are grouped by value, in value order, counted against the budget as
+    /// `part` before they are allocated.
+    fn postings(&self, k: usize, part: &str, budget: &mut Budget) -> Result<Vec<(u32, u32)>> {
         let count: usize = self
             .records
             .sources
@@ -399,16 +405,16 @@ impl<'a> Linker<'a> {
             .filter_map(|s| s.identifiers[k].as_ref())
             .map(|c| c.len() - c.null_count())
             .sum();
-        let postings_size = count * size_of::<(&str, u32)>();
+        let postings_size = count * size_of::<(u32, u32)>();
         budget.set(part, postings_size)?;
-        let mut postings: Vec<(&'a str, u32)> = Vec::with_capacity(count);
+        let mut postings: Vec<(u32, u32)> = Vec::with_capacity(count);
         for source in &self.records.sources {
             if source.identifiers[k].is_none() {
                 continue;
             }
             for row in 0..source.record_id.len() {
-                if let Some(v) = value(&source.identifiers[k], row) {
-                    postings.push((v, source.offset + row as u32));
+                if let Some(rank) = Records::rank(source, k, row) {
+                    postings.push((rank, source.offset + row as u32));
                 }
             }
         }
@@ -418,13 +424,13 @@ impl<'a> Linker<'a> {
 
     /// Links the records of each value in `postings` unless a guard stops
     /// the value, and counts the records and values that were blocked.
-    fn link_values(&self, graph: &mut Graph, postings: &[(&'a str, u32)], guards: &KindGuards) {
+    fn link_values(&self, graph: &mut Graph, postings: &[(u32, u32)], guards: &KindGuards) {
         let (mut blocked_records, mut blocked_values) = (0u64, 0u64);
         // Buffers reused from value to value.
-        let mut seen: Vec<&'a str> = Vec::new();
+        let mut seen: Vec<u32> = Vec::new();
         let mut members: Vec<u32> = Vec::new();
         for group in postings.chunk_by(|x, y| x.0 == y.0) {
-            if self.blockers[guards.k].blocks(group[0].0) {
+            if self.blocked[guards.k][group[0].0 as usize] {
                 blocked_records += group.len() as u64;
                 blocked_values += 1;
                 continue;
@@ -448,13 +454,7 @@ impl<'a> Linker<'a> {
     /// Whether a guard stops the value `group` shares, counting the guard
     /// that fires: too many records carry the value, or they carry too many
     /// distinct values of another kind (`seen` is a buffer).
-    fn guard_stops(
-        &self,
-        graph: &mut Graph,
-        group: &[(&'a str, u32)],
-        guards: &KindGuards,
-        seen: &mut Vec<&'a str>,
-    ) -> bool {
+    fn guard_stops(&self, graph: &mut Graph, group: &[(u32, u32)], guards: &KindGuards, seen: &mut Vec<u32>) -> bool {
         let kind = guards.kind;
         if guards.settings.max_records.is_some_and(|max| group.len() > max) {
             *graph.guards.max_records.entry(kind.clone()).or_default() += 1;
@@ -480,7 +480,7 @@ impl<'a> Linker<'a> {
     /// Links the records of one value: all of them, or, when the kind splits
     /// by first name and their names clearly differ, each person's records
     /// apart, counting the split (`members` is a buffer).
-    fn link_group(&self, graph: &mut Graph, group: &[(&'a str, u32)], guards: &KindGuards, members: &mut Vec<u32>) {
+    fn link_group(&self, graph: &mut Graph, group: &[(u32, u32)], guards: &KindGuards, members: &mut Vec<u32>) {
         let (k, kind) = (guards.k, guards.kind);
         let (records, link_type, max_cluster) = (self.records, self.link_type, self.max_cluster);
         let people = if guards.settings.split_by_first_name {

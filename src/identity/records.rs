@@ -1,7 +1,9 @@
 //! Reads every source's records through DataFusion: the record id, each
 //! identifier normalized by its kind (emails and phones by the udfs crate),
 //! the attributes as given, sorted by record id so that record numbers, and
-//! everything derived from them, are the same on every run.
+//! everything derived from them, are the same on every run. Identifier
+//! values are then interned per kind: each distinct value is held once, in
+//! value order, and a record holds its value's rank.
 
 use std::sync::Arc;
 
@@ -12,6 +14,8 @@ use datafusion::arrow::compute::{cast, concat, sort_to_indices, take};
 use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit, TimestampMicrosecondType};
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
+
+use datafusion::common::HashMap;
 
 use super::budget::Budget;
 use crate::error::{Error, Result};
@@ -24,8 +28,11 @@ pub struct SourceRecords {
     pub priority: u32,
     pub offset: u32,
     pub record_id: StringArray,
-    /// Per identifier kind of the run (`Records::kinds`): normalized values.
-    pub identifiers: Vec<Option<StringArray>>,
+    /// Per identifier kind of the run (`Records::kinds`): the rank of each
+    /// record's normalized value among the kind's distinct values
+    /// (`Records::values`), which are in value order, so that ranks compare
+    /// as the values do.
+    pub identifiers: Vec<Option<UInt32Array>>,
     /// Per attribute of `ATTRIBUTES`: values as given (trimmed).
     pub attributes: Vec<Option<StringArray>>,
     /// Per attribute, normalized for comparison (with a probabilistic model
@@ -40,19 +47,14 @@ pub struct Records {
     pub kinds: Vec<String>,
     pub sources: Vec<SourceRecords>,
     pub len: u32,
+    /// Per identifier kind, its distinct normalized values, sorted.
+    pub values: Vec<StringArray>,
 }
 
 impl SourceRecords {
-    /// Bytes held by the source's columns (the record id, when it is also
-    /// read as an identifier, counted once), for the memory budget.
+    /// Bytes held by the source's columns, for the memory budget.
     pub fn memory_size(&self) -> usize {
-        let shared = self.record_id.values().as_ptr();
-        let identifiers = self
-            .identifiers
-            .iter()
-            .flatten()
-            .filter(|column| column.values().as_ptr() != shared)
-            .map(|column| column.get_array_memory_size());
+        let identifiers = self.identifiers.iter().flatten().map(|c| c.get_array_memory_size());
         let attributes = self
             .attributes
             .iter()
@@ -126,6 +128,67 @@ impl Records {
     pub fn kind_index(&self, kind: &str) -> Option<usize> {
         self.kinds.iter().position(|k| k == kind)
     }
+
+    /// The rank of a record's value of identifier kind `k` (`row` of `source`).
+    pub fn rank(source: &SourceRecords, k: usize, row: usize) -> Option<u32> {
+        let ranks = source.identifiers[k].as_ref()?;
+        ranks.is_valid(row).then(|| ranks.value(row))
+    }
+
+    /// A record's normalized value of identifier kind `k`.
+    pub fn identifier(&self, source: &SourceRecords, k: usize, row: usize) -> Option<&str> {
+        Self::rank(source, k, row).map(|rank| self.values[k].value(rank as usize))
+    }
+
+    /// Bytes held by the identifier values, for the memory budget.
+    pub fn values_size(&self) -> usize {
+        self.values.iter().map(|v| v.get_array_memory_size()).sum()
+    }
+}
+
+/// Interns one identifier kind's values: its distinct values, sorted, and
+/// per source the rank of each record's value among them (`columns`: the
+/// kind's values per source, as read).
+fn intern(columns: &[Option<StringArray>]) -> (StringArray, Vec<Option<UInt32Array>>) {
+    // Ids in the order values are first seen, then ranks in value order.
+    let mut ids: HashMap<&str, u32> = HashMap::new();
+    let mut distinct: Vec<&str> = Vec::new();
+    let first_seen: Vec<Option<Vec<u32>>> = columns
+        .iter()
+        .map(|column| {
+            let column = column.as_ref()?;
+            Some(
+                (0..column.len())
+                    .map(|row| {
+                        if column.is_null(row) {
+                            return 0;
+                        }
+                        *ids.entry(column.value(row)).or_insert_with(|| {
+                            distinct.push(column.value(row));
+                            distinct.len() as u32 - 1
+                        })
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    let mut order: Vec<u32> = (0..distinct.len() as u32).collect();
+    order.sort_unstable_by_key(|&i| distinct[i as usize]);
+    let mut rank = vec![0u32; distinct.len()];
+    for (r, &i) in order.iter().enumerate() {
+        rank[i as usize] = r as u32;
+    }
+    let values = StringArray::from_iter_values(order.iter().map(|&i| distinct[i as usize]));
+    let ranks = first_seen
+        .into_iter()
+        .zip(columns)
+        .map(|(seen, column)| {
+            let (seen, column) = (seen?, column.as_ref()?);
+            let ranks: Vec<u32> = seen.into_iter().map(|id| rank[id as usize]).collect();
+            Some(UInt32Array::new(ranks.into(), column.nulls().cloned()))
+        })
+        .collect();
+    (values, ranks)
 }
 
 /// The SQL that reads one source: one column per mapped key.
@@ -217,13 +280,19 @@ pub async fn read(
         .map(|(name, source)| read_source(ctx, name, source, config, config_file, &kinds))
         .buffered(side_by_side);
     let mut sources = Vec::with_capacity(config.sources.len());
+    let mut texts: Vec<Vec<Option<StringArray>>> = Vec::with_capacity(config.sources.len());
     let mut offset: u64 = 0;
     while let Some(source) = reads.next().await {
-        let mut source = source?;
-        budget.set(&format!("the records of `{}`", source.name), source.memory_size())?;
+        let (mut source, identifiers) = source?;
+        let text_size: usize = identifiers.iter().flatten().map(|c| c.get_array_memory_size()).sum();
+        budget.set(
+            &format!("the records of `{}`", source.name),
+            source.memory_size() + text_size,
+        )?;
         let rows = source.record_id.len() as u64;
         source.offset = offset as u32;
         sources.push(source);
+        texts.push(identifiers);
         offset += rows;
         if offset > u64::from(u32::MAX - 1) {
             return Err(Error::Usage(format!(
@@ -233,14 +302,32 @@ pub async fn read(
         }
     }
     drop(reads);
-    Ok(Records {
+    // Interned kind by kind, each kind's texts freed once it is done.
+    let mut values = Vec::with_capacity(kinds.len());
+    for k in 0..kinds.len() {
+        let columns: Vec<Option<StringArray>> = texts.iter_mut().map(|t| t[k].take()).collect();
+        let (distinct, ranks) = intern(&columns);
+        drop(columns);
+        for (source, ranks) in sources.iter_mut().zip(ranks) {
+            source.identifiers.push(ranks);
+        }
+        values.push(distinct);
+    }
+    let records = Records {
         kinds,
         sources,
         len: offset as u32,
-    })
+        values,
+    };
+    for source in &records.sources {
+        budget.set(&format!("the records of `{}`", source.name), source.memory_size())?;
+    }
+    budget.set("the identifier values", records.values_size())?;
+    Ok(records)
 }
 
-/// One source's records; its offset is set by the caller.
+/// One source's records (its offset set by the caller, its identifiers
+/// interned by it) and its identifier values as read, per kind.
 async fn read_source(
     ctx: &SessionContext,
     name: &str,
@@ -248,7 +335,7 @@ async fn read_source(
     config: &IdentityConfig,
     config_file: &std::path::Path,
     kinds: &[String],
-) -> Result<SourceRecords> {
+) -> Result<(SourceRecords, Vec<Option<StringArray>>)> {
     let began = std::time::Instant::now();
     let batches = query_source(ctx, name, source, config, config_file, kinds).await?;
     let (record_id, mut columns) = sort_by_record_id(Columns::new(batches))?;
@@ -278,16 +365,17 @@ async fn read_source(
         record_id.len(),
         began.elapsed().as_secs_f64()
     );
-    Ok(SourceRecords {
+    let records = SourceRecords {
         name: name.to_string(),
         priority: source.priority.unwrap_or(DEFAULT_SOURCE_PRIORITY),
         offset: 0,
         record_id,
-        identifiers,
+        identifiers: Vec::with_capacity(kinds.len()),
         attributes,
         normalized,
         updated_at,
-    })
+    };
+    Ok((records, identifiers))
 }
 
 /// Runs the source's query; a query that does not plan is blamed on the key
@@ -465,4 +553,33 @@ async fn blame_key(
 pub fn value(column: &Option<StringArray>, row: usize) -> Option<&str> {
     let array = column.as_ref()?;
     array.is_valid(row).then(|| array.value(row))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One kind's values over two sources: each distinct value held once,
+    /// sorted, so that ranks compare as the values do (links are made in
+    /// value order); missing values stay missing; a source without the kind
+    /// has no ranks.
+    #[test]
+    fn identifier_values_are_interned_in_value_order() {
+        let crm = StringArray::from(vec![Some("k@x.org"), None, Some("a@x.org"), Some("k@x.org")]);
+        let orders = StringArray::from(vec![Some("b@x.org"), Some("a@x.org"), None]);
+        let (values, ranks) = intern(&[Some(crm.clone()), None, Some(orders.clone())]);
+        let values: Vec<&str> = values.iter().flatten().collect();
+        assert_eq!(values, ["a@x.org", "b@x.org", "k@x.org"]);
+        assert!(ranks[1].is_none());
+        for (column, ranks) in [(&crm, &ranks[0]), (&orders, &ranks[2])] {
+            let ranks = ranks.as_ref().unwrap();
+            for row in 0..column.len() {
+                let back = ranks.is_valid(row).then(|| values[ranks.value(row) as usize]);
+                assert_eq!(back, value(&Some(column.clone()), row), "row {row}");
+            }
+        }
+        let (values, ranks) = intern(&[Some(StringArray::from(Vec::<Option<&str>>::new()))]);
+        assert_eq!(values.len(), 0);
+        assert_eq!(ranks[0].as_ref().unwrap().len(), 0);
+    }
 }
