@@ -15,7 +15,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use super::ids::Clusters;
 use super::parallel;
 use super::probabilistic::profiles::parse_date;
-use super::records::{Records, attribute_index};
+use super::records::{Interned, Records, attribute_index};
 use crate::error::Result;
 use crate::project::identity::{ATTRIBUTES, IdentityConfig, Survivorship};
 
@@ -47,20 +47,26 @@ enum ColumnRef {
     Attribute(usize),
 }
 
-/// Where one golden column's values are in one source: a text column, or
-/// an identifier's ranks among its kind's values.
+/// Where one golden column's values are in one source: each record's rank
+/// among the column's distinct values.
 #[derive(Clone, Copy)]
-enum Values<'a> {
-    Text(&'a StringArray),
-    Ranks(&'a UInt32Array, &'a StringArray),
+struct Values<'a> {
+    ranks: &'a UInt32Array,
+    values: &'a StringArray,
 }
 
 impl<'a> Values<'a> {
-    fn get(self, row: usize) -> Option<&'a str> {
-        match self {
-            Values::Text(array) => array.is_valid(row).then(|| array.value(row)),
-            Values::Ranks(ranks, values) => ranks.is_valid(row).then(|| values.value(ranks.value(row) as usize)),
+    fn of(column: &'a Interned) -> Self {
+        Values {
+            ranks: &column.ranks,
+            values: &column.values,
         }
+    }
+
+    fn get(self, row: usize) -> Option<&'a str> {
+        self.ranks
+            .is_valid(row)
+            .then(|| self.values.value(self.ranks.value(row) as usize))
     }
 }
 
@@ -151,18 +157,36 @@ impl ClusterMembers {
 
 /// Per source, its dates of birth in one form (YYYY-MM-DD) where they can be
 /// read, so that `3/14/85` and `1985-03-14` count as one value; others stay
-/// as written (None: the source maps no date of birth).
-fn normalized_dates(records: &Records) -> Vec<Option<StringArray>> {
+/// as written (None: the source maps no date of birth). Each distinct date
+/// is read once; the records keep their ranks.
+fn normalized_dates(records: &Records) -> Vec<Option<Interned>> {
     let dob = attribute_index("date_of_birth");
     let this_year = chrono::Datelike::year(&chrono::Utc::now());
+    let mut read: Vec<(*const StringArray, Arc<StringArray>)> = Vec::new();
     records
         .sources
         .iter()
         .map(|source| {
             source.attributes[dob].as_ref().map(|raw| {
-                raw.iter()
-                    .map(|v| v.map(|t| parse_date(t, this_year).unwrap_or_else(|| t.to_string())))
-                    .collect()
+                // The sources share one array of distinct dates: read it once.
+                let shared = Arc::as_ptr(&raw.values);
+                let values = match read.iter().find(|(p, _)| *p == shared) {
+                    Some((_, values)) => Arc::clone(values),
+                    None => {
+                        let values: Arc<StringArray> = Arc::new(
+                            raw.values
+                                .iter()
+                                .map(|v| v.map(|t| parse_date(t, this_year).unwrap_or_else(|| t.to_string())))
+                                .collect(),
+                        );
+                        read.push((shared, Arc::clone(&values)));
+                        values
+                    }
+                };
+                Interned {
+                    ranks: raw.ranks.clone(),
+                    values,
+                }
             })
         })
         .collect()
@@ -173,7 +197,7 @@ fn normalized_dates(records: &Records) -> Vec<Option<StringArray>> {
 fn column_arrays<'a>(
     records: &'a Records,
     refs: &[(ColumnRef, Survivorship)],
-    dates: &'a [Option<StringArray>],
+    dates: &'a [Option<Interned>],
 ) -> Vec<Vec<Option<Values<'a>>>> {
     let dob = attribute_index("date_of_birth");
     refs.iter()
@@ -183,11 +207,12 @@ fn column_arrays<'a>(
                 .iter()
                 .enumerate()
                 .map(|(i, source)| match column {
-                    ColumnRef::Identifier(k) => source.identifiers[*k]
-                        .as_ref()
-                        .map(|ranks| Values::Ranks(ranks, &records.values[*k])),
-                    ColumnRef::Attribute(a) if *a == dob => dates[i].as_ref().map(Values::Text),
-                    ColumnRef::Attribute(a) => source.attributes[*a].as_ref().map(Values::Text),
+                    ColumnRef::Identifier(k) => source.identifiers[*k].as_ref().map(|ranks| Values {
+                        ranks,
+                        values: &records.values[*k],
+                    }),
+                    ColumnRef::Attribute(a) if *a == dob => dates[i].as_ref().map(Values::of),
+                    ColumnRef::Attribute(a) => source.attributes[*a].as_ref().map(Values::of),
                 })
                 .collect()
         })

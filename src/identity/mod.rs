@@ -249,6 +249,7 @@ async fn run(
     step("writing the identity tables");
     // Writing needs record ids and identifier values only.
     records.release_attributes();
+    budget.set(records::ATTRIBUTE_VALUES, 0)?;
     for source in &records.sources {
         budget.set(&format!("the records of `{}`", source.name), source.memory_size())?;
     }

@@ -18,6 +18,9 @@ use futures::StreamExt;
 use datafusion::common::HashMap;
 
 use super::budget::Budget;
+
+/// The budget's part for the attributes' distinct values.
+pub const ATTRIBUTE_VALUES: &str = "the attribute values";
 use crate::error::{Error, Result};
 use crate::project::identity::{ATTRIBUTES, DEFAULT_SOURCE_PRIORITY, IdentityConfig, SourceConfig};
 
@@ -34,11 +37,11 @@ pub struct SourceRecords {
     /// as the values do.
     pub identifiers: Vec<Option<UInt32Array>>,
     /// Per attribute of `ATTRIBUTES`: values as given (trimmed).
-    pub attributes: Vec<Option<StringArray>>,
+    pub attributes: Vec<Option<Interned>>,
     /// Per attribute, normalized for comparison (with a probabilistic model
     /// only): names and places by `normalize_name` ("Neal, Kelly" becomes
     /// "kelly neal"), addresses and postcodes by their functions.
-    pub normalized: Vec<Option<StringArray>>,
+    pub normalized: Vec<Option<Interned>>,
     pub updated_at: Option<TimestampMicrosecondArray>,
 }
 
@@ -49,6 +52,25 @@ pub struct Records {
     pub len: u32,
     /// Per identifier kind, its distinct normalized values, sorted.
     pub values: Vec<StringArray>,
+    /// Bytes held by the attributes' distinct values (`Interned::values`).
+    pub attribute_values: usize,
+}
+
+/// A text column held as each record's rank among the column's distinct
+/// values, which every source's column of one attribute shares: a name on
+/// twenty orders is held once.
+#[derive(Debug, Clone)]
+pub struct Interned {
+    pub ranks: UInt32Array,
+    pub values: Arc<StringArray>,
+}
+
+impl Interned {
+    pub fn get(&self, row: usize) -> Option<&str> {
+        self.ranks
+            .is_valid(row)
+            .then(|| self.values.value(self.ranks.value(row) as usize))
+    }
 }
 
 impl SourceRecords {
@@ -60,7 +82,7 @@ impl SourceRecords {
             .iter()
             .chain(&self.normalized)
             .flatten()
-            .map(|column| column.get_array_memory_size());
+            .map(|column| column.ranks.get_array_memory_size());
         self.record_id.get_array_memory_size()
             + identifiers.chain(attributes).sum::<usize>()
             + self.updated_at.as_ref().map_or(0, |a| a.get_array_memory_size())
@@ -111,6 +133,7 @@ impl Records {
             }
             source.updated_at = None;
         }
+        self.attribute_values = 0;
     }
 
     /// The source holding record `r` and the row within it.
@@ -281,10 +304,16 @@ pub async fn read(
         .buffered(side_by_side);
     let mut sources = Vec::with_capacity(config.sources.len());
     let mut texts: Vec<Vec<Option<StringArray>>> = Vec::with_capacity(config.sources.len());
+    let mut attribute_texts: Vec<[Vec<Option<StringArray>>; 2]> = Vec::with_capacity(config.sources.len());
     let mut offset: u64 = 0;
     while let Some(source) = reads.next().await {
-        let (mut source, identifiers) = source?;
-        let text_size: usize = identifiers.iter().flatten().map(|c| c.get_array_memory_size()).sum();
+        let (mut source, identifiers, attributes) = source?;
+        let text_size: usize = identifiers
+            .iter()
+            .chain(attributes.iter().flatten())
+            .flatten()
+            .map(|c| c.get_array_memory_size())
+            .sum();
         budget.set(
             &format!("the records of `{}`", source.name),
             source.memory_size() + text_size,
@@ -293,6 +322,7 @@ pub async fn read(
         source.offset = offset as u32;
         sources.push(source);
         texts.push(identifiers);
+        attribute_texts.push(attributes);
         offset += rows;
         if offset > u64::from(u32::MAX - 1) {
             return Err(Error::Usage(format!(
@@ -313,21 +343,45 @@ pub async fn read(
         }
         values.push(distinct);
     }
+    // Attributes as given and normalized, attribute by attribute.
+    let mut attribute_values = 0;
+    for form in 0..2 {
+        for a in 0..ATTRIBUTES.len() {
+            let columns: Vec<Option<StringArray>> = attribute_texts.iter_mut().map(|t| t[form][a].take()).collect();
+            let (distinct, ranks) = intern(&columns);
+            drop(columns);
+            attribute_values += distinct.get_array_memory_size();
+            let distinct = Arc::new(distinct);
+            for (source, ranks) in sources.iter_mut().zip(ranks) {
+                let column = ranks.map(|ranks| Interned {
+                    ranks,
+                    values: Arc::clone(&distinct),
+                });
+                if form == 0 {
+                    source.attributes.push(column);
+                } else {
+                    source.normalized.push(column);
+                }
+            }
+        }
+    }
     let records = Records {
         kinds,
         sources,
         len: offset as u32,
         values,
+        attribute_values,
     };
     for source in &records.sources {
         budget.set(&format!("the records of `{}`", source.name), source.memory_size())?;
     }
     budget.set("the identifier values", records.values_size())?;
+    budget.set(ATTRIBUTE_VALUES, records.attribute_values)?;
     Ok(records)
 }
 
-/// One source's records (its offset set by the caller, its identifiers
-/// interned by it) and its identifier values as read, per kind.
+/// One source's records (its offset set by the caller, its identifiers and
+/// attributes interned by it) and its texts as read.
 async fn read_source(
     ctx: &SessionContext,
     name: &str,
@@ -335,7 +389,7 @@ async fn read_source(
     config: &IdentityConfig,
     config_file: &std::path::Path,
     kinds: &[String],
-) -> Result<(SourceRecords, Vec<Option<StringArray>>)> {
+) -> Result<(SourceRecords, Vec<Option<StringArray>>, [Vec<Option<StringArray>>; 2])> {
     let began = std::time::Instant::now();
     let batches = query_source(ctx, name, source, config, config_file, kinds).await?;
     let (record_id, mut columns) = sort_by_record_id(Columns::new(batches))?;
@@ -371,11 +425,11 @@ async fn read_source(
         offset: 0,
         record_id,
         identifiers: Vec::with_capacity(kinds.len()),
-        attributes,
-        normalized,
+        attributes: Vec::with_capacity(ATTRIBUTES.len()),
+        normalized: Vec::with_capacity(ATTRIBUTES.len()),
         updated_at,
     };
-    Ok((records, identifiers))
+    Ok((records, identifiers, [attributes, normalized]))
 }
 
 /// Runs the source's query; a query that does not plan is blamed on the key
@@ -549,10 +603,9 @@ async fn blame_key(
     Error::Query(error)
 }
 
-/// The value of an optional string column at a row.
-pub fn value(column: &Option<StringArray>, row: usize) -> Option<&str> {
-    let array = column.as_ref()?;
-    array.is_valid(row).then(|| array.value(row))
+/// The value of an optional attribute column at a row.
+pub fn value(column: &Option<Interned>, row: usize) -> Option<&str> {
+    column.as_ref()?.get(row)
 }
 
 #[cfg(test)]
@@ -575,7 +628,7 @@ mod tests {
             let ranks = ranks.as_ref().unwrap();
             for row in 0..column.len() {
                 let back = ranks.is_valid(row).then(|| values[ranks.value(row) as usize]);
-                assert_eq!(back, value(&Some(column.clone()), row), "row {row}");
+                assert_eq!(back, column.is_valid(row).then(|| column.value(row)), "row {row}");
             }
         }
         let (values, ranks) = intern(&[Some(StringArray::from(Vec::<Option<&str>>::new()))]);
