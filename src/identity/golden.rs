@@ -9,7 +9,7 @@ use datafusion::common::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, Int64Builder, RecordBatch, StringArray, StringBuilder, UInt32Array};
+use datafusion::arrow::array::{Array, ArrayRef, Int64Builder, RecordBatch, StringArray, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use super::ids::Clusters;
@@ -45,29 +45,6 @@ pub fn schema(config: &IdentityConfig) -> SchemaRef {
 enum ColumnRef {
     Identifier(usize),
     Attribute(usize),
-}
-
-/// Where one golden column's values are in one source: each record's rank
-/// among the column's distinct values.
-#[derive(Clone, Copy)]
-struct Values<'a> {
-    ranks: &'a UInt32Array,
-    values: &'a StringArray,
-}
-
-impl<'a> Values<'a> {
-    fn of(column: &'a Interned) -> Self {
-        Values {
-            ranks: &column.ranks,
-            values: &column.values,
-        }
-    }
-
-    fn get(self, row: usize) -> Option<&'a str> {
-        self.ranks
-            .is_valid(row)
-            .then(|| self.values.value(self.ranks.value(row) as usize))
-    }
 }
 
 struct Candidate<'a> {
@@ -157,36 +134,27 @@ impl ClusterMembers {
 
 /// Per source, its dates of birth in one form (YYYY-MM-DD) where they can be
 /// read, so that `3/14/85` and `1985-03-14` count as one value; others stay
-/// as written (None: the source maps no date of birth). Each distinct date
-/// is read once; the records keep their ranks.
+/// as written (None: the source maps no date of birth). The sources share
+/// one array of distinct dates, read once; the records keep their ranks.
 fn normalized_dates(records: &Records) -> Vec<Option<Interned>> {
     let dob = attribute_index("date_of_birth");
     let this_year = chrono::Datelike::year(&chrono::Utc::now());
-    let mut read: Vec<(*const StringArray, Arc<StringArray>)> = Vec::new();
-    records
-        .sources
-        .iter()
-        .map(|source| {
-            source.attributes[dob].as_ref().map(|raw| {
-                // The sources share one array of distinct dates: read it once.
-                let shared = Arc::as_ptr(&raw.values);
-                let values = match read.iter().find(|(p, _)| *p == shared) {
-                    Some((_, values)) => Arc::clone(values),
-                    None => {
-                        let values: Arc<StringArray> = Arc::new(
-                            raw.values
-                                .iter()
-                                .map(|v| v.map(|t| parse_date(t, this_year).unwrap_or_else(|| t.to_string())))
-                                .collect(),
-                        );
-                        read.push((shared, Arc::clone(&values)));
-                        values
-                    }
-                };
-                Interned {
-                    ranks: raw.ranks.clone(),
-                    values,
-                }
+    let columns = || records.sources.iter().map(|s| s.attributes[dob].as_ref());
+    let Some(shared) = columns().flatten().next() else {
+        return records.sources.iter().map(|_| None).collect();
+    };
+    let read: Arc<StringArray> = Arc::new(
+        shared
+            .values
+            .iter()
+            .map(|v| v.map(|t| parse_date(t, this_year).unwrap_or_else(|| t.to_string())))
+            .collect(),
+    );
+    columns()
+        .map(|raw| {
+            raw.map(|raw| Interned {
+                ranks: raw.ranks.clone(),
+                values: Arc::clone(&read),
             })
         })
         .collect()
@@ -198,7 +166,7 @@ fn column_arrays<'a>(
     records: &'a Records,
     refs: &[(ColumnRef, Survivorship)],
     dates: &'a [Option<Interned>],
-) -> Vec<Vec<Option<Values<'a>>>> {
+) -> Vec<Vec<Option<&'a Interned>>> {
     let dob = attribute_index("date_of_birth");
     refs.iter()
         .map(|(column, _)| {
@@ -207,12 +175,9 @@ fn column_arrays<'a>(
                 .iter()
                 .enumerate()
                 .map(|(i, source)| match column {
-                    ColumnRef::Identifier(k) => source.identifiers[*k].as_ref().map(|ranks| Values {
-                        ranks,
-                        values: &records.values[*k],
-                    }),
-                    ColumnRef::Attribute(a) if *a == dob => dates[i].as_ref().map(Values::of),
-                    ColumnRef::Attribute(a) => source.attributes[*a].as_ref().map(Values::of),
+                    ColumnRef::Identifier(k) => source.identifiers[*k].as_ref(),
+                    ColumnRef::Attribute(a) if *a == dob => dates[i].as_ref(),
+                    ColumnRef::Attribute(a) => source.attributes[*a].as_ref(),
                 })
                 .collect()
         })
@@ -225,7 +190,7 @@ struct ChunkInputs<'a> {
     clusters: &'a Clusters,
     groups: &'a ClusterMembers,
     refs: &'a [(ColumnRef, Survivorship)],
-    arrays_of: &'a [Vec<Option<Values<'a>>>],
+    arrays_of: &'a [Vec<Option<&'a Interned>>],
     schema: &'a SchemaRef,
 }
 
@@ -291,13 +256,13 @@ impl<'a> ChunkInputs<'a> {
     /// source's `updated_at` (earliest when none) and priority.
     fn candidates(
         &self,
-        arrays: &[Option<Values<'a>>],
+        arrays: &[Option<&'a Interned>],
         located: &[(usize, usize)],
         candidates: &mut Vec<Candidate<'a>>,
     ) {
         candidates.clear();
         for &(s, row) in located {
-            let Some(value) = arrays[s].and_then(|values| values.get(row)) else {
+            let Some(value) = arrays[s].and_then(|column| column.get(row)) else {
                 continue;
             };
             let source = &self.records.sources[s];

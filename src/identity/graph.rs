@@ -376,7 +376,10 @@ impl<'a> Linker<'a> {
     /// The rank of the value of kind `k` a record carries, unless blocked.
     fn value_of(&self, k: usize, r: u32) -> Option<u32> {
         let (source, row) = self.records.locate(r);
-        Records::rank(source, k, row).filter(|rank| !self.blocked[k][*rank as usize])
+        source.identifiers[k]
+            .as_ref()?
+            .rank(row)
+            .filter(|rank| !self.blocked[k][*rank as usize])
     }
 
     /// Links the records on one kind: builds its postings, links each
@@ -403,17 +406,17 @@ impl<'a> Linker<'a> {
             .sources
             .iter()
             .filter_map(|s| s.identifiers[k].as_ref())
-            .map(|c| c.len() - c.null_count())
+            .map(|c| c.ranks.len() - c.ranks.null_count())
             .sum();
         let postings_size = count * size_of::<(u32, u32)>();
         budget.set(part, postings_size)?;
         let mut postings: Vec<(u32, u32)> = Vec::with_capacity(count);
         for source in &self.records.sources {
-            if source.identifiers[k].is_none() {
+            let Some(column) = &source.identifiers[k] else {
                 continue;
-            }
+            };
             for row in 0..source.record_id.len() {
-                if let Some(rank) = Records::rank(source, k, row) {
+                if let Some(rank) = column.rank(row) {
                     postings.push((rank, source.offset + row as u32));
                 }
             }

@@ -216,13 +216,9 @@ pub async fn keep(state: &StateStore, inputs: &Inputs) -> Result<()> {
     state.put(INPUTS, text.into()).await
 }
 
-/// Whether a run now would read exactly what `last` read, with the same
-/// settings, and `last` is still the committed run (`current`).
-pub fn unchanged(last: Option<&Inputs>, now: &Inputs, current: Option<&str>) -> bool {
-    why_run(last, now, current).is_none()
-}
-
-/// Why a run now must run, in a few words; `None` when it need not.
+/// Why a run now must run, in a few words; `None` when it would read
+/// exactly what `last` read, with the same settings, and `last` is still
+/// the committed run (`current`).
 pub fn why_run(last: Option<&Inputs>, now: &Inputs, current: Option<&str>) -> Option<&'static str> {
     let Some(last) = last else {
         return Some("no earlier run recorded what it read");
@@ -340,13 +336,19 @@ mod tests {
         let files = Some(vec![stamp("a", 1)]);
         let last = inputs("r1", "s", files.clone());
         let now = inputs("", "s", files.clone());
-        assert!(unchanged(Some(&last), &now, Some("r1")));
-        assert!(!unchanged(None, &now, Some("r1")), "no last run");
-        assert!(!unchanged(Some(&last), &now, Some("r2")), "another run is committed");
-        assert!(!unchanged(Some(&last), &now, None), "the outputs are gone");
-        assert!(!unchanged(Some(&last), &inputs("", "t", files), Some("r1")), "settings");
+        assert!(why_run(Some(&last), &now, Some("r1")).is_none());
+        assert!(why_run(None, &now, Some("r1")).is_some(), "no last run");
+        assert!(
+            why_run(Some(&last), &now, Some("r2")).is_some(),
+            "another run is committed"
+        );
+        assert!(why_run(Some(&last), &now, None).is_some(), "the outputs are gone");
+        assert!(
+            why_run(Some(&last), &inputs("", "t", files), Some("r1")).is_some(),
+            "settings"
+        );
         let grown = inputs("", "s", Some(vec![stamp("a", 1), stamp("b", 1)]));
-        assert!(!unchanged(Some(&last), &grown, Some("r1")), "a new file");
+        assert!(why_run(Some(&last), &grown, Some("r1")).is_some(), "a new file");
         // A file changed within two seconds of the listing may have changed
         // again unseen (a clock that ticks by the second).
         let racy = Inputs {
@@ -360,7 +362,10 @@ mod tests {
         assert!(compare(Some(&racy), &now)[0].racy);
         assert!(!compare(Some(&last), &now)[0].racy);
         let view = inputs("", "s", None);
-        assert!(!unchanged(Some(&inputs("r1", "s", None)), &view, Some("r1")), "a view");
+        assert!(
+            why_run(Some(&inputs("r1", "s", None)), &view, Some("r1")).is_some(),
+            "a view"
+        );
         // What changed is said per source, against the last run's settings only.
         let read = compare(Some(&last), &grown);
         assert_eq!(read[0].files, Some(2));

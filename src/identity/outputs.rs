@@ -223,7 +223,7 @@ pub fn edges<'a>(
             rule.append_value(&graph.rules[edge.rule as usize]);
             if (edge.rule as usize) < records.kinds.len() {
                 let (source, row) = records.locate(edge.a);
-                value.append_option(records.identifier(source, edge.rule as usize, row));
+                value.append_option(super::records::value(&source.identifiers[edge.rule as usize], row));
             } else {
                 value.append_value(&graph.descriptions[edge.value as usize]);
             }

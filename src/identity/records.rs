@@ -31,11 +31,10 @@ pub struct SourceRecords {
     pub priority: u32,
     pub offset: u32,
     pub record_id: StringArray,
-    /// Per identifier kind of the run (`Records::kinds`): the rank of each
-    /// record's normalized value among the kind's distinct values
-    /// (`Records::values`), which are in value order, so that ranks compare
-    /// as the values do.
-    pub identifiers: Vec<Option<UInt32Array>>,
+    /// Per identifier kind of the run (`Records::kinds`): normalized values,
+    /// ranked among the kind's distinct values (`Records::values`), which
+    /// are in value order, so that ranks compare as the values do.
+    pub identifiers: Vec<Option<Interned>>,
     /// Per attribute of `ATTRIBUTES`: values as given (trimmed).
     pub attributes: Vec<Option<Interned>>,
     /// Per attribute, normalized for comparison (with a probabilistic model
@@ -50,8 +49,9 @@ pub struct Records {
     pub kinds: Vec<String>,
     pub sources: Vec<SourceRecords>,
     pub len: u32,
-    /// Per identifier kind, its distinct normalized values, sorted.
-    pub values: Vec<StringArray>,
+    /// Per identifier kind, its distinct normalized values, sorted (what
+    /// its sources' `Interned` columns share).
+    pub values: Vec<Arc<StringArray>>,
     /// Bytes held by the attributes' distinct values (`Interned::values`).
     pub attribute_values: usize,
 }
@@ -66,25 +66,28 @@ pub struct Interned {
 }
 
 impl Interned {
+    /// The rank of a record's value among the distinct values.
+    pub fn rank(&self, row: usize) -> Option<u32> {
+        self.ranks.is_valid(row).then(|| self.ranks.value(row))
+    }
+
     pub fn get(&self, row: usize) -> Option<&str> {
-        self.ranks
-            .is_valid(row)
-            .then(|| self.values.value(self.ranks.value(row) as usize))
+        self.rank(row).map(|rank| self.values.value(rank as usize))
     }
 }
 
 impl SourceRecords {
     /// Bytes held by the source's columns, for the memory budget.
     pub fn memory_size(&self) -> usize {
-        let identifiers = self.identifiers.iter().flatten().map(|c| c.get_array_memory_size());
-        let attributes = self
-            .attributes
+        let columns = self
+            .identifiers
             .iter()
+            .chain(&self.attributes)
             .chain(&self.normalized)
             .flatten()
             .map(|column| column.ranks.get_array_memory_size());
         self.record_id.get_array_memory_size()
-            + identifiers.chain(attributes).sum::<usize>()
+            + columns.sum::<usize>()
             + self.updated_at.as_ref().map_or(0, |a| a.get_array_memory_size())
     }
 
@@ -152,27 +155,16 @@ impl Records {
         self.kinds.iter().position(|k| k == kind)
     }
 
-    /// The rank of a record's value of identifier kind `k` (`row` of `source`).
-    pub fn rank(source: &SourceRecords, k: usize, row: usize) -> Option<u32> {
-        let ranks = source.identifiers[k].as_ref()?;
-        ranks.is_valid(row).then(|| ranks.value(row))
-    }
-
-    /// A record's normalized value of identifier kind `k`.
-    pub fn identifier(&self, source: &SourceRecords, k: usize, row: usize) -> Option<&str> {
-        Self::rank(source, k, row).map(|rank| self.values[k].value(rank as usize))
-    }
-
     /// Bytes held by the identifier values, for the memory budget.
     pub fn values_size(&self) -> usize {
         self.values.iter().map(|v| v.get_array_memory_size()).sum()
     }
 }
 
-/// Interns one identifier kind's values: its distinct values, sorted, and
-/// per source the rank of each record's value among them (`columns`: the
-/// kind's values per source, as read).
-fn intern(columns: &[Option<StringArray>]) -> (StringArray, Vec<Option<UInt32Array>>) {
+/// Interns one column's values over the sources (`columns`: per source, as
+/// read): its distinct values, sorted, and per source each record's rank
+/// among them.
+fn intern(columns: &[Option<StringArray>]) -> (Arc<StringArray>, Vec<Option<Interned>>) {
     // Ids in the order values are first seen, then ranks in value order.
     let mut ids: HashMap<&str, u32> = HashMap::new();
     let mut distinct: Vec<&str> = Vec::new();
@@ -201,17 +193,22 @@ fn intern(columns: &[Option<StringArray>]) -> (StringArray, Vec<Option<UInt32Arr
     for (r, &i) in order.iter().enumerate() {
         rank[i as usize] = r as u32;
     }
-    let values = StringArray::from_iter_values(order.iter().map(|&i| distinct[i as usize]));
-    let ranks = first_seen
+    let values = Arc::new(StringArray::from_iter_values(
+        order.iter().map(|&i| distinct[i as usize]),
+    ));
+    let interned = first_seen
         .into_iter()
         .zip(columns)
         .map(|(seen, column)| {
             let (seen, column) = (seen?, column.as_ref()?);
             let ranks: Vec<u32> = seen.into_iter().map(|id| rank[id as usize]).collect();
-            Some(UInt32Array::new(ranks.into(), column.nulls().cloned()))
+            Some(Interned {
+                ranks: UInt32Array::new(ranks.into(), column.nulls().cloned()),
+                values: Arc::clone(&values),
+            })
         })
         .collect();
-    (values, ranks)
+    (values, interned)
 }
 
 /// The SQL that reads one source: one column per mapped key.
@@ -348,15 +345,10 @@ pub async fn read(
     for form in 0..2 {
         for a in 0..ATTRIBUTES.len() {
             let columns: Vec<Option<StringArray>> = attribute_texts.iter_mut().map(|t| t[form][a].take()).collect();
-            let (distinct, ranks) = intern(&columns);
+            let (distinct, interned) = intern(&columns);
             drop(columns);
             attribute_values += distinct.get_array_memory_size();
-            let distinct = Arc::new(distinct);
-            for (source, ranks) in sources.iter_mut().zip(ranks) {
-                let column = ranks.map(|ranks| Interned {
-                    ranks,
-                    values: Arc::clone(&distinct),
-                });
+            for (source, column) in sources.iter_mut().zip(interned) {
                 if form == 0 {
                     source.attributes.push(column);
                 } else {
@@ -624,15 +616,16 @@ mod tests {
         let values: Vec<&str> = values.iter().flatten().collect();
         assert_eq!(values, ["a@x.org", "b@x.org", "k@x.org"]);
         assert!(ranks[1].is_none());
-        for (column, ranks) in [(&crm, &ranks[0]), (&orders, &ranks[2])] {
-            let ranks = ranks.as_ref().unwrap();
+        for (column, interned) in [(&crm, &ranks[0]), (&orders, &ranks[2])] {
+            let interned = interned.as_ref().unwrap();
             for row in 0..column.len() {
-                let back = ranks.is_valid(row).then(|| values[ranks.value(row) as usize]);
+                let back = interned.rank(row).map(|rank| values[rank as usize]);
                 assert_eq!(back, column.is_valid(row).then(|| column.value(row)), "row {row}");
+                assert_eq!(interned.get(row), back);
             }
         }
         let (values, ranks) = intern(&[Some(StringArray::from(Vec::<Option<&str>>::new()))]);
         assert_eq!(values.len(), 0);
-        assert_eq!(ranks[0].as_ref().unwrap().len(), 0);
+        assert_eq!(ranks[0].as_ref().unwrap().ranks.len(), 0);
     }
 }
