@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
+use datafusion::execution::disk_manager::DiskManager;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit, MemoryPool, MemoryReservation};
 use datafusion::prelude::SessionContext;
 
@@ -17,11 +18,14 @@ use crate::util::{Round, human};
 
 pub struct Budget {
     pool: Arc<dyn MemoryPool>,
+    /// Where what need not stay in memory goes (DataFusion's temporary files).
+    disk: Arc<DiskManager>,
     reservation: MemoryReservation,
     /// What is held, by part (records, links, ...), in bytes.
     parts: Vec<(String, usize)>,
-    /// The most held at once, in bytes.
+    /// The most held at once, in bytes, and what it was made of.
     peak: usize,
+    at_peak: Vec<(String, usize)>,
     records: u32,
 }
 
@@ -29,10 +33,12 @@ impl Budget {
     pub fn new(ctx: &SessionContext) -> Budget {
         let pool = Arc::clone(&ctx.runtime_env().memory_pool);
         Budget {
+            disk: Arc::clone(&ctx.runtime_env().disk_manager),
             reservation: MemoryConsumer::new("identity resolution").register(&pool),
             pool,
             parts: Vec::new(),
             peak: 0,
+            at_peak: Vec::new(),
             records: 0,
         }
     }
@@ -54,7 +60,10 @@ impl Budget {
             return Err(self.refusal(part, self.reservation.size() + bytes - held));
         }
         self.parts[index].1 = bytes;
-        self.peak = self.peak.max(self.reservation.size());
+        if self.reservation.size() > self.peak {
+            self.peak = self.reservation.size();
+            self.at_peak = self.parts.iter().filter(|(_, b)| *b > 0).cloned().collect();
+        }
         Ok(())
     }
 
@@ -62,6 +71,18 @@ impl Budget {
     /// against `--memory-limit`.
     pub fn peak(&self) -> usize {
         self.peak
+    }
+
+    /// The runtime's temporary files, for what a run keeps on disk.
+    pub fn disk(&self) -> &Arc<DiskManager> {
+        &self.disk
+    }
+
+    /// The parts held when the most was held, largest first.
+    pub fn at_peak(&self) -> Vec<(String, usize)> {
+        let mut parts = self.at_peak.clone();
+        parts.sort_by_key(|(_, bytes)| std::cmp::Reverse(*bytes));
+        parts
     }
 
     pub fn set_records(&mut self, records: u32) {

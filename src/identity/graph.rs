@@ -11,6 +11,7 @@ use datafusion::arrow::array::Array;
 use regex::RegexSet;
 
 use super::budget::Budget;
+use super::edges::{Edge, EdgeLog};
 use super::given_names::same_given_name;
 use super::records::Records;
 use crate::error::{Error, Result};
@@ -41,19 +42,6 @@ pub const DEFAULT_BLOCKED_PHONES: &[&str] = &[
 
 /// The rule name of links made by the Fellegi–Sunter model.
 pub const PROBABILISTIC: &str = "probabilistic";
-
-/// A link between two records: its rule (an index into `Graph::rules`: an
-/// identifier kind, or the probabilistic model), for a probabilistic link
-/// the comparison levels that matched (`Graph::descriptions`), and its
-/// match probability. Records linked on an identifier share its value.
-#[derive(Debug, Clone, Copy)]
-pub struct Edge {
-    pub a: u32,
-    pub b: u32,
-    pub rule: u16,
-    pub value: u32,
-    pub probability: f32,
-}
 
 /// What a guard stopped, per identifier kind.
 #[derive(Debug, Default, Clone)]
@@ -86,7 +74,8 @@ impl GuardCounts {
 pub struct Graph {
     parent: Vec<u32>,
     size: Vec<u32>,
-    pub edges: Vec<Edge>,
+    /// The links kept, in a temporary file (`edges`).
+    pub edges: EdgeLog,
     /// Rule names: the identifier kinds in linking order, then `probabilistic`.
     pub rules: Vec<String>,
     /// The comparison levels of probabilistic links (their `Edge::value`).
@@ -95,13 +84,13 @@ pub struct Graph {
 }
 
 impl Graph {
-    fn new(records: u32, kinds: &[String]) -> Graph {
+    fn new(records: u32, kinds: &[String], edges: EdgeLog) -> Graph {
         let mut rules = kinds.to_vec();
         rules.push(PROBABILISTIC.to_string());
         Graph {
             parent: (0..records).collect(),
             size: vec![1; records as usize],
-            edges: Vec::new(),
+            edges,
             rules,
             descriptions: Vec::new(),
             guards: GuardCounts::default(),
@@ -117,9 +106,16 @@ impl Graph {
         x
     }
 
-    /// Bytes held by the union-find and the links.
+    /// Bytes held by the union-find and the links' buffer.
     pub fn memory_size(&self) -> usize {
-        (self.parent.capacity() + self.size.capacity()) * size_of::<u32>() + self.edges.capacity() * size_of::<Edge>()
+        (self.parent.capacity() + self.size.capacity()) * size_of::<u32>() + self.edges.memory_size()
+    }
+
+    /// Frees the union-find once the clusters are numbered (`ids`); the
+    /// links stay readable.
+    pub fn release_clusters(&mut self) {
+        self.parent = Vec::new();
+        self.size = Vec::new();
     }
 
     /// The cluster root of every record.
@@ -345,7 +341,7 @@ impl<'k> KindGuards<'k> {
 
 /// Links the records on every identifier kind.
 pub fn link(records: &Records, config: &IdentityConfig, budget: &mut Budget) -> Result<Graph> {
-    let mut graph = Graph::new(records.len, &records.kinds);
+    let mut graph = Graph::new(records.len, &records.kinds, EdgeLog::new(budget.disk()));
     budget.set("the links", graph.memory_size())?;
     let max_cluster = config.max_cluster_size();
     let link_type = config.link_type();

@@ -152,7 +152,7 @@ impl Clusters {
 /// Numbers the clusters and gives each its customer id: the previous ids
 /// of its records where it can, new ids otherwise, with the merges and
 /// splits that made the difference.
-pub fn assign(graph: &mut Graph, previous: &Previous) -> Clusters {
+pub fn assign(graph: &mut Graph, previous: &Previous) -> Result<Clusters> {
     let (cluster_of, clusters) = number_clusters(graph);
     let places = place_previous_ids(previous, &cluster_of, clusters);
     let Given {
@@ -160,10 +160,10 @@ pub fn assign(graph: &mut Graph, previous: &Previous) -> Clusters {
         mut changes,
         new_ids,
     } = give_ids(&places, previous.highest);
-    describe_merges(graph, previous, &cluster_of, &ids, &mut changes);
+    describe_merges(graph, previous, &cluster_of, &ids, &mut changes)?;
     let (unchanged, gone) = count_unchanged(previous, &cluster_of, clusters);
     let names = ids.iter().map(|id| format_id(*id)).collect();
-    Clusters {
+    Ok(Clusters {
         cluster_of,
         ids,
         names,
@@ -171,7 +171,7 @@ pub fn assign(graph: &mut Graph, previous: &Previous) -> Clusters {
         new_ids,
         unchanged,
         gone,
-    }
+    })
 }
 
 /// The clusters whose records all had one previous id that had exactly
@@ -308,7 +308,13 @@ fn give_ids(places: &Places, highest: u64) -> Given {
 
 /// For each merge, the rules of the links between records of different
 /// previous customers (or new records) in the surviving cluster.
-fn describe_merges(graph: &Graph, previous: &Previous, cluster_of: &[u32], ids: &[u64], changes: &mut [IdChange]) {
+fn describe_merges(
+    graph: &Graph,
+    previous: &Previous,
+    cluster_of: &[u32],
+    ids: &[u64],
+    changes: &mut [IdChange],
+) -> Result<()> {
     let mut merged: HashMap<u64, Vec<usize>> = HashMap::new();
     for (i, change) in changes.iter().enumerate() {
         if change.change == Change::Merged {
@@ -316,21 +322,24 @@ fn describe_merges(graph: &Graph, previous: &Previous, cluster_of: &[u32], ids: 
         }
     }
     if merged.is_empty() {
-        return;
+        return Ok(());
     }
-    for edge in &graph.edges {
-        let (a, b) = (edge.a as usize, edge.b as usize);
-        if previous.id_of[a] == previous.id_of[b] {
-            continue;
-        }
-        let Some(indices) = merged.get(&ids[cluster_of[a] as usize]) else {
-            continue;
-        };
-        let rule = &graph.rules[edge.rule as usize];
-        for &i in indices {
-            if !changes[i].rules.contains(rule) {
-                changes[i].rules.push(rule.clone());
+    for edge in graph.edges.read(1 << 16)? {
+        for edge in edge? {
+            let (a, b) = (edge.a as usize, edge.b as usize);
+            if previous.id_of[a] == previous.id_of[b] {
+                continue;
+            }
+            let Some(indices) = merged.get(&ids[cluster_of[a] as usize]) else {
+                continue;
+            };
+            let rule = &graph.rules[edge.rule as usize];
+            for &i in indices {
+                if !changes[i].rules.contains(rule) {
+                    changes[i].rules.push(rule.clone());
+                }
             }
         }
     }
+    Ok(())
 }

@@ -14,6 +14,7 @@
 
 mod budget;
 pub mod diagnose;
+pub mod edges;
 pub mod evaluate;
 pub mod explain;
 mod given_names;
@@ -232,8 +233,14 @@ async fn run(
     step("assigning customer ids");
     let (previous, old_merges) = previous(ctx, &records, state).await?;
     budget.set("the previous run's ids", previous.memory_size())?;
-    let clusters = ids::assign(&mut graph, &previous);
+    let clusters = ids::assign(&mut graph, &previous)?;
     budget.set("the clusters", clusters.memory_size())?;
+    // What the ids were given from is not needed again.
+    let highest = clusters.ids.iter().copied().max().unwrap_or(0).max(previous.highest);
+    drop(previous);
+    budget.set("the previous run's ids", 0)?;
+    graph.release_clusters();
+    budget.set("the links", graph.memory_size())?;
     step("building golden records");
     let customers = golden::build(&records, &clusters, config)?;
     budget.set("the golden records", budget::batches_size(&customers))?;
@@ -260,10 +267,17 @@ async fn run(
     outputs::write_all(ctx, at.output, &run, &records, &graph, &clusters, customers, merges).await?;
     // The highest id before the commit: a crash between the two can only
     // skip ids, never hand one out twice.
-    let highest = clusters.ids.iter().copied().max().unwrap_or(0).max(previous.highest);
     state.put(HIGHEST_ID, highest.to_string().into()).await?;
     outputs::commit(&StateStore::at(at.output.clone(), &ctx.runtime_env())?, &run).await?;
     step("written");
+    if log::log_enabled!(log::Level::Info) {
+        let parts = budget
+            .at_peak()
+            .iter()
+            .map(|(part, bytes)| format!("{part} {}", crate::util::human(*bytes, crate::util::Round::Up)))
+            .collect::<Vec<_>>();
+        log::info!("at the peak of counted memory: {}", parts.join(", "));
+    }
     let memory = (budget.peak(), status_kilobytes("VmHWM:").map(|kb| kb * 1024));
     Ok((Summary { memory, ..summary }, run))
 }
@@ -292,6 +306,7 @@ async fn link(
         }
         None => None,
     };
+    graph.edges.finish()?;
     budget.set("the links", graph.memory_size())?;
     Ok((records, graph, probabilistic))
 }
@@ -382,10 +397,7 @@ fn summarize(
             counts.values().iter().copied()
         })
     };
-    let mut links = vec![0u64; graph.rules.len()];
-    for edge in &graph.edges {
-        links[edge.rule as usize] += 1;
-    }
+    let links = (0..graph.rules.len()).map(|rule| graph.edges.made_by(rule));
     Summary {
         link_type,
         records: records

@@ -150,14 +150,16 @@ pub fn links<'a>(
     records: &'a Records,
     graph: &'a Graph,
     clusters: &'a Clusters,
-) -> impl Iterator<Item = Result<RecordBatch>> + 'a {
+) -> Result<impl Iterator<Item = Result<RecordBatch>> + 'a> {
     // Each record's strongest link: the earliest rule, then the most probable.
     let mut best: Vec<(u16, f32)> = vec![(u16::MAX, 0.0); records.len as usize];
-    for edge in &graph.edges {
-        for r in [edge.a, edge.b] {
-            let slot = &mut best[r as usize];
-            if (edge.rule, -edge.probability) < (slot.0, -slot.1) {
-                *slot = (edge.rule, edge.probability);
+    for chunk in graph.edges.read(BATCH)? {
+        for edge in chunk? {
+            for r in [edge.a, edge.b] {
+                let slot = &mut best[r as usize];
+                if (edge.rule, -edge.probability) < (slot.0, -slot.1) {
+                    *slot = (edge.rule, edge.probability);
+                }
             }
         }
     }
@@ -166,7 +168,7 @@ pub fn links<'a>(
             .step_by(BATCH)
             .map(move |start| (source, start, (start + BATCH).min(source.record_id.len())))
     });
-    chunks.map(move |(source, start, end)| {
+    Ok(chunks.map(move |(source, start, end)| {
         let rows = end - start;
         let mut customer = StringBuilder::with_capacity(rows, rows * 12);
         let mut rule = StringBuilder::with_capacity(rows, rows * 6);
@@ -193,7 +195,7 @@ pub fn links<'a>(
             Arc::new(probability.finish()),
         ];
         Ok(RecordBatch::try_new(links_schema(), columns)?)
-    })
+    }))
 }
 
 /// One row per link kept: the two records, the rule and the shared value
@@ -202,8 +204,9 @@ pub fn edges<'a>(
     records: &'a Records,
     graph: &'a Graph,
     clusters: &'a Clusters,
-) -> impl Iterator<Item = Result<RecordBatch>> + 'a {
-    graph.edges.chunks(BATCH).map(move |chunk| {
+) -> Result<impl Iterator<Item = Result<RecordBatch>> + 'a> {
+    Ok(graph.edges.read(BATCH)?.map(move |chunk| {
+        let chunk = chunk?;
         let mut customer = StringBuilder::new();
         let (mut source_a, mut id_a, mut source_b, mut id_b) = (
             StringBuilder::new(),
@@ -213,7 +216,7 @@ pub fn edges<'a>(
         );
         let (mut rule, mut value) = (StringBuilder::new(), StringBuilder::new());
         let mut probability = Float64Builder::new();
-        for edge in chunk {
+        for edge in &chunk {
             customer.append_value(&clusters.names[clusters.cluster_of[edge.a as usize] as usize]);
             for (r, source_out, id_out) in [(edge.a, &mut source_a, &mut id_a), (edge.b, &mut source_b, &mut id_b)] {
                 let (source, row) = records.locate(r);
@@ -240,7 +243,7 @@ pub fn edges<'a>(
             Arc::new(probability.finish()),
         ];
         Ok(RecordBatch::try_new(edges_schema(), columns)?)
-    })
+    }))
 }
 
 /// This run's id changes as merge-log rows.
@@ -299,10 +302,28 @@ pub async fn write_all(
         .schema();
     write(ctx, output, run, CUSTOMERS, schema, customers.into_iter().map(Ok)).await?;
     let rest = async {
-        write(ctx, output, run, EDGES, edges_schema(), edges(records, graph, clusters)).await?;
+        write(
+            ctx,
+            output,
+            run,
+            EDGES,
+            edges_schema(),
+            edges(records, graph, clusters)?,
+        )
+        .await?;
         write(ctx, output, run, MERGES, merges_schema(), merges.into_iter().map(Ok)).await
     };
-    let links = || write(ctx, output, run, LINKS, links_schema(), links(records, graph, clusters));
+    let links = || async {
+        write(
+            ctx,
+            output,
+            run,
+            LINKS,
+            links_schema(),
+            links(records, graph, clusters)?,
+        )
+        .await
+    };
     let handle = tokio::runtime::Handle::current();
     if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
         rest.await?;

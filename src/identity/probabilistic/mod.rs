@@ -16,7 +16,8 @@ use model::{Model, Scorer, em};
 use profiles::Profiles;
 
 use super::budget::Budget;
-use super::graph::{Edge, Graph};
+use super::edges::Edge;
+use super::graph::Graph;
 use super::parallel;
 use super::records::Records;
 use crate::error::{Error, Result};
