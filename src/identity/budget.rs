@@ -8,7 +8,6 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::RecordBatch;
 use datafusion::execution::disk_manager::DiskManager;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit, MemoryPool, MemoryReservation};
 use datafusion::prelude::SessionContext;
@@ -105,9 +104,4 @@ impl Budget {
             human(needed, Round::Up)
         ))
     }
-}
-
-/// Bytes held by record batches (the golden records).
-pub fn batches_size(batches: &[RecordBatch]) -> usize {
-    batches.iter().map(RecordBatch::get_array_memory_size).sum()
 }

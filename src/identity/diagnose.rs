@@ -128,8 +128,8 @@ async fn entities(ctx: &SessionContext, table: &str, records: &Records) -> Resul
     let mut entity = vec![None; records.len as usize];
     for source in &records.sources {
         let Some(ids) = truth.get(&source.name) else { continue };
-        for i in 0..source.record_id.len() {
-            entity[source.offset as usize + i] = ids.get(source.record_id.value(i)).copied();
+        for i in 0..source.len {
+            entity[source.offset as usize + i] = ids.get(source.record_id(i)).copied();
         }
     }
     Ok(entity)

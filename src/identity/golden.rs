@@ -53,36 +53,76 @@ struct Candidate<'a> {
     priority: u32,
 }
 
-pub fn build(records: &Records, clusters: &Clusters, config: &IdentityConfig) -> Result<Vec<RecordBatch>> {
-    let schema = schema(config);
-    let refs = column_refs(records, config);
-    let groups = ClusterMembers::of(clusters);
-    let dates = normalized_dates(records);
-    let arrays_of = column_arrays(records, &refs, &dates);
-    let inputs = ChunkInputs {
+/// The golden records of a run, built wave by wave as they are written:
+/// what is held is the clusters' members and one wave of rows, not the
+/// whole table.
+pub struct Golden<'a> {
+    records: &'a Records,
+    clusters: &'a Clusters,
+    groups: ClusterMembers,
+    refs: Vec<(ColumnRef, Survivorship)>,
+    dates: Vec<Option<Interned>>,
+    schema: SchemaRef,
+}
+
+/// Clusters per job, and jobs per wave (run on every core): the rows held
+/// at once are at most a wave's, about 260 thousand customers.
+const CHUNK: usize = 1 << 16;
+const WAVE: usize = 4;
+
+pub fn build<'a>(records: &'a Records, clusters: &'a Clusters, config: &IdentityConfig) -> Golden<'a> {
+    Golden {
+        schema: schema(config),
+        refs: column_refs(records, config),
+        groups: ClusterMembers::of(clusters),
+        dates: normalized_dates(records),
         records,
         clusters,
-        groups: &groups,
-        refs: &refs,
-        arrays_of: &arrays_of,
-        schema: &schema,
-    };
+    }
+}
 
-    // Clusters in fixed chunks on every core; the chunks' rows are put back
-    // in cluster order.
-    const CHUNK: usize = 1 << 16;
-    let n = clusters.ids.len();
-    let chunk = |job: usize| inputs.chunk(job * CHUNK..((job + 1) * CHUNK).min(n));
-    // Kept as the chunks (joining them would hold the golden records twice);
-    // at least one, so that the table's schema travels with them.
-    let parts = parallel::map(n.div_ceil(CHUNK), chunk)
-        .into_iter()
-        .collect::<Result<Vec<_>>>()?;
-    Ok(if parts.is_empty() {
-        vec![RecordBatch::new_empty(schema)]
-    } else {
-        parts
-    })
+impl Golden<'_> {
+    pub fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    /// Bytes held before any row is built: the members of each cluster.
+    pub fn memory_size(&self) -> usize {
+        (self.groups.starts.capacity() + self.groups.members.capacity()) * size_of::<u32>()
+    }
+
+    /// The rows in cluster order, one batch per job; `held` is told the
+    /// bytes of each wave before its rows are handed on (an error stops
+    /// the rows). At least one batch, so that an empty table has its schema.
+    pub fn batches<'b>(
+        &'b self,
+        mut held: impl FnMut(usize) -> Result<()> + 'b,
+    ) -> impl Iterator<Item = Result<RecordBatch>> + 'b {
+        let arrays_of = column_arrays(self.records, &self.refs, &self.dates);
+        let n = self.clusters.ids.len();
+        let jobs = n.div_ceil(CHUNK);
+        let empty = (jobs == 0).then(|| Ok(RecordBatch::new_empty(self.schema())));
+        let waves = (0..jobs).step_by(WAVE).flat_map(move |first| {
+            let inputs = ChunkInputs {
+                records: self.records,
+                clusters: self.clusters,
+                groups: &self.groups,
+                refs: &self.refs,
+                arrays_of: &arrays_of,
+                schema: &self.schema,
+            };
+            let chunk = |job: usize| inputs.chunk(job * CHUNK..((job + 1) * CHUNK).min(n));
+            // Clusters in fixed chunks on every core, put back in order.
+            let wave = parallel::map(WAVE.min(jobs - first), |j| chunk(first + j));
+            let bytes = wave.iter().flatten().map(RecordBatch::get_array_memory_size).sum();
+            let wave = match held(bytes) {
+                Ok(()) => wave,
+                Err(e) => vec![Err(e)],
+            };
+            wave.into_iter()
+        });
+        empty.into_iter().chain(waves)
+    }
 }
 
 /// Per golden column, where its values come from and its survivorship rule.

@@ -13,7 +13,7 @@ use regex::RegexSet;
 use super::budget::Budget;
 use super::edges::{Edge, EdgeLog};
 use super::given_names::same_given_name;
-use super::records::Records;
+use super::records::{MAX_RECORDS, Records};
 use crate::error::{Error, Result};
 use crate::project::identity::{IdentifierConfig, IdentityConfig, LinkType};
 
@@ -70,10 +70,16 @@ impl GuardCounts {
     }
 }
 
+/// A root's entry in `Graph::link`: this bit, and the cluster's size.
+const ROOT: u32 = 1 << 31;
+
+const _: () = assert!(MAX_RECORDS < ROOT, "record numbers leave the root bit free");
+
 /// The clusters of a run.
 pub struct Graph {
-    parent: Vec<u32>,
-    size: Vec<u32>,
+    /// Union-find in one word per record: a record's parent, or for a
+    /// root, `ROOT` and its cluster's size (4 bytes a record, not 8).
+    link: Vec<u32>,
     /// The links kept, in a temporary file (`edges`).
     pub edges: EdgeLog,
     /// Rule names: the identifier kinds in linking order, then `probabilistic`.
@@ -85,11 +91,11 @@ pub struct Graph {
 
 impl Graph {
     fn new(records: u32, kinds: &[String], edges: EdgeLog) -> Graph {
+        debug_assert!(records <= MAX_RECORDS);
         let mut rules = kinds.to_vec();
         rules.push(PROBABILISTIC.to_string());
         Graph {
-            parent: (0..records).collect(),
-            size: vec![1; records as usize],
+            link: vec![ROOT | 1; records as usize],
             edges,
             rules,
             descriptions: Vec::new(),
@@ -98,35 +104,41 @@ impl Graph {
     }
 
     pub fn find(&mut self, mut x: u32) -> u32 {
-        while self.parent[x as usize] != x {
-            let grand = self.parent[self.parent[x as usize] as usize];
-            self.parent[x as usize] = grand;
+        loop {
+            let parent = self.link[x as usize];
+            if parent & ROOT != 0 {
+                return x;
+            }
+            let grand = self.link[parent as usize];
+            if grand & ROOT != 0 {
+                return parent;
+            }
+            // Path halving.
+            self.link[x as usize] = grand;
             x = grand;
         }
-        x
     }
 
     /// Bytes held by the union-find and the links' buffer.
     pub fn memory_size(&self) -> usize {
-        (self.parent.capacity() + self.size.capacity()) * size_of::<u32>() + self.edges.memory_size()
+        self.link.capacity() * size_of::<u32>() + self.edges.memory_size()
     }
 
     /// Frees the union-find once the clusters are numbered (`ids`); the
     /// links stay readable.
     pub fn release_clusters(&mut self) {
-        self.parent = Vec::new();
-        self.size = Vec::new();
+        self.link = Vec::new();
     }
 
     /// The cluster root of every record.
     pub fn roots(&mut self) -> Vec<u32> {
-        (0..self.parent.len() as u32).map(|r| self.find(r)).collect()
+        (0..self.link.len() as u32).map(|r| self.find(r)).collect()
     }
 
     /// Records in the cluster of `x`.
     pub fn size_of(&mut self, x: u32) -> u32 {
         let root = self.find(x);
-        self.size[root as usize]
+        self.link[root as usize] & !ROOT
     }
 
     /// Joins two clusters unless the result would exceed `max`; false if refused.
@@ -135,15 +147,15 @@ impl Graph {
         if ra == rb {
             return true;
         }
-        let total = self.size[ra as usize] as usize + self.size[rb as usize] as usize;
+        let total = (self.link[ra as usize] & !ROOT) as usize + (self.link[rb as usize] & !ROOT) as usize;
         if total > max {
             return false;
         }
         // The smaller record number roots the cluster: roots do not depend on
         // the order links arrive in.
         let (keep, gone) = if ra < rb { (ra, rb) } else { (rb, ra) };
-        self.parent[gone as usize] = keep;
-        self.size[keep as usize] = total as u32;
+        self.link[gone as usize] = keep;
+        self.link[keep as usize] = ROOT | total as u32;
         true
     }
 }
@@ -411,7 +423,7 @@ impl<'a> Linker<'a> {
             let Some(column) = &source.identifiers[k] else {
                 continue;
             };
-            for row in 0..source.record_id.len() {
+            for row in 0..source.len {
                 if let Some(rank) = column.rank(row) {
                     postings.push((rank, source.offset + row as u32));
                 }

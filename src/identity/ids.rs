@@ -7,8 +7,6 @@
 
 use datafusion::common::{HashMap, HashSet};
 
-use datafusion::arrow::array::Array;
-
 use super::graph::Graph;
 use super::records::Records;
 use crate::error::{Error, Result};
@@ -73,12 +71,12 @@ impl Previous {
                     None => continue,
                 },
             };
-            let ids = &records.sources[s].record_id;
+            let source = &records.sources[s];
             let next = cursor.filter(|(c, _)| *c == s).map_or(0, |(_, row)| row + 1);
-            let row = if next < ids.len() && ids.value(next) == record_id {
+            let row = if next < source.len && source.record_id(next) == record_id {
                 Some(next)
             } else {
-                binary_search(ids, record_id)
+                source.row_of(record_id)
             };
             if let Some(row) = row {
                 self.id_of[records.sources[s].offset as usize + row] = id;
@@ -87,20 +85,6 @@ impl Previous {
         }
         Ok(())
     }
-}
-
-/// The row of `id` in a column sorted ascending.
-fn binary_search(ids: &datafusion::arrow::array::StringArray, id: &str) -> Option<usize> {
-    let (mut low, mut high) = (0, ids.len());
-    while low < high {
-        let mid = (low + high) / 2;
-        match ids.value(mid).cmp(id) {
-            std::cmp::Ordering::Less => low = mid + 1,
-            std::cmp::Ordering::Greater => high = mid,
-            std::cmp::Ordering::Equal => return Some(mid),
-        }
-    }
-    None
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,6 +121,15 @@ pub struct Clusters {
 }
 
 impl Clusters {
+    /// Records per cluster.
+    pub fn sizes(&self) -> Vec<u32> {
+        let mut sizes = vec![0u32; self.ids.len()];
+        for &c in &self.cluster_of {
+            sizes[c as usize] += 1;
+        }
+        sizes
+    }
+
     /// Bytes held, for the memory budget.
     pub fn memory_size(&self) -> usize {
         self.cluster_of.capacity() * size_of::<u32>()

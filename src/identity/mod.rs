@@ -241,17 +241,21 @@ async fn run(
     budget.set("the previous run's ids", 0)?;
     graph.release_clusters();
     budget.set("the links", graph.memory_size())?;
+    let summary = summarize(config.link_type(), &records, &graph, &clusters, probabilistic);
+    let now = chrono::Utc::now();
+    let run = outputs::run_id(now);
+
     step("building golden records");
-    let customers = golden::build(&records, &clusters, config)?;
-    budget.set("the golden records", budget::batches_size(&customers))?;
-    let summary = summarize(
-        config.link_type(),
-        &records,
-        &graph,
-        &clusters,
-        &customers,
-        probabilistic,
-    );
+    {
+        // Built wave by wave as the writer takes them.
+        let golden = golden::build(&records, &clusters, config);
+        budget.set("the golden records", golden.memory_size())?;
+        let schema = golden.schema();
+        let waves = golden.batches(|bytes| budget.set("a wave of golden records", bytes));
+        outputs::write(ctx, at.output, &run, outputs::CUSTOMERS, schema, waves).await?;
+    }
+    budget.set("a wave of golden records", 0)?;
+    budget.set("the golden records", 0)?;
 
     step("writing the identity tables");
     // Writing needs record ids and identifier values only.
@@ -260,11 +264,11 @@ async fn run(
     for source in &records.sources {
         budget.set(&format!("the records of `{}`", source.name), source.memory_size())?;
     }
-    let now = chrono::Utc::now();
+    // Each record's strongest link, found while the links are written.
+    budget.set("the links' strongest rules", outputs::strongest_size(&records))?;
     let mut merges = old_merges;
     merges.push(outputs::merges(&clusters.changes, now)?);
-    let run = outputs::run_id(now);
-    outputs::write_all(ctx, at.output, &run, &records, &graph, &clusters, customers, merges).await?;
+    outputs::write_all(ctx, at.output, &run, &records, &graph, &clusters, merges).await?;
     // The highest id before the commit: a crash between the two can only
     // skip ids, never hand one out twice.
     state.put(HIGHEST_ID, highest.to_string().into()).await?;
@@ -385,26 +389,14 @@ fn summarize(
     records: &records::Records,
     graph: &graph::Graph,
     clusters: &ids::Clusters,
-    customers: &[RecordBatch],
     probabilistic: Option<probabilistic::Outcome>,
 ) -> Summary {
-    let counts = || {
-        customers.iter().flat_map(|batch| {
-            let counts = batch
-                .column_by_name("records")
-                .expect("customers have a record count")
-                .as_primitive::<datafusion::arrow::datatypes::Int64Type>();
-            counts.values().iter().copied()
-        })
-    };
+    let sizes = clusters.sizes();
+    let counts = || sizes.iter().copied();
     let links = (0..graph.rules.len()).map(|rule| graph.edges.made_by(rule));
     Summary {
         link_type,
-        records: records
-            .sources
-            .iter()
-            .map(|s| (s.name.clone(), s.record_id.len() as u64))
-            .collect(),
+        records: records.sources.iter().map(|s| (s.name.clone(), s.len as u64)).collect(),
         links: graph.rules.iter().cloned().zip(links).filter(|(_, n)| *n > 0).collect(),
         customers: clusters.ids.len() as u64,
         multi_record_customers: counts().filter(|n| *n > 1).count() as u64,

@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, Float64Builder, RecordBatch, StringArray, StringBuilder, TimestampMicrosecondArray,
+    ArrayRef, Float64Builder, RecordBatch, StringArray, StringBuilder, TimestampMicrosecondArray,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::prelude::SessionContext;
@@ -164,9 +164,9 @@ pub fn links<'a>(
         }
     }
     let chunks = records.sources.iter().flat_map(|source| {
-        (0..source.record_id.len())
+        (0..source.len)
             .step_by(BATCH)
-            .map(move |start| (source, start, (start + BATCH).min(source.record_id.len())))
+            .map(move |start| (source, start, (start + BATCH).min(source.len)))
     });
     Ok(chunks.map(move |(source, start, end)| {
         let rows = end - start;
@@ -189,7 +189,7 @@ pub fn links<'a>(
         }
         let columns: Vec<ArrayRef> = vec![
             Arc::new(StringArray::from(vec![source.name.as_str(); rows])),
-            Arc::new(source.record_id.slice(start, rows)),
+            Arc::new(source.record_ids(start, rows)),
             Arc::new(customer.finish()),
             Arc::new(rule.finish()),
             Arc::new(probability.finish()),
@@ -221,7 +221,7 @@ pub fn edges<'a>(
             for (r, source_out, id_out) in [(edge.a, &mut source_a, &mut id_a), (edge.b, &mut source_b, &mut id_b)] {
                 let (source, row) = records.locate(r);
                 source_out.append_value(&source.name);
-                id_out.append_value(source.record_id.value(row));
+                id_out.append_value(source.record_id(row));
             }
             rule.append_value(&graph.rules[edge.rule as usize]);
             if (edge.rule as usize) < records.kinds.len() {
@@ -280,10 +280,15 @@ pub fn merges(changes: &[IdChange], at: chrono::DateTime<chrono::Utc>) -> Result
     Ok(RecordBatch::try_new(merges_schema(), columns)?)
 }
 
-/// Writes the four tables of `run`: the links on a thread of their own
+/// Bytes `links` holds while it writes: each record's strongest link.
+pub fn strongest_size(records: &Records) -> usize {
+    records.len as usize * size_of::<(u16, f32)>()
+}
+
+/// Writes the links, edges and merges of `run` (the golden records are
+/// written before, as they are built): the links on a thread of their own
 /// beside the others when the runtime has several (encoding tens of
 /// millions of links and edges is most of a large run's writing).
-#[allow(clippy::too_many_arguments)]
 pub async fn write_all(
     ctx: &SessionContext,
     output: &Url,
@@ -291,16 +296,8 @@ pub async fn write_all(
     records: &Records,
     graph: &Graph,
     clusters: &Clusters,
-    customers: Vec<RecordBatch>,
     merges: Vec<RecordBatch>,
 ) -> Result<()> {
-    // The golden records first and alone: their memory is freed before the
-    // links and edges, which build arrays as long as the records, begin.
-    let schema = customers
-        .first()
-        .expect("at least one batch of golden records")
-        .schema();
-    write(ctx, output, run, CUSTOMERS, schema, customers.into_iter().map(Ok)).await?;
     let rest = async {
         write(
             ctx,

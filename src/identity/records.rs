@@ -8,16 +8,21 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, RecordBatch, StringArray, TimestampMicrosecondArray, UInt32Array,
+    Array, ArrayRef, AsArray, RecordBatch, StringArray, StringDictionaryBuilder, TimestampMicrosecondArray, UInt32Array,
 };
 use datafusion::arrow::compute::{cast, concat, sort_to_indices, take};
-use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit, TimestampMicrosecondType};
+use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit, TimestampMicrosecondType, UInt32Type};
+use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 
 use datafusion::common::HashMap;
 
 use super::budget::Budget;
+
+/// The most records a run can resolve: a record number is 31 bits (the
+/// union-find keeps the top bit for its roots).
+pub const MAX_RECORDS: u32 = (1 << 31) - 1;
 
 /// The budget's part for the attributes' distinct values.
 pub const ATTRIBUTE_VALUES: &str = "the attribute values";
@@ -30,7 +35,10 @@ pub struct SourceRecords {
     pub name: String,
     pub priority: u32,
     pub offset: u32,
-    pub record_id: StringArray,
+    /// Records in the source.
+    pub len: usize,
+    /// The record ids, sorted (`record_id`, `record_ids`).
+    record_id: RecordIds,
     /// Per identifier kind of the run (`Records::kinds`): normalized values,
     /// ranked among the kind's distinct values (`Records::values`), which
     /// are in value order, so that ranks compare as the values do.
@@ -54,6 +62,14 @@ pub struct Records {
     pub values: Vec<Arc<StringArray>>,
     /// Bytes held by the attributes' distinct values (`Interned::values`).
     pub attribute_values: usize,
+}
+
+/// A source's record ids: its own sorted column, or, where the record id is
+/// also an identifier (an order's `order_id`), that identifier's interned
+/// column (held once, not twice: 200 MB at 10M orders).
+enum RecordIds {
+    Own(StringArray),
+    Identifier(usize),
 }
 
 /// A text column held as each record's rank among the column's distinct
@@ -86,9 +102,44 @@ impl SourceRecords {
             .chain(&self.normalized)
             .flatten()
             .map(|column| column.ranks.get_array_memory_size());
-        self.record_id.get_array_memory_size()
-            + columns.sum::<usize>()
-            + self.updated_at.as_ref().map_or(0, |a| a.get_array_memory_size())
+        let own = match &self.record_id {
+            RecordIds::Own(ids) => ids.get_array_memory_size(),
+            RecordIds::Identifier(_) => 0,
+        };
+        own + columns.sum::<usize>() + self.updated_at.as_ref().map_or(0, |a| a.get_array_memory_size())
+    }
+
+    /// The id of the record at `row`.
+    pub fn record_id(&self, row: usize) -> &str {
+        match &self.record_id {
+            RecordIds::Own(ids) => ids.value(row),
+            RecordIds::Identifier(k) => self.identifiers[*k]
+                .as_ref()
+                .and_then(|ids| ids.get(row))
+                .expect("a record id that is an identifier is never missing"),
+        }
+    }
+
+    /// The ids of rows `start..start + rows`.
+    pub fn record_ids(&self, start: usize, rows: usize) -> StringArray {
+        match &self.record_id {
+            RecordIds::Own(ids) => ids.slice(start, rows),
+            RecordIds::Identifier(_) => (start..start + rows).map(|row| Some(self.record_id(row))).collect(),
+        }
+    }
+
+    /// The row of record id `id`, if the source has it (ids are sorted).
+    pub fn row_of(&self, id: &str) -> Option<usize> {
+        let (mut low, mut high) = (0, self.len);
+        while low < high {
+            let mid = (low + high) / 2;
+            match self.record_id(mid).cmp(id) {
+                std::cmp::Ordering::Less => low = mid + 1,
+                std::cmp::Ordering::Greater => high = mid,
+                std::cmp::Ordering::Equal => return Some(mid),
+            }
+        }
+        None
     }
 
     /// A record's given name for comparison: its first name, else the first
@@ -211,6 +262,35 @@ fn intern(columns: &[Option<StringArray>]) -> (Arc<StringArray>, Vec<Option<Inte
     (values, interned)
 }
 
+/// Interns one column's values over the sources from what each source
+/// read (`Local`: its distinct values and a key per record): the distinct
+/// values of all sources, sorted, and per source each record's rank.
+fn intern_locals(columns: &[Option<Local>]) -> (Arc<StringArray>, Vec<Option<Interned>>) {
+    let distinct: Vec<Option<StringArray>> = columns.iter().map(|c| Some(c.as_ref()?.values.clone())).collect();
+    let (values, ranked) = intern(&distinct);
+    drop(distinct);
+    let interned = columns
+        .iter()
+        .zip(ranked)
+        .map(|(local, ranked)| {
+            let (local, ranked) = (local.as_ref()?, ranked?);
+            // A missing value's key is meaningless (and there may be no
+            // values at all); its rank is masked by the nulls.
+            let ranks: Vec<u32> = (0..local.keys.len())
+                .map(|row| match local.keys.is_valid(row) {
+                    true => ranked.ranks.value(local.keys.value(row) as usize),
+                    false => 0,
+                })
+                .collect();
+            Some(Interned {
+                ranks: UInt32Array::new(ranks.into(), local.keys.nulls().cloned()),
+                values: Arc::clone(&values),
+            })
+        })
+        .collect();
+    (values, interned)
+}
+
 /// The SQL that reads one source: one column per mapped key.
 pub fn source_sql(name: &str, source: &SourceConfig, config: &IdentityConfig, kinds: &[String]) -> String {
     let text = |expr: &str| format!("nullif(trim(CAST((\n{expr}\n) AS VARCHAR)), '')");
@@ -300,31 +380,36 @@ pub async fn read(
         .map(|(name, source)| read_source(ctx, name, source, config, config_file, &kinds))
         .buffered(side_by_side);
     let mut sources = Vec::with_capacity(config.sources.len());
-    let mut texts: Vec<Vec<Option<StringArray>>> = Vec::with_capacity(config.sources.len());
-    let mut attribute_texts: Vec<[Vec<Option<StringArray>>; 2]> = Vec::with_capacity(config.sources.len());
+    let mut texts: Vec<Vec<Option<Local>>> = Vec::with_capacity(config.sources.len());
+    let mut attribute_texts: Vec<[Vec<Option<Local>>; 2]> = Vec::with_capacity(config.sources.len());
     let mut offset: u64 = 0;
+    let id_kinds: Vec<Option<usize>> = config
+        .sources
+        .values()
+        .map(|source| kinds.iter().position(|kind| is_record_id(kind, source)))
+        .collect();
     while let Some(source) = reads.next().await {
         let (mut source, identifiers, attributes) = source?;
         let text_size: usize = identifiers
             .iter()
             .chain(attributes.iter().flatten())
             .flatten()
-            .map(|c| c.get_array_memory_size())
+            .map(Local::memory_size)
             .sum();
         budget.set(
             &format!("the records of `{}`", source.name),
             source.memory_size() + text_size,
         )?;
-        let rows = source.record_id.len() as u64;
+        let rows = source.len as u64;
         source.offset = offset as u32;
         sources.push(source);
         texts.push(identifiers);
         attribute_texts.push(attributes);
         offset += rows;
-        if offset > u64::from(u32::MAX - 1) {
+        if offset > u64::from(MAX_RECORDS) {
             return Err(Error::Usage(format!(
                 "the identity sources hold more than {} records; resolve fewer or smaller sources",
-                u32::MAX - 1
+                MAX_RECORDS
             )));
         }
     }
@@ -332,20 +417,26 @@ pub async fn read(
     // Interned kind by kind, each kind's texts freed once it is done.
     let mut values = Vec::with_capacity(kinds.len());
     for k in 0..kinds.len() {
-        let columns: Vec<Option<StringArray>> = texts.iter_mut().map(|t| t[k].take()).collect();
-        let (distinct, ranks) = intern(&columns);
+        let columns: Vec<Option<Local>> = texts.iter_mut().map(|t| t[k].take()).collect();
+        let (distinct, ranks) = intern_locals(&columns);
         drop(columns);
         for (source, ranks) in sources.iter_mut().zip(ranks) {
             source.identifiers.push(ranks);
         }
         values.push(distinct);
     }
+    // A record id that is also an identifier is read from it from now on.
+    for (source, kind) in sources.iter_mut().zip(&id_kinds) {
+        if let Some(k) = kind {
+            source.record_id = RecordIds::Identifier(*k);
+        }
+    }
     // Attributes as given and normalized, attribute by attribute.
     let mut attribute_values = 0;
     for form in 0..2 {
         for a in 0..ATTRIBUTES.len() {
-            let columns: Vec<Option<StringArray>> = attribute_texts.iter_mut().map(|t| t[form][a].take()).collect();
-            let (distinct, interned) = intern(&columns);
+            let columns: Vec<Option<Local>> = attribute_texts.iter_mut().map(|t| t[form][a].take()).collect();
+            let (distinct, interned) = intern_locals(&columns);
             drop(columns);
             attribute_values += distinct.get_array_memory_size();
             for (source, column) in sources.iter_mut().zip(interned) {
@@ -373,7 +464,8 @@ pub async fn read(
 }
 
 /// One source's records (its offset set by the caller, its identifiers and
-/// attributes interned by it) and its texts as read.
+/// attributes interned by it) and its text columns as read, each held as
+/// the source's distinct values and a key per record.
 async fn read_source(
     ctx: &SessionContext,
     name: &str,
@@ -381,31 +473,34 @@ async fn read_source(
     config: &IdentityConfig,
     config_file: &std::path::Path,
     kinds: &[String],
-) -> Result<(SourceRecords, Vec<Option<StringArray>>, [Vec<Option<StringArray>>; 2])> {
+) -> Result<(SourceRecords, Vec<Option<Local>>, [Vec<Option<Local>>; 2])> {
     let began = std::time::Instant::now();
-    let batches = query_source(ctx, name, source, config, config_file, kinds).await?;
-    let (record_id, mut columns) = sort_by_record_id(Columns::new(batches))?;
+    let mut stream = query_source(ctx, name, source, config, config_file, kinds).await?;
+    let mut read = SourceTexts::new(&stream.schema());
+    while let Some(batch) = stream.next().await {
+        read.append(&batch?)?;
+    }
+    drop(stream);
+    let (record_id, order, updated_at) = read.record_ids()?;
     check_record_ids(name, &record_id)?;
+    let mut texts = read.finish(&order)?;
     let identifiers = kinds
         .iter()
         .enumerate()
         .map(|(i, kind)| {
             if is_record_id(kind, source) {
-                Ok(Some(record_id.clone()))
+                Some(Local::unique(&record_id))
             } else {
-                columns.strings(&format!("id_{i}"))
+                texts.remove(&format!("id_{i}"))
             }
         })
-        .collect::<Result<Vec<_>>>()?;
+        .collect();
     let attributes = (0..ATTRIBUTES.len())
-        .map(|i| columns.strings(&format!("attr_{i}")))
-        .collect::<Result<Vec<_>>>()?;
+        .map(|i| texts.remove(&format!("attr_{i}")))
+        .collect();
     let normalized = (0..ATTRIBUTES.len())
-        .map(|i| columns.strings(&format!("norm_{i}")))
-        .collect::<Result<Vec<_>>>()?;
-    let updated_at = columns
-        .take("updated_at", &DataType::Timestamp(TimeUnit::Microsecond, None))?
-        .map(|array| array.as_primitive::<TimestampMicrosecondType>().clone());
+        .map(|i| texts.remove(&format!("norm_{i}")))
+        .collect();
     log::info!(
         "source `{name}`: {} records read in {:.1} s",
         record_id.len(),
@@ -415,7 +510,8 @@ async fn read_source(
         name: name.to_string(),
         priority: source.priority.unwrap_or(DEFAULT_SOURCE_PRIORITY),
         offset: 0,
-        record_id,
+        len: record_id.len(),
+        record_id: RecordIds::Own(record_id),
         identifiers: Vec::with_capacity(kinds.len()),
         attributes: Vec::with_capacity(ATTRIBUTES.len()),
         normalized: Vec::with_capacity(ATTRIBUTES.len()),
@@ -433,90 +529,126 @@ async fn query_source(
     config: &IdentityConfig,
     config_file: &std::path::Path,
     kinds: &[String],
-) -> Result<Vec<RecordBatch>> {
+) -> Result<SendableRecordBatchStream> {
     let sql = source_sql(name, source, config, kinds);
     let frame = match ctx.sql(&sql).await {
         Ok(frame) => frame,
         Err(e) => return Err(blame_key(ctx, name, source, config_file, e).await),
     };
-    Ok(frame.collect().await?)
+    Ok(frame.execute_stream().await?)
 }
 
-/// A query's batches taken apart into columns, so that each column's parts
-/// are freed as soon as they are joined: a source is never held twice.
-struct Columns {
-    schema: Option<SchemaRef>,
-    parts: Vec<Vec<ArrayRef>>,
+/// A source's text column as read: its distinct values, in the order first
+/// seen, and each record's key among them (in record-id order).
+pub struct Local {
+    values: StringArray,
+    keys: UInt32Array,
 }
 
-impl Columns {
-    /// Takes the batches apart, each batch freed once its columns are held.
-    fn new(batches: Vec<RecordBatch>) -> Columns {
-        let schema = batches.first().map(|b| b.schema());
-        let mut parts: Vec<Vec<ArrayRef>> =
-            vec![Vec::with_capacity(batches.len()); schema.as_ref().map_or(0, |s| s.fields().len())];
-        for batch in batches {
-            for (i, column) in batch.columns().iter().enumerate() {
-                parts[i].push(Arc::clone(column));
+impl Local {
+    /// A column whose values are all distinct (the record ids).
+    fn unique(values: &StringArray) -> Local {
+        Local {
+            values: values.clone(),
+            keys: UInt32Array::from_iter_values(0..values.len() as u32),
+        }
+    }
+
+    fn memory_size(&self) -> usize {
+        self.values.get_array_memory_size() + self.keys.get_array_memory_size()
+    }
+}
+
+/// One source's query result as its batches arrive: record ids and update
+/// times kept, each text column reduced to its distinct values and a key
+/// per row, so that a device's 200 page views hold its id once and a
+/// source is never held as text in full.
+struct SourceTexts {
+    record_id: Vec<ArrayRef>,
+    updated_at: Vec<ArrayRef>,
+    /// Per text column (identifiers, attributes and their normalized
+    /// forms): its name and its values so far.
+    texts: Vec<(String, StringDictionaryBuilder<UInt32Type>)>,
+}
+
+impl SourceTexts {
+    fn new(schema: &SchemaRef) -> SourceTexts {
+        let texts = schema
+            .fields()
+            .iter()
+            .map(|f| f.name())
+            .filter(|n| !matches!(n.as_str(), "record_id" | "updated_at"))
+            .map(|n| (n.clone(), StringDictionaryBuilder::new()))
+            .collect();
+        SourceTexts {
+            record_id: Vec::new(),
+            updated_at: Vec::new(),
+            texts,
+        }
+    }
+
+    fn append(&mut self, batch: &RecordBatch) -> Result<()> {
+        let column = |name: &str| batch.column_by_name(name).expect("the source query names its columns");
+        self.record_id.push(cast(column("record_id"), &DataType::Utf8)?);
+        if let Some(updated) = batch.column_by_name("updated_at") {
+            let to = DataType::Timestamp(TimeUnit::Microsecond, None);
+            self.updated_at.push(cast(updated, &to)?);
+        }
+        for (name, builder) in &mut self.texts {
+            let text = cast(column(name), &DataType::Utf8)?;
+            for value in text.as_string::<i32>() {
+                builder.append_option(value);
             }
         }
-        Columns { schema, parts }
+        Ok(())
     }
 
-    /// The column `field` joined and cast to `to` as it is taken, its pieces
-    /// then freed; `None` if the query has no such column.
-    fn take(&mut self, field: &str, to: &DataType) -> Result<Option<ArrayRef>> {
-        let Some(schema) = &self.schema else {
-            return Ok(None);
+    /// The record ids in order (sorted here, once, rather than by the
+    /// query, whose sort would hold the source twice), the order that sorts
+    /// them, and the update times in it.
+    fn record_ids(&mut self) -> Result<(StringArray, UInt32Array, Option<TimestampMicrosecondArray>)> {
+        let ids = joined(std::mem::take(&mut self.record_id), &DataType::Utf8)?;
+        let order = sort_to_indices(&ids, None, None)?;
+        let record_id = take(&ids, &order, None)?.as_string::<i32>().clone();
+        drop(ids);
+        let updated_at = if self.updated_at.is_empty() {
+            None
+        } else {
+            let to = DataType::Timestamp(TimeUnit::Microsecond, None);
+            let updated = joined(std::mem::take(&mut self.updated_at), &to)?;
+            Some(
+                take(&updated, &order, None)?
+                    .as_primitive::<TimestampMicrosecondType>()
+                    .clone(),
+            )
         };
-        let Ok(index) = schema.index_of(field) else {
-            return Ok(None);
-        };
-        let pieces = std::mem::take(&mut self.parts[index]);
-        let pieces: Vec<&dyn Array> = pieces.iter().map(|a| a.as_ref()).collect();
-        Ok(Some(cast(&concat(&pieces)?, to)?))
+        Ok((record_id, order, updated_at))
+    }
+
+    /// The text columns by name, their keys in record-id order.
+    fn finish(self, order: &UInt32Array) -> Result<HashMap<String, Local>> {
+        self.texts
+            .into_iter()
+            .map(|(name, mut builder)| {
+                let dictionary = builder.finish();
+                let keys = take(dictionary.keys(), order, None)?
+                    .as_primitive::<UInt32Type>()
+                    .clone();
+                let values = dictionary.values().as_string::<i32>().clone();
+                Ok((name, Local { values, keys }))
+            })
+            .collect()
     }
 }
 
-/// The columns still to take, each put in record-id order as it is taken.
-struct SortedColumns {
-    columns: Columns,
-    order: UInt32Array,
-}
-
-impl SortedColumns {
-    /// The column `field`, cast to `to`, in record-id order.
-    fn take(&mut self, field: &str, to: &DataType) -> Result<Option<ArrayRef>> {
-        Ok(match self.columns.take(field, to)? {
-            Some(array) => Some(take(&array, &self.order, None)?),
-            None => None,
-        })
+/// Pieces of one column joined into one array of type `to` (empty when
+/// the source has no rows).
+fn joined(pieces: Vec<ArrayRef>, to: &DataType) -> Result<ArrayRef> {
+    if pieces.is_empty() {
+        return Ok(datafusion::arrow::array::new_empty_array(to));
     }
-
-    /// The text column `field` in record-id order.
-    fn strings(&mut self, field: &str) -> Result<Option<StringArray>> {
-        Ok(self.take(field, &DataType::Utf8)?.map(text))
-    }
-}
-
-/// The record ids sorted, and the other columns to be taken in their order.
-fn sort_by_record_id(mut columns: Columns) -> Result<(StringArray, SortedColumns)> {
-    // Records in record-id order, so that record numbers, and everything
-    // derived from them, are the same on every run. Sorted here, column by
-    // column, rather than by the query, whose sort holds the source twice.
-    let ids = match columns.take("record_id", &DataType::Utf8)? {
-        Some(ids) => ids,
-        None => Arc::new(StringArray::from(Vec::<Option<&str>>::new())),
-    };
-    let order = sort_to_indices(&ids, None, None)?;
-    let record_id = text(take(&ids, &order, None)?);
-    drop(ids);
-    Ok((record_id, SortedColumns { columns, order }))
-}
-
-/// A text column as a `StringArray`.
-fn text(array: ArrayRef) -> StringArray {
-    array.as_string::<i32>().clone()
+    let pieces: Vec<&dyn Array> = pieces.iter().map(|a| a.as_ref()).collect();
+    Ok(concat(&pieces)?)
 }
 
 /// Ids must be present and unique within a source: links and stable

@@ -7,7 +7,6 @@ use datafusion::common::HashMap;
 use datafusion::common::hash_map::Entry;
 
 use chrono::{Datelike, NaiveDate};
-use datafusion::arrow::array::Array;
 use oneview_udfs::normalize::nicknames::{self, GivenName};
 use oneview_udfs::similarity::{Code, Letters, double_metaphone, jaro_winkler, jaro_winkler_bound_of};
 
@@ -146,7 +145,7 @@ pub fn build(records: &Records, graph: &mut Graph, link_type: LinkType) -> Profi
         if source.normalized.iter().all(Option::is_none) {
             continue;
         }
-        for row in 0..source.record_id.len() {
+        for row in 0..source.len {
             let texts = texts(source, row, this_year);
             // A region alone compares nothing worth a profile.
             if texts.iter().enumerate().all(|(f, t)| f == REGION || t.is_none()) {
