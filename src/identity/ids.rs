@@ -24,7 +24,9 @@ pub fn parse_id(text: &str) -> Option<u64> {
 /// What the previous run knew: each current record's previous id (0: none)
 /// and the highest id ever given.
 pub struct Previous {
-    pub id_of: Vec<u64>,
+    /// Per record, its previous id (0: none); ids are numbered from 1 and
+    /// held in 32 bits (`add_links` refuses a larger one).
+    pub id_of: Vec<u32>,
     pub highest: u64,
     /// Per previous id, how many records it had (those since deleted too).
     pub records_of: HashMap<u64, u32>,
@@ -41,7 +43,7 @@ impl Previous {
 
     /// Bytes held, for the memory budget.
     pub fn memory_size(&self) -> usize {
-        self.id_of.capacity() * size_of::<u64>() + self.records_of.capacity() * size_of::<(u64, u32)>() * 2
+        self.id_of.capacity() * size_of::<u32>() + self.records_of.capacity() * size_of::<(u64, u32)>() * 2
     }
 
     /// Matches a batch of previous links `(source, record_id, customer_id)`
@@ -62,6 +64,12 @@ impl Previous {
                     format_id(1)
                 ))
             })?;
+            let id32 = u32::try_from(id).map_err(|_| {
+                Error::Usage(format!(
+                    "identity_links holds customer id `{customer_id}`, beyond the {} customers oneview numbers",
+                    u32::MAX
+                ))
+            })?;
             self.highest = self.highest.max(id);
             *self.records_of.entry(id).or_default() += 1;
             let s = match cursor {
@@ -79,7 +87,7 @@ impl Previous {
                 source.row_of(record_id)
             };
             if let Some(row) = row {
-                self.id_of[records.sources[s].offset as usize + row] = id;
+                self.id_of[records.sources[s].offset as usize + row] = id32;
                 cursor = Some((s, row));
             }
         }
@@ -177,7 +185,7 @@ fn count_unchanged(previous: &Previous, cluster_of: &[u32], clusters: usize) -> 
     let mut one: Vec<(u64, u32)> = vec![(0, 0); clusters];
     for (id, &c) in previous.id_of.iter().zip(cluster_of) {
         let slot = &mut one[c as usize];
-        slot.0 = match (slot.0, *id) {
+        slot.0 = match (slot.0, u64::from(*id)) {
             (_, 0) => MIXED,
             (0, id) => id,
             (held, id) if held == id => held,
@@ -189,7 +197,12 @@ fn count_unchanged(previous: &Previous, cluster_of: &[u32], clusters: usize) -> 
         .iter()
         .filter(|(id, n)| *id != 0 && *id != MIXED && previous.records_of.get(id) == Some(n))
         .count() as u64;
-    let here: HashSet<u64> = previous.id_of.iter().copied().filter(|id| *id != 0).collect();
+    let here: HashSet<u64> = previous
+        .id_of
+        .iter()
+        .filter(|id| **id != 0)
+        .map(|id| u64::from(*id))
+        .collect();
     let gone = previous.records_of.keys().filter(|id| !here.contains(*id)).count() as u64;
     (unchanged, gone)
 }
@@ -218,23 +231,21 @@ struct Places {
 /// Where each previous id's records are now: the cluster with most of
 /// them is its home, the others hold strays.
 fn place_previous_ids(previous: &Previous, cluster_of: &[u32], clusters: usize) -> Places {
-    // (previous id, cluster, records) cells.
-    let mut pairs: Vec<(u64, u32)> = previous
-        .id_of
-        .iter()
-        .zip(cluster_of)
-        .filter(|(id, _)| **id != 0)
-        .map(|(id, c)| (*id, *c))
-        .collect();
-    pairs.sort_unstable();
+    // (previous id, cluster) cells and their records, counted rather than
+    // listed per record (a few per customer, not one per record).
+    let mut counted: HashMap<(u32, u32), usize> = HashMap::new();
+    for (id, c) in previous.id_of.iter().zip(cluster_of) {
+        if *id != 0 {
+            *counted.entry((*id, *c)).or_default() += 1;
+        }
+    }
+    let mut cells: Vec<((u32, u32), usize)> = counted.into_iter().collect();
+    cells.sort_unstable();
     let mut homes: Vec<Vec<u64>> = vec![Vec::new(); clusters];
     let mut strays: Vec<Vec<u64>> = vec![Vec::new(); clusters];
-    for group in pairs.chunk_by(|x, y| x.0 == y.0) {
-        let id = group[0].0;
-        let cells: Vec<(u32, usize)> = group
-            .chunk_by(|x, y| x.1 == y.1)
-            .map(|cell| (cell[0].1, cell.len()))
-            .collect();
+    for group in cells.chunk_by(|x, y| x.0.0 == y.0.0) {
+        let id = u64::from(group[0].0.0);
+        let cells: Vec<(u32, usize)> = group.iter().map(|((_, cluster), n)| (*cluster, *n)).collect();
         // Most records keep the id; a tie goes to the earlier cluster.
         let home = cells
             .iter()
