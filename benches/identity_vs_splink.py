@@ -156,15 +156,16 @@ SWEEP = (0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999)
 SPLINK_DEFAULT = 0.5
 
 
-def run_oneview(binary, folder):
+def run_oneview(binary, folder, memory_limit=None):
     for stale in ["output", "state", "identity_model.json"]:
         path = folder / stale
         if path.is_dir():
             shutil.rmtree(path)
         elif path.exists():
             path.unlink()
+    limit = ["--memory-limit", memory_limit] if memory_limit else []
     started = time.perf_counter()
-    summary = oneview_csv(binary, folder, "resolve", "--format", "csv")
+    summary = oneview_csv(binary, folder, *limit, "resolve", "--format", "csv")
     elapsed = time.perf_counter() - started
     return elapsed, summary
 
@@ -299,6 +300,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--people", type=int, default=20000)
     parser.add_argument("--skip-splink", action="store_true")
+    parser.add_argument("--memory-limit", help="oneview's --memory-limit for the timed run (e.g. 2G)")
     args = parser.parse_args()
     import duckdb
 
@@ -308,8 +310,11 @@ def main():
     con = duckdb.connect()
 
     truth = data / "ground_truth"
-    seconds, summary = run_oneview(binary, folder)
+    seconds, summary = run_oneview(binary, folder, args.memory_limit)
     records = re.search(r"^records,(\d+)", summary, re.M).group(1)
+    memory = re.search(r'^memory,"?([^"\n]*)', summary, re.M).group(1)
+    limit = f" under --memory-limit {args.memory_limit}" if args.memory_limit else ""
+    print(f"oneview memory{limit}: {memory}", flush=True)
     ours = score(con, oneview_links(con, folder), truth)
     default = re.search(r"(?m)^threshold = (.*)$", folder.joinpath("oneview.toml").read_text()).group(1)
     print(f"{args.people} people, {records} records", flush=True)

@@ -1,8 +1,10 @@
-//! A resolution's own memory (records, links, clusters, golden records)
-//! counted against the session's memory pool, so that `--memory-limit`
-//! bounds `oneview resolve` as it bounds a query. Resolution keeps its
-//! records in memory and does not spill: each part is counted as it is
-//! built, and past the limit the run stops before it writes anything, with
+//! A resolution's own memory (records, identifier values, the union-find,
+//! clusters, golden records as they are written) counted against the
+//! session's memory pool, so that `--memory-limit` bounds `oneview resolve`
+//! as it bounds a query. The links go to a temporary file as they are made
+//! (`edges`) and the golden records are written as they are built; the
+//! records and their values stay in memory: each part is counted as it is
+//! built, and past the limit the run stops before it commits anything, with
 //! an error that names the part (later parts are not counted yet, so the
 //! figure is what the run needs at least).
 
@@ -100,7 +102,7 @@ impl Budget {
         };
         Error::OutOfMemory(format!(
             "resolving needs more memory than --memory-limit{limit} allows: {part} would bring it to at least {}{records}; \
-             resolution holds its records in memory and does not spill, so raise --memory-limit or map fewer sources or columns",
+             resolution holds its records and their distinct values in memory (about 75 bytes a record), so raise --memory-limit or map fewer sources or columns",
             human(needed, Round::Up)
         ))
     }

@@ -5,7 +5,8 @@
 //! A run first lists what it would read (`inputs`): when nothing changed
 //! since the committed run, that run stands. The order of a run: `records`
 //! (read and normalize, via DataFusion) →
-//! `graph` (links, guards, union-find) → `probabilistic` (attribute links) →
+//! `graph` (links, guards, union-find; the links kept in a temporary file
+//! by `edges`) → `probabilistic` (attribute links) →
 //! `ids` (stable ids against the previous run) → `golden` (survivorship) →
 //! `outputs` (Parquet, committed as one run). `tables` are the identity
 //! tables as sessions read them; `explain` and `evaluate` read them back,

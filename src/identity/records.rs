@@ -1,9 +1,11 @@
 //! Reads every source's records through DataFusion: the record id, each
 //! identifier normalized by its kind (emails and phones by the udfs crate),
 //! the attributes as given, sorted by record id so that record numbers, and
-//! everything derived from them, are the same on every run. Identifier
-//! values are then interned per kind: each distinct value is held once, in
-//! value order, and a record holds its value's rank.
+//! everything derived from them, are the same on every run. Each text
+//! column is reduced to the source's distinct values and a key per row as
+//! the batches arrive (`SourceTexts`); the values are then interned over
+//! the sources, column by column: each distinct value is held once, in value
+//! order, and a record holds its value's rank.
 
 use std::sync::Arc;
 
