@@ -1,13 +1,15 @@
 //! The links a run keeps, written to a temporary file as they are made
-//! rather than held: a run makes about as many links as it has records (35M
-//! at 1M people, 0.7 GB), and everything that reads them (the reasons for
-//! merges, each record's strongest link, the `identity_edges` table) reads
-//! them once, in order, after linking. Only a small buffer is in memory.
+//! rather than held: a run makes more links than it has records (a record
+//! linked on several identifiers has one for each: 35M at 1M people, 0.6
+//! GB), and what reads them (the reasons for merges, each record's
+//! strongest link, the `identity_edges` table) reads them in order, in
+//! chunks, after linking. Only a buffer is in memory.
 //!
 //! The file is one of DataFusion's temporary files (its disk manager: the
 //! folders and quota its operators spill to), removed when the log is
-//! dropped. Where the runtime has no temporary folder, the links are held
-//! in memory and counted like the rest of the run.
+//! dropped; a write that fails (a full disk, the quota) fails the run when
+//! linking ends. Where the runtime has no temporary folder, the links are
+//! held in memory, counted like the rest of the run, with a warning.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
@@ -101,7 +103,7 @@ impl EdgeLog {
                         failed: None,
                     })
                 }
-                Ok(_) => {}
+                Ok(_) => log::warn!("identity links are held in memory: the temporary files are not local files"),
                 Err(e) => log::warn!("identity links are held in memory: no temporary file ({e})"),
             }
         }

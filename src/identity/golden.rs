@@ -65,10 +65,15 @@ pub struct Golden<'a> {
     schema: SchemaRef,
 }
 
-/// Clusters per job, and jobs per wave (run on every core): the rows held
-/// at once are at most a wave's, about 260 thousand customers.
+/// Clusters per job. A wave is two jobs per core (at least four), run on
+/// every core: the rows held at once are at most a wave's, about 260
+/// thousand customers on two cores.
 const CHUNK: usize = 1 << 16;
-const WAVE: usize = 4;
+
+fn wave_jobs() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (2 * cores).max(4)
+}
 
 pub fn build<'a>(records: &'a Records, clusters: &'a Clusters, config: &IdentityConfig) -> Golden<'a> {
     Golden {
@@ -102,7 +107,8 @@ impl Golden<'_> {
         let n = self.clusters.ids.len();
         let jobs = n.div_ceil(CHUNK);
         let empty = (jobs == 0).then(|| Ok(RecordBatch::new_empty(self.schema())));
-        let waves = (0..jobs).step_by(WAVE).flat_map(move |first| {
+        let wave_jobs = wave_jobs();
+        let waves = (0..jobs).step_by(wave_jobs).flat_map(move |first| {
             let inputs = ChunkInputs {
                 records: self.records,
                 clusters: self.clusters,
@@ -113,7 +119,7 @@ impl Golden<'_> {
             };
             let chunk = |job: usize| inputs.chunk(job * CHUNK..((job + 1) * CHUNK).min(n));
             // Clusters in fixed chunks on every core, put back in order.
-            let wave = parallel::map(WAVE.min(jobs - first), |j| chunk(first + j));
+            let wave = parallel::map(wave_jobs.min(jobs - first), |j| chunk(first + j));
             let bytes = wave.iter().flatten().map(RecordBatch::get_array_memory_size).sum();
             let wave = match held(bytes) {
                 Ok(()) => wave,

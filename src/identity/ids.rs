@@ -33,6 +33,11 @@ pub struct Previous {
 }
 
 impl Previous {
+    /// Bytes `assign` holds while it places the previous ids.
+    pub fn places_size(&self) -> usize {
+        self.id_of.iter().filter(|id| **id != 0).count() * size_of::<u64>()
+    }
+
     pub fn none(records: u32) -> Previous {
         Previous {
             id_of: vec![0; records as usize],
@@ -231,21 +236,24 @@ struct Places {
 /// Where each previous id's records are now: the cluster with most of
 /// them is its home, the others hold strays.
 fn place_previous_ids(previous: &Previous, cluster_of: &[u32], clusters: usize) -> Places {
-    // (previous id, cluster) cells and their records, counted rather than
-    // listed per record (a few per customer, not one per record).
-    let mut counted: HashMap<(u32, u32), usize> = HashMap::new();
-    for (id, c) in previous.id_of.iter().zip(cluster_of) {
-        if *id != 0 {
-            *counted.entry((*id, *c)).or_default() += 1;
-        }
-    }
-    let mut cells: Vec<((u32, u32), usize)> = counted.into_iter().collect();
-    cells.sort_unstable();
+    // Each record with a previous id as one word, (id, cluster), sorted:
+    // grouped by id, then by cluster (8 bytes a record, `places_size`).
+    let mut pairs: Vec<u64> = previous
+        .id_of
+        .iter()
+        .zip(cluster_of)
+        .filter(|(id, _)| **id != 0)
+        .map(|(id, c)| (u64::from(*id) << 32) | u64::from(*c))
+        .collect();
+    pairs.sort_unstable();
     let mut homes: Vec<Vec<u64>> = vec![Vec::new(); clusters];
     let mut strays: Vec<Vec<u64>> = vec![Vec::new(); clusters];
-    for group in cells.chunk_by(|x, y| x.0.0 == y.0.0) {
-        let id = u64::from(group[0].0.0);
-        let cells: Vec<(u32, usize)> = group.iter().map(|((_, cluster), n)| (*cluster, *n)).collect();
+    for group in pairs.chunk_by(|x, y| x >> 32 == y >> 32) {
+        let id = group[0] >> 32;
+        let cells: Vec<(u32, usize)> = group
+            .chunk_by(|x, y| x == y)
+            .map(|cell| (cell[0] as u32, cell.len()))
+            .collect();
         // Most records keep the id; a tie goes to the earlier cluster.
         let home = cells
             .iter()

@@ -234,7 +234,9 @@ async fn run(
     step("assigning customer ids");
     let (previous, old_merges) = previous(ctx, &records, state).await?;
     budget.set("the previous run's ids", previous.memory_size())?;
+    budget.set("placing the previous ids", previous.places_size())?;
     let clusters = ids::assign(&mut graph, &previous)?;
+    budget.set("placing the previous ids", 0)?;
     budget.set("the clusters", clusters.memory_size())?;
     // What the ids were given from is not needed again.
     let highest = clusters.ids.iter().copied().max().unwrap_or(0).max(previous.highest);

@@ -143,6 +143,10 @@ pub fn merges_schema() -> SchemaRef {
 
 const BATCH: usize = 1 << 20;
 
+/// Links read back from their file at a time (the links and the edges are
+/// written side by side, each reading its own): a few MB, not counted.
+const READ: usize = 1 << 16;
+
 /// One row per record: its customer and the strongest rule that linked it.
 /// Batches are made as the writer asks for them, so a run never holds the
 /// whole table in memory.
@@ -153,7 +157,7 @@ pub fn links<'a>(
 ) -> Result<impl Iterator<Item = Result<RecordBatch>> + 'a> {
     // Each record's strongest link: the earliest rule, then the most probable.
     let mut best: Vec<(u16, f32)> = vec![(u16::MAX, 0.0); records.len as usize];
-    for chunk in graph.edges.read(BATCH)? {
+    for chunk in graph.edges.read(READ)? {
         for edge in chunk? {
             for r in [edge.a, edge.b] {
                 let slot = &mut best[r as usize];
@@ -205,7 +209,7 @@ pub fn edges<'a>(
     graph: &'a Graph,
     clusters: &'a Clusters,
 ) -> Result<impl Iterator<Item = Result<RecordBatch>> + 'a> {
-    Ok(graph.edges.read(BATCH)?.map(move |chunk| {
+    Ok(graph.edges.read(READ)?.map(move |chunk| {
         let chunk = chunk?;
         let mut customer = StringBuilder::new();
         let (mut source_a, mut id_a, mut source_b, mut id_b) = (

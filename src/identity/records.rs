@@ -563,8 +563,8 @@ impl Local {
 
 /// One source's query result as its batches arrive: record ids and update
 /// times kept, each text column reduced to its distinct values and a key
-/// per row, so that a device's 200 page views hold its id once and a
-/// source is never held as text in full.
+/// per row, so that a device's 200 page views hold its id once and no
+/// column but the record id is held as text row by row.
 struct SourceTexts {
     record_id: Vec<ArrayRef>,
     updated_at: Vec<ArrayRef>,

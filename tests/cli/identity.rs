@@ -1116,18 +1116,33 @@ identifiers = { anonymous_id = "anonymous_id" }
         };
         (number.parse::<f64>().unwrap() * scale) as u64
     };
+    // Every column of the links and edges, as the run wrote them.
+    let tables = |dir: &Path| {
+        (
+            sql_rows(dir, "SELECT * FROM identity_links ORDER BY record_id"),
+            sql_rows(dir, "SELECT * FROM identity_edges ORDER BY record_id_a, record_id_b"),
+        )
+    };
     let on_disk = run_in(dir.path(), &["resolve", "--format", "csv"]);
     assert!(!on_disk.stderr.contains("held in memory"), "{}", on_disk.stderr);
     let with_file = counted(&on_disk);
     let spilled = links(dir.path());
     assert_eq!(spilled.len(), 300_000);
     assert_eq!(spilled.values().collect::<BTreeSet<_>>().len(), 3000);
+    let (links_read_back, edges_read_back) = tables(dir.path());
+    assert_eq!(edges_read_back.len(), 297_000);
+    assert!(edges_read_back[0].contains(",anonymous_id,d"), "{}", edges_read_back[0]);
+
+    // The same run from the same (empty) state, with no temporary folder.
+    for stale in ["output", "state"] {
+        std::fs::remove_dir_all(dir.path().join(stale)).unwrap();
+    }
 
     let no_temp = dir.path().join("no such folder");
     let held = crate::support::run_cmd(
         crate::support::command(dir.path())
             .env("TMPDIR", &no_temp)
-            .args(["resolve", "--full", "--format", "csv"]),
+            .args(["resolve", "--format", "csv"]),
     );
     assert!(
         held.stderr
@@ -1142,5 +1157,124 @@ identifiers = { anonymous_id = "anonymous_id" }
         in_memory > with_file + 3_000_000,
         "held {in_memory} bytes, with the file {with_file}"
     );
-    assert_eq!(links(dir.path()), spilled);
+    assert_eq!(tables(dir.path()), (links_read_back, edges_read_back));
+}
+
+/// The records of each customer of the last run, as a set of sets (ids aside).
+fn partition(dir: &Path) -> BTreeSet<BTreeSet<String>> {
+    let mut customers: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (record, customer) in links(dir) {
+        customers.entry(customer).or_default().insert(record);
+    }
+    customers.into_values().collect()
+}
+
+/// The partition a full run gives on a fresh copy of the project's files
+/// (no state, no output, no earlier run).
+fn fresh_partition(dir: &Path) -> BTreeSet<BTreeSet<String>> {
+    let fresh = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == "output" || name == "state" {
+            continue;
+        }
+        if entry.path().is_dir() {
+            std::fs::create_dir(fresh.path().join(&name)).unwrap();
+            for file in std::fs::read_dir(entry.path()).unwrap() {
+                let file = file.unwrap();
+                std::fs::copy(file.path(), fresh.path().join(&name).join(file.file_name())).unwrap();
+            }
+        } else {
+            std::fs::copy(entry.path(), fresh.path().join(&name)).unwrap();
+        }
+    }
+    run_in(fresh.path(), &["resolve"]).ok();
+    partition(fresh.path())
+}
+
+/// The guarantee of a nightly run (`resolve` without `--full`): after each
+/// change to the lake — a record that merges two customers, one that pushes
+/// a device over its guard so that a customer splits, a file rewritten in
+/// place, a file deleted — its partition equals a full run's on a fresh
+/// copy of the same files, and the ids follow the stable-id rules: the
+/// older id survives a merge, the merge (with the rules that joined) and
+/// the split are logged.
+#[test]
+fn nightly_runs_give_what_a_full_run_gives_through_merges_splits_rewrites_and_deletes() {
+    let toml = TOML
+        .replace(r#"location = "orders.csv""#, "location = \"orders/\"\nformat = \"csv\"")
+        .replace(r#"location = "web.csv""#, "location = \"web/\"\nformat = \"csv\"");
+    let dir = project(&toml);
+    // Written as a day's batch is: well before the run lists it.
+    let put = |file: &str, text: &str| {
+        write(dir.path(), file, text);
+        let earlier = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        let handle = std::fs::File::options()
+            .write(true)
+            .open(dir.path().join(file))
+            .unwrap();
+        handle.set_modified(earlier).unwrap();
+    };
+    put("crm.csv", CRM);
+    put("truth.csv", TRUTH);
+    for folder in ["orders", "web"] {
+        std::fs::create_dir(dir.path().join(folder)).unwrap();
+    }
+    put("orders/day1.csv", ORDERS);
+    put("web/day1.csv", WEB);
+    let nightly = |what: &str| {
+        let s = summary(dir.path());
+        assert!(s.contains_key("records"), "{what}: the nightly run ran: {s:?}");
+        assert_eq!(partition(dir.path()), fresh_partition(dir.path()), "{what}");
+        links(dir.path())
+    };
+    let changes = |change: &str| -> usize {
+        sql_rows(
+            dir.path(),
+            &format!("SELECT count(*) FROM identity_merges WHERE change = '{change}'"),
+        )[0]
+        .parse()
+        .unwrap()
+    };
+
+    let first = nightly("the first run");
+    assert_ne!(first["orders:o5"], first["crm:c1"]);
+    assert_eq!(first["web:e2"], first["crm:c1"]);
+
+    // o7 is c1's and carries o5's phone: the two customers merge, c1's (the
+    // older id) survives, and the merge is logged with the rules that joined.
+    put(
+        "orders/day2.csv",
+        "order_id,contact_id,email,phone,ship_name\no7,c1,,+1 206 874 3526,Kelly Neal\n",
+    );
+    let merged = nightly("a record that merges two customers");
+    assert_eq!(merged["orders:o5"], merged["crm:c1"]);
+    assert_eq!(merged["crm:c1"], first["crm:c1"], "the older id survives");
+    assert_eq!(changes("merged"), 1);
+    let reason = sql_rows(dir.path(), "SELECT reason FROM identity_merges WHERE change = 'merged'");
+    assert_eq!(reason, ["\"clusters joined by user_id, phone links\""]);
+
+    // c2 logs in on d1 too: the device now carries two user ids, its guard
+    // stops it linking, and e2 (seen only on d1) leaves c1's customer.
+    put("web/day2.csv", "event_id,anonymous_id,user_id\ne7,d1,c2\n");
+    let split = nightly("a record that trips a guard");
+    assert_ne!(split["web:e2"], split["crm:c1"]);
+    assert_eq!(split["crm:c1"], first["crm:c1"]);
+    assert_eq!(changes("split"), 1);
+
+    // day2's order rewritten in place without o5's phone: o5 leaves again.
+    put(
+        "orders/day2.csv",
+        "order_id,contact_id,email,phone,ship_name\no7,c1,,+1 206 874 0000,Kelly Neal\n",
+    );
+    let rewritten = nightly("a file rewritten in place");
+    assert_ne!(rewritten["orders:o5"], rewritten["crm:c1"]);
+
+    // The web file that tripped the guard deleted: d1 links e2 to c1 again.
+    std::fs::remove_file(dir.path().join("web/day2.csv")).unwrap();
+    let deleted = nightly("a file deleted");
+    assert_eq!(deleted["web:e2"], deleted["crm:c1"]);
+    assert!(!deleted.contains_key("web:e7"));
+    assert_eq!(deleted["crm:c1"], first["crm:c1"]);
 }
