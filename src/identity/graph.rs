@@ -130,9 +130,9 @@ impl Graph {
         self.link = Vec::new();
     }
 
-    /// The cluster root of every record.
-    pub fn roots(&mut self) -> Vec<u32> {
-        (0..self.link.len() as u32).map(|r| self.find(r)).collect()
+    /// The records the graph joins.
+    pub fn records(&self) -> u32 {
+        self.link.len() as u32
     }
 
     /// Records in the cluster of `x`.

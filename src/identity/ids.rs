@@ -33,9 +33,11 @@ pub struct Previous {
 }
 
 impl Previous {
-    /// Bytes `assign` holds while it places the previous ids.
-    pub fn places_size(&self) -> usize {
-        self.id_of.iter().filter(|id| **id != 0).count() * size_of::<u64>()
+    /// Bytes `assign` holds while it places the previous ids among
+    /// `clusters`: each record's place in its cluster, and about one cell
+    /// (id, cluster, records) a cluster.
+    pub fn places_size(&self, clusters: usize) -> usize {
+        self.id_of.len() * size_of::<u32>() + clusters * (size_of::<u32>() + size_of::<(u32, u32, u32)>())
     }
 
     pub fn none(records: u32) -> Previous {
@@ -155,11 +157,10 @@ impl Clusters {
     }
 }
 
-/// Numbers the clusters and gives each its customer id: the previous ids
-/// of its records where it can, new ids otherwise, with the merges and
-/// splits that made the difference.
-pub fn assign(graph: &mut Graph, previous: &Previous) -> Result<Clusters> {
-    let (cluster_of, clusters) = number_clusters(graph);
+/// Gives each cluster (numbered by `number_clusters`) its customer id: the
+/// previous ids of its records where it can, new ids otherwise, with the
+/// merges and splits that made the difference.
+pub fn assign(graph: &Graph, cluster_of: Vec<u32>, clusters: usize, previous: &Previous) -> Result<Clusters> {
     let places = place_previous_ids(previous, &cluster_of, clusters);
     let Given {
         ids,
@@ -213,17 +214,22 @@ fn count_unchanged(previous: &Previous, cluster_of: &[u32], clusters: usize) -> 
 }
 
 /// Each record's cluster number, clusters numbered by first record, and
-/// the number of clusters.
-fn number_clusters(graph: &mut Graph) -> (Vec<u32>, usize) {
-    let roots = graph.roots();
-    let mut number: HashMap<u32, u32> = HashMap::new();
-    let mut cluster_of = Vec::with_capacity(roots.len());
-    for &root in &roots {
-        let next = number.len() as u32;
-        cluster_of.push(*number.entry(root).or_insert(next));
+/// the number of clusters. A cluster's root is its smallest record
+/// (`Graph::union`), so it is numbered before the cluster's other records.
+pub fn number_clusters(graph: &mut Graph) -> (Vec<u32>, usize) {
+    let records = graph.records();
+    let mut cluster_of: Vec<u32> = Vec::with_capacity(records as usize);
+    let mut clusters = 0u32;
+    for r in 0..records {
+        let root = graph.find(r);
+        if root == r {
+            cluster_of.push(clusters);
+            clusters += 1;
+        } else {
+            cluster_of.push(cluster_of[root as usize]);
+        }
     }
-    let clusters = number.len();
-    (cluster_of, clusters)
+    (cluster_of, clusters as usize)
 }
 
 /// Per cluster, the previous ids found in it: those it holds most of the
@@ -236,24 +242,43 @@ struct Places {
 /// Where each previous id's records are now: the cluster with most of
 /// them is its home, the others hold strays.
 fn place_previous_ids(previous: &Previous, cluster_of: &[u32], clusters: usize) -> Places {
-    // Each record with a previous id as one word, (id, cluster), sorted:
-    // grouped by id, then by cluster (8 bytes a record, `places_size`).
-    let mut pairs: Vec<u64> = previous
-        .id_of
-        .iter()
-        .zip(cluster_of)
-        .filter(|(id, _)| **id != 0)
-        .map(|(id, c)| (u64::from(*id) << 32) | u64::from(*c))
-        .collect();
-    pairs.sort_unstable();
+    // The records of each cluster (a counting sort), then per cluster its
+    // previous ids counted: cells (id, cluster, records), about one a
+    // cluster, sorted by id, then cluster (`places_size`).
+    let mut starts = vec![0u32; clusters + 1];
+    for &c in cluster_of {
+        starts[c as usize + 1] += 1;
+    }
+    for c in 0..clusters {
+        starts[c + 1] += starts[c];
+    }
+    let mut members = vec![0u32; cluster_of.len()];
+    let mut fill = starts.clone();
+    for (r, &c) in cluster_of.iter().enumerate() {
+        members[fill[c as usize] as usize] = r as u32;
+        fill[c as usize] += 1;
+    }
+    drop(fill);
+    let mut cells: Vec<(u32, u32, u32)> = Vec::new();
+    let mut here: Vec<u32> = Vec::new();
+    for c in 0..clusters {
+        here.clear();
+        let rows = &members[starts[c] as usize..starts[c + 1] as usize];
+        here.extend(rows.iter().map(|&r| previous.id_of[r as usize]).filter(|id| *id != 0));
+        here.sort_unstable();
+        cells.extend(
+            here.chunk_by(|x, y| x == y)
+                .map(|run| (run[0], c as u32, run.len() as u32)),
+        );
+    }
+    drop(members);
+    drop(starts);
+    cells.sort_unstable();
     let mut homes: Vec<Vec<u64>> = vec![Vec::new(); clusters];
     let mut strays: Vec<Vec<u64>> = vec![Vec::new(); clusters];
-    for group in pairs.chunk_by(|x, y| x >> 32 == y >> 32) {
-        let id = group[0] >> 32;
-        let cells: Vec<(u32, usize)> = group
-            .chunk_by(|x, y| x == y)
-            .map(|cell| (cell[0] as u32, cell.len()))
-            .collect();
+    for group in cells.chunk_by(|x, y| x.0 == y.0) {
+        let id = u64::from(group[0].0);
+        let cells: Vec<(u32, usize)> = group.iter().map(|&(_, c, n)| (c, n as usize)).collect();
         // Most records keep the id; a tie goes to the earlier cluster.
         let home = cells
             .iter()

@@ -234,16 +234,19 @@ async fn run(
     step("assigning customer ids");
     let (previous, old_merges) = previous(ctx, &records, state).await?;
     budget.set("the previous run's ids", previous.memory_size())?;
-    budget.set("placing the previous ids", previous.places_size())?;
-    let clusters = ids::assign(&mut graph, &previous)?;
+    let (cluster_of, numbered) = ids::number_clusters(&mut graph);
+    // The union-find is done with: freed before the ids are placed.
+    graph.release_clusters();
+    budget.set("the links", graph.memory_size())?;
+    budget.set("the clusters", cluster_of.capacity() * size_of::<u32>())?;
+    budget.set("placing the previous ids", previous.places_size(numbered))?;
+    let clusters = ids::assign(&graph, cluster_of, numbered, &previous)?;
     budget.set("placing the previous ids", 0)?;
     budget.set("the clusters", clusters.memory_size())?;
     // What the ids were given from is not needed again.
     let highest = clusters.ids.iter().copied().max().unwrap_or(0).max(previous.highest);
     drop(previous);
     budget.set("the previous run's ids", 0)?;
-    graph.release_clusters();
-    budget.set("the links", graph.memory_size())?;
     let summary = summarize(config.link_type(), &records, &graph, &clusters, probabilistic);
     let now = chrono::Utc::now();
     let run = outputs::run_id(now);
