@@ -1109,9 +1109,10 @@ identifiers = { anonymous_id = "anonymous_id" }
         let row = run.ok().lines().find(|l| l.starts_with("memory,")).unwrap().to_string();
         let held = row.trim_start_matches("memory,").trim_matches('"').to_string();
         let (number, unit) = (held.split(' ').next().unwrap(), held.split(' ').nth(1).unwrap());
+        // As printed: binary units, rounded up.
         let scale = match unit {
-            "KB" => 1e3,
-            "MB" => 1e6,
+            "KB" => 1024.0,
+            "MB" => 1024.0 * 1024.0,
             other => panic!("unexpected unit {other} in {held}"),
         };
         (number.parse::<f64>().unwrap() * scale) as u64
@@ -1157,7 +1158,31 @@ identifiers = { anonymous_id = "anonymous_id" }
         in_memory > with_file + 3_000_000,
         "held {in_memory} bytes, with the file {with_file}"
     );
-    assert_eq!(tables(dir.path()), (links_read_back, edges_read_back));
+    assert_eq!(tables(dir.path()), (links_read_back.clone(), edges_read_back));
+
+    // A limit a MiB above what the run counts with the file (itself
+    // rounded up): the run keeps to it; holding the links, it cannot.
+    let limit = format!("{}K", (with_file + 1024 * 1024) / 1024);
+    for stale in ["output", "state"] {
+        std::fs::remove_dir_all(dir.path().join(stale)).unwrap();
+    }
+    run_in(dir.path(), &["--memory-limit", &limit, "resolve"]).ok();
+    assert_eq!(tables(dir.path()).0, links_read_back);
+    let refused = crate::support::run_cmd(crate::support::command(dir.path()).env("TMPDIR", &no_temp).args([
+        "--memory-limit",
+        &limit,
+        "resolve",
+        "--full",
+    ]));
+    // The warning first, then the error.
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("error: out of memory: resolving needs more memory than --memory-limit"),
+        "{}",
+        refused.stderr
+    );
 }
 
 /// The records of each customer of the last run, as a set of sets (ids aside).
