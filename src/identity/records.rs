@@ -276,16 +276,23 @@ fn intern_locals(columns: &[Option<Local>]) -> (Arc<StringArray>, Vec<Option<Int
         .zip(ranked)
         .map(|(local, ranked)| {
             let (local, ranked) = (local.as_ref()?, ranked?);
+            let Some(keys) = &local.keys else {
+                // Record i holds value i: the ranks are the values' ranks.
+                return Some(Interned {
+                    values: Arc::clone(&values),
+                    ..ranked
+                });
+            };
             // A missing value's key is meaningless (and there may be no
             // values at all); its rank is masked by the nulls.
-            let ranks: Vec<u32> = (0..local.keys.len())
-                .map(|row| match local.keys.is_valid(row) {
-                    true => ranked.ranks.value(local.keys.value(row) as usize),
+            let ranks: Vec<u32> = (0..keys.len())
+                .map(|row| match keys.is_valid(row) {
+                    true => ranked.ranks.value(keys.value(row) as usize),
                     false => 0,
                 })
                 .collect();
             Some(Interned {
-                ranks: UInt32Array::new(ranks.into(), local.keys.nulls().cloned()),
+                ranks: UInt32Array::new(ranks.into(), keys.nulls().cloned()),
                 values: Arc::clone(&values),
             })
         })
@@ -541,23 +548,28 @@ async fn query_source(
 }
 
 /// A source's text column as read: its distinct values, in the order first
-/// seen, and each record's key among them (in record-id order).
+/// seen, and each record's key among them (in record-id order); no keys
+/// when record `i` holds value `i` (the record ids, whose text the source's
+/// records already hold and count).
 pub struct Local {
     values: StringArray,
-    keys: UInt32Array,
+    keys: Option<UInt32Array>,
 }
 
 impl Local {
-    /// A column whose values are all distinct (the record ids).
-    fn unique(values: &StringArray) -> Local {
+    /// The record ids as a column of their own: every value distinct.
+    fn unique(record_ids: &StringArray) -> Local {
         Local {
-            values: values.clone(),
-            keys: UInt32Array::from_iter_values(0..values.len() as u32),
+            values: record_ids.clone(),
+            keys: None,
         }
     }
 
     fn memory_size(&self) -> usize {
-        self.values.get_array_memory_size() + self.keys.get_array_memory_size()
+        match &self.keys {
+            Some(keys) => self.values.get_array_memory_size() + keys.get_array_memory_size(),
+            None => 0,
+        }
     }
 }
 
@@ -637,7 +649,13 @@ impl SourceTexts {
                     .as_primitive::<UInt32Type>()
                     .clone();
                 let values = dictionary.values().as_string::<i32>().clone();
-                Ok((name, Local { values, keys }))
+                Ok((
+                    name,
+                    Local {
+                        values,
+                        keys: Some(keys),
+                    },
+                ))
             })
             .collect()
     }
