@@ -25,8 +25,10 @@ pub fn parse_id(text: &str) -> Option<u64> {
 /// and the highest id ever given.
 pub struct Previous {
     /// Per record, its previous id (0: none); ids are numbered from 1 and
-    /// held in 32 bits (`add_links` refuses a larger one).
+    /// held in 32 bits (`add_links` refuses a larger one). Empty when no
+    /// record had one (a first run): nothing to hold or place.
     pub id_of: Vec<u32>,
+    records: u32,
     pub highest: u64,
     /// Per previous id, how many records it had (those since deleted too).
     pub records_of: HashMap<u64, u32>,
@@ -37,12 +39,21 @@ impl Previous {
     /// `clusters`: each record's place in its cluster, and about one cell
     /// (id, cluster, records) a cluster.
     pub fn places_size(&self, clusters: usize) -> usize {
+        if self.id_of.is_empty() {
+            return 0;
+        }
         self.id_of.len() * size_of::<u32>() + clusters * (size_of::<u32>() + size_of::<(u32, u32, u32)>())
+    }
+
+    /// A record's previous id (0: none).
+    pub fn id(&self, r: usize) -> u32 {
+        self.id_of.get(r).copied().unwrap_or(0)
     }
 
     pub fn none(records: u32) -> Previous {
         Previous {
-            id_of: vec![0; records as usize],
+            id_of: Vec::new(),
+            records,
             highest: 0,
             records_of: HashMap::new(),
         }
@@ -94,6 +105,9 @@ impl Previous {
                 source.row_of(record_id)
             };
             if let Some(row) = row {
+                if self.id_of.is_empty() {
+                    self.id_of = vec![0; self.records as usize];
+                }
                 self.id_of[records.sources[s].offset as usize + row] = id32;
                 cursor = Some((s, row));
             }
@@ -245,6 +259,12 @@ fn place_previous_ids(previous: &Previous, cluster_of: &[u32], clusters: usize) 
     // The records of each cluster (a counting sort), then per cluster its
     // previous ids counted: cells (id, cluster, records), about one a
     // cluster, sorted by id, then cluster (`places_size`).
+    if previous.id_of.is_empty() {
+        return Places {
+            homes: vec![Vec::new(); clusters],
+            strays: vec![Vec::new(); clusters],
+        };
+    }
     let mut starts = vec![0u32; clusters + 1];
     for &c in cluster_of {
         starts[c as usize + 1] += 1;
@@ -264,7 +284,7 @@ fn place_previous_ids(previous: &Previous, cluster_of: &[u32], clusters: usize) 
     for c in 0..clusters {
         here.clear();
         let rows = &members[starts[c] as usize..starts[c + 1] as usize];
-        here.extend(rows.iter().map(|&r| previous.id_of[r as usize]).filter(|id| *id != 0));
+        here.extend(rows.iter().map(|&r| previous.id(r as usize)).filter(|id| *id != 0));
         here.sort_unstable();
         cells.extend(
             here.chunk_by(|x, y| x == y)
@@ -364,7 +384,7 @@ fn describe_merges(
     for edge in graph.edges.read(1 << 16)? {
         for edge in edge? {
             let (a, b) = (edge.a as usize, edge.b as usize);
-            if previous.id_of[a] == previous.id_of[b] {
+            if previous.id(a) == previous.id(b) {
                 continue;
             }
             let Some(indices) = merged.get(&ids[cluster_of[a] as usize]) else {
