@@ -102,7 +102,7 @@ impl Budget {
         };
         Error::OutOfMemory(format!(
             "resolving needs more memory than --memory-limit{limit} allows: {part} would bring it to at least {}{records}; \
-             resolution holds its records and their distinct values in memory (about 72 bytes a record), so raise --memory-limit or map fewer sources or columns",
+             resolution holds its records and their distinct values in memory (about 75 bytes a record), so raise --memory-limit or map fewer sources or columns",
             human(needed, Round::Up)
         ))
     }
