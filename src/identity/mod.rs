@@ -232,36 +232,13 @@ async fn run(
     let mut budget = budget::Budget::new(ctx);
     let (mut records, mut graph, probabilistic) = link(ctx, config, at, train, &mut budget, step).await?;
     step("assigning customer ids");
-    let (previous, old_merges) = previous(ctx, &records, state).await?;
-    budget.set("the previous run's ids", previous.memory_size())?;
-    let (cluster_of, numbered) = ids::number_clusters(&mut graph);
-    // The union-find is done with: freed before the ids are placed.
-    graph.release_clusters();
-    budget.set("the links", graph.memory_size())?;
-    budget.set("the clusters", cluster_of.capacity() * size_of::<u32>())?;
-    budget.set("placing the previous ids", previous.places_size(numbered))?;
-    let clusters = ids::assign(&graph, cluster_of, numbered, &previous)?;
-    budget.set("placing the previous ids", 0)?;
-    budget.set("the clusters", clusters.memory_size())?;
-    // What the ids were given from is not needed again.
-    let highest = clusters.ids.iter().copied().max().unwrap_or(0).max(previous.highest);
-    drop(previous);
-    budget.set("the previous run's ids", 0)?;
+    let (clusters, highest, old_merges) = give_ids(ctx, &records, &mut graph, state, &mut budget).await?;
     let summary = summarize(config.link_type(), &records, &graph, &clusters, probabilistic);
     let now = chrono::Utc::now();
     let run = outputs::run_id(now);
 
     step("building golden records");
-    {
-        // Built wave by wave as the writer takes them.
-        let golden = golden::build(&records, &clusters, config);
-        budget.set("the golden records", golden.memory_size())?;
-        let schema = golden.schema();
-        let waves = golden.batches(|bytes| budget.set("a wave of golden records", bytes));
-        outputs::write(ctx, at.output, &run, outputs::CUSTOMERS, schema, waves).await?;
-    }
-    budget.set("a wave of golden records", 0)?;
-    budget.set("the golden records", 0)?;
+    write_golden(ctx, at.output, &run, &records, &clusters, config, &mut budget).await?;
 
     step("writing the identity tables");
     // Writing needs record ids and identifier values only.
@@ -290,6 +267,53 @@ async fn run(
     }
     let memory = (budget.peak(), status_kilobytes("VmHWM:").map(|kb| kb * 1024));
     Ok((Summary { memory, ..summary }, run))
+}
+
+/// Numbers the clusters and gives them customer ids against the previous
+/// run's; returns them, the highest id ever given and the merge log so far.
+async fn give_ids(
+    ctx: &SessionContext,
+    records: &records::Records,
+    graph: &mut graph::Graph,
+    state: &StateStore,
+    budget: &mut budget::Budget,
+) -> Result<(ids::Clusters, u64, Vec<RecordBatch>)> {
+    let (previous, old_merges) = previous(ctx, records, state).await?;
+    budget.set("the previous run's ids", previous.memory_size())?;
+    let (cluster_of, numbered) = ids::number_clusters(graph);
+    // The union-find is done with: freed before the ids are placed.
+    graph.release_clusters();
+    budget.set("the links", graph.memory_size())?;
+    budget.set("the clusters", cluster_of.capacity() * size_of::<u32>())?;
+    budget.set("placing the previous ids", previous.places_size(numbered))?;
+    let clusters = ids::assign(graph, cluster_of, numbered, &previous)?;
+    budget.set("placing the previous ids", 0)?;
+    budget.set("the clusters", clusters.memory_size())?;
+    let highest = clusters.ids.iter().copied().max().unwrap_or(0).max(previous.highest);
+    // What the ids were given from is not needed again.
+    drop(previous);
+    budget.set("the previous run's ids", 0)?;
+    Ok((clusters, highest, old_merges))
+}
+
+/// Writes the golden records of `run`, built wave by wave as the writer
+/// takes them, each wave counted.
+async fn write_golden(
+    ctx: &SessionContext,
+    output: &Url,
+    run: &str,
+    records: &records::Records,
+    clusters: &ids::Clusters,
+    config: &IdentityConfig,
+    budget: &mut budget::Budget,
+) -> Result<()> {
+    let golden = golden::build(records, clusters, config);
+    budget.set("the golden records", golden.memory_size())?;
+    let schema = golden.schema();
+    let waves = golden.batches(|bytes| budget.set("a wave of golden records", bytes));
+    outputs::write(ctx, output, run, outputs::CUSTOMERS, schema, waves).await?;
+    budget.set("a wave of golden records", 0)?;
+    budget.set("the golden records", 0)
 }
 
 /// Reads the sources and links their records: on identifiers, then, with
