@@ -12,7 +12,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, ArrayRef, Int64Builder, RecordBatch, StringArray, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
-use super::ids::Clusters;
+use super::ids::{ClusterMembers, Clusters};
 use super::parallel;
 use super::probabilistic::profiles::parse_date;
 use super::records::{Interned, Records, attribute_index};
@@ -79,7 +79,7 @@ pub fn build<'a>(records: &'a Records, clusters: &'a Clusters, config: &Identity
     Golden {
         schema: schema(config),
         refs: column_refs(records, config),
-        groups: ClusterMembers::of(clusters),
+        groups: ClusterMembers::of(&clusters.cluster_of, clusters.ids.len()),
         dates: normalized_dates(records),
         records,
         clusters,
@@ -93,7 +93,7 @@ impl Golden<'_> {
 
     /// Bytes held before any row is built: the members of each cluster.
     pub fn memory_size(&self) -> usize {
-        (self.groups.starts.capacity() + self.groups.members.capacity()) * size_of::<u32>()
+        self.groups.memory_size()
     }
 
     /// The rows in cluster order, one batch per job; `held` is told the
@@ -143,39 +143,6 @@ fn column_refs(records: &Records, config: &IdentityConfig) -> Vec<(ColumnRef, Su
             (column, config.survivorship(name))
         })
         .collect()
-}
-
-/// Records grouped by cluster: cluster `c`'s records are
-/// `members[starts[c]..starts[c + 1]]`, in record order.
-struct ClusterMembers {
-    starts: Vec<u32>,
-    members: Vec<u32>,
-}
-
-impl ClusterMembers {
-    /// Groups the records by cluster (a counting sort keeps record order within).
-    fn of(clusters: &Clusters) -> Self {
-        let n = clusters.ids.len();
-        let mut starts = vec![0u32; n + 1];
-        for &c in &clusters.cluster_of {
-            starts[c as usize + 1] += 1;
-        }
-        for i in 0..n {
-            starts[i + 1] += starts[i];
-        }
-        let mut fill = starts.clone();
-        let mut members = vec![0u32; clusters.cluster_of.len()];
-        for (r, &c) in clusters.cluster_of.iter().enumerate() {
-            members[fill[c as usize] as usize] = r as u32;
-            fill[c as usize] += 1;
-        }
-        ClusterMembers { starts, members }
-    }
-
-    /// Cluster `c`'s records.
-    fn of_cluster(&self, c: usize) -> &[u32] {
-        &self.members[self.starts[c] as usize..self.starts[c + 1] as usize]
-    }
 }
 
 /// Per source, its dates of birth in one form (YYYY-MM-DD) where they can be

@@ -246,6 +246,44 @@ pub fn number_clusters(graph: &mut Graph) -> (Vec<u32>, usize) {
     (cluster_of, clusters as usize)
 }
 
+/// Records grouped by cluster: cluster `c`'s records are
+/// `members[starts[c]..starts[c + 1]]`, in record order.
+pub struct ClusterMembers {
+    starts: Vec<u32>,
+    members: Vec<u32>,
+}
+
+impl ClusterMembers {
+    /// Groups the records by cluster (a counting sort keeps record order
+    /// within): `cluster_of` gives each record's cluster of `clusters`.
+    pub fn of(cluster_of: &[u32], clusters: usize) -> Self {
+        let mut starts = vec![0u32; clusters + 1];
+        for &c in cluster_of {
+            starts[c as usize + 1] += 1;
+        }
+        for i in 0..clusters {
+            starts[i + 1] += starts[i];
+        }
+        let mut fill = starts.clone();
+        let mut members = vec![0u32; cluster_of.len()];
+        for (r, &c) in cluster_of.iter().enumerate() {
+            members[fill[c as usize] as usize] = r as u32;
+            fill[c as usize] += 1;
+        }
+        ClusterMembers { starts, members }
+    }
+
+    /// Cluster `c`'s records.
+    pub fn of_cluster(&self, c: usize) -> &[u32] {
+        &self.members[self.starts[c] as usize..self.starts[c + 1] as usize]
+    }
+
+    /// Bytes held.
+    pub fn memory_size(&self) -> usize {
+        (self.starts.capacity() + self.members.capacity()) * size_of::<u32>()
+    }
+}
+
 /// Per cluster, the previous ids found in it: those it holds most of the
 /// records of (their home), and those it holds fewer of (strays).
 struct Places {
@@ -256,43 +294,33 @@ struct Places {
 /// Where each previous id's records are now: the cluster with most of
 /// them is its home, the others hold strays.
 fn place_previous_ids(previous: &Previous, cluster_of: &[u32], clusters: usize) -> Places {
-    // The records of each cluster (a counting sort), then per cluster its
-    // previous ids counted: cells (id, cluster, records), about one a
-    // cluster, sorted by id, then cluster (`places_size`).
     if previous.id_of.is_empty() {
         return Places {
             homes: vec![Vec::new(); clusters],
             strays: vec![Vec::new(); clusters],
         };
     }
-    let mut starts = vec![0u32; clusters + 1];
-    for &c in cluster_of {
-        starts[c as usize + 1] += 1;
-    }
-    for c in 0..clusters {
-        starts[c + 1] += starts[c];
-    }
-    let mut members = vec![0u32; cluster_of.len()];
-    let mut fill = starts.clone();
-    for (r, &c) in cluster_of.iter().enumerate() {
-        members[fill[c as usize] as usize] = r as u32;
-        fill[c as usize] += 1;
-    }
-    drop(fill);
+    // Per cluster its previous ids counted: cells (id, cluster, records),
+    // about one a cluster, sorted by id, then cluster (`places_size`).
+    let groups = ClusterMembers::of(cluster_of, clusters);
     let mut cells: Vec<(u32, u32, u32)> = Vec::new();
     let mut here: Vec<u32> = Vec::new();
     for c in 0..clusters {
         here.clear();
-        let rows = &members[starts[c] as usize..starts[c + 1] as usize];
-        here.extend(rows.iter().map(|&r| previous.id(r as usize)).filter(|id| *id != 0));
+        here.extend(
+            groups
+                .of_cluster(c)
+                .iter()
+                .map(|&r| previous.id(r as usize))
+                .filter(|id| *id != 0),
+        );
         here.sort_unstable();
         cells.extend(
             here.chunk_by(|x, y| x == y)
                 .map(|run| (run[0], c as u32, run.len() as u32)),
         );
     }
-    drop(members);
-    drop(starts);
+    drop(groups);
     cells.sort_unstable();
     let mut homes: Vec<Vec<u64>> = vec![Vec::new(); clusters];
     let mut strays: Vec<Vec<u64>> = vec![Vec::new(); clusters];
