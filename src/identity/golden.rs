@@ -16,6 +16,7 @@ use super::ids::{ClusterMembers, Clusters};
 use super::parallel;
 use super::probabilistic::profiles::parse_date;
 use super::records::{Interned, Records, attribute_index};
+use super::texts::Texts;
 use crate::error::Result;
 use crate::project::identity::{ATTRIBUTES, IdentityConfig, Survivorship};
 
@@ -156,13 +157,12 @@ fn normalized_dates(records: &Records) -> Vec<Option<Interned>> {
     let Some(shared) = columns().flatten().next() else {
         return records.sources.iter().map(|_| None).collect();
     };
-    let read: Arc<StringArray> = Arc::new(
-        shared
-            .values
-            .iter()
-            .map(|v| v.map(|t| parse_date(t, this_year).unwrap_or_else(|| t.to_string())))
-            .collect(),
-    );
+    let read: StringArray = shared
+        .values
+        .iter()
+        .map(|t| Some(parse_date(t, this_year).unwrap_or_else(|| t.to_string())))
+        .collect();
+    let read = Arc::new(Texts::held(read));
     columns()
         .map(|raw| {
             raw.map(|raw| Interned {

@@ -364,7 +364,7 @@ pub fn link(records: &Records, config: &IdentityConfig, budget: &mut Budget) -> 
         .zip(&records.values)
         .map(|(kind, values)| {
             let blocker = Blocker::new(config, kind)?;
-            Ok(values.iter().map(|v| v.is_some_and(|v| blocker.blocks(v))).collect())
+            Ok(values.iter().map(|v| blocker.blocks(v)).collect())
         })
         .collect::<Result<Vec<Vec<bool>>>>()?;
     let linker = Linker {

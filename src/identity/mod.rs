@@ -28,6 +28,7 @@ mod parallel;
 pub mod probabilistic;
 pub mod records;
 mod tables;
+pub mod texts;
 
 use std::time::{Duration, Instant};
 

@@ -21,6 +21,7 @@ use futures::StreamExt;
 use datafusion::common::HashMap;
 
 use super::budget::Budget;
+use super::texts::Texts;
 
 /// The most records a run can resolve: a record number is 31 bits (the
 /// union-find keeps the top bit for its roots).
@@ -60,27 +61,27 @@ pub struct Records {
     pub sources: Vec<SourceRecords>,
     pub len: u32,
     /// Per identifier kind, its distinct normalized values, sorted (what
-    /// its sources' `Interned` columns share).
-    pub values: Vec<Arc<StringArray>>,
+    /// its sources' `Interned` columns share), in a mapped file (`texts`).
+    pub values: Vec<Arc<Texts>>,
     /// Bytes held by the attributes' distinct values (`Interned::values`).
     pub attribute_values: usize,
 }
 
-/// A source's record ids: its own sorted column, or, where the record id is
-/// also an identifier (an order's `order_id`), that identifier's interned
-/// column (held once, not twice: 200 MB at 10M orders).
+/// A source's record ids: its own sorted column (in a mapped file,
+/// `texts`), or, where the record id is also an identifier (an order's
+/// `order_id`), that identifier's interned column (kept once, not twice).
 enum RecordIds {
-    Own(StringArray),
+    Own(Texts),
     Identifier(usize),
 }
 
 /// A text column held as each record's rank among the column's distinct
 /// values, which every source's column of one attribute shares: a name on
 /// twenty orders is held once.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Interned {
     pub ranks: UInt32Array,
-    pub values: Arc<StringArray>,
+    pub values: Arc<Texts>,
 }
 
 impl Interned {
@@ -105,7 +106,7 @@ impl SourceRecords {
             .flatten()
             .map(|column| column.ranks.get_array_memory_size());
         let own = match &self.record_id {
-            RecordIds::Own(ids) => ids.get_array_memory_size(),
+            RecordIds::Own(ids) => ids.memory_size(),
             RecordIds::Identifier(_) => 0,
         };
         own + columns.sum::<usize>() + self.updated_at.as_ref().map_or(0, |a| a.get_array_memory_size())
@@ -142,6 +143,20 @@ impl SourceRecords {
             }
         }
         None
+    }
+
+    /// Moves the source's own record ids to a mapped file (`texts`).
+    fn spill_record_ids(&mut self, disk: &Arc<datafusion::execution::disk_manager::DiskManager>) -> Result<()> {
+        let RecordIds::Own(ids) = &self.record_id else {
+            return Ok(());
+        };
+        if ids.is_mapped() || ids.is_empty() {
+            return Ok(());
+        }
+        let held = ids.slice(0, ids.len());
+        let what = format!("the record ids of `{}`", self.name);
+        self.record_id = RecordIds::Own(Texts::spill(held, disk, &what)?);
+        Ok(())
     }
 
     /// A record's given name for comparison: its first name, else the first
@@ -210,14 +225,14 @@ impl Records {
 
     /// Bytes held by the identifier values, for the memory budget.
     pub fn values_size(&self) -> usize {
-        self.values.iter().map(|v| v.get_array_memory_size()).sum()
+        self.values.iter().map(|v| v.memory_size()).sum()
     }
 }
 
 /// Interns one column's values over the sources (`columns`: per source, as
 /// read): its distinct values, sorted, and per source each record's rank
 /// among them.
-fn intern(columns: &[Option<StringArray>]) -> (Arc<StringArray>, Vec<Option<Interned>>) {
+fn intern(columns: &[Option<StringArray>]) -> (StringArray, Vec<Option<UInt32Array>>) {
     // Ids in the order values are first seen, then ranks in value order.
     let mut ids: HashMap<&str, u32> = HashMap::new();
     let mut distinct: Vec<&str> = Vec::new();
@@ -246,28 +261,36 @@ fn intern(columns: &[Option<StringArray>]) -> (Arc<StringArray>, Vec<Option<Inte
     for (r, &i) in order.iter().enumerate() {
         rank[i as usize] = r as u32;
     }
-    let values = Arc::new(StringArray::from_iter_values(
-        order.iter().map(|&i| distinct[i as usize]),
-    ));
-    let interned = first_seen
+    let values = StringArray::from_iter_values(order.iter().map(|&i| distinct[i as usize]));
+    let ranked = first_seen
         .into_iter()
         .zip(columns)
         .map(|(seen, column)| {
             let (seen, column) = (seen?, column.as_ref()?);
             let ranks: Vec<u32> = seen.into_iter().map(|id| rank[id as usize]).collect();
-            Some(Interned {
-                ranks: UInt32Array::new(ranks.into(), column.nulls().cloned()),
-                values: Arc::clone(&values),
-            })
+            Some(UInt32Array::new(ranks.into(), column.nulls().cloned()))
         })
         .collect();
-    (values, interned)
+    (values, ranked)
+}
+
+/// Per source, its ranks over `values` as an interned column.
+fn interned(values: &Arc<Texts>, ranks: Vec<Option<UInt32Array>>) -> Vec<Option<Interned>> {
+    ranks
+        .into_iter()
+        .map(|ranks| {
+            Some(Interned {
+                ranks: ranks?,
+                values: Arc::clone(values),
+            })
+        })
+        .collect()
 }
 
 /// Interns one column's values over the sources from what each source
 /// read (`Local`: its distinct values and a key per record): the distinct
 /// values of all sources, sorted, and per source each record's rank.
-fn intern_locals(columns: &[Option<Local>]) -> (Arc<StringArray>, Vec<Option<Interned>>) {
+fn intern_locals(columns: &[Option<Local>]) -> (StringArray, Vec<Option<UInt32Array>>) {
     let distinct: Vec<Option<StringArray>> = columns.iter().map(|c| Some(c.as_ref()?.values.clone())).collect();
     let (values, ranked) = intern(&distinct);
     drop(distinct);
@@ -278,23 +301,17 @@ fn intern_locals(columns: &[Option<Local>]) -> (Arc<StringArray>, Vec<Option<Int
             let (local, ranked) = (local.as_ref()?, ranked?);
             let Some(keys) = &local.keys else {
                 // Record i holds value i: the ranks are the values' ranks.
-                return Some(Interned {
-                    values: Arc::clone(&values),
-                    ..ranked
-                });
+                return Some(ranked);
             };
             // A missing value's key is meaningless (and there may be no
             // values at all); its rank is masked by the nulls.
             let ranks: Vec<u32> = (0..keys.len())
                 .map(|row| match keys.is_valid(row) {
-                    true => ranked.ranks.value(keys.value(row) as usize),
+                    true => ranked.value(keys.value(row) as usize),
                     false => 0,
                 })
                 .collect();
-            Some(Interned {
-                ranks: UInt32Array::new(ranks.into(), keys.nulls().cloned()),
-                values: Arc::clone(&values),
-            })
+            Some(UInt32Array::new(ranks.into(), keys.nulls().cloned()))
         })
         .collect();
     (values, interned)
@@ -397,8 +414,14 @@ pub async fn read(
         .values()
         .map(|source| kinds.iter().position(|kind| is_record_id(kind, source)))
         .collect();
+    let disk = Arc::clone(budget.disk());
     while let Some(source) = reads.next().await {
         let (mut source, identifiers, attributes) = source?;
+        // Record ids that are not also an identifier go to a file as soon
+        // as the source is read (the others are interned with their kind).
+        if id_kinds[sources.len()].is_none() {
+            source.spill_record_ids(&disk)?;
+        }
         let text_size: usize = identifiers
             .iter()
             .chain(attributes.iter().flatten())
@@ -429,7 +452,9 @@ pub async fn read(
         let columns: Vec<Option<Local>> = texts.iter_mut().map(|t| t[k].take()).collect();
         let (distinct, ranks) = intern_locals(&columns);
         drop(columns);
-        for (source, ranks) in sources.iter_mut().zip(ranks) {
+        let what = format!("the values of `{}`", kinds[k]);
+        let distinct = Arc::new(Texts::spill(distinct, &disk, &what)?);
+        for (source, ranks) in sources.iter_mut().zip(interned(&distinct, ranks)) {
             source.identifiers.push(ranks);
         }
         values.push(distinct);
@@ -445,10 +470,11 @@ pub async fn read(
     for form in 0..2 {
         for a in 0..ATTRIBUTES.len() {
             let columns: Vec<Option<Local>> = attribute_texts.iter_mut().map(|t| t[form][a].take()).collect();
-            let (distinct, interned) = intern_locals(&columns);
+            let (distinct, ranks) = intern_locals(&columns);
             drop(columns);
             attribute_values += distinct.get_array_memory_size();
-            for (source, column) in sources.iter_mut().zip(interned) {
+            let distinct = Arc::new(Texts::held(distinct));
+            for (source, column) in sources.iter_mut().zip(interned(&distinct, ranks)) {
                 if form == 0 {
                     source.attributes.push(column);
                 } else {
@@ -520,7 +546,7 @@ async fn read_source(
         priority: source.priority.unwrap_or(DEFAULT_SOURCE_PRIORITY),
         offset: 0,
         len: record_id.len(),
-        record_id: RecordIds::Own(record_id),
+        record_id: RecordIds::Own(Texts::held(record_id)),
         identifiers: Vec::with_capacity(kinds.len()),
         attributes: Vec::with_capacity(ATTRIBUTES.len()),
         normalized: Vec::with_capacity(ATTRIBUTES.len()),
@@ -765,6 +791,7 @@ mod tests {
         let crm = StringArray::from(vec![Some("k@x.org"), None, Some("a@x.org"), Some("k@x.org")]);
         let orders = StringArray::from(vec![Some("b@x.org"), Some("a@x.org"), None]);
         let (values, ranks) = intern(&[Some(crm.clone()), None, Some(orders.clone())]);
+        let ranks = interned(&Arc::new(Texts::held(values.clone())), ranks);
         let values: Vec<&str> = values.iter().flatten().collect();
         assert_eq!(values, ["a@x.org", "b@x.org", "k@x.org"]);
         assert!(ranks[1].is_none());
@@ -778,6 +805,6 @@ mod tests {
         }
         let (values, ranks) = intern(&[Some(StringArray::from(Vec::<Option<&str>>::new()))]);
         assert_eq!(values.len(), 0);
-        assert_eq!(ranks[0].as_ref().unwrap().ranks.len(), 0);
+        assert_eq!(ranks[0].as_ref().unwrap().len(), 0);
     }
 }
