@@ -9,7 +9,7 @@ use datafusion::common::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, Int64Builder, RecordBatch, StringArray, StringBuilder};
+use datafusion::arrow::array::{ArrayRef, Int64Builder, RecordBatch, StringArray, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use super::ids::{ClusterMembers, Clusters};
@@ -166,8 +166,8 @@ fn normalized_dates(records: &Records) -> Vec<Option<Interned>> {
     columns()
         .map(|raw| {
             raw.map(|raw| Interned {
-                ranks: raw.ranks.clone(),
                 values: Arc::clone(&read),
+                ..raw.clone()
             })
         })
         .collect()
@@ -279,11 +279,7 @@ impl<'a> ChunkInputs<'a> {
                 continue;
             };
             let source = &self.records.sources[s];
-            let updated = source
-                .updated_at
-                .as_ref()
-                .filter(|t| t.is_valid(row))
-                .map_or(i64::MIN, |t| t.value(row));
+            let updated = source.updated(row);
             candidates.push(Candidate {
                 value,
                 updated,

@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 
-use datafusion::arrow::array::Array;
 use regex::RegexSet;
 
 use super::budget::Budget;
@@ -414,7 +413,7 @@ impl<'a> Linker<'a> {
             .sources
             .iter()
             .filter_map(|s| s.identifiers[k].as_ref())
-            .map(|c| c.ranks.len() - c.ranks.null_count())
+            .map(|c| c.present())
             .sum();
         let postings_size = count * size_of::<(u32, u32)>();
         budget.set(part, postings_size)?;

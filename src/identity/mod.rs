@@ -15,6 +15,7 @@
 
 mod budget;
 pub mod diagnose;
+mod distinct;
 pub mod edges;
 pub mod evaluate;
 pub mod explain;

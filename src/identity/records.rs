@@ -9,11 +9,9 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, RecordBatch, StringArray, StringDictionaryBuilder, TimestampMicrosecondArray, UInt32Array,
-};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray, UInt32Array};
 use datafusion::arrow::compute::{cast, concat, sort_to_indices, take};
-use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit, TimestampMicrosecondType, UInt32Type};
+use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit, TimestampMicrosecondType};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
@@ -21,6 +19,7 @@ use futures::StreamExt;
 use datafusion::common::HashMap;
 
 use super::budget::Budget;
+use super::distinct::{Classes, Distinct, MISSING, TooMuchText};
 use super::texts::Texts;
 
 /// The most records a run can resolve: a record number is 31 bits (the
@@ -42,6 +41,13 @@ pub struct SourceRecords {
     pub len: usize,
     /// The record ids, sorted (`record_id`, `record_ids`).
     record_id: RecordIds,
+    /// Per record, its class (`distinct`): records of one class hold the
+    /// same values in every column below but the one that is the record id.
+    class_of: Arc<Vec<u32>>,
+    /// Per class, the latest update time of its records (`i64::MIN`: none),
+    /// when the source has `updated_at`; per record instead where the
+    /// record id is also an identifier, whose values differ within a class.
+    updated: Option<Updated>,
     /// Per identifier kind of the run (`Records::kinds`): normalized values,
     /// ranked among the kind's distinct values (`Records::values`), which
     /// are in value order, so that ranks compare as the values do.
@@ -52,7 +58,6 @@ pub struct SourceRecords {
     /// only): names and places by `normalize_name` ("Neal, Kelly" becomes
     /// "kelly neal"), addresses and postcodes by their functions.
     pub normalized: Vec<Option<Interned>>,
-    pub updated_at: Option<TimestampMicrosecondArray>,
 }
 
 pub struct Records {
@@ -75,19 +80,38 @@ enum RecordIds {
     Identifier(usize),
 }
 
-/// A text column held as each record's rank among the column's distinct
-/// values, which every source's column of one attribute shares: a name on
-/// twenty orders is held once.
+/// Update times, per class or per record.
+struct Updated {
+    per_record: bool,
+    times: Vec<i64>,
+}
+
+/// A text column held as each class's (or, for a record id, each
+/// record's) rank among the column's distinct values, which every source's
+/// column of one attribute shares: a name on twenty orders is held once.
 #[derive(Clone)]
 pub struct Interned {
+    /// Per class (per record where `rows` is `None`), its value's rank.
     pub ranks: UInt32Array,
     pub values: Arc<Texts>,
+    /// Per record, its class (the source's `class_of`).
+    pub rows: Option<Arc<Vec<u32>>>,
 }
 
 impl Interned {
     /// The rank of a record's value among the distinct values.
     pub fn rank(&self, row: usize) -> Option<u32> {
-        self.ranks.is_valid(row).then(|| self.ranks.value(row))
+        let at = self.rows.as_ref().map_or(row, |classes| classes[row] as usize);
+        self.ranks.is_valid(at).then(|| self.ranks.value(at))
+    }
+
+    /// How many records have a value.
+    pub fn present(&self) -> usize {
+        match &self.rows {
+            None => self.ranks.len() - self.ranks.null_count(),
+            Some(_) if self.ranks.null_count() == 0 => self.rows.as_ref().map_or(0, |r| r.len()),
+            Some(classes) => classes.iter().filter(|&&c| self.ranks.is_valid(c as usize)).count(),
+        }
     }
 
     pub fn get(&self, row: usize) -> Option<&str> {
@@ -109,7 +133,26 @@ impl SourceRecords {
             RecordIds::Own(ids) => ids.memory_size(),
             RecordIds::Identifier(_) => 0,
         };
-        own + columns.sum::<usize>() + self.updated_at.as_ref().map_or(0, |a| a.get_array_memory_size())
+        let classes = self.class_of.capacity() * size_of::<u32>();
+        let updated = self
+            .updated
+            .as_ref()
+            .map_or(0, |u| u.times.capacity() * size_of::<i64>());
+        own + columns.sum::<usize>() + classes + updated
+    }
+
+    /// The record's update time (`i64::MIN`: none), or the latest of its
+    /// class: records of one class hold the same values, so for choosing
+    /// among values the latest of them stands for all.
+    pub fn updated(&self, row: usize) -> i64 {
+        match &self.updated {
+            None => i64::MIN,
+            Some(Updated {
+                per_record: true,
+                times,
+            }) => times[row],
+            Some(Updated { times, .. }) => times[self.class_of[row] as usize],
+        }
     }
 
     /// The id of the record at `row`.
@@ -202,7 +245,7 @@ impl Records {
             for column in source.attributes.iter_mut().chain(source.normalized.iter_mut()) {
                 *column = None;
             }
-            source.updated_at = None;
+            source.updated = None;
         }
         self.attribute_values = 0;
     }
@@ -274,16 +317,33 @@ fn intern(columns: &[Option<StringArray>]) -> (StringArray, Vec<Option<UInt32Arr
     (values, ranked)
 }
 
-/// Per source, its ranks over `values` as an interned column.
-fn interned(values: &Arc<Texts>, ranks: Vec<Option<UInt32Array>>) -> Vec<Option<Interned>> {
+/// Per source, its ranks over `values` as an interned column, per class
+/// where `rows` gives the source's classes, else per record.
+fn interned(
+    values: &Arc<Texts>,
+    ranks: Vec<Option<UInt32Array>>,
+    rows: Vec<Option<Arc<Vec<u32>>>>,
+) -> Vec<Option<Interned>> {
     ranks
         .into_iter()
-        .map(|ranks| {
+        .zip(rows)
+        .map(|(ranks, rows)| {
             Some(Interned {
                 ranks: ranks?,
                 values: Arc::clone(values),
+                rows,
             })
         })
+        .collect()
+}
+
+/// Per source, its classes where its column (`columns`) holds a key per
+/// class rather than a value per record.
+fn class_maps(columns: &[Option<Local>], sources: &[SourceRecords]) -> Vec<Option<Arc<Vec<u32>>>> {
+    columns
+        .iter()
+        .zip(sources)
+        .map(|(column, source)| column.as_ref()?.keys.as_ref().map(|_| Arc::clone(&source.class_of)))
         .collect()
 }
 
@@ -451,10 +511,11 @@ pub async fn read(
     for k in 0..kinds.len() {
         let columns: Vec<Option<Local>> = texts.iter_mut().map(|t| t[k].take()).collect();
         let (distinct, ranks) = intern_locals(&columns);
+        let rows = class_maps(&columns, &sources);
         drop(columns);
         let what = format!("the values of `{}`", kinds[k]);
         let distinct = Arc::new(Texts::spill(distinct, &disk, &what)?);
-        for (source, ranks) in sources.iter_mut().zip(interned(&distinct, ranks)) {
+        for (source, ranks) in sources.iter_mut().zip(interned(&distinct, ranks, rows)) {
             source.identifiers.push(ranks);
         }
         values.push(distinct);
@@ -471,10 +532,11 @@ pub async fn read(
         for a in 0..ATTRIBUTES.len() {
             let columns: Vec<Option<Local>> = attribute_texts.iter_mut().map(|t| t[form][a].take()).collect();
             let (distinct, ranks) = intern_locals(&columns);
+            let rows = class_maps(&columns, &sources);
             drop(columns);
             attribute_values += distinct.get_array_memory_size();
             let distinct = Arc::new(Texts::held(distinct));
-            for (source, column) in sources.iter_mut().zip(interned(&distinct, ranks)) {
+            for (source, column) in sources.iter_mut().zip(interned(&distinct, ranks, rows)) {
                 if form == 0 {
                     source.attributes.push(column);
                 } else {
@@ -511,14 +573,15 @@ async fn read_source(
 ) -> Result<(SourceRecords, Vec<Option<Local>>, [Vec<Option<Local>>; 2])> {
     let began = std::time::Instant::now();
     let mut stream = query_source(ctx, name, source, config, config_file, kinds).await?;
-    let mut read = SourceTexts::new(&stream.schema());
+    let id_is_identifier = kinds.iter().any(|kind| is_record_id(kind, source));
+    let mut read = SourceTexts::new(&stream.schema(), name, id_is_identifier);
     while let Some(batch) = stream.next().await {
         read.append(&batch?)?;
     }
     drop(stream);
-    let (record_id, order, updated_at) = read.record_ids()?;
+    let (record_id, order) = read.record_ids()?;
     check_record_ids(name, &record_id)?;
-    let mut texts = read.finish(&order)?;
+    let (mut texts, class_of, updated) = read.finish(&order);
     let identifiers = kinds
         .iter()
         .enumerate()
@@ -547,10 +610,11 @@ async fn read_source(
         offset: 0,
         len: record_id.len(),
         record_id: RecordIds::Own(Texts::held(record_id)),
+        class_of: Arc::new(class_of),
+        updated,
         identifiers: Vec::with_capacity(kinds.len()),
         attributes: Vec::with_capacity(ATTRIBUTES.len()),
         normalized: Vec::with_capacity(ATTRIBUTES.len()),
-        updated_at,
     };
     Ok((records, identifiers, [attributes, normalized]))
 }
@@ -599,91 +663,148 @@ impl Local {
     }
 }
 
-/// One source's query result as its batches arrive: record ids and update
-/// times kept, each text column reduced to its distinct values and a key
-/// per row, so that a device's 200 page views hold its id once and no
-/// column but the record id is held as text row by row.
+/// One source's query result as its batches arrive: record ids kept, each
+/// text column reduced to its distinct values (`Distinct`), and each record
+/// to its class (`Classes`: the keys of its values) and the class's latest
+/// update, so that a device's 200 page views hold its values once and a
+/// class number each, and no column but the record id is held row by row.
 struct SourceTexts {
+    source: String,
     record_id: Vec<ArrayRef>,
-    updated_at: Vec<ArrayRef>,
-    /// Per text column (identifiers, attributes and their normalized
-    /// forms): its name and its values so far.
-    texts: Vec<(String, StringDictionaryBuilder<UInt32Type>)>,
+    /// The text columns (identifiers, attributes and their normalized
+    /// forms): names, and distinct values so far.
+    names: Vec<String>,
+    distinct: Vec<Distinct>,
+    classes: Classes,
+    /// Per record as read, its class.
+    class_of: Vec<u32>,
+    /// Per class, its latest update (when the source has `updated_at`).
+    updated: Option<Vec<i64>>,
+    /// Per record as read, its update time, where the record id is also an
+    /// identifier (`SourceRecords::updated`).
+    record_times: Option<Vec<i64>>,
+    /// Reused from batch to batch: per column its keys, and one tuple.
+    keys: Vec<Vec<u32>>,
+    tuple: Vec<u32>,
 }
 
 impl SourceTexts {
-    fn new(schema: &SchemaRef) -> SourceTexts {
-        let texts = schema
+    fn new(schema: &SchemaRef, source: &str, id_is_identifier: bool) -> SourceTexts {
+        let names: Vec<String> = schema
             .fields()
             .iter()
             .map(|f| f.name())
             .filter(|n| !matches!(n.as_str(), "record_id" | "updated_at"))
-            .map(|n| (n.clone(), StringDictionaryBuilder::new()))
+            .cloned()
             .collect();
         SourceTexts {
+            source: source.to_string(),
             record_id: Vec::new(),
-            updated_at: Vec::new(),
-            texts,
+            distinct: names.iter().map(|_| Distinct::default()).collect(),
+            classes: Classes::new(names.len()),
+            class_of: Vec::new(),
+            updated: schema.field_with_name("updated_at").is_ok().then(Vec::new),
+            record_times: (id_is_identifier && schema.field_with_name("updated_at").is_ok()).then(Vec::new),
+            keys: vec![Vec::new(); names.len()],
+            tuple: Vec::with_capacity(names.len()),
+            names,
         }
     }
 
     fn append(&mut self, batch: &RecordBatch) -> Result<()> {
         let column = |name: &str| batch.column_by_name(name).expect("the source query names its columns");
         self.record_id.push(cast(column("record_id"), &DataType::Utf8)?);
-        if let Some(updated) = batch.column_by_name("updated_at") {
-            let to = DataType::Timestamp(TimeUnit::Microsecond, None);
-            self.updated_at.push(cast(updated, &to)?);
-        }
-        for (name, builder) in &mut self.texts {
+        for ((name, distinct), keys) in self.names.iter().zip(&mut self.distinct).zip(&mut self.keys) {
             let text = cast(column(name), &DataType::Utf8)?;
+            keys.clear();
             for value in text.as_string::<i32>() {
-                builder.append_option(value);
+                keys.push(match value {
+                    Some(value) => distinct.key(value).map_err(|TooMuchText| {
+                        Error::table(
+                            &self.source,
+                            format!("the identity source's `{name}` values pass 2 GiB of text; split the source into several tables"),
+                        )
+                    })?,
+                    None => MISSING,
+                });
+            }
+        }
+        let updated = match (&self.updated, batch.column_by_name("updated_at")) {
+            (Some(_), Some(times)) => {
+                let to = DataType::Timestamp(TimeUnit::Microsecond, None);
+                Some(cast(times, &to)?.as_primitive::<TimestampMicrosecondType>().clone())
+            }
+            _ => None,
+        };
+        for row in 0..batch.num_rows() {
+            self.tuple.clear();
+            self.tuple.extend(self.keys.iter().map(|keys| keys[row]));
+            let class = self.classes.class(&self.tuple);
+            self.class_of.push(class);
+            if let (Some(per_record), Some(times)) = (&mut self.record_times, &updated) {
+                per_record.push(if times.is_valid(row) {
+                    times.value(row)
+                } else {
+                    i64::MIN
+                });
+            }
+            if let (Some(latest), Some(times)) = (&mut self.updated, &updated) {
+                if latest.len() < self.classes.len() {
+                    latest.resize(self.classes.len(), i64::MIN);
+                }
+                if times.is_valid(row) {
+                    let slot = &mut latest[class as usize];
+                    *slot = (*slot).max(times.value(row));
+                }
             }
         }
         Ok(())
     }
 
     /// The record ids in order (sorted here, once, rather than by the
-    /// query, whose sort would hold the source twice), the order that sorts
-    /// them, and the update times in it.
-    fn record_ids(&mut self) -> Result<(StringArray, UInt32Array, Option<TimestampMicrosecondArray>)> {
+    /// query, whose sort would hold the source twice) and the order that
+    /// sorts them.
+    fn record_ids(&mut self) -> Result<(StringArray, UInt32Array)> {
         let ids = joined(std::mem::take(&mut self.record_id), &DataType::Utf8)?;
         let order = sort_to_indices(&ids, None, None)?;
         let record_id = take(&ids, &order, None)?.as_string::<i32>().clone();
-        drop(ids);
-        let updated_at = if self.updated_at.is_empty() {
-            None
-        } else {
-            let to = DataType::Timestamp(TimeUnit::Microsecond, None);
-            let updated = joined(std::mem::take(&mut self.updated_at), &to)?;
-            Some(
-                take(&updated, &order, None)?
-                    .as_primitive::<TimestampMicrosecondType>()
-                    .clone(),
-            )
-        };
-        Ok((record_id, order, updated_at))
+        Ok((record_id, order))
     }
 
-    /// The text columns by name, their keys in record-id order.
-    fn finish(self, order: &UInt32Array) -> Result<HashMap<String, Local>> {
-        self.texts
+    /// The text columns by name (their distinct values, and per class its
+    /// key), each record's class in record-id order, and per class its
+    /// latest update.
+    fn finish(self, order: &UInt32Array) -> (HashMap<String, Local>, Vec<u32>, Option<Updated>) {
+        let class_of: Vec<u32> = order.values().iter().map(|&row| self.class_of[row as usize]).collect();
+        drop(self.class_of);
+        let updated = match (self.record_times, self.updated) {
+            (Some(times), _) => Some(Updated {
+                per_record: true,
+                times: order.values().iter().map(|&row| times[row as usize]).collect(),
+            }),
+            (None, Some(mut times)) => {
+                times.resize(self.classes.len(), i64::MIN);
+                Some(Updated {
+                    per_record: false,
+                    times,
+                })
+            }
+            (None, None) => None,
+        };
+        let texts = self
+            .names
             .into_iter()
-            .map(|(name, mut builder)| {
-                let dictionary = builder.finish();
-                let keys = take(dictionary.keys(), order, None)?
-                    .as_primitive::<UInt32Type>()
-                    .clone();
-                let values = dictionary.values().as_string::<i32>().clone();
-                Ok((
-                    name,
-                    Local {
-                        values,
-                        keys: Some(keys),
-                    },
-                ))
+            .zip(self.distinct)
+            .enumerate()
+            .map(|(c, (name, distinct))| {
+                let local = Local {
+                    values: distinct.finish(),
+                    keys: Some(self.classes.column(c)),
+                };
+                (name, local)
             })
-            .collect()
+            .collect();
+        (texts, class_of, updated)
     }
 }
 
@@ -791,7 +912,7 @@ mod tests {
         let crm = StringArray::from(vec![Some("k@x.org"), None, Some("a@x.org"), Some("k@x.org")]);
         let orders = StringArray::from(vec![Some("b@x.org"), Some("a@x.org"), None]);
         let (values, ranks) = intern(&[Some(crm.clone()), None, Some(orders.clone())]);
-        let ranks = interned(&Arc::new(Texts::held(values.clone())), ranks);
+        let ranks = interned(&Arc::new(Texts::held(values.clone())), ranks, vec![None; 3]);
         let values: Vec<&str> = values.iter().flatten().collect();
         assert_eq!(values, ["a@x.org", "b@x.org", "k@x.org"]);
         assert!(ranks[1].is_none());

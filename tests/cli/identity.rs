@@ -866,6 +866,43 @@ identifiers = { email = "email" }
     );
 }
 
+/// Records alike but for their ids are held as one class: the most recent
+/// of a class stands for it when values are chosen by time (a name used on
+/// an old and a new order beats one used in between), while the record id
+/// itself, different on each, is still chosen by each record's own time.
+#[test]
+fn records_alike_but_for_their_ids_keep_their_own_times() {
+    let toml = r#"
+[tables.orders]
+location = "orders.csv"
+
+[identity]
+survivorship = { full_name = "most_recent" }
+
+[identity.sources.orders]
+record_id = "order_id"
+updated_at = "ordered_at"
+identifiers = { order_id = "order_id", email = "email" }
+attributes = { full_name = "ship_name" }
+"#;
+    let dir = project(toml);
+    write(
+        dir.path(),
+        "orders.csv",
+        "order_id,email,ship_name,ordered_at
+o1,a@x.com,Kelly Neal,2024-01-01T00:00:00
+o2,a@x.com,Kelly Neal,2024-03-01T00:00:00
+o3,a@x.com,Kelly Neal,2024-02-01T00:00:00
+o4,a@x.com,K Neal,2024-02-15T00:00:00
+",
+    );
+    summary(dir.path());
+    assert_eq!(
+        sql_rows(dir.path(), "SELECT records, full_name, order_id FROM customers"),
+        ["4,Kelly Neal,o2"]
+    );
+}
+
 /// An identifier read by the record id's own column (an order's order_id)
 /// links like any other: a support ticket quoting the order joins its
 /// customer, with the order id as the evidence.
