@@ -31,7 +31,82 @@ pub struct Previous {
     records: u32,
     pub highest: u64,
     /// Per previous id, how many records it had (those since deleted too).
-    pub records_of: HashMap<u64, u32>,
+    pub records_of: IdCounts,
+}
+
+/// A count per customer id. Ids are numbered from 1 as customers appear, so
+/// up to a bound (a few per record) they index a vector: a link's count is
+/// one write, not a hash probe (26M of them at 1M people, seconds apart).
+/// Ids beyond it, which only a project that lost most of its customers
+/// has, go to a map.
+#[derive(Default)]
+pub struct IdCounts {
+    dense: Vec<u32>,
+    sparse: HashMap<u64, u32>,
+    limit: usize,
+}
+
+impl IdCounts {
+    fn new(records: u32) -> IdCounts {
+        IdCounts {
+            limit: (records as usize).saturating_mul(4).max(1 << 20),
+            ..IdCounts::default()
+        }
+    }
+
+    fn add(&mut self, id: u64) {
+        match usize::try_from(id) {
+            Ok(i) if i < self.limit => {
+                if i >= self.dense.len() {
+                    self.dense.resize((i + 1).max(self.dense.len() * 3 / 2), 0);
+                }
+                self.dense[i] += 1;
+            }
+            _ => *self.sparse.entry(id).or_default() += 1,
+        }
+    }
+
+    /// The count of `id` (0: none).
+    pub fn get(&self, id: u64) -> u32 {
+        match usize::try_from(id) {
+            Ok(i) if i < self.dense.len() => self.dense[i],
+            _ => self.sparse.get(&id).copied().unwrap_or(0),
+        }
+    }
+
+    /// The ids with a count.
+    pub fn ids(&self) -> impl Iterator<Item = u64> + '_ {
+        let dense = (0..self.dense.len()).filter(|&i| self.dense[i] > 0).map(|i| i as u64);
+        dense.chain(self.sparse.keys().copied())
+    }
+
+    fn memory_size(&self) -> usize {
+        self.dense.capacity() * size_of::<u32>() + self.sparse.capacity() * size_of::<(u64, u32)>() * 2
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IdCounts;
+
+    /// Ids below the bound are counted in the vector, those above in the
+    /// map, and both read back alike.
+    #[test]
+    fn ids_are_counted_densely_up_to_the_bound_and_in_a_map_beyond() {
+        let mut counts = IdCounts::new(10);
+        assert_eq!(counts.limit, 1 << 20);
+        for id in [3, 3, 7, 1 << 20, 1 << 20, u64::from(u32::MAX)] {
+            counts.add(id);
+        }
+        assert_eq!(
+            [3, 7, 5, 1 << 20, u64::from(u32::MAX)].map(|id| counts.get(id)),
+            [2, 1, 0, 2, 1]
+        );
+        assert_eq!(counts.sparse.len(), 2);
+        let mut ids: Vec<u64> = counts.ids().collect();
+        ids.sort_unstable();
+        assert_eq!(ids, [3, 7, 1 << 20, u64::from(u32::MAX)]);
+    }
 }
 
 impl Previous {
@@ -55,13 +130,13 @@ impl Previous {
             id_of: Vec::new(),
             records,
             highest: 0,
-            records_of: HashMap::new(),
+            records_of: IdCounts::new(records),
         }
     }
 
     /// Bytes held, for the memory budget.
     pub fn memory_size(&self) -> usize {
-        self.id_of.capacity() * size_of::<u32>() + self.records_of.capacity() * size_of::<(u64, u32)>() * 2
+        self.id_of.capacity() * size_of::<u32>() + self.records_of.memory_size()
     }
 
     /// Matches a batch of previous links `(source, record_id, customer_id)`
@@ -89,7 +164,7 @@ impl Previous {
                 ))
             })?;
             self.highest = self.highest.max(id);
-            *self.records_of.entry(id).or_default() += 1;
+            self.records_of.add(id);
             let s = match cursor {
                 Some((s, _)) if records.sources[s].name == source => s,
                 _ => match records.sources.iter().position(|x| x.name == source) {
@@ -215,15 +290,22 @@ fn count_unchanged(previous: &Previous, cluster_of: &[u32], clusters: usize) -> 
     }
     let unchanged = one
         .iter()
-        .filter(|(id, n)| *id != 0 && *id != MIXED && previous.records_of.get(id) == Some(n))
+        .filter(|(id, n)| *id != 0 && *id != MIXED && previous.records_of.get(*id) == *n)
         .count() as u64;
-    let here: HashSet<u64> = previous
-        .id_of
-        .iter()
-        .filter(|id| **id != 0)
-        .map(|id| u64::from(*id))
-        .collect();
-    let gone = previous.records_of.keys().filter(|id| !here.contains(*id)).count() as u64;
+    // The ids some record here holds: flags by id, as the counts are, or a
+    // set where the ids pass their bound.
+    let largest = previous.id_of.iter().max().map_or(0, |&id| id as usize);
+    let gone = if largest < previous.records_of.limit {
+        let mut here = vec![false; largest + 1];
+        for &id in &previous.id_of {
+            here[id as usize] = true;
+        }
+        let held = |id: u64| usize::try_from(id).is_ok_and(|i| i < here.len() && here[i]);
+        previous.records_of.ids().filter(|&id| !held(id)).count()
+    } else {
+        let here: HashSet<u64> = previous.id_of.iter().map(|&id| u64::from(id)).collect();
+        previous.records_of.ids().filter(|id| !here.contains(id)).count()
+    } as u64;
     (unchanged, gone)
 }
 

@@ -4,7 +4,8 @@
 //!
 //! A run first lists what it would read (`inputs`): when nothing changed
 //! since the committed run, that run stands. The order of a run: `records`
-//! (read and normalize, via DataFusion) →
+//! (read and normalize, via DataFusion; records alike held as one class,
+//! `distinct`; record ids and identifier values in mapped files, `texts`) →
 //! `graph` (links, guards, union-find; the links kept in a temporary file
 //! by `edges`) → `probabilistic` (attribute links) →
 //! `ids` (stable ids against the previous run) → `golden` (survivorship) →

@@ -2,10 +2,12 @@
 //! identifier normalized by its kind (emails and phones by the udfs crate),
 //! the attributes as given, sorted by record id so that record numbers, and
 //! everything derived from them, are the same on every run. Each text
-//! column is reduced to the source's distinct values and a key per row as
-//! the batches arrive (`SourceTexts`); the values are then interned over
-//! the sources, column by column: each distinct value is held once, in value
-//! order, and a record holds its value's rank.
+//! column is reduced to the source's distinct values as the batches arrive,
+//! and each record to its class of records alike (`SourceTexts`,
+//! `distinct`); the values are then interned over the sources, column by
+//! column: each distinct value is held once, in value order, and a class
+//! holds its value's rank. Record ids and identifier values are then kept
+//! in mapped temporary files (`texts`).
 
 use std::sync::Arc;
 

@@ -19,6 +19,7 @@ use std::io::{BufWriter, Write};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, StringArray};
+use datafusion::arrow::buffer::{Buffer, OffsetBuffer};
 use datafusion::execution::SpillFile;
 use datafusion::execution::disk_manager::DiskManager;
 use memmap2::Mmap;
@@ -60,6 +61,22 @@ impl Mapped {
         unsafe {
             std::str::from_utf8_unchecked(bytes)
         }
+    }
+
+    /// Values `start..start + rows` copied into an array at once: their
+    /// bytes are one stretch of the file.
+    fn slice(&self, start: usize, rows: usize) -> StringArray {
+        let base = self.offset(start);
+        let end = self.offset(start + rows);
+        if end - base > i32::MAX as usize {
+            return (start..start + rows).map(|i| Some(self.value(i))).collect();
+        }
+        let offsets: Vec<i32> = (start..=start + rows).map(|i| (self.offset(i) - base) as i32).collect();
+        StringArray::new(
+            OffsetBuffer::new(offsets.into()),
+            Buffer::from(&self.map[base..end]),
+            None,
+        )
     }
 
     /// Whether the file is what `write` wrote: offsets that rise within the
@@ -166,7 +183,7 @@ impl Texts {
     pub fn slice(&self, start: usize, rows: usize) -> StringArray {
         match &self.inner {
             Inner::Held(values) => values.slice(start, rows),
-            Inner::Mapped(mapped) => (start..start + rows).map(|i| Some(mapped.value(i))).collect(),
+            Inner::Mapped(mapped) => mapped.slice(start, rows),
         }
     }
 
@@ -225,6 +242,7 @@ mod tests {
             let given: Vec<&str> = array.iter().flatten().collect();
             assert_eq!(back, given);
             assert_eq!(texts.slice(1, 2), array.slice(1, 2));
+            assert_eq!(texts.slice(0, array.len()), array);
         }
         assert_eq!(disk.used_disk_space(), 0, "the files are removed with their columns");
     }
