@@ -115,7 +115,8 @@ impl Classes {
         }
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.len as usize
     }
 

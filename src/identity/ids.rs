@@ -35,10 +35,10 @@ pub struct Previous {
 }
 
 /// A count per customer id. Ids are numbered from 1 as customers appear, so
-/// up to a bound (a few per record) they index a vector: a link's count is
-/// one write, not a hash probe (26M of them at 1M people, seconds apart).
-/// Ids beyond it, which only a project that lost most of its customers
-/// has, go to a map.
+/// up to a bound (one a record, and a million) they index a vector: a
+/// link's count is one write, not a hash probe (26M of them at 1M people,
+/// seconds apart). Ids beyond it, which only a project that lost most of
+/// its customers has, go to a map.
 #[derive(Default)]
 pub struct IdCounts {
     dense: Vec<u32>,
@@ -49,7 +49,7 @@ pub struct IdCounts {
 impl IdCounts {
     fn new(records: u32) -> IdCounts {
         IdCounts {
-            limit: (records as usize).saturating_mul(4).max(1 << 20),
+            limit: (records as usize).saturating_add(1 << 20),
             ..IdCounts::default()
         }
     }
@@ -58,7 +58,10 @@ impl IdCounts {
         match usize::try_from(id) {
             Ok(i) if i < self.limit => {
                 if i >= self.dense.len() {
-                    self.dense.resize((i + 1).max(self.dense.len() * 3 / 2), 0);
+                    // Grown by half at least, never past the bound: `get`
+                    // reads an id below the vector's length from it.
+                    let grown = (i + 1).max(self.dense.len() * 3 / 2).min(self.limit);
+                    self.dense.resize(grown, 0);
                 }
                 self.dense[i] += 1;
             }
@@ -94,18 +97,22 @@ mod tests {
     #[test]
     fn ids_are_counted_densely_up_to_the_bound_and_in_a_map_beyond() {
         let mut counts = IdCounts::new(10);
-        assert_eq!(counts.limit, 1 << 20);
-        for id in [3, 3, 7, 1 << 20, 1 << 20, u64::from(u32::MAX)] {
+        let limit = counts.limit as u64;
+        assert_eq!(limit, (1 << 20) + 10);
+        // 700,000 and 700,001 grow the vector by half, to the bound: an id
+        // just below it is still counted in the vector, one at it in the map.
+        for id in [3, 3, 7, 700_000, 700_001, limit - 1, limit, limit, u64::from(u32::MAX)] {
             counts.add(id);
         }
+        assert_eq!(counts.dense.len(), counts.limit);
         assert_eq!(
-            [3, 7, 5, 1 << 20, u64::from(u32::MAX)].map(|id| counts.get(id)),
-            [2, 1, 0, 2, 1]
+            [3, 7, 5, 700_001, limit - 1, limit, u64::from(u32::MAX)].map(|id| counts.get(id)),
+            [2, 1, 0, 1, 1, 2, 1]
         );
         assert_eq!(counts.sparse.len(), 2);
         let mut ids: Vec<u64> = counts.ids().collect();
         ids.sort_unstable();
-        assert_eq!(ids, [3, 7, 1 << 20, u64::from(u32::MAX)]);
+        assert_eq!(ids, [3, 7, 700_000, 700_001, limit - 1, limit, u64::from(u32::MAX)]);
     }
 }
 

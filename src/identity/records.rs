@@ -22,7 +22,7 @@ use datafusion::common::HashMap;
 
 use super::budget::Budget;
 use super::distinct::{Classes, Distinct, MISSING, TooMuchText};
-use super::texts::Texts;
+use super::texts::{Texts, Times};
 
 /// The most records a run can resolve: a record number is 31 bits (the
 /// union-find keeps the top bit for its roots).
@@ -46,10 +46,11 @@ pub struct SourceRecords {
     /// Per record, its class (`distinct`): records of one class hold the
     /// same values in every column below but the one that is the record id.
     class_of: Arc<Vec<u32>>,
-    /// Per class, the latest update time of its records (`i64::MIN`: none),
-    /// when the source has `updated_at`; per record instead where the
-    /// record id is also an identifier, whose values differ within a class.
-    updated: Option<Updated>,
+    /// Per record, its update time (`i64::MIN`: none), when the source has
+    /// `updated_at`, in a mapped file (`texts`): records of one class may
+    /// end up in different customers, so a class's latest time cannot stand
+    /// for its records'.
+    updated: Option<Times>,
     /// Per identifier kind of the run (`Records::kinds`): normalized values,
     /// ranked among the kind's distinct values (`Records::values`), which
     /// are in value order, so that ranks compare as the values do.
@@ -80,12 +81,6 @@ pub struct Records {
 enum RecordIds {
     Own(Texts),
     Identifier(usize),
-}
-
-/// Update times, per class or per record.
-struct Updated {
-    per_record: bool,
-    times: Vec<i64>,
 }
 
 /// A text column held as each class's (or, for a record id, each
@@ -136,25 +131,13 @@ impl SourceRecords {
             RecordIds::Identifier(_) => 0,
         };
         let classes = self.class_of.capacity() * size_of::<u32>();
-        let updated = self
-            .updated
-            .as_ref()
-            .map_or(0, |u| u.times.capacity() * size_of::<i64>());
+        let updated = self.updated.as_ref().map_or(0, Times::memory_size);
         own + columns.sum::<usize>() + classes + updated
     }
 
-    /// The record's update time (`i64::MIN`: none), or the latest of its
-    /// class: records of one class hold the same values, so for choosing
-    /// among values the latest of them stands for all.
+    /// The record's update time (`i64::MIN`: none).
     pub fn updated(&self, row: usize) -> i64 {
-        match &self.updated {
-            None => i64::MIN,
-            Some(Updated {
-                per_record: true,
-                times,
-            }) => times[row],
-            Some(Updated { times, .. }) => times[self.class_of[row] as usize],
-        }
+        self.updated.as_ref().map_or(i64::MIN, |times| times.get(row))
     }
 
     /// The id of the record at `row`.
@@ -201,6 +184,15 @@ impl SourceRecords {
         let held = ids.slice(0, ids.len());
         let what = format!("the record ids of `{}`", self.name);
         self.record_id = RecordIds::Own(Texts::spill(held, disk, &what)?);
+        Ok(())
+    }
+
+    /// Moves the source's update times to a mapped file (`texts`).
+    fn spill_times(&mut self, disk: &Arc<datafusion::execution::disk_manager::DiskManager>) -> Result<()> {
+        if let Some(times) = self.updated.take() {
+            let what = format!("the update times of `{}`", self.name);
+            self.updated = Some(times.spill(disk, &what)?);
+        }
         Ok(())
     }
 
@@ -484,6 +476,7 @@ pub async fn read(
         if id_kinds[sources.len()].is_none() {
             source.spill_record_ids(&disk)?;
         }
+        source.spill_times(&disk)?;
         let text_size: usize = identifiers
             .iter()
             .chain(attributes.iter().flatten())
@@ -575,8 +568,7 @@ async fn read_source(
 ) -> Result<(SourceRecords, Vec<Option<Local>>, [Vec<Option<Local>>; 2])> {
     let began = std::time::Instant::now();
     let mut stream = query_source(ctx, name, source, config, config_file, kinds).await?;
-    let id_is_identifier = kinds.iter().any(|kind| is_record_id(kind, source));
-    let mut read = SourceTexts::new(&stream.schema(), name, id_is_identifier);
+    let mut read = SourceTexts::new(&stream.schema(), name);
     while let Some(batch) = stream.next().await {
         read.append(&batch?)?;
     }
@@ -613,7 +605,7 @@ async fn read_source(
         len: record_id.len(),
         record_id: RecordIds::Own(Texts::held(record_id)),
         class_of: Arc::new(class_of),
-        updated,
+        updated: updated.map(Times::held),
         identifiers: Vec::with_capacity(kinds.len()),
         attributes: Vec::with_capacity(ATTRIBUTES.len()),
         normalized: Vec::with_capacity(ATTRIBUTES.len()),
@@ -680,18 +672,16 @@ struct SourceTexts {
     classes: Classes,
     /// Per record as read, its class.
     class_of: Vec<u32>,
-    /// Per class, its latest update (when the source has `updated_at`).
+    /// Per record as read, its update time (when the source has
+    /// `updated_at`).
     updated: Option<Vec<i64>>,
-    /// Per record as read, its update time, where the record id is also an
-    /// identifier (`SourceRecords::updated`).
-    record_times: Option<Vec<i64>>,
     /// Reused from batch to batch: per column its keys, and one tuple.
     keys: Vec<Vec<u32>>,
     tuple: Vec<u32>,
 }
 
 impl SourceTexts {
-    fn new(schema: &SchemaRef, source: &str, id_is_identifier: bool) -> SourceTexts {
+    fn new(schema: &SchemaRef, source: &str) -> SourceTexts {
         let names: Vec<String> = schema
             .fields()
             .iter()
@@ -706,7 +696,6 @@ impl SourceTexts {
             classes: Classes::new(names.len()),
             class_of: Vec::new(),
             updated: schema.field_with_name("updated_at").is_ok().then(Vec::new),
-            record_times: (id_is_identifier && schema.field_with_name("updated_at").is_ok()).then(Vec::new),
             keys: vec![Vec::new(); names.len()],
             tuple: Vec::with_capacity(names.len()),
             names,
@@ -743,21 +732,12 @@ impl SourceTexts {
             self.tuple.extend(self.keys.iter().map(|keys| keys[row]));
             let class = self.classes.class(&self.tuple);
             self.class_of.push(class);
-            if let (Some(per_record), Some(times)) = (&mut self.record_times, &updated) {
-                per_record.push(if times.is_valid(row) {
+            if let (Some(kept), Some(times)) = (&mut self.updated, &updated) {
+                kept.push(if times.is_valid(row) {
                     times.value(row)
                 } else {
                     i64::MIN
                 });
-            }
-            if let (Some(latest), Some(times)) = (&mut self.updated, &updated) {
-                if latest.len() < self.classes.len() {
-                    latest.resize(self.classes.len(), i64::MIN);
-                }
-                if times.is_valid(row) {
-                    let slot = &mut latest[class as usize];
-                    *slot = (*slot).max(times.value(row));
-                }
             }
         }
         Ok(())
@@ -774,25 +754,13 @@ impl SourceTexts {
     }
 
     /// The text columns by name (their distinct values, and per class its
-    /// key), each record's class in record-id order, and per class its
-    /// latest update.
-    fn finish(self, order: &UInt32Array) -> (HashMap<String, Local>, Vec<u32>, Option<Updated>) {
+    /// key), and each record's class and update time in record-id order.
+    fn finish(self, order: &UInt32Array) -> (HashMap<String, Local>, Vec<u32>, Option<Vec<i64>>) {
         let class_of: Vec<u32> = order.values().iter().map(|&row| self.class_of[row as usize]).collect();
         drop(self.class_of);
-        let updated = match (self.record_times, self.updated) {
-            (Some(times), _) => Some(Updated {
-                per_record: true,
-                times: order.values().iter().map(|&row| times[row as usize]).collect(),
-            }),
-            (None, Some(mut times)) => {
-                times.resize(self.classes.len(), i64::MIN);
-                Some(Updated {
-                    per_record: false,
-                    times,
-                })
-            }
-            (None, None) => None,
-        };
+        let updated = self
+            .updated
+            .map(|times| order.values().iter().map(|&row| times[row as usize]).collect());
         let texts = self
             .names
             .into_iter()

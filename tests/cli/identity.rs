@@ -903,6 +903,59 @@ o4,a@x.com,K Neal,2024-02-15T00:00:00
     );
 }
 
+/// Records alike may end up in different customers (here the size cap
+/// stops the second of two page views alike from joining the contact):
+/// each record's own time, not the latest of its class, decides the value a
+/// golden record takes.
+#[test]
+fn records_alike_split_by_the_size_cap_keep_their_own_times() {
+    let toml = r#"
+[tables.crm]
+location = "crm.csv"
+[tables.web]
+location = "web.csv"
+
+[identity]
+max_cluster_size = 2
+
+[identity.sources.crm]
+record_id = "contact_id"
+updated_at = "updated_at"
+identifiers = { email = "email" }
+attributes = { first_name = "first_name" }
+
+[identity.sources.web]
+record_id = "event_id"
+updated_at = "seen_at"
+identifiers = { email = "email" }
+attributes = { first_name = "first_name" }
+"#;
+    let dir = project(toml);
+    write(
+        dir.path(),
+        "crm.csv",
+        "contact_id,email,first_name,updated_at\nx,e@x.com,Ann,2024-03-01T00:00:00\n",
+    );
+    write(
+        dir.path(),
+        "web.csv",
+        "event_id,email,first_name,seen_at\nw1,e@x.com,Bob,2024-01-01T00:00:00\nw2,e@x.com,Bob,2024-06-01T00:00:00\n",
+    );
+    summary(dir.path());
+    let l = links(dir.path());
+    assert_eq!(l["crm:x"], l["web:w1"]);
+    assert_ne!(l["crm:x"], l["web:w2"]);
+    // Ann and Bob once each: the later record wins, Ann's March over w1's
+    // January (w2's June is another customer's).
+    assert_eq!(
+        sql_rows(
+            dir.path(),
+            "SELECT records, first_name FROM customers ORDER BY records DESC"
+        ),
+        ["2,Ann", "1,Bob"]
+    );
+}
+
 /// An identifier read by the record id's own column (an order's order_id)
 /// links like any other: a support ticket quoting the order joins its
 /// customer, with the order id as the evidence.
