@@ -61,6 +61,7 @@ impl IdCounts {
                     // Grown by half at least, never past the bound: `get`
                     // reads an id below the vector's length from it.
                     let grown = (i + 1).max(self.dense.len() * 3 / 2).min(self.limit);
+                    self.dense.reserve_exact(grown - self.dense.len());
                     self.dense.resize(grown, 0);
                 }
                 self.dense[i] += 1;

@@ -187,15 +187,6 @@ impl SourceRecords {
         Ok(())
     }
 
-    /// Moves the source's update times to a mapped file (`texts`).
-    fn spill_times(&mut self, disk: &Arc<datafusion::execution::disk_manager::DiskManager>) -> Result<()> {
-        if let Some(times) = self.updated.take() {
-            let what = format!("the update times of `{}`", self.name);
-            self.updated = Some(times.spill(disk, &what)?);
-        }
-        Ok(())
-    }
-
     /// A record's given name for comparison: its first name, else the first
     /// word of its full name that is not a title ("Mr John Neal").
     pub fn first_name(&self, row: usize) -> Option<&str> {
@@ -495,9 +486,10 @@ pub async fn read(
     budget: &mut Budget,
 ) -> Result<Records> {
     let kinds = config.kinds();
+    let disk = Arc::clone(budget.disk());
     let side_by_side = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut reads = futures::stream::iter(&config.sources)
-        .map(|(name, source)| read_source(ctx, name, source, config, config_file, &kinds))
+        .map(|(name, source)| read_source(ctx, name, source, config, config_file, &kinds, &disk))
         .buffered(side_by_side);
     let mut sources = Vec::with_capacity(config.sources.len());
     let mut texts: Vec<Vec<Option<Local>>> = Vec::with_capacity(config.sources.len());
@@ -508,7 +500,6 @@ pub async fn read(
         .values()
         .map(|source| kinds.iter().position(|kind| is_record_id(kind, source)))
         .collect();
-    let disk = Arc::clone(budget.disk());
     while let Some(source) = reads.next().await {
         let (mut source, identifiers, attributes) = source?;
         // Record ids that are not also an identifier go to a file as soon
@@ -516,7 +507,6 @@ pub async fn read(
         if id_kinds[sources.len()].is_none() {
             source.spill_record_ids(&disk)?;
         }
-        source.spill_times(&disk)?;
         let text_size: usize = identifiers
             .iter()
             .chain(attributes.iter().flatten())
@@ -609,6 +599,7 @@ async fn read_source(
     config: &IdentityConfig,
     config_file: &std::path::Path,
     kinds: &[String],
+    disk: &Arc<datafusion::execution::disk_manager::DiskManager>,
 ) -> Result<(SourceRecords, Vec<Option<Local>>, [Vec<Option<Local>>; 2])> {
     let began = std::time::Instant::now();
     let mut stream = query_source(ctx, name, source, config, config_file, kinds).await?;
@@ -619,7 +610,11 @@ async fn read_source(
     drop(stream);
     let (record_id, order) = read.record_ids()?;
     check_record_ids(name, &record_id)?;
-    let (mut texts, class_of, updated) = read.finish(&order);
+    let (mut texts, class_of, times) = read.finish(&order);
+    let what = format!("the update times of `{name}`");
+    let updated = times
+        .map(|times| Times::spill(times, order.values(), disk, &what))
+        .transpose()?;
     let identifiers = kinds
         .iter()
         .enumerate()
@@ -649,7 +644,7 @@ async fn read_source(
         len: record_id.len(),
         record_id: RecordIds::Own(Texts::held(record_id)),
         class_of: Arc::new(class_of),
-        updated: updated.map(Times::held),
+        updated,
         identifiers: Vec::with_capacity(kinds.len()),
         attributes: Vec::with_capacity(ATTRIBUTES.len()),
         normalized: Vec::with_capacity(ATTRIBUTES.len()),
@@ -798,13 +793,12 @@ impl SourceTexts {
     }
 
     /// The text columns by name (their distinct values, and per class its
-    /// key), and each record's class and update time in record-id order.
+    /// key), each record's class in record-id order, and the update times
+    /// as read.
     fn finish(self, order: &UInt32Array) -> (HashMap<String, Local>, Vec<u32>, Option<Vec<i64>>) {
         let class_of: Vec<u32> = order.values().iter().map(|&row| self.class_of[row as usize]).collect();
         drop(self.class_of);
-        let updated = self
-            .updated
-            .map(|times| order.values().iter().map(|&row| times[row as usize]).collect());
+        // As read: `Times::spill` puts them in order as it writes them.
         let texts = self
             .names
             .into_iter()
@@ -818,7 +812,7 @@ impl SourceTexts {
                 (name, local)
             })
             .collect();
-        (texts, class_of, updated)
+        (texts, class_of, self.updated)
     }
 }
 

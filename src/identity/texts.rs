@@ -195,37 +195,35 @@ enum TimesInner {
 }
 
 impl Times {
-    pub fn held(times: Vec<i64>) -> Times {
-        Times {
-            inner: TimesInner::Held(times),
-        }
-    }
-
-    /// The times written to a temporary file of `disk` and mapped, or held
-    /// (with a warning naming `what`), as `Texts::spill`.
-    pub fn spill(self, disk: &Arc<DiskManager>, what: &str) -> Result<Times> {
-        let TimesInner::Held(times) = self.inner else {
-            return Ok(self);
-        };
-        if times.is_empty() {
-            return Ok(Times::held(times));
+    /// The times `as_read[order[i]]` (a source's times in record-id
+    /// order), written to a temporary file of `disk` as they are put in
+    /// order and mapped, or held (with a warning naming `what`), as
+    /// `Texts::spill`: no second copy of them is made in memory.
+    pub fn spill(as_read: Vec<i64>, order: &[u32], disk: &Arc<DiskManager>, what: &str) -> Result<Times> {
+        let ordered = |as_read: &[i64]| order.iter().map(|&i| as_read[i as usize]).collect::<Vec<i64>>();
+        if as_read.is_empty() {
+            return Ok(Times {
+                inner: TimesInner::Held(as_read),
+            });
         }
         let fill = |out: &mut dyn Write| {
-            for time in &times {
-                out.write_all(&time.to_le_bytes())?;
+            for &i in order {
+                out.write_all(&as_read[i as usize].to_le_bytes())?;
             }
             out.flush()
         };
         let Some((map, file)) = map_file(disk, what, fill)? else {
-            return Ok(Times::held(times));
+            return Ok(Times {
+                inner: TimesInner::Held(ordered(&as_read)),
+            });
         };
-        if map.len() != times.len() * 8 {
+        if map.len() != order.len() * 8 {
             return Err(unlike_written(what, &file));
         }
         Ok(Times {
             inner: TimesInner::Mapped {
                 map,
-                len: times.len(),
+                len: order.len(),
                 _file: file,
             },
         })
@@ -342,6 +340,26 @@ mod tests {
             assert_eq!(texts.slice(0, array.len()), array);
         }
         assert_eq!(disk.used_disk_space(), 0, "the files are removed with their columns");
+    }
+
+    /// Times go to the file in the order given and read back by position,
+    /// mapped or (without a temporary folder) held.
+    #[test]
+    fn times_are_kept_in_the_order_given() {
+        let as_read = vec![30, i64::MIN, 10, 20];
+        let order = [2, 3, 0, 1];
+        let mapped = Arc::new(DiskManagerBuilder::default().build().unwrap());
+        let none = Arc::new(
+            DiskManagerBuilder::default()
+                .with_mode(DiskManagerMode::Disabled)
+                .build()
+                .unwrap(),
+        );
+        for (disk, held) in [(mapped, 0), (none, 32)] {
+            let times = Times::spill(as_read.clone(), &order, &disk, "test times").unwrap();
+            assert_eq!((0..4).map(|i| times.get(i)).collect::<Vec<_>>(), [10, 20, 30, i64::MIN]);
+            assert_eq!(times.memory_size(), held);
+        }
     }
 
     /// Without a temporary folder the values are held, and counted.
