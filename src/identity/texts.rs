@@ -1,10 +1,11 @@
-//! Text columns a run addresses by position but rarely touches, written to
-//! a temporary file and mapped rather than held: every record's id (read to
-//! place the previous run's ids and to write the tables) and the distinct
+//! Columns a run addresses by position but rarely touches, written to a
+//! temporary file and mapped rather than held: every record's id (read to
+//! place the previous run's ids and to write the tables), the distinct
 //! identifier values (read to block junk, split a value's records by name
-//! and write the edges). Both grow with the records (an order's id is an
-//! identifier value): at 1M people they are 0.7 GB of text a run would
-//! otherwise hold from reading to writing.
+//! and write the edges), and every record's update time (read for the
+//! golden records, `Times`). They grow with the records (an order's id is
+//! an identifier value): at 1M people 0.9 GB a run would otherwise hold
+//! from reading to writing.
 //!
 //! The file is one of DataFusion's temporary files (its disk manager: the
 //! folders and quota its operators spill to), removed when the column is
