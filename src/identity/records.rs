@@ -15,6 +15,7 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArra
 use datafusion::arrow::compute::{cast, concat, sort_to_indices, take};
 use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit, TimestampMicrosecondType};
 use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::disk_manager::DiskManager;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 
@@ -106,7 +107,7 @@ impl Interned {
     pub fn present(&self) -> usize {
         match &self.rows {
             None => self.ranks.len() - self.ranks.null_count(),
-            Some(_) if self.ranks.null_count() == 0 => self.rows.as_ref().map_or(0, |r| r.len()),
+            Some(classes) if self.ranks.null_count() == 0 => classes.len(),
             Some(classes) => classes.iter().filter(|&&c| self.ranks.is_valid(c as usize)).count(),
         }
     }
@@ -171,20 +172,6 @@ impl SourceRecords {
             }
         }
         None
-    }
-
-    /// Moves the source's own record ids to a mapped file (`texts`).
-    fn spill_record_ids(&mut self, disk: &Arc<datafusion::execution::disk_manager::DiskManager>) -> Result<()> {
-        let RecordIds::Own(ids) = &self.record_id else {
-            return Ok(());
-        };
-        if ids.is_mapped() || ids.is_empty() {
-            return Ok(());
-        }
-        let held = ids.slice(0, ids.len());
-        let what = format!("the record ids of `{}`", self.name);
-        self.record_id = RecordIds::Own(Texts::spill(held, disk, &what)?);
-        Ok(())
     }
 
     /// A record's given name for comparison: its first name, else the first
@@ -502,11 +489,6 @@ pub async fn read(
         .collect();
     while let Some(source) = reads.next().await {
         let (mut source, identifiers, attributes) = source?;
-        // Record ids that are not also an identifier go to a file as soon
-        // as the source is read (the others are interned with their kind).
-        if id_kinds[sources.len()].is_none() {
-            source.spill_record_ids(&disk)?;
-        }
         let text_size: usize = identifiers
             .iter()
             .chain(attributes.iter().flatten())
@@ -599,7 +581,7 @@ async fn read_source(
     config: &IdentityConfig,
     config_file: &std::path::Path,
     kinds: &[String],
-    disk: &Arc<datafusion::execution::disk_manager::DiskManager>,
+    disk: &Arc<DiskManager>,
 ) -> Result<(SourceRecords, Vec<Option<Local>>, [Vec<Option<Local>>; 2])> {
     let began = std::time::Instant::now();
     let mut stream = query_source(ctx, name, source, config, config_file, kinds).await?;
@@ -615,7 +597,7 @@ async fn read_source(
     let updated = times
         .map(|times| Times::spill(times, order.values(), disk, &what))
         .transpose()?;
-    let identifiers = kinds
+    let identifiers: Vec<Option<Local>> = kinds
         .iter()
         .enumerate()
         .map(|(i, kind)| {
@@ -626,6 +608,14 @@ async fn read_source(
             }
         })
         .collect();
+    let len = record_id.len();
+    // Record ids go to a file as soon as the source is read, unless they
+    // are also an identifier: then they are interned with their kind.
+    let record_id = if kinds.iter().any(|kind| is_record_id(kind, source)) {
+        Texts::held(record_id)
+    } else {
+        Texts::spill(record_id, disk, &format!("the record ids of `{name}`"))?
+    };
     let attributes = (0..ATTRIBUTES.len())
         .map(|i| texts.remove(&format!("attr_{i}")))
         .collect();
@@ -641,8 +631,8 @@ async fn read_source(
         name: name.to_string(),
         priority: source.priority.unwrap_or(DEFAULT_SOURCE_PRIORITY),
         offset: 0,
-        len: record_id.len(),
-        record_id: RecordIds::Own(Texts::held(record_id)),
+        len,
+        record_id: RecordIds::Own(record_id),
         class_of: Arc::new(class_of),
         updated,
         identifiers: Vec::with_capacity(kinds.len()),
@@ -696,11 +686,12 @@ impl Local {
     }
 }
 
-/// One source's query result as its batches arrive: record ids kept, each
-/// text column reduced to its distinct values (`Distinct`), and each record
-/// to its class (`Classes`: the keys of its values) and the class's latest
-/// update, so that a device's 200 page views hold its values once and a
-/// class number each, and no column but the record id is held row by row.
+/// One source's query result as its batches arrive: record ids and update
+/// times kept, each text column reduced to its distinct values
+/// (`Distinct`), and each record to its class (`Classes`: the keys of its
+/// values), so that a device's 200 page views hold its values once and a
+/// class number each, and no text column but the record id is held row by
+/// row.
 struct SourceTexts {
     source: String,
     record_id: Vec<ArrayRef>,
