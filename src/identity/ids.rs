@@ -5,7 +5,7 @@
 //! records keeps the id and the others get new ids, logged as split from it.
 //! New ids are numbered in record order, so the same data gives the same ids.
 
-use datafusion::common::{HashMap, HashSet};
+use datafusion::common::HashMap;
 
 use super::graph::Graph;
 use super::records::Records;
@@ -300,20 +300,12 @@ fn count_unchanged(previous: &Previous, cluster_of: &[u32], clusters: usize) -> 
         .iter()
         .filter(|(id, n)| *id != 0 && *id != MIXED && previous.records_of.get(*id) == *n)
         .count() as u64;
-    // The ids some record here holds: flags by id, as the counts are, or a
-    // set where the ids pass their bound.
-    let largest = previous.id_of.iter().max().map_or(0, |&id| id as usize);
-    let gone = if largest < previous.records_of.limit {
-        let mut here = vec![false; largest + 1];
-        for &id in &previous.id_of {
-            here[id as usize] = true;
-        }
-        let held = |id: u64| usize::try_from(id).is_ok_and(|i| i < here.len() && here[i]);
-        previous.records_of.ids().filter(|&id| !held(id)).count()
-    } else {
-        let here: HashSet<u64> = previous.id_of.iter().map(|&id| u64::from(id)).collect();
-        previous.records_of.ids().filter(|id| !here.contains(id)).count()
-    } as u64;
+    // The records here per previous id, counted as the previous run's are.
+    let mut here = IdCounts::new(previous.records);
+    for &id in previous.id_of.iter().filter(|&&id| id != 0) {
+        here.add(u64::from(id));
+    }
+    let gone = previous.records_of.ids().filter(|&id| here.get(id) == 0).count() as u64;
     (unchanged, gone)
 }
 
