@@ -2,9 +2,11 @@
 //! clusters, golden records as they are written) counted against the
 //! session's memory pool, so that `--memory-limit` bounds `oneview resolve`
 //! as it bounds a query. The links go to a temporary file as they are made
-//! (`edges`) and the golden records are written as they are built; the
-//! records and their values stay in memory: each part is counted as it is
-//! built, and past the limit the run stops before it commits anything, with
+//! (`edges`) and the golden records are written as they are built; a
+//! source's record ids and times go to files as it is read (`texts`); what
+//! stays in memory (a few words a record, each column's distinct values) is
+//! counted as it is built — a source as it is read, batch by batch — and
+//! past the limit the run stops before it commits anything, with
 //! an error that names the part (later parts are not counted yet, so the
 //! figure is what the run needs at least).
 
@@ -62,6 +64,14 @@ impl Budget {
         }
         self.parts[index].1 = bytes;
         if self.reservation.size() > self.peak {
+            // The peak's growth, for -vv: which step raises it, and how.
+            if self.reservation.size() >> 26 > self.peak >> 26 {
+                log::debug!(
+                    "counted: {} MB, {part} now {} MB",
+                    self.reservation.size() >> 20,
+                    bytes >> 20
+                );
+            }
             self.peak = self.reservation.size();
             self.at_peak = self.parts.iter().filter(|(_, b)| *b > 0).cloned().collect();
         }
@@ -102,7 +112,7 @@ impl Budget {
         };
         Error::OutOfMemory(format!(
             "resolving needs more memory than --memory-limit{limit} allows: {part} would bring it to at least {}{records}; \
-             resolution holds its records and their distinct values in memory (about 75 bytes a record), so raise --memory-limit or map fewer sources or columns",
+             resolution holds a few words a record and each column's distinct values in memory (about 30 bytes a record at its peak), so raise --memory-limit or map fewer sources or columns",
             human(needed, Round::Up)
         ))
     }

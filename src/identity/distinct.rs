@@ -60,6 +60,14 @@ impl Distinct {
         }
     }
 
+    /// Bytes held: the table (a key and a control byte a slot) and the
+    /// values.
+    pub fn memory_size(&self) -> usize {
+        self.table.capacity() * (size_of::<u32>() + 1)
+            + self.values.values_slice().len()
+            + size_of_val(self.values.offsets_slice())
+    }
+
     /// The values, a key's value at its position.
     pub fn finish(mut self) -> StringArray {
         self.values.finish()
@@ -94,6 +102,12 @@ impl Classes {
             len: 0,
             hasher: DefaultHashBuilder::default(),
         }
+    }
+
+    /// Bytes held: the table (a number and a control byte a slot) and
+    /// every class's keys.
+    pub fn memory_size(&self) -> usize {
+        self.table.capacity() * (size_of::<u32>() + 1) + self.keys.capacity() * size_of::<u32>()
     }
 
     /// The number of the class of `tuple` (`width` keys), added if new.

@@ -143,7 +143,11 @@ pub async fn resolve(
     let step = |what: &str| {
         if log::log_enabled!(log::Level::Info) {
             let memory = resident_megabytes().map_or(String::new(), |mb| format!(", {mb} MB resident"));
-            log::info!("{what} (at {:.1} s{memory})", started.elapsed().as_secs_f64());
+            let counted = ctx.runtime_env().memory_pool.reserved() >> 20;
+            log::info!(
+                "{what} (at {:.1} s{memory}, {counted} MB counted)",
+                started.elapsed().as_secs_f64()
+            );
         }
         step(what);
     };

@@ -6,13 +6,15 @@
 //! and each record to its class of records alike (`SourceTexts`,
 //! `distinct`); the values are then interned over the sources, column by
 //! column: each distinct value is held once, in value order, and a class
-//! holds its value's rank. Record ids and identifier values are then kept
-//! in mapped temporary files (`texts`).
+//! holds its value's rank. Record ids and update times go to temporary
+//! files as they are read, and are put in record-id order from there; the
+//! identifier values are kept in such files too (`texts`). What a source
+//! holds as it is read is counted against the memory limit batch by batch.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray, StringBuilder, UInt32Array};
-use datafusion::arrow::compute::{cast, concat, sort_to_indices, take};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch, StringArray, UInt32Array};
+use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit, TimestampMicrosecondType};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::disk_manager::DiskManager;
@@ -23,7 +25,7 @@ use datafusion::common::HashMap;
 
 use super::budget::Budget;
 use super::distinct::{Classes, Distinct, MISSING, TooMuchText};
-use super::texts::{Texts, Times};
+use super::texts::{Texts, TextsBuilder, Times, TimesBuilder};
 
 /// The most records a run can resolve: a record number is 31 bits (the
 /// union-find keeps the top bit for its roots).
@@ -42,8 +44,10 @@ pub struct SourceRecords {
     pub offset: u32,
     /// Records in the source.
     pub len: usize,
-    /// The record ids, sorted (`record_id`, `record_ids`).
-    record_id: RecordIds,
+    /// The record ids, sorted (`record_id`, `record_ids`), in a mapped
+    /// file (`texts`); also the values of an identifier that is the record
+    /// id (an order's `order_id`) while it is interned.
+    record_id: Arc<Texts>,
     /// Per record, its class (`distinct`): records of one class hold the
     /// same values in every column below but the one that is the record id.
     class_of: Arc<Vec<u32>>,
@@ -74,14 +78,6 @@ pub struct Records {
     pub values: Vec<Arc<Texts>>,
     /// Bytes held by the attributes' distinct values (`Interned::values`).
     pub attribute_values: usize,
-}
-
-/// A source's record ids: its own sorted column (in a mapped file,
-/// `texts`), or, where the record id is also an identifier (an order's
-/// `order_id`), that identifier's interned column (kept once, not twice).
-enum RecordIds {
-    Own(Texts),
-    Identifier(usize),
 }
 
 /// A text column held as each class's (or, for a record id, each
@@ -127,10 +123,7 @@ impl SourceRecords {
             .chain(&self.normalized)
             .flatten()
             .map(|column| column.ranks.get_array_memory_size());
-        let own = match &self.record_id {
-            RecordIds::Own(ids) => ids.memory_size(),
-            RecordIds::Identifier(_) => 0,
-        };
+        let own = self.record_id.memory_size();
         let classes = self.class_of.capacity() * size_of::<u32>();
         let updated = self.updated.as_ref().map_or(0, Times::memory_size);
         own + columns.sum::<usize>() + classes + updated
@@ -143,21 +136,12 @@ impl SourceRecords {
 
     /// The id of the record at `row`.
     pub fn record_id(&self, row: usize) -> &str {
-        match &self.record_id {
-            RecordIds::Own(ids) => ids.value(row),
-            RecordIds::Identifier(k) => self.identifiers[*k]
-                .as_ref()
-                .and_then(|ids| ids.get(row))
-                .expect("a record id that is an identifier is never missing"),
-        }
+        self.record_id.value(row)
     }
 
     /// The ids of rows `start..start + rows`.
     pub fn record_ids(&self, start: usize, rows: usize) -> StringArray {
-        match &self.record_id {
-            RecordIds::Own(ids) => ids.slice(start, rows),
-            RecordIds::Identifier(_) => (start..start + rows).map(|row| Some(self.record_id(row))).collect(),
-        }
+        self.record_id.slice(start, rows)
     }
 
     /// The row of record id `id`, if the source has it (ids are sorted).
@@ -244,39 +228,28 @@ impl Records {
     }
 }
 
-/// Interns one column's values over the sources (`columns`: per source, as
-/// read): its distinct values, sorted, and per source each record's rank
-/// among them. Each source's values are sorted and the sources merged, so
-/// that beside its result it holds two words a value (a source's order and
-/// its ranks), not a hash table of every value (which for 10M order ids
-/// was 0.6 GB at 1M people).
-fn intern(columns: &[Option<StringArray>]) -> (StringArray, Vec<Option<UInt32Array>>) {
-    // Each source's non-missing values in value order (positions).
-    let orders: Vec<Vec<u32>> = columns
+/// Interns one column's values over the sources (`columns`: per source,
+/// its distinct values, and whether they are already in order, as a
+/// source's record ids are): the distinct values of all sources, sorted,
+/// into `out`, and per source each value's rank among them. Each source's
+/// values are put in order and the sources merged, so that beside its
+/// result it holds at most two words a value (a source's order and its
+/// ranks), not a hash table of every value (which for 10M order ids was
+/// 0.6 GB at 1M people), and none of their text.
+fn intern(columns: &[Option<(&Texts, bool)>], mut out: TextsBuilder) -> Result<(Texts, Vec<Option<Vec<u32>>>)> {
+    // Each source's values in value order (positions), unless they are.
+    let orders: Vec<Option<Vec<u32>>> = columns
         .iter()
-        .map(|column| {
-            let Some(column) = column else {
-                return Vec::new();
-            };
-            let mut order: Vec<u32> = (0..column.len() as u32)
-                .filter(|&i| column.is_valid(i as usize))
-                .collect();
-            order.sort_unstable_by_key(|&i| column.value(i as usize));
-            order
+        .map(|column| match column {
+            Some((values, false)) => Some(values.order()),
+            _ => None,
         })
         .collect();
-    let mut ranks: Vec<Vec<u32>> = columns
+    let at = |s: usize, head: usize| orders[s].as_ref().map_or(head, |order| order[head] as usize);
+    let mut ranks: Vec<Option<Vec<u32>>> = columns
         .iter()
-        .map(|column| column.as_ref().map_or_else(Vec::new, |c| vec![0; c.len()]))
+        .map(|column| column.map(|(values, _)| vec![0; values.len()]))
         .collect();
-    // At least the largest source's values; more as other sources add some.
-    let bytes = columns
-        .iter()
-        .flatten()
-        .map(|c| c.value_data().len())
-        .max()
-        .unwrap_or(0);
-    let mut values = StringBuilder::with_capacity(orders.iter().map(Vec::len).max().unwrap_or(0), bytes);
     // Merge: at each step the least value at the sources' heads (sources
     // are few: a scan, not a heap), ranked anew unless it repeats the last.
     let mut heads = vec![0usize; columns.len()];
@@ -285,10 +258,13 @@ fn intern(columns: &[Option<StringArray>]) -> (StringArray, Vec<Option<UInt32Arr
     loop {
         let mut least: Option<(usize, &str)> = None;
         for (s, column) in columns.iter().enumerate() {
-            let (Some(column), Some(&at)) = (column, orders[s].get(heads[s])) else {
+            let Some((values, _)) = column else {
                 continue;
             };
-            let value = column.value(at as usize);
+            if heads[s] == values.len() {
+                continue;
+            }
+            let value = values.value(at(s, heads[s]));
             if least.is_none_or(|(_, v)| value < v) {
                 least = Some((s, value));
             }
@@ -300,30 +276,36 @@ fn intern(columns: &[Option<StringArray>]) -> (StringArray, Vec<Option<UInt32Arr
             if last.is_some() {
                 rank += 1;
             }
-            values.append_value(value);
+            out.append(value)?;
             last = Some(value);
         }
-        ranks[s][orders[s][heads[s]] as usize] = rank;
+        let position = at(s, heads[s]);
+        ranks[s].as_mut().expect("a source with values has ranks")[position] = rank;
         heads[s] += 1;
     }
-    let ranked = ranks
-        .into_iter()
-        .zip(columns)
-        .map(|(ranks, column)| {
-            let column = column.as_ref()?;
-            Some(UInt32Array::new(ranks.into(), column.nulls().cloned()))
-        })
-        .collect();
-    (values.finish(), ranked)
+    Ok((out.finish()?, ranks))
 }
 
-/// Bytes interning `columns` holds while it runs: per value its source's
-/// order and rank, and the distinct values it makes (at most all of them),
-/// until they go to their file.
-fn interning_size(columns: &[Option<Local>]) -> usize {
-    let values: usize = columns.iter().flatten().map(|c| c.values.len()).sum();
-    let bytes: usize = columns.iter().flatten().map(|c| c.values.value_data().len()).sum();
-    values * 3 * size_of::<u32>() + bytes
+/// Bytes interning `columns` holds while it runs: per value its rank and,
+/// unless its source's values are in order already, its place in their
+/// order, with three words a value more while the largest such source is
+/// put in order (`Texts::order`); and the distinct values it makes when
+/// they are held rather than written to a file (`held`: at most all).
+fn interning_size(columns: &[Option<Local>], held: bool) -> usize {
+    let unsorted = || {
+        columns
+            .iter()
+            .flatten()
+            .filter(|c| c.keys.is_some())
+            .map(|c| c.values.len())
+    };
+    let ranks: usize = columns.iter().flatten().map(|c| c.values.len()).sum();
+    let words = ranks + unsorted().sum::<usize>() + 3 * unsorted().max().unwrap_or(0);
+    let bytes: usize = match held {
+        true => columns.iter().flatten().map(|c| c.values.bytes()).sum(),
+        false => 0,
+    };
+    words * size_of::<u32>() + bytes
 }
 
 /// The budget's part for interning one column.
@@ -360,12 +342,15 @@ fn class_maps(columns: &[Option<Local>], sources: &[SourceRecords]) -> Vec<Optio
 }
 
 /// Interns one column's values over the sources from what each source
-/// read (`Local`: its distinct values and a key per record): the distinct
-/// values of all sources, sorted, and per source each record's rank.
-fn intern_locals(columns: &[Option<Local>]) -> (StringArray, Vec<Option<UInt32Array>>) {
-    let distinct: Vec<Option<StringArray>> = columns.iter().map(|c| Some(c.as_ref()?.values.clone())).collect();
-    let (values, ranked) = intern(&distinct);
-    drop(distinct);
+/// read (`Local`: its distinct values and a key per class) into `out`: the
+/// distinct values of all sources, sorted, and per source each class's (or
+/// each record's, for record ids) rank.
+fn intern_locals(columns: &[Option<Local>], out: TextsBuilder) -> Result<(Texts, Vec<Option<UInt32Array>>)> {
+    let distinct: Vec<Option<(&Texts, bool)>> = columns
+        .iter()
+        .map(|c| c.as_ref().map(|c| (c.values.as_ref(), c.keys.is_none())))
+        .collect();
+    let (values, ranked) = intern(&distinct, out)?;
     let interned = columns
         .iter()
         .zip(ranked)
@@ -373,20 +358,20 @@ fn intern_locals(columns: &[Option<Local>]) -> (StringArray, Vec<Option<UInt32Ar
             let (local, ranked) = (local.as_ref()?, ranked?);
             let Some(keys) = &local.keys else {
                 // Record i holds value i: the ranks are the values' ranks.
-                return Some(ranked);
+                return Some(UInt32Array::from(ranked));
             };
             // A missing value's key is meaningless (and there may be no
             // values at all); its rank is masked by the nulls.
             let ranks: Vec<u32> = (0..keys.len())
                 .map(|row| match keys.is_valid(row) {
-                    true => ranked.value(keys.value(row) as usize),
+                    true => ranked[keys.value(row) as usize],
                     false => 0,
                 })
                 .collect();
             Some(UInt32Array::new(ranks.into(), keys.nulls().cloned()))
         })
         .collect();
-    (values, interned)
+    Ok((values, interned))
 }
 
 /// The SQL that reads one source: one column per mapped key.
@@ -475,18 +460,15 @@ pub async fn read(
     let kinds = config.kinds();
     let disk = Arc::clone(budget.disk());
     let side_by_side = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Sources read side by side count what they hold as they read it.
+    let shared = Mutex::new(&mut *budget);
     let mut reads = futures::stream::iter(&config.sources)
-        .map(|(name, source)| read_source(ctx, name, source, config, config_file, &kinds, &disk))
+        .map(|(name, source)| read_source(ctx, name, source, config, config_file, &kinds, &shared))
         .buffered(side_by_side);
     let mut sources = Vec::with_capacity(config.sources.len());
     let mut texts: Vec<Vec<Option<Local>>> = Vec::with_capacity(config.sources.len());
     let mut attribute_texts: Vec<[Vec<Option<Local>>; 2]> = Vec::with_capacity(config.sources.len());
     let mut offset: u64 = 0;
-    let id_kinds: Vec<Option<usize>> = config
-        .sources
-        .values()
-        .map(|source| kinds.iter().position(|kind| is_record_id(kind, source)))
-        .collect();
     while let Some(source) = reads.next().await {
         let (mut source, identifiers, attributes) = source?;
         let text_size: usize = identifiers
@@ -495,10 +477,13 @@ pub async fn read(
             .flatten()
             .map(Local::memory_size)
             .sum();
+        let mut budget = shared.lock().unwrap_or_else(PoisonError::into_inner);
+        budget.set(&reading(&source.name), 0)?;
         budget.set(
             &format!("the records of `{}`", source.name),
             source.memory_size() + text_size,
         )?;
+        drop(budget);
         let rows = source.len as u64;
         source.offset = offset as u32;
         sources.push(source);
@@ -513,39 +498,36 @@ pub async fn read(
         }
     }
     drop(reads);
-    // Interned kind by kind, each kind's texts freed once it is done.
+    // Interned kind by kind, each kind's texts freed once it is done; the
+    // distinct values go to a file as they are merged.
     let mut values = Vec::with_capacity(kinds.len());
     for k in 0..kinds.len() {
         let columns: Vec<Option<Local>> = texts.iter_mut().map(|t| t[k].take()).collect();
-        budget.set(INTERNING, interning_size(&columns))?;
-        let (distinct, ranks) = intern_locals(&columns);
+        budget.set(INTERNING, interning_size(&columns, false))?;
+        let what = format!("the values of `{}`", kinds[k]);
+        let (distinct, ranks) = intern_locals(&columns, TextsBuilder::spilling(&disk, &what)?)?;
         let rows = class_maps(&columns, &sources);
         drop(columns);
-        let what = format!("the values of `{}`", kinds[k]);
-        let distinct = Arc::new(Texts::spill(distinct, &disk, &what)?);
+        let distinct = Arc::new(distinct);
         for (source, ranks) in sources.iter_mut().zip(interned(&distinct, ranks, rows)) {
             source.identifiers.push(ranks);
         }
         budget.set(INTERNING, 0)?;
         values.push(distinct);
     }
-    // A record id that is also an identifier is read from it from now on.
-    for (source, kind) in sources.iter_mut().zip(&id_kinds) {
-        if let Some(k) = kind {
-            source.record_id = RecordIds::Identifier(*k);
-        }
-    }
-    // Attributes as given and normalized, attribute by attribute.
+    // Attributes as given and normalized, attribute by attribute, held:
+    // matching and golden records read them over and over.
     let mut attribute_values = 0;
     for form in 0..2 {
         for a in 0..ATTRIBUTES.len() {
             let columns: Vec<Option<Local>> = attribute_texts.iter_mut().map(|t| t[form][a].take()).collect();
-            budget.set(INTERNING, interning_size(&columns))?;
-            let (distinct, ranks) = intern_locals(&columns);
+            budget.set(INTERNING, interning_size(&columns, true))?;
+            let what = format!("the values of attribute `{}`", ATTRIBUTES[a]);
+            let (distinct, ranks) = intern_locals(&columns, TextsBuilder::held(&what))?;
             let rows = class_maps(&columns, &sources);
             drop(columns);
-            attribute_values += distinct.get_array_memory_size();
-            let distinct = Arc::new(Texts::held(distinct));
+            attribute_values += distinct.memory_size();
+            let distinct = Arc::new(distinct);
             budget.set(INTERNING, 0)?;
             for (source, column) in sources.iter_mut().zip(interned(&distinct, ranks, rows)) {
                 if form == 0 {
@@ -571,9 +553,15 @@ pub async fn read(
     Ok(records)
 }
 
+/// The budget's part for a source as it is read.
+fn reading(source: &str) -> String {
+    format!("reading `{source}`")
+}
+
 /// One source's records (its offset set by the caller, its identifiers and
 /// attributes interned by it) and its text columns as read, each held as
-/// the source's distinct values and a key per record.
+/// the source's distinct values (in a mapped file) and a key per class.
+/// What it holds as it reads is counted in `budget` as it grows.
 async fn read_source(
     ctx: &SessionContext,
     name: &str,
@@ -581,22 +569,26 @@ async fn read_source(
     config: &IdentityConfig,
     config_file: &std::path::Path,
     kinds: &[String],
-    disk: &Arc<DiskManager>,
+    budget: &Mutex<&mut Budget>,
 ) -> Result<(SourceRecords, Vec<Option<Local>>, [Vec<Option<Local>>; 2])> {
     let began = std::time::Instant::now();
+    let part = reading(name);
+    let count = |bytes: usize| budget.lock().unwrap_or_else(PoisonError::into_inner).set(&part, bytes);
+    let disk = Arc::clone(budget.lock().unwrap_or_else(PoisonError::into_inner).disk());
     let mut stream = query_source(ctx, name, source, config, config_file, kinds).await?;
-    let mut read = SourceTexts::new(&stream.schema(), name);
+    let mut read = SourceTexts::new(&stream.schema(), name, &disk)?;
     while let Some(batch) = stream.next().await {
         read.append(&batch?)?;
+        count(read.memory_size())?;
     }
     drop(stream);
-    let (record_id, order) = read.record_ids()?;
-    check_record_ids(name, &record_id)?;
-    let (mut texts, class_of, times) = read.finish(&order);
-    let what = format!("the update times of `{name}`");
-    let updated = times
-        .map(|times| Times::spill(times, order.values(), disk, &what))
-        .transpose()?;
+    let Finished {
+        record_id,
+        class_of,
+        updated,
+        mut texts,
+    } = read.finish(&disk, count)?;
+    let record_id = Arc::new(record_id);
     let identifiers: Vec<Option<Local>> = kinds
         .iter()
         .enumerate()
@@ -608,14 +600,6 @@ async fn read_source(
             }
         })
         .collect();
-    let len = record_id.len();
-    // Record ids go to a file as soon as the source is read, unless they
-    // are also an identifier: then they are interned with their kind.
-    let record_id = if kinds.iter().any(|kind| is_record_id(kind, source)) {
-        Texts::held(record_id)
-    } else {
-        Texts::spill(record_id, disk, &format!("the record ids of `{name}`"))?
-    };
     let attributes = (0..ATTRIBUTES.len())
         .map(|i| texts.remove(&format!("attr_{i}")))
         .collect();
@@ -623,16 +607,17 @@ async fn read_source(
         .map(|i| texts.remove(&format!("norm_{i}")))
         .collect();
     log::info!(
-        "source `{name}`: {} records read in {:.1} s",
+        "source `{name}`: {} records ({} alike classes) read in {:.1} s",
         record_id.len(),
+        class_of.iter().max().map_or(0, |&c| c as u64 + 1),
         began.elapsed().as_secs_f64()
     );
     let records = SourceRecords {
         name: name.to_string(),
         priority: source.priority.unwrap_or(DEFAULT_SOURCE_PRIORITY),
         offset: 0,
-        len,
-        record_id: RecordIds::Own(record_id),
+        len: record_id.len(),
+        record_id,
         class_of: Arc::new(class_of),
         updated,
         identifiers: Vec::with_capacity(kinds.len()),
@@ -661,40 +646,43 @@ async fn query_source(
 }
 
 /// A source's text column as read: its distinct values, in the order first
-/// seen, and each record's key among them (in record-id order); no keys
-/// when record `i` holds value `i` (the record ids, whose text the source's
-/// records already hold and count).
+/// seen (in a mapped file), and each class's key among them; no keys when
+/// record `i` holds value `i` (the record ids, in order, which the
+/// source's records hold and count).
 pub struct Local {
-    values: StringArray,
+    values: Arc<Texts>,
     keys: Option<UInt32Array>,
 }
 
 impl Local {
-    /// The record ids as a column of their own: every value distinct.
-    fn unique(record_ids: &StringArray) -> Local {
+    /// The record ids as a column of their own: every value distinct, in
+    /// order.
+    fn unique(record_ids: &Arc<Texts>) -> Local {
         Local {
-            values: record_ids.clone(),
+            values: Arc::clone(record_ids),
             keys: None,
         }
     }
 
     fn memory_size(&self) -> usize {
         match &self.keys {
-            Some(keys) => self.values.get_array_memory_size() + keys.get_array_memory_size(),
+            Some(keys) => self.values.memory_size() + keys.get_array_memory_size(),
             None => 0,
         }
     }
 }
 
 /// One source's query result as its batches arrive: record ids and update
-/// times kept, each text column reduced to its distinct values
-/// (`Distinct`), and each record to its class (`Classes`: the keys of its
-/// values), so that a device's 200 page views hold its values once and a
-/// class number each, and no text column but the record id is held row by
-/// row.
+/// times written to temporary files (`texts`), each text column reduced to
+/// its distinct values (`Distinct`), and each record to its class
+/// (`Classes`: the keys of its values), so that a device's 200 page views
+/// hold its values once and a class number each, and no text column is
+/// held row by row.
 struct SourceTexts {
     source: String,
-    record_id: Vec<ArrayRef>,
+    record_id: TextsBuilder,
+    /// Record ids missing (NULL or empty), refused once the source is read.
+    missing_ids: usize,
     /// The text columns (identifiers, attributes and their normalized
     /// forms): names, and distinct values so far.
     names: Vec<String>,
@@ -704,14 +692,23 @@ struct SourceTexts {
     class_of: Vec<u32>,
     /// Per record as read, its update time (when the source has
     /// `updated_at`).
-    updated: Option<Vec<i64>>,
+    updated: Option<TimesBuilder>,
     /// Reused from batch to batch: per column its keys, and one tuple.
     keys: Vec<Vec<u32>>,
     tuple: Vec<u32>,
 }
 
+/// A source read: its record ids, classes and update times in record-id
+/// order, and its text columns by name.
+struct Finished {
+    record_id: Texts,
+    class_of: Vec<u32>,
+    updated: Option<Times>,
+    texts: HashMap<String, Local>,
+}
+
 impl SourceTexts {
-    fn new(schema: &SchemaRef, source: &str) -> SourceTexts {
+    fn new(schema: &SchemaRef, source: &str, disk: &Arc<DiskManager>) -> Result<SourceTexts> {
         let names: Vec<String> = schema
             .fields()
             .iter()
@@ -719,22 +716,44 @@ impl SourceTexts {
             .filter(|n| !matches!(n.as_str(), "record_id" | "updated_at"))
             .cloned()
             .collect();
-        SourceTexts {
+        let updated = match schema.field_with_name("updated_at") {
+            Ok(_) => Some(TimesBuilder::spilling(
+                disk,
+                &format!("the update times of `{source}`"),
+            )?),
+            Err(_) => None,
+        };
+        Ok(SourceTexts {
             source: source.to_string(),
-            record_id: Vec::new(),
+            record_id: TextsBuilder::spilling(disk, &format!("the record ids of `{source}`"))?,
+            missing_ids: 0,
             distinct: names.iter().map(|_| Distinct::default()).collect(),
             classes: Classes::new(names.len()),
             class_of: Vec::new(),
-            updated: schema.field_with_name("updated_at").is_ok().then(Vec::new),
+            updated,
             keys: vec![Vec::new(); names.len()],
             tuple: Vec::with_capacity(names.len()),
             names,
-        }
+        })
+    }
+
+    /// Bytes held so far (not the files).
+    fn memory_size(&self) -> usize {
+        let distinct: usize = self.distinct.iter().map(Distinct::memory_size).sum();
+        let times = self.updated.as_ref().map_or(0, TimesBuilder::memory_size);
+        distinct
+            + self.classes.memory_size()
+            + self.class_of.capacity() * size_of::<u32>()
+            + self.record_id.memory_size()
+            + times
     }
 
     fn append(&mut self, batch: &RecordBatch) -> Result<()> {
         let column = |name: &str| batch.column_by_name(name).expect("the source query names its columns");
-        self.record_id.push(cast(column("record_id"), &DataType::Utf8)?);
+        let ids = cast(column("record_id"), &DataType::Utf8)?;
+        let ids = ids.as_string::<i32>();
+        self.missing_ids += ids.null_count();
+        self.record_id.append_array(ids)?;
         for ((name, distinct), keys) in self.names.iter().zip(&mut self.distinct).zip(&mut self.keys) {
             let text = cast(column(name), &DataType::Utf8)?;
             keys.clear();
@@ -763,90 +782,100 @@ impl SourceTexts {
             let class = self.classes.class(&self.tuple);
             self.class_of.push(class);
             if let (Some(kept), Some(times)) = (&mut self.updated, &updated) {
-                kept.push(if times.is_valid(row) {
-                    times.value(row)
-                } else {
-                    i64::MIN
-                });
+                kept.append(match times.is_valid(row) {
+                    true => times.value(row),
+                    false => i64::MIN,
+                })?;
             }
         }
         Ok(())
     }
 
-    /// The record ids in order (sorted here, once, rather than by the
-    /// query, whose sort would hold the source twice) and the order that
-    /// sorts them.
-    fn record_ids(&mut self) -> Result<(StringArray, UInt32Array)> {
-        let ids = joined(std::mem::take(&mut self.record_id), &DataType::Utf8)?;
-        let order = sort_to_indices(&ids, None, None)?;
-        let record_id = take(&ids, &order, None)?.as_string::<i32>().clone();
-        Ok((record_id, order))
-    }
-
-    /// The text columns by name (their distinct values, and per class its
-    /// key), each record's class in record-id order, and the update times
-    /// as read.
-    fn finish(self, order: &UInt32Array) -> (HashMap<String, Local>, Vec<u32>, Option<Vec<i64>>) {
-        let class_of: Vec<u32> = order.values().iter().map(|&row| self.class_of[row as usize]).collect();
-        drop(self.class_of);
-        // As read: `Times::spill` puts them in order as it writes them.
-        let texts = self
-            .names
-            .into_iter()
-            .zip(self.distinct)
-            .enumerate()
-            .map(|(c, (name, distinct))| {
-                let local = Local {
-                    values: distinct.finish(),
-                    keys: Some(self.classes.column(c)),
-                };
-                (name, local)
-            })
-            .collect();
-        (texts, class_of, self.updated)
-    }
-}
-
-/// Pieces of one column joined into one array of type `to` (empty when
-/// the source has no rows).
-fn joined(pieces: Vec<ArrayRef>, to: &DataType) -> Result<ArrayRef> {
-    if pieces.is_empty() {
-        return Ok(datafusion::arrow::array::new_empty_array(to));
-    }
-    let pieces: Vec<&dyn Array> = pieces.iter().map(|a| a.as_ref()).collect();
-    Ok(concat(&pieces)?)
-}
-
-/// Ids must be present and unique within a source: links and stable
-/// customer ids are kept per record id.
-fn check_record_ids(source: &str, ids: &StringArray) -> Result<()> {
-    let nulls = ids.null_count();
-    if nulls > 0 {
-        return Err(Error::table(
-            source,
-            format!(
-                "the identity source's record_id is NULL or empty in {nulls} rows; expected an id for every record"
-            ),
-        ));
-    }
-    for i in 1..ids.len() {
-        if ids.value(i) < ids.value(i - 1) {
+    /// The source in record-id order (sorted here, once, from the ids'
+    /// file rather than by the query, whose sort would hold the source
+    /// twice), its ids checked, and its text columns by name (their
+    /// distinct values, to mapped files, and per class its key). `count`
+    /// is told what it holds before it puts the records in order.
+    fn finish(self, disk: &Arc<DiskManager>, count: impl Fn(usize) -> Result<()>) -> Result<Finished> {
+        let SourceTexts {
+            source: name,
+            record_id,
+            missing_ids,
+            names,
+            distinct,
+            classes,
+            class_of,
+            updated,
+            ..
+        } = self;
+        if missing_ids > 0 {
             return Err(Error::table(
-                source,
+                &name,
                 format!(
-                    "the identity source's record ids came back out of order (`{}` after `{}`); this is a bug in oneview, please report it",
-                    ids.value(i),
-                    ids.value(i - 1)
+                    "the identity source's record_id is NULL or empty in {missing_ids} rows; expected an id for every record"
                 ),
             ));
         }
-        if ids.value(i) == ids.value(i - 1) {
+        // The text columns first, so that their tables are freed before
+        // the records are put in order.
+        let mut texts = HashMap::default();
+        for (c, (column, distinct)) in names.into_iter().zip(distinct).enumerate() {
+            let what = format!("the values of `{name}`'s column `{column}`");
+            let local = Local {
+                values: Arc::new(Texts::spill_quietly(distinct.finish(), disk, &what)?),
+                keys: Some(classes.column(c)),
+            };
+            texts.insert(column, local);
+        }
+        drop(classes);
+        let as_read = record_id.finish()?;
+        // Putting them in order holds four words a record beside the
+        // classes (`Texts::order`: three to sort by, then the order).
+        let keys: usize = texts.values().map(Local::memory_size).sum();
+        let words = 4 * class_of.len() * size_of::<u32>();
+        count(keys + class_of.capacity() * size_of::<u32>() + words + as_read.memory_size())?;
+        let order = as_read.order();
+        let record_id = as_read.in_order(&order, disk, &format!("the record ids of `{name}`"))?;
+        drop(as_read);
+        check_record_ids(&name, &record_id)?;
+        let updated = match updated {
+            Some(times) => {
+                let what = format!("the update times of `{name}`");
+                Some(times.finish()?.in_order(&order, disk, &what)?)
+            }
+            None => None,
+        };
+        // The order becomes the classes in record-id order, in place.
+        let mut class_in_order = order;
+        for row in &mut class_in_order {
+            *row = class_of[*row as usize];
+        }
+        Ok(Finished {
+            record_id,
+            class_of: class_in_order,
+            updated,
+            texts,
+        })
+    }
+}
+
+/// Ids must be unique within a source (their absence is refused as they
+/// are read): links and stable customer ids are kept per record id.
+fn check_record_ids(source: &str, ids: &Texts) -> Result<()> {
+    for i in 1..ids.len() {
+        let (before, id) = (ids.value(i - 1), ids.value(i));
+        if id < before {
             return Err(Error::table(
                 source,
                 format!(
-                    "the identity source's record_id `{}` appears more than once; expected one row per record",
-                    ids.value(i)
+                    "the identity source's record ids came back out of order (`{id}` after `{before}`); this is a bug in oneview, please report it"
                 ),
+            ));
+        }
+        if id == before {
+            return Err(Error::table(
+                source,
+                format!("the identity source's record_id `{id}` appears more than once; expected one row per record"),
             ));
         }
     }
@@ -902,28 +931,56 @@ pub fn value(column: &Option<Interned>, row: usize) -> Option<&str> {
 mod tests {
     use super::*;
 
-    /// One kind's values over two sources: each distinct value held once,
+    /// A source's column as `SourceTexts` leaves it: distinct values in the
+    /// order first seen, and a key per row (here one class a row).
+    fn local(column: &[Option<&str>]) -> Local {
+        let mut distinct = Distinct::default();
+        let keys: UInt32Array = column
+            .iter()
+            .map(|value| value.map(|v| distinct.key(v).unwrap()))
+            .collect();
+        Local {
+            values: Arc::new(Texts::held(distinct.finish())),
+            keys: Some(keys),
+        }
+    }
+
+    /// One kind's values over three sources: each distinct value held once,
     /// sorted, so that ranks compare as the values do (links are made in
     /// value order); missing values stay missing; a source without the kind
-    /// has no ranks.
+    /// has no ranks; a source's record ids (in order, no keys) are ranked
+    /// among the others' values, into a file or held alike.
     #[test]
     fn identifier_values_are_interned_in_value_order() {
-        let crm = StringArray::from(vec![Some("k@x.org"), None, Some("a@x.org"), Some("k@x.org")]);
-        let orders = StringArray::from(vec![Some("b@x.org"), Some("a@x.org"), None]);
-        let (values, ranks) = intern(&[Some(crm.clone()), None, Some(orders.clone())]);
-        let ranks = interned(&Arc::new(Texts::held(values.clone())), ranks, vec![None; 3]);
-        let values: Vec<&str> = values.iter().flatten().collect();
-        assert_eq!(values, ["a@x.org", "b@x.org", "k@x.org"]);
-        assert!(ranks[1].is_none());
-        for (column, interned) in [(&crm, &ranks[0]), (&orders, &ranks[2])] {
-            let interned = interned.as_ref().unwrap();
-            for row in 0..column.len() {
-                let back = interned.rank(row).map(|rank| values[rank as usize]);
-                assert_eq!(back, column.is_valid(row).then(|| column.value(row)), "row {row}");
-                assert_eq!(interned.get(row), back);
+        let crm = [Some("k@x.org"), None, Some("a@x.org"), Some("k@x.org")];
+        let orders = [Some("b@x.org"), Some("a@x.org"), None];
+        let ids = Arc::new(Texts::held(StringArray::from(vec!["a@x.org", "c@x.org"])));
+        let disk = Arc::new(
+            datafusion::execution::disk_manager::DiskManagerBuilder::default()
+                .build()
+                .unwrap(),
+        );
+        for out in [
+            TextsBuilder::spilling(&disk, "test values").unwrap(),
+            TextsBuilder::held("test values"),
+        ] {
+            let columns = [Some(local(&crm)), None, Some(local(&orders)), Some(Local::unique(&ids))];
+            let (values, ranks) = intern_locals(&columns, out).unwrap();
+            let ranks = interned(&Arc::new(values), ranks, vec![None; 4]);
+            let values: Vec<&str> = ranks[0].as_ref().unwrap().values.iter().collect();
+            assert_eq!(values, ["a@x.org", "b@x.org", "c@x.org", "k@x.org"]);
+            assert!(ranks[1].is_none());
+            let ids: Vec<Option<&str>> = ids.iter().map(Some).collect();
+            for (column, interned) in [(&crm[..], &ranks[0]), (&orders[..], &ranks[2]), (&ids[..], &ranks[3])] {
+                let interned = interned.as_ref().unwrap();
+                for (row, given) in column.iter().enumerate() {
+                    let back = interned.rank(row).map(|rank| values[rank as usize]);
+                    assert_eq!(back, *given, "row {row}");
+                    assert_eq!(interned.get(row), back);
+                }
             }
         }
-        let (values, ranks) = intern(&[Some(StringArray::from(Vec::<Option<&str>>::new()))]);
+        let (values, ranks) = intern_locals(&[Some(local(&[]))], TextsBuilder::held("none")).unwrap();
         assert_eq!(values.len(), 0);
         assert_eq!(ranks[0].as_ref().unwrap().len(), 0);
     }

@@ -1,15 +1,18 @@
-//! Columns a run addresses by position but rarely touches, written to a
-//! temporary file and mapped rather than held: every record's id (read to
-//! place the previous run's ids and to write the tables), the distinct
-//! identifier values (read to block junk, split a value's records by name
-//! and write the edges), and every record's update time (read for the
-//! golden records, `Times`). They grow with the records (an order's id is
-//! an identifier value): at 1M people 0.9 GB a run would otherwise hold
-//! from reading to writing.
+//! Columns a run addresses by position but rarely touches, written to
+//! temporary files as they are made and mapped rather than held: every
+//! record's id (read to place the previous run's ids and to write the
+//! tables), the distinct identifier values (read to block junk, split a
+//! value's records by name and write the edges), a source's distinct values
+//! between reading and interning, and every record's update time (read for
+//! the golden records, `Times`). They grow with the records (an order's id
+//! is an identifier value): at 1M people 0.9 GB a run would otherwise hold
+//! from reading to writing, and a source's record ids are never in memory
+//! at once, not even while it is read (`TextsBuilder`): they are put in
+//! order from their file (`Texts::order`, `Texts::in_order`).
 //!
-//! The file is one of DataFusion's temporary files (its disk manager: the
+//! The files are DataFusion's temporary files (its disk manager: the
 //! folders and quota its operators spill to), removed when the column is
-//! dropped. Its pages are the system's file cache, which it can drop and
+//! dropped. Their pages are the system's file cache, which it can drop and
 //! read again under memory pressure; they are not counted against
 //! `--memory-limit`. Where no local temporary file can be made, the column
 //! is held in memory and counted, with a warning; a file that cannot be
@@ -17,12 +20,13 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, StringArray};
+use datafusion::arrow::array::{Array, ArrayBuilder, StringArray, StringBuilder};
 use datafusion::arrow::buffer::{Buffer, OffsetBuffer};
-use datafusion::execution::SpillFile;
 use datafusion::execution::disk_manager::DiskManager;
+use datafusion::execution::{SpillFile, SpillWriter};
 use memmap2::Mmap;
 
 use crate::error::{Error, Result};
@@ -37,29 +41,31 @@ enum Inner {
     Mapped(Mapped),
 }
 
-/// The file: `len + 1` little-endian u64 offsets, then the values' bytes.
+/// Two files: `len + 1` little-endian u64 offsets (the first 0), and the
+/// values' bytes, written as the values came (`TextsBuilder`).
 struct Mapped {
-    map: Mmap,
+    offsets: Mmap,
+    data: Mmap,
     len: usize,
-    /// Keeps the file alive (it is removed when dropped).
-    _file: Arc<dyn SpillFile>,
+    /// Keep the files alive (each is removed when dropped).
+    _files: [Arc<dyn SpillFile>; 2],
 }
 
 impl Mapped {
     fn offset(&self, i: usize) -> usize {
         let at = i * 8;
-        let bytes: [u8; 8] = self.map[at..at + 8].try_into().expect("eight bytes");
-        (self.len + 1) * 8 + u64::from_le_bytes(bytes) as usize
+        let bytes: [u8; 8] = self.offsets[at..at + 8].try_into().expect("eight bytes");
+        u64::from_le_bytes(bytes) as usize
     }
 
     fn value(&self, i: usize) -> &str {
-        // Past the last value the offsets would be read from the text.
+        // Past the last value the offset would be read from beyond the file.
         assert!(i < self.len, "value {i} of {}", self.len);
-        let bytes = &self.map[self.offset(i)..self.offset(i + 1)];
+        let bytes = &self.data[self.offset(i)..self.offset(i + 1)];
         // SAFETY: `check` found the bytes UTF-8 and every offset on a
-        // character boundary when the file was mapped, and the map does not
-        // change (see `Texts::spill`). Checking again on every read was a
-        // tenth of a large run's time.
+        // character boundary when the files were mapped, and the maps do
+        // not change (see `Writing::map`). Checking again on every read was
+        // a tenth of a large run's time.
         #[allow(unsafe_code)]
         unsafe {
             std::str::from_utf8_unchecked(bytes)
@@ -77,25 +83,24 @@ impl Mapped {
         let offsets: Vec<i32> = (start..=start + rows).map(|i| (self.offset(i) - base) as i32).collect();
         StringArray::new(
             OffsetBuffer::new(offsets.into()),
-            Buffer::from(&self.map[base..end]),
+            Buffer::from(&self.data[base..end]),
             None,
         )
     }
 
-    /// Whether the file is what `write` wrote: offsets that rise within the
-    /// data, on character boundaries of UTF-8 bytes.
+    /// Whether the files are what the builder wrote: `len + 1` offsets
+    /// that rise within the data, on character boundaries of UTF-8 bytes.
     fn check(&self) -> bool {
-        let data_start = (self.len + 1) * 8;
-        if self.map.len() < data_start {
+        if self.offsets.len() != (self.len + 1) * 8 || self.offset(0) != 0 {
             return false;
         }
-        let Ok(data) = std::str::from_utf8(&self.map[data_start..]) else {
+        let Ok(data) = std::str::from_utf8(&self.data) else {
             return false;
         };
-        let mut last = data_start;
+        let mut last = 0;
         (0..=self.len).all(|i| {
             let at = self.offset(i);
-            let fine = at >= last && at <= self.map.len() && data.is_char_boundary(at - data_start);
+            let fine = at >= last && at <= data.len() && data.is_char_boundary(at);
             last = at;
             fine
         })
@@ -111,27 +116,29 @@ impl Texts {
         }
     }
 
-    /// The column written to a temporary file of `disk` and mapped; held
+    /// The column written to temporary files of `disk` and mapped; held
     /// (with a warning naming `what`) when no local file can be made, and
     /// an error when the file made cannot be written or mapped.
     pub fn spill(values: StringArray, disk: &Arc<DiskManager>, what: &str) -> Result<Texts> {
+        Self::spill_warning(values, disk, what, true)
+    }
+
+    /// `spill` without the warning, for a column held only for a moment
+    /// (whose holding is counted where it is held).
+    pub fn spill_quietly(values: StringArray, disk: &Arc<DiskManager>, what: &str) -> Result<Texts> {
+        Self::spill_warning(values, disk, what, false)
+    }
+
+    fn spill_warning(values: StringArray, disk: &Arc<DiskManager>, what: &str, warn: bool) -> Result<Texts> {
         if values.is_empty() {
             return Ok(Texts::held(values));
         }
-        let Some((map, file)) = map_file(disk, what, |out| write(&values, out))? else {
+        let mut builder = TextsBuilder::into_files(disk, what, warn)?;
+        if !builder.is_filed() {
             return Ok(Texts::held(values));
-        };
-        let mapped = Mapped {
-            map,
-            len: values.len(),
-            _file: file,
-        };
-        if !mapped.check() {
-            return Err(unlike_written(what, &mapped._file));
         }
-        Ok(Texts {
-            inner: Inner::Mapped(mapped),
-        })
+        builder.append_array(&values)?;
+        builder.finish()
     }
 
     pub fn len(&self) -> usize {
@@ -172,9 +179,221 @@ impl Texts {
         }
     }
 
+    /// Bytes of text the values hold (in memory or in their file).
+    pub fn bytes(&self) -> usize {
+        match &self.inner {
+            Inner::Held(values) => {
+                let offsets = values.value_offsets();
+                (offsets[offsets.len() - 1] - offsets[0]) as usize
+            }
+            Inner::Mapped(mapped) => mapped.data.len(),
+        }
+    }
+
     /// Whether the values are in a mapped file rather than held.
     pub fn is_mapped(&self) -> bool {
         matches!(self.inner, Inner::Mapped(_))
+    }
+
+    /// The positions of the values in value order (ties by position).
+    /// Sorted by eight bytes of each value (after what all values share:
+    /// "order-" or "E") and position, packed in three words, then each run
+    /// of equal bytes by whole value: most comparisons are of words side by
+    /// side in memory rather than of text at two random places in a file.
+    pub fn order(&self) -> Vec<u32> {
+        let shared = self
+            .iter()
+            .skip(1)
+            .fold(self.len().min(1) * self.bytes(), |shared, value| {
+                let first = self.value(0).as_bytes();
+                shared.min(common_prefix(first, value.as_bytes()))
+            });
+        let mut keyed: Vec<[u32; 3]> = (0..self.len())
+            .map(|i| {
+                let key = eight_bytes(&self.value(i).as_bytes()[shared..]);
+                [(key >> 32) as u32, key as u32, i as u32]
+            })
+            .collect();
+        keyed.sort_unstable();
+        let mut start = 0;
+        while start < keyed.len() {
+            let same = |k: &[u32; 3]| k[..2] == keyed[start][..2];
+            let end = start + keyed[start..].iter().take_while(|k| same(k)).count();
+            if end - start > 1 {
+                keyed[start..end].sort_unstable_by(|a, b| {
+                    let (a, b) = (a[2] as usize, b[2] as usize);
+                    self.value(a).cmp(self.value(b)).then(a.cmp(&b))
+                });
+            }
+            start = end;
+        }
+        keyed.into_iter().map(|k| k[2]).collect()
+    }
+
+    /// The values at `order`'s positions, in that order, into files of
+    /// `disk` if these are mapped (held if these are held).
+    pub fn in_order(&self, order: &[u32], disk: &Arc<DiskManager>, what: &str) -> Result<Texts> {
+        let mut out = match self.is_mapped() {
+            true => TextsBuilder::spilling(disk, what)?,
+            false => TextsBuilder::held(what),
+        };
+        for &i in order {
+            out.append(self.value(i as usize))?;
+        }
+        out.finish()
+    }
+}
+
+/// The length of the bytes `a` and `b` begin with alike.
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+/// The first eight bytes of `bytes` as a number that orders as they do
+/// (shorter ones padded with zeros: ties are ordered by the whole value).
+fn eight_bytes(bytes: &[u8]) -> u64 {
+    let mut eight = [0u8; 8];
+    let n = bytes.len().min(8);
+    eight[..n].copy_from_slice(&bytes[..n]);
+    u64::from_be_bytes(eight)
+}
+
+/// A text column made value by value (a source's record ids as its batches
+/// arrive, a kind's distinct values as they are merged), into temporary
+/// files as it is made, or held where no file can be made or the column is
+/// read too often to be mapped (attributes).
+pub struct TextsBuilder {
+    what: String,
+    inner: Building,
+}
+
+enum Building {
+    Held(StringBuilder),
+    Filed {
+        offsets: Writing,
+        data: Writing,
+        len: usize,
+        bytes: u64,
+    },
+}
+
+impl TextsBuilder {
+    /// A column written to temporary files of `disk`, or held (with a
+    /// warning naming `what`) when no local file can be made.
+    pub fn spilling(disk: &Arc<DiskManager>, what: &str) -> Result<TextsBuilder> {
+        Self::into_files(disk, what, true)
+    }
+
+    fn into_files(disk: &Arc<DiskManager>, what: &str, warn: bool) -> Result<TextsBuilder> {
+        let files = match Writing::create(disk, what, warn)? {
+            Some(offsets) => Writing::create(disk, what, warn)?.map(|data| (offsets, data)),
+            None => None,
+        };
+        let inner = match files {
+            Some((mut offsets, data)) => {
+                offsets.put(&0u64.to_le_bytes())?;
+                Building::Filed {
+                    offsets,
+                    data,
+                    len: 0,
+                    bytes: 0,
+                }
+            }
+            None => Building::Held(StringBuilder::new()),
+        };
+        Ok(TextsBuilder {
+            what: what.to_string(),
+            inner,
+        })
+    }
+
+    /// A column held in memory.
+    pub fn held(what: &str) -> TextsBuilder {
+        TextsBuilder {
+            what: what.to_string(),
+            inner: Building::Held(StringBuilder::new()),
+        }
+    }
+
+    fn is_filed(&self) -> bool {
+        matches!(self.inner, Building::Filed { .. })
+    }
+
+    pub fn append(&mut self, value: &str) -> Result<()> {
+        match &mut self.inner {
+            Building::Held(values) => {
+                // An array's offsets are 32 bits: 2 GiB of text at most.
+                if values.values_slice().len() + value.len() > i32::MAX as usize {
+                    return Err(Error::Usage(format!(
+                        "{} pass the 2 GiB of text a run holds in memory; point TMPDIR at a local disk folder so that they go to a file",
+                        self.what
+                    )));
+                }
+                values.append_value(value);
+            }
+            Building::Filed {
+                offsets,
+                data,
+                len,
+                bytes,
+            } => {
+                data.put(value.as_bytes())?;
+                *bytes += value.len() as u64;
+                offsets.put(&bytes.to_le_bytes())?;
+                *len += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends every value of `values`; a missing one as empty (a caller
+    /// that must have none counts them itself).
+    pub fn append_array(&mut self, values: &StringArray) -> Result<()> {
+        for value in values {
+            self.append(value.unwrap_or_default())?;
+        }
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        match &self.inner {
+            Building::Held(values) => values.len(),
+            Building::Filed { len, .. } => *len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes held in memory: the values when held, else the write buffers.
+    pub fn memory_size(&self) -> usize {
+        match &self.inner {
+            Building::Held(values) => values.values_slice().len() + size_of_val(values.offsets_slice()),
+            Building::Filed { .. } => 2 * WRITE_BUFFER,
+        }
+    }
+
+    pub fn finish(self) -> Result<Texts> {
+        match self.inner {
+            Building::Held(mut values) => Ok(Texts::held(values.finish())),
+            Building::Filed { offsets, data, len, .. } => {
+                let (offsets, offsets_file) = offsets.map()?;
+                let (data, data_file) = data.map()?;
+                let mapped = Mapped {
+                    offsets,
+                    data,
+                    len,
+                    _files: [offsets_file, data_file],
+                };
+                if !mapped.check() {
+                    return Err(unlike_written(&self.what, &mapped._files[1]));
+                }
+                Ok(Texts {
+                    inner: Inner::Mapped(mapped),
+                })
+            }
+        }
     }
 }
 
@@ -196,38 +415,15 @@ enum TimesInner {
 }
 
 impl Times {
-    /// The times `as_read[order[i]]` (a source's times in record-id
-    /// order), written to a temporary file of `disk` as they are put in
-    /// order and mapped, or held (with a warning naming `what`), as
-    /// `Texts::spill`: no second copy of them is made in memory.
-    pub fn spill(as_read: Vec<i64>, order: &[u32], disk: &Arc<DiskManager>, what: &str) -> Result<Times> {
-        let ordered = |as_read: &[i64]| order.iter().map(|&i| as_read[i as usize]).collect::<Vec<i64>>();
-        if as_read.is_empty() {
-            return Ok(Times {
-                inner: TimesInner::Held(as_read),
-            });
+    pub fn len(&self) -> usize {
+        match &self.inner {
+            TimesInner::Held(times) => times.len(),
+            TimesInner::Mapped { len, .. } => *len,
         }
-        let fill = |out: &mut dyn Write| {
-            for &i in order {
-                out.write_all(&as_read[i as usize].to_le_bytes())?;
-            }
-            out.flush()
-        };
-        let Some((map, file)) = map_file(disk, what, fill)? else {
-            return Ok(Times {
-                inner: TimesInner::Held(ordered(&as_read)),
-            });
-        };
-        if map.len() != order.len() * 8 {
-            return Err(unlike_written(what, &file));
-        }
-        Ok(Times {
-            inner: TimesInner::Mapped {
-                map,
-                len: order.len(),
-                _file: file,
-            },
-        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     pub fn get(&self, i: usize) -> i64 {
@@ -240,6 +436,19 @@ impl Times {
         }
     }
 
+    /// The times at `order`'s positions, in that order (a source's times
+    /// in record-id order), into a file of `disk` if these are mapped.
+    pub fn in_order(&self, order: &[u32], disk: &Arc<DiskManager>, what: &str) -> Result<Times> {
+        let mut out = match matches!(self.inner, TimesInner::Mapped { .. }) {
+            true => TimesBuilder::spilling(disk, what)?,
+            false => TimesBuilder::held(),
+        };
+        for &i in order {
+            out.append(self.get(i as usize))?;
+        }
+        out.finish()
+    }
+
     /// Bytes held in memory: none when mapped.
     pub fn memory_size(&self) -> usize {
         match &self.inner {
@@ -249,47 +458,140 @@ impl Times {
     }
 }
 
-/// A temporary file of `disk` that `fill` writes, mapped; `None` (with a
-/// warning naming `what`) when no local temporary file can be made, an
-/// error when the file made cannot be written or mapped.
-fn map_file(
-    disk: &Arc<DiskManager>,
-    what: &str,
-    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-) -> Result<Option<(Mmap, Arc<dyn SpillFile>)>> {
-    if !disk.tmp_files_enabled() {
-        log::warn!("{what} are held in memory: the runtime has no temporary folder");
-        return Ok(None);
+/// Update times made one by one, as `TextsBuilder` makes texts.
+pub struct TimesBuilder {
+    inner: TimesBuilding,
+}
+
+enum TimesBuilding {
+    Held(Vec<i64>),
+    Filed { file: Writing, len: usize },
+}
+
+impl TimesBuilder {
+    /// Times written to a temporary file of `disk`, or held (with a warning
+    /// naming `what`) when no local file can be made.
+    pub fn spilling(disk: &Arc<DiskManager>, what: &str) -> Result<TimesBuilder> {
+        Ok(match Writing::create(disk, what, true)? {
+            Some(file) => TimesBuilder {
+                inner: TimesBuilding::Filed { file, len: 0 },
+            },
+            None => TimesBuilder::held(),
+        })
     }
-    let file = match disk.create_tmp_file(what) {
-        Ok(file) => file,
-        Err(e) => {
-            log::warn!("{what} are held in memory: no temporary file ({e})");
-            return Ok(None);
+
+    pub fn held() -> TimesBuilder {
+        TimesBuilder {
+            inner: TimesBuilding::Held(Vec::new()),
         }
-    };
-    let Some(path) = file.path().map(std::path::Path::to_path_buf) else {
-        log::warn!("{what} are held in memory: the temporary files are not local files");
-        return Ok(None);
-    };
-    let io = |source: std::io::Error| Error::Io {
+    }
+
+    pub fn append(&mut self, time: i64) -> Result<()> {
+        match &mut self.inner {
+            TimesBuilding::Held(times) => times.push(time),
+            TimesBuilding::Filed { file, len } => {
+                file.put(&time.to_le_bytes())?;
+                *len += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Bytes held in memory: the times when held, else the write buffer.
+    pub fn memory_size(&self) -> usize {
+        match &self.inner {
+            TimesBuilding::Held(times) => times.capacity() * size_of::<i64>(),
+            TimesBuilding::Filed { .. } => WRITE_BUFFER,
+        }
+    }
+
+    pub fn finish(self) -> Result<Times> {
+        let inner = match self.inner {
+            TimesBuilding::Held(times) => TimesInner::Held(times),
+            TimesBuilding::Filed { file, len } => {
+                let what = file.what.clone();
+                let (map, file) = file.map()?;
+                if map.len() != len * 8 {
+                    return Err(unlike_written(&what, &file));
+                }
+                TimesInner::Mapped { map, len, _file: file }
+            }
+        };
+        Ok(Times { inner })
+    }
+}
+
+/// Bytes buffered before a write to a temporary file (each source read
+/// writes three files at once: small buffers, counted).
+const WRITE_BUFFER: usize = 64 << 10;
+
+/// A temporary file of the disk manager being written, to be mapped once
+/// written.
+struct Writing {
+    file: Arc<dyn SpillFile>,
+    path: PathBuf,
+    out: BufWriter<Box<dyn SpillWriter>>,
+    what: String,
+}
+
+impl Writing {
+    /// A temporary file of `disk`; `None` (with a warning naming `what`)
+    /// when no local temporary file can be made.
+    fn create(disk: &Arc<DiskManager>, what: &str, warn: bool) -> Result<Option<Writing>> {
+        let held = |why: &str| {
+            if warn {
+                log::warn!("{what} are held in memory: {why}");
+            }
+            Ok(None)
+        };
+        if !disk.tmp_files_enabled() {
+            return held("the runtime has no temporary folder");
+        }
+        let file = match disk.create_tmp_file(what) {
+            Ok(file) => file,
+            Err(e) => return held(&format!("no temporary file ({e})")),
+        };
+        let Some(path) = file.path().map(std::path::Path::to_path_buf) else {
+            return held("the temporary files are not local files");
+        };
+        let out = BufWriter::with_capacity(WRITE_BUFFER, file.open_writer()?);
+        Ok(Some(Writing {
+            file,
+            path,
+            out,
+            what: what.to_string(),
+        }))
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> Result<()> {
+        let Writing { out, path, what, .. } = self;
+        out.write_all(bytes).map_err(|e| io_error(what, path, e))
+    }
+
+    /// The file, written out and mapped.
+    fn map(self) -> Result<(Mmap, Arc<dyn SpillFile>)> {
+        let Writing { file, path, out, what } = self;
+        let io = |source| io_error(&what, &path, source);
+        let mut inner = out.into_inner().map_err(|e| io(e.into_error()))?;
+        inner.finish()?;
+        drop(inner);
+        let opened = File::open(&path).map_err(io)?;
+        // SAFETY: the file is this column's own temporary file, written
+        // above and never written again; DataFusion's disk manager made it
+        // in its own folder and removes it only when the returned handle is
+        // dropped, which its holders do after the map. Nothing else writes
+        // or truncates it while mapped.
+        #[allow(unsafe_code)]
+        let map = unsafe { Mmap::map(&opened) }.map_err(io)?;
+        Ok((map, file))
+    }
+}
+
+fn io_error(what: &str, path: &std::path::Path, source: std::io::Error) -> Error {
+    Error::Io {
         context: format!("could not keep {what} in the temporary file {}", path.display()),
         source,
-    };
-    let mut writer = BufWriter::with_capacity(1 << 20, file.open_writer()?);
-    fill(&mut writer).map_err(io)?;
-    let mut inner = writer.into_inner().map_err(|e| io(e.into_error()))?;
-    inner.finish()?;
-    drop(inner);
-    let opened = File::open(&path).map_err(io)?;
-    // SAFETY: the file is this column's own temporary file, written above
-    // and never written again; DataFusion's disk manager made it in its own
-    // folder and removes it only when the returned handle is dropped, which
-    // its holders do after the map. Nothing else writes or truncates it
-    // while mapped.
-    #[allow(unsafe_code)]
-    let map = unsafe { Mmap::map(&opened) }.map_err(io)?;
-    Ok(Some((map, file)))
+    }
 }
 
 /// The error for a mapped file that is not what was written to it.
@@ -299,17 +601,6 @@ fn unlike_written(what: &str, file: &Arc<dyn SpillFile>) -> Error {
         context: format!("{what} read back from {path} are not what was written"),
         source: std::io::Error::from(std::io::ErrorKind::InvalidData),
     }
-}
-
-/// The offsets, then the bytes (see `Mapped`).
-fn write(values: &StringArray, out: &mut dyn Write) -> std::io::Result<()> {
-    let offsets = values.value_offsets();
-    let first = offsets[0];
-    for &offset in offsets {
-        out.write_all(&((offset - first) as u64).to_le_bytes())?;
-    }
-    out.write_all(&values.value_data()[first as usize..offsets[offsets.len() - 1] as usize])?;
-    out.flush()
 }
 
 #[cfg(test)]
@@ -343,6 +634,69 @@ mod tests {
         assert_eq!(disk.used_disk_space(), 0, "the files are removed with their columns");
     }
 
+    /// Values appended one by one come back by position, put in value
+    /// order from the file (ties by position), mapped or held alike.
+    #[test]
+    fn values_built_one_by_one_are_put_in_order() {
+        let given = ["k", "", "b✓", "a", "b✓"];
+        let mapped = Arc::new(DiskManagerBuilder::default().build().unwrap());
+        let none = Arc::new(
+            DiskManagerBuilder::default()
+                .with_mode(DiskManagerMode::Disabled)
+                .build()
+                .unwrap(),
+        );
+        for (disk, filed) in [(mapped, true), (none, false)] {
+            let mut builder = TextsBuilder::spilling(&disk, "test values").unwrap();
+            builder.append_array(&StringArray::from(vec![Some("k"), None])).unwrap();
+            for value in &given[2..] {
+                builder.append(value).unwrap();
+            }
+            assert_eq!(builder.len(), 5);
+            let texts = builder.finish().unwrap();
+            assert_eq!(texts.is_mapped(), filed);
+            assert_eq!(texts.iter().collect::<Vec<_>>(), given);
+            let order = texts.order();
+            assert_eq!(order, [1, 3, 2, 4, 0]);
+            let sorted = texts.in_order(&order, &disk, "test values").unwrap();
+            assert_eq!(sorted.is_mapped(), filed);
+            assert_eq!(sorted.iter().collect::<Vec<_>>(), ["", "a", "b✓", "b✓", "k"]);
+        }
+    }
+
+    /// The order is the values' byte order wherever they differ: past a
+    /// prefix all share, beyond the eight bytes compared first, where one
+    /// is the other's beginning, or where a value holds a zero byte.
+    #[test]
+    fn values_are_ordered_as_their_bytes() {
+        let given = [
+            "order-000000000012",
+            "order-000000000011",
+            "order-00000000001",
+            "order-",
+            "order-000000000011\0",
+            "order-1",
+            "order-000000000011",
+            "order-00000000\0",
+            "order-00000000",
+        ];
+        let texts = Texts::held(StringArray::from(given.to_vec()));
+        let order = texts.order();
+        let sorted: Vec<&str> = order.iter().map(|&i| given[i as usize]).collect();
+        let mut expected = given.to_vec();
+        expected.sort();
+        assert_eq!(sorted, expected);
+        // Equal values by position.
+        let twins: Vec<u32> = order
+            .iter()
+            .copied()
+            .filter(|&i| given[i as usize] == "order-000000000011")
+            .collect();
+        assert_eq!(twins, [1, 6]);
+        assert_eq!(Texts::held(StringArray::from(vec!["x"])).order(), [0]);
+        assert!(Texts::held(StringArray::from(Vec::<&str>::new())).order().is_empty());
+    }
+
     /// Times go to the file in the order given and read back by position,
     /// mapped or (without a temporary folder) held.
     #[test]
@@ -357,7 +711,11 @@ mod tests {
                 .unwrap(),
         );
         for (disk, held) in [(mapped, 0), (none, 32)] {
-            let times = Times::spill(as_read.clone(), &order, &disk, "test times").unwrap();
+            let mut builder = TimesBuilder::spilling(&disk, "test times").unwrap();
+            for &time in &as_read {
+                builder.append(time).unwrap();
+            }
+            let times = builder.finish().unwrap().in_order(&order, &disk, "test times").unwrap();
             assert_eq!((0..4).map(|i| times.get(i)).collect::<Vec<_>>(), [10, 20, 30, i64::MIN]);
             assert_eq!(times.memory_size(), held);
         }

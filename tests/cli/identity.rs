@@ -782,7 +782,7 @@ fn bad_identity_configuration_is_named() {
 fn resolve_stays_within_the_memory_limit_or_stops_cleanly() {
     let dir = sample_project();
     // Sources are read concurrently, so which one trips the limit varies.
-    let refused = "out of memory: resolving needs more memory than --memory-limit (2 KB) allows: the records of";
+    let refused = "out of memory: resolving needs more memory than --memory-limit (2 KB) allows: reading `";
     run_in(dir.path(), &["--memory-limit", "2K", "resolve"]).fails(1, refused);
     assert!(
         !dir.path().join("output/identity/identity_links").exists(),
