@@ -206,7 +206,7 @@ impl Texts {
             .skip(1)
             .fold(self.len().min(1) * self.bytes(), |shared, value| {
                 let first = self.value(0).as_bytes();
-                shared.min(common_prefix(first, value.as_bytes()))
+                common_prefix(&first[..shared.min(first.len())], value.as_bytes())
             });
         let mut keyed: Vec<[u32; 3]> = (0..self.len())
             .map(|i| {
@@ -227,7 +227,11 @@ impl Texts {
             }
             start = end;
         }
-        keyed.into_iter().map(|k| k[2]).collect()
+        // Not `into_iter().collect()`: that would keep the keys' allocation,
+        // three times the order's size, for as long as the order lives.
+        let mut order = Vec::with_capacity(keyed.len());
+        order.extend(keyed.iter().map(|k| k[2]));
+        order
     }
 
     /// The values at `order`'s positions, in that order, into files of
@@ -682,6 +686,7 @@ mod tests {
         ];
         let texts = Texts::held(StringArray::from(given.to_vec()));
         let order = texts.order();
+        assert_eq!(order.capacity(), given.len(), "no room for more is kept");
         let sorted: Vec<&str> = order.iter().map(|&i| given[i as usize]).collect();
         let mut expected = given.to_vec();
         expected.sort();
