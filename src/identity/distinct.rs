@@ -63,7 +63,7 @@ impl Distinct {
     /// Bytes held: the table (a key and a control byte a slot) and the
     /// values.
     pub fn memory_size(&self) -> usize {
-        self.table.capacity() * (size_of::<u32>() + 1)
+        buckets(&self.table) * (size_of::<u32>() + 1)
             + self.values.values_slice().len()
             + size_of_val(self.values.offsets_slice())
     }
@@ -72,6 +72,11 @@ impl Distinct {
     pub fn finish(mut self) -> StringArray {
         self.values.finish()
     }
+}
+
+/// The slots a table holds: it fills seven in eight before it grows.
+fn buckets(table: &HashTable<u32>) -> usize {
+    table.capacity() / 7 * 8
 }
 
 /// The bytes of value `key` in `values`.
@@ -107,7 +112,7 @@ impl Classes {
     /// Bytes held: the table (a number and a control byte a slot) and
     /// every class's keys.
     pub fn memory_size(&self) -> usize {
-        self.table.capacity() * (size_of::<u32>() + 1) + self.keys.capacity() * size_of::<u32>()
+        buckets(&self.table) * (size_of::<u32>() + 1) + self.keys.capacity() * size_of::<u32>()
     }
 
     /// The number of the class of `tuple` (`width` keys), added if new.

@@ -233,9 +233,10 @@ impl Records {
 /// source's record ids are): the distinct values of all sources, sorted,
 /// into `out`, and per source each value's rank among them. Each source's
 /// values are put in order and the sources merged, so that beside its
-/// result it holds at most two words a value (a source's order and its
-/// ranks), not a hash table of every value (which for 10M order ids was
-/// 0.6 GB at 1M people), and none of their text.
+/// result it holds two words a value (a source's order and its ranks; four
+/// more a value of the source being put in order, `interning_size`), not a
+/// hash table of every value (which for 10M order ids was 0.6 GB at 1M
+/// people), and none of their text.
 fn intern(columns: &[Option<(&Texts, bool)>], mut out: TextsBuilder) -> Result<(Texts, Vec<Option<Vec<u32>>>)> {
     // Each source's values in value order (positions), unless they are.
     let orders: Vec<Option<Vec<u32>>> = columns
@@ -463,7 +464,7 @@ pub async fn read(
     // Sources read side by side count what they hold as they read it.
     let shared = Mutex::new(&mut *budget);
     let mut reads = futures::stream::iter(&config.sources)
-        .map(|(name, source)| read_source(ctx, name, source, config, config_file, &kinds, &shared))
+        .map(|(name, source)| read_source(ctx, name, source, config, config_file, &kinds, (&shared, &disk)))
         .buffered(side_by_side);
     let mut sources = Vec::with_capacity(config.sources.len());
     let mut texts: Vec<Vec<Option<Local>>> = Vec::with_capacity(config.sources.len());
@@ -503,7 +504,8 @@ pub async fn read(
     let mut values = Vec::with_capacity(kinds.len());
     for k in 0..kinds.len() {
         let columns: Vec<Option<Local>> = texts.iter_mut().map(|t| t[k].take()).collect();
-        budget.set(INTERNING, interning_size(&columns, false))?;
+        // Held after all where no temporary file can be made.
+        budget.set(INTERNING, interning_size(&columns, !disk.tmp_files_enabled()))?;
         let what = format!("the values of `{}`", kinds[k]);
         let (distinct, ranks) = intern_locals(&columns, TextsBuilder::spilling(&disk, &what)?)?;
         let rows = class_maps(&columns, &sources);
@@ -512,8 +514,10 @@ pub async fn read(
         for (source, ranks) in sources.iter_mut().zip(interned(&distinct, ranks, rows)) {
             source.identifiers.push(ranks);
         }
-        budget.set(INTERNING, 0)?;
         values.push(distinct);
+        count_sources(budget, &sources, &texts, &attribute_texts)?;
+        budget.set("the identifier values", values.iter().map(|v| v.memory_size()).sum())?;
+        budget.set(INTERNING, 0)?;
     }
     // Attributes as given and normalized, attribute by attribute, held:
     // matching and golden records read them over and over.
@@ -528,7 +532,6 @@ pub async fn read(
             drop(columns);
             attribute_values += distinct.memory_size();
             let distinct = Arc::new(distinct);
-            budget.set(INTERNING, 0)?;
             for (source, column) in sources.iter_mut().zip(interned(&distinct, ranks, rows)) {
                 if form == 0 {
                     source.attributes.push(column);
@@ -536,6 +539,9 @@ pub async fn read(
                     source.normalized.push(column);
                 }
             }
+            count_sources(budget, &sources, &texts, &attribute_texts)?;
+            budget.set(ATTRIBUTE_VALUES, attribute_values)?;
+            budget.set(INTERNING, 0)?;
         }
     }
     let records = Records {
@@ -553,6 +559,29 @@ pub async fn read(
     Ok(records)
 }
 
+/// Sets each source's part of the budget to what it holds now: its
+/// interned columns and its text columns not yet interned.
+fn count_sources(
+    budget: &mut Budget,
+    sources: &[SourceRecords],
+    texts: &[Vec<Option<Local>>],
+    attribute_texts: &[[Vec<Option<Local>>; 2]],
+) -> Result<()> {
+    for ((source, identifiers), attributes) in sources.iter().zip(texts).zip(attribute_texts) {
+        let text: usize = identifiers
+            .iter()
+            .chain(attributes.iter().flatten())
+            .flatten()
+            .map(Local::memory_size)
+            .sum();
+        budget.set(
+            &format!("the records of `{}`", source.name),
+            source.memory_size() + text,
+        )?;
+    }
+    Ok(())
+}
+
 /// The budget's part for a source as it is read.
 fn reading(source: &str) -> String {
     format!("reading `{source}`")
@@ -561,7 +590,8 @@ fn reading(source: &str) -> String {
 /// One source's records (its offset set by the caller, its identifiers and
 /// attributes interned by it) and its text columns as read, each held as
 /// the source's distinct values (in a mapped file) and a key per class.
-/// What it holds as it reads is counted in `budget` as it grows.
+/// What it holds as it reads is counted in `budget` as it grows; its ids,
+/// times and values go to temporary files of `disk`.
 async fn read_source(
     ctx: &SessionContext,
     name: &str,
@@ -569,14 +599,13 @@ async fn read_source(
     config: &IdentityConfig,
     config_file: &std::path::Path,
     kinds: &[String],
-    budget: &Mutex<&mut Budget>,
+    (budget, disk): (&Mutex<&mut Budget>, &Arc<DiskManager>),
 ) -> Result<(SourceRecords, Vec<Option<Local>>, [Vec<Option<Local>>; 2])> {
     let began = std::time::Instant::now();
     let part = reading(name);
     let count = |bytes: usize| budget.lock().unwrap_or_else(PoisonError::into_inner).set(&part, bytes);
-    let disk = Arc::clone(budget.lock().unwrap_or_else(PoisonError::into_inner).disk());
     let mut stream = query_source(ctx, name, source, config, config_file, kinds).await?;
-    let mut read = SourceTexts::new(&stream.schema(), name, &disk)?;
+    let mut read = SourceTexts::new(&stream.schema(), name, disk)?;
     while let Some(batch) = stream.next().await {
         read.append(&batch?)?;
         count(read.memory_size())?;
@@ -587,7 +616,7 @@ async fn read_source(
         class_of,
         updated,
         mut texts,
-    } = read.finish(&disk, count)?;
+    } = read.finish(disk, count)?;
     let record_id = Arc::new(record_id);
     let identifiers: Vec<Option<Local>> = kinds
         .iter()
@@ -776,6 +805,12 @@ impl SourceTexts {
             }
             _ => None,
         };
+        if self.class_of.len() + batch.num_rows() > MAX_RECORDS as usize {
+            return Err(Error::table(
+                &self.source,
+                format!("the identity source holds more than {MAX_RECORDS} records; split it into several tables"),
+            ));
+        }
         for row in 0..batch.num_rows() {
             self.tuple.clear();
             self.tuple.extend(self.keys.iter().map(|keys| keys[row]));
@@ -822,7 +857,7 @@ impl SourceTexts {
         for (c, (column, distinct)) in names.into_iter().zip(distinct).enumerate() {
             let what = format!("the values of `{name}`'s column `{column}`");
             let local = Local {
-                values: Arc::new(Texts::spill_quietly(distinct.finish(), disk, &what)?),
+                values: Arc::new(Texts::spill(distinct.finish(), disk, &what)?),
                 keys: Some(classes.column(c)),
             };
             texts.insert(column, local);
@@ -850,6 +885,9 @@ impl SourceTexts {
         for row in &mut class_in_order {
             *row = class_of[*row as usize];
         }
+        drop(class_of);
+        let times = updated.as_ref().map_or(0, Times::memory_size);
+        count(keys + class_in_order.capacity() * size_of::<u32>() + times + record_id.memory_size())?;
         Ok(Finished {
             record_id,
             class_of: class_in_order,
@@ -868,7 +906,7 @@ fn check_record_ids(source: &str, ids: &Texts) -> Result<()> {
             return Err(Error::table(
                 source,
                 format!(
-                    "the identity source's record ids came back out of order (`{id}` after `{before}`); this is a bug in oneview, please report it"
+                    "the identity source's record ids are out of order once sorted (`{id}` after `{before}`); this is a bug in oneview, please report it"
                 ),
             ));
         }

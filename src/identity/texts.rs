@@ -97,6 +97,9 @@ impl Mapped {
         let Ok(data) = std::str::from_utf8(&self.data) else {
             return false;
         };
+        if self.offset(self.len) != data.len() {
+            return false;
+        }
         let mut last = 0;
         (0..=self.len).all(|i| {
             let at = self.offset(i);
@@ -117,23 +120,14 @@ impl Texts {
     }
 
     /// The column written to temporary files of `disk` and mapped; held
-    /// (with a warning naming `what`) when no local file can be made, and
+    /// when no local file can be made (without a warning: its callers keep
+    /// such a column only until the values are interned, and count it), and
     /// an error when the file made cannot be written or mapped.
     pub fn spill(values: StringArray, disk: &Arc<DiskManager>, what: &str) -> Result<Texts> {
-        Self::spill_warning(values, disk, what, true)
-    }
-
-    /// `spill` without the warning, for a column held only for a moment
-    /// (whose holding is counted where it is held).
-    pub fn spill_quietly(values: StringArray, disk: &Arc<DiskManager>, what: &str) -> Result<Texts> {
-        Self::spill_warning(values, disk, what, false)
-    }
-
-    fn spill_warning(values: StringArray, disk: &Arc<DiskManager>, what: &str, warn: bool) -> Result<Texts> {
         if values.is_empty() {
             return Ok(Texts::held(values));
         }
-        let mut builder = TextsBuilder::into_files(disk, what, warn)?;
+        let mut builder = TextsBuilder::into_files(disk, what, false)?;
         if !builder.is_filed() {
             return Ok(Texts::held(values));
         }
@@ -391,7 +385,7 @@ impl TextsBuilder {
                     _files: [offsets_file, data_file],
                 };
                 if !mapped.check() {
-                    return Err(unlike_written(&self.what, &mapped._files[1]));
+                    return Err(unlike_written(&self.what, &mapped._files));
                 }
                 Ok(Texts {
                     inner: Inner::Mapped(mapped),
@@ -516,7 +510,7 @@ impl TimesBuilder {
                 let what = file.what.clone();
                 let (map, file) = file.map()?;
                 if map.len() != len * 8 {
-                    return Err(unlike_written(&what, &file));
+                    return Err(unlike_written(&what, std::slice::from_ref(&file)));
                 }
                 TimesInner::Mapped { map, len, _file: file }
             }
@@ -558,7 +552,10 @@ impl Writing {
         let Some(path) = file.path().map(std::path::Path::to_path_buf) else {
             return held("the temporary files are not local files");
         };
-        let out = BufWriter::with_capacity(WRITE_BUFFER, file.open_writer()?);
+        let writer = file
+            .open_writer()
+            .map_err(|e| io_error(what, &path, std::io::Error::other(e)))?;
+        let out = BufWriter::with_capacity(WRITE_BUFFER, writer);
         Ok(Some(Writing {
             file,
             path,
@@ -577,7 +574,7 @@ impl Writing {
         let Writing { file, path, out, what } = self;
         let io = |source| io_error(&what, &path, source);
         let mut inner = out.into_inner().map_err(|e| io(e.into_error()))?;
-        inner.finish()?;
+        inner.finish().map_err(|e| io(std::io::Error::other(e)))?;
         drop(inner);
         let opened = File::open(&path).map_err(io)?;
         // SAFETY: the file is this column's own temporary file, written
@@ -598,11 +595,14 @@ fn io_error(what: &str, path: &std::path::Path, source: std::io::Error) -> Error
     }
 }
 
-/// The error for a mapped file that is not what was written to it.
-fn unlike_written(what: &str, file: &Arc<dyn SpillFile>) -> Error {
-    let path = file.path().map_or(String::new(), |p| p.display().to_string());
+/// The error for mapped files that are not what was written to them.
+fn unlike_written(what: &str, files: &[Arc<dyn SpillFile>]) -> Error {
+    let paths: Vec<String> = files
+        .iter()
+        .filter_map(|file| Some(file.path()?.display().to_string()))
+        .collect();
     Error::Io {
-        context: format!("{what} read back from {path} are not what was written"),
+        context: format!("{what} read back from {} are not what was written", paths.join(" and ")),
         source: std::io::Error::from(std::io::ErrorKind::InvalidData),
     }
 }
