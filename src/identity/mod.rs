@@ -252,7 +252,7 @@ async fn run(
     records.release_attributes();
     budget.set(records::ATTRIBUTE_VALUES, 0)?;
     for source in &records.sources {
-        budget.set(&format!("the records of `{}`", source.name), source.memory_size())?;
+        budget.set(&records::records_part(&source.name), source.memory_size())?;
     }
     // Each record's strongest link, found while the links are written.
     budget.set("the links' strongest rules", outputs::strongest_size(&records))?;

@@ -221,11 +221,6 @@ impl Records {
     pub fn kind_index(&self, kind: &str) -> Option<usize> {
         self.kinds.iter().position(|k| k == kind)
     }
-
-    /// Bytes held by the identifier values, for the memory budget.
-    pub fn values_size(&self) -> usize {
-        self.values.iter().map(|v| v.memory_size()).sum()
-    }
 }
 
 /// Interns one column's values over the sources (`columns`: per source,
@@ -472,18 +467,9 @@ pub async fn read(
     let mut offset: u64 = 0;
     while let Some(source) = reads.next().await {
         let (mut source, identifiers, attributes) = source?;
-        let text_size: usize = identifiers
-            .iter()
-            .chain(attributes.iter().flatten())
-            .flatten()
-            .map(Local::memory_size)
-            .sum();
         let mut budget = shared.lock().unwrap_or_else(PoisonError::into_inner);
         budget.set(&reading(&source.name), 0)?;
-        budget.set(
-            &format!("the records of `{}`", source.name),
-            source.memory_size() + text_size,
-        )?;
+        budget.set(&records_part(&source.name), held(&source, &identifiers, &attributes))?;
         drop(budget);
         let rows = source.len as u64;
         source.offset = offset as u32;
@@ -544,19 +530,14 @@ pub async fn read(
             budget.set(INTERNING, 0)?;
         }
     }
-    let records = Records {
+    // Each part was counted as the last column was interned.
+    Ok(Records {
         kinds,
         sources,
         len: offset as u32,
         values,
         attribute_values,
-    };
-    for source in &records.sources {
-        budget.set(&format!("the records of `{}`", source.name), source.memory_size())?;
-    }
-    budget.set("the identifier values", records.values_size())?;
-    budget.set(ATTRIBUTE_VALUES, records.attribute_values)?;
-    Ok(records)
+    })
 }
 
 /// Sets each source's part of the budget to what it holds now: its
@@ -568,18 +549,26 @@ fn count_sources(
     attribute_texts: &[[Vec<Option<Local>>; 2]],
 ) -> Result<()> {
     for ((source, identifiers), attributes) in sources.iter().zip(texts).zip(attribute_texts) {
-        let text: usize = identifiers
-            .iter()
-            .chain(attributes.iter().flatten())
-            .flatten()
-            .map(Local::memory_size)
-            .sum();
-        budget.set(
-            &format!("the records of `{}`", source.name),
-            source.memory_size() + text,
-        )?;
+        budget.set(&records_part(&source.name), held(source, identifiers, attributes))?;
     }
     Ok(())
+}
+
+/// What a source holds: its interned columns and its text columns not yet
+/// interned.
+fn held(source: &SourceRecords, identifiers: &[Option<Local>], attributes: &[Vec<Option<Local>>; 2]) -> usize {
+    let text: usize = identifiers
+        .iter()
+        .chain(attributes.iter().flatten())
+        .flatten()
+        .map(Local::memory_size)
+        .sum();
+    source.memory_size() + text
+}
+
+/// The budget's part for a source's records once it is read.
+pub fn records_part(source: &str) -> String {
+    format!("the records of `{source}`")
 }
 
 /// The budget's part for a source as it is read.
