@@ -22,7 +22,7 @@ use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::prelude::SessionConfig;
 use tokio::sync::OnceCell;
 
-pub use parquet::parquet_table;
+pub use parquet::{parquet_files, parquet_table};
 pub use views::{SessionHandle, ViewDef, ViewOrigin};
 
 use views::LazyView;

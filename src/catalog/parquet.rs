@@ -21,3 +21,16 @@ pub fn parquet_table(url: &Url, schema: SchemaRef) -> DfResult<Arc<dyn TableProv
         .with_schema(schema);
     Ok(Arc::new(ListingTable::try_new(config)?))
 }
+
+/// Like `parquet_table`, over several locations read as one table.
+pub fn parquet_files(urls: &[Url], schema: SchemaRef) -> DfResult<Arc<dyn TableProvider>> {
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let paths = urls
+        .iter()
+        .map(|url| ListingTableUrl::parse(url.as_str()))
+        .collect::<DfResult<Vec<_>>>()?;
+    let config = ListingTableConfig::new_with_multi_paths(paths)
+        .with_listing_options(options)
+        .with_schema(schema);
+    Ok(Arc::new(ListingTable::try_new(config)?))
+}

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::csv::CsvFormat;
@@ -49,18 +50,7 @@ impl TableSpec {
             }
         }
         let table_url = ListingTableUrl::parse(self.url.as_str()).map_err(|e| self.error(e))?;
-        let format: Arc<dyn FileFormat> = match self.format {
-            FileFormatKind::Parquet => {
-                Arc::new(ParquetFormat::default().with_options(state.table_options().parquet.clone()))
-            }
-            FileFormatKind::Csv => Arc::new(
-                CsvFormat::default()
-                    .with_has_header(self.has_header)
-                    .with_delimiter(self.delimiter),
-            ),
-            FileFormatKind::Json => Arc::new(JsonFormat::default()),
-        };
-        let options = ListingOptions::new(format).with_file_extension(self.extension(&table_url));
+        let options = ListingOptions::new(self.file_format(state)).with_file_extension(self.extension(&table_url));
         let mut config = ListingTableConfig::new(table_url.clone()).with_listing_options(options);
         if table_url.is_collection() {
             config = config
@@ -71,6 +61,34 @@ impl TableSpec {
         let config = config.infer_schema(state).await.map_err(|e| self.describe(e))?;
         let table = ListingTable::try_new(config).map_err(|e| self.describe(e))?;
         Ok(Arc::new(table))
+    }
+
+    /// Some of the table's files (`paths`, as `files` lists them) read as a
+    /// table of `schema`: the files a run has not read yet.
+    pub fn open_files(&self, state: &SessionState, paths: &[String], schema: SchemaRef) -> Result<Arc<dyn TableProvider>> {
+        let urls = paths
+            .iter()
+            .map(|path| ListingTableUrl::parse(path).map_err(|e| self.error(e)))
+            .collect::<Result<Vec<_>>>()?;
+        let options = ListingOptions::new(self.file_format(state));
+        let config = ListingTableConfig::new_with_multi_paths(urls)
+            .with_listing_options(options)
+            .with_schema(schema);
+        Ok(Arc::new(ListingTable::try_new(config).map_err(|e| self.describe(e))?))
+    }
+
+    fn file_format(&self, state: &SessionState) -> Arc<dyn FileFormat> {
+        match self.format {
+            FileFormatKind::Parquet => {
+                Arc::new(ParquetFormat::default().with_options(state.table_options().parquet.clone()))
+            }
+            FileFormatKind::Csv => Arc::new(
+                CsvFormat::default()
+                    .with_has_header(self.has_header)
+                    .with_delimiter(self.delimiter),
+            ),
+            FileFormatKind::Json => Arc::new(JsonFormat::default()),
+        }
     }
 
     /// The extension of the files the table reads: a single file is taken

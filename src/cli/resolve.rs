@@ -171,11 +171,15 @@ type Rows = Vec<(&'static str, String)>;
 /// model (if any), then the time taken.
 fn summary_rows(s: &Summary) -> Rows {
     let mut rows = Vec::new();
-    rows.push(("sources", format!("{} read in full: {}", s.read.len(), s.why)));
+    let how = if s.grew.is_some() { "only new files" } else { "in full" };
+    rows.push(("sources", format!("{} read {how}: {}", s.read.len(), s.why)));
     read_rows(&s.read, &mut rows);
     record_rows(s, &mut rows);
     customer_rows(s, &mut rows);
-    guard_rows(&s.guards, &mut rows);
+    // A grown run's guards fired as the run it grew counted them.
+    if s.grew.is_none() {
+        guard_rows(&s.guards, &mut rows);
+    }
     if let Some(p) = &s.probabilistic {
         model_rows(p, &mut rows);
     }
@@ -220,7 +224,10 @@ fn record_rows(s: &Summary, rows: &mut Rows) {
         )),
     }
     let links: u64 = s.links.iter().map(|(_, n)| n).sum();
-    rows.push(("links", links.to_string()));
+    match &s.grew {
+        None => rows.push(("links", links.to_string())),
+        Some(run) => rows.push(("links", format!("{links} new (the new records'), added to run {run}'s"))),
+    }
     for (rule, n) in &s.links {
         rows.push(("  by rule", format!("{rule}: {n}")));
     }

@@ -12,8 +12,10 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, Int64Builder, RecordBatch, StringArray, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
+use super::graph::{Graph, ValueStatus};
 use super::ids::{ClusterMembers, Clusters};
 use super::parallel;
+use super::state::{self, Identifier, Stats};
 use super::probabilistic::profiles::parse_date;
 use super::records::{Interned, Records, attribute_index};
 use super::texts::Texts;
@@ -48,10 +50,23 @@ enum ColumnRef {
     Attribute(usize),
 }
 
+/// One value of a column among a cluster's records: what survivorship
+/// weighs, and for an identifier its rank and the first record holding it
+/// (source and row).
 struct Candidate<'a> {
     value: &'a str,
-    updated: i64,
-    priority: u32,
+    rank: u32,
+    stats: Stats,
+    first: (usize, usize),
+}
+
+/// What the identity state (`state`) needs beyond the golden records: what
+/// each identifier value did, and per kind its `max_distinct` guards (the
+/// other kinds' indexes) and whether it splits by first name.
+struct StateInputs<'a> {
+    status: &'a [Vec<u8>],
+    limits: Vec<Vec<usize>>,
+    split: Vec<bool>,
 }
 
 /// The golden records of a run, built wave by wave as they are written:
@@ -62,8 +77,10 @@ pub struct Golden<'a> {
     clusters: &'a Clusters,
     groups: ClusterMembers,
     refs: Vec<(ColumnRef, Survivorship)>,
+    names: Vec<String>,
     dates: Vec<Option<Interned>>,
     schema: SchemaRef,
+    state: StateInputs<'a>,
 }
 
 /// Clusters per job. A wave is two jobs per core (at least four), run on
@@ -76,14 +93,24 @@ fn wave_jobs() -> usize {
     (2 * cores).max(4)
 }
 
-pub fn build<'a>(records: &'a Records, clusters: &'a Clusters, config: &IdentityConfig) -> Golden<'a> {
+pub fn build<'a>(records: &'a Records, graph: &'a Graph, clusters: &'a Clusters, config: &IdentityConfig) -> Golden<'a> {
+    let kinds = || records.kinds.iter().map(|kind| config.identifier(kind));
+    let state = StateInputs {
+        status: &graph.status,
+        limits: kinds()
+            .map(|k| k.max_distinct.keys().filter_map(|other| records.kind_index(other)).collect())
+            .collect(),
+        split: kinds().map(|k| k.split_by_first_name).collect(),
+    };
     Golden {
         schema: schema(config),
         refs: column_refs(records, config),
+        names: columns(config),
         groups: ClusterMembers::of(&clusters.cluster_of, clusters.ids.len()),
         dates: normalized_dates(records),
         records,
         clusters,
+        state,
     }
 }
 
@@ -99,10 +126,13 @@ impl Golden<'_> {
 
     /// The rows in cluster order, one batch per job; `held` is told the
     /// bytes of each wave before its rows are handed on (an error stops
-    /// the rows). At least one batch, so that an empty table has its schema.
+    /// the rows), and `keep` is given the wave's rows of the identity state
+    /// (`state`) first. At least one batch, so that an empty table has its
+    /// schema.
     pub fn batches<'b>(
         &'b self,
         mut held: impl FnMut(usize) -> Result<()> + 'b,
+        mut keep: impl FnMut(RecordBatch) -> Result<()> + 'b,
     ) -> impl Iterator<Item = Result<RecordBatch>> + 'b {
         let arrays_of = column_arrays(self.records, &self.refs, &self.dates);
         let n = self.clusters.ids.len();
@@ -115,15 +145,26 @@ impl Golden<'_> {
                 clusters: self.clusters,
                 groups: &self.groups,
                 refs: &self.refs,
+                names: &self.names,
                 arrays_of: &arrays_of,
                 schema: &self.schema,
+                state: &self.state,
             };
             let chunk = |job: usize| inputs.chunk(job * CHUNK..((job + 1) * CHUNK).min(n));
             // Clusters in fixed chunks on every core, put back in order.
             let wave = parallel::map(wave_jobs.min(jobs - first), |j| chunk(first + j));
-            let bytes = wave.iter().flatten().map(RecordBatch::get_array_memory_size).sum();
-            let wave = match held(bytes) {
-                Ok(()) => wave,
+            let bytes = wave
+                .iter()
+                .flatten()
+                .map(|(rows, kept)| rows.get_array_memory_size() + kept.get_array_memory_size())
+                .sum();
+            let kept = held(bytes).and_then(|()| {
+                wave.iter()
+                    .flatten()
+                    .try_for_each(|(_, kept)| keep(kept.clone()))
+            });
+            let wave: Vec<Result<RecordBatch>> = match kept {
+                Ok(()) => wave.into_iter().map(|r| r.map(|(rows, _)| rows)).collect(),
                 Err(e) => vec![Err(e)],
             };
             wave.into_iter()
@@ -203,31 +244,46 @@ struct ChunkInputs<'a> {
     clusters: &'a Clusters,
     groups: &'a ClusterMembers,
     refs: &'a [(ColumnRef, Survivorship)],
+    names: &'a [String],
     arrays_of: &'a [Vec<Option<&'a Interned>>],
     schema: &'a SchemaRef,
+    state: &'a StateInputs<'a>,
 }
 
 impl<'a> ChunkInputs<'a> {
-    /// The golden records of the clusters `clusters_of_job`, in cluster order.
-    fn chunk(&self, clusters_of_job: Range<usize>) -> Result<RecordBatch> {
+    /// The golden records of the clusters `clusters_of_job`, in cluster
+    /// order, and their rows of the identity state.
+    fn chunk(&self, clusters_of_job: Range<usize>) -> Result<(RecordBatch, RecordBatch)> {
         let size = clusters_of_job.len();
         let mut id_col = StringBuilder::with_capacity(size, size * 12);
         let mut count_col = Int64Builder::with_capacity(size);
         let mut sources_col = StringBuilder::new();
         let mut value_cols: Vec<StringBuilder> = self.refs.iter().map(|_| StringBuilder::new()).collect();
+        let mut kept = state::Rows::default();
         let mut candidates: Vec<Candidate> = Vec::new();
-        let mut counts: HashMap<&str, u32> = HashMap::new();
-        let mut source_names: Vec<&str> = Vec::new();
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        let mut per_source: Vec<Option<Stats>> = vec![None; self.records.sources.len()];
         let mut located: Vec<(usize, usize)> = Vec::new();
         for c in clusters_of_job {
             let rows = self.groups.of_cluster(c);
+            let customer = self.clusters.ids[c];
             id_col.append_value(&self.clusters.names[c]);
             count_col.append_value(rows.len() as i64);
             self.locate(rows, &mut located);
-            sources_col.append_value(self.source_names(&located, &mut source_names));
-            for (((_, rule), arrays), out) in self.refs.iter().zip(self.arrays_of).zip(value_cols.iter_mut()) {
-                self.candidates(arrays, &located, &mut candidates);
-                out.append_option(choose(&candidates, *rule, &mut counts));
+            sources_col.append_value(self.sources(&located, customer, &mut per_source, &mut kept));
+            for (k, (((column, rule), arrays), out)) in
+                self.refs.iter().zip(self.arrays_of).zip(value_cols.iter_mut()).enumerate()
+            {
+                self.candidates(arrays, &located, &mut candidates, &mut index);
+                out.append_option(choose(candidates.iter().map(|c| (c.value, c.stats)), *rule));
+                let name = &self.names[k];
+                for candidate in &candidates {
+                    let identifier = match column {
+                        ColumnRef::Identifier(kind) => Some(*kind),
+                        ColumnRef::Attribute(_) => None,
+                    };
+                    self.keep(&mut kept, customer, name, candidate, identifier, &located);
+                }
             }
         }
         let mut arrays: Vec<ArrayRef> = vec![
@@ -236,7 +292,7 @@ impl<'a> ChunkInputs<'a> {
             Arc::new(sources_col.finish()),
         ];
         arrays.extend(value_cols.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
-        Ok(RecordBatch::try_new(Arc::clone(self.schema), arrays)?)
+        Ok((RecordBatch::try_new(Arc::clone(self.schema), arrays)?, kept.finish()?))
     }
 
     /// Each of `rows` (record numbers) as its source and its row in that
@@ -251,12 +307,29 @@ impl<'a> ChunkInputs<'a> {
     }
 
     /// The names of the sources of the `located` records, sorted, joined by
-    /// commas (`names`: scratch space).
-    fn source_names(&self, located: &[(usize, usize)], names: &mut Vec<&'a str>) -> String {
-        names.clear();
-        for &(s, _) in located {
-            let name = self.records.sources[s].name.as_str();
-            if names.last() != Some(&name) && !names.contains(&name) {
+    /// commas; each source's records are kept as a row of the state
+    /// (`per_source`: scratch space).
+    fn sources(
+        &self,
+        located: &[(usize, usize)],
+        customer: u64,
+        per_source: &mut [Option<Stats>],
+        kept: &mut state::Rows,
+    ) -> String {
+        per_source.iter_mut().for_each(|s| *s = None);
+        for &(s, row) in located {
+            let source = &self.records.sources[s];
+            let one = Stats::of(source.updated(row), source.priority);
+            match &mut per_source[s] {
+                Some(stats) => stats.add(one),
+                None => per_source[s] = Some(one),
+            }
+        }
+        let mut names: Vec<&str> = Vec::new();
+        for (s, stats) in per_source.iter().enumerate() {
+            if let Some(stats) = stats {
+                let name = self.records.sources[s].name.as_str();
+                kept.push(customer, state::SOURCE_ROWS, name, *stats, None);
                 names.push(name);
             }
         }
@@ -264,54 +337,119 @@ impl<'a> ChunkInputs<'a> {
         names.join(",")
     }
 
-    /// Into `candidates`, the column's non-null values among the `located`
-    /// records (`arrays`: the column's array per source), each with its
-    /// source's `updated_at` (earliest when none) and priority.
+    /// Into `candidates`, the column's distinct non-null values among the
+    /// `located` records (`arrays`: the column's array per source), each
+    /// with what survivorship weighs of it: its records, their latest
+    /// `updated_at` (earliest when none) and source priority (`index`:
+    /// scratch space).
     fn candidates(
         &self,
         arrays: &[Option<&'a Interned>],
         located: &[(usize, usize)],
         candidates: &mut Vec<Candidate<'a>>,
+        index: &mut HashMap<&'a str, usize>,
     ) {
         candidates.clear();
+        index.clear();
         for &(s, row) in located {
-            let Some(value) = arrays[s].and_then(|column| column.get(row)) else {
+            let Some(column) = arrays[s] else {
+                continue;
+            };
+            let (Some(value), Some(rank)) = (column.get(row), column.rank(row)) else {
                 continue;
             };
             let source = &self.records.sources[s];
-            let updated = source.updated(row);
-            candidates.push(Candidate {
-                value,
-                updated,
-                priority: source.priority,
-            });
+            let one = Stats::of(source.updated(row), source.priority);
+            match index.get(value) {
+                Some(&i) => candidates[i].stats.add(one),
+                None => {
+                    index.insert(value, candidates.len());
+                    candidates.push(Candidate {
+                        value,
+                        rank,
+                        stats: one,
+                        first: (s, row),
+                    });
+                }
+            }
         }
+    }
+
+    /// Keeps one value of a column as a row of the identity state; for an
+    /// identifier (kind `identifier`), with what the value did and, if it
+    /// linked, what its guards count among the cluster's records.
+    fn keep(
+        &self,
+        kept: &mut state::Rows,
+        customer: u64,
+        column: &str,
+        candidate: &Candidate,
+        identifier: Option<usize>,
+        located: &[(usize, usize)],
+    ) {
+        let Some(k) = identifier else {
+            kept.push(customer, column, candidate.value, candidate.stats, None);
+            return;
+        };
+        let status = ValueStatus::from_u8(self.state.status[k][candidate.rank as usize]).unwrap_or(ValueStatus::Linked);
+        let (mut others, mut names): (Vec<String>, Vec<&str>) = (Vec::new(), Vec::new());
+        let counted = status == ValueStatus::Linked || status == ValueStatus::Split;
+        if counted && (!self.state.limits[k].is_empty() || self.state.split[k]) {
+            // The value's records in this cluster: all of them, if it linked.
+            for &(s, row) in located {
+                let source = &self.records.sources[s];
+                if source.identifiers[k].as_ref().and_then(|c| c.rank(row)) != Some(candidate.rank) {
+                    continue;
+                }
+                for &o in &self.state.limits[k] {
+                    let Some(column) = source.identifiers[o].as_ref() else {
+                        continue;
+                    };
+                    if let (Some(rank), Some(value)) = (column.rank(row), column.get(row))
+                        && self.state.status[o][rank as usize] != ValueStatus::Blocked as u8
+                    {
+                        others.push(format!("{}={value}", self.records.kinds[o]));
+                    }
+                }
+                if self.state.split[k]
+                    && let Some(name) = source.first_name(row)
+                {
+                    names.push(name);
+                }
+            }
+            others.sort_unstable();
+            others.dedup();
+            names.sort_unstable();
+            names.dedup();
+        }
+        let (s, row) = candidate.first;
+        let source = &self.records.sources[s];
+        let identifier = Identifier {
+            status,
+            others: &others,
+            names: &names,
+            record: (&source.name, source.record_id(row)),
+        };
+        kept.push(customer, column, candidate.value, candidate.stats, Some(identifier));
     }
 }
 
-fn choose<'a>(candidates: &[Candidate<'a>], rule: Survivorship, counts: &mut HashMap<&'a str, u32>) -> Option<&'a str> {
-    match candidates {
-        [] => return None,
-        [only] => return Some(only.value),
-        _ => {}
-    }
-    counts.clear();
-    for c in candidates {
-        *counts.entry(c.value).or_default() += 1;
-    }
-    let frequency = |c: &Candidate| counts[c.value];
-    // The best candidate is the maximum by the rule's key, then the value
-    // itself (descending) so that ties never depend on record order.
-    let best = candidates.iter().max_by(|x, y| {
+/// The value a survivorship rule picks among a column's values (each with
+/// what survivorship weighs of it among the customer's records): the
+/// maximum by the rule's key, then the value itself (descending), so that
+/// ties never depend on record order.
+pub fn choose<'a>(values: impl Iterator<Item = (&'a str, Stats)>, rule: Survivorship) -> Option<&'a str> {
+    let best = values.max_by(|(x, a), (y, b)| {
         let primary = match rule {
-            Survivorship::MostFrequent => frequency(x)
-                .cmp(&frequency(y))
-                .then(x.updated.cmp(&y.updated))
-                .then(y.priority.cmp(&x.priority)),
-            Survivorship::MostRecent => x.updated.cmp(&y.updated).then(frequency(x).cmp(&frequency(y))),
-            Survivorship::SourcePriority => y.priority.cmp(&x.priority).then(frequency(x).cmp(&frequency(y))),
+            Survivorship::MostFrequent => a
+                .records
+                .cmp(&b.records)
+                .then(a.updated.cmp(&b.updated))
+                .then(b.updated_priority.cmp(&a.updated_priority)),
+            Survivorship::MostRecent => a.updated.cmp(&b.updated).then(a.records.cmp(&b.records)),
+            Survivorship::SourcePriority => b.priority.cmp(&a.priority).then(a.records.cmp(&b.records)),
         };
-        primary.then(y.value.cmp(x.value))
+        primary.then(y.cmp(x))
     })?;
-    Some(best.value)
+    Some(best.0)
 }

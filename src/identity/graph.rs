@@ -69,6 +69,28 @@ impl GuardCounts {
     }
 }
 
+/// What a value of an identifier kind did in a run: linked its records
+/// (or was the only record's), was stopped by a guard, linked only within
+/// each first name, or was blocked. Kept with the run, so that new records
+/// can be linked to it later (`grow`): a stopped value stays stopped as
+/// records are added, a linked one may not stay linked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ValueStatus {
+    Linked = 0,
+    Stopped = 1,
+    Split = 2,
+    Blocked = 3,
+}
+
+impl ValueStatus {
+    pub fn from_u8(byte: u8) -> Option<ValueStatus> {
+        [Self::Linked, Self::Stopped, Self::Split, Self::Blocked]
+            .into_iter()
+            .find(|s| *s as u8 == byte)
+    }
+}
+
 /// A root's entry in `Graph::link`: this bit, and the cluster's size.
 const ROOT: u32 = 1 << 31;
 
@@ -86,6 +108,9 @@ pub struct Graph {
     /// The comparison levels of probabilistic links (their `Edge::value`).
     pub descriptions: Vec<String>,
     pub guards: GuardCounts,
+    /// Per identifier kind (`Records::kinds` order), per value rank, what
+    /// the value did (`ValueStatus` as a byte).
+    pub status: Vec<Vec<u8>>,
 }
 
 impl Graph {
@@ -99,6 +124,7 @@ impl Graph {
             rules,
             descriptions: Vec::new(),
             guards: GuardCounts::default(),
+            status: Vec::new(),
         }
     }
 
@@ -120,7 +146,9 @@ impl Graph {
 
     /// Bytes held by the union-find and the links' buffer.
     pub fn memory_size(&self) -> usize {
-        self.link.capacity() * size_of::<u32>() + self.edges.memory_size()
+        self.link.capacity() * size_of::<u32>()
+            + self.edges.memory_size()
+            + self.status.iter().map(Vec::capacity).sum::<usize>()
     }
 
     /// Frees the union-find once the clusters are numbered (`ids`); the
@@ -230,28 +258,14 @@ fn split_by_first_name(group: &[(u32, u32)], records: &Records) -> Option<Vec<Ve
     let mut names: Vec<&str> = group
         .iter()
         .filter_map(|&(_, r)| name_of(r))
-        .filter(|n| n.chars().nth(1).is_some())
+        .filter(|n| full_first_name(n))
         .collect();
     names.sort_unstable();
     names.dedup();
     if names.len() < 2 {
         return None;
     }
-    // Names that agree, transitively (Bill ~ William ~ Willaim), share a person.
-    let mut person: Vec<usize> = (0..names.len()).collect();
-    for i in 0..names.len() {
-        for j in i + 1..names.len() {
-            if person[i] != person[j] && same_given_name(names[i], names[j]) {
-                let (pi, pj) = (person[i], person[j]);
-                for p in person.iter_mut().filter(|p| **p == pj) {
-                    *p = pi;
-                }
-            }
-        }
-    }
-    let mut people: Vec<usize> = person.clone();
-    people.sort_unstable();
-    people.dedup();
+    let (person, people) = people_of(&names);
     if people.len() < 2 {
         return None;
     }
@@ -261,7 +275,7 @@ fn split_by_first_name(group: &[(u32, u32)], records: &Records) -> Option<Vec<Ve
         let Some(name) = name_of(r) else {
             continue;
         };
-        let found = if name.chars().nth(1).is_some() {
+        let found = if full_first_name(name) {
             names.binary_search(&name).ok().map(|i| person[i])
         } else {
             // An initial: the one person whose names start with it.
@@ -280,14 +294,41 @@ fn split_by_first_name(group: &[(u32, u32)], records: &Records) -> Option<Vec<Ve
     Some(split)
 }
 
+/// Per name (sorted, distinct, two letters or more), the person it stands
+/// for, and the people: names that agree, transitively (Bill ~ William ~
+/// Willaim), share a person.
+pub(super) fn people_of(names: &[&str]) -> (Vec<usize>, Vec<usize>) {
+    let mut person: Vec<usize> = (0..names.len()).collect();
+    for i in 0..names.len() {
+        for j in i + 1..names.len() {
+            if person[i] != person[j] && same_given_name(names[i], names[j]) {
+                let (pi, pj) = (person[i], person[j]);
+                for p in person.iter_mut().filter(|p| **p == pj) {
+                    *p = pi;
+                }
+            }
+        }
+    }
+    let mut people: Vec<usize> = person.clone();
+    people.sort_unstable();
+    people.dedup();
+    (person, people)
+}
+
+/// Whether a first name counts for `split_by_first_name`: an initial does
+/// not (it joins the one person whose names start with it).
+pub(super) fn full_first_name(name: &str) -> bool {
+    name.chars().nth(1).is_some()
+}
+
 /// The values of one identifier kind that never link.
-struct Blocker {
+pub(super) struct Blocker {
     patterns: RegexSet,
     listed: Vec<String>,
 }
 
 impl Blocker {
-    fn new(config: &IdentityConfig, kind: &str) -> Result<Blocker> {
+    pub(super) fn new(config: &IdentityConfig, kind: &str) -> Result<Blocker> {
         let mut patterns: Vec<String> = Vec::new();
         if config.default_blocked.unwrap_or(true) {
             patterns.extend(DEFAULT_BLOCKED.iter().map(|p| p.to_string()));
@@ -305,7 +346,7 @@ impl Blocker {
         })
     }
 
-    fn blocks(&self, value: &str) -> bool {
+    pub(super) fn blocks(&self, value: &str) -> bool {
         self.patterns.is_match(value) || self.listed.iter().any(|b| b == value)
     }
 }
@@ -439,20 +480,27 @@ impl<'a> Linker<'a> {
         // Buffers reused from value to value.
         let mut seen: Vec<u32> = Vec::new();
         let mut members: Vec<u32> = Vec::new();
+        let mut status = vec![ValueStatus::Linked as u8; self.records.values[guards.k].len()];
         for group in postings.chunk_by(|x, y| x.0 == y.0) {
-            if self.blocked[guards.k][group[0].0 as usize] {
+            let rank = group[0].0 as usize;
+            if self.blocked[guards.k][rank] {
                 blocked_records += group.len() as u64;
                 blocked_values += 1;
+                status[rank] = ValueStatus::Blocked as u8;
                 continue;
             }
             if group.len() < 2 {
                 continue;
             }
             if self.guard_stops(graph, group, guards, &mut seen) {
+                status[rank] = ValueStatus::Stopped as u8;
                 continue;
             }
-            self.link_group(graph, group, guards, &mut members);
+            if self.link_group(graph, group, guards, &mut members) {
+                status[rank] = ValueStatus::Split as u8;
+            }
         }
+        graph.status.push(status);
         if blocked_records > 0 {
             graph
                 .guards
@@ -489,8 +537,8 @@ impl<'a> Linker<'a> {
 
     /// Links the records of one value: all of them, or, when the kind splits
     /// by first name and their names clearly differ, each person's records
-    /// apart, counting the split (`members` is a buffer).
-    fn link_group(&self, graph: &mut Graph, group: &[(u32, u32)], guards: &KindGuards, members: &mut Vec<u32>) {
+    /// apart, counting the split (`members` is a buffer). True if split.
+    fn link_group(&self, graph: &mut Graph, group: &[(u32, u32)], guards: &KindGuards, members: &mut Vec<u32>) -> bool {
         let (k, kind) = (guards.k, guards.kind);
         let (records, link_type, max_cluster) = (self.records, self.link_type, self.max_cluster);
         let people = if guards.settings.split_by_first_name {
@@ -503,12 +551,14 @@ impl<'a> Linker<'a> {
                 members.clear();
                 members.extend(group.iter().map(|(_, r)| *r));
                 graph.link_value(members, records, link_type, k, kind, max_cluster);
+                false
             }
             Some(people) => {
                 *graph.guards.split_by_first_name.entry(kind.clone()).or_default() += 1;
                 for person in people {
                     graph.link_value(&person, records, link_type, k, kind, max_cluster);
                 }
+                true
             }
         }
     }

@@ -23,6 +23,10 @@ use crate::project::TableSpec;
 use crate::project::identity::IdentityConfig;
 use crate::storage::StateStore;
 
+/// Why a run runs when only the sources' files changed since the last: the
+/// one case a run may grow the last instead of resolving everything.
+pub const FILES_CHANGED: &str = "source files changed";
+
 /// Where the inputs of the last committed run are kept in the state folder.
 const INPUTS: &str = "identity/inputs.json";
 
@@ -57,6 +61,13 @@ pub struct Inputs {
     /// Per source, the records the run read (filled in once it has).
     #[serde(default)]
     pub records: BTreeMap<String, u64>,
+    /// Whether the run refused a link past `max_cluster_size` (a later run
+    /// can then not grow it: refusals depend on the order of links).
+    #[serde(default)]
+    pub refused: bool,
+    /// Per source, the tables its SQL reads (as listed, not kept).
+    #[serde(skip)]
+    pub tables: BTreeMap<String, Vec<String>>,
 }
 
 /// How close to the listing a file's last change makes it suspect: a
@@ -105,12 +116,16 @@ pub async fn list(
     let listed_at = chrono::Utc::now().to_rfc3339();
     let kinds = config.kinds();
     let mut sources = BTreeMap::new();
+    let mut tables_of = BTreeMap::new();
     for (name, source) in &config.sources {
         let read = match ctx.sql(&records::source_sql(name, source, config, &kinds)).await {
             Ok(frame) => tables_read(frame.logical_plan())?,
             // Said by the run itself, with the key to blame.
             Err(_) => None,
         };
+        if let Some(read) = &read {
+            tables_of.insert(name.clone(), read.clone());
+        }
         let mut files = Some(Vec::new());
         for table in read.iter().flatten() {
             let Some(spec) = tables.iter().find(|t| &t.name == table) else {
@@ -135,6 +150,8 @@ pub async fn list(
         sources,
         listed_at,
         records: BTreeMap::new(),
+        refused: false,
+        tables: tables_of,
     })
 }
 
@@ -230,7 +247,7 @@ pub fn why_run(last: Option<&Inputs>, now: &Inputs, current: Option<&str>) -> Op
     } else if now.sources.values().any(Option::is_none) {
         Some("a source reads what cannot be listed")
     } else if last.sources != now.sources {
-        Some("source files changed")
+        Some(FILES_CHANGED)
     } else if last.sources.keys().any(|source| changed_near(last, source)) {
         Some("files changed just before the last run listed them")
     } else {
@@ -241,7 +258,7 @@ pub fn why_run(last: Option<&Inputs>, now: &Inputs, current: Option<&str>) -> Op
 /// Whether a file of `source` the last run read had changed so shortly
 /// before it was listed that a rewrite of the same size could carry the
 /// same stamp (or either time cannot be read).
-fn changed_near(last: &Inputs, source: &str) -> bool {
+pub fn changed_near(last: &Inputs, source: &str) -> bool {
     let time = |text: &str| chrono::DateTime::parse_from_rfc3339(text).ok();
     let Some(listed) = time(&last.listed_at) else {
         return true;
@@ -278,7 +295,7 @@ pub fn compare(last: Option<&Inputs>, now: &Inputs) -> Vec<SourceRead> {
 }
 
 /// The files new, rewritten and deleted between two listings in path order.
-fn changes(before: &[FileStamp], now: &[FileStamp]) -> FileChanges {
+pub fn changes(before: &[FileStamp], now: &[FileStamp]) -> FileChanges {
     let by_path: BTreeMap<&str, &FileStamp> = before.iter().map(|f| (f.path.as_str(), f)).collect();
     let mut changes = FileChanges::default();
     for file in now {
@@ -313,6 +330,8 @@ mod tests {
             sources: BTreeMap::from([("crm".to_string(), files)]),
             listed_at: "2026-12-06T01:00:00+00:00".into(),
             records: BTreeMap::from([("crm".to_string(), 7)]),
+            refused: false,
+            tables: BTreeMap::new(),
         }
     }
 

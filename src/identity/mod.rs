@@ -23,12 +23,15 @@ pub mod explain;
 mod given_names;
 pub mod golden;
 pub mod graph;
+pub mod grow;
+mod incremental;
 pub mod ids;
 pub mod inputs;
 pub mod outputs;
 mod parallel;
 pub mod probabilistic;
 pub mod records;
+pub mod state;
 mod tables;
 pub mod texts;
 
@@ -72,6 +75,9 @@ pub struct Summary {
     pub read: Vec<inputs::SourceRead>,
     /// Why the run ran rather than let the committed run stand.
     pub why: String,
+    /// The committed run this one grew by the new files' records alone
+    /// (`None`: every record was read and resolved).
+    pub grew: Option<String>,
     /// The most the run held at once as counted against `--memory-limit`,
     /// in bytes, and the process's peak resident memory (where the system
     /// tells it), in bytes.
@@ -203,6 +209,15 @@ async fn resolve_if_changed(
             elapsed: Duration::ZERO,
         });
     };
+    let mut why = why.to_string();
+    if why == inputs::FILES_CHANGED
+        && let (Some(last), Some(current)) = (&last, &current)
+    {
+        match grow(ctx, config, at, state, (last, &now), current, step).await? {
+            Ok(summary) => return Ok(Resolved::Ran(Box::new(Summary { read, ..*summary }))),
+            Err(reason) => why = format!("{reason}; every record is resolved again"),
+        }
+    }
     log::info!("resolving: {why}");
     let (summary, run_id) = run(ctx, config, at, state, options.train, step).await?;
     // The model's part of the settings as this run left it (it may have
@@ -211,6 +226,8 @@ async fn resolve_if_changed(
         run: run_id,
         settings: settings(),
         records: summary.records.iter().cloned().collect(),
+        refused: !summary.guards.max_cluster_size.is_empty()
+            || summary.probabilistic.as_ref().is_some_and(|p| p.refused_size > 0),
         ..now
     };
     // The run is committed: a record that cannot be kept only means the
@@ -218,10 +235,75 @@ async fn resolve_if_changed(
     if let Err(e) = inputs::keep(state, &kept).await {
         log::warn!("the run is committed, but what it read could not be recorded ({e}); the next run reads everything");
     }
-    Ok(Resolved::Ran(Box::new(Summary {
-        read,
-        why: why.to_string(),
-        ..summary
+    Ok(Resolved::Ran(Box::new(Summary { read, why, ..summary })))
+}
+
+/// Grows the committed run `current` by the records of the sources' new
+/// files (`incremental`) and commits it, unless the result could differ
+/// from a full run's: then the answer is why (`Err`), and nothing is written
+/// that a later run would read.
+async fn grow(
+    ctx: &SessionContext,
+    config: &IdentityConfig,
+    at: Locations<'_>,
+    state: &StateStore,
+    (last, now): (&inputs::Inputs, &inputs::Inputs),
+    current: &str,
+    step: &dyn Fn(&str),
+) -> Result<std::result::Result<Box<Summary>, String>> {
+    let plan = match incremental::plan(config, last, now) {
+        Ok(plan) => plan,
+        Err(why) => return Ok(Err(why)),
+    };
+    let mut budget = budget::Budget::new(ctx);
+    let (highest, merges) = highest_given(ctx, state).await?;
+    let place = incremental::Place {
+        output: at.output,
+        config_file: at.config_file,
+        tables: at.tables,
+        current,
+        highest,
+        merges,
+    };
+    let grown = match incremental::grow_run(ctx, config, &plan, place, &mut budget, step).await? {
+        incremental::Growing::Grown(grown) => grown,
+        incremental::Growing::Declined(why) => return Ok(Err(why)),
+    };
+    state.put(HIGHEST_ID, grown.highest.to_string().into()).await?;
+    outputs::commit(&StateStore::at(at.output.clone(), &ctx.runtime_env())?, &grown.run).await?;
+    step("written");
+    let mut records = last.records.clone();
+    for (source, n) in &grown.records {
+        *records.entry(source.clone()).or_default() += n;
+    }
+    let kept = inputs::Inputs {
+        run: grown.run.clone(),
+        records: records.clone(),
+        refused: false,
+        ..now.clone()
+    };
+    if let Err(e) = inputs::keep(state, &kept).await {
+        log::warn!("the run is committed, but what it read could not be recorded ({e}); the next run reads everything");
+    }
+    Ok(Ok(Box::new(Summary {
+        records: records.into_iter().collect(),
+        link_type: config.link_type(),
+        links: grown.links,
+        customers: grown.customers,
+        multi_record_customers: grown.multi_record_customers,
+        largest: grown.largest,
+        guards: GuardCounts::default(),
+        new_ids: grown.new_ids,
+        merged: 0,
+        split: 0,
+        touched: grown.touched,
+        gone: 0,
+        probabilistic: None,
+        read: Vec::new(),
+        why: format!("only new files, read and linked into run {}", grown.grew),
+        grew: Some(grown.grew),
+        memory: (budget.peak(), status_kilobytes("VmHWM:").map(|kb| kb * 1024)),
+        elapsed: Duration::ZERO,
     })))
 }
 
@@ -245,7 +327,7 @@ async fn run(
     let run = outputs::run_id(now);
 
     step("building golden records");
-    write_golden(ctx, at.output, &run, &records, &clusters, config, &mut budget).await?;
+    write_golden(ctx, at.output, &run, &records, &graph, &clusters, config, &mut budget).await?;
 
     step("writing the identity tables");
     // Writing needs record ids and identifier values only.
@@ -304,21 +386,53 @@ async fn give_ids(
 }
 
 /// Writes the golden records of `run`, built wave by wave as the writer
-/// takes them, each wave counted.
+/// takes them, each wave counted, and beside them the identity state
+/// (`state`) from the same pass: on a thread of its own where the runtime
+/// has several, a wave or two behind; else held until the golden records
+/// are written.
+#[allow(clippy::too_many_arguments)]
 async fn write_golden(
     ctx: &SessionContext,
     output: &Url,
     run: &str,
     records: &records::Records,
+    graph: &graph::Graph,
     clusters: &ids::Clusters,
     config: &IdentityConfig,
     budget: &mut budget::Budget,
 ) -> Result<()> {
-    let golden = golden::build(records, clusters, config);
+    let golden = golden::build(records, graph, clusters, config);
     budget.set("the golden records", golden.memory_size())?;
     let schema = golden.schema();
-    let waves = golden.batches(|bytes| budget.set("a wave of golden records", bytes));
-    outputs::write(ctx, output, run, outputs::CUSTOMERS, schema, waves).await?;
+    let held = |bytes| budget.set("a wave of golden records", bytes);
+    let handle = tokio::runtime::Handle::current();
+    if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+        let mut kept = Vec::new();
+        let waves = golden.batches(held, |batch| {
+            kept.push(batch);
+            Ok(())
+        });
+        outputs::write(ctx, output, run, outputs::CUSTOMERS, schema, waves).await?;
+        outputs::write(ctx, output, run, state::VALUES, state::schema(), kept.into_iter().map(Ok)).await?;
+    } else {
+        let (send, receive) = std::sync::mpsc::sync_channel::<RecordBatch>(2);
+        let keep = move |batch| {
+            send.send(batch)
+                .map_err(|_| Error::Usage("the identity state's writer stopped".into()))
+        };
+        let waves = golden.batches(held, keep);
+        let kept = receive.into_iter().map(Ok);
+        tokio::task::block_in_place(|| {
+            std::thread::scope(|scope| {
+                let beside = scope.spawn(|| {
+                    handle.block_on(outputs::write(ctx, output, run, state::VALUES, state::schema(), kept))
+                });
+                let here = handle.block_on(outputs::write(ctx, output, run, outputs::CUSTOMERS, schema, waves));
+                let beside = beside.join().expect("the state writer does not panic");
+                beside.and(here)
+            })
+        })?;
+    }
     budget.set("a wave of golden records", 0)?;
     budget.set("the golden records", 0)
 }
@@ -375,6 +489,30 @@ async fn previous(
     records: &records::Records,
     state: &StateStore,
 ) -> Result<(Previous, Vec<RecordBatch>)> {
+    let (highest, merges) = highest_given(ctx, state).await?;
+    let mut previous = Previous::none(records.len);
+    previous.highest = highest;
+    // Batch by batch: 26M previous links need not be in memory at once.
+    let mut links = ctx
+        .sql(&format!(
+            "SELECT source, record_id, customer_id FROM {}",
+            outputs::LINKS
+        ))
+        .await?
+        .execute_stream()
+        .await?;
+    while let Some(batch) = links.next().await {
+        let batch = batch?;
+        let [s, r, c] = [utf8(batch.column(0))?, utf8(batch.column(1))?, utf8(batch.column(2))?];
+        let (s, r, c) = (s.as_string::<i32>(), r.as_string::<i32>(), c.as_string::<i32>());
+        previous.add_links(records, (0..s.len()).map(|i| (s.value(i), r.value(i), c.value(i))))?;
+    }
+    Ok((previous, merges))
+}
+
+/// The highest customer id ever given (kept in the state location, and in
+/// the merge log), and the merge log.
+async fn highest_given(ctx: &SessionContext, state: &StateStore) -> Result<(u64, Vec<RecordBatch>)> {
     let merges = ctx
         .sql(&format!("SELECT * FROM {}", outputs::MERGES))
         .await?
@@ -395,24 +533,7 @@ async fn previous(
         .await?
         .and_then(|bytes| std::str::from_utf8(&bytes).ok()?.trim().parse::<u64>().ok())
         .unwrap_or(0);
-    let mut previous = Previous::none(records.len);
-    previous.highest = logged.max(stored);
-    // Batch by batch: 26M previous links need not be in memory at once.
-    let mut links = ctx
-        .sql(&format!(
-            "SELECT source, record_id, customer_id FROM {}",
-            outputs::LINKS
-        ))
-        .await?
-        .execute_stream()
-        .await?;
-    while let Some(batch) = links.next().await {
-        let batch = batch?;
-        let [s, r, c] = [utf8(batch.column(0))?, utf8(batch.column(1))?, utf8(batch.column(2))?];
-        let (s, r, c) = (s.as_string::<i32>(), r.as_string::<i32>(), c.as_string::<i32>());
-        previous.add_links(records, (0..s.len()).map(|i| (s.value(i), r.value(i), c.value(i))))?;
-    }
-    Ok((previous, merges))
+    Ok((logged.max(stored), merges))
 }
 
 /// A text column as Utf8, whichever string type the scan produced.
@@ -447,6 +568,7 @@ fn summarize(
         probabilistic,
         read: Vec::new(),
         why: String::new(),
+        grew: None,
         memory: (0, None),
         elapsed: Duration::ZERO,
     }

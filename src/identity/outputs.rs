@@ -69,32 +69,94 @@ pub fn run_location(output: &Url, name: &str, run: Option<&str>) -> Url {
 /// Each table's file before runs were committed as a set.
 const LEGACY_FILE: &str = "data.parquet";
 
+/// The tables a run that grows the last one (`grow`) adds a file to, so
+/// that each is the files of a chain of runs; the others each run writes
+/// whole.
+pub const CHAINED: &[&str] = &[LINKS, EDGES, super::state::VALUES];
+
+/// The folder of the files naming each run's chain.
+const CHAINS: &str = "identity/chains/";
+
+/// The runs whose files make up the chained tables of `run`, oldest first:
+/// the run itself unless it grew an earlier one.
+pub async fn chain(store: &StateStore, run: &str) -> Result<Vec<String>> {
+    Ok(match store.get(&format!("{CHAINS}{run}")).await? {
+        Some(bytes) => std::str::from_utf8(&bytes)
+            .unwrap_or_default()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect(),
+        None => vec![run.to_string()],
+    })
+}
+
+/// Records the chain of `run` (before it is committed).
+pub async fn write_chain(store: &StateStore, run: &str, chain: &[String]) -> Result<()> {
+    store.put(&format!("{CHAINS}{run}"), chain.join("\n").into()).await
+}
+
+/// The files of one identity table in `run` (the committed run, `None`
+/// before any), oldest first.
+pub async fn run_locations(store: &StateStore, output: &Url, name: &str, run: Option<&str>) -> Result<Vec<Url>> {
+    let runs = match run {
+        Some(run) if CHAINED.contains(&name) => chain(store, run).await?,
+        _ => return Ok(vec![run_location(output, name, run)]),
+    };
+    Ok(runs.iter().map(|r| run_location(output, name, Some(r))).collect())
+}
+
 /// Makes `run` the current set of identity tables, then removes the files
 /// of the tables' folders but this run's and the one it replaces (which
-/// queries planned before the commit may still be reading): older runs and
-/// runs that never committed. Nothing after the commit fails the run.
+/// queries planned before the commit may still be reading), with the runs
+/// of their chains: older runs and runs that never committed. Nothing
+/// after the commit fails the run.
 pub async fn commit(store: &StateStore, run: &str) -> Result<()> {
     let replaced = current_run(store).await?;
     store.put(CURRENT, run.to_string().into()).await?;
-    let keep = [Some(file_name(run)), replaced.as_deref().map(file_name)];
-    for name in NAMES {
-        let folder = format!("identity/{name}/");
-        let files = match store.list(&folder).await {
-            Ok(files) => files,
+    let mut kept_runs = vec![run.to_string()];
+    kept_runs.extend(replaced.clone());
+    let mut chained = Vec::new();
+    for r in &kept_runs {
+        match chain(store, r).await {
+            Ok(runs) => chained.extend(runs),
+            // Unsure what the chain holds: nothing chained is removed.
             Err(e) => {
-                log::warn!("could not list {folder} to remove old identity files: {e}");
-                continue;
-            }
-        };
-        for file in files {
-            if !keep.iter().flatten().any(|k| *k == file)
-                && let Err(e) = store.delete(&format!("{folder}{file}")).await
-            {
-                log::warn!("could not remove the old identity file {folder}{file}: {e}");
+                log::warn!("could not read the chain of run {r} to remove old identity files: {e}");
+                return Ok(());
             }
         }
     }
+    for name in NAMES.iter().chain([&super::state::VALUES]) {
+        let keep: Vec<String> = if CHAINED.contains(name) {
+            chained.iter().map(|r| file_name(r)).collect()
+        } else {
+            kept_runs.iter().map(|r| file_name(r)).collect()
+        };
+        remove_but(store, &format!("identity/{name}/"), &keep).await;
+    }
+    remove_but(store, CHAINS, &kept_runs).await;
     Ok(())
+}
+
+/// Removes the files of `folder` but those named `keep`, warning of those
+/// that cannot be.
+async fn remove_but(store: &StateStore, folder: &str, keep: &[String]) {
+    let files = match store.list(folder).await {
+        Ok(files) => files,
+        Err(e) => {
+            log::warn!("could not list {folder} to remove old identity files: {e}");
+            return;
+        }
+    };
+    for file in files {
+        if !keep.contains(&file)
+            && let Err(e) = store.delete(&format!("{folder}{file}")).await
+        {
+            log::warn!("could not remove the old identity file {folder}{file}: {e}");
+        }
+    }
 }
 
 /// The folder of one identity table.
@@ -350,6 +412,18 @@ pub async fn write(
     schema: SchemaRef,
     batches: impl Iterator<Item = Result<RecordBatch>>,
 ) -> Result<()> {
+    write_stream(ctx, output, run, name, schema, futures::stream::iter(batches)).await
+}
+
+/// Like `write`, the batches coming as a stream.
+pub async fn write_stream(
+    ctx: &SessionContext,
+    output: &Url,
+    run: &str,
+    name: &str,
+    schema: SchemaRef,
+    batches: impl futures::Stream<Item = Result<RecordBatch>> + Unpin,
+) -> Result<()> {
     let url = folder(output, name)
         .join(&file_name(run))
         .expect("a file name joins a folder URL");
@@ -360,7 +434,7 @@ pub async fn write(
     };
     ResultWriter::open(&spec, ctx)
         .await?
-        .write_batches(schema, futures::stream::iter(batches))
+        .write_batches(schema, batches)
         .await?;
     Ok(())
 }

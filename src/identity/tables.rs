@@ -18,7 +18,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use url::Url;
 
 use super::{golden, outputs};
-use crate::catalog::parquet_table;
+use crate::catalog::parquet_files;
 use crate::error::Result;
 use crate::project::IdentityConfig;
 use crate::storage::StateStore;
@@ -84,8 +84,10 @@ impl TableProvider for IdentityTable {
         let started = state.execution_props().query_execution_start_time;
         let store = StateStore::at(self.output.clone(), state.runtime_env()).map_err(DataFusionError::from)?;
         let run = self.pins.run(&store, started).await.map_err(DataFusionError::from)?;
-        let url = outputs::run_location(&self.output, self.name, run.as_deref());
-        parquet_table(&url, Arc::clone(&self.schema))?
+        let urls = outputs::run_locations(&store, &self.output, self.name, run.as_deref())
+            .await
+            .map_err(DataFusionError::from)?;
+        parquet_files(&urls, Arc::clone(&self.schema))?
             .scan(state, projection, filters, limit)
             .await
     }

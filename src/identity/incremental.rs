@@ -1,0 +1,686 @@
+//! A run that grows the committed one: only the sources' new files are
+//! read, their records placed by `grow` against what the committed run
+//! kept of the values they carry (`state`), and only the customers they
+//! touch get new golden records. The links, edges and state of the run are
+//! the committed run's files and one more (`outputs::CHAINED`); the
+//! customers table is written whole (the untouched rows copied).
+//!
+//! Phases: `plan` (may the run grow at all: the same settings, files only
+//! added, each source reading its own table), reading the new records,
+//! looking up their values in the state, `grow`, reading the touched
+//! customers' rows, new golden records, writing. Whenever the result might
+//! differ from a full run's, the answer is why, and a full run follows.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Float64Builder, Int64Builder, RecordBatch, StringBuilder,
+};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
+use futures::StreamExt;
+use url::Url;
+
+use super::budget::Budget;
+use super::golden;
+use super::graph::ValueStatus;
+use super::grow::{self, Before, End, Growth, Home, Known, Outcome};
+use super::ids::format_id;
+use super::inputs::{self, FileStamp, Inputs};
+use super::outputs;
+use super::probabilistic::profiles::parse_date;
+use super::records::{self, Records, attribute_index};
+use super::state::{self, Row, Stats};
+use crate::catalog::parquet_table;
+use crate::error::{Error, Result};
+use crate::project::TableSpec;
+use crate::project::identity::IdentityConfig;
+use crate::storage::StateStore;
+
+/// Runs grown one after another before the next run resolves everything,
+/// which writes each chained table as one file again.
+pub const MAX_CHAIN: usize = 30;
+
+/// What a growing run reads: per table, its new files.
+#[derive(Debug)]
+pub struct Plan {
+    pub new_files: BTreeMap<String, Vec<FileStamp>>,
+}
+
+/// Whether the committed run (`last`) can be grown from what the sources
+/// hold `now`: only new files, each source reading its own table; else why not.
+pub fn plan(config: &IdentityConfig, last: &Inputs, now: &Inputs) -> std::result::Result<Plan, String> {
+    if last.refused {
+        return Err("the last run refused links past max_cluster_size, whose outcome depends on the order of links".into());
+    }
+    let mut new_files: BTreeMap<String, Vec<FileStamp>> = BTreeMap::new();
+    for (name, source) in &config.sources {
+        let table = source.table(name);
+        match now.tables.get(name) {
+            Some(read) if read.len() == 1 && read[0] == table => {}
+            _ => return Err(format!("source `{name}` reads more than its own table")),
+        }
+        let (Some(Some(before)), Some(Some(files))) = (last.sources.get(name), now.sources.get(name)) else {
+            return Err(format!("source `{name}` reads what cannot be listed"));
+        };
+        let changes = inputs::changes(before, files);
+        if changes.changed > 0 {
+            return Err(format!("source `{name}`: {} of its files rewritten in place", changes.changed));
+        }
+        if changes.deleted > 0 {
+            return Err(format!("source `{name}`: {} of its files deleted", changes.deleted));
+        }
+        if inputs::changed_near(last, name) {
+            return Err(format!("source `{name}`: files changed just before the last run listed them"));
+        }
+        let known: HashSet<&str> = before.iter().map(|f| f.path.as_str()).collect();
+        let new: Vec<FileStamp> = files.iter().filter(|f| !known.contains(f.path.as_str())).cloned().collect();
+        new_files.entry(table.to_string()).or_insert(new);
+    }
+    Ok(Plan { new_files })
+}
+
+/// What a grown run did, for its summary.
+#[derive(Debug)]
+pub struct Grown {
+    pub run: String,
+    /// The run it grew.
+    pub grew: String,
+    /// Per source, the new records read.
+    pub records: Vec<(String, u64)>,
+    /// Links the new records made, per rule.
+    pub links: Vec<(String, u64)>,
+    pub customers: u64,
+    pub multi_record_customers: u64,
+    pub largest: u64,
+    pub new_ids: u64,
+    pub touched: u64,
+    /// The highest customer id given once the run is committed.
+    pub highest: u64,
+}
+
+pub enum Growing {
+    Grown(Grown),
+    /// Why the run could not grow the committed one.
+    Declined(String),
+}
+
+/// Where a growing run finds things.
+pub struct Place<'a> {
+    pub output: &'a Url,
+    pub config_file: &'a std::path::Path,
+    pub tables: &'a [TableSpec],
+    pub current: &'a str,
+    /// The highest customer id ever given, and the merge log.
+    pub highest: u64,
+    pub merges: Vec<RecordBatch>,
+}
+
+/// Grows the committed run by the new files of `plan`: writes the run's
+/// files (not committed: the caller commits), or says why it cannot.
+pub async fn grow_run(
+    ctx: &SessionContext,
+    config: &IdentityConfig,
+    plan: &Plan,
+    at: Place<'_>,
+    budget: &mut Budget,
+    step: &dyn Fn(&str),
+) -> Result<Growing> {
+    let store = StateStore::at(at.output.clone(), &ctx.runtime_env())?;
+    let chain = outputs::chain(&store, at.current).await?;
+    if chain.len() >= MAX_CHAIN {
+        return Ok(Growing::Declined(format!(
+            "{} runs grew the last full one; resolving everything writes their files as one",
+            chain.len() - 1
+        )));
+    }
+    let state_files: Vec<Url> = chain
+        .iter()
+        .rev()
+        .map(|r| outputs::run_location(at.output, state::VALUES, Some(r)))
+        .collect();
+    if !exists(&store, &format!("identity/{}/run-{}.parquet", state::VALUES, chain[0])).await? {
+        return Ok(Growing::Declined("the committed run kept no identity state (an earlier version made it)".into()));
+    }
+
+    step("reading the new files");
+    let new = read_new(ctx, config, plan, &at, budget).await?;
+    step("looking up the new records' values");
+    let keys = identifier_keys(&new);
+    let found = read_state(ctx, &state_files, |_, column, value| {
+        keys.get(column).is_some_and(|values| values.contains(value))
+    })
+    .await?;
+    let values = known_values(&found);
+    let before = Before {
+        values: &values,
+        sizes: &HashMap::new(),
+        refused: false,
+    };
+    let growth = match grow::grow(&new, config, &before)? {
+        Outcome::Grown(growth) => growth,
+        Outcome::Resolve(why) => return Ok(Growing::Declined(why)),
+    };
+    step("reading the touched customers");
+    let touched: HashSet<u64> = growth
+        .homes
+        .iter()
+        .filter_map(|h| match h {
+            Home::Customer(c) => Some(*c),
+            Home::New(_) => None,
+        })
+        .collect();
+    let rows = read_state(ctx, &state_files, |customer, _, _| touched.contains(&customer)).await?;
+    let mut customers = by_customer(rows);
+    if let Some(why) = too_large(&customers, &growth, config.max_cluster_size()) {
+        return Ok(Growing::Declined(why));
+    }
+    let ids: Vec<u64> = (0..u64::from(growth.new_customers)).map(|n| at.highest + 1 + n).collect();
+    let home_id = |home: Home| match home {
+        Home::Customer(c) => c,
+        Home::New(n) => ids[n as usize],
+    };
+    let changed = add_new_records(&new, config, &growth, &home_id, &mut customers);
+
+    step("writing the identity tables");
+    let run = outputs::run_id(chrono::Utc::now());
+    let golden_rows = golden_batch(config, &customers)?;
+    let counts = write_customers(ctx, at.output, &run, config, &customers, golden_rows).await?;
+    let links = write_links(ctx, at.output, &run, &new, &growth, &home_id, &found).await?;
+    write_state(ctx, at.output, &run, &customers, &changed).await?;
+    outputs::write(
+        ctx,
+        at.output,
+        &run,
+        outputs::MERGES,
+        outputs::merges_schema(),
+        at.merges.into_iter().map(Ok),
+    )
+    .await?;
+    let mut runs = chain.clone();
+    runs.push(run.clone());
+    outputs::write_chain(&store, &run, &runs).await?;
+    Ok(Growing::Grown(Grown {
+        grew: at.current.to_string(),
+        records: new.sources.iter().map(|s| (s.name.clone(), s.len as u64)).collect(),
+        links,
+        customers: counts.0,
+        multi_record_customers: counts.1,
+        largest: counts.2,
+        new_ids: ids.len() as u64,
+        touched: touched.len() as u64 + ids.len() as u64,
+        highest: ids.last().copied().unwrap_or(at.highest),
+        run,
+    }))
+}
+
+async fn exists(store: &StateStore, path: &str) -> Result<bool> {
+    let folder = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+    let name = &path[folder.len()..];
+    Ok(store.list(folder).await?.iter().any(|f| f == name))
+}
+
+/// The new files' records: each source's table restricted to its new files
+/// in a session of its own, read as a full run reads a source.
+async fn read_new(
+    ctx: &SessionContext,
+    config: &IdentityConfig,
+    plan: &Plan,
+    at: &Place<'_>,
+    budget: &mut Budget,
+) -> Result<Records> {
+    let new_ctx = SessionContext::new_with_config_rt(ctx.copied_config(), ctx.runtime_env());
+    oneview_udfs::register_all(&new_ctx);
+    let state = new_ctx.state();
+    for (table, files) in &plan.new_files {
+        let spec = at
+            .tables
+            .iter()
+            .find(|t| &t.name == table)
+            .ok_or_else(|| Error::Usage(format!("the identity source table `{table}` is not declared")))?;
+        let schema = ctx.table_provider(table.as_str()).await?.schema();
+        let provider: Arc<dyn datafusion::catalog::TableProvider> = if files.is_empty() {
+            Arc::new(MemTable::try_new(Arc::clone(&schema), vec![vec![]])?)
+        } else {
+            let urls: Vec<String> = files.iter().map(|f| file_url(&spec.url, &f.path)).collect();
+            spec.open_files(&state, &urls, schema)?
+        };
+        new_ctx.register_table(table.as_str(), provider)?;
+    }
+    records::read(&new_ctx, config, at.config_file, budget).await
+}
+
+/// The URL of a listed file (its path in the store) of a table at `table`.
+fn file_url(table: &Url, path: &str) -> String {
+    let mut url = table.clone();
+    url.set_path(&format!("/{}", path.trim_start_matches('/')));
+    url.to_string()
+}
+
+/// Per identifier kind, the distinct values the new records carry.
+fn identifier_keys(new: &Records) -> HashMap<String, HashSet<String>> {
+    new.kinds
+        .iter()
+        .zip(&new.values)
+        .map(|(kind, values)| (kind.clone(), values.iter().map(str::to_string).collect()))
+        .collect()
+}
+
+/// The rows of the identity state `keep` picks, from its files newest first:
+/// a row of a later file replaces the same customer's, column's and value's.
+async fn read_state(
+    ctx: &SessionContext,
+    files: &[Url],
+    keep: impl Fn(u64, &str, &str) -> bool,
+) -> Result<Vec<Row>> {
+    let mut seen: HashSet<(u64, String, String)> = HashSet::new();
+    let mut rows = Vec::new();
+    for file in files {
+        let table = parquet_table(file, state::schema())?;
+        let mut stream = ctx.read_table(table)?.execute_stream().await?;
+        let mut here = Vec::new();
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            here.extend(state::rows_of(&batch, |c, column, value| {
+                keep(c, column, value) && !seen.contains(&(c, column.to_string(), value.to_string()))
+            })?);
+        }
+        seen.extend(here.iter().map(|r| (r.customer, r.column.clone(), r.value.clone())));
+        rows.extend(here);
+    }
+    Ok(rows)
+}
+
+/// What the state's rows say of each identifier value they hold.
+fn known_values(rows: &[Row]) -> HashMap<(String, String), Known> {
+    let mut by_value: HashMap<(&str, &str), Vec<&Row>> = HashMap::new();
+    for row in rows.iter().filter(|r| r.status.is_some()) {
+        by_value.entry((&row.column, &row.value)).or_default().push(row);
+    }
+    by_value
+        .into_iter()
+        .filter_map(|((column, value), rows)| {
+            let known = state::known(rows.into_iter())?;
+            Some(((column.to_string(), value.to_string()), known))
+        })
+        .collect()
+}
+
+/// A customer's rows of the state, by (column, value).
+type CustomerRows = BTreeMap<(String, String), Row>;
+
+fn by_customer(rows: Vec<Row>) -> BTreeMap<u64, CustomerRows> {
+    let mut out: BTreeMap<u64, CustomerRows> = BTreeMap::new();
+    for row in rows {
+        out.entry(row.customer)
+            .or_default()
+            .insert((row.column.clone(), row.value.clone()), row);
+    }
+    out
+}
+
+/// Why a customer would pass `max_cluster_size` with the new records, if one would.
+fn too_large(customers: &BTreeMap<u64, CustomerRows>, growth: &Growth, max: usize) -> Option<String> {
+    let mut added: HashMap<u64, u64> = HashMap::new();
+    for home in &growth.homes {
+        if let Home::Customer(c) = home {
+            *added.entry(*c).or_default() += 1;
+        }
+    }
+    for (c, n) in added {
+        let held: u64 = customers
+            .get(&c)
+            .map(|rows| rows.values().filter(|r| r.column == state::SOURCE_ROWS).map(|r| r.stats.records).sum())
+            .unwrap_or(0);
+        if held + n > max as u64 {
+            return Some(format!(
+                "customer {} would hold {} records, past max_cluster_size ({max})",
+                format_id(c),
+                held + n
+            ));
+        }
+    }
+    None
+}
+
+/// Adds each new record to its customer's rows: its source's count, and
+/// each golden column's value with what survivorship weighs of it and, for
+/// an identifier, what the value is now (`grow`'s). Returns the rows changed.
+fn add_new_records(
+    new: &Records,
+    config: &IdentityConfig,
+    growth: &Growth,
+    home_id: &dyn Fn(Home) -> u64,
+    customers: &mut BTreeMap<u64, CustomerRows>,
+) -> HashSet<(u64, String, String)> {
+    let now_known: HashMap<(&str, &str), &Known> =
+        growth.values.iter().map(|((k, v), known, _)| ((k.as_str(), v.as_str()), known)).collect();
+    let columns = golden::columns(config);
+    let this_year = chrono::Datelike::year(&chrono::Utc::now());
+    let dob = attribute_index("date_of_birth");
+    let mut changed = HashSet::new();
+    for source in &new.sources {
+        for row in 0..source.len {
+            let r = source.offset + row as u32;
+            let customer = home_id(growth.homes[r as usize]);
+            let rows = customers.entry(customer).or_default();
+            let one = Stats::of(source.updated(row), source.priority);
+            let mut add = |column: &str, value: &str, identifier: bool| {
+                let key = (column.to_string(), value.to_string());
+                changed.insert((customer, key.0.clone(), key.1.clone()));
+                let entry = rows.entry(key).or_insert_with(|| Row {
+                    customer,
+                    column: column.to_string(),
+                    value: value.to_string(),
+                    stats: Stats {
+                        records: 0,
+                        updated: i64::MIN,
+                        updated_priority: u32::MAX,
+                        priority: u32::MAX,
+                    },
+                    status: None,
+                    others: Vec::new(),
+                    names: Vec::new(),
+                    record: identifier.then(|| (source.name.clone(), source.record_id(row).to_string())),
+                });
+                entry.stats.add(one);
+                if identifier && let Some(known) = now_known.get(&(column, value)) {
+                    entry.status = Some(known.status);
+                    let others = || {
+                        known
+                            .others
+                            .iter()
+                            .flat_map(|(kind, values)| values.iter().map(move |v| format!("{kind}={v}")))
+                            .collect()
+                    };
+                    match known.status {
+                        ValueStatus::Linked => {
+                            entry.others = others();
+                            entry.names = known.names.clone();
+                        }
+                        // Each customer's row keeps the names of its records.
+                        ValueStatus::Split => {
+                            entry.others = others();
+                            if let Some(name) = source.first_name(row)
+                                && !entry.names.iter().any(|n| n == name)
+                            {
+                                entry.names.push(name.to_string());
+                                entry.names.sort_unstable();
+                            }
+                        }
+                        ValueStatus::Stopped | ValueStatus::Blocked => {
+                            entry.others.clear();
+                            entry.names.clear();
+                        }
+                    }
+                }
+            };
+            add(state::SOURCE_ROWS, &source.name, false);
+            for column in &columns {
+                match new.kind_index(column) {
+                    Some(k) => {
+                        if let Some(value) = records::value(&source.identifiers[k], row) {
+                            add(column, value, true);
+                        }
+                    }
+                    None => {
+                        let a = attribute_index(column);
+                        if let Some(value) = records::value(&source.attributes[a], row) {
+                            let value = if a == dob {
+                                parse_date(value, this_year).unwrap_or_else(|| value.to_string())
+                            } else {
+                                value.to_string()
+                            };
+                            add(column, &value, false);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    changed
+}
+
+/// The golden records of the customers in `customers` (all of whose rows
+/// they hold), from their rows as survivorship weighs them.
+fn golden_batch(config: &IdentityConfig, customers: &BTreeMap<u64, CustomerRows>) -> Result<RecordBatch> {
+    let columns = golden::columns(config);
+    let schema = golden::schema(config);
+    let mut id = StringBuilder::new();
+    let mut count = Int64Builder::new();
+    let mut sources = StringBuilder::new();
+    let mut values: Vec<StringBuilder> = columns.iter().map(|_| StringBuilder::new()).collect();
+    for (customer, rows) in customers {
+        id.append_value(format_id(*customer));
+        count.append_value(column_rows(rows, state::SOURCE_ROWS).map(|(_, r)| r.stats.records as i64).sum());
+        let names: Vec<&str> = column_rows(rows, state::SOURCE_ROWS).map(|(k, _)| k.1.as_str()).collect();
+        sources.append_value(names.join(","));
+        for (column, out) in columns.iter().zip(values.iter_mut()) {
+            let rule = config.survivorship(column);
+            out.append_option(golden::choose(column_rows(rows, column).map(|(k, r)| (k.1.as_str(), r.stats)), rule));
+        }
+    }
+    let mut arrays: Vec<ArrayRef> = vec![Arc::new(id.finish()), Arc::new(count.finish()), Arc::new(sources.finish())];
+    arrays.extend(values.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+    Ok(RecordBatch::try_new(schema, arrays)?)
+}
+
+/// A customer's rows of one column, in value order.
+fn column_rows<'r>(
+    rows: &'r CustomerRows,
+    column: &str,
+) -> impl Iterator<Item = (&'r (String, String), &'r Row)> + use<'r> {
+    let column = column.to_string();
+    rows.range((column.clone(), String::new())..)
+        .take_while(move |(k, _)| k.0 == column)
+}
+
+/// Writes the customers of the run: the committed run's rows but the
+/// touched customers', then theirs and the new customers'. Returns the
+/// customers, those with several records and the largest's records.
+async fn write_customers(
+    ctx: &SessionContext,
+    output: &Url,
+    run: &str,
+    config: &IdentityConfig,
+    customers: &BTreeMap<u64, CustomerRows>,
+    golden_rows: RecordBatch,
+) -> Result<(u64, u64, u64)> {
+    let replaced: HashSet<String> = customers.keys().map(|c| format_id(*c)).collect();
+    let schema: SchemaRef = golden::schema(config);
+    let old = ctx
+        .sql(&format!("SELECT * FROM {}", outputs::CUSTOMERS))
+        .await?
+        .execute_stream()
+        .await?;
+    let counts = std::sync::Mutex::new((0u64, 0u64, 0u64));
+    let count = |batch: &RecordBatch| -> Result<()> {
+        let records = batch
+            .column_by_name("records")
+            .and_then(|c| c.as_primitive_opt::<datafusion::arrow::datatypes::Int64Type>())
+            .ok_or_else(|| Error::Usage("the customers table has no records column".into()))?;
+        let mut counts = counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for n in records.iter().flatten() {
+            counts.0 += 1;
+            counts.1 += u64::from(n > 1);
+            counts.2 = counts.2.max(n as u64);
+        }
+        Ok(())
+    };
+    let kept = old.map(|batch| -> Result<RecordBatch> {
+        let batch = batch?;
+        let ids = datafusion::arrow::compute::cast(batch.column(0), &datafusion::arrow::datatypes::DataType::Utf8)?;
+        let ids = ids.as_string::<i32>();
+        let keep: datafusion::arrow::array::BooleanArray =
+            (0..ids.len()).map(|i| Some(!replaced.contains(ids.value(i)))).collect();
+        let batch = datafusion::arrow::compute::filter_record_batch(&batch, &keep)?;
+        let batch = cast_batch(&batch, &schema)?;
+        count(&batch)?;
+        Ok(batch)
+    });
+    count(&golden_rows)?;
+    let all = kept.chain(futures::stream::iter([Ok(golden_rows)]));
+    outputs::write_stream(ctx, output, run, outputs::CUSTOMERS, Arc::clone(&schema), Box::pin(all)).await?;
+    Ok(counts.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner))
+}
+
+/// A batch read back from Parquet (views of strings, maybe) as `schema`.
+fn cast_batch(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(column, field)| datafusion::arrow::compute::cast(column, field.data_type()))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
+}
+
+/// Writes the new records' links and edges (files added to the chain).
+/// Returns the links made, per rule.
+async fn write_links(
+    ctx: &SessionContext,
+    output: &Url,
+    run: &str,
+    new: &Records,
+    growth: &Growth,
+    home_id: &dyn Fn(Home) -> u64,
+    found: &[Row],
+) -> Result<Vec<(String, u64)>> {
+    // The record of the committed run each linked value's edges end at.
+    let holder: HashMap<(u64, &str, &str), &(String, String)> = found
+        .iter()
+        .filter(|r| matches!(r.status, Some(ValueStatus::Linked | ValueStatus::Split)))
+        .filter_map(|r| Some(((r.customer, r.column.as_str(), r.value.as_str()), r.record.as_ref()?)))
+        .collect();
+    let mut best: Vec<Option<usize>> = vec![None; new.len as usize];
+    let mut per_rule: BTreeMap<String, u64> = BTreeMap::new();
+    let (mut customer, mut source_a, mut id_a, mut source_b, mut id_b, mut rule, mut value, mut probability) = (
+        StringBuilder::new(),
+        StringBuilder::new(),
+        StringBuilder::new(),
+        StringBuilder::new(),
+        StringBuilder::new(),
+        StringBuilder::new(),
+        StringBuilder::new(),
+        Float64Builder::new(),
+    );
+    let name_of = |r: u32| {
+        let (source, row) = new.locate(r);
+        (source.name.as_str(), source.record_id(row))
+    };
+    for link in &growth.links {
+        let kind = &new.kinds[link.kind];
+        let (s, id) = name_of(link.record);
+        let (value_text, other) = match &link.to {
+            End::Record(r) => {
+                let slot = &mut best[*r as usize];
+                *slot = Some(slot.map_or(link.kind, |k| k.min(link.kind)));
+                let (source, row) = new.locate(*r);
+                let v = records::value(&source.identifiers[link.kind], row).unwrap_or_default().to_string();
+                let (os, oid) = name_of(*r);
+                (v, (os.to_string(), oid.to_string()))
+            }
+            End::Value { value: v, customer } => {
+                let Some(held) = holder.get(&(*customer, kind.as_str(), v.as_str())) else {
+                    return Err(Error::Usage(format!(
+                        "the identity state names no record holding `{kind}` value {v}; run `oneview resolve --full`"
+                    )));
+                };
+                (v.clone(), (*held).clone())
+            }
+        };
+        let slot = &mut best[link.record as usize];
+        *slot = Some(slot.map_or(link.kind, |k| k.min(link.kind)));
+        customer.append_value(format_id(home_id(growth.homes[link.record as usize])));
+        source_a.append_value(s);
+        id_a.append_value(id);
+        source_b.append_value(&other.0);
+        id_b.append_value(&other.1);
+        rule.append_value(kind);
+        value.append_value(value_text);
+        probability.append_value(1.0);
+        *per_rule.entry(kind.clone()).or_default() += 1;
+    }
+    let edges: Vec<ArrayRef> = vec![
+        Arc::new(customer.finish()),
+        Arc::new(source_a.finish()),
+        Arc::new(id_a.finish()),
+        Arc::new(source_b.finish()),
+        Arc::new(id_b.finish()),
+        Arc::new(rule.finish()),
+        Arc::new(value.finish()),
+        Arc::new(probability.finish()),
+    ];
+    let edges = RecordBatch::try_new(outputs::edges_schema(), edges)?;
+    outputs::write(ctx, output, run, outputs::EDGES, outputs::edges_schema(), [Ok(edges)].into_iter()).await?;
+
+    let (mut source, mut record_id, mut customer, mut rule, mut probability) = (
+        StringBuilder::new(),
+        StringBuilder::new(),
+        StringBuilder::new(),
+        StringBuilder::new(),
+        Float64Builder::new(),
+    );
+    for s in &new.sources {
+        for row in 0..s.len {
+            let r = s.offset + row as u32;
+            source.append_value(&s.name);
+            record_id.append_value(s.record_id(row));
+            customer.append_value(format_id(home_id(growth.homes[r as usize])));
+            match best[r as usize] {
+                Some(k) => {
+                    rule.append_value(&new.kinds[k]);
+                    probability.append_value(1.0);
+                }
+                None => {
+                    rule.append_null();
+                    probability.append_null();
+                }
+            }
+        }
+    }
+    let links: Vec<ArrayRef> = vec![
+        Arc::new(source.finish()),
+        Arc::new(record_id.finish()),
+        Arc::new(customer.finish()),
+        Arc::new(rule.finish()),
+        Arc::new(probability.finish()),
+    ];
+    let links = RecordBatch::try_new(outputs::links_schema(), links)?;
+    outputs::write(ctx, output, run, outputs::LINKS, outputs::links_schema(), [Ok(links)].into_iter()).await?;
+    Ok(per_rule.into_iter().collect())
+}
+
+/// Writes the state rows the run changed (a file added to the chain).
+async fn write_state(
+    ctx: &SessionContext,
+    output: &Url,
+    run: &str,
+    customers: &BTreeMap<u64, CustomerRows>,
+    changed: &HashSet<(u64, String, String)>,
+) -> Result<()> {
+    let mut rows = state::Rows::default();
+    for (customer, held) in customers {
+        for ((column, value), row) in held {
+            if !changed.contains(&(*customer, column.clone(), value.clone())) {
+                continue;
+            }
+            let others = row.others.clone();
+            let names: Vec<&str> = row.names.iter().map(String::as_str).collect();
+            let identifier = match (row.status, &row.record) {
+                (Some(status), Some(record)) => Some(state::Identifier {
+                    status,
+                    others: &others,
+                    names: &names,
+                    record: (&record.0, &record.1),
+                }),
+                _ => None,
+            };
+            rows.push(*customer, column, value, row.stats, identifier);
+        }
+    }
+    let batch = rows.finish()?;
+    outputs::write(ctx, output, run, state::VALUES, state::schema(), [Ok(batch)].into_iter()).await
+}

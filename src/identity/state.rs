@@ -1,0 +1,379 @@
+//! What a run keeps for the next to grow from (`grow`): per customer, each
+//! identifier and attribute value its records carry, with what golden
+//! survivorship weighs (`Stats`: records, latest update, source priority),
+//! and for identifier values what the value did (`ValueStatus`), what its
+//! guards count (the other kinds' values, the first names) and a record
+//! holding it (the far end of a new record's link). Each customer's
+//! records per source are rows too (column `.source`).
+//!
+//! Written by every run as the hidden table `_values`, beside the golden
+//! records, from the same pass; a run that grows the last one writes only
+//! the rows it changed, and a row of a later file replaces the row of the
+//! same customer, column and value of an earlier one.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayBuilder, ArrayRef, AsArray, Int64Builder, ListBuilder, RecordBatch, StringBuilder, UInt8Builder,
+    UInt32Builder, UInt64Builder,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, UInt8Type, UInt32Type, UInt64Type};
+
+use super::graph::ValueStatus;
+use super::grow::Known;
+use crate::error::{Error, Result};
+
+/// The hidden table's name (its folder below the output's `identity/`).
+pub const VALUES: &str = "_values";
+
+/// The column of the rows that count a customer's records per source.
+pub const SOURCE_ROWS: &str = ".source";
+
+/// What golden survivorship weighs of one value among a customer's
+/// records: how many carry it, the latest update among them, the best
+/// (lowest) source priority among those latest, and the best overall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    pub records: u64,
+    pub updated: i64,
+    pub updated_priority: u32,
+    pub priority: u32,
+}
+
+impl Stats {
+    /// One record's: its update time and its source's priority.
+    pub fn of(updated: i64, priority: u32) -> Stats {
+        Stats {
+            records: 1,
+            updated,
+            updated_priority: priority,
+            priority,
+        }
+    }
+
+    pub fn add(&mut self, other: Stats) {
+        self.records += other.records;
+        if other.updated > self.updated {
+            self.updated = other.updated;
+            self.updated_priority = other.updated_priority;
+        } else if other.updated == self.updated {
+            self.updated_priority = self.updated_priority.min(other.updated_priority);
+        }
+        self.priority = self.priority.min(other.priority);
+    }
+}
+
+pub fn schema() -> SchemaRef {
+    let list = || DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)));
+    Arc::new(Schema::new(vec![
+        Field::new("customer_id", DataType::UInt64, false),
+        Field::new("column", DataType::Utf8, false),
+        Field::new("value", DataType::Utf8, false),
+        Field::new("records", DataType::UInt64, false),
+        Field::new("updated", DataType::Int64, false),
+        Field::new("updated_priority", DataType::UInt32, false),
+        Field::new("priority", DataType::UInt32, false),
+        Field::new("status", DataType::UInt8, true),
+        Field::new("others", list(), true),
+        Field::new("names", list(), true),
+        Field::new("source", DataType::Utf8, true),
+        Field::new("record_id", DataType::Utf8, true),
+    ]))
+}
+
+/// An identifier value's part of its row.
+pub struct Identifier<'a> {
+    pub status: ValueStatus,
+    /// The other kinds' values its records carry, as `kind=value`.
+    pub others: &'a [String],
+    pub names: &'a [&'a str],
+    /// A record holding it: its source and record id.
+    pub record: (&'a str, &'a str),
+}
+
+/// The rows of `_values`, built a row at a time.
+pub struct Rows {
+    customer: UInt64Builder,
+    column: StringBuilder,
+    value: StringBuilder,
+    records: UInt64Builder,
+    updated: Int64Builder,
+    updated_priority: UInt32Builder,
+    priority: UInt32Builder,
+    status: UInt8Builder,
+    others: ListBuilder<StringBuilder>,
+    names: ListBuilder<StringBuilder>,
+    source: StringBuilder,
+    record_id: StringBuilder,
+}
+
+impl Default for Rows {
+    fn default() -> Self {
+        Rows {
+            customer: UInt64Builder::new(),
+            column: StringBuilder::new(),
+            value: StringBuilder::new(),
+            records: UInt64Builder::new(),
+            updated: Int64Builder::new(),
+            updated_priority: UInt32Builder::new(),
+            priority: UInt32Builder::new(),
+            status: UInt8Builder::new(),
+            others: ListBuilder::new(StringBuilder::new()),
+            names: ListBuilder::new(StringBuilder::new()),
+            source: StringBuilder::new(),
+            record_id: StringBuilder::new(),
+        }
+    }
+}
+
+impl Rows {
+    pub fn push(&mut self, customer: u64, column: &str, value: &str, stats: Stats, identifier: Option<Identifier>) {
+        self.customer.append_value(customer);
+        self.column.append_value(column);
+        self.value.append_value(value);
+        self.records.append_value(stats.records);
+        self.updated.append_value(stats.updated);
+        self.updated_priority.append_value(stats.updated_priority);
+        self.priority.append_value(stats.priority);
+        match identifier {
+            Some(id) => {
+                self.status.append_value(id.status as u8);
+                let linked = id.status == ValueStatus::Linked;
+                // Null where there is nothing to count: read back alike.
+                let counted = linked || id.status == ValueStatus::Split;
+                let others = counted && !id.others.is_empty();
+                let names = counted && !id.names.is_empty();
+                append_list(&mut self.others, others.then_some(id.others.iter().map(String::as_str)));
+                append_list(&mut self.names, names.then_some(id.names.iter().copied()));
+                self.source.append_value(id.record.0);
+                self.record_id.append_value(id.record.1);
+            }
+            None => {
+                self.status.append_null();
+                self.others.append_null();
+                self.names.append_null();
+                self.source.append_null();
+                self.record_id.append_null();
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.customer.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn finish(&mut self) -> Result<RecordBatch> {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.customer.finish()),
+            Arc::new(self.column.finish()),
+            Arc::new(self.value.finish()),
+            Arc::new(self.records.finish()),
+            Arc::new(self.updated.finish()),
+            Arc::new(self.updated_priority.finish()),
+            Arc::new(self.priority.finish()),
+            Arc::new(self.status.finish()),
+            Arc::new(self.others.finish()),
+            Arc::new(self.names.finish()),
+            Arc::new(self.source.finish()),
+            Arc::new(self.record_id.finish()),
+        ];
+        Ok(RecordBatch::try_new(schema(), columns)?)
+    }
+}
+
+/// A list of texts, or null for `None` (an empty list is a list).
+fn append_list<'a>(list: &mut ListBuilder<StringBuilder>, items: Option<impl Iterator<Item = &'a str>>) {
+    match items {
+        Some(items) => {
+            for item in items {
+                list.values().append_value(item);
+            }
+            list.append(true);
+        }
+        None => list.append(false),
+    }
+}
+
+/// One row of `_values` as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    pub customer: u64,
+    pub column: String,
+    pub value: String,
+    pub stats: Stats,
+    pub status: Option<ValueStatus>,
+    pub others: Vec<String>,
+    pub names: Vec<String>,
+    /// A record holding an identifier value: its source and record id.
+    pub record: Option<(String, String)>,
+}
+
+/// The rows of a batch of `_values` (as its file holds them); `keep` picks
+/// rows by (customer, column, value) before they are copied.
+pub fn rows_of(batch: &RecordBatch, mut keep: impl FnMut(u64, &str, &str) -> bool) -> Result<Vec<Row>> {
+    let bad = |what: &str| Error::Usage(format!("the identity state's `{what}` column has an unexpected type; run `oneview resolve --full`"));
+    let column = |name: &str| batch.column_by_name(name).ok_or_else(|| bad(name));
+    let text = |name: &str| -> Result<ArrayRef> { Ok(datafusion::arrow::compute::cast(column(name)?, &DataType::Utf8)?) };
+    let customer = column("customer_id")?.as_primitive_opt::<UInt64Type>().ok_or_else(|| bad("customer_id"))?;
+    let (col, value) = (text("column")?, text("value")?);
+    let (col, value) = (col.as_string::<i32>(), value.as_string::<i32>());
+    let records = column("records")?.as_primitive_opt::<UInt64Type>().ok_or_else(|| bad("records"))?;
+    let updated = column("updated")?.as_primitive_opt::<Int64Type>().ok_or_else(|| bad("updated"))?;
+    let updated_priority =
+        column("updated_priority")?.as_primitive_opt::<UInt32Type>().ok_or_else(|| bad("updated_priority"))?;
+    let priority = column("priority")?.as_primitive_opt::<UInt32Type>().ok_or_else(|| bad("priority"))?;
+    let status = column("status")?.as_primitive_opt::<UInt8Type>().ok_or_else(|| bad("status"))?;
+    let others = column("others")?.as_list_opt::<i32>().ok_or_else(|| bad("others"))?;
+    let names = column("names")?.as_list_opt::<i32>().ok_or_else(|| bad("names"))?;
+    let (source, record_id) = (text("source")?, text("record_id")?);
+    let (source, record_id) = (source.as_string::<i32>(), record_id.as_string::<i32>());
+    let list = |list: &datafusion::arrow::array::ListArray, i: usize| -> Result<Vec<String>> {
+        if list.is_null(i) {
+            return Ok(Vec::new());
+        }
+        let items = datafusion::arrow::compute::cast(&list.value(i), &DataType::Utf8)?;
+        Ok(items.as_string::<i32>().iter().flatten().map(str::to_string).collect())
+    };
+    let mut rows = Vec::new();
+    for i in 0..batch.num_rows() {
+        if !keep(customer.value(i), col.value(i), value.value(i)) {
+            continue;
+        }
+        let status = if status.is_null(i) {
+            None
+        } else {
+            Some(ValueStatus::from_u8(status.value(i)).ok_or_else(|| bad("status"))?)
+        };
+        rows.push(Row {
+            customer: customer.value(i),
+            column: col.value(i).to_string(),
+            value: value.value(i).to_string(),
+            stats: Stats {
+                records: records.value(i),
+                updated: updated.value(i),
+                updated_priority: updated_priority.value(i),
+                priority: priority.value(i),
+            },
+            status,
+            others: list(others, i)?,
+            names: list(names, i)?,
+            record: (!source.is_null(i)).then(|| (source.value(i).to_string(), record_id.value(i).to_string())),
+        });
+    }
+    Ok(rows)
+}
+
+/// What the rows of one identifier value (a row per customer whose
+/// records carry it) say the run knows of it: a stopped row stops it (a
+/// value that linked one record can stop once another carries it), the
+/// records add up, a linked value's guard counts are its one row's, and a
+/// value linked by first name has each customer's names.
+pub fn known<'a>(rows: impl Iterator<Item = &'a Row>) -> Option<Known> {
+    let rows: Vec<&Row> = rows.filter(|r| r.status.is_some()).collect();
+    // Blocked over stopped over split over linked: a row still linked is a
+    // value's one record before others came (`grow`).
+    let rank = |s: ValueStatus| match s {
+        ValueStatus::Linked => 0,
+        ValueStatus::Split => 1,
+        ValueStatus::Stopped => 2,
+        ValueStatus::Blocked => 3,
+    };
+    let status = rows.iter().filter_map(|r| r.status).max_by_key(|s| rank(*s))?;
+    let mut known = Known {
+        status,
+        customer: rows[0].customer,
+        records: rows.iter().map(|r| r.stats.records).sum(),
+        others: Default::default(),
+        names: Vec::new(),
+        people: Vec::new(),
+    };
+    match status {
+        ValueStatus::Linked | ValueStatus::Split => {
+            for item in rows.iter().flat_map(|r| &r.others) {
+                if let Some((kind, value)) = item.split_once('=') {
+                    known.others.entry(kind.to_string()).or_default().push(value.to_string());
+                }
+            }
+            for values in known.others.values_mut() {
+                values.sort_unstable();
+                values.dedup();
+            }
+            if status == ValueStatus::Linked {
+                known.names = rows.iter().flat_map(|r| r.names.iter().cloned()).collect();
+                known.names.sort_unstable();
+                known.names.dedup();
+            } else {
+                known.people = rows.iter().map(|r| (r.customer, r.names.clone())).collect();
+            }
+        }
+        ValueStatus::Stopped | ValueStatus::Blocked => {}
+    }
+    Some(known)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_add_as_survivorship_weighs_them() {
+        let mut s = Stats::of(10, 3);
+        s.add(Stats::of(10, 1));
+        assert_eq!((s.records, s.updated, s.updated_priority, s.priority), (2, 10, 1, 1));
+        s.add(Stats::of(12, 5));
+        assert_eq!((s.records, s.updated, s.updated_priority, s.priority), (3, 12, 5, 1));
+        s.add(Stats::of(11, 0));
+        assert_eq!((s.records, s.updated, s.updated_priority, s.priority), (4, 12, 5, 0));
+    }
+
+    #[test]
+    fn rows_read_back_as_written() {
+        let mut rows = Rows::default();
+        let others = vec!["user_id=u1".to_string()];
+        let names = ["kelly"];
+        rows.push(
+            7,
+            "email",
+            "k@x.org",
+            Stats::of(5, 2),
+            Some(Identifier {
+                status: ValueStatus::Linked,
+                others: &others,
+                names: &names,
+                record: ("crm", "c1"),
+            }),
+        );
+        rows.push(7, "city", "Leeds", Stats::of(3, 1), None);
+        rows.push(
+            9,
+            "email",
+            "k@x.org",
+            Stats::of(1, 1),
+            Some(Identifier {
+                status: ValueStatus::Stopped,
+                others: &others,
+                names: &names,
+                record: ("web", "w1"),
+            }),
+        );
+        let batch = rows.finish().unwrap();
+        let read = rows_of(&batch, |_, _, _| true).unwrap();
+        assert_eq!(read.len(), 3);
+        assert_eq!(read[0].others, others);
+        assert_eq!(read[0].names, vec!["kelly".to_string()]);
+        assert_eq!(read[0].record, Some(("crm".into(), "c1".into())));
+        assert_eq!(read[1].status, None);
+        assert_eq!(read[2].others, Vec::<String>::new(), "a stopped value keeps no guard counts");
+        let linked = known(read[..1].iter()).unwrap();
+        assert_eq!(linked.status, ValueStatus::Linked);
+        assert_eq!(linked.others["user_id"], vec!["u1".to_string()]);
+        let both = known([&read[0], &read[2]].into_iter()).unwrap();
+        assert_eq!((both.status, both.records), (ValueStatus::Stopped, 2));
+        assert!(known(read[1..2].iter()).is_none(), "an attribute is no identifier");
+        assert_eq!(rows_of(&batch, |c, _, _| c == 9).unwrap().len(), 1);
+    }
+}
