@@ -275,14 +275,16 @@ impl<'a> ChunkInputs<'a> {
                 self.refs.iter().zip(self.arrays_of).zip(value_cols.iter_mut()).enumerate()
             {
                 self.candidates(arrays, &located, &mut candidates, &mut index);
-                out.append_option(choose(candidates.iter().map(|c| (c.value, c.stats)), *rule));
+                let chosen = choose(candidates.iter().map(|c| (c.value, c.stats)), *rule);
+                out.append_option(chosen);
                 let name = &self.names[k];
+                let identifier = match column {
+                    ColumnRef::Identifier(kind) => Some(*kind),
+                    ColumnRef::Attribute(_) => None,
+                };
                 for candidate in &candidates {
-                    let identifier = match column {
-                        ColumnRef::Identifier(kind) => Some(*kind),
-                        ColumnRef::Attribute(_) => None,
-                    };
-                    self.keep(&mut kept, customer, name, candidate, identifier, &located);
+                    let winner = chosen == Some(candidate.value);
+                    self.keep(&mut kept, (customer, name), candidate, winner, identifier, &located);
                 }
             }
         }
@@ -329,7 +331,7 @@ impl<'a> ChunkInputs<'a> {
         for (s, stats) in per_source.iter().enumerate() {
             if let Some(stats) = stats {
                 let name = self.records.sources[s].name.as_str();
-                kept.push(customer, state::SOURCE_ROWS, name, *stats, None);
+                kept.push(customer, (state::SOURCE_ROWS, name), *stats, true, None);
                 names.push(name);
             }
         }
@@ -381,14 +383,15 @@ impl<'a> ChunkInputs<'a> {
     fn keep(
         &self,
         kept: &mut state::Rows,
-        customer: u64,
-        column: &str,
+        (customer, column): (u64, &str),
         candidate: &Candidate,
+        winner: bool,
         identifier: Option<usize>,
         located: &[(usize, usize)],
     ) {
+        let at = (column, candidate.value);
         let Some(k) = identifier else {
-            kept.push(customer, column, candidate.value, candidate.stats, None);
+            kept.push(customer, at, candidate.stats, winner, None);
             return;
         };
         let status = ValueStatus::from_u8(self.state.status[k][candidate.rank as usize]).unwrap_or(ValueStatus::Linked);
@@ -430,7 +433,7 @@ impl<'a> ChunkInputs<'a> {
             names: &names,
             record: (&source.name, source.record_id(row)),
         };
-        kept.push(customer, column, candidate.value, candidate.stats, Some(identifier));
+        kept.push(customer, at, candidate.stats, winner, Some(identifier));
     }
 }
 

@@ -33,7 +33,6 @@ use super::outputs;
 use super::probabilistic::profiles::parse_date;
 use super::records::{self, Records, attribute_index};
 use super::state::{self, Row, Stats};
-use crate::catalog::parquet_table;
 use crate::error::{Error, Result};
 use crate::project::TableSpec;
 use crate::project::identity::IdentityConfig;
@@ -149,10 +148,16 @@ pub async fn grow_run(
     let new = read_new(ctx, config, plan, &at, budget).await?;
     step("looking up the new records' values");
     let keys = identifier_keys(&new);
-    let found = read_state(ctx, &state_files, |_, column, value| {
-        keys.get(column).is_some_and(|values| values.contains(value))
-    })
-    .await?;
+    let hashed: HashSet<u64> = keys
+        .iter()
+        .flat_map(|(kind, values)| values.iter().map(|v| state::key(kind, v)))
+        .collect();
+    // Picked by hash, kept by value (two values could share a hash).
+    let found: Vec<Row> = state::select(ctx, &state_files, |_, key, _| hashed.contains(&key))
+        .await?
+        .into_iter()
+        .filter(|r| keys.get(&r.column).is_some_and(|values| values.contains(&r.value)))
+        .collect();
     let values = known_values(&found);
     let before = Before {
         values: &values,
@@ -172,8 +177,18 @@ pub async fn grow_run(
             Home::New(_) => None,
         })
         .collect();
-    let rows = read_state(ctx, &state_files, |customer, _, _| touched.contains(&customer)).await?;
-    let mut customers = by_customer(rows);
+    // Of each touched customer: its golden record's values (the winners),
+    // its records per source, and the attribute values the new records
+    // bring it; the identifier values they bring were found above.
+    let brought = attribute_keys(&new, config, &growth);
+    let rows = state::select(ctx, &state_files, |c, key, winner| {
+        touched.contains(&c) && (winner || brought.contains(&state::customer_key(c, key)))
+    })
+    .await?;
+    let mut customers = by_customer(
+        rows.into_iter()
+            .chain(found.iter().filter(|r| touched.contains(&r.customer)).cloned()),
+    );
     if let Some(why) = too_large(&customers, &growth, config.max_cluster_size()) {
         return Ok(Growing::Declined(why));
     }
@@ -182,11 +197,11 @@ pub async fn grow_run(
         Home::Customer(c) => c,
         Home::New(n) => ids[n as usize],
     };
-    let changed = add_new_records(&new, config, &growth, &home_id, &mut customers);
+    let mut changed = add_new_records(&new, config, &growth, &home_id, &mut customers);
 
     step("writing the identity tables");
     let run = outputs::run_id(chrono::Utc::now());
-    let golden_rows = golden_batch(config, &customers)?;
+    let golden_rows = golden_batch(config, &mut customers, &mut changed)?;
     let counts = write_customers(ctx, at.output, &run, config, &customers, golden_rows).await?;
     let links = write_links(ctx, at.output, &run, &new, &growth, &home_id, &found).await?;
     write_state(ctx, at.output, &run, &customers, &changed).await?;
@@ -268,31 +283,6 @@ fn identifier_keys(new: &Records) -> HashMap<String, HashSet<String>> {
         .collect()
 }
 
-/// The rows of the identity state `keep` picks, from its files newest first:
-/// a row of a later file replaces the same customer's, column's and value's.
-async fn read_state(
-    ctx: &SessionContext,
-    files: &[Url],
-    keep: impl Fn(u64, &str, &str) -> bool,
-) -> Result<Vec<Row>> {
-    let mut seen: HashSet<(u64, String, String)> = HashSet::new();
-    let mut rows = Vec::new();
-    for file in files {
-        let table = parquet_table(file, state::schema())?;
-        let mut stream = ctx.read_table(table)?.execute_stream().await?;
-        let mut here = Vec::new();
-        while let Some(batch) = stream.next().await {
-            let batch = batch?;
-            here.extend(state::rows_of(&batch, |c, column, value| {
-                keep(c, column, value) && !seen.contains(&(c, column.to_string(), value.to_string()))
-            })?);
-        }
-        seen.extend(here.iter().map(|r| (r.customer, r.column.clone(), r.value.clone())));
-        rows.extend(here);
-    }
-    Ok(rows)
-}
-
 /// What the state's rows say of each identifier value they hold.
 fn known_values(rows: &[Row]) -> HashMap<(String, String), Known> {
     let mut by_value: HashMap<(&str, &str), Vec<&Row>> = HashMap::new();
@@ -308,10 +298,79 @@ fn known_values(rows: &[Row]) -> HashMap<(String, String), Known> {
         .collect()
 }
 
+/// The attribute values (as golden columns hold them) the new records
+/// bring to customers of the committed run, as `state::customer_key`s.
+fn attribute_keys(new: &Records, config: &IdentityConfig, growth: &Growth) -> HashSet<u64> {
+    let columns = golden::columns(config);
+    let mut keys = HashSet::new();
+    for source in &new.sources {
+        for row in 0..source.len {
+            let Home::Customer(c) = growth.homes[(source.offset + row as u32) as usize] else {
+                continue;
+            };
+            for (column, value) in attribute_values(new, &columns, source, row) {
+                keys.insert(state::customer_key(c, state::key(column, &value)));
+            }
+        }
+    }
+    keys
+}
+
+/// A record's values of the golden columns that are attributes, as the
+/// golden records hold them.
+fn attribute_values<'c>(
+    new: &Records,
+    columns: &'c [String],
+    source: &records::SourceRecords,
+    row: usize,
+) -> Vec<(&'c str, String)> {
+    record_values(new, columns, source, row)
+        .into_iter()
+        .filter(|(_, _, identifier)| !identifier)
+        .map(|(column, value, _)| (column, value))
+        .collect()
+}
+
+/// A record's values of the golden columns as the golden records hold them
+/// (dates of birth in one form where they can be read), each with whether
+/// the column is an identifier kind.
+fn record_values<'c>(
+    new: &Records,
+    columns: &'c [String],
+    source: &records::SourceRecords,
+    row: usize,
+) -> Vec<(&'c str, String, bool)> {
+    let this_year = chrono::Datelike::year(&chrono::Utc::now());
+    let dob = attribute_index("date_of_birth");
+    let mut values = Vec::new();
+    for column in columns {
+        let column = column.as_str();
+        match new.kind_index(column) {
+            Some(k) => {
+                if let Some(value) = records::value(&source.identifiers[k], row) {
+                    values.push((column, value.to_string(), true));
+                }
+            }
+            None => {
+                let a = attribute_index(column);
+                if let Some(value) = records::value(&source.attributes[a], row) {
+                    let value = if a == dob {
+                        parse_date(value, this_year).unwrap_or_else(|| value.to_string())
+                    } else {
+                        value.to_string()
+                    };
+                    values.push((column, value, false));
+                }
+            }
+        }
+    }
+    values
+}
+
 /// A customer's rows of the state, by (column, value).
 type CustomerRows = BTreeMap<(String, String), Row>;
 
-fn by_customer(rows: Vec<Row>) -> BTreeMap<u64, CustomerRows> {
+fn by_customer(rows: impl Iterator<Item = Row>) -> BTreeMap<u64, CustomerRows> {
     let mut out: BTreeMap<u64, CustomerRows> = BTreeMap::new();
     for row in rows {
         out.entry(row.customer)
@@ -358,8 +417,6 @@ fn add_new_records(
     let now_known: HashMap<(&str, &str), &Known> =
         growth.values.iter().map(|((k, v), known, _)| ((k.as_str(), v.as_str()), known)).collect();
     let columns = golden::columns(config);
-    let this_year = chrono::Datelike::year(&chrono::Utc::now());
-    let dob = attribute_index("date_of_birth");
     let mut changed = HashSet::new();
     for source in &new.sources {
         for row in 0..source.len {
@@ -367,13 +424,17 @@ fn add_new_records(
             let customer = home_id(growth.homes[r as usize]);
             let rows = customers.entry(customer).or_default();
             let one = Stats::of(source.updated(row), source.priority);
-            let mut add = |column: &str, value: &str, identifier: bool| {
-                let key = (column.to_string(), value.to_string());
-                changed.insert((customer, key.0.clone(), key.1.clone()));
-                let entry = rows.entry(key).or_insert_with(|| Row {
+            let name = source.first_name(row);
+            let record = || (source.name.clone(), source.record_id(row).to_string());
+            let mut values = vec![(state::SOURCE_ROWS, source.name.clone(), false)];
+            values.extend(record_values(new, &columns, source, row));
+            for (column, value, identifier) in values {
+                changed.insert((customer, column.to_string(), value.clone()));
+                let entry = rows.entry((column.to_string(), value.clone())).or_insert_with(|| Row {
                     customer,
+                    winner: false,
                     column: column.to_string(),
-                    value: value.to_string(),
+                    value: value.clone(),
                     stats: Stats {
                         records: 0,
                         updated: i64::MIN,
@@ -383,59 +444,11 @@ fn add_new_records(
                     status: None,
                     others: Vec::new(),
                     names: Vec::new(),
-                    record: identifier.then(|| (source.name.clone(), source.record_id(row).to_string())),
+                    record: identifier.then(record),
                 });
                 entry.stats.add(one);
-                if identifier && let Some(known) = now_known.get(&(column, value)) {
-                    entry.status = Some(known.status);
-                    let others = || {
-                        known
-                            .others
-                            .iter()
-                            .flat_map(|(kind, values)| values.iter().map(move |v| format!("{kind}={v}")))
-                            .collect()
-                    };
-                    match known.status {
-                        ValueStatus::Linked => {
-                            entry.others = others();
-                            entry.names = known.names.clone();
-                        }
-                        // Each customer's row keeps the names of its records.
-                        ValueStatus::Split => {
-                            entry.others = others();
-                            if let Some(name) = source.first_name(row)
-                                && !entry.names.iter().any(|n| n == name)
-                            {
-                                entry.names.push(name.to_string());
-                                entry.names.sort_unstable();
-                            }
-                        }
-                        ValueStatus::Stopped | ValueStatus::Blocked => {
-                            entry.others.clear();
-                            entry.names.clear();
-                        }
-                    }
-                }
-            };
-            add(state::SOURCE_ROWS, &source.name, false);
-            for column in &columns {
-                match new.kind_index(column) {
-                    Some(k) => {
-                        if let Some(value) = records::value(&source.identifiers[k], row) {
-                            add(column, value, true);
-                        }
-                    }
-                    None => {
-                        let a = attribute_index(column);
-                        if let Some(value) = records::value(&source.attributes[a], row) {
-                            let value = if a == dob {
-                                parse_date(value, this_year).unwrap_or_else(|| value.to_string())
-                            } else {
-                                value.to_string()
-                            };
-                            add(column, &value, false);
-                        }
-                    }
+                if identifier && let Some(known) = now_known.get(&(column, value.as_str())) {
+                    now_is(entry, known, name);
                 }
             }
         }
@@ -443,23 +456,75 @@ fn add_new_records(
     changed
 }
 
-/// The golden records of the customers in `customers` (all of whose rows
-/// they hold), from their rows as survivorship weighs them.
-fn golden_batch(config: &IdentityConfig, customers: &BTreeMap<u64, CustomerRows>) -> Result<RecordBatch> {
+/// An identifier value's row as the value is now (`known`), a record of
+/// first name `name` among its records.
+fn now_is(row: &mut Row, known: &Known, name: Option<&str>) {
+    row.status = Some(known.status);
+    let others = || {
+        known
+            .others
+            .iter()
+            .flat_map(|(kind, values)| values.iter().map(move |v| format!("{kind}={v}")))
+            .collect()
+    };
+    match known.status {
+        ValueStatus::Linked => {
+            row.others = others();
+            row.names = known.names.clone();
+        }
+        // Each customer's row keeps the names of its records.
+        ValueStatus::Split => {
+            row.others = others();
+            if let Some(name) = name
+                && !row.names.iter().any(|n| n == name)
+            {
+                row.names.push(name.to_string());
+                row.names.sort_unstable();
+            }
+        }
+        ValueStatus::Stopped | ValueStatus::Blocked => {
+            row.others.clear();
+            row.names.clear();
+        }
+    }
+}
+
+/// The golden records of the customers in `customers`, from the rows they
+/// hold: each column's old winner and every value the new records changed
+/// (a value they did not change weighs no more than the old winner did).
+/// Marks the winners, adding the rows whose mark changed to `changed`.
+fn golden_batch(
+    config: &IdentityConfig,
+    customers: &mut BTreeMap<u64, CustomerRows>,
+    changed: &mut HashSet<(u64, String, String)>,
+) -> Result<RecordBatch> {
     let columns = golden::columns(config);
     let schema = golden::schema(config);
     let mut id = StringBuilder::new();
     let mut count = Int64Builder::new();
     let mut sources = StringBuilder::new();
     let mut values: Vec<StringBuilder> = columns.iter().map(|_| StringBuilder::new()).collect();
-    for (customer, rows) in customers {
+    for (customer, rows) in customers.iter_mut() {
         id.append_value(format_id(*customer));
         count.append_value(column_rows(rows, state::SOURCE_ROWS).map(|(_, r)| r.stats.records as i64).sum());
         let names: Vec<&str> = column_rows(rows, state::SOURCE_ROWS).map(|(k, _)| k.1.as_str()).collect();
         sources.append_value(names.join(","));
         for (column, out) in columns.iter().zip(values.iter_mut()) {
             let rule = config.survivorship(column);
-            out.append_option(golden::choose(column_rows(rows, column).map(|(k, r)| (k.1.as_str(), r.stats)), rule));
+            let chosen = golden::choose(column_rows(rows, column).map(|(k, r)| (k.1.as_str(), r.stats)), rule)
+                .map(str::to_string);
+            out.append_option(chosen.as_deref());
+            let range = (column.clone(), String::new())..;
+            for ((c, value), row) in rows.range_mut(range).take_while(|(k, _)| &k.0 == column) {
+                let winner = chosen.as_deref() == Some(value.as_str());
+                if row.winner != winner {
+                    row.winner = winner;
+                    changed.insert((*customer, c.clone(), value.clone()));
+                }
+            }
+        }
+        for (_, row) in rows.iter_mut().filter(|(k, _)| k.0 == state::SOURCE_ROWS) {
+            row.winner = true;
         }
     }
     let mut arrays: Vec<ArrayRef> = vec![Arc::new(id.finish()), Arc::new(count.finish()), Arc::new(sources.finish())];
@@ -678,7 +743,7 @@ async fn write_state(
                 }),
                 _ => None,
             };
-            rows.push(*customer, column, value, row.stats, identifier);
+            rows.push(*customer, (column, value), row.stats, row.winner, identifier);
         }
     }
     let batch = rows.finish()?;

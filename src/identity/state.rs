@@ -14,10 +14,24 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayBuilder, ArrayRef, AsArray, Int64Builder, ListBuilder, RecordBatch, StringBuilder, UInt8Builder,
-    UInt32Builder, UInt64Builder,
+    Array, ArrayBuilder, ArrayRef, AsArray, BooleanBuilder, Int64Builder, ListBuilder, RecordBatch, StringBuilder,
+    UInt8Builder, UInt32Builder, UInt64Builder,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, UInt8Type, UInt32Type, UInt64Type};
+
+use std::collections::HashSet;
+
+use datafusion::arrow::array::BooleanArray;
+use datafusion::parquet::arrow::ProjectionMask;
+use datafusion::parquet::arrow::arrow_reader::RowSelection;
+use datafusion::datasource::listing::{ListingTableUrl, PartitionedFile};
+use datafusion::datasource::physical_plan::parquet::{DefaultParquetFileReaderFactory, ParquetFileReaderFactory};
+use datafusion::parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuilder};
+use object_store::ObjectStoreExt;
+use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
+use datafusion::prelude::SessionContext;
+use futures::StreamExt;
+use url::Url;
 
 use super::graph::ValueStatus;
 use super::grow::Known;
@@ -63,10 +77,36 @@ impl Stats {
     }
 }
 
+/// The hash of a column's value (`key`): what lookups read first, eight
+/// bytes a row, before the rows they pick are read whole. (Stable within
+/// one binary, which is all it must be: a new binary resolves everything.)
+pub fn key(column: &str, value: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    column.hash(&mut hasher);
+    value.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// The hash of a customer's value of a column, from the value's `key`.
+pub fn customer_key(customer: u64, key: u64) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    (customer, key).hash(&mut hasher);
+    hasher.finish()
+}
+
+/// The columns lookups read first, by index in `schema`.
+const CUSTOMER: usize = 0;
+const KEY: usize = 1;
+const WINNER: usize = 2;
+
 pub fn schema() -> SchemaRef {
     let list = || DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)));
     Arc::new(Schema::new(vec![
         Field::new("customer_id", DataType::UInt64, false),
+        Field::new("key", DataType::UInt64, false),
+        Field::new("winner", DataType::Boolean, false),
         Field::new("column", DataType::Utf8, false),
         Field::new("value", DataType::Utf8, false),
         Field::new("records", DataType::UInt64, false),
@@ -94,6 +134,8 @@ pub struct Identifier<'a> {
 /// The rows of `_values`, built a row at a time.
 pub struct Rows {
     customer: UInt64Builder,
+    key: UInt64Builder,
+    winner: BooleanBuilder,
     column: StringBuilder,
     value: StringBuilder,
     records: UInt64Builder,
@@ -111,6 +153,8 @@ impl Default for Rows {
     fn default() -> Self {
         Rows {
             customer: UInt64Builder::new(),
+            key: UInt64Builder::new(),
+            winner: BooleanBuilder::new(),
             column: StringBuilder::new(),
             value: StringBuilder::new(),
             records: UInt64Builder::new(),
@@ -127,8 +171,19 @@ impl Default for Rows {
 }
 
 impl Rows {
-    pub fn push(&mut self, customer: u64, column: &str, value: &str, stats: Stats, identifier: Option<Identifier>) {
+    /// A row: `winner` if it is the value survivorship picks for the
+    /// customer's golden record (every `.source` row is).
+    pub fn push(
+        &mut self,
+        customer: u64,
+        (column, value): (&str, &str),
+        stats: Stats,
+        winner: bool,
+        identifier: Option<Identifier>,
+    ) {
         self.customer.append_value(customer);
+        self.key.append_value(key(column, value));
+        self.winner.append_value(winner);
         self.column.append_value(column);
         self.value.append_value(value);
         self.records.append_value(stats.records);
@@ -169,6 +224,8 @@ impl Rows {
     pub fn finish(&mut self) -> Result<RecordBatch> {
         let columns: Vec<ArrayRef> = vec![
             Arc::new(self.customer.finish()),
+            Arc::new(self.key.finish()),
+            Arc::new(self.winner.finish()),
             Arc::new(self.column.finish()),
             Arc::new(self.value.finish()),
             Arc::new(self.records.finish()),
@@ -202,6 +259,7 @@ fn append_list<'a>(list: &mut ListBuilder<StringBuilder>, items: Option<impl Ite
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
     pub customer: u64,
+    pub winner: bool,
     pub column: String,
     pub value: String,
     pub stats: Stats,
@@ -219,6 +277,7 @@ pub fn rows_of(batch: &RecordBatch, mut keep: impl FnMut(u64, &str, &str) -> boo
     let column = |name: &str| batch.column_by_name(name).ok_or_else(|| bad(name));
     let text = |name: &str| -> Result<ArrayRef> { Ok(datafusion::arrow::compute::cast(column(name)?, &DataType::Utf8)?) };
     let customer = column("customer_id")?.as_primitive_opt::<UInt64Type>().ok_or_else(|| bad("customer_id"))?;
+    let winner = column("winner")?.as_boolean_opt().ok_or_else(|| bad("winner"))?;
     let (col, value) = (text("column")?, text("value")?);
     let (col, value) = (col.as_string::<i32>(), value.as_string::<i32>());
     let records = column("records")?.as_primitive_opt::<UInt64Type>().ok_or_else(|| bad("records"))?;
@@ -250,6 +309,7 @@ pub fn rows_of(batch: &RecordBatch, mut keep: impl FnMut(u64, &str, &str) -> boo
         };
         rows.push(Row {
             customer: customer.value(i),
+            winner: winner.value(i),
             column: col.value(i).to_string(),
             value: value.value(i).to_string(),
             stats: Stats {
@@ -263,6 +323,70 @@ pub fn rows_of(batch: &RecordBatch, mut keep: impl FnMut(u64, &str, &str) -> boo
             names: list(names, i)?,
             record: (!source.is_null(i)).then(|| (source.value(i).to_string(), record_id.value(i).to_string())),
         });
+    }
+    Ok(rows)
+}
+
+/// The rows of the state's `files` (newest first) that `pick` picks by
+/// customer, key and winner flag — only those three columns are read of
+/// every row — each read whole once picked; a row of a newer file replaces
+/// the same customer's, column's and value's of an older one.
+pub async fn select(
+    ctx: &SessionContext,
+    files: &[Url],
+    pick: impl Fn(u64, u64, bool) -> bool,
+) -> Result<Vec<Row>> {
+    // The rows of the newer files, picked or not: an older file's row of
+    // the same customer and key is replaced.
+    let mut newer: HashSet<(u64, u64)> = HashSet::new();
+    let mut rows = Vec::new();
+    for (i, file) in files.iter().enumerate() {
+        let older_follow = i + 1 < files.len();
+        let mut here_keys: Vec<(u64, u64)> = Vec::new();
+        let table_url = ListingTableUrl::parse(file.as_str())?;
+        let store = ctx.runtime_env().object_store(&table_url)?;
+        let meta = store.head(table_url.prefix()).await?;
+        let readers = DefaultParquetFileReaderFactory::new(store);
+        let metrics = ExecutionPlanMetricsSet::new();
+        let reader = || -> Result<Box<dyn AsyncFileReader>> {
+            Ok(readers.create_reader(0, PartitionedFile::new_from_meta(meta.clone()), None, &metrics)?)
+        };
+        // First the keys, to pick rows by.
+        let builder = ParquetRecordBatchStreamBuilder::new(reader()?).await?;
+        let mask = ProjectionMask::roots(builder.parquet_schema(), [CUSTOMER, KEY, WINNER]);
+        let mut keys = builder.with_projection(mask).build()?;
+        let mut picked: Vec<BooleanArray> = Vec::new();
+        let mut any = false;
+        while let Some(batch) = keys.next().await {
+            let batch = batch?;
+            let customer = batch.column(0).as_primitive::<UInt64Type>();
+            let key = batch.column(1).as_primitive::<UInt64Type>();
+            let winner = batch.column(2).as_boolean();
+            let chosen: BooleanArray = (0..batch.num_rows())
+                .map(|i| {
+                    let (c, k) = (customer.value(i), key.value(i));
+                    if older_follow {
+                        here_keys.push((c, k));
+                    }
+                    Some(!newer.contains(&(c, k)) && pick(c, k, winner.value(i)))
+                })
+                .collect();
+            any |= chosen.true_count() > 0;
+            picked.push(chosen);
+        }
+        newer.extend(here_keys);
+        if !any {
+            continue;
+        }
+        // Then the picked rows, whole.
+        let selection = RowSelection::from_filters(&picked);
+        let mut whole = ParquetRecordBatchStreamBuilder::new(reader()?)
+            .await?
+            .with_row_selection(selection)
+            .build()?;
+        while let Some(batch) = whole.next().await {
+            rows.extend(rows_of(&batch?, |_, _, _| true)?);
+        }
     }
     Ok(rows)
 }
@@ -337,9 +461,9 @@ mod tests {
         let names = ["kelly"];
         rows.push(
             7,
-            "email",
-            "k@x.org",
+            ("email", "k@x.org"),
             Stats::of(5, 2),
+            true,
             Some(Identifier {
                 status: ValueStatus::Linked,
                 others: &others,
@@ -347,12 +471,12 @@ mod tests {
                 record: ("crm", "c1"),
             }),
         );
-        rows.push(7, "city", "Leeds", Stats::of(3, 1), None);
+        rows.push(7, ("city", "Leeds"), Stats::of(3, 1), false, None);
         rows.push(
             9,
-            "email",
-            "k@x.org",
+            ("email", "k@x.org"),
             Stats::of(1, 1),
+            false,
             Some(Identifier {
                 status: ValueStatus::Stopped,
                 others: &others,
