@@ -152,11 +152,32 @@ pub async fn grow_run(
         .iter()
         .flat_map(|(kind, values)| values.iter().map(|v| state::key(kind, v)))
         .collect();
+    // The customers holding each identifier value the new records carry
+    // (by hash): where the new records may go.
+    let mut holders: HashMap<u64, Vec<u64>> = HashMap::new();
+    state::pick(ctx, &state_files, |c, key, _| {
+        if hashed.contains(&key) {
+            holders.entry(key).or_default().push(c);
+        }
+        false
+    })
+    .await?;
+    // Read whole: those values' rows, and of each customer holding one its
+    // golden record's values (the winners), its records per source and the
+    // attribute values the new records might bring it.
+    let brought = attribute_keys(&new, config, &holders);
+    let holding: HashSet<u64> = holders.values().flatten().copied().collect();
+    let picked = state::pick(ctx, &state_files, |c, key, winner| {
+        hashed.contains(&key) || (winner && holding.contains(&c)) || brought.contains(&state::customer_key(c, key))
+    })
+    .await?;
+    log::debug!("{} rows of the identity state picked", picked.rows());
+    let rows = state::read(&picked).await?;
     // Picked by hash, kept by value (two values could share a hash).
-    let found: Vec<Row> = state::select(ctx, &state_files, |_, key, _| hashed.contains(&key))
-        .await?
-        .into_iter()
+    let found: Vec<Row> = rows
+        .iter()
         .filter(|r| keys.get(&r.column).is_some_and(|values| values.contains(&r.value)))
+        .cloned()
         .collect();
     let values = known_values(&found);
     let before = Before {
@@ -168,7 +189,7 @@ pub async fn grow_run(
         Outcome::Grown(growth) => growth,
         Outcome::Resolve(why) => return Ok(Growing::Declined(why)),
     };
-    step("reading the touched customers");
+    step("placing the new records");
     let touched: HashSet<u64> = growth
         .homes
         .iter()
@@ -177,18 +198,7 @@ pub async fn grow_run(
             Home::New(_) => None,
         })
         .collect();
-    // Of each touched customer: its golden record's values (the winners),
-    // its records per source, and the attribute values the new records
-    // bring it; the identifier values they bring were found above.
-    let brought = attribute_keys(&new, config, &growth);
-    let rows = state::select(ctx, &state_files, |c, key, winner| {
-        touched.contains(&c) && (winner || brought.contains(&state::customer_key(c, key)))
-    })
-    .await?;
-    let mut customers = by_customer(
-        rows.into_iter()
-            .chain(found.iter().filter(|r| touched.contains(&r.customer)).cloned()),
-    );
+    let mut customers = by_customer(rows.into_iter().filter(|r| touched.contains(&r.customer)));
     if let Some(why) = too_large(&customers, &growth, config.max_cluster_size()) {
         return Ok(Growing::Declined(why));
     }
@@ -299,17 +309,29 @@ fn known_values(rows: &[Row]) -> HashMap<(String, String), Known> {
 }
 
 /// The attribute values (as golden columns hold them) the new records
-/// bring to customers of the committed run, as `state::customer_key`s.
-fn attribute_keys(new: &Records, config: &IdentityConfig, growth: &Growth) -> HashSet<u64> {
+/// may bring to customers of the committed run — to each customer holding
+/// one of a record's identifier values (`holders`, by the values' hashes) —
+/// as `state::customer_key`s.
+fn attribute_keys(new: &Records, config: &IdentityConfig, holders: &HashMap<u64, Vec<u64>>) -> HashSet<u64> {
     let columns = golden::columns(config);
     let mut keys = HashSet::new();
+    let mut customers: Vec<u64> = Vec::new();
     for source in &new.sources {
         for row in 0..source.len {
-            let Home::Customer(c) = growth.homes[(source.offset + row as u32) as usize] else {
+            customers.clear();
+            for (k, kind) in new.kinds.iter().enumerate() {
+                if let Some(value) = records::value(&source.identifiers[k], row) {
+                    customers.extend(holders.get(&state::key(kind, value)).into_iter().flatten());
+                }
+            }
+            if customers.is_empty() {
                 continue;
-            };
+            }
+            customers.sort_unstable();
+            customers.dedup();
             for (column, value) in attribute_values(new, &columns, source, row) {
-                keys.insert(state::customer_key(c, state::key(column, &value)));
+                let key = state::key(column, &value);
+                keys.extend(customers.iter().map(|c| state::customer_key(*c, key)));
             }
         }
     }

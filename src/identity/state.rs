@@ -327,36 +327,68 @@ pub fn rows_of(batch: &RecordBatch, mut keep: impl FnMut(u64, &str, &str) -> boo
     Ok(rows)
 }
 
-/// The rows of the state's `files` (newest first) that `pick` picks by
-/// customer, key and winner flag — only those three columns are read of
-/// every row — each read whole once picked; a row of a newer file replaces
-/// the same customer's, column's and value's of an older one.
-pub async fn select(
-    ctx: &SessionContext,
-    files: &[Url],
-    pick: impl Fn(u64, u64, bool) -> bool,
-) -> Result<Vec<Row>> {
-    // The rows of the newer files, picked or not: an older file's row of
-    // the same customer and key is replaced.
-    let mut newer: HashSet<(u64, u64)> = HashSet::new();
-    let mut rows = Vec::new();
-    for (i, file) in files.iter().enumerate() {
-        let older_follow = i + 1 < files.len();
-        let mut here_keys: Vec<(u64, u64)> = Vec::new();
-        let table_url = ListingTableUrl::parse(file.as_str())?;
+/// One file of the state, opened for reading.
+struct StateFile {
+    url: Url,
+    readers: DefaultParquetFileReaderFactory,
+    meta: object_store::ObjectMeta,
+}
+
+impl StateFile {
+    async fn open(ctx: &SessionContext, url: &Url) -> Result<StateFile> {
+        let table_url = ListingTableUrl::parse(url.as_str())?;
         let store = ctx.runtime_env().object_store(&table_url)?;
         let meta = store.head(table_url.prefix()).await?;
-        let readers = DefaultParquetFileReaderFactory::new(store);
+        Ok(StateFile {
+            url: url.clone(),
+            readers: DefaultParquetFileReaderFactory::new(store),
+            meta,
+        })
+    }
+
+    async fn builder(&self) -> Result<ParquetRecordBatchStreamBuilder<Box<dyn AsyncFileReader>>> {
         let metrics = ExecutionPlanMetricsSet::new();
-        let reader = || -> Result<Box<dyn AsyncFileReader>> {
-            Ok(readers.create_reader(0, PartitionedFile::new_from_meta(meta.clone()), None, &metrics)?)
-        };
-        // First the keys, to pick rows by.
-        let builder = ParquetRecordBatchStreamBuilder::new(reader()?).await?;
+        let file = PartitionedFile::new_from_meta(self.meta.clone());
+        let reader: Box<dyn AsyncFileReader> = self.readers.create_reader(0, file, None, &metrics)?;
+        Ok(ParquetRecordBatchStreamBuilder::new(reader).await?)
+    }
+}
+
+/// Rows of the state's files picked for reading whole: per file, per
+/// batch of its keys, a flag per row.
+pub struct Picked {
+    files: Vec<(StateFile, Vec<BooleanArray>)>,
+}
+
+impl Picked {
+    pub fn rows(&self) -> usize {
+        self.files
+            .iter()
+            .flat_map(|(_, picked)| picked)
+            .map(BooleanArray::true_count)
+            .sum()
+    }
+}
+
+/// Reads the customer, key and winner flag of every row of the state's
+/// `files` (newest first), and picks the rows `pick` says; a row of an
+/// older file that a newer file has again (its customer and key) is
+/// neither shown to `pick` nor picked.
+pub async fn pick(
+    ctx: &SessionContext,
+    files: &[Url],
+    mut pick: impl FnMut(u64, u64, bool) -> bool,
+) -> Result<Picked> {
+    let mut newer: HashSet<(u64, u64)> = HashSet::new();
+    let mut picked_files = Vec::with_capacity(files.len());
+    for (i, url) in files.iter().enumerate() {
+        let file = StateFile::open(ctx, url).await?;
+        let older_follow = i + 1 < files.len();
+        let mut here_keys: Vec<(u64, u64)> = Vec::new();
+        let builder = file.builder().await?;
         let mask = ProjectionMask::roots(builder.parquet_schema(), [CUSTOMER, KEY, WINNER]);
         let mut keys = builder.with_projection(mask).build()?;
         let mut picked: Vec<BooleanArray> = Vec::new();
-        let mut any = false;
         while let Some(batch) = keys.next().await {
             let batch = batch?;
             let customer = batch.column(0).as_primitive::<UInt64Type>();
@@ -371,22 +403,27 @@ pub async fn select(
                     Some(!newer.contains(&(c, k)) && pick(c, k, winner.value(i)))
                 })
                 .collect();
-            any |= chosen.true_count() > 0;
             picked.push(chosen);
         }
         newer.extend(here_keys);
-        if !any {
+        picked_files.push((file, picked));
+    }
+    Ok(Picked { files: picked_files })
+}
+
+/// The picked rows, read whole (each file's pages once).
+pub async fn read(picked: &Picked) -> Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    for (file, picked) in &picked.files {
+        if picked.iter().all(|p| p.true_count() == 0) {
             continue;
         }
-        // Then the picked rows, whole.
-        let selection = RowSelection::from_filters(&picked);
-        let mut whole = ParquetRecordBatchStreamBuilder::new(reader()?)
-            .await?
-            .with_row_selection(selection)
-            .build()?;
+        let selection = RowSelection::from_filters(picked);
+        let mut whole = file.builder().await?.with_row_selection(selection).build()?;
         while let Some(batch) = whole.next().await {
             rows.extend(rows_of(&batch?, |_, _, _| true)?);
         }
+        log::debug!("identity state {}: {} rows read", file.url, rows.len());
     }
     Ok(rows)
 }
