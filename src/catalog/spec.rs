@@ -65,7 +65,12 @@ impl TableSpec {
 
     /// Some of the table's files (`paths`, as `files` lists them) read as a
     /// table of `schema`: the files a run has not read yet.
-    pub fn open_files(&self, state: &SessionState, paths: &[String], schema: SchemaRef) -> Result<Arc<dyn TableProvider>> {
+    pub fn open_files(
+        &self,
+        state: &SessionState,
+        paths: &[String],
+        schema: SchemaRef,
+    ) -> Result<Arc<dyn TableProvider>> {
         let urls = paths
             .iter()
             .map(|path| ListingTableUrl::parse(path).map_err(|e| self.error(e)))

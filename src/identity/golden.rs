@@ -15,9 +15,9 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use super::graph::{Graph, ValueStatus};
 use super::ids::{ClusterMembers, Clusters};
 use super::parallel;
-use super::state::{self, Identifier, Stats};
 use super::probabilistic::profiles::parse_date;
 use super::records::{Interned, Records, attribute_index};
+use super::state::{self, Identifier, Stats};
 use super::texts::Texts;
 use crate::error::Result;
 use crate::project::identity::{ATTRIBUTES, IdentityConfig, Survivorship};
@@ -84,21 +84,32 @@ pub struct Golden<'a> {
 }
 
 /// Clusters per job. A wave is two jobs per core (at least four), run on
-/// every core: the rows held at once are at most a wave's, about 260
-/// thousand customers on two cores.
-const CHUNK: usize = 1 << 16;
+/// every core: the rows held at once are at most a wave's, about 65
+/// thousand customers on two cores, with their rows of the identity state
+/// (twenty-odd a customer).
+const CHUNK: usize = 1 << 14;
 
 fn wave_jobs() -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     (2 * cores).max(4)
 }
 
-pub fn build<'a>(records: &'a Records, graph: &'a Graph, clusters: &'a Clusters, config: &IdentityConfig) -> Golden<'a> {
+pub fn build<'a>(
+    records: &'a Records,
+    graph: &'a Graph,
+    clusters: &'a Clusters,
+    config: &IdentityConfig,
+) -> Golden<'a> {
     let kinds = || records.kinds.iter().map(|kind| config.identifier(kind));
     let state = StateInputs {
         status: &graph.status,
         limits: kinds()
-            .map(|k| k.max_distinct.keys().filter_map(|other| records.kind_index(other)).collect())
+            .map(|k| {
+                k.max_distinct
+                    .keys()
+                    .filter_map(|other| records.kind_index(other))
+                    .collect()
+            })
             .collect(),
         split: kinds().map(|k| k.split_by_first_name).collect(),
     };
@@ -158,11 +169,7 @@ impl Golden<'_> {
                 .flatten()
                 .map(|(rows, kept)| rows.get_array_memory_size() + kept.get_array_memory_size())
                 .sum();
-            let kept = held(bytes).and_then(|()| {
-                wave.iter()
-                    .flatten()
-                    .try_for_each(|(_, kept)| keep(kept.clone()))
-            });
+            let kept = held(bytes).and_then(|()| wave.iter().flatten().try_for_each(|(_, kept)| keep(kept.clone())));
             let wave: Vec<Result<RecordBatch>> = match kept {
                 Ok(()) => wave.into_iter().map(|r| r.map(|(rows, _)| rows)).collect(),
                 Err(e) => vec![Err(e)],
@@ -271,8 +278,12 @@ impl<'a> ChunkInputs<'a> {
             count_col.append_value(rows.len() as i64);
             self.locate(rows, &mut located);
             sources_col.append_value(self.sources(&located, customer, &mut per_source, &mut kept));
-            for (k, (((column, rule), arrays), out)) in
-                self.refs.iter().zip(self.arrays_of).zip(value_cols.iter_mut()).enumerate()
+            for (k, (((column, rule), arrays), out)) in self
+                .refs
+                .iter()
+                .zip(self.arrays_of)
+                .zip(value_cols.iter_mut())
+                .enumerate()
             {
                 self.candidates(arrays, &located, &mut candidates, &mut index);
                 let chosen = choose(candidates.iter().map(|c| (c.value, c.stats)), *rule);

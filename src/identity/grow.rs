@@ -17,7 +17,9 @@
 //! everything. Stopped and blocked values need no care: a guard counts
 //! records and distinct values, which new records only add to.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use datafusion::common::HashMap;
 
 use super::graph::{Blocker, ValueStatus, full_first_name, people_of};
 use super::records::Records;
@@ -320,7 +322,12 @@ fn link_kind(
         let mut stopped = settings.max_records.is_some_and(|max| known.records > max as u64);
         for &(o, other, max) in &limits {
             let seen = known.others.entry(other.clone()).or_default();
-            seen.extend(group.iter().filter_map(|&r| value_of(new, &blockers, o, r)).map(str::to_string));
+            seen.extend(
+                group
+                    .iter()
+                    .filter_map(|&r| value_of(new, &blockers, o, r))
+                    .map(str::to_string),
+            );
             seen.sort_unstable();
             seen.dedup();
             stopped |= seen.len() > max;
@@ -351,7 +358,12 @@ fn link_kind(
             );
             known.names.sort_unstable();
             known.names.dedup();
-            let names: Vec<&str> = known.names.iter().map(String::as_str).filter(|n| full_first_name(n)).collect();
+            let names: Vec<&str> = known
+                .names
+                .iter()
+                .map(String::as_str)
+                .filter(|n| full_first_name(n))
+                .collect();
             if names.len() >= 2 && people_of(&names).1.len() >= 2 {
                 // Its records now link by first name: a value that linked
                 // nothing yet (one record, or none) is split from here on.
@@ -392,6 +404,10 @@ fn link_kind(
     Ok(Ok(()))
 }
 
+/// A person's new records, and the customer of the committed run that
+/// person's records are in (`None`: a person only new records hold).
+type Person = (Vec<u32>, Option<u64>);
+
 /// The new records of a value that links only within each first name, by
 /// person: each person's records and the customer of the committed run
 /// that person's records are in (`None`: a person only new records hold).
@@ -399,8 +415,12 @@ fn link_kind(
 /// start with, link nothing on the value, as in a full run. `Err` when a
 /// new name changes who the old records are: it joins two people, or takes
 /// an old initial's person from it.
-fn split_people(new: &Records, known: &Known, group: &[u32]) -> std::result::Result<Vec<(Vec<u32>, Option<u64>)>, ()> {
-    let mut old_names: Vec<&str> = known.people.iter().flat_map(|(_, n)| n.iter().map(String::as_str)).collect();
+fn split_people(new: &Records, known: &Known, group: &[u32]) -> std::result::Result<Vec<Person>, ()> {
+    let mut old_names: Vec<&str> = known
+        .people
+        .iter()
+        .flat_map(|(_, n)| n.iter().map(String::as_str))
+        .collect();
     old_names.sort_unstable();
     old_names.dedup();
     let old_full: Vec<&str> = old_names.iter().copied().filter(|n| full_first_name(n)).collect();
@@ -588,7 +608,8 @@ identifiers = { anonymous_id = "anon", user_id = "user_id" }
     fn rows(rng: &mut StdRng, n: usize, tag: &str) -> Vec<Row> {
         let names = NAMES;
         let mut pick = |pool: u32, p: f64, prefix: &str| {
-            rng.random_bool(p).then(|| format!("{prefix}{}", rng.random_range(0..pool)))
+            rng.random_bool(p)
+                .then(|| format!("{prefix}{}", rng.random_range(0..pool)))
         };
         let mut out = Vec::new();
         for i in 0..n {
@@ -632,7 +653,10 @@ identifiers = { anonymous_id = "anon", user_id = "user_id" }
         oneview_udfs::register_all(&ctx);
         let names = ["id", "user_id", "email", "phone", "first_name", "anon"];
         let schema = Arc::new(Schema::new(
-            names.iter().map(|n| Field::new(*n, DataType::Utf8, true)).collect::<Vec<_>>(),
+            names
+                .iter()
+                .map(|n| Field::new(*n, DataType::Utf8, true))
+                .collect::<Vec<_>>(),
         ));
         for table in ["crm", "web"] {
             let mine: Vec<&Row> = rows.iter().filter(|r| r.0 == table).collect();
@@ -688,7 +712,7 @@ identifiers = { anonymous_id = "anon", user_id = "user_id" }
                 let mut names = Vec::new();
                 let mut people = Vec::new();
                 if status == ValueStatus::Linked || status == ValueStatus::Split {
-                    for (other, _) in &settings.max_distinct {
+                    for other in settings.max_distinct.keys() {
                         let Some(o) = records.kind_index(other) else { continue };
                         let mut seen: Vec<String> = group
                             .iter()
@@ -729,7 +753,10 @@ identifiers = { anonymous_id = "anon", user_id = "user_id" }
                     names,
                     people,
                 };
-                out.insert((kind.clone(), records.values[k].value(rank as usize).to_string()), known);
+                out.insert(
+                    (kind.clone(), records.values[k].value(rank as usize).to_string()),
+                    known,
+                );
             }
         }
         out
@@ -800,17 +827,28 @@ identifiers = { anonymous_id = "anon", user_id = "user_id" }
             let new = increment(&mut rng, &old, 1 + seed as usize % 6);
             match placed_as_full(&config, &old, &new).await {
                 Ok(()) => grown += 1,
-                Err(why) => *declined.entry(why.split(' ').take(4).collect::<Vec<_>>().join(" ")).or_default() += 1,
+                Err(why) => {
+                    *declined
+                        .entry(why.split(' ').take(4).collect::<Vec<_>>().join(" "))
+                        .or_default() += 1
+                }
             }
         }
         eprintln!("placed {grown} of 60 increments (declined: {declined:?})");
         assert!(grown >= 20, "placed only {grown} of 60 (declined: {declined:?})");
-        assert!(!declined.is_empty(), "some increments must need a full run: {declined:?}");
+        assert!(
+            !declined.is_empty(),
+            "some increments must need a full run: {declined:?}"
+        );
     }
 
     fn crm(id: &str, user: Option<&str>, email: Option<&str>, phone: Option<&str>, name: &str) -> Row {
         let text = |v: Option<&str>| v.map(str::to_string);
-        ("crm", id.to_string(), [text(user), text(email), text(phone), Some(name.to_string()), None])
+        (
+            "crm",
+            id.to_string(),
+            [text(user), text(email), text(phone), Some(name.to_string()), None],
+        )
     }
 
     async fn outcome(old: &[Row], new: &[Row]) -> Outcome {
@@ -842,7 +880,9 @@ identifiers = { anonymous_id = "anon", user_id = "user_id" }
     #[tokio::test]
     async fn what_new_records_would_undo_needs_a_full_run() {
         let phone = Some("+12025550123");
-        let four: Vec<Row> = (0..4).map(|i| crm(&format!("o{i}"), None, None, phone, "ann")).collect();
+        let four: Vec<Row> = (0..4)
+            .map(|i| crm(&format!("o{i}"), None, None, phone, "ann"))
+            .collect();
         // A fifth record on a phone of four (max_records = 4): the four split.
         let why = declined(outcome(&four, &[crm("n", None, None, phone, "ann")]).await);
         assert!(why.contains("`phone` value past its guard"), "{why}");
@@ -907,12 +947,18 @@ identifiers = { anonymous_id = "anon", user_id = "user_id" }
             crm("n5", None, e, None, "j"),
         ];
         placed_as_full(&config, &old, &new).await.unwrap();
-        let why = placed_as_full(&config, &old, &[crm("n1", None, e, None, "karl")]).await.unwrap_err();
+        let why = placed_as_full(&config, &old, &[crm("n1", None, e, None, "karl")])
+            .await
+            .unwrap_err();
         assert!(why.contains("changes who shares"), "{why}");
         // One old record, then another name: the value is split from here on.
         let one = [crm("o1", None, e, None, "kelly")];
-        placed_as_full(&config, &one, &[crm("n1", None, e, None, "james"), crm("n2", None, e, None, "jim")])
-            .await
-            .unwrap();
+        placed_as_full(
+            &config,
+            &one,
+            &[crm("n1", None, e, None, "james"), crm("n2", None, e, None, "jim")],
+        )
+        .await
+        .unwrap();
     }
 }

@@ -11,12 +11,12 @@
 //! customers' rows, new golden records, writing. Whenever the result might
 //! differ from a full run's, the answer is why, and a full run follows.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use datafusion::common::{HashMap, HashSet};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Float64Builder, Int64Builder, RecordBatch, StringBuilder,
-};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Builder, Int64Builder, RecordBatch, StringBuilder};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
@@ -52,7 +52,9 @@ pub struct Plan {
 /// hold `now`: only new files, each source reading its own table; else why not.
 pub fn plan(config: &IdentityConfig, last: &Inputs, now: &Inputs) -> std::result::Result<Plan, String> {
     if last.refused {
-        return Err("the last run refused links past max_cluster_size, whose outcome depends on the order of links".into());
+        return Err(
+            "the last run refused links past max_cluster_size, whose outcome depends on the order of links".into(),
+        );
     }
     let mut new_files: BTreeMap<String, Vec<FileStamp>> = BTreeMap::new();
     for (name, source) in &config.sources {
@@ -66,16 +68,25 @@ pub fn plan(config: &IdentityConfig, last: &Inputs, now: &Inputs) -> std::result
         };
         let changes = inputs::changes(before, files);
         if changes.changed > 0 {
-            return Err(format!("source `{name}`: {} of its files rewritten in place", changes.changed));
+            return Err(format!(
+                "source `{name}`: {} of its files rewritten in place",
+                changes.changed
+            ));
         }
         if changes.deleted > 0 {
             return Err(format!("source `{name}`: {} of its files deleted", changes.deleted));
         }
         if inputs::changed_near(last, name) {
-            return Err(format!("source `{name}`: files changed just before the last run listed them"));
+            return Err(format!(
+                "source `{name}`: files changed just before the last run listed them"
+            ));
         }
         let known: HashSet<&str> = before.iter().map(|f| f.path.as_str()).collect();
-        let new: Vec<FileStamp> = files.iter().filter(|f| !known.contains(f.path.as_str())).cloned().collect();
+        let new: Vec<FileStamp> = files
+            .iter()
+            .filter(|f| !known.contains(f.path.as_str()))
+            .cloned()
+            .collect();
         new_files.entry(table.to_string()).or_insert(new);
     }
     Ok(Plan { new_files })
@@ -127,6 +138,8 @@ pub async fn grow_run(
     budget: &mut Budget,
     step: &dyn Fn(&str),
 ) -> Result<Growing> {
+    let started = std::time::Instant::now();
+    let mark = |what: &str| log::debug!("growing: {what} (at {:.2} s)", started.elapsed().as_secs_f64());
     let store = StateStore::at(at.output.clone(), &ctx.runtime_env())?;
     let chain = outputs::chain(&store, at.current).await?;
     if chain.len() >= MAX_CHAIN {
@@ -141,7 +154,9 @@ pub async fn grow_run(
         .map(|r| outputs::run_location(at.output, state::VALUES, Some(r)))
         .collect();
     if !exists(&store, &format!("identity/{}/run-{}.parquet", state::VALUES, chain[0])).await? {
-        return Ok(Growing::Declined("the committed run kept no identity state (an earlier version made it)".into()));
+        return Ok(Growing::Declined(
+            "the committed run kept no identity state (an earlier version made it)".into(),
+        ));
     }
 
     step("reading the new files");
@@ -162,6 +177,7 @@ pub async fn grow_run(
         false
     })
     .await?;
+    mark("holders found");
     // Read whole: those values' rows, and of each customer holding one its
     // golden record's values (the winners), its records per source and the
     // attribute values the new records might bring it.
@@ -171,7 +187,7 @@ pub async fn grow_run(
         hashed.contains(&key) || (winner && holding.contains(&c)) || brought.contains(&state::customer_key(c, key))
     })
     .await?;
-    log::debug!("{} rows of the identity state picked", picked.rows());
+    mark(&format!("{} rows of the identity state picked", picked.rows()));
     let rows = state::read(&picked).await?;
     // Picked by hash, kept by value (two values could share a hash).
     let found: Vec<Row> = rows
@@ -179,6 +195,7 @@ pub async fn grow_run(
         .filter(|r| keys.get(&r.column).is_some_and(|values| values.contains(&r.value)))
         .cloned()
         .collect();
+    mark("state rows read");
     let values = known_values(&found);
     let before = Before {
         values: &values,
@@ -198,11 +215,14 @@ pub async fn grow_run(
             Home::New(_) => None,
         })
         .collect();
+    mark("placed");
     let mut customers = by_customer(rows.into_iter().filter(|r| touched.contains(&r.customer)));
     if let Some(why) = too_large(&customers, &growth, config.max_cluster_size()) {
         return Ok(Growing::Declined(why));
     }
-    let ids: Vec<u64> = (0..u64::from(growth.new_customers)).map(|n| at.highest + 1 + n).collect();
+    let ids: Vec<u64> = (0..u64::from(growth.new_customers))
+        .map(|n| at.highest + 1 + n)
+        .collect();
     let home_id = |home: Home| match home {
         Home::Customer(c) => c,
         Home::New(n) => ids[n as usize],
@@ -211,10 +231,15 @@ pub async fn grow_run(
 
     step("writing the identity tables");
     let run = outputs::run_id(chrono::Utc::now());
+    mark("records added");
     let golden_rows = golden_batch(config, &mut customers, &mut changed)?;
+    mark("golden records");
     let counts = write_customers(ctx, at.output, &run, config, &customers, golden_rows).await?;
+    mark("customers written");
     let links = write_links(ctx, at.output, &run, &new, &growth, &home_id, &found).await?;
+    mark("links written");
     write_state(ctx, at.output, &run, &customers, &changed).await?;
+    mark("state written");
     outputs::write(
         ctx,
         at.output,
@@ -413,7 +438,12 @@ fn too_large(customers: &BTreeMap<u64, CustomerRows>, growth: &Growth, max: usiz
     for (c, n) in added {
         let held: u64 = customers
             .get(&c)
-            .map(|rows| rows.values().filter(|r| r.column == state::SOURCE_ROWS).map(|r| r.stats.records).sum())
+            .map(|rows| {
+                rows.values()
+                    .filter(|r| r.column == state::SOURCE_ROWS)
+                    .map(|r| r.stats.records)
+                    .sum()
+            })
             .unwrap_or(0);
         if held + n > max as u64 {
             return Some(format!(
@@ -436,8 +466,11 @@ fn add_new_records(
     home_id: &dyn Fn(Home) -> u64,
     customers: &mut BTreeMap<u64, CustomerRows>,
 ) -> HashSet<(u64, String, String)> {
-    let now_known: HashMap<(&str, &str), &Known> =
-        growth.values.iter().map(|((k, v), known, _)| ((k.as_str(), v.as_str()), known)).collect();
+    let now_known: HashMap<(&str, &str), &Known> = growth
+        .values
+        .iter()
+        .map(|((k, v), known, _)| ((k.as_str(), v.as_str()), known))
+        .collect();
     let columns = golden::columns(config);
     let mut changed = HashSet::new();
     for source in &new.sources {
@@ -528,8 +561,14 @@ fn golden_batch(
     let mut values: Vec<StringBuilder> = columns.iter().map(|_| StringBuilder::new()).collect();
     for (customer, rows) in customers.iter_mut() {
         id.append_value(format_id(*customer));
-        count.append_value(column_rows(rows, state::SOURCE_ROWS).map(|(_, r)| r.stats.records as i64).sum());
-        let names: Vec<&str> = column_rows(rows, state::SOURCE_ROWS).map(|(k, _)| k.1.as_str()).collect();
+        count.append_value(
+            column_rows(rows, state::SOURCE_ROWS)
+                .map(|(_, r)| r.stats.records as i64)
+                .sum(),
+        );
+        let names: Vec<&str> = column_rows(rows, state::SOURCE_ROWS)
+            .map(|(k, _)| k.1.as_str())
+            .collect();
         sources.append_value(names.join(","));
         for (column, out) in columns.iter().zip(values.iter_mut()) {
             let rule = config.survivorship(column);
@@ -549,7 +588,11 @@ fn golden_batch(
             row.winner = true;
         }
     }
-    let mut arrays: Vec<ArrayRef> = vec![Arc::new(id.finish()), Arc::new(count.finish()), Arc::new(sources.finish())];
+    let mut arrays: Vec<ArrayRef> = vec![
+        Arc::new(id.finish()),
+        Arc::new(count.finish()),
+        Arc::new(sources.finish()),
+    ];
     arrays.extend(values.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
     Ok(RecordBatch::try_new(schema, arrays)?)
 }
@@ -665,7 +708,9 @@ async fn write_links(
                 let slot = &mut best[*r as usize];
                 *slot = Some(slot.map_or(link.kind, |k| k.min(link.kind)));
                 let (source, row) = new.locate(*r);
-                let v = records::value(&source.identifiers[link.kind], row).unwrap_or_default().to_string();
+                let v = records::value(&source.identifiers[link.kind], row)
+                    .unwrap_or_default()
+                    .to_string();
                 let (os, oid) = name_of(*r);
                 (v, (os.to_string(), oid.to_string()))
             }
@@ -701,7 +746,15 @@ async fn write_links(
         Arc::new(probability.finish()),
     ];
     let edges = RecordBatch::try_new(outputs::edges_schema(), edges)?;
-    outputs::write(ctx, output, run, outputs::EDGES, outputs::edges_schema(), [Ok(edges)].into_iter()).await?;
+    outputs::write(
+        ctx,
+        output,
+        run,
+        outputs::EDGES,
+        outputs::edges_schema(),
+        [Ok(edges)].into_iter(),
+    )
+    .await?;
 
     let (mut source, mut record_id, mut customer, mut rule, mut probability) = (
         StringBuilder::new(),
@@ -736,7 +789,15 @@ async fn write_links(
         Arc::new(probability.finish()),
     ];
     let links = RecordBatch::try_new(outputs::links_schema(), links)?;
-    outputs::write(ctx, output, run, outputs::LINKS, outputs::links_schema(), [Ok(links)].into_iter()).await?;
+    outputs::write(
+        ctx,
+        output,
+        run,
+        outputs::LINKS,
+        outputs::links_schema(),
+        [Ok(links)].into_iter(),
+    )
+    .await?;
     Ok(per_rule.into_iter().collect())
 }
 
@@ -769,5 +830,13 @@ async fn write_state(
         }
     }
     let batch = rows.finish()?;
-    outputs::write(ctx, output, run, state::VALUES, state::schema(), [Ok(batch)].into_iter()).await
+    outputs::write(
+        ctx,
+        output,
+        run,
+        state::VALUES,
+        state::schema(),
+        [Ok(batch)].into_iter(),
+    )
+    .await
 }

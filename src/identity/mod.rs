@@ -24,8 +24,8 @@ mod given_names;
 pub mod golden;
 pub mod graph;
 pub mod grow;
-mod incremental;
 pub mod ids;
+mod incremental;
 pub mod inputs;
 pub mod outputs;
 mod parallel;
@@ -413,7 +413,15 @@ async fn write_golden(
             Ok(())
         });
         outputs::write(ctx, output, run, outputs::CUSTOMERS, schema, waves).await?;
-        outputs::write(ctx, output, run, state::VALUES, state::schema(), kept.into_iter().map(Ok)).await?;
+        outputs::write(
+            ctx,
+            output,
+            run,
+            state::VALUES,
+            state::schema(),
+            kept.into_iter().map(Ok),
+        )
+        .await?;
     } else {
         let (send, receive) = std::sync::mpsc::sync_channel::<RecordBatch>(2);
         let keep = move |batch| {
@@ -424,9 +432,8 @@ async fn write_golden(
         let kept = receive.into_iter().map(Ok);
         tokio::task::block_in_place(|| {
             std::thread::scope(|scope| {
-                let beside = scope.spawn(|| {
-                    handle.block_on(outputs::write(ctx, output, run, state::VALUES, state::schema(), kept))
-                });
+                let beside = scope
+                    .spawn(|| handle.block_on(outputs::write(ctx, output, run, state::VALUES, state::schema(), kept)));
                 let here = handle.block_on(outputs::write(ctx, output, run, outputs::CUSTOMERS, schema, waves));
                 let beside = beside.join().expect("the state writer does not panic");
                 beside.and(here)

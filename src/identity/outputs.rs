@@ -432,9 +432,10 @@ pub async fn write_stream(
         destination: Destination::Url(url),
         max_rows: None,
     };
-    ResultWriter::open(&spec, ctx)
-        .await?
-        .write_batches(schema, batches)
-        .await?;
+    let mut writer = ResultWriter::open(&spec, ctx).await?;
+    if name == super::state::VALUES {
+        writer = writer.with_parquet_properties(super::state::writer_properties());
+    }
+    writer.write_batches(schema, batches).await?;
     Ok(())
 }

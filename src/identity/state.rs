@@ -19,18 +19,21 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, UInt8Type, UInt32Type, UInt64Type};
 
-use std::collections::HashSet;
+use datafusion::common::HashSet;
 
 use datafusion::arrow::array::BooleanArray;
-use datafusion::parquet::arrow::ProjectionMask;
-use datafusion::parquet::arrow::arrow_reader::RowSelection;
 use datafusion::datasource::listing::{ListingTableUrl, PartitionedFile};
 use datafusion::datasource::physical_plan::parquet::{DefaultParquetFileReaderFactory, ParquetFileReaderFactory};
+use datafusion::parquet::arrow::ProjectionMask;
+use datafusion::parquet::arrow::arrow_reader::RowSelection;
 use datafusion::parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuilder};
-use object_store::ObjectStoreExt;
+use datafusion::parquet::basic::Compression;
+use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::parquet::schema::types::ColumnPath;
 use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
+use object_store::ObjectStoreExt;
 use url::Url;
 
 use super::graph::ValueStatus;
@@ -88,18 +91,29 @@ pub fn key(column: &str, value: &str) -> u64 {
     hasher.finish()
 }
 
-/// The hash of a customer's value of a column, from the value's `key`.
+/// The hash of a customer's value of a column, from the value's `key` (a
+/// multiply-and-rotate mix: `key` is a hash already).
 pub fn customer_key(customer: u64, key: u64) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::hash::DefaultHasher::new();
-    (customer, key).hash(&mut hasher);
-    hasher.finish()
+    (customer.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ key)
+        .rotate_left(31)
+        .wrapping_mul(0xBF58_476D_1CE4_E5B9)
 }
 
 /// The columns lookups read first, by index in `schema`.
 const CUSTOMER: usize = 0;
 const KEY: usize = 1;
 const WINNER: usize = 2;
+
+/// How the state is written: only oneview reads it, every run writes it
+/// beside the golden records, and most of its columns are hashes and
+/// values met once, so a fast codec and no dictionaries but the column's.
+pub fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::LZ4_RAW)
+        .set_dictionary_enabled(false)
+        .set_column_dictionary_enabled(ColumnPath::from("column"), true)
+        .build()
+}
 
 pub fn schema() -> SchemaRef {
     let list = || DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)));
@@ -273,29 +287,55 @@ pub struct Row {
 /// The rows of a batch of `_values` (as its file holds them); `keep` picks
 /// rows by (customer, column, value) before they are copied.
 pub fn rows_of(batch: &RecordBatch, mut keep: impl FnMut(u64, &str, &str) -> bool) -> Result<Vec<Row>> {
-    let bad = |what: &str| Error::Usage(format!("the identity state's `{what}` column has an unexpected type; run `oneview resolve --full`"));
+    let bad = |what: &str| {
+        Error::Usage(format!(
+            "the identity state's `{what}` column has an unexpected type; run `oneview resolve --full`"
+        ))
+    };
     let column = |name: &str| batch.column_by_name(name).ok_or_else(|| bad(name));
-    let text = |name: &str| -> Result<ArrayRef> { Ok(datafusion::arrow::compute::cast(column(name)?, &DataType::Utf8)?) };
-    let customer = column("customer_id")?.as_primitive_opt::<UInt64Type>().ok_or_else(|| bad("customer_id"))?;
+    let text =
+        |name: &str| -> Result<ArrayRef> { Ok(datafusion::arrow::compute::cast(column(name)?, &DataType::Utf8)?) };
+    let customer = column("customer_id")?
+        .as_primitive_opt::<UInt64Type>()
+        .ok_or_else(|| bad("customer_id"))?;
     let winner = column("winner")?.as_boolean_opt().ok_or_else(|| bad("winner"))?;
     let (col, value) = (text("column")?, text("value")?);
     let (col, value) = (col.as_string::<i32>(), value.as_string::<i32>());
-    let records = column("records")?.as_primitive_opt::<UInt64Type>().ok_or_else(|| bad("records"))?;
-    let updated = column("updated")?.as_primitive_opt::<Int64Type>().ok_or_else(|| bad("updated"))?;
-    let updated_priority =
-        column("updated_priority")?.as_primitive_opt::<UInt32Type>().ok_or_else(|| bad("updated_priority"))?;
-    let priority = column("priority")?.as_primitive_opt::<UInt32Type>().ok_or_else(|| bad("priority"))?;
-    let status = column("status")?.as_primitive_opt::<UInt8Type>().ok_or_else(|| bad("status"))?;
+    let records = column("records")?
+        .as_primitive_opt::<UInt64Type>()
+        .ok_or_else(|| bad("records"))?;
+    let updated = column("updated")?
+        .as_primitive_opt::<Int64Type>()
+        .ok_or_else(|| bad("updated"))?;
+    let updated_priority = column("updated_priority")?
+        .as_primitive_opt::<UInt32Type>()
+        .ok_or_else(|| bad("updated_priority"))?;
+    let priority = column("priority")?
+        .as_primitive_opt::<UInt32Type>()
+        .ok_or_else(|| bad("priority"))?;
+    let status = column("status")?
+        .as_primitive_opt::<UInt8Type>()
+        .ok_or_else(|| bad("status"))?;
     let others = column("others")?.as_list_opt::<i32>().ok_or_else(|| bad("others"))?;
     let names = column("names")?.as_list_opt::<i32>().ok_or_else(|| bad("names"))?;
     let (source, record_id) = (text("source")?, text("record_id")?);
     let (source, record_id) = (source.as_string::<i32>(), record_id.as_string::<i32>());
-    let list = |list: &datafusion::arrow::array::ListArray, i: usize| -> Result<Vec<String>> {
+    // Each list's items cast once, then read by its offsets.
+    let items = |list: &datafusion::arrow::array::ListArray| -> Result<ArrayRef> {
+        Ok(datafusion::arrow::compute::cast(list.values(), &DataType::Utf8)?)
+    };
+    let (other_items, name_items) = (items(others)?, items(names)?);
+    let list = |list: &datafusion::arrow::array::ListArray, items: &ArrayRef, i: usize| -> Result<Vec<String>> {
         if list.is_null(i) {
             return Ok(Vec::new());
         }
-        let items = datafusion::arrow::compute::cast(&list.value(i), &DataType::Utf8)?;
-        Ok(items.as_string::<i32>().iter().flatten().map(str::to_string).collect())
+        let items = items.as_string::<i32>();
+        let offsets = list.value_offsets();
+        let range = offsets[i] as usize..offsets[i + 1] as usize;
+        Ok(range
+            .filter(|j| items.is_valid(*j))
+            .map(|j| items.value(j).to_string())
+            .collect())
     };
     let mut rows = Vec::new();
     for i in 0..batch.num_rows() {
@@ -319,13 +359,16 @@ pub fn rows_of(batch: &RecordBatch, mut keep: impl FnMut(u64, &str, &str) -> boo
                 priority: priority.value(i),
             },
             status,
-            others: list(others, i)?,
-            names: list(names, i)?,
+            others: list(others, &other_items, i)?,
+            names: list(names, &name_items, i)?,
             record: (!source.is_null(i)).then(|| (source.value(i).to_string(), record_id.value(i).to_string())),
         });
     }
     Ok(rows)
 }
+
+/// Rows picked one in this many or more are read by reading every row.
+const DENSE: usize = 16;
 
 /// One file of the state, opened for reading.
 struct StateFile {
@@ -374,11 +417,7 @@ impl Picked {
 /// `files` (newest first), and picks the rows `pick` says; a row of an
 /// older file that a newer file has again (its customer and key) is
 /// neither shown to `pick` nor picked.
-pub async fn pick(
-    ctx: &SessionContext,
-    files: &[Url],
-    mut pick: impl FnMut(u64, u64, bool) -> bool,
-) -> Result<Picked> {
+pub async fn pick(ctx: &SessionContext, files: &[Url], mut pick: impl FnMut(u64, u64, bool) -> bool) -> Result<Picked> {
     let mut newer: HashSet<(u64, u64)> = HashSet::new();
     let mut picked_files = Vec::with_capacity(files.len());
     for (i, url) in files.iter().enumerate() {
@@ -418,10 +457,28 @@ pub async fn read(picked: &Picked) -> Result<Vec<Row>> {
         if picked.iter().all(|p| p.true_count() == 0) {
             continue;
         }
-        let selection = RowSelection::from_filters(picked);
-        let mut whole = file.builder().await?.with_row_selection(selection).build()?;
-        while let Some(batch) = whole.next().await {
-            rows.extend(rows_of(&batch?, |_, _, _| true)?);
+        let total: usize = picked.iter().map(BooleanArray::len).sum();
+        let count: usize = picked.iter().map(BooleanArray::true_count).sum();
+        if count * DENSE < total {
+            let selection = RowSelection::from_filters(picked);
+            let mut whole = file.builder().await?.with_row_selection(selection).build()?;
+            while let Some(batch) = whole.next().await {
+                rows.extend(rows_of(&batch?, |_, _, _| true)?);
+            }
+        } else {
+            // Picked so densely that skipping row by row costs more than
+            // reading every row and dropping the rest.
+            let mask = datafusion::arrow::compute::concat(&picked.iter().map(|p| p as &dyn Array).collect::<Vec<_>>())?;
+            let mask = mask.as_boolean();
+            let mut whole = file.builder().await?.build()?;
+            let mut offset = 0;
+            while let Some(batch) = whole.next().await {
+                let batch = batch?;
+                let here = mask.slice(offset, batch.num_rows());
+                offset += batch.num_rows();
+                let batch = datafusion::arrow::compute::filter_record_batch(&batch, &here)?;
+                rows.extend(rows_of(&batch, |_, _, _| true)?);
+            }
         }
         log::debug!("identity state {}: {} rows read", file.url, rows.len());
     }
@@ -456,7 +513,11 @@ pub fn known<'a>(rows: impl Iterator<Item = &'a Row>) -> Option<Known> {
         ValueStatus::Linked | ValueStatus::Split => {
             for item in rows.iter().flat_map(|r| &r.others) {
                 if let Some((kind, value)) = item.split_once('=') {
-                    known.others.entry(kind.to_string()).or_default().push(value.to_string());
+                    known
+                        .others
+                        .entry(kind.to_string())
+                        .or_default()
+                        .push(value.to_string());
                 }
             }
             for values in known.others.values_mut() {
@@ -528,7 +589,11 @@ mod tests {
         assert_eq!(read[0].names, vec!["kelly".to_string()]);
         assert_eq!(read[0].record, Some(("crm".into(), "c1".into())));
         assert_eq!(read[1].status, None);
-        assert_eq!(read[2].others, Vec::<String>::new(), "a stopped value keeps no guard counts");
+        assert_eq!(
+            read[2].others,
+            Vec::<String>::new(),
+            "a stopped value keeps no guard counts"
+        );
         let linked = known(read[..1].iter()).unwrap();
         assert_eq!(linked.status, ValueStatus::Linked);
         assert_eq!(linked.others["user_id"], vec!["u1".to_string()]);

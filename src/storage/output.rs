@@ -15,6 +15,7 @@ use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Schema, Sc
 use datafusion::arrow::json::{ArrayWriter, LineDelimitedWriter};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use indicatif::ProgressBar;
@@ -169,14 +170,20 @@ fn cast_to(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
 }
 
 impl Encoder {
-    fn new(format: OutputFormat, schema: &SchemaRef, buf: &SharedBuf) -> Result<Encoder> {
+    fn new(
+        format: OutputFormat,
+        schema: &SchemaRef,
+        buf: &SharedBuf,
+        parquet: Option<WriterProperties>,
+    ) -> Result<Encoder> {
         Ok(match format {
             OutputFormat::Csv => Encoder::Csv(Box::new(csv::WriterBuilder::new().with_header(true).build(buf.clone()))),
             OutputFormat::Json => Encoder::Json(ArrayWriter::new(buf.clone())),
             OutputFormat::Ndjson => Encoder::Ndjson(LineDelimitedWriter::new(buf.clone())),
             OutputFormat::Parquet => {
                 let classic = classic_schema(schema);
-                let writer = ArrowWriter::try_new(buf.clone(), Arc::clone(&classic), Some(parquet_properties()))?;
+                let properties = parquet.unwrap_or_else(parquet_properties);
+                let writer = ArrowWriter::try_new(buf.clone(), Arc::clone(&classic), Some(properties))?;
                 Encoder::Parquet(Box::new(writer), classic)
             }
             OutputFormat::Table => unreachable!("the table format is rendered, not encoded"),
@@ -209,6 +216,8 @@ pub struct ResultWriter {
     sink: Sink,
     max_rows: Option<usize>,
     progress: Option<ProgressBar>,
+    /// Parquet writer settings other than the default (zstd).
+    parquet: Option<WriterProperties>,
 }
 
 impl ResultWriter {
@@ -244,12 +253,19 @@ impl ResultWriter {
             sink,
             max_rows,
             progress: None,
+            parquet: None,
         })
     }
 
     /// Writes every batch of `stream`, then commits. Returns the row count.
     /// Shows `progress` until the first rows reach the terminal, or while
     /// rows are written to a file or object.
+    /// Parquet written with `properties` (for files oneview alone reads).
+    pub fn with_parquet_properties(mut self, properties: WriterProperties) -> Self {
+        self.parquet = Some(properties);
+        self
+    }
+
     pub fn with_progress(mut self, progress: ProgressBar) -> Self {
         self.progress = Some(progress);
         self
@@ -318,7 +334,7 @@ impl ResultWriter {
         S: futures::Stream<Item = Result<RecordBatch>> + Unpin,
     {
         let buf = SharedBuf::default();
-        let mut encoder = Encoder::new(self.format, &schema, &buf)?;
+        let mut encoder = Encoder::new(self.format, &schema, &buf, self.parquet.clone())?;
         let mut rows = 0u64;
         let mut batches = 0;
         while let Some(batch) = stream.next().await {

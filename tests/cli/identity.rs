@@ -1318,6 +1318,27 @@ fn fresh_partition(dir: &Path) -> BTreeSet<BTreeSet<String>> {
     partition(fresh.path())
 }
 
+/// The golden records of the last run, ids aside, sorted.
+fn golden(dir: &Path) -> Vec<String> {
+    let mut rows = sql_rows(
+        dir,
+        "SELECT records, sources, user_id, email, phone, anonymous_id, first_name, last_name, full_name FROM customers",
+    );
+    rows.sort();
+    rows
+}
+
+/// The golden records a full run gives on a fresh copy of the project's files.
+fn fresh_golden(dir: &Path) -> Vec<String> {
+    let fresh = tempfile::tempdir().unwrap();
+    copy_tree(dir, fresh.path());
+    for name in ["output", "state"] {
+        let _ = std::fs::remove_dir_all(fresh.path().join(name));
+    }
+    run_in(fresh.path(), &["resolve"]).ok();
+    golden(fresh.path())
+}
+
 /// The guarantee of a nightly run (`resolve` without `--full`): after each
 /// change to the lake — a record that merges two customers, one that pushes
 /// a device over its guard so that a customer splits, a file rewritten in
@@ -1348,10 +1369,17 @@ fn nightly_runs_give_what_a_full_run_gives_through_merges_splits_rewrites_and_de
     }
     put("orders/day1.csv", ORDERS);
     put("web/day1.csv", WEB);
-    let nightly = |what: &str| {
+    // Each run says how it read (`read`: a phrase of its `sources` row).
+    let nightly = |what: &str, read: &str| {
         let s = summary(dir.path());
         assert!(s.contains_key("records"), "{what}: the nightly run ran: {s:?}");
+        assert!(s["sources"][0].contains(read), "{what}: {:?}", s["sources"]);
         assert_eq!(partition(dir.path()), fresh_partition(dir.path()), "{what}");
+        assert_eq!(
+            golden(dir.path()),
+            fresh_golden(dir.path()),
+            "{what}: the golden records"
+        );
         links(dir.path())
     };
     let changes = |change: &str| -> usize {
@@ -1363,9 +1391,25 @@ fn nightly_runs_give_what_a_full_run_gives_through_merges_splits_rewrites_and_de
         .unwrap()
     };
 
-    let first = nightly("the first run");
+    let first = nightly("the first run", "no earlier run recorded what it read");
     assert_ne!(first["orders:o5"], first["crm:c1"]);
     assert_eq!(first["web:e2"], first["crm:c1"]);
+
+    // New events on known devices and on a new one, a new order of c2's
+    // and a guest's: only the new files are read and linked in.
+    put(
+        "web/day1b.csv",
+        "event_id,anonymous_id,user_id\ne8,d3,\ne9,d9,\ne10,d9,c2\n",
+    );
+    put(
+        "orders/day1b.csv",
+        "order_id,contact_id,email,phone,ship_name\no8,c2,,,Samuel Hill\no9,,new@guest.org,,Ann Lee\n",
+    );
+    let grown = nightly("new records on known and new identifiers", "read only new files");
+    assert_eq!(grown["web:e8"], grown["web:e6"]);
+    assert_eq!(grown["web:e9"], grown["crm:c2"]);
+    assert_eq!(grown["orders:o8"], grown["crm:c2"]);
+    assert_eq!(grown["crm:c1"], first["crm:c1"], "a growing customer keeps its id");
 
     // o7 is c1's and carries o5's phone: the two customers merge, c1's (the
     // older id) survives, and the merge is logged with the rules that joined.
@@ -1373,7 +1417,7 @@ fn nightly_runs_give_what_a_full_run_gives_through_merges_splits_rewrites_and_de
         "orders/day2.csv",
         "order_id,contact_id,email,phone,ship_name\no7,c1,,+1 206 874 3526,Kelly Neal\n",
     );
-    let merged = nightly("a record that merges two customers");
+    let merged = nightly("a record that merges two customers", "new records join customers");
     assert_eq!(merged["orders:o5"], merged["crm:c1"]);
     assert_eq!(merged["crm:c1"], first["crm:c1"], "the older id survives");
     assert_eq!(changes("merged"), 1);
@@ -1383,7 +1427,10 @@ fn nightly_runs_give_what_a_full_run_gives_through_merges_splits_rewrites_and_de
     // c2 logs in on d1 too: the device now carries two user ids, its guard
     // stops it linking, and e2 (seen only on d1) leaves c1's customer.
     put("web/day2.csv", "event_id,anonymous_id,user_id\ne7,d1,c2\n");
-    let split = nightly("a record that trips a guard");
+    let split = nightly(
+        "a record that trips a guard",
+        "push a `anonymous_id` value past its guard",
+    );
     assert_ne!(split["web:e2"], split["crm:c1"]);
     assert_eq!(split["crm:c1"], first["crm:c1"]);
     assert_eq!(changes("split"), 1);
@@ -1393,12 +1440,15 @@ fn nightly_runs_give_what_a_full_run_gives_through_merges_splits_rewrites_and_de
         "orders/day2.csv",
         "order_id,contact_id,email,phone,ship_name\no7,c1,,+1 206 874 0000,Kelly Neal\n",
     );
-    let rewritten = nightly("a file rewritten in place");
+    let rewritten = nightly(
+        "a file rewritten in place",
+        "source `orders`: 1 of its files rewritten in place",
+    );
     assert_ne!(rewritten["orders:o5"], rewritten["crm:c1"]);
 
     // The web file that tripped the guard deleted: d1 links e2 to c1 again.
     std::fs::remove_file(dir.path().join("web/day2.csv")).unwrap();
-    let deleted = nightly("a file deleted");
+    let deleted = nightly("a file deleted", "source `web`: 1 of its files deleted");
     assert_eq!(deleted["web:e2"], deleted["crm:c1"]);
     assert!(!deleted.contains_key("web:e7"));
     assert_eq!(deleted["crm:c1"], first["crm:c1"]);
