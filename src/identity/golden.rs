@@ -64,6 +64,8 @@ struct Candidate<'a> {
 /// each identifier value did, and per kind its `max_distinct` guards (the
 /// other kinds' indexes) and whether it splits by first name.
 struct StateInputs<'a> {
+    /// Whether the state is kept at all.
+    keep: bool,
     status: &'a [Vec<u8>],
     limits: Vec<Vec<usize>>,
     split: Vec<bool>,
@@ -94,11 +96,14 @@ fn wave_jobs() -> usize {
     (2 * cores).max(4)
 }
 
+/// The golden records of the run's clusters; with `keep_state`, each wave's
+/// rows of the identity state too.
 pub fn build<'a>(
     records: &'a Records,
     graph: &'a Graph,
     clusters: &'a Clusters,
     config: &IdentityConfig,
+    keep_state: bool,
 ) -> Golden<'a> {
     let kinds = || records.kinds.iter().map(|kind| config.identifier(kind));
     let state = StateInputs {
@@ -112,6 +117,7 @@ pub fn build<'a>(
             })
             .collect(),
         split: kinds().map(|k| k.split_by_first_name).collect(),
+        keep: keep_state,
     };
     Golden {
         schema: schema(config),
@@ -342,7 +348,9 @@ impl<'a> ChunkInputs<'a> {
         for (s, stats) in per_source.iter().enumerate() {
             if let Some(stats) = stats {
                 let name = self.records.sources[s].name.as_str();
-                kept.push(customer, (state::SOURCE_ROWS, name), *stats, true, None);
+                if self.state.keep {
+                    kept.push(customer, (state::SOURCE_ROWS, name), *stats, true, None);
+                }
                 names.push(name);
             }
         }
@@ -400,6 +408,9 @@ impl<'a> ChunkInputs<'a> {
         identifier: Option<usize>,
         located: &[(usize, usize)],
     ) {
+        if !self.state.keep {
+            return;
+        }
         let at = (column, candidate.value);
         let Some(k) = identifier else {
             kept.push(customer, at, candidate.stats, winner, None);

@@ -106,16 +106,8 @@ pub enum Outcome {
 /// Links the new records (`new`, read from the new files only) into the
 /// committed run (`before`), or says why a full run is needed.
 pub fn grow(new: &Records, config: &IdentityConfig, before: &Before) -> Result<Outcome> {
-    if config.probabilistic.is_some() {
-        return Ok(Outcome::Resolve(
-            "attribute matching weighs every profile against the others".into(),
-        ));
-    }
-    if config.link_type() != LinkType::LinkAndDedupe {
-        return Ok(Outcome::Resolve(format!(
-            "link_type = \"{}\" links by source",
-            config.link_type().name()
-        )));
+    if let Some(why) = cannot_grow(config) {
+        return Ok(Outcome::Resolve(why));
     }
     if before.refused {
         return Ok(Outcome::Resolve(
@@ -131,6 +123,21 @@ pub fn grow(new: &Records, config: &IdentityConfig, before: &Before) -> Result<O
         }
     }
     placing.settle(config.max_cluster_size(), before, values)
+}
+
+/// Why no run of a project with this `[identity]` can be grown, if none can
+/// (the project's runs then keep no state to grow from).
+pub fn cannot_grow(config: &IdentityConfig) -> Option<String> {
+    if config.probabilistic.is_some() {
+        return Some("attribute matching weighs every profile against the others".into());
+    }
+    if config.link_type() != LinkType::LinkAndDedupe {
+        return Some(format!(
+            "link_type = \"{}\" links by source",
+            config.link_type().name()
+        ));
+    }
+    None
 }
 
 /// The new records' union-find, with each component's customer of the

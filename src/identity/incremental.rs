@@ -51,6 +51,9 @@ pub struct Plan {
 /// Whether the committed run (`last`) can be grown from what the sources
 /// hold `now`: only new files, each source reading its own table; else why not.
 pub fn plan(config: &IdentityConfig, last: &Inputs, now: &Inputs) -> std::result::Result<Plan, String> {
+    if let Some(why) = grow::cannot_grow(config) {
+        return Err(why);
+    }
     if last.refused {
         return Err(
             "the last run refused links past max_cluster_size, whose outcome depends on the order of links".into(),

@@ -387,9 +387,9 @@ async fn give_ids(
 
 /// Writes the golden records of `run`, built wave by wave as the writer
 /// takes them, each wave counted, and beside them the identity state
-/// (`state`) from the same pass: on a thread of its own where the runtime
-/// has several, a wave or two behind; else held until the golden records
-/// are written.
+/// (`state`) from the same pass, where a later run could grow this one: on
+/// a thread of its own where the runtime has several, a wave or two
+/// behind; else held until the golden records are written.
 #[allow(clippy::too_many_arguments)]
 async fn write_golden(
     ctx: &SessionContext,
@@ -401,12 +401,17 @@ async fn write_golden(
     config: &IdentityConfig,
     budget: &mut budget::Budget,
 ) -> Result<()> {
-    let golden = golden::build(records, graph, clusters, config);
+    let keep_state = grow::cannot_grow(config).is_none();
+    let golden = golden::build(records, graph, clusters, config, keep_state);
     budget.set("the golden records", golden.memory_size())?;
     let schema = golden.schema();
     let held = |bytes| budget.set("a wave of golden records", bytes);
     let handle = tokio::runtime::Handle::current();
-    if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+    if !keep_state {
+        // No later run can grow this one: nothing of the state is kept.
+        let waves = golden.batches(held, |_| Ok(()));
+        outputs::write(ctx, output, run, outputs::CUSTOMERS, schema, waves).await?;
+    } else if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
         let mut kept = Vec::new();
         let waves = golden.batches(held, |batch| {
             kept.push(batch);
