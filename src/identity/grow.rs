@@ -50,8 +50,6 @@ pub struct Before<'a> {
     /// The values the new records carry, by (kind, value); a value missing
     /// here is new.
     pub values: &'a HashMap<(String, String), Known>,
-    /// Records per customer, of the customers `values` name.
-    pub sizes: &'a HashMap<u64, u64>,
     /// Whether the run refused a link past `max_cluster_size`.
     pub refused: bool,
 }
@@ -89,10 +87,8 @@ pub struct Growth {
     pub homes: Vec<Home>,
     pub new_customers: u32,
     pub links: Vec<Link>,
-    /// Every value the new records carry, as the run would now know it
-    /// (its customer: for a value only new records hold, that of its first
-    /// record, to be read through `homes`).
-    pub values: Vec<((String, String), Known, Option<u32>)>,
+    /// Every value the new records carry, as the run would now know it.
+    pub values: Vec<((String, String), Known)>,
 }
 
 /// Either the new records' places, or why they cannot be placed without
@@ -122,7 +118,7 @@ pub fn grow(new: &Records, config: &IdentityConfig, before: &Before) -> Result<O
             Err(why) => return Ok(Outcome::Resolve(why)),
         }
     }
-    placing.settle(config.max_cluster_size(), before, values)
+    placing.settle(config.max_cluster_size(), values)
 }
 
 /// Why no run of a project with this `[identity]` can be grown, if none can
@@ -132,10 +128,7 @@ pub fn cannot_grow(config: &IdentityConfig) -> Option<String> {
         return Some("attribute matching weighs every profile against the others".into());
     }
     if config.link_type() != LinkType::LinkAndDedupe {
-        return Some(format!(
-            "link_type = \"{}\" links by source",
-            config.link_type().name()
-        ));
+        return Some(format!("link_type = \"{}\" links by source", config.link_type().name()));
     }
     None
 }
@@ -196,13 +189,9 @@ impl Placing {
     }
 
     /// Each record's home, once every kind is linked; an answer to resolve
-    /// when a customer would pass `max_cluster_size`.
-    fn settle(
-        mut self,
-        max_cluster: usize,
-        before: &Before,
-        values: Vec<((String, String), Known, u32)>,
-    ) -> Result<Outcome> {
+    /// when new records alone would make a customer past `max_cluster_size`
+    /// (an old customer's records are counted by the caller, who reads them).
+    fn settle(mut self, max_cluster: usize, values: Vec<((String, String), Known, u32)>) -> Result<Outcome> {
         let n = self.parent.len();
         let mut size: HashMap<u32, u64> = HashMap::new();
         for r in 0..n as u32 {
@@ -213,16 +202,7 @@ impl Placing {
         for r in 0..n as u32 {
             let root = self.find(r);
             let home = match self.customer[root as usize] {
-                Some(c) => {
-                    let total = size[&root] + before.sizes.get(&c).copied().unwrap_or(0);
-                    if total > max_cluster as u64 {
-                        return Ok(Outcome::Resolve(format!(
-                            "customer {} would hold {total} records, past max_cluster_size ({max_cluster})",
-                            super::ids::format_id(c)
-                        )));
-                    }
-                    Home::Customer(c)
-                }
+                Some(c) => Home::Customer(c),
                 None => {
                     if size[&root] > max_cluster as u64 {
                         return Ok(Outcome::Resolve(format!(
@@ -236,14 +216,14 @@ impl Placing {
             };
             homes.push(home);
         }
+        // A value's customer: that of its first new record, if an old one.
         let values = values
             .into_iter()
-            .map(|(key, mut known, first)| match homes[first as usize] {
-                Home::Customer(c) => {
+            .map(|(key, mut known, first)| {
+                if let Home::Customer(c) = homes[first as usize] {
                     known.customer = c;
-                    (key, known, None)
                 }
-                Home::New(c) => (key, known, Some(c)),
+                (key, known)
             })
             .collect();
         Ok(Outcome::Grown(Growth {
@@ -788,14 +768,9 @@ identifiers = { anonymous_id = "anon", user_id = "user_id" }
     async fn placed_as_full(config: &IdentityConfig, old: &[Row], new: &[Row]) -> std::result::Result<(), String> {
         let (old_records, mut old_graph) = resolve(config, old).await;
         let values = known(&old_records, &mut old_graph, config);
-        let mut sizes: HashMap<u64, u64> = HashMap::new();
-        for r in 0..old_records.len {
-            *sizes.entry(u64::from(old_graph.find(r))).or_default() += 1;
-        }
         let (new_records, _) = resolve(config, new).await;
         let before = Before {
             values: &values,
-            sizes: &sizes,
             refused: !old_graph.guards.max_cluster_size.is_empty(),
         };
         let growth = match grow(&new_records, config, &before).unwrap() {
@@ -862,14 +837,9 @@ identifiers = { anonymous_id = "anon", user_id = "user_id" }
         let config: IdentityConfig = toml::from_str(CONFIG).unwrap();
         let (old_records, mut old_graph) = resolve(&config, old).await;
         let values = known(&old_records, &mut old_graph, &config);
-        let mut sizes: HashMap<u64, u64> = HashMap::new();
-        for r in 0..old_records.len {
-            *sizes.entry(u64::from(old_graph.find(r))).or_default() += 1;
-        }
         let (new_records, _) = resolve(&config, new).await;
         let before = Before {
             values: &values,
-            sizes: &sizes,
             refused: false,
         };
         grow(&new_records, &config, &before).unwrap()

@@ -42,6 +42,9 @@ use crate::storage::StateStore;
 /// which writes each chained table as one file again.
 pub const MAX_CHAIN: usize = 30;
 
+/// The budget's part for the rows of the state a growing run reads.
+const STATE_ROWS: &str = "the identity state's rows read";
+
 /// What a growing run reads: per table, its new files.
 #[derive(Debug)]
 pub struct Plan {
@@ -90,6 +93,14 @@ pub fn plan(config: &IdentityConfig, last: &Inputs, now: &Inputs) -> std::result
             .filter(|f| !known.contains(f.path.as_str()))
             .cloned()
             .collect();
+        // Folders named `key=value` are columns a listing adds to each row,
+        // which a table over some of its files would not.
+        if new
+            .iter()
+            .any(|f| f.path.split('/').rev().skip(1).any(|folder| folder.contains('=')))
+        {
+            return Err(format!("source `{name}`: its table is partitioned by folders"));
+        }
         new_files.entry(table.to_string()).or_insert(new);
     }
     Ok(Plan { new_files })
@@ -164,6 +175,9 @@ pub async fn grow_run(
 
     step("reading the new files");
     let new = read_new(ctx, config, plan, &at, budget).await?;
+    if let Some(why) = repeated_record_id(ctx, &new).await? {
+        return Ok(Growing::Declined(why));
+    }
     step("looking up the new records' values");
     let keys = identifier_keys(&new);
     let hashed: HashSet<u64> = keys
@@ -192,6 +206,7 @@ pub async fn grow_run(
     .await?;
     mark(&format!("{} rows of the identity state picked", picked.rows()));
     let rows = state::read(&picked).await?;
+    budget.set(STATE_ROWS, rows.iter().map(Row::memory_size).sum())?;
     // Picked by hash, kept by value (two values could share a hash).
     let found: Vec<Row> = rows
         .iter()
@@ -200,9 +215,9 @@ pub async fn grow_run(
         .collect();
     mark("state rows read");
     let values = known_values(&found);
+    // The last run refused nothing (`plan`).
     let before = Before {
         values: &values,
-        sizes: &HashMap::new(),
         refused: false,
     };
     let growth = match grow::grow(&new, config, &before)? {
@@ -219,6 +234,22 @@ pub async fn grow_run(
         })
         .collect();
     mark("placed");
+    // A record can reach a customer through another new record, holding
+    // none of its values: its attribute values' rows of that customer are
+    // read now.
+    let missed: HashSet<u64> = exact_attribute_keys(&new, config, &growth)
+        .into_iter()
+        .filter(|key| !brought.contains(key))
+        .collect();
+    let mut rows = rows;
+    if !missed.is_empty() {
+        let picked = state::pick(ctx, &state_files, |c, key, _| {
+            missed.contains(&state::customer_key(c, key))
+        })
+        .await?;
+        rows.extend(state::read(&picked).await?);
+        budget.set(STATE_ROWS, rows.iter().map(Row::memory_size).sum())?;
+    }
     let mut customers = by_customer(rows.into_iter().filter(|r| touched.contains(&r.customer)));
     if let Some(why) = too_large(&customers, &growth, config.max_cluster_size()) {
         return Ok(Growing::Declined(why));
@@ -305,6 +336,49 @@ async fn read_new(
     records::read(&new_ctx, config, at.config_file, budget).await
 }
 
+/// Why not, if a new record has the id of a record of the committed run
+/// (its source's, as `identity_links` holds them): a full run refuses a
+/// source whose record ids repeat, and says which.
+async fn repeated_record_id(ctx: &SessionContext, new: &Records) -> Result<Option<String>> {
+    let (mut sources, mut ids) = (StringBuilder::new(), StringBuilder::new());
+    for source in &new.sources {
+        for row in 0..source.len {
+            sources.append_value(&source.name);
+            ids.append_value(source.record_id(row));
+        }
+    }
+    let batch = RecordBatch::try_from_iter([
+        ("source", Arc::new(sources.finish()) as ArrayRef),
+        ("record_id", Arc::new(ids.finish()) as ArrayRef),
+    ])?;
+    let session = SessionContext::new_with_config_rt(ctx.copied_config(), ctx.runtime_env());
+    session.register_table(
+        "new_ids",
+        Arc::new(MemTable::try_new(batch.schema(), vec![vec![batch]])?),
+    )?;
+    session.register_table(outputs::LINKS, ctx.table_provider(outputs::LINKS).await?)?;
+    let found = session
+        .sql(&format!(
+            "SELECT n.source, n.record_id FROM new_ids n JOIN {} l ON l.source = n.source AND l.record_id = n.record_id LIMIT 1",
+            outputs::LINKS
+        ))
+        .await?
+        .collect()
+        .await?;
+    let Some(batch) = found.iter().find(|b| b.num_rows() > 0) else {
+        return Ok(None);
+    };
+    let text = |i: usize| -> Result<String> {
+        let column = datafusion::arrow::compute::cast(batch.column(i), &datafusion::arrow::datatypes::DataType::Utf8)?;
+        Ok(column.as_string::<i32>().value(0).to_string())
+    };
+    Ok(Some(format!(
+        "source `{}`: a new file repeats the record id `{}` of an earlier one",
+        text(0)?,
+        text(1)?
+    )))
+}
+
 /// The URL of a listed file (its path in the store) of a table at `table`.
 fn file_url(table: &Url, path: &str) -> String {
     let mut url = table.clone();
@@ -360,6 +434,23 @@ fn attribute_keys(new: &Records, config: &IdentityConfig, holders: &HashMap<u64,
             for (column, value) in attribute_values(new, &columns, source, row) {
                 let key = state::key(column, &value);
                 keys.extend(customers.iter().map(|c| state::customer_key(*c, key)));
+            }
+        }
+    }
+    keys
+}
+
+/// The attribute values the new records bring to the customers of the
+/// committed run they were placed in, as `state::customer_key`s.
+fn exact_attribute_keys(new: &Records, config: &IdentityConfig, growth: &Growth) -> HashSet<u64> {
+    let columns = golden::columns(config);
+    let mut keys = HashSet::new();
+    for source in &new.sources {
+        for row in 0..source.len {
+            if let Home::Customer(c) = growth.homes[(source.offset + row as u32) as usize] {
+                for (column, value) in attribute_values(new, &columns, source, row) {
+                    keys.insert(state::customer_key(c, state::key(column, &value)));
+                }
             }
         }
     }
@@ -472,7 +563,7 @@ fn add_new_records(
     let now_known: HashMap<(&str, &str), &Known> = growth
         .values
         .iter()
-        .map(|((k, v), known, _)| ((k.as_str(), v.as_str()), known))
+        .map(|((k, v), known)| ((k.as_str(), v.as_str()), known))
         .collect();
     let columns = golden::columns(config);
     let mut changed = HashSet::new();

@@ -265,9 +265,15 @@ async fn grow(
         highest,
         merges,
     };
-    let grown = match incremental::grow_run(ctx, config, &plan, place, &mut budget, step).await? {
-        incremental::Growing::Grown(grown) => grown,
-        incremental::Growing::Declined(why) => return Ok(Err(why)),
+    let grown = match incremental::grow_run(ctx, config, &plan, place, &mut budget, step).await {
+        Ok(incremental::Growing::Grown(grown)) => grown,
+        Ok(incremental::Growing::Declined(why)) => return Ok(Err(why)),
+        Err(Error::Interrupted) => return Err(Error::Interrupted),
+        // Nothing of it is committed: a full run can still give the result.
+        Err(e) => {
+            log::warn!("growing the last run failed: {e}");
+            return Ok(Err(format!("growing the last run failed ({e})")));
+        }
     };
     state.put(HIGHEST_ID, grown.highest.to_string().into()).await?;
     outputs::commit(&StateStore::at(at.output.clone(), &ctx.runtime_env())?, &grown.run).await?;

@@ -10,7 +10,9 @@
 //! `identity/current` names when it is planned, all its scans from the same
 //! run (see `tables`' `RunPins`), so it sees a whole run, never half of
 //! one; a run that fails before its commit leaves files no one reads and the
-//! next run removes.
+//! next run removes. A run that grows the last one (`incremental`) adds one
+//! file to each of the `CHAINED` tables: those tables of a run are the
+//! files of its chain of runs (`identity/chains/RUN`).
 
 use std::sync::Arc;
 

@@ -6,10 +6,11 @@
 //! holding it (the far end of a new record's link). Each customer's
 //! records per source are rows too (column `.source`).
 //!
-//! Written by every run as the hidden table `_values`, beside the golden
-//! records, from the same pass; a run that grows the last one writes only
-//! the rows it changed, and a row of a later file replaces the row of the
-//! same customer, column and value of an earlier one.
+//! Written as the hidden table `_values` beside the golden records, from
+//! the same pass, by every run a later run could grow (`grow::cannot_grow`);
+//! a run that grows the last one writes only the rows it changed, and a
+//! row of a later file replaces the row of an earlier one with the same
+//! customer and `key` (the hash of its column and value).
 
 use std::sync::Arc;
 
@@ -282,6 +283,20 @@ pub struct Row {
     pub names: Vec<String>,
     /// A record holding an identifier value: its source and record id.
     pub record: Option<(String, String)>,
+}
+
+impl Row {
+    /// Bytes held by the row.
+    pub fn memory_size(&self) -> usize {
+        let texts =
+            |v: &Vec<String>| v.iter().map(String::capacity).sum::<usize>() + v.capacity() * size_of::<String>();
+        size_of::<Row>()
+            + self.column.capacity()
+            + self.value.capacity()
+            + texts(&self.others)
+            + texts(&self.names)
+            + self.record.as_ref().map_or(0, |(s, r)| s.capacity() + r.capacity())
+    }
 }
 
 /// The rows of a batch of `_values` (as its file holds them); `keep` picks

@@ -1,7 +1,8 @@
 //! The identity tables as sessions read them: `identity_links`,
 //! `identity_edges`, `identity_merges` and `customers`, each the file of the
-//! committed run below the output location, with a fixed schema so that it
-//! can be queried (empty) before the first resolution.
+//! committed run below the output location (for the links and edges of a
+//! run that grew earlier ones, the files of its chain of runs), with a fixed
+//! schema so that it can be queried (empty) before the first resolution.
 
 use std::sync::Arc;
 

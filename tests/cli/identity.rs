@@ -1396,16 +1396,20 @@ fn nightly_runs_give_what_a_full_run_gives_through_merges_splits_rewrites_and_de
     assert_eq!(first["web:e2"], first["crm:c1"]);
 
     // New events on known devices and on a new one, a new order of c2's
-    // and a guest's: only the new files are read and linked in.
+    // and a guest's, and o10, which reaches c1's customer only through
+    // o11's new phone and brings a ship name that customer's golden record
+    // already weighs: only the new files are read and linked in.
     put(
         "web/day1b.csv",
         "event_id,anonymous_id,user_id\ne8,d3,\ne9,d9,\ne10,d9,c2\n",
     );
     put(
         "orders/day1b.csv",
-        "order_id,contact_id,email,phone,ship_name\no8,c2,,,Samuel Hill\no9,,new@guest.org,,Ann Lee\n",
+        "order_id,contact_id,email,phone,ship_name\no8,c2,,,Samuel Hill\no9,,new@guest.org,,Ann Lee\n\
+         o10,,,+1 312 555 0177,Kelly Neal\no11,c1,,+1 312 555 0177,\n",
     );
     let grown = nightly("new records on known and new identifiers", "read only new files");
+    assert_eq!(grown["orders:o10"], grown["crm:c1"]);
     assert_eq!(grown["web:e8"], grown["web:e6"]);
     assert_eq!(grown["web:e9"], grown["crm:c2"]);
     assert_eq!(grown["orders:o8"], grown["crm:c2"]);
@@ -1452,4 +1456,15 @@ fn nightly_runs_give_what_a_full_run_gives_through_merges_splits_rewrites_and_de
     assert_eq!(deleted["web:e2"], deleted["crm:c1"]);
     assert!(!deleted.contains_key("web:e7"));
     assert_eq!(deleted["crm:c1"], first["crm:c1"]);
+
+    // A new file repeating an old record's id is refused as a full run
+    // refuses it, and the committed run stands.
+    put("web/day3.csv", "event_id,anonymous_id,user_id\ne1,d1,c1\n");
+    let refused = run_in(dir.path(), &["resolve"]);
+    assert!(
+        refused.stderr.contains("record_id `e1` appears more than once"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(links(dir.path()), deleted);
 }
