@@ -1468,3 +1468,104 @@ fn nightly_runs_give_what_a_full_run_gives_through_merges_splits_rewrites_and_de
     );
     assert_eq!(links(dir.path()), deleted);
 }
+
+/// Sets the time of the last change of every file below `dir` to one fixed
+/// time long past, as a nightly job's files are: a listing then trusts
+/// them, and files aged twice keep their stamp.
+fn age(dir: &Path) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            age(&entry.path());
+        } else {
+            let earlier = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_767_225_600);
+            let file = std::fs::File::options().write(true).open(entry.path()).unwrap();
+            file.set_modified(earlier).unwrap();
+        }
+    }
+}
+
+/// A run growing the last one, killed (SIGKILL) at any moment, leaves the
+/// committed run current and whole; the next run completes and gives what
+/// a full run gives. On the bundled sample with identifier links only, a
+/// new file of web events (a copy of some events under new ids).
+#[test]
+fn a_growing_run_killed_mid_way_leaves_the_last_run_current_and_the_next_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&crate::support::demo_dir(), &dir.path().join("demo"));
+    copy_tree(&crate::support::sample_dir(), &dir.path().join("sample"));
+    let demo = dir.path().join("demo");
+    for leftover in ["output", "state"] {
+        let _ = std::fs::remove_dir_all(demo.join(leftover));
+    }
+    // Identifier links only: a run with new files can grow the last one.
+    let toml = std::fs::read_to_string(demo.join("oneview.toml")).unwrap();
+    let start = toml.find("[identity.probabilistic]").unwrap();
+    let end = start + 1 + toml[start + 1..].find("[identity.").unwrap();
+    std::fs::write(demo.join("oneview.toml"), format!("{}{}", &toml[..start], &toml[end..])).unwrap();
+    age(&dir.path().join("sample"));
+    run_in(&demo, &["resolve"]).ok();
+    // A day's web events: some of the events again, under new ids.
+    let add_day = |day: &str, ending: char| {
+        let staged = dir.path().join(format!("{day}.parquet"));
+        let query = format!(
+            "SELECT * REPLACE (event_id || '-{day}' AS event_id) FROM web_events \
+             WHERE event_id LIKE '%{ending}' AND event_id NOT LIKE '%-day%'"
+        );
+        run_in(&demo, &["sql", &query, "-o", staged.to_str().unwrap()]).ok();
+        std::fs::rename(&staged, dir.path().join(format!("sample/web_events/{day}.parquet"))).unwrap();
+        age(&dir.path().join("sample"));
+    };
+    // How long growing takes: one day grown whole.
+    add_day("day1", '3');
+    let started = std::time::Instant::now();
+    let grown = summary(&demo);
+    let growing = started.elapsed();
+    assert!(
+        grown["sources"][0].contains("read only new files"),
+        "{:?}",
+        grown["sources"]
+    );
+    let before = links(&demo).len();
+    add_day("day2", '7');
+    let after = before
+        + sql_rows(&demo, "SELECT count(*) FROM web_events WHERE event_id LIKE '%-day2'")[0]
+            .parse::<usize>()
+            .unwrap();
+    let whole = |when: &str| {
+        let counts = sql_rows(
+            &demo,
+            "SELECT (SELECT count(*) FROM identity_links) AS links, \
+                    (SELECT count(DISTINCT customer_id) FROM identity_links) AS linked, \
+                    (SELECT count(*) FROM customers) AS golden, \
+                    (SELECT count(*) FROM identity_links l LEFT JOIN customers c USING (customer_id) \
+                     WHERE c.customer_id IS NULL) AS orphans",
+        );
+        let n: Vec<usize> = counts[0].split(',').map(|v| v.parse().unwrap()).collect();
+        assert!(n[0] == before || n[0] == after, "{when}: {} records linked", n[0]);
+        assert_eq!(n[1], n[2], "{when}: customers of the links against golden records");
+        assert_eq!(n[3], 0, "{when}: links to no golden record");
+    };
+    for fraction in [0.2, 0.5, 0.8, 0.95] {
+        let mut child = crate::support::command(&demo)
+            .args(["resolve"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(growing.mul_f64(fraction));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        whole(&format!("killed at {fraction} of a growing run"));
+    }
+    let next = summary(&demo);
+    assert!(
+        next.contains_key("records") || next.contains_key("up to date"),
+        "{next:?}"
+    );
+    whole("the run after");
+    assert_eq!(links(&demo).len(), after);
+    let grown = partition(&demo);
+    run_in(&demo, &["resolve", "--full"]).ok();
+    assert_eq!(grown, partition(&demo), "the next run against a full run");
+}
