@@ -110,12 +110,16 @@ pub fn grow(new: &Records, config: &IdentityConfig, before: &Before) -> Result<O
             "the committed run refused links past max_cluster_size, whose outcome depends on the order of links".into(),
         ));
     }
+    let blockers = new
+        .kinds
+        .iter()
+        .map(|kind| Blocker::new(config, kind))
+        .collect::<Result<Vec<_>>>()?;
     let mut placing = Placing::new(new.len as usize);
     let mut values = Vec::new();
-    for (k, kind) in new.kinds.iter().enumerate() {
-        match link_kind(new, config, before, k, kind, &mut placing, &mut values)? {
-            Ok(()) => {}
-            Err(why) => return Ok(Outcome::Resolve(why)),
+    for k in 0..new.kinds.len() {
+        if let Err(why) = link_kind(new, config, before, (k, &blockers), &mut placing, &mut values) {
+            return Ok(Outcome::Resolve(why));
         }
     }
     placing.settle(config.max_cluster_size(), values)
@@ -259,24 +263,19 @@ fn value_of<'r>(new: &'r Records, blockers: &[Blocker], k: usize, r: u32) -> Opt
     (!blockers[k].blocks(value)).then_some(value)
 }
 
-/// Links the new records on kind `k`, value by value, keeping in `values`
-/// what each value is now; `Err` says why a full run is needed.
-#[allow(clippy::too_many_arguments)]
+/// Links the new records on kind `k` (`blockers`: every kind's), value by
+/// value, keeping in `values` what each value is now; `Err` says why a
+/// full run is needed.
 fn link_kind(
     new: &Records,
     config: &IdentityConfig,
     before: &Before,
-    k: usize,
-    kind: &str,
+    (k, blockers): (usize, &[Blocker]),
     placing: &mut Placing,
     values: &mut Vec<((String, String), Known, u32)>,
-) -> Result<std::result::Result<(), String>> {
+) -> std::result::Result<(), String> {
+    let kind = new.kinds[k].as_str();
     let settings = config.identifier(kind);
-    let blockers = new
-        .kinds
-        .iter()
-        .map(|kind| Blocker::new(config, kind))
-        .collect::<Result<Vec<_>>>()?;
     let limits: Vec<(usize, &String, usize)> = settings
         .max_distinct
         .iter()
@@ -312,7 +311,7 @@ fn link_kind(
             seen.extend(
                 group
                     .iter()
-                    .filter_map(|&r| value_of(new, &blockers, o, r))
+                    .filter_map(|&r| value_of(new, blockers, o, r))
                     .map(str::to_string),
             );
             seen.sort_unstable();
@@ -323,9 +322,9 @@ fn link_kind(
             // A value that linked nothing yet may stop: the links it would
             // have made were never made.
             if held_before >= 2 {
-                return Ok(Err(format!(
+                return Err(format!(
                     "new records push a `{kind}` value past its guard, which may split a customer"
-                )));
+                ));
             }
             known.status = ValueStatus::Stopped;
             known.others.clear();
@@ -355,9 +354,9 @@ fn link_kind(
                 // Its records now link by first name: a value that linked
                 // nothing yet (one record, or none) is split from here on.
                 if held_before >= 2 {
-                    return Ok(Err(format!(
+                    return Err(format!(
                         "new records give a `{kind}` value records of different first names"
-                    )));
+                    ));
                 }
                 known.status = ValueStatus::Split;
                 known.names.clear();
@@ -370,25 +369,24 @@ fn link_kind(
             let people = match split_people(new, &known, &group) {
                 Ok(people) => people,
                 Err(()) => {
-                    return Ok(Err(format!(
+                    return Err(format!(
                         "new records bring a first name that changes who shares a `{kind}` value"
-                    )));
+                    ));
                 }
             };
             for (records, customer) in people {
-                if let Err(joined) = link_person(placing, k, &key.1, customer, &records) {
-                    return Ok(Err(joined));
-                }
+                link_records(placing, k, &key.1, customer, &records)?;
             }
             values.push((key, known, group[0]));
             continue;
         }
-        if let Err(joined) = link_group(placing, k, &key, before_value, &group) {
-            return Ok(Err(joined));
-        }
+        let customer = before_value
+            .filter(|known| known.records > 0)
+            .map(|known| known.customer);
+        link_records(placing, k, &key.1, customer, &group)?;
         values.push((key, known, group[0]));
     }
-    Ok(Ok(()))
+    Ok(())
 }
 
 /// A person's new records, and the customer of the committed run that
@@ -473,9 +471,9 @@ fn split_people(new: &Records, known: &Known, group: &[u32]) -> std::result::Res
         .collect())
 }
 
-/// Links the new records of one person of a value that links only within
-/// each first name: to that person's customer, or to each other.
-fn link_person(
+/// Links new records sharing a value (of a value split by first name, one
+/// person's): to the committed run's customer holding it, or to each other.
+fn link_records(
     placing: &mut Placing,
     k: usize,
     value: &str,
@@ -507,47 +505,6 @@ fn link_person(
                     record: r,
                     kind: k,
                     to: End::Record(records[0]),
-                });
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Links the new records of one linked value to each other and to the
-/// value's customer of the committed run, if it has one.
-fn link_group(
-    placing: &mut Placing,
-    k: usize,
-    key: &(String, String),
-    before_value: Option<&Known>,
-    group: &[u32],
-) -> std::result::Result<(), String> {
-    let joined = |(a, b): (u64, u64)| {
-        let (a, b) = (super::ids::format_id(a.min(b)), super::ids::format_id(a.max(b)));
-        format!("new records join customers {a} and {b}")
-    };
-    match before_value.filter(|known| known.records > 0) {
-        Some(known) => {
-            for &r in group {
-                placing.join(r, known.customer).map_err(joined)?;
-                placing.links.push(Link {
-                    record: r,
-                    kind: k,
-                    to: End::Value {
-                        value: key.1.clone(),
-                        customer: known.customer,
-                    },
-                });
-            }
-        }
-        None => {
-            for &r in &group[1..] {
-                placing.union(group[0], r).map_err(joined)?;
-                placing.links.push(Link {
-                    record: r,
-                    kind: k,
-                    to: End::Record(group[0]),
                 });
             }
         }

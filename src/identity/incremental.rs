@@ -167,7 +167,8 @@ pub async fn grow_run(
         .rev()
         .map(|r| outputs::run_location(at.output, state::VALUES, Some(r)))
         .collect();
-    if !exists(&store, &format!("identity/{}/run-{}.parquet", state::VALUES, chain[0])).await? {
+    let base = format!("identity/{}/run-{}.parquet", state::VALUES, chain[0]);
+    if store.modified(&base).await?.is_none() {
         return Ok(Growing::Declined(
             "the committed run kept no identity state (an earlier version made it)".into(),
         ));
@@ -300,12 +301,6 @@ pub async fn grow_run(
     }))
 }
 
-async fn exists(store: &StateStore, path: &str) -> Result<bool> {
-    let folder = &path[..path.rfind('/').map_or(0, |i| i + 1)];
-    let name = &path[folder.len()..];
-    Ok(store.list(folder).await?.iter().any(|f| f == name))
-}
-
 /// The new files' records: each source's table restricted to its new files
 /// in a session of its own, read as a full run reads a source.
 async fn read_new(
@@ -416,6 +411,7 @@ fn known_values(rows: &[Row]) -> HashMap<(String, String), Known> {
 /// as `state::customer_key`s.
 fn attribute_keys(new: &Records, config: &IdentityConfig, holders: &HashMap<u64, Vec<u64>>) -> HashSet<u64> {
     let columns = golden::columns(config);
+    let this_year = chrono::Datelike::year(&chrono::Utc::now());
     let mut keys = HashSet::new();
     let mut customers: Vec<u64> = Vec::new();
     for source in &new.sources {
@@ -431,7 +427,7 @@ fn attribute_keys(new: &Records, config: &IdentityConfig, holders: &HashMap<u64,
             }
             customers.sort_unstable();
             customers.dedup();
-            for (column, value) in attribute_values(new, &columns, source, row) {
+            for (column, value) in attribute_values(new, (&columns, this_year), source, row) {
                 let key = state::key(column, &value);
                 keys.extend(customers.iter().map(|c| state::customer_key(*c, key)));
             }
@@ -444,11 +440,12 @@ fn attribute_keys(new: &Records, config: &IdentityConfig, holders: &HashMap<u64,
 /// committed run they were placed in, as `state::customer_key`s.
 fn exact_attribute_keys(new: &Records, config: &IdentityConfig, growth: &Growth) -> HashSet<u64> {
     let columns = golden::columns(config);
+    let this_year = chrono::Datelike::year(&chrono::Utc::now());
     let mut keys = HashSet::new();
     for source in &new.sources {
         for row in 0..source.len {
             if let Home::Customer(c) = growth.homes[(source.offset + row as u32) as usize] {
-                for (column, value) in attribute_values(new, &columns, source, row) {
+                for (column, value) in attribute_values(new, (&columns, this_year), source, row) {
                     keys.insert(state::customer_key(c, state::key(column, &value)));
                 }
             }
@@ -461,11 +458,11 @@ fn exact_attribute_keys(new: &Records, config: &IdentityConfig, growth: &Growth)
 /// golden records hold them.
 fn attribute_values<'c>(
     new: &Records,
-    columns: &'c [String],
+    (columns, this_year): (&'c [String], i32),
     source: &records::SourceRecords,
     row: usize,
 ) -> Vec<(&'c str, String)> {
-    record_values(new, columns, source, row)
+    record_values(new, (columns, this_year), source, row)
         .into_iter()
         .filter(|(_, _, identifier)| !identifier)
         .map(|(column, value, _)| (column, value))
@@ -477,11 +474,10 @@ fn attribute_values<'c>(
 /// the column is an identifier kind.
 fn record_values<'c>(
     new: &Records,
-    columns: &'c [String],
+    (columns, this_year): (&'c [String], i32),
     source: &records::SourceRecords,
     row: usize,
 ) -> Vec<(&'c str, String, bool)> {
-    let this_year = chrono::Datelike::year(&chrono::Utc::now());
     let dob = attribute_index("date_of_birth");
     let mut values = Vec::new();
     for column in columns {
@@ -566,6 +562,7 @@ fn add_new_records(
         .map(|((k, v), known)| ((k.as_str(), v.as_str()), known))
         .collect();
     let columns = golden::columns(config);
+    let this_year = chrono::Datelike::year(&chrono::Utc::now());
     let mut changed = HashSet::new();
     for source in &new.sources {
         for row in 0..source.len {
@@ -576,7 +573,7 @@ fn add_new_records(
             let name = source.first_name(row);
             let record = || (source.name.clone(), source.record_id(row).to_string());
             let mut values = vec![(state::SOURCE_ROWS, source.name.clone(), false)];
-            values.extend(record_values(new, &columns, source, row));
+            values.extend(record_values(new, (&columns, this_year), source, row));
             for (column, value, identifier) in values {
                 changed.insert((customer, column.to_string(), value.clone()));
                 let entry = rows.entry((column.to_string(), value.clone())).or_insert_with(|| Row {
@@ -780,16 +777,7 @@ async fn write_links(
         .collect();
     let mut best: Vec<Option<usize>> = vec![None; new.len as usize];
     let mut per_rule: BTreeMap<String, u64> = BTreeMap::new();
-    let (mut customer, mut source_a, mut id_a, mut source_b, mut id_b, mut rule, mut value, mut probability) = (
-        StringBuilder::new(),
-        StringBuilder::new(),
-        StringBuilder::new(),
-        StringBuilder::new(),
-        StringBuilder::new(),
-        StringBuilder::new(),
-        StringBuilder::new(),
-        Float64Builder::new(),
-    );
+    let mut edges = outputs::EdgeRows::default();
     let name_of = |r: u32| {
         let (source, row) = new.locate(r);
         (source.name.as_str(), source.record_id(row))
@@ -819,27 +807,12 @@ async fn write_links(
         };
         let slot = &mut best[link.record as usize];
         *slot = Some(slot.map_or(link.kind, |k| k.min(link.kind)));
-        customer.append_value(format_id(home_id(growth.homes[link.record as usize])));
-        source_a.append_value(s);
-        id_a.append_value(id);
-        source_b.append_value(&other.0);
-        id_b.append_value(&other.1);
-        rule.append_value(kind);
-        value.append_value(value_text);
-        probability.append_value(1.0);
+        let customer = format_id(home_id(growth.homes[link.record as usize]));
+        let ends = ((s, id), (other.0.as_str(), other.1.as_str()));
+        edges.push(&customer, ends, kind, Some(&value_text), 1.0);
         *per_rule.entry(kind.clone()).or_default() += 1;
     }
-    let edges: Vec<ArrayRef> = vec![
-        Arc::new(customer.finish()),
-        Arc::new(source_a.finish()),
-        Arc::new(id_a.finish()),
-        Arc::new(source_b.finish()),
-        Arc::new(id_b.finish()),
-        Arc::new(rule.finish()),
-        Arc::new(value.finish()),
-        Arc::new(probability.finish()),
-    ];
-    let edges = RecordBatch::try_new(outputs::edges_schema(), edges)?;
+    let edges = edges.finish()?;
     outputs::write(
         ctx,
         output,

@@ -275,43 +275,79 @@ pub fn edges<'a>(
 ) -> Result<impl Iterator<Item = Result<RecordBatch>> + 'a> {
     Ok(graph.edges.read(READ)?.map(move |chunk| {
         let chunk = chunk?;
-        let mut customer = StringBuilder::new();
-        let (mut source_a, mut id_a, mut source_b, mut id_b) = (
-            StringBuilder::new(),
-            StringBuilder::new(),
-            StringBuilder::new(),
-            StringBuilder::new(),
-        );
-        let (mut rule, mut value) = (StringBuilder::new(), StringBuilder::new());
-        let mut probability = Float64Builder::new();
+        let mut rows = EdgeRows::default();
         for edge in &chunk {
-            customer.append_value(&clusters.names[clusters.cluster_of[edge.a as usize] as usize]);
-            for (r, source_out, id_out) in [(edge.a, &mut source_a, &mut id_a), (edge.b, &mut source_b, &mut id_b)] {
+            let customer = &clusters.names[clusters.cluster_of[edge.a as usize] as usize];
+            let end = |r: u32| {
                 let (source, row) = records.locate(r);
-                source_out.append_value(&source.name);
-                id_out.append_value(source.record_id(row));
-            }
-            rule.append_value(&graph.rules[edge.rule as usize]);
-            if (edge.rule as usize) < records.kinds.len() {
+                (source.name.as_str(), source.record_id(row))
+            };
+            let value = if (edge.rule as usize) < records.kinds.len() {
                 let (source, row) = records.locate(edge.a);
-                value.append_option(super::records::value(&source.identifiers[edge.rule as usize], row));
+                super::records::value(&source.identifiers[edge.rule as usize], row)
             } else {
-                value.append_value(&graph.descriptions[edge.value as usize]);
-            }
-            probability.append_value(f64::from(edge.probability));
+                Some(graph.descriptions[edge.value as usize].as_str())
+            };
+            let rule = &graph.rules[edge.rule as usize];
+            rows.push(
+                customer,
+                (end(edge.a), end(edge.b)),
+                rule,
+                value,
+                f64::from(edge.probability),
+            );
         }
+        rows.finish()
+    }))
+}
+
+/// The rows of `identity_edges`, built a link at a time.
+#[derive(Default)]
+pub struct EdgeRows {
+    customer: StringBuilder,
+    source_a: StringBuilder,
+    id_a: StringBuilder,
+    source_b: StringBuilder,
+    id_b: StringBuilder,
+    rule: StringBuilder,
+    value: StringBuilder,
+    probability: Float64Builder,
+}
+
+impl EdgeRows {
+    /// A link of `customer` between two records (each its source and
+    /// record id), by `rule`, on `value`.
+    pub fn push(
+        &mut self,
+        customer: &str,
+        ((source_a, id_a), (source_b, id_b)): ((&str, &str), (&str, &str)),
+        rule: &str,
+        value: Option<&str>,
+        probability: f64,
+    ) {
+        self.customer.append_value(customer);
+        self.source_a.append_value(source_a);
+        self.id_a.append_value(id_a);
+        self.source_b.append_value(source_b);
+        self.id_b.append_value(id_b);
+        self.rule.append_value(rule);
+        self.value.append_option(value);
+        self.probability.append_value(probability);
+    }
+
+    pub fn finish(&mut self) -> Result<RecordBatch> {
         let columns: Vec<ArrayRef> = vec![
-            Arc::new(customer.finish()),
-            Arc::new(source_a.finish()),
-            Arc::new(id_a.finish()),
-            Arc::new(source_b.finish()),
-            Arc::new(id_b.finish()),
-            Arc::new(rule.finish()),
-            Arc::new(value.finish()),
-            Arc::new(probability.finish()),
+            Arc::new(self.customer.finish()),
+            Arc::new(self.source_a.finish()),
+            Arc::new(self.id_a.finish()),
+            Arc::new(self.source_b.finish()),
+            Arc::new(self.id_b.finish()),
+            Arc::new(self.rule.finish()),
+            Arc::new(self.value.finish()),
+            Arc::new(self.probability.finish()),
         ];
         Ok(RecordBatch::try_new(edges_schema(), columns)?)
-    }))
+    }
 }
 
 /// This run's id changes as merge-log rows.
