@@ -19,6 +19,7 @@ use super::probabilistic::profiles::parse_date;
 use super::records::{Interned, Records, attribute_index};
 use super::state::{self, Identifier, Stats};
 use super::texts::Texts;
+use super::winners::{self, Winner};
 use crate::error::Result;
 use crate::project::identity::{ATTRIBUTES, IdentityConfig, Survivorship};
 
@@ -66,6 +67,8 @@ struct Candidate<'a> {
 struct StateInputs<'a> {
     /// Whether the state is kept at all.
     keep: bool,
+    /// Each source's slot of `winners` (by index in the records' sources).
+    source_slots: Vec<winners::Slot>,
     status: &'a [Vec<u8>],
     limits: Vec<Vec<usize>>,
     split: Vec<bool>,
@@ -118,6 +121,11 @@ pub fn build<'a>(
             .collect(),
         split: kinds().map(|k| k.split_by_first_name).collect(),
         keep: keep_state,
+        source_slots: records
+            .sources
+            .iter()
+            .map(|s| winners::source_slot(columns(config).len(), winners::source_index(config, &s.name)))
+            .collect(),
     };
     Golden {
         schema: schema(config),
@@ -144,12 +152,12 @@ impl Golden<'_> {
     /// The rows in cluster order, one batch per job; `held` is told the
     /// bytes of each wave before its rows are handed on (an error stops
     /// the rows), and `keep` is given the wave's rows of the identity state
-    /// (`state`) first. At least one batch, so that an empty table has its
-    /// schema.
+    /// (`state`) and its winners (`winners`) first. At least one batch, so
+    /// that an empty table has its schema.
     pub fn batches<'b>(
         &'b self,
         mut held: impl FnMut(usize) -> Result<()> + 'b,
-        mut keep: impl FnMut(RecordBatch) -> Result<()> + 'b,
+        mut keep: impl FnMut(Kept) -> Result<()> + 'b,
     ) -> impl Iterator<Item = Result<RecordBatch>> + 'b {
         let arrays_of = column_arrays(self.records, &self.refs, &self.dates);
         let n = self.clusters.ids.len();
@@ -173,7 +181,7 @@ impl Golden<'_> {
             let bytes = wave
                 .iter()
                 .flatten()
-                .map(|(rows, kept)| rows.get_array_memory_size() + kept.get_array_memory_size())
+                .map(|(rows, kept)| rows.get_array_memory_size() + kept.memory_size())
                 .sum();
             let kept = held(bytes).and_then(|()| wave.iter().flatten().try_for_each(|(_, kept)| keep(kept.clone())));
             let wave: Vec<Result<RecordBatch>> = match kept {
@@ -184,6 +192,26 @@ impl Golden<'_> {
         });
         empty.into_iter().chain(waves)
     }
+}
+
+/// A wave's rows of the identity state (`state`) and of its winners.
+#[derive(Clone)]
+pub struct Kept {
+    pub values: RecordBatch,
+    pub winners: RecordBatch,
+}
+
+impl Kept {
+    fn memory_size(&self) -> usize {
+        self.values.get_array_memory_size() + self.winners.get_array_memory_size()
+    }
+}
+
+/// The rows of `Kept`, being built.
+#[derive(Default)]
+struct KeptRows {
+    values: state::Rows,
+    winners: winners::Rows,
 }
 
 /// Per golden column, where its values come from and its survivorship rule.
@@ -266,13 +294,13 @@ struct ChunkInputs<'a> {
 impl<'a> ChunkInputs<'a> {
     /// The golden records of the clusters `clusters_of_job`, in cluster
     /// order, and their rows of the identity state.
-    fn chunk(&self, clusters_of_job: Range<usize>) -> Result<(RecordBatch, RecordBatch)> {
+    fn chunk(&self, clusters_of_job: Range<usize>) -> Result<(RecordBatch, Kept)> {
         let size = clusters_of_job.len();
         let mut id_col = StringBuilder::with_capacity(size, size * 12);
         let mut count_col = Int64Builder::with_capacity(size);
         let mut sources_col = StringBuilder::new();
         let mut value_cols: Vec<StringBuilder> = self.refs.iter().map(|_| StringBuilder::new()).collect();
-        let mut kept = state::Rows::default();
+        let mut kept = KeptRows::default();
         let mut candidates: Vec<Candidate> = Vec::new();
         let mut index: HashMap<&str, usize> = HashMap::new();
         let mut per_source: Vec<Option<Stats>> = vec![None; self.records.sources.len()];
@@ -301,7 +329,15 @@ impl<'a> ChunkInputs<'a> {
                 };
                 for candidate in &candidates {
                     let winner = chosen == Some(candidate.value);
-                    self.keep(&mut kept, (customer, name), candidate, winner, identifier, &located);
+                    let slot = k as winners::Slot;
+                    self.keep(
+                        &mut kept,
+                        (customer, name, slot),
+                        candidate,
+                        winner,
+                        identifier,
+                        &located,
+                    );
                 }
             }
         }
@@ -311,7 +347,11 @@ impl<'a> ChunkInputs<'a> {
             Arc::new(sources_col.finish()),
         ];
         arrays.extend(value_cols.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
-        Ok((RecordBatch::try_new(Arc::clone(self.schema), arrays)?, kept.finish()?))
+        let kept = Kept {
+            values: kept.values.finish()?,
+            winners: kept.winners.finish()?,
+        };
+        Ok((RecordBatch::try_new(Arc::clone(self.schema), arrays)?, kept))
     }
 
     /// Each of `rows` (record numbers) as its source and its row in that
@@ -333,7 +373,7 @@ impl<'a> ChunkInputs<'a> {
         located: &[(usize, usize)],
         customer: u64,
         per_source: &mut [Option<Stats>],
-        kept: &mut state::Rows,
+        kept: &mut KeptRows,
     ) -> String {
         per_source.iter_mut().for_each(|s| *s = None);
         for &(s, row) in located {
@@ -349,7 +389,8 @@ impl<'a> ChunkInputs<'a> {
             if let Some(stats) = stats {
                 let name = self.records.sources[s].name.as_str();
                 if self.state.keep {
-                    kept.push(customer, (state::SOURCE_ROWS, name), *stats, true, None);
+                    let slot = self.state.source_slots[s];
+                    kept.winners.push(customer, slot, Winner { key: 0, stats: *stats });
                 }
                 names.push(name);
             }
@@ -401,8 +442,8 @@ impl<'a> ChunkInputs<'a> {
     /// linked, what its guards count among the cluster's records.
     fn keep(
         &self,
-        kept: &mut state::Rows,
-        (customer, column): (u64, &str),
+        kept: &mut KeptRows,
+        (customer, column, slot): (u64, &str, winners::Slot),
         candidate: &Candidate,
         winner: bool,
         identifier: Option<usize>,
@@ -412,8 +453,13 @@ impl<'a> ChunkInputs<'a> {
             return;
         }
         let at = (column, candidate.value);
+        if winner {
+            let key = state::key(column, candidate.value);
+            let stats = candidate.stats;
+            kept.winners.push(customer, slot, Winner { key, stats });
+        }
         let Some(k) = identifier else {
-            kept.push(customer, at, candidate.stats, winner, None);
+            kept.values.push(customer, at, candidate.stats, None);
             return;
         };
         let status = ValueStatus::from_u8(self.state.status[k][candidate.rank as usize]).unwrap_or(ValueStatus::Linked);
@@ -455,7 +501,7 @@ impl<'a> ChunkInputs<'a> {
             names: &names,
             record: (&source.name, source.record_id(row)),
         };
-        kept.push(customer, at, candidate.stats, winner, Some(identifier));
+        kept.values.push(customer, at, candidate.stats, Some(identifier));
     }
 }
 

@@ -16,23 +16,23 @@ use std::collections::BTreeMap;
 use datafusion::common::{HashMap, HashSet};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Builder, Int64Builder, RecordBatch, StringBuilder};
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::array::{ArrayRef, AsArray, Float64Builder, RecordBatch, StringBuilder};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
-use futures::StreamExt;
 use url::Url;
 
 use super::budget::Budget;
 use super::golden;
 use super::graph::ValueStatus;
 use super::grow::{self, Before, End, Growth, Home, Known, Outcome};
+use super::grown_golden::{self, Changes, CustomerRows};
 use super::ids::format_id;
 use super::inputs::{self, FileStamp, Inputs};
 use super::outputs;
 use super::probabilistic::profiles::parse_date;
 use super::records::{self, Records, attribute_index};
 use super::state::{self, Row, Stats};
+use super::winners;
 use crate::error::{Error, Result};
 use crate::project::TableSpec;
 use crate::project::identity::IdentityConfig;
@@ -44,6 +44,11 @@ pub const MAX_CHAIN: usize = 30;
 
 /// The budget's part for the rows of the state a growing run reads.
 const STATE_ROWS: &str = "the identity state's rows read";
+
+/// The budget's part for the winners a growing run reads, and the bytes
+/// one holds (with its place in the map).
+const WINNERS_READ: &str = "the golden records' winners read";
+const WINNER_BYTES: usize = 64;
 
 /// What a growing run reads: per table, its new files.
 #[derive(Debug)]
@@ -167,6 +172,11 @@ pub async fn grow_run(
         .rev()
         .map(|r| outputs::run_location(at.output, state::VALUES, Some(r)))
         .collect();
+    let winner_files: Vec<Url> = chain
+        .iter()
+        .rev()
+        .map(|r| outputs::run_location(at.output, winners::WINNERS, Some(r)))
+        .collect();
     let base = format!("identity/{}/run-{}.parquet", state::VALUES, chain[0]);
     if store.modified(&base).await?.is_none() {
         return Ok(Growing::Declined(
@@ -176,45 +186,36 @@ pub async fn grow_run(
 
     step("reading the new files");
     let new = read_new(ctx, config, plan, &at, budget).await?;
+    mark("new records read");
     if let Some(why) = repeated_record_id(ctx, &new).await? {
         return Ok(Growing::Declined(why));
     }
+    mark("record ids checked");
     step("looking up the new records' values");
     let keys = identifier_keys(&new);
     let hashed: HashSet<u64> = keys
         .iter()
         .flat_map(|(kind, values)| values.iter().map(|v| state::key(kind, v)))
         .collect();
-    // The customers holding each identifier value the new records carry
-    // (by hash): where the new records may go.
-    let mut holders: HashMap<u64, Vec<u64>> = HashMap::new();
-    state::pick(ctx, &state_files, |c, key, _| {
-        if hashed.contains(&key) {
-            holders.entry(key).or_default().push(c);
-        }
-        false
-    })
-    .await?;
-    mark("holders found");
-    // Read whole: those values' rows, and of each customer holding one its
-    // golden record's values (the winners), its records per source and the
-    // attribute values the new records might bring it.
-    let brought = attribute_keys(&new, config, &holders);
-    let holding: HashSet<u64> = holders.values().flatten().copied().collect();
-    let picked = state::pick(ctx, &state_files, |c, key, winner| {
-        hashed.contains(&key) || (winner && holding.contains(&c)) || brought.contains(&state::customer_key(c, key))
+    // One pass over the state's hashes picks the rows of the identifier
+    // values the new records carry (where they may go) and of the
+    // attribute values they carry (what they may change); those rows are
+    // read whole once, and kept as rows where they matter.
+    let carried = carried_attribute_keys(&new, config);
+    let picked = state::pick(ctx, &state_files, |_, key| {
+        hashed.contains(&key) || carried.contains(&key)
     })
     .await?;
     mark(&format!("{} rows of the identity state picked", picked.rows()));
-    let rows = state::read(&picked).await?;
-    budget.set(STATE_ROWS, rows.iter().map(Row::memory_size).sum())?;
-    // Picked by hash, kept by value (two values could share a hash).
-    let found: Vec<Row> = rows
-        .iter()
-        .filter(|r| keys.get(&r.column).is_some_and(|values| values.contains(&r.value)))
-        .cloned()
-        .collect();
+    let batches = state::read(&picked).await?;
+    budget.set(STATE_ROWS, batches.iter().map(RecordBatch::get_array_memory_size).sum())?;
     mark("state rows read");
+    let mut found: Vec<Row> = Vec::new();
+    for batch in &batches {
+        found.extend(state::rows_of(batch, |_, key| hashed.contains(&key))?);
+    }
+    // Picked by hash, kept by value (two values could share a hash).
+    found.retain(|r| keys.get(&r.column).is_some_and(|values| values.contains(&r.value)));
     let values = known_values(&found);
     // The last run refused nothing (`plan`).
     let before = Before {
@@ -235,26 +236,26 @@ pub async fn grow_run(
         })
         .collect();
     mark("placed");
-    // A record can reach a customer through another new record, holding
-    // none of its values: its attribute values' rows of that customer are
-    // read now.
-    let missed: HashSet<u64> = exact_attribute_keys(&new, config, &growth)
-        .into_iter()
-        .filter(|key| !brought.contains(key))
+    // Of each customer the new records join, the rows of their attribute
+    // values (a record can reach a customer through another new record,
+    // holding none of its values: only now is it known where each went).
+    let brought = brought_attribute_keys(&new, config, &growth);
+    let mut rows: Vec<Row> = found
+        .iter()
+        .filter(|r| touched.contains(&r.customer))
+        .cloned()
         .collect();
-    let mut rows = rows;
-    if !missed.is_empty() {
-        let picked = state::pick(ctx, &state_files, |c, key, _| {
-            missed.contains(&state::customer_key(c, key))
-        })
-        .await?;
-        rows.extend(state::read(&picked).await?);
-        budget.set(STATE_ROWS, rows.iter().map(Row::memory_size).sum())?;
+    for batch in &batches {
+        rows.extend(state::rows_of(batch, |c, key| {
+            !hashed.contains(&key) && brought.contains(&state::customer_key(c, key))
+        })?);
     }
-    let mut customers = by_customer(rows.into_iter().filter(|r| touched.contains(&r.customer)));
-    if let Some(why) = too_large(&customers, &growth, config.max_cluster_size()) {
-        return Ok(Growing::Declined(why));
-    }
+    drop(batches);
+    budget.set(STATE_ROWS, rows.iter().chain(&found).map(Row::memory_size).sum())?;
+    let mut changes = Changes {
+        rows: by_customer(rows.into_iter()),
+        ..Changes::default()
+    };
     let ids: Vec<u64> = (0..u64::from(growth.new_customers))
         .map(|n| at.highest + 1 + n)
         .collect();
@@ -262,18 +263,33 @@ pub async fn grow_run(
         Home::Customer(c) => c,
         Home::New(n) => ids[n as usize],
     };
-    let mut changed = add_new_records(&new, config, &growth, &home_id, &mut customers);
+    add_new_records(&new, config, &growth, &home_id, &mut changes);
+    mark("records added");
+    let slots = changes.slots(config);
+    let held = winners::read(ctx, &winner_files, |c, slot| slots.contains(&(c, slot))).await?;
+    budget.set(WINNERS_READ, held.len() * WINNER_BYTES)?;
+    mark(&format!("{} winners read", held.len()));
+    if let Some(why) = too_large(&changes, &held, config) {
+        return Ok(Growing::Declined(why));
+    }
 
     step("writing the identity tables");
     let run = outputs::run_id(chrono::Utc::now());
-    mark("records added");
-    let golden_rows = golden_batch(config, &mut customers, &mut changed)?;
-    mark("golden records");
-    let counts = write_customers(ctx, at.output, &run, config, &customers, golden_rows).await?;
+    let written = grown_golden::write_customers(ctx, (at.output, &run), config, &changes, &held).await?;
+    let counts = written.counts;
     mark("customers written");
     let links = write_links(ctx, at.output, &run, &new, &growth, &home_id, &found).await?;
     mark("links written");
-    write_state(ctx, at.output, &run, &customers, &changed).await?;
+    write_state(ctx, at.output, &run, &changes).await?;
+    outputs::write(
+        ctx,
+        at.output,
+        &run,
+        winners::WINNERS,
+        winners::schema(),
+        [Ok(written.winners)].into_iter(),
+    )
+    .await?;
     mark("state written");
     outputs::write(
         ctx,
@@ -390,6 +406,22 @@ fn identifier_keys(new: &Records) -> HashMap<String, HashSet<String>> {
         .collect()
 }
 
+/// The attribute values (as golden columns hold them) the new records
+/// carry, as `state::key`s.
+fn carried_attribute_keys(new: &Records, config: &IdentityConfig) -> HashSet<u64> {
+    let columns = golden::columns(config);
+    let this_year = chrono::Datelike::year(&chrono::Utc::now());
+    let mut keys = HashSet::new();
+    for source in &new.sources {
+        for row in 0..source.len {
+            for (column, value) in attribute_values(new, (&columns, this_year), source, row) {
+                keys.insert(state::key(column, &value));
+            }
+        }
+    }
+    keys
+}
+
 /// What the state's rows say of each identifier value they hold.
 fn known_values(rows: &[Row]) -> HashMap<(String, String), Known> {
     let mut by_value: HashMap<(&str, &str), Vec<&Row>> = HashMap::new();
@@ -405,40 +437,9 @@ fn known_values(rows: &[Row]) -> HashMap<(String, String), Known> {
         .collect()
 }
 
-/// The attribute values (as golden columns hold them) the new records
-/// may bring to customers of the committed run — to each customer holding
-/// one of a record's identifier values (`holders`, by the values' hashes) —
-/// as `state::customer_key`s.
-fn attribute_keys(new: &Records, config: &IdentityConfig, holders: &HashMap<u64, Vec<u64>>) -> HashSet<u64> {
-    let columns = golden::columns(config);
-    let this_year = chrono::Datelike::year(&chrono::Utc::now());
-    let mut keys = HashSet::new();
-    let mut customers: Vec<u64> = Vec::new();
-    for source in &new.sources {
-        for row in 0..source.len {
-            customers.clear();
-            for (k, kind) in new.kinds.iter().enumerate() {
-                if let Some(value) = records::value(&source.identifiers[k], row) {
-                    customers.extend(holders.get(&state::key(kind, value)).into_iter().flatten());
-                }
-            }
-            if customers.is_empty() {
-                continue;
-            }
-            customers.sort_unstable();
-            customers.dedup();
-            for (column, value) in attribute_values(new, (&columns, this_year), source, row) {
-                let key = state::key(column, &value);
-                keys.extend(customers.iter().map(|c| state::customer_key(*c, key)));
-            }
-        }
-    }
-    keys
-}
-
 /// The attribute values the new records bring to the customers of the
 /// committed run they were placed in, as `state::customer_key`s.
-fn exact_attribute_keys(new: &Records, config: &IdentityConfig, growth: &Growth) -> HashSet<u64> {
+fn brought_attribute_keys(new: &Records, config: &IdentityConfig, growth: &Growth) -> HashSet<u64> {
     let columns = golden::columns(config);
     let this_year = chrono::Datelike::year(&chrono::Utc::now());
     let mut keys = HashSet::new();
@@ -504,9 +505,6 @@ fn record_values<'c>(
     values
 }
 
-/// A customer's rows of the state, by (column, value).
-type CustomerRows = BTreeMap<(String, String), Row>;
-
 fn by_customer(rows: impl Iterator<Item = Row>) -> BTreeMap<u64, CustomerRows> {
     let mut out: BTreeMap<u64, CustomerRows> = BTreeMap::new();
     for row in rows {
@@ -518,32 +516,15 @@ fn by_customer(rows: impl Iterator<Item = Row>) -> BTreeMap<u64, CustomerRows> {
 }
 
 /// Why a customer would pass `max_cluster_size` with the new records, if one would.
-fn too_large(customers: &BTreeMap<u64, CustomerRows>, growth: &Growth, max: usize) -> Option<String> {
-    let mut added: HashMap<u64, u64> = HashMap::new();
-    for home in &growth.homes {
-        if let Home::Customer(c) = home {
-            *added.entry(*c).or_default() += 1;
-        }
-    }
-    for (c, n) in added {
-        let held: u64 = customers
-            .get(&c)
-            .map(|rows| {
-                rows.values()
-                    .filter(|r| r.column == state::SOURCE_ROWS)
-                    .map(|r| r.stats.records)
-                    .sum()
-            })
-            .unwrap_or(0);
-        if held + n > max as u64 {
-            return Some(format!(
-                "customer {} would hold {} records, past max_cluster_size ({max})",
-                format_id(c),
-                held + n
-            ));
-        }
-    }
-    None
+fn too_large(changes: &Changes, held: &winners::Held, config: &IdentityConfig) -> Option<String> {
+    let max = config.max_cluster_size() as u64;
+    let (c, records) = changes.records(held, config).max_by_key(|(_, n)| *n)?;
+    (records > max).then(|| {
+        format!(
+            "customer {} would hold {records} records, past max_cluster_size ({max})",
+            format_id(c)
+        )
+    })
 }
 
 /// Adds each new record to its customer's rows: its source's count, and
@@ -554,8 +535,8 @@ fn add_new_records(
     config: &IdentityConfig,
     growth: &Growth,
     home_id: &dyn Fn(Home) -> u64,
-    customers: &mut BTreeMap<u64, CustomerRows>,
-) -> HashSet<(u64, String, String)> {
+    changes: &mut Changes,
+) {
     let now_known: HashMap<(&str, &str), &Known> = growth
         .values
         .iter()
@@ -563,22 +544,23 @@ fn add_new_records(
         .collect();
     let columns = golden::columns(config);
     let this_year = chrono::Datelike::year(&chrono::Utc::now());
-    let mut changed = HashSet::new();
     for source in &new.sources {
+        let slot = winners::source_slot(columns.len(), winners::source_index(config, &source.name));
         for row in 0..source.len {
             let r = source.offset + row as u32;
             let customer = home_id(growth.homes[r as usize]);
-            let rows = customers.entry(customer).or_default();
+            let rows = changes.rows.entry(customer).or_default();
             let one = Stats::of(source.updated(row), source.priority);
+            changes
+                .sources
+                .entry((customer, slot))
+                .and_modify(|s| s.add(one))
+                .or_insert(one);
             let name = source.first_name(row);
             let record = || (source.name.clone(), source.record_id(row).to_string());
-            let mut values = vec![(state::SOURCE_ROWS, source.name.clone(), false)];
-            values.extend(record_values(new, (&columns, this_year), source, row));
-            for (column, value, identifier) in values {
-                changed.insert((customer, column.to_string(), value.clone()));
+            for (column, value, identifier) in record_values(new, (&columns, this_year), source, row) {
                 let entry = rows.entry((column.to_string(), value.clone())).or_insert_with(|| Row {
                     customer,
-                    winner: false,
                     column: column.to_string(),
                     value: value.clone(),
                     stats: Stats {
@@ -591,7 +573,9 @@ fn add_new_records(
                     others: Vec::new(),
                     names: Vec::new(),
                     record: identifier.then(record),
+                    changed: true,
                 });
+                entry.changed = true;
                 entry.stats.add(one);
                 if identifier && let Some(known) = now_known.get(&(column, value.as_str())) {
                     now_is(entry, known, name);
@@ -599,7 +583,6 @@ fn add_new_records(
             }
         }
     }
-    changed
 }
 
 /// An identifier value's row as the value is now (`known`), a record of
@@ -633,129 +616,6 @@ fn now_is(row: &mut Row, known: &Known, name: Option<&str>) {
             row.names.clear();
         }
     }
-}
-
-/// The golden records of the customers in `customers`, from the rows they
-/// hold: each column's old winner and every value the new records changed
-/// (a value they did not change weighs no more than the old winner did).
-/// Marks the winners, adding the rows whose mark changed to `changed`.
-fn golden_batch(
-    config: &IdentityConfig,
-    customers: &mut BTreeMap<u64, CustomerRows>,
-    changed: &mut HashSet<(u64, String, String)>,
-) -> Result<RecordBatch> {
-    let columns = golden::columns(config);
-    let schema = golden::schema(config);
-    let mut id = StringBuilder::new();
-    let mut count = Int64Builder::new();
-    let mut sources = StringBuilder::new();
-    let mut values: Vec<StringBuilder> = columns.iter().map(|_| StringBuilder::new()).collect();
-    for (customer, rows) in customers.iter_mut() {
-        id.append_value(format_id(*customer));
-        count.append_value(
-            column_rows(rows, state::SOURCE_ROWS)
-                .map(|(_, r)| r.stats.records as i64)
-                .sum(),
-        );
-        let names: Vec<&str> = column_rows(rows, state::SOURCE_ROWS)
-            .map(|(k, _)| k.1.as_str())
-            .collect();
-        sources.append_value(names.join(","));
-        for (column, out) in columns.iter().zip(values.iter_mut()) {
-            let rule = config.survivorship(column);
-            let chosen = golden::choose(column_rows(rows, column).map(|(k, r)| (k.1.as_str(), r.stats)), rule)
-                .map(str::to_string);
-            out.append_option(chosen.as_deref());
-            let range = (column.clone(), String::new())..;
-            for ((c, value), row) in rows.range_mut(range).take_while(|(k, _)| &k.0 == column) {
-                let winner = chosen.as_deref() == Some(value.as_str());
-                if row.winner != winner {
-                    row.winner = winner;
-                    changed.insert((*customer, c.clone(), value.clone()));
-                }
-            }
-        }
-        for (_, row) in rows.iter_mut().filter(|(k, _)| k.0 == state::SOURCE_ROWS) {
-            row.winner = true;
-        }
-    }
-    let mut arrays: Vec<ArrayRef> = vec![
-        Arc::new(id.finish()),
-        Arc::new(count.finish()),
-        Arc::new(sources.finish()),
-    ];
-    arrays.extend(values.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
-    Ok(RecordBatch::try_new(schema, arrays)?)
-}
-
-/// A customer's rows of one column, in value order.
-fn column_rows<'r>(
-    rows: &'r CustomerRows,
-    column: &str,
-) -> impl Iterator<Item = (&'r (String, String), &'r Row)> + use<'r> {
-    let column = column.to_string();
-    rows.range((column.clone(), String::new())..)
-        .take_while(move |(k, _)| k.0 == column)
-}
-
-/// Writes the customers of the run: the committed run's rows but the
-/// touched customers', then theirs and the new customers'. Returns the
-/// customers, those with several records and the largest's records.
-async fn write_customers(
-    ctx: &SessionContext,
-    output: &Url,
-    run: &str,
-    config: &IdentityConfig,
-    customers: &BTreeMap<u64, CustomerRows>,
-    golden_rows: RecordBatch,
-) -> Result<(u64, u64, u64)> {
-    let replaced: HashSet<String> = customers.keys().map(|c| format_id(*c)).collect();
-    let schema: SchemaRef = golden::schema(config);
-    let old = ctx
-        .sql(&format!("SELECT * FROM {}", outputs::CUSTOMERS))
-        .await?
-        .execute_stream()
-        .await?;
-    let counts = std::sync::Mutex::new((0u64, 0u64, 0u64));
-    let count = |batch: &RecordBatch| -> Result<()> {
-        let records = batch
-            .column_by_name("records")
-            .and_then(|c| c.as_primitive_opt::<datafusion::arrow::datatypes::Int64Type>())
-            .ok_or_else(|| Error::Usage("the customers table has no records column".into()))?;
-        let mut counts = counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        for n in records.iter().flatten() {
-            counts.0 += 1;
-            counts.1 += u64::from(n > 1);
-            counts.2 = counts.2.max(n as u64);
-        }
-        Ok(())
-    };
-    let kept = old.map(|batch| -> Result<RecordBatch> {
-        let batch = batch?;
-        let ids = datafusion::arrow::compute::cast(batch.column(0), &datafusion::arrow::datatypes::DataType::Utf8)?;
-        let ids = ids.as_string::<i32>();
-        let keep: datafusion::arrow::array::BooleanArray =
-            (0..ids.len()).map(|i| Some(!replaced.contains(ids.value(i)))).collect();
-        let batch = datafusion::arrow::compute::filter_record_batch(&batch, &keep)?;
-        let batch = cast_batch(&batch, &schema)?;
-        count(&batch)?;
-        Ok(batch)
-    });
-    count(&golden_rows)?;
-    let all = kept.chain(futures::stream::iter([Ok(golden_rows)]));
-    outputs::write_stream(ctx, output, run, outputs::CUSTOMERS, Arc::clone(&schema), Box::pin(all)).await?;
-    Ok(counts.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner))
-}
-
-/// A batch read back from Parquet (views of strings, maybe) as `schema`.
-fn cast_batch(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
-    let columns = batch
-        .columns()
-        .iter()
-        .zip(schema.fields())
-        .map(|(column, field)| datafusion::arrow::compute::cast(column, field.data_type()))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
 }
 
 /// Writes the new records' links and edges (files added to the chain).
@@ -869,19 +729,10 @@ async fn write_links(
 }
 
 /// Writes the state rows the run changed (a file added to the chain).
-async fn write_state(
-    ctx: &SessionContext,
-    output: &Url,
-    run: &str,
-    customers: &BTreeMap<u64, CustomerRows>,
-    changed: &HashSet<(u64, String, String)>,
-) -> Result<()> {
+async fn write_state(ctx: &SessionContext, output: &Url, run: &str, changes: &Changes) -> Result<()> {
     let mut rows = state::Rows::default();
-    for (customer, held) in customers {
-        for ((column, value), row) in held {
-            if !changed.contains(&(*customer, column.clone(), value.clone())) {
-                continue;
-            }
+    for (customer, held) in &changes.rows {
+        for ((column, value), row) in held.iter().filter(|(_, r)| r.changed) {
             let others = row.others.clone();
             let names: Vec<&str> = row.names.iter().map(String::as_str).collect();
             let identifier = match (row.status, &row.record) {
@@ -893,7 +744,7 @@ async fn write_state(
                 }),
                 _ => None,
             };
-            rows.push(*customer, (column, value), row.stats, row.winner, identifier);
+            rows.push(*customer, (column, value), row.stats, identifier);
         }
     }
     let batch = rows.finish()?;

@@ -24,6 +24,7 @@ mod given_names;
 pub mod golden;
 pub mod graph;
 pub mod grow;
+mod grown_golden;
 pub mod ids;
 mod incremental;
 pub mod inputs;
@@ -34,6 +35,7 @@ pub mod records;
 pub mod state;
 mod tables;
 pub mod texts;
+pub mod winners;
 
 use std::time::{Duration, Instant};
 
@@ -424,30 +426,47 @@ async fn write_golden(
             Ok(())
         });
         outputs::write(ctx, output, run, outputs::CUSTOMERS, schema, waves).await?;
+        let (values, winners): (Vec<_>, Vec<_>) = kept.into_iter().map(|k| (k.values, k.winners)).unzip();
         outputs::write(
             ctx,
             output,
             run,
             state::VALUES,
             state::schema(),
-            kept.into_iter().map(Ok),
+            values.into_iter().map(Ok),
+        )
+        .await?;
+        outputs::write(
+            ctx,
+            output,
+            run,
+            winners::WINNERS,
+            winners::schema(),
+            winners.into_iter().map(Ok),
         )
         .await?;
     } else {
-        let (send, receive) = std::sync::mpsc::sync_channel::<RecordBatch>(2);
-        let keep = move |batch| {
-            send.send(batch)
-                .map_err(|_| Error::Usage("the identity state's writer stopped".into()))
+        let (send_values, values) = std::sync::mpsc::sync_channel::<RecordBatch>(2);
+        let (send_winners, winners) = std::sync::mpsc::sync_channel::<RecordBatch>(2);
+        let keep = move |kept: golden::Kept| {
+            let stopped = |_| Error::Usage("the identity state's writer stopped".into());
+            send_values.send(kept.values).map_err(stopped)?;
+            send_winners.send(kept.winners).map_err(stopped)
         };
         let waves = golden.batches(held, keep);
-        let kept = receive.into_iter().map(Ok);
+        let (values, winners) = (values.into_iter().map(Ok), winners.into_iter().map(Ok));
         tokio::task::block_in_place(|| {
             std::thread::scope(|scope| {
-                let beside = scope
-                    .spawn(|| handle.block_on(outputs::write(ctx, output, run, state::VALUES, state::schema(), kept)));
+                let beside = |name: &'static str, schema, batches| {
+                    let handle = &handle;
+                    scope.spawn(move || handle.block_on(outputs::write(ctx, output, run, name, schema, batches)))
+                };
+                let values = beside(state::VALUES, state::schema(), values);
+                let winners = beside(winners::WINNERS, winners::schema(), winners);
                 let here = handle.block_on(outputs::write(ctx, output, run, outputs::CUSTOMERS, schema, waves));
-                let beside = beside.join().expect("the state writer does not panic");
-                beside.and(here)
+                let values = values.join().expect("the state writer does not panic");
+                let winners = winners.join().expect("the winners writer does not panic");
+                values.and(winners).and(here)
             })
         })?;
     }

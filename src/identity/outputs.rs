@@ -74,7 +74,7 @@ const LEGACY_FILE: &str = "data.parquet";
 /// The tables a run that grows the last one (`grow`) adds a file to, so
 /// that each is the files of a chain of runs; the others each run writes
 /// whole.
-pub const CHAINED: &[&str] = &[LINKS, EDGES, super::state::VALUES];
+pub const CHAINED: &[&str] = &[LINKS, EDGES, super::state::VALUES, super::winners::WINNERS];
 
 /// The folder of the files naming each run's chain.
 const CHAINS: &str = "identity/chains/";
@@ -130,7 +130,7 @@ pub async fn commit(store: &StateStore, run: &str) -> Result<()> {
             }
         }
     }
-    for name in NAMES.iter().chain([&super::state::VALUES]) {
+    for name in NAMES.iter().chain([&super::state::VALUES, &super::winners::WINNERS]) {
         let keep: Vec<String> = if CHAINED.contains(name) {
             chained.iter().map(|r| file_name(r)).collect()
         } else {
@@ -471,7 +471,7 @@ pub async fn write_stream(
         max_rows: None,
     };
     let mut writer = ResultWriter::open(&spec, ctx).await?;
-    if name == super::state::VALUES {
+    if name == super::state::VALUES || name == super::winners::WINNERS {
         writer = writer.with_parquet_properties(super::state::writer_properties());
     }
     writer.write_batches(schema, batches).await?;

@@ -3,8 +3,8 @@
 //! survivorship weighs (`Stats`: records, latest update, source priority),
 //! and for identifier values what the value did (`ValueStatus`), what its
 //! guards count (the other kinds' values, the first names) and a record
-//! holding it (the far end of a new record's link). Each customer's
-//! records per source are rows too (column `.source`).
+//! holding it (the far end of a new record's link). Which value won each
+//! golden column is kept apart, as numbers (`winners`).
 //!
 //! Written as the hidden table `_values` beside the golden records, from
 //! the same pass, by every run a later run could grow (`grow::cannot_grow`);
@@ -15,8 +15,8 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayBuilder, ArrayRef, AsArray, BooleanBuilder, Int64Builder, ListBuilder, RecordBatch, StringBuilder,
-    UInt8Builder, UInt32Builder, UInt64Builder,
+    Array, ArrayBuilder, ArrayRef, AsArray, Int64Builder, ListBuilder, RecordBatch, StringBuilder, UInt8Builder,
+    UInt32Builder, UInt64Builder,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, UInt8Type, UInt32Type, UInt64Type};
 
@@ -43,9 +43,6 @@ use crate::error::{Error, Result};
 
 /// The hidden table's name (its folder below the output's `identity/`).
 pub const VALUES: &str = "_values";
-
-/// The column of the rows that count a customer's records per source.
-pub const SOURCE_ROWS: &str = ".source";
 
 /// What golden survivorship weighs of one value among a customer's
 /// records: how many carry it, the latest update among them, the best
@@ -103,7 +100,6 @@ pub fn customer_key(customer: u64, key: u64) -> u64 {
 /// The columns lookups read first, by index in `schema`.
 const CUSTOMER: usize = 0;
 const KEY: usize = 1;
-const WINNER: usize = 2;
 
 /// How the state is written: only oneview reads it, every run writes it
 /// beside the golden records, and most of its columns are hashes and
@@ -121,7 +117,6 @@ pub fn schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("customer_id", DataType::UInt64, false),
         Field::new("key", DataType::UInt64, false),
-        Field::new("winner", DataType::Boolean, false),
         Field::new("column", DataType::Utf8, false),
         Field::new("value", DataType::Utf8, false),
         Field::new("records", DataType::UInt64, false),
@@ -150,7 +145,6 @@ pub struct Identifier<'a> {
 pub struct Rows {
     customer: UInt64Builder,
     key: UInt64Builder,
-    winner: BooleanBuilder,
     column: StringBuilder,
     value: StringBuilder,
     records: UInt64Builder,
@@ -169,7 +163,6 @@ impl Default for Rows {
         Rows {
             customer: UInt64Builder::new(),
             key: UInt64Builder::new(),
-            winner: BooleanBuilder::new(),
             column: StringBuilder::new(),
             value: StringBuilder::new(),
             records: UInt64Builder::new(),
@@ -186,19 +179,10 @@ impl Default for Rows {
 }
 
 impl Rows {
-    /// A row: `winner` if it is the value survivorship picks for the
-    /// customer's golden record (every `.source` row is).
-    pub fn push(
-        &mut self,
-        customer: u64,
-        (column, value): (&str, &str),
-        stats: Stats,
-        winner: bool,
-        identifier: Option<Identifier>,
-    ) {
+    /// A row: a customer's value of a column.
+    pub fn push(&mut self, customer: u64, (column, value): (&str, &str), stats: Stats, identifier: Option<Identifier>) {
         self.customer.append_value(customer);
         self.key.append_value(key(column, value));
-        self.winner.append_value(winner);
         self.column.append_value(column);
         self.value.append_value(value);
         self.records.append_value(stats.records);
@@ -240,7 +224,6 @@ impl Rows {
         let columns: Vec<ArrayRef> = vec![
             Arc::new(self.customer.finish()),
             Arc::new(self.key.finish()),
-            Arc::new(self.winner.finish()),
             Arc::new(self.column.finish()),
             Arc::new(self.value.finish()),
             Arc::new(self.records.finish()),
@@ -274,7 +257,6 @@ fn append_list<'a>(list: &mut ListBuilder<StringBuilder>, items: Option<impl Ite
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
     pub customer: u64,
-    pub winner: bool,
     pub column: String,
     pub value: String,
     pub stats: Stats,
@@ -283,6 +265,8 @@ pub struct Row {
     pub names: Vec<String>,
     /// A record holding an identifier value: its source and record id.
     pub record: Option<(String, String)>,
+    /// Whether a growing run changed it (not kept: a row read is not).
+    pub changed: bool,
 }
 
 impl Row {
@@ -300,8 +284,8 @@ impl Row {
 }
 
 /// The rows of a batch of `_values` (as its file holds them); `keep` picks
-/// rows by (customer, column, value) before they are copied.
-pub fn rows_of(batch: &RecordBatch, mut keep: impl FnMut(u64, &str, &str) -> bool) -> Result<Vec<Row>> {
+/// rows by customer and key before they are copied.
+pub fn rows_of(batch: &RecordBatch, mut keep: impl FnMut(u64, u64) -> bool) -> Result<Vec<Row>> {
     let bad = |what: &str| {
         Error::Usage(format!(
             "the identity state's `{what}` column has an unexpected type; run `oneview resolve --full`"
@@ -313,7 +297,9 @@ pub fn rows_of(batch: &RecordBatch, mut keep: impl FnMut(u64, &str, &str) -> boo
     let customer = column("customer_id")?
         .as_primitive_opt::<UInt64Type>()
         .ok_or_else(|| bad("customer_id"))?;
-    let winner = column("winner")?.as_boolean_opt().ok_or_else(|| bad("winner"))?;
+    let key = column("key")?
+        .as_primitive_opt::<UInt64Type>()
+        .ok_or_else(|| bad("key"))?;
     let (col, value) = (text("column")?, text("value")?);
     let (col, value) = (col.as_string::<i32>(), value.as_string::<i32>());
     let records = column("records")?
@@ -354,7 +340,7 @@ pub fn rows_of(batch: &RecordBatch, mut keep: impl FnMut(u64, &str, &str) -> boo
     };
     let mut rows = Vec::new();
     for i in 0..batch.num_rows() {
-        if !keep(customer.value(i), col.value(i), value.value(i)) {
+        if !keep(customer.value(i), key.value(i)) {
             continue;
         }
         let status = if status.is_null(i) {
@@ -364,7 +350,6 @@ pub fn rows_of(batch: &RecordBatch, mut keep: impl FnMut(u64, &str, &str) -> boo
         };
         rows.push(Row {
             customer: customer.value(i),
-            winner: winner.value(i),
             column: col.value(i).to_string(),
             value: value.value(i).to_string(),
             stats: Stats {
@@ -377,6 +362,7 @@ pub fn rows_of(batch: &RecordBatch, mut keep: impl FnMut(u64, &str, &str) -> boo
             others: list(others, &other_items, i)?,
             names: list(names, &name_items, i)?,
             record: (!source.is_null(i)).then(|| (source.value(i).to_string(), record_id.value(i).to_string())),
+            changed: false,
         });
     }
     Ok(rows)
@@ -385,15 +371,15 @@ pub fn rows_of(batch: &RecordBatch, mut keep: impl FnMut(u64, &str, &str) -> boo
 /// Rows picked one in this many or more are read by reading every row.
 const DENSE: usize = 16;
 
-/// One file of the state, opened for reading.
-struct StateFile {
+/// One file of the state (or of `winners`), opened for reading.
+pub(crate) struct StateFile {
     url: Url,
     readers: DefaultParquetFileReaderFactory,
     meta: object_store::ObjectMeta,
 }
 
 impl StateFile {
-    async fn open(ctx: &SessionContext, url: &Url) -> Result<StateFile> {
+    pub(crate) async fn open(ctx: &SessionContext, url: &Url) -> Result<StateFile> {
         let table_url = ListingTableUrl::parse(url.as_str())?;
         let store = ctx.runtime_env().object_store(&table_url)?;
         let meta = store.head(table_url.prefix()).await?;
@@ -404,7 +390,7 @@ impl StateFile {
         })
     }
 
-    async fn builder(&self) -> Result<ParquetRecordBatchStreamBuilder<Box<dyn AsyncFileReader>>> {
+    pub(crate) async fn builder(&self) -> Result<ParquetRecordBatchStreamBuilder<Box<dyn AsyncFileReader>>> {
         let metrics = ExecutionPlanMetricsSet::new();
         let file = PartitionedFile::new_from_meta(self.meta.clone());
         let reader: Box<dyn AsyncFileReader> = self.readers.create_reader(0, file, None, &metrics)?;
@@ -428,11 +414,11 @@ impl Picked {
     }
 }
 
-/// Reads the customer, key and winner flag of every row of the state's
-/// `files` (newest first), and picks the rows `pick` says; a row of an
-/// older file that a newer file has again (its customer and key) is
-/// neither shown to `pick` nor picked.
-pub async fn pick(ctx: &SessionContext, files: &[Url], mut pick: impl FnMut(u64, u64, bool) -> bool) -> Result<Picked> {
+/// Reads the customer and key of every row of the state's `files` (newest
+/// first), and picks the rows `pick` says; a row of an older file that a
+/// newer file has again (its customer and key) is neither shown to `pick`
+/// nor picked.
+pub async fn pick(ctx: &SessionContext, files: &[Url], mut pick: impl FnMut(u64, u64) -> bool) -> Result<Picked> {
     let mut newer: HashSet<(u64, u64)> = HashSet::new();
     let mut picked_files = Vec::with_capacity(files.len());
     for (i, url) in files.iter().enumerate() {
@@ -440,21 +426,20 @@ pub async fn pick(ctx: &SessionContext, files: &[Url], mut pick: impl FnMut(u64,
         let older_follow = i + 1 < files.len();
         let mut here_keys: Vec<(u64, u64)> = Vec::new();
         let builder = file.builder().await?;
-        let mask = ProjectionMask::roots(builder.parquet_schema(), [CUSTOMER, KEY, WINNER]);
+        let mask = ProjectionMask::roots(builder.parquet_schema(), [CUSTOMER, KEY]);
         let mut keys = builder.with_projection(mask).build()?;
         let mut picked: Vec<BooleanArray> = Vec::new();
         while let Some(batch) = keys.next().await {
             let batch = batch?;
             let customer = batch.column(0).as_primitive::<UInt64Type>();
             let key = batch.column(1).as_primitive::<UInt64Type>();
-            let winner = batch.column(2).as_boolean();
             let chosen: BooleanArray = (0..batch.num_rows())
                 .map(|i| {
                     let (c, k) = (customer.value(i), key.value(i));
                     if older_follow {
                         here_keys.push((c, k));
                     }
-                    Some(!newer.contains(&(c, k)) && pick(c, k, winner.value(i)))
+                    Some(!newer.contains(&(c, k)) && pick(c, k))
                 })
                 .collect();
             picked.push(chosen);
@@ -465,9 +450,10 @@ pub async fn pick(ctx: &SessionContext, files: &[Url], mut pick: impl FnMut(u64,
     Ok(Picked { files: picked_files })
 }
 
-/// The picked rows, read whole (each file's pages once).
-pub async fn read(picked: &Picked) -> Result<Vec<Row>> {
-    let mut rows = Vec::new();
+/// The picked rows, read whole (each file's pages once), as the files
+/// hold them (`rows_of` makes rows of them).
+pub async fn read(picked: &Picked) -> Result<Vec<RecordBatch>> {
+    let mut rows: Vec<RecordBatch> = Vec::new();
     for (file, picked) in &picked.files {
         if picked.iter().all(|p| p.true_count() == 0) {
             continue;
@@ -478,7 +464,7 @@ pub async fn read(picked: &Picked) -> Result<Vec<Row>> {
             let selection = RowSelection::from_filters(picked);
             let mut whole = file.builder().await?.with_row_selection(selection).build()?;
             while let Some(batch) = whole.next().await {
-                rows.extend(rows_of(&batch?, |_, _, _| true)?);
+                rows.push(batch?);
             }
         } else {
             // Picked so densely that skipping row by row costs more than
@@ -492,10 +478,11 @@ pub async fn read(picked: &Picked) -> Result<Vec<Row>> {
                 let here = mask.slice(offset, batch.num_rows());
                 offset += batch.num_rows();
                 let batch = datafusion::arrow::compute::filter_record_batch(&batch, &here)?;
-                rows.extend(rows_of(&batch, |_, _, _| true)?);
+                rows.push(batch);
             }
         }
-        log::debug!("identity state {}: {} rows read", file.url, rows.len());
+        let read: usize = rows.iter().map(RecordBatch::num_rows).sum();
+        log::debug!("identity state {}: {read} rows read", file.url);
     }
     Ok(rows)
 }
@@ -576,7 +563,6 @@ mod tests {
             7,
             ("email", "k@x.org"),
             Stats::of(5, 2),
-            true,
             Some(Identifier {
                 status: ValueStatus::Linked,
                 others: &others,
@@ -584,12 +570,11 @@ mod tests {
                 record: ("crm", "c1"),
             }),
         );
-        rows.push(7, ("city", "Leeds"), Stats::of(3, 1), false, None);
+        rows.push(7, ("city", "Leeds"), Stats::of(3, 1), None);
         rows.push(
             9,
             ("email", "k@x.org"),
             Stats::of(1, 1),
-            false,
             Some(Identifier {
                 status: ValueStatus::Stopped,
                 others: &others,
@@ -598,7 +583,7 @@ mod tests {
             }),
         );
         let batch = rows.finish().unwrap();
-        let read = rows_of(&batch, |_, _, _| true).unwrap();
+        let read = rows_of(&batch, |_, _| true).unwrap();
         assert_eq!(read.len(), 3);
         assert_eq!(read[0].others, others);
         assert_eq!(read[0].names, vec!["kelly".to_string()]);
@@ -615,6 +600,8 @@ mod tests {
         let both = known([&read[0], &read[2]].into_iter()).unwrap();
         assert_eq!((both.status, both.records), (ValueStatus::Stopped, 2));
         assert!(known(read[1..2].iter()).is_none(), "an attribute is no identifier");
-        assert_eq!(rows_of(&batch, |c, _, _| c == 9).unwrap().len(), 1);
+        assert_eq!(rows_of(&batch, |c, _| c == 9).unwrap().len(), 1);
+        let email = key("email", "k@x.org");
+        assert_eq!(rows_of(&batch, |_, k| k == email).unwrap().len(), 2);
     }
 }

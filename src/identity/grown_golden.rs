@@ -1,0 +1,454 @@
+//! The golden records of a growing run (`incremental`): the committed
+//! run's customers table copied but for the customers the new records
+//! touch, whose rows are folded again from the old row, its winners
+//! (`winners`) and the values the new records changed. A value the new
+//! records did not change weighs no more than the old winner did, so the
+//! winner and the changed values are all a column is chosen among.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Builder, RecordBatch, StringBuilder};
+use datafusion::arrow::datatypes::{Int64Type, SchemaRef};
+use datafusion::common::{HashMap, HashSet};
+use datafusion::prelude::SessionContext;
+use futures::StreamExt;
+use url::Url;
+
+use super::golden;
+use super::ids::format_id;
+use super::outputs;
+use super::state::{self, Row, Stats};
+use super::winners::{self, Held, Slot, Winner};
+use crate::error::{Error, Result};
+use crate::project::identity::IdentityConfig;
+
+/// A customer's rows of the state that the new records changed or may, by
+/// (column, value).
+pub type CustomerRows = BTreeMap<(String, String), Row>;
+
+/// What the new records changed: per customer, its value rows (`rows`,
+/// those changed marked `changed`) and per source what its new records
+/// there weigh (`sources`, by slot).
+#[derive(Default)]
+pub struct Changes {
+    pub rows: BTreeMap<u64, CustomerRows>,
+    pub sources: HashMap<(u64, Slot), Stats>,
+}
+
+impl Changes {
+    /// The winners' slots a fold of the changed customers reads: each
+    /// changed column's, and every source's.
+    pub fn slots(&self, config: &IdentityConfig) -> HashSet<(u64, Slot)> {
+        let columns = golden::columns(config);
+        let slot_of: HashMap<&str, Slot> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.as_str(), i as Slot))
+            .collect();
+        let mut slots: HashSet<(u64, Slot)> = self
+            .rows
+            .iter()
+            .flat_map(|(c, rows)| rows.values().filter(|r| r.changed).map(move |r| (*c, &r.column)))
+            .filter_map(|(c, column)| Some((c, *slot_of.get(column.as_str())?)))
+            .collect();
+        for c in self.rows.keys() {
+            slots.extend((0..config.sources.len()).map(|s| (*c, winners::source_slot(columns.len(), s))));
+        }
+        slots
+    }
+
+    /// Each changed customer's records once the new ones are added.
+    pub fn records(&self, held: &Held, config: &IdentityConfig) -> impl Iterator<Item = (u64, u64)> {
+        let columns = golden::columns(config).len();
+        self.rows.keys().map(move |c| {
+            let records = (0..config.sources.len())
+                .map(|s| {
+                    let slot = winners::source_slot(columns, s);
+                    let old = held.get(&(*c, slot)).map_or(0, |w| w.stats.records);
+                    old + self.sources.get(&(*c, slot)).map_or(0, |s| s.records)
+                })
+                .sum();
+            (*c, records)
+        })
+    }
+}
+
+/// What writing the customers table gives back: its counts (customers,
+/// those with several records, the largest's records) and the winners the
+/// run changed.
+pub struct Written {
+    pub counts: (u64, u64, u64),
+    pub winners: RecordBatch,
+}
+
+/// Writes the customers of the run: the committed run's rows but the
+/// changed customers', then theirs (folded again) and the new customers'.
+pub async fn write_customers(
+    ctx: &SessionContext,
+    (output, run): (&Url, &str),
+    config: &IdentityConfig,
+    changes: &Changes,
+    held: &Held,
+) -> Result<Written> {
+    let started = std::time::Instant::now();
+    let replaced: HashSet<String> = changes.rows.keys().map(|c| format_id(*c)).collect();
+    let schema: SchemaRef = golden::schema(config);
+    let old = ctx
+        .sql(&format!("SELECT * FROM {}", outputs::CUSTOMERS))
+        .await?
+        .execute_stream()
+        .await?;
+    let counts = Mutex::new((0u64, 0u64, 0u64));
+    let diverted: Mutex<Vec<RecordBatch>> = Mutex::new(Vec::new());
+    let kept = old.map(|batch| -> Result<RecordBatch> {
+        let batch = cast_batch(&batch?, &schema)?;
+        let ids = batch.column(0).as_string::<i32>();
+        let here: BooleanArray = (0..ids.len()).map(|i| Some(replaced.contains(ids.value(i)))).collect();
+        let moved = datafusion::arrow::compute::filter_record_batch(&batch, &here)?;
+        if moved.num_rows() > 0 {
+            diverted.lock().unwrap_or_else(PoisonError::into_inner).push(moved);
+        }
+        let batch = datafusion::arrow::compute::filter_record_batch(&batch, &datafusion::arrow::compute::not(&here)?)?;
+        count(&counts, &batch)?;
+        Ok(batch)
+    });
+    let new_winners: Mutex<Option<RecordBatch>> = Mutex::new(None);
+    // After the last kept row: the changed customers' rows, folded again.
+    let folded = futures::stream::once(async {
+        log::debug!(
+            "growing: untouched customers copied in {:.2} s",
+            started.elapsed().as_secs_f64()
+        );
+        let old = std::mem::take(&mut *diverted.lock().unwrap_or_else(PoisonError::into_inner));
+        let (rows, winners) = fold(config, changes, held, &old, &schema)?;
+        count(&counts, &rows)?;
+        log::debug!("growing: customers folded at {:.2} s", started.elapsed().as_secs_f64());
+        *new_winners.lock().unwrap_or_else(PoisonError::into_inner) = Some(winners);
+        Ok(rows)
+    });
+    let all = kept.chain(folded);
+    outputs::write_stream(ctx, output, run, outputs::CUSTOMERS, Arc::clone(&schema), Box::pin(all)).await?;
+    let winners = new_winners
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner)
+        .ok_or_else(|| Error::Usage("the customers table was written without its changed rows".into()))?;
+    Ok(Written {
+        counts: counts.into_inner().unwrap_or_else(PoisonError::into_inner),
+        winners,
+    })
+}
+
+/// Adds a batch's customers to `counts`: customers, those with several
+/// records, the largest's records.
+fn count(counts: &Mutex<(u64, u64, u64)>, batch: &RecordBatch) -> Result<()> {
+    let records = batch
+        .column_by_name("records")
+        .and_then(|c| c.as_primitive_opt::<Int64Type>())
+        .ok_or_else(|| Error::Usage("the customers table has no records column".into()))?;
+    let mut counts = counts.lock().unwrap_or_else(PoisonError::into_inner);
+    for n in records.iter().flatten() {
+        counts.0 += 1;
+        counts.1 += u64::from(n > 1);
+        counts.2 = counts.2.max(n as u64);
+    }
+    Ok(())
+}
+
+/// A batch read back from Parquet (views of strings, maybe) as `schema`.
+pub fn cast_batch(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(column, field)| datafusion::arrow::compute::cast(column, field.data_type()))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
+}
+
+/// The golden records of the changed customers (in id order) and the
+/// winners that changed, from their old rows (`old`, in `schema`), their
+/// winners (`held`) and the changes.
+fn fold(
+    config: &IdentityConfig,
+    changes: &Changes,
+    held: &Held,
+    old: &[RecordBatch],
+    schema: &SchemaRef,
+) -> Result<(RecordBatch, RecordBatch)> {
+    let columns = golden::columns(config);
+    let sources: Vec<&String> = config.sources.keys().collect();
+    let old_rows: HashMap<&str, (usize, usize)> = old
+        .iter()
+        .enumerate()
+        .flat_map(|(b, batch)| {
+            let ids = batch.column(0).as_string::<i32>();
+            (0..ids.len()).map(move |i| (ids.value(i), (b, i)))
+        })
+        .collect();
+    let old_value = |at: Option<(usize, usize)>, column: usize| -> Option<&str> {
+        let (b, i) = at?;
+        let values = old[b].column(3 + column).as_string::<i32>();
+        values.is_valid(i).then(|| values.value(i))
+    };
+    let mut id = StringBuilder::new();
+    let mut records = Int64Builder::new();
+    let mut names = StringBuilder::new();
+    let mut values: Vec<StringBuilder> = columns.iter().map(|_| StringBuilder::new()).collect();
+    let mut new_winners = winners::Rows::default();
+    for (&customer, rows) in &changes.rows {
+        let name = format_id(customer);
+        let at = old_rows.get(name.as_str()).copied();
+        let some_held = (0..columns.len() + sources.len()).any(|s| held.contains_key(&(customer, s as Slot)));
+        if at.is_none() && some_held {
+            return Err(inconsistent(&name));
+        }
+        id.append_value(&name);
+        let (count, present) = source_counts(customer, changes, held, (&sources, columns.len()), &mut new_winners);
+        records.append_value(count as i64);
+        names.append_value(present.join(","));
+        for (j, (column, out)) in columns.iter().zip(values.iter_mut()).enumerate() {
+            let slot = j as Slot;
+            let was_value = old_value(at, j);
+            let mut changed = column_rows(rows, column).filter(|(_, row)| row.changed).peekable();
+            if changed.peek().is_none() {
+                // Nothing new: the old pick stands (its winner was not read).
+                out.append_option(was_value);
+                continue;
+            }
+            let was = held.get(&(customer, slot));
+            if was.is_none() && was_value.is_some() {
+                return Err(inconsistent(&name));
+            }
+            let mut candidates: Vec<(&str, Stats)> = Vec::new();
+            if let Some(w) = was {
+                let value = was_value
+                    .filter(|v| state::key(column, v) == w.key)
+                    .ok_or_else(|| inconsistent(&name))?;
+                candidates.push((value, w.stats));
+            }
+            for ((_, value), row) in changed {
+                // A changed row of the old winner holds its stats and the new records'.
+                match candidates.iter_mut().find(|(v, _)| *v == value.as_str()) {
+                    Some(candidate) if row.stats.records < candidate.1.records => {
+                        return Err(inconsistent(&name));
+                    }
+                    Some(candidate) => candidate.1 = row.stats,
+                    None => candidates.push((value.as_str(), row.stats)),
+                }
+            }
+            let chosen = golden::choose(candidates.iter().copied(), config.survivorship(column));
+            out.append_option(chosen);
+            if let Some(value) = chosen {
+                let stats = candidates.iter().find(|(v, _)| *v == value).map(|(_, s)| *s);
+                let now = Winner {
+                    key: state::key(column, value),
+                    stats: stats.expect("the chosen value is a candidate"),
+                };
+                if was != Some(&now) {
+                    new_winners.push(customer, slot, now);
+                }
+            }
+        }
+    }
+    let mut arrays: Vec<ArrayRef> = vec![
+        Arc::new(id.finish()),
+        Arc::new(records.finish()),
+        Arc::new(names.finish()),
+    ];
+    arrays.extend(values.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+    Ok((RecordBatch::try_new(Arc::clone(schema), arrays)?, new_winners.finish()?))
+}
+
+/// A customer's records and the names of the sources holding them (sorted),
+/// old and new; the source slots the new records changed are added to
+/// `new_winners`.
+fn source_counts<'s>(
+    customer: u64,
+    changes: &Changes,
+    held: &Held,
+    (sources, columns): (&[&'s String], usize),
+    new_winners: &mut winners::Rows,
+) -> (u64, Vec<&'s str>) {
+    let mut count = 0;
+    let mut present = Vec::new();
+    for (s, source) in sources.iter().enumerate() {
+        let slot = winners::source_slot(columns, s);
+        let mut stats = held.get(&(customer, slot)).map(|w| w.stats);
+        if let Some(added) = changes.sources.get(&(customer, slot)) {
+            match &mut stats {
+                Some(stats) => stats.add(*added),
+                None => stats = Some(*added),
+            }
+            let stats = stats.expect("set just above");
+            new_winners.push(customer, slot, Winner { key: 0, stats });
+        }
+        if let Some(stats) = stats {
+            count += stats.records;
+            present.push(source.as_str());
+        }
+    }
+    // The configured sources' names are in order already.
+    (count, present)
+}
+
+fn inconsistent(customer: &str) -> Error {
+    Error::Usage(format!(
+        "the identity state and the customers table disagree on customer {customer}; run `oneview resolve --full`"
+    ))
+}
+
+/// A customer's rows of one column, in value order.
+pub fn column_rows<'r>(
+    rows: &'r CustomerRows,
+    column: &str,
+) -> impl Iterator<Item = (&'r (String, String), &'r Row)> + use<'r> {
+    let column = column.to_string();
+    rows.range((column.clone(), String::new())..)
+        .take_while(move |(k, _)| k.0 == column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Int64Array, StringArray};
+
+    const CONFIG: &str = r#"
+[sources.crm]
+table = "crm"
+record_id = "id"
+identifiers = { user_id = "user_id", email = "email" }
+attributes = { first_name = "first_name" }
+[sources.web]
+table = "web"
+record_id = "id"
+identifiers = { user_id = "user_id" }
+"#;
+
+    fn row(customer: u64, column: &str, value: &str, stats: Stats) -> Row {
+        Row {
+            customer,
+            column: column.into(),
+            value: value.into(),
+            stats,
+            status: None,
+            others: Vec::new(),
+            names: Vec::new(),
+            record: None,
+            changed: true,
+        }
+    }
+
+    fn records(n: u64, updated: i64) -> Stats {
+        Stats {
+            records: n,
+            ..Stats::of(updated, 1)
+        }
+    }
+
+    /// Customer 7 of the committed run (first name Ann, from 2 of its 3
+    /// CRM records; Anna on the third) and what the new records change:
+    /// two CRM records naming Anna and a web record join it; customer 9 is
+    /// new, of one web record.
+    fn setup(config: &IdentityConfig) -> (Changes, Held, RecordBatch, Slot) {
+        let columns = golden::columns(config);
+        let first = columns.iter().position(|c| c == "first_name").unwrap() as Slot;
+        let (crm, web) = (
+            winners::source_slot(columns.len(), 0),
+            winners::source_slot(columns.len(), 1),
+        );
+        let mut held = Held::default();
+        let ann = Winner {
+            key: state::key("first_name", "Ann"),
+            stats: records(2, 10),
+        };
+        held.insert((7, first), ann);
+        held.insert(
+            (7, crm),
+            Winner {
+                key: 0,
+                stats: records(3, 10),
+            },
+        );
+        let mut changes = Changes::default();
+        let anna = row(7, "first_name", "Anna", records(3, 12));
+        changes
+            .rows
+            .entry(7)
+            .or_default()
+            .insert(("first_name".into(), "Anna".into()), anna);
+        changes.sources.insert((7, crm), records(2, 12));
+        changes.sources.insert((7, web), records(1, 12));
+        let email = row(9, "email", "x@y.org", records(1, 12));
+        changes
+            .rows
+            .entry(9)
+            .or_default()
+            .insert(("email".into(), "x@y.org".into()), email);
+        changes.sources.insert((9, web), records(1, 12));
+        let schema = golden::schema(config);
+        let mut arrays: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(vec![format_id(7)])),
+            Arc::new(Int64Array::from(vec![3])),
+            Arc::new(StringArray::from(vec!["crm"])),
+        ];
+        arrays.extend(columns.iter().map(|c| {
+            let value = match c.as_str() {
+                "first_name" => Some("Ann"),
+                "email" => Some("ann@x.org"),
+                _ => None,
+            };
+            Arc::new(StringArray::from(vec![value])) as ArrayRef
+        }));
+        (changes, held, RecordBatch::try_new(schema, arrays).unwrap(), first)
+    }
+
+    #[test]
+    fn a_changed_value_overtakes_the_old_winner_and_sources_add_up() {
+        let config: IdentityConfig = toml::from_str(CONFIG).unwrap();
+        let (changes, held, old, first) = setup(&config);
+        let schema = golden::schema(&config);
+        let (rows, new_winners) = fold(&config, &changes, &held, &[old], &schema).unwrap();
+        let text = |name: &str, i: usize| {
+            let column = rows.column_by_name(name).unwrap().as_string::<i32>();
+            column.is_valid(i).then(|| column.value(i).to_string())
+        };
+        let count = rows.column(1).as_primitive::<Int64Type>();
+        assert_eq!(rows.num_rows(), 2);
+        assert_eq!(text("customer_id", 0), Some(format_id(7)));
+        assert_eq!((count.value(0), text("sources", 0)), (6, Some("crm,web".into())));
+        assert_eq!(text("first_name", 0), Some("Anna".into()), "3 records beat 2");
+        assert_eq!(text("email", 0), Some("ann@x.org".into()), "an unchanged column stays");
+        assert_eq!((count.value(1), text("sources", 1)), (1, Some("web".into())));
+        assert_eq!(text("email", 1), Some("x@y.org".into()));
+        assert_eq!(text("first_name", 1), None);
+
+        let mut read = Held::default();
+        add_rows_for_test(&new_winners, &mut read);
+        let columns = golden::columns(&config).len();
+        assert_eq!(read[&(7, first)].key, state::key("first_name", "Anna"));
+        assert_eq!(read[&(7, first)].stats.records, 3);
+        assert_eq!(read[&(7, winners::source_slot(columns, 0))].stats.records, 5);
+        assert_eq!(read[&(7, winners::source_slot(columns, 1))].stats.records, 1);
+        assert_eq!(read[&(9, winners::source_slot(columns, 1))].stats.records, 1);
+        assert_eq!(
+            read.len(),
+            5,
+            "customer 7's name and sources, customer 9's email and source"
+        );
+    }
+
+    #[test]
+    fn a_winner_the_customers_table_does_not_hold_is_refused() {
+        let config: IdentityConfig = toml::from_str(CONFIG).unwrap();
+        let (changes, mut held, old, first) = setup(&config);
+        held.get_mut(&(7, first)).unwrap().key = state::key("first_name", "Bob");
+        let schema = golden::schema(&config);
+        let err = fold(&config, &changes, &held, &[old], &schema).unwrap_err();
+        assert!(err.to_string().contains("disagree on customer"), "{err}");
+    }
+
+    fn add_rows_for_test(batch: &RecordBatch, held: &mut Held) {
+        winners::add_rows(batch, held).unwrap();
+    }
+}
