@@ -210,10 +210,7 @@ pub async fn grow_run(
     let batches = state::read(&picked).await?;
     budget.set(STATE_ROWS, batches.iter().map(RecordBatch::get_array_memory_size).sum())?;
     mark("state rows read");
-    let mut found: Vec<Row> = Vec::new();
-    for batch in &batches {
-        found.extend(state::rows_of(batch, |_, key| hashed.contains(&key))?);
-    }
+    let mut found: Vec<Row> = rows_where(&batches, |_, key| hashed.contains(&key))?;
     // Picked by hash, kept by value (two values could share a hash).
     found.retain(|r| keys.get(&r.column).is_some_and(|values| values.contains(&r.value)));
     let values = known_values(&found);
@@ -245,11 +242,9 @@ pub async fn grow_run(
         .filter(|r| touched.contains(&r.customer))
         .cloned()
         .collect();
-    for batch in &batches {
-        rows.extend(state::rows_of(batch, |c, key| {
-            !hashed.contains(&key) && brought.contains(&state::customer_key(c, key))
-        })?);
-    }
+    rows.extend(rows_where(&batches, |c, key| {
+        !hashed.contains(&key) && brought.contains(&state::customer_key(c, key))
+    })?);
     drop(batches);
     budget.set(STATE_ROWS, rows.iter().chain(&found).map(Row::memory_size).sum())?;
     let mut changes = Changes {
@@ -404,6 +399,16 @@ fn identifier_keys(new: &Records) -> HashMap<String, HashSet<String>> {
         .zip(&new.values)
         .map(|(kind, values)| (kind.clone(), values.iter().map(str::to_string).collect()))
         .collect()
+}
+
+/// The rows of the state's `batches` that `keep` says (by customer and
+/// key), the batches on every core.
+fn rows_where(batches: &[RecordBatch], keep: impl Fn(u64, u64) -> bool + Sync) -> Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    for part in super::parallel::map(batches.len(), |i| state::rows_of(&batches[i], &keep)) {
+        rows.extend(part?);
+    }
+    Ok(rows)
 }
 
 /// The attribute values (as golden columns hold them) the new records

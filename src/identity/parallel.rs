@@ -53,6 +53,40 @@ pub fn map_items<I: Sync, T: Send>(items: &[I], f: impl Fn(&I) -> T + Sync) -> V
     .collect()
 }
 
+/// The futures `job(0..parts)`, each driven on a thread of its own by the
+/// runtime (reading files whose pages decode on the thread that polls
+/// them); results in part order. On a runtime of one thread, one after
+/// another.
+pub async fn on_cores<T: Send, F: Future<Output = T>>(parts: usize, job: impl Fn(usize) -> F + Sync) -> Vec<T> {
+    let handle = tokio::runtime::Handle::current();
+    if parts <= 1 || handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+        let mut done = Vec::with_capacity(parts);
+        for part in 0..parts {
+            done.push(job(part).await);
+        }
+        return done;
+    }
+    tokio::task::block_in_place(|| {
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..parts)
+                .map(|part| {
+                    let (job, handle) = (&job, &handle);
+                    scope.spawn(move || handle.block_on(job(part)))
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().expect("a worker panicked"))
+                .collect()
+        })
+    })
+}
+
+/// The cores to split work among.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -39,6 +39,7 @@ use url::Url;
 
 use super::graph::ValueStatus;
 use super::grow::Known;
+use super::parallel;
 use crate::error::{Error, Result};
 
 /// The hidden table's name (its folder below the output's `identity/`).
@@ -371,6 +372,14 @@ pub fn rows_of(batch: &RecordBatch, mut keep: impl FnMut(u64, u64) -> bool) -> R
 /// Rows picked one in this many or more are read by reading every row.
 const DENSE: usize = 16;
 
+/// Row groups of a file read together: which, and their rows (the first's
+/// number in the file and how many).
+pub(crate) struct Part {
+    pub(crate) groups: Vec<usize>,
+    pub(crate) first: usize,
+    pub(crate) rows: usize,
+}
+
 /// One file of the state (or of `winners`), opened for reading.
 pub(crate) struct StateFile {
     url: Url,
@@ -388,6 +397,39 @@ impl StateFile {
             readers: DefaultParquetFileReaderFactory::new(store),
             meta,
         })
+    }
+
+    /// The file's row groups in contiguous parts, one per core (fewer if
+    /// it has fewer groups), each with its first row and rows.
+    pub(crate) async fn parts(&self) -> Result<Vec<Part>> {
+        let builder = self.builder().await?;
+        let groups: Vec<usize> = builder
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|g| g.num_rows() as usize)
+            .collect();
+        let n = parallel::cores().min(groups.len()).max(1);
+        let per = groups.len().div_ceil(n);
+        let mut parts = Vec::with_capacity(n);
+        let mut first = 0;
+        for chunk in (0..groups.len()).collect::<Vec<_>>().chunks(per.max(1)) {
+            let rows = chunk.iter().map(|g| groups[*g]).sum();
+            parts.push(Part {
+                groups: chunk.to_vec(),
+                first,
+                rows,
+            });
+            first += rows;
+        }
+        if parts.is_empty() {
+            parts.push(Part {
+                groups: Vec::new(),
+                first: 0,
+                rows: 0,
+            });
+        }
+        Ok(parts)
     }
 
     pub(crate) async fn builder(&self) -> Result<ParquetRecordBatchStreamBuilder<Box<dyn AsyncFileReader>>> {
@@ -417,41 +459,54 @@ impl Picked {
 /// Reads the customer and key of every row of the state's `files` (newest
 /// first), and picks the rows `pick` says; a row of an older file that a
 /// newer file has again (its customer and key) is neither shown to `pick`
-/// nor picked.
-pub async fn pick(ctx: &SessionContext, files: &[Url], mut pick: impl FnMut(u64, u64) -> bool) -> Result<Picked> {
+/// nor picked. Each file's parts (`StateFile::parts`) are read on every core.
+pub async fn pick(ctx: &SessionContext, files: &[Url], pick: impl Fn(u64, u64) -> bool + Sync) -> Result<Picked> {
     let mut newer: HashSet<(u64, u64)> = HashSet::new();
     let mut picked_files = Vec::with_capacity(files.len());
     for (i, url) in files.iter().enumerate() {
         let file = StateFile::open(ctx, url).await?;
         let older_follow = i + 1 < files.len();
-        let mut here_keys: Vec<(u64, u64)> = Vec::new();
-        let builder = file.builder().await?;
-        let mask = ProjectionMask::roots(builder.parquet_schema(), [CUSTOMER, KEY]);
-        let mut keys = builder.with_projection(mask).build()?;
-        let mut picked: Vec<BooleanArray> = Vec::new();
-        while let Some(batch) = keys.next().await {
-            let batch = batch?;
-            let customer = batch.column(0).as_primitive::<UInt64Type>();
-            let key = batch.column(1).as_primitive::<UInt64Type>();
-            let chosen: BooleanArray = (0..batch.num_rows())
-                .map(|i| {
-                    let (c, k) = (customer.value(i), key.value(i));
-                    if older_follow {
-                        here_keys.push((c, k));
-                    }
-                    Some(!newer.contains(&(c, k)) && pick(c, k))
-                })
-                .collect();
-            picked.push(chosen);
+        let parts = file.parts().await?;
+        let (file_ref, newer_ref, pick) = (&file, &newer, &pick);
+        let done = parallel::on_cores(parts.len(), |p| {
+            let groups = parts[p].groups.clone();
+            async move {
+                let builder = file_ref.builder().await?;
+                let mask = ProjectionMask::roots(builder.parquet_schema(), [CUSTOMER, KEY]);
+                let mut keys = builder.with_row_groups(groups).with_projection(mask).build()?;
+                let (mut picked, mut here_keys): (Vec<BooleanArray>, Vec<(u64, u64)>) = (Vec::new(), Vec::new());
+                while let Some(batch) = keys.next().await {
+                    let batch = batch?;
+                    let customer = batch.column(0).as_primitive::<UInt64Type>();
+                    let key = batch.column(1).as_primitive::<UInt64Type>();
+                    let chosen: BooleanArray = (0..batch.num_rows())
+                        .map(|i| {
+                            let (c, k) = (customer.value(i), key.value(i));
+                            if older_follow {
+                                here_keys.push((c, k));
+                            }
+                            Some(!newer_ref.contains(&(c, k)) && pick(c, k))
+                        })
+                        .collect();
+                    picked.push(chosen);
+                }
+                Ok::<_, Error>((picked, here_keys))
+            }
+        })
+        .await;
+        let mut picked = Vec::new();
+        for part in done {
+            let (flags, here_keys) = part?;
+            picked.extend(flags);
+            newer.extend(here_keys);
         }
-        newer.extend(here_keys);
         picked_files.push((file, picked));
     }
     Ok(Picked { files: picked_files })
 }
 
-/// The picked rows, read whole (each file's pages once), as the files
-/// hold them (`rows_of` makes rows of them).
+/// The picked rows, read whole (each file's pages once, its parts on every
+/// core), as the files hold them (`rows_of` makes rows of them).
 pub async fn read(picked: &Picked) -> Result<Vec<RecordBatch>> {
     let mut rows: Vec<RecordBatch> = Vec::new();
     for (file, picked) in &picked.files {
@@ -460,26 +515,40 @@ pub async fn read(picked: &Picked) -> Result<Vec<RecordBatch>> {
         }
         let total: usize = picked.iter().map(BooleanArray::len).sum();
         let count: usize = picked.iter().map(BooleanArray::true_count).sum();
-        if count * DENSE < total {
-            let selection = RowSelection::from_filters(picked);
-            let mut whole = file.builder().await?.with_row_selection(selection).build()?;
-            while let Some(batch) = whole.next().await {
-                rows.push(batch?);
+        let mask = datafusion::arrow::compute::concat(&picked.iter().map(|p| p as &dyn Array).collect::<Vec<_>>())?;
+        let mask = mask.as_boolean();
+        // Picked so densely that skipping row by row costs more than
+        // reading every row and dropping the rest.
+        let dense = count * DENSE >= total;
+        let parts = file.parts().await?;
+        let done = parallel::on_cores(parts.len(), |p| {
+            let part = &parts[p];
+            let here = mask.slice(part.first, part.rows);
+            async move {
+                let builder = file.builder().await?.with_row_groups(part.groups.clone());
+                let mut read = Vec::new();
+                if dense {
+                    let mut whole = builder.build()?;
+                    let mut offset = 0;
+                    while let Some(batch) = whole.next().await {
+                        let batch = batch?;
+                        let flags = here.slice(offset, batch.num_rows());
+                        offset += batch.num_rows();
+                        read.push(datafusion::arrow::compute::filter_record_batch(&batch, &flags)?);
+                    }
+                } else {
+                    let selection = RowSelection::from_filters(&[here]);
+                    let mut whole = builder.with_row_selection(selection).build()?;
+                    while let Some(batch) = whole.next().await {
+                        read.push(batch?);
+                    }
+                }
+                Ok::<_, Error>(read)
             }
-        } else {
-            // Picked so densely that skipping row by row costs more than
-            // reading every row and dropping the rest.
-            let mask = datafusion::arrow::compute::concat(&picked.iter().map(|p| p as &dyn Array).collect::<Vec<_>>())?;
-            let mask = mask.as_boolean();
-            let mut whole = file.builder().await?.build()?;
-            let mut offset = 0;
-            while let Some(batch) = whole.next().await {
-                let batch = batch?;
-                let here = mask.slice(offset, batch.num_rows());
-                offset += batch.num_rows();
-                let batch = datafusion::arrow::compute::filter_record_batch(&batch, &here)?;
-                rows.push(batch);
-            }
+        })
+        .await;
+        for part in done {
+            rows.extend(part?);
         }
         let read: usize = rows.iter().map(RecordBatch::num_rows).sum();
         log::debug!("identity state {}: {read} rows read", file.url);

@@ -23,6 +23,7 @@ use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use url::Url;
 
+use super::parallel;
 use super::state::{StateFile, Stats};
 use crate::error::{Error, Result};
 use crate::project::identity::IdentityConfig;
@@ -111,40 +112,56 @@ pub type Held = HashMap<(u64, Slot), Winner>;
 
 /// The winners of the slots `want` picks, from `files` (newest first: a
 /// slot's row in a newer file is the one kept). Each file's customer and
-/// slot columns are read first, then the picked rows whole.
-pub async fn read(ctx: &SessionContext, files: &[Url], want: impl Fn(u64, Slot) -> bool) -> Result<Held> {
+/// slot columns are read first, then the picked rows whole, each file's
+/// parts (`StateFile::parts`) on every core.
+pub async fn read(ctx: &SessionContext, files: &[Url], want: impl Fn(u64, Slot) -> bool + Sync) -> Result<Held> {
     let mut held = Held::default();
     for url in files {
         let file = StateFile::open(ctx, url).await?;
-        let builder = file.builder().await?;
-        let mask = ProjectionMask::roots(builder.parquet_schema(), [0, 1]);
-        let mut keys = builder.with_projection(mask).build()?;
-        let mut picked: Vec<BooleanArray> = Vec::new();
-        while let Some(batch) = keys.next().await {
-            let batch = batch?;
-            let (customer, slot) = (
-                batch.column(0).as_primitive::<UInt64Type>(),
-                batch.column(1).as_primitive::<UInt16Type>(),
-            );
-            picked.push(
-                (0..batch.num_rows())
-                    .map(|i| {
-                        let at = (customer.value(i), slot.value(i));
-                        Some(!held.contains_key(&at) && want(at.0, at.1))
-                    })
-                    .collect(),
-            );
-        }
-        if picked.iter().all(|p| p.true_count() == 0) {
-            continue;
-        }
-        let mut rows = file
-            .builder()
-            .await?
-            .with_row_selection(RowSelection::from_filters(&picked))
-            .build()?;
-        while let Some(batch) = rows.next().await {
-            add_rows(&batch?, &mut held)?;
+        let parts = file.parts().await?;
+        let (file_ref, held_ref, want) = (&file, &held, &want);
+        let done = parallel::on_cores(parts.len(), |p| {
+            let groups = parts[p].groups.clone();
+            async move {
+                let builder = file_ref.builder().await?;
+                let mask = ProjectionMask::roots(builder.parquet_schema(), [0, 1]);
+                let mut keys = builder.with_row_groups(groups.clone()).with_projection(mask).build()?;
+                let mut picked: Vec<BooleanArray> = Vec::new();
+                while let Some(batch) = keys.next().await {
+                    let batch = batch?;
+                    let (customer, slot) = (
+                        batch.column(0).as_primitive::<UInt64Type>(),
+                        batch.column(1).as_primitive::<UInt16Type>(),
+                    );
+                    picked.push(
+                        (0..batch.num_rows())
+                            .map(|i| {
+                                let at = (customer.value(i), slot.value(i));
+                                Some(!held_ref.contains_key(&at) && want(at.0, at.1))
+                            })
+                            .collect(),
+                    );
+                }
+                let mut rows = Vec::new();
+                if picked.iter().any(|p| p.true_count() > 0) {
+                    let mut read = file_ref
+                        .builder()
+                        .await?
+                        .with_row_groups(groups)
+                        .with_row_selection(RowSelection::from_filters(&picked))
+                        .build()?;
+                    while let Some(batch) = read.next().await {
+                        rows.push(batch?);
+                    }
+                }
+                Ok::<_, Error>(rows)
+            }
+        })
+        .await;
+        for part in done {
+            for batch in part? {
+                add_rows(&batch, &mut held)?;
+            }
         }
     }
     Ok(held)
