@@ -369,8 +369,10 @@ pub fn rows_of(batch: &RecordBatch, mut keep: impl FnMut(u64, u64) -> bool) -> R
     Ok(rows)
 }
 
-/// Rows picked one in this many or more are read by reading every row.
-const DENSE: usize = 16;
+/// Rows picked one in this many or more are read by reading every row
+/// (at 1M people, 8% of the rows picked read in 2.5 s by selection and in
+/// 3.8 s by reading every row and dropping the rest).
+const DENSE: usize = 4;
 
 /// Row groups of a file read together: which, and their rows (the first's
 /// number in the file and how many).
