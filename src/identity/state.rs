@@ -411,25 +411,19 @@ impl StateFile {
             .iter()
             .map(|g| g.num_rows() as usize)
             .collect();
-        let n = parallel::cores().min(groups.len()).max(1);
-        let per = groups.len().div_ceil(n);
-        let mut parts = Vec::with_capacity(n);
+        let per = groups.len().div_ceil(parallel::cores()).max(1);
+        let mut parts = Vec::new();
         let mut first = 0;
-        for chunk in (0..groups.len()).collect::<Vec<_>>().chunks(per.max(1)) {
-            let rows = chunk.iter().map(|g| groups[*g]).sum();
+        // At least one part, empty for a file without row groups.
+        for start in (0..groups.len().max(1)).step_by(per) {
+            let here: Vec<usize> = (start..(start + per).min(groups.len())).collect();
+            let rows = here.iter().map(|g| groups[*g]).sum();
             parts.push(Part {
-                groups: chunk.to_vec(),
+                groups: here,
                 first,
                 rows,
             });
             first += rows;
-        }
-        if parts.is_empty() {
-            parts.push(Part {
-                groups: Vec::new(),
-                first: 0,
-                rows: 0,
-            });
         }
         Ok(parts)
     }
