@@ -67,8 +67,6 @@ struct Candidate<'a> {
 struct StateInputs<'a> {
     /// Whether the state is kept at all.
     keep: bool,
-    /// Each source's slot of `winners` (by index in the records' sources).
-    source_slots: Vec<winners::Slot>,
     status: &'a [Vec<u8>],
     limits: Vec<Vec<usize>>,
     split: Vec<bool>,
@@ -121,11 +119,6 @@ pub fn build<'a>(
             .collect(),
         split: kinds().map(|k| k.split_by_first_name).collect(),
         keep: keep_state,
-        source_slots: records
-            .sources
-            .iter()
-            .map(|s| winners::source_slot(columns(config).len(), winners::source_index(config, &s.name)))
-            .collect(),
     };
     Golden {
         schema: schema(config),
@@ -303,7 +296,7 @@ impl<'a> ChunkInputs<'a> {
         let mut kept = KeptRows::default();
         let mut candidates: Vec<Candidate> = Vec::new();
         let mut index: HashMap<&str, usize> = HashMap::new();
-        let mut per_source: Vec<Option<Stats>> = vec![None; self.records.sources.len()];
+        let mut per_source: Vec<bool> = vec![false; self.records.sources.len()];
         let mut located: Vec<(usize, usize)> = Vec::new();
         for c in clusters_of_job {
             let rows = self.groups.of_cluster(c);
@@ -311,7 +304,7 @@ impl<'a> ChunkInputs<'a> {
             id_col.append_value(&self.clusters.names[c]);
             count_col.append_value(rows.len() as i64);
             self.locate(rows, &mut located);
-            sources_col.append_value(self.sources(&located, customer, &mut per_source, &mut kept));
+            sources_col.append_value(self.sources(&located, &mut per_source));
             for (k, (((column, rule), arrays), out)) in self
                 .refs
                 .iter()
@@ -366,35 +359,16 @@ impl<'a> ChunkInputs<'a> {
     }
 
     /// The names of the sources of the `located` records, sorted, joined by
-    /// commas; each source's records are kept as a row of the state
-    /// (`per_source`: scratch space).
-    fn sources(
-        &self,
-        located: &[(usize, usize)],
-        customer: u64,
-        per_source: &mut [Option<Stats>],
-        kept: &mut KeptRows,
-    ) -> String {
-        per_source.iter_mut().for_each(|s| *s = None);
-        for &(s, row) in located {
-            let source = &self.records.sources[s];
-            let one = Stats::of(source.updated(row), source.priority);
-            match &mut per_source[s] {
-                Some(stats) => stats.add(one),
-                None => per_source[s] = Some(one),
-            }
+    /// commas (`per_source`: scratch space).
+    fn sources(&self, located: &[(usize, usize)], per_source: &mut [bool]) -> String {
+        per_source.iter_mut().for_each(|s| *s = false);
+        for &(s, _) in located {
+            per_source[s] = true;
         }
-        let mut names: Vec<&str> = Vec::new();
-        for (s, stats) in per_source.iter().enumerate() {
-            if let Some(stats) = stats {
-                let name = self.records.sources[s].name.as_str();
-                if self.state.keep {
-                    let slot = self.state.source_slots[s];
-                    kept.winners.push(customer, slot, Winner { key: 0, stats: *stats });
-                }
-                names.push(name);
-            }
-        }
+        let mut names: Vec<&str> = (per_source.iter().enumerate())
+            .filter(|(_, here)| **here)
+            .map(|(s, _)| self.records.sources[s].name.as_str())
+            .collect();
         names.sort_unstable();
         names.join(",")
     }

@@ -28,17 +28,17 @@ use crate::project::identity::IdentityConfig;
 pub type CustomerRows = BTreeMap<(String, String), Row>;
 
 /// What the new records changed: per customer, its value rows (`rows`,
-/// those changed marked `changed`) and per source what its new records
-/// there weigh (`sources`, by slot).
+/// those changed marked `changed`) and its new records per source (by the
+/// source's index among the configured sources' names in order).
 #[derive(Default)]
 pub struct Changes {
     pub rows: BTreeMap<u64, CustomerRows>,
-    pub sources: HashMap<(u64, Slot), Stats>,
+    pub sources: HashMap<(u64, usize), u64>,
 }
 
 impl Changes {
     /// The winners' slots a fold of the changed customers reads: each
-    /// changed column's, and every source's.
+    /// changed column's.
     pub fn slots(&self, config: &IdentityConfig) -> HashSet<(u64, Slot)> {
         let columns = golden::columns(config);
         let slot_of: HashMap<&str, Slot> = columns
@@ -46,40 +46,24 @@ impl Changes {
             .enumerate()
             .map(|(i, c)| (c.as_str(), i as Slot))
             .collect();
-        let mut slots: HashSet<(u64, Slot)> = self
-            .rows
+        self.rows
             .iter()
             .flat_map(|(c, rows)| rows.values().filter(|r| r.changed).map(move |r| (*c, &r.column)))
             .filter_map(|(c, column)| Some((c, *slot_of.get(column.as_str())?)))
-            .collect();
-        for c in self.rows.keys() {
-            slots.extend((0..config.sources.len()).map(|s| (*c, winners::source_slot(columns.len(), s))));
-        }
-        slots
-    }
-
-    /// Each changed customer's records once the new ones are added.
-    pub fn records(&self, held: &Held, config: &IdentityConfig) -> impl Iterator<Item = (u64, u64)> {
-        let columns = golden::columns(config).len();
-        self.rows.keys().map(move |c| {
-            let records = (0..config.sources.len())
-                .map(|s| {
-                    let slot = winners::source_slot(columns, s);
-                    let old = held.get(&(*c, slot)).map_or(0, |w| w.stats.records);
-                    old + self.sources.get(&(*c, slot)).map_or(0, |s| s.records)
-                })
-                .sum();
-            (*c, records)
-        })
+            .collect()
     }
 }
 
 /// What writing the customers table gives back: its counts (customers,
 /// those with several records, the largest's records) and the winners the
-/// run changed.
-pub struct Written {
-    pub counts: (u64, u64, u64),
-    pub winners: RecordBatch,
+/// run changed; or why the run cannot grow (a customer past
+/// `max_cluster_size`, found as its records are counted).
+pub enum Written {
+    Done {
+        counts: (u64, u64, u64),
+        winners: RecordBatch,
+    },
+    Declined(String),
 }
 
 /// Writes the customers of the run: the committed run's rows but the
@@ -90,6 +74,22 @@ pub async fn write_customers(
     config: &IdentityConfig,
     changes: &Changes,
     held: &Held,
+) -> Result<Written> {
+    let declined: Mutex<Option<String>> = Mutex::new(None);
+    let written = write_customers_or_decline(ctx, (output, run), config, changes, held, &declined).await;
+    match declined.into_inner().unwrap_or_else(PoisonError::into_inner) {
+        Some(why) => Ok(Written::Declined(why)),
+        None => written,
+    }
+}
+
+async fn write_customers_or_decline(
+    ctx: &SessionContext,
+    (output, run): (&Url, &str),
+    config: &IdentityConfig,
+    changes: &Changes,
+    held: &Held,
+    declined: &Mutex<Option<String>>,
 ) -> Result<Written> {
     let started = std::time::Instant::now();
     let replaced: HashSet<String> = changes.rows.keys().map(|c| format_id(*c)).collect();
@@ -121,7 +121,13 @@ pub async fn write_customers(
             started.elapsed().as_secs_f64()
         );
         let old = std::mem::take(&mut *diverted.lock().unwrap_or_else(PoisonError::into_inner));
-        let (rows, winners) = fold(config, changes, held, &old, &schema)?;
+        let (rows, winners) = match fold(config, changes, held, &old, &schema)? {
+            Folded::Rows(rows, winners) => (rows, winners),
+            Folded::TooLarge(why) => {
+                *declined.lock().unwrap_or_else(PoisonError::into_inner) = Some(why.clone());
+                return Err(Error::Usage(why));
+            }
+        };
         count(&counts, &rows)?;
         log::debug!("growing: customers folded at {:.2} s", started.elapsed().as_secs_f64());
         *new_winners.lock().unwrap_or_else(PoisonError::into_inner) = Some(winners);
@@ -133,7 +139,7 @@ pub async fn write_customers(
         .into_inner()
         .unwrap_or_else(PoisonError::into_inner)
         .ok_or_else(|| Error::Usage("the customers table was written without its changed rows".into()))?;
-    Ok(Written {
+    Ok(Written::Done {
         counts: counts.into_inner().unwrap_or_else(PoisonError::into_inner),
         winners,
     })
@@ -166,6 +172,14 @@ pub fn cast_batch(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch
     Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
 }
 
+/// A fold of the changed customers: their golden records and the winners
+/// that changed, or a customer past `max_cluster_size`.
+#[derive(Debug)]
+enum Folded {
+    Rows(RecordBatch, RecordBatch),
+    TooLarge(String),
+}
+
 /// The golden records of the changed customers (in id order) and the
 /// winners that changed, from their old rows (`old`, in `schema`), their
 /// winners (`held`) and the changes.
@@ -175,9 +189,10 @@ fn fold(
     held: &Held,
     old: &[RecordBatch],
     schema: &SchemaRef,
-) -> Result<(RecordBatch, RecordBatch)> {
+) -> Result<Folded> {
     let columns = golden::columns(config);
-    let sources: Vec<&String> = config.sources.keys().collect();
+    let sources: Vec<&str> = config.sources.keys().map(String::as_str).collect();
+    let max = config.max_cluster_size() as u64;
     let old_rows: HashMap<&str, (usize, usize)> = old
         .iter()
         .enumerate()
@@ -199,12 +214,18 @@ fn fold(
     for (&customer, rows) in &changes.rows {
         let name = format_id(customer);
         let at = old_rows.get(name.as_str()).copied();
-        let some_held = (0..columns.len() + sources.len()).any(|s| held.contains_key(&(customer, s as Slot)));
+        let some_held = (0..columns.len()).any(|s| held.contains_key(&(customer, s as Slot)));
         if at.is_none() && some_held {
             return Err(inconsistent(&name));
         }
         id.append_value(&name);
-        let (count, present) = source_counts(customer, changes, held, (&sources, columns.len()), &mut new_winners);
+        let (count, present) = source_counts(customer, changes, at.map(|(b, i)| (&old[b], i)), &sources)
+            .ok_or_else(|| inconsistent(&name))?;
+        if count > max {
+            return Ok(Folded::TooLarge(format!(
+                "customer {name} would hold {count} records, past max_cluster_size ({max})"
+            )));
+        }
         records.append_value(count as i64);
         names.append_value(present.join(","));
         for (j, (column, out)) in columns.iter().zip(values.iter_mut()).enumerate() {
@@ -257,39 +278,44 @@ fn fold(
         Arc::new(names.finish()),
     ];
     arrays.extend(values.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
-    Ok((RecordBatch::try_new(Arc::clone(schema), arrays)?, new_winners.finish()?))
+    Ok(Folded::Rows(
+        RecordBatch::try_new(Arc::clone(schema), arrays)?,
+        new_winners.finish()?,
+    ))
 }
 
-/// A customer's records and the names of the sources holding them (sorted),
-/// old and new; the source slots the new records changed are added to
-/// `new_winners`.
+/// A customer's records and the names of the sources holding them (in
+/// order), from its old row (`old`: a batch of the customers table and
+/// the row; none for a new customer) and its new records; `None` if the
+/// old row names a source that is not configured.
 fn source_counts<'s>(
     customer: u64,
     changes: &Changes,
-    held: &Held,
-    (sources, columns): (&[&'s String], usize),
-    new_winners: &mut winners::Rows,
-) -> (u64, Vec<&'s str>) {
+    old: Option<(&RecordBatch, usize)>,
+    sources: &[&'s str],
+) -> Option<(u64, Vec<&'s str>)> {
+    let mut present = vec![false; sources.len()];
     let mut count = 0;
-    let mut present = Vec::new();
-    for (s, source) in sources.iter().enumerate() {
-        let slot = winners::source_slot(columns, s);
-        let mut stats = held.get(&(customer, slot)).map(|w| w.stats);
-        if let Some(added) = changes.sources.get(&(customer, slot)) {
-            match &mut stats {
-                Some(stats) => stats.add(*added),
-                None => stats = Some(*added),
-            }
-            let stats = stats.expect("set just above");
-            new_winners.push(customer, slot, Winner { key: 0, stats });
-        }
-        if let Some(stats) = stats {
-            count += stats.records;
-            present.push(source.as_str());
+    if let Some((batch, i)) = old {
+        count = batch.column(1).as_primitive_opt::<Int64Type>()?.value(i) as u64;
+        for name in batch.column(2).as_string_opt::<i32>()?.value(i).split(',') {
+            present[sources.iter().position(|s| *s == name)?] = true;
         }
     }
-    // The configured sources' names are in order already.
-    (count, present)
+    for (s, flag) in present.iter_mut().enumerate() {
+        if let Some(added) = changes.sources.get(&(customer, s)) {
+            count += added;
+            *flag = true;
+        }
+    }
+    // The configured sources' names are in order (as the full run writes them).
+    let names = sources
+        .iter()
+        .zip(&present)
+        .filter(|(_, p)| **p)
+        .map(|(s, _)| *s)
+        .collect();
+    Some((count, names))
 }
 
 fn inconsistent(customer: &str) -> Error {
@@ -353,23 +379,13 @@ identifiers = { user_id = "user_id" }
     fn setup(config: &IdentityConfig) -> (Changes, Held, RecordBatch, Slot) {
         let columns = golden::columns(config);
         let first = columns.iter().position(|c| c == "first_name").unwrap() as Slot;
-        let (crm, web) = (
-            winners::source_slot(columns.len(), 0),
-            winners::source_slot(columns.len(), 1),
-        );
+        let (crm, web) = (0, 1);
         let mut held = Held::default();
         let ann = Winner {
             key: state::key("first_name", "Ann"),
             stats: records(2, 10),
         };
         held.insert((7, first), ann);
-        held.insert(
-            (7, crm),
-            Winner {
-                key: 0,
-                stats: records(3, 10),
-            },
-        );
         let mut changes = Changes::default();
         let anna = row(7, "first_name", "Anna", records(3, 12));
         changes
@@ -377,15 +393,15 @@ identifiers = { user_id = "user_id" }
             .entry(7)
             .or_default()
             .insert(("first_name".into(), "Anna".into()), anna);
-        changes.sources.insert((7, crm), records(2, 12));
-        changes.sources.insert((7, web), records(1, 12));
+        changes.sources.insert((7, crm), 2);
+        changes.sources.insert((7, web), 1);
         let email = row(9, "email", "x@y.org", records(1, 12));
         changes
             .rows
             .entry(9)
             .or_default()
             .insert(("email".into(), "x@y.org".into()), email);
-        changes.sources.insert((9, web), records(1, 12));
+        changes.sources.insert((9, web), 1);
         let schema = golden::schema(config);
         let mut arrays: Vec<ArrayRef> = vec![
             Arc::new(StringArray::from(vec![format_id(7)])),
@@ -408,7 +424,9 @@ identifiers = { user_id = "user_id" }
         let config: IdentityConfig = toml::from_str(CONFIG).unwrap();
         let (changes, held, old, first) = setup(&config);
         let schema = golden::schema(&config);
-        let (rows, new_winners) = fold(&config, &changes, &held, &[old], &schema).unwrap();
+        let Folded::Rows(rows, new_winners) = fold(&config, &changes, &held, &[old], &schema).unwrap() else {
+            panic!("no customer is past max_cluster_size");
+        };
         let text = |name: &str, i: usize| {
             let column = rows.column_by_name(name).unwrap().as_string::<i32>();
             column.is_valid(i).then(|| column.value(i).to_string())
@@ -425,17 +443,37 @@ identifiers = { user_id = "user_id" }
 
         let mut read = Held::default();
         add_rows_for_test(&new_winners, &mut read);
-        let columns = golden::columns(&config).len();
         assert_eq!(read[&(7, first)].key, state::key("first_name", "Anna"));
         assert_eq!(read[&(7, first)].stats.records, 3);
-        assert_eq!(read[&(7, winners::source_slot(columns, 0))].stats.records, 5);
-        assert_eq!(read[&(7, winners::source_slot(columns, 1))].stats.records, 1);
-        assert_eq!(read[&(9, winners::source_slot(columns, 1))].stats.records, 1);
-        assert_eq!(
-            read.len(),
-            5,
-            "customer 7's name and sources, customer 9's email and source"
+        assert_eq!(read.len(), 2, "customer 7's name, customer 9's email");
+    }
+
+    #[test]
+    fn a_customer_past_max_cluster_size_is_found_as_its_records_add_up() {
+        let config: IdentityConfig = toml::from_str(&format!("max_cluster_size = 5\n{CONFIG}")).unwrap();
+        let (changes, held, old, _) = setup(&config);
+        let schema = golden::schema(&config);
+        let Ok(Folded::TooLarge(why)) = fold(&config, &changes, &held, &[old], &schema) else {
+            panic!("customer 7's 3 old and 3 new records pass 5");
+        };
+        assert!(
+            why.contains(&format!("customer {} would hold 6 records", format_id(7))),
+            "{why}"
         );
+    }
+
+    #[test]
+    fn an_old_row_naming_a_source_not_configured_is_refused() {
+        let config: IdentityConfig = toml::from_str(CONFIG).unwrap();
+        let (changes, held, old, _) = setup(&config);
+        let mut columns = old.columns().to_vec();
+        columns[2] = Arc::new(StringArray::from(vec!["crm,shop"]));
+        let old = RecordBatch::try_new(old.schema(), columns).unwrap();
+        let schema = golden::schema(&config);
+        let Err(err) = fold(&config, &changes, &held, &[old], &schema) else {
+            panic!("the source `shop` is not configured");
+        };
+        assert!(err.to_string().contains("disagree on customer"), "{err}");
     }
 
     #[test]

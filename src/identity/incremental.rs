@@ -30,8 +30,9 @@ use super::ids::format_id;
 use super::inputs::{self, FileStamp, Inputs};
 use super::outputs;
 use super::probabilistic::profiles::parse_date;
+use super::record_ids;
 use super::records::{self, Records, attribute_index};
-use super::state::{self, Row, Stats};
+use super::state::{self, Pick, Row, Stats};
 use super::winners;
 use crate::error::{Error, Result};
 use crate::project::TableSpec;
@@ -177,6 +178,10 @@ pub async fn grow_run(
         .rev()
         .map(|r| outputs::run_location(at.output, winners::WINNERS, Some(r)))
         .collect();
+    let id_files: Vec<Url> = chain
+        .iter()
+        .map(|r| outputs::run_location(at.output, record_ids::IDS, Some(r)))
+        .collect();
     let base = format!("identity/{}/run-{}.parquet", state::VALUES, chain[0]);
     if store.modified(&base).await?.is_none() {
         return Ok(Growing::Declined(
@@ -187,7 +192,15 @@ pub async fn grow_run(
     step("reading the new files");
     let new = read_new(ctx, config, plan, &at, budget).await?;
     mark("new records read");
-    if let Some(why) = repeated_record_id(ctx, &new).await? {
+    // A repeated id is rare: the hashes first, the ids only if one is met.
+    let new_ids: HashSet<u64> = new
+        .sources
+        .iter()
+        .flat_map(|s| (0..s.len).map(|row| record_ids::hash(&s.name, s.record_id(row))))
+        .collect();
+    if record_ids::any_of(ctx, &id_files, &new_ids).await?
+        && let Some(why) = repeated_record_id(ctx, &new).await?
+    {
         return Ok(Growing::Declined(why));
     }
     mark("record ids checked");
@@ -198,14 +211,28 @@ pub async fn grow_run(
         .flat_map(|(kind, values)| values.iter().map(|v| state::key(kind, v)))
         .collect();
     // One pass over the state's hashes picks the rows of the identifier
-    // values the new records carry (where they may go) and of the
-    // attribute values they carry (what they may change); those rows are
-    // read whole once, and kept as rows where they matter.
-    let carried = carried_attribute_keys(&new, config);
-    let picked = state::pick(ctx, &state_files, |_, key| {
-        hashed.contains(&key) || carried.contains(&key)
+    // values the new records carry (where they may go), and notes where
+    // the rows of the attribute values they carry are (what they may
+    // change): of those, only the rows of the customers the records join
+    // are wanted (a common city's rows are many, its touched customers'
+    // few). Each read decodes most of the state's pages, so the rows of
+    // the customers holding a record's identifiers are read with the
+    // identifiers' rows, and after placing only those of customers a
+    // record reached otherwise (through another new record).
+    let attributes = attribute_keys(&new, config);
+    let carried: HashSet<u64> = attributes.iter().flatten().copied().collect();
+    let mut picked = state::pick(ctx, &state_files, |_, key| {
+        if hashed.contains(&key) {
+            Pick::Now
+        } else if carried.contains(&key) {
+            Pick::Later
+        } else {
+            Pick::No
+        }
     })
     .await?;
+    let likely = likely_attribute_keys(&new, &attributes, &picked.now);
+    picked.promote(|c, key| likely.contains(&state::customer_key(c, key)));
     mark(&format!("{} rows of the identity state picked", picked.rows()));
     let batches = state::read(&picked).await?;
     budget.set(STATE_ROWS, batches.iter().map(RecordBatch::get_array_memory_size).sum())?;
@@ -236,21 +263,31 @@ pub async fn grow_run(
     // Of each customer the new records join, the rows of their attribute
     // values (a record can reach a customer through another new record,
     // holding none of its values: only now is it known where each went).
-    let brought = brought_attribute_keys(&new, config, &growth);
+    let brought = brought_attribute_keys(&new, &attributes, &growth);
+    let brought_here = |c, key| brought.contains(&state::customer_key(c, key));
     let mut rows: Vec<Row> = found
         .iter()
         .filter(|r| touched.contains(&r.customer))
         .cloned()
         .collect();
     rows.extend(rows_where(&batches, |c, key| {
-        !hashed.contains(&key) && brought.contains(&state::customer_key(c, key))
+        !hashed.contains(&key) && brought_here(c, key)
     })?);
     drop(batches);
+    let missing = picked.later(brought_here);
+    if missing.rows() > 0 {
+        rows.extend(rows_where(&state::read(&missing).await?, |_, _| true)?);
+    }
+    mark(&format!(
+        "{} rows of the attribute values brought read after placing",
+        missing.rows()
+    ));
     budget.set(STATE_ROWS, rows.iter().chain(&found).map(Row::memory_size).sum())?;
     let mut changes = Changes {
         rows: by_customer(rows.into_iter()),
         ..Changes::default()
     };
+    mark("the touched customers' rows gathered");
     let ids: Vec<u64> = (0..u64::from(growth.new_customers))
         .map(|n| at.highest + 1 + n)
         .collect();
@@ -264,14 +301,14 @@ pub async fn grow_run(
     let held = winners::read(ctx, &winner_files, |c, slot| slots.contains(&(c, slot))).await?;
     budget.set(WINNERS_READ, held.len() * WINNER_BYTES)?;
     mark(&format!("{} winners read", held.len()));
-    if let Some(why) = too_large(&changes, &held, config) {
-        return Ok(Growing::Declined(why));
-    }
 
     step("writing the identity tables");
     let run = outputs::run_id(chrono::Utc::now());
-    let written = grown_golden::write_customers(ctx, (at.output, &run), config, &changes, &held).await?;
-    let counts = written.counts;
+    let (counts, new_winners) =
+        match grown_golden::write_customers(ctx, (at.output, &run), config, &changes, &held).await? {
+            grown_golden::Written::Done { counts, winners } => (counts, winners),
+            grown_golden::Written::Declined(why) => return Ok(Growing::Declined(why)),
+        };
     mark("customers written");
     let links = write_links(ctx, at.output, &run, &new, &growth, &home_id, &found).await?;
     mark("links written");
@@ -280,9 +317,18 @@ pub async fn grow_run(
         ctx,
         at.output,
         &run,
+        record_ids::IDS,
+        record_ids::schema(),
+        record_ids::batches(&new),
+    )
+    .await?;
+    outputs::write(
+        ctx,
+        at.output,
+        &run,
         winners::WINNERS,
         winners::schema(),
-        [Ok(written.winners)].into_iter(),
+        [Ok(new_winners)].into_iter(),
     )
     .await?;
     mark("state written");
@@ -411,16 +457,57 @@ fn rows_where(batches: &[RecordBatch], keep: impl Fn(u64, u64) -> bool + Sync) -
     Ok(rows)
 }
 
-/// The attribute values (as golden columns hold them) the new records
-/// carry, as `state::key`s.
-fn carried_attribute_keys(new: &Records, config: &IdentityConfig) -> HashSet<u64> {
+/// Each new record's values of the golden columns that are attributes,
+/// as `state::key`s (by record).
+fn attribute_keys(new: &Records, config: &IdentityConfig) -> Vec<Vec<u64>> {
     let columns = golden::columns(config);
     let this_year = chrono::Datelike::year(&chrono::Utc::now());
-    let mut keys = HashSet::new();
+    let mut keys = Vec::with_capacity(new.len as usize);
     for source in &new.sources {
         for row in 0..source.len {
-            for (column, value) in attribute_values(new, (&columns, this_year), source, row) {
-                keys.insert(state::key(column, &value));
+            let values = attribute_values(new, (&columns, this_year), source, row);
+            keys.push(values.iter().map(|(column, value)| state::key(column, value)).collect());
+        }
+    }
+    keys
+}
+
+/// A record's customers to be: those holding its identifier values
+/// (`holders`, by `state::key`), unless more than this many.
+const LIKELY_HOMES: usize = 64;
+
+/// The attribute values each new record would bring to the customers that
+/// hold its identifier values (`held`: the customer and key of the
+/// identifier values' rows), as `state::customer_key`s: where most records
+/// go, known before they are placed.
+fn likely_attribute_keys(new: &Records, attributes: &[Vec<u64>], held: &[(u64, u64)]) -> HashSet<u64> {
+    let mut holders: HashMap<u64, Vec<u64>> = HashMap::new();
+    for &(customer, key) in held {
+        holders.entry(key).or_default().push(customer);
+    }
+    let mut keys = HashSet::new();
+    let mut homes: Vec<u64> = Vec::new();
+    for source in &new.sources {
+        for row in 0..source.len {
+            let attributes = &attributes[(source.offset as usize) + row];
+            if attributes.is_empty() {
+                continue;
+            }
+            homes.clear();
+            for (kind, values) in new.kinds.iter().zip(&source.identifiers) {
+                if let Some(value) = records::value(values, row)
+                    && let Some(customers) = holders.get(&state::key(kind, value))
+                {
+                    homes.extend(customers);
+                }
+            }
+            homes.sort_unstable();
+            homes.dedup();
+            if homes.len() > LIKELY_HOMES {
+                continue;
+            }
+            for c in &homes {
+                keys.extend(attributes.iter().map(|key| state::customer_key(*c, *key)));
             }
         }
     }
@@ -444,17 +531,11 @@ fn known_values(rows: &[Row]) -> HashMap<(String, String), Known> {
 
 /// The attribute values the new records bring to the customers of the
 /// committed run they were placed in, as `state::customer_key`s.
-fn brought_attribute_keys(new: &Records, config: &IdentityConfig, growth: &Growth) -> HashSet<u64> {
-    let columns = golden::columns(config);
-    let this_year = chrono::Datelike::year(&chrono::Utc::now());
+fn brought_attribute_keys(new: &Records, attributes: &[Vec<u64>], growth: &Growth) -> HashSet<u64> {
     let mut keys = HashSet::new();
-    for source in &new.sources {
-        for row in 0..source.len {
-            if let Home::Customer(c) = growth.homes[(source.offset + row as u32) as usize] {
-                for (column, value) in attribute_values(new, (&columns, this_year), source, row) {
-                    keys.insert(state::customer_key(c, state::key(column, &value)));
-                }
-            }
+    for (home, attributes) in growth.homes.iter().zip(attributes).take(new.len as usize) {
+        if let Home::Customer(c) = home {
+            keys.extend(attributes.iter().map(|key| state::customer_key(*c, *key)));
         }
     }
     keys
@@ -520,18 +601,6 @@ fn by_customer(rows: impl Iterator<Item = Row>) -> BTreeMap<u64, CustomerRows> {
     out
 }
 
-/// Why a customer would pass `max_cluster_size` with the new records, if one would.
-fn too_large(changes: &Changes, held: &winners::Held, config: &IdentityConfig) -> Option<String> {
-    let max = config.max_cluster_size() as u64;
-    let (c, records) = changes.records(held, config).max_by_key(|(_, n)| *n)?;
-    (records > max).then(|| {
-        format!(
-            "customer {} would hold {records} records, past max_cluster_size ({max})",
-            format_id(c)
-        )
-    })
-}
-
 /// Adds each new record to its customer's rows: its source's count, and
 /// each golden column's value with what survivorship weighs of it and, for
 /// an identifier, what the value is now (`grow`'s). Returns the rows changed.
@@ -550,17 +619,17 @@ fn add_new_records(
     let columns = golden::columns(config);
     let this_year = chrono::Datelike::year(&chrono::Utc::now());
     for source in &new.sources {
-        let slot = winners::source_slot(columns.len(), winners::source_index(config, &source.name));
+        let index = config
+            .sources
+            .keys()
+            .position(|k| *k == source.name)
+            .expect("the records' sources are configured sources");
         for row in 0..source.len {
             let r = source.offset + row as u32;
             let customer = home_id(growth.homes[r as usize]);
             let rows = changes.rows.entry(customer).or_default();
             let one = Stats::of(source.updated(row), source.priority);
-            changes
-                .sources
-                .entry((customer, slot))
-                .and_modify(|s| s.add(one))
-                .or_insert(one);
+            *changes.sources.entry((customer, index)).or_default() += 1;
             let name = source.first_name(row);
             let record = || (source.name.clone(), source.record_id(row).to_string());
             for (column, value, identifier) in record_values(new, (&columns, this_year), source, row) {

@@ -31,6 +31,7 @@ pub mod inputs;
 pub mod outputs;
 mod parallel;
 pub mod probabilistic;
+mod record_ids;
 pub mod records;
 pub mod state;
 mod tables;
@@ -336,6 +337,10 @@ async fn run(
 
     step("building golden records");
     write_golden(ctx, at.output, &run, &records, &graph, &clusters, config, &mut budget).await?;
+    if grow::cannot_grow(config).is_none() {
+        let ids = record_ids::batches(&records);
+        outputs::write(ctx, at.output, &run, record_ids::IDS, record_ids::schema(), ids).await?;
+    }
 
     step("writing the identity tables");
     // Writing needs record ids and identifier values only.

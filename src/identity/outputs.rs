@@ -74,7 +74,16 @@ const LEGACY_FILE: &str = "data.parquet";
 /// The tables a run that grows the last one (`grow`) adds a file to, so
 /// that each is the files of a chain of runs; the others each run writes
 /// whole.
-pub const CHAINED: &[&str] = &[LINKS, EDGES, super::state::VALUES, super::winners::WINNERS];
+pub const CHAINED: &[&str] = &[
+    LINKS,
+    EDGES,
+    super::state::VALUES,
+    super::winners::WINNERS,
+    super::record_ids::IDS,
+];
+
+/// The tables only oneview reads, kept for a run that grows this one.
+pub const HIDDEN: &[&str] = &[super::state::VALUES, super::winners::WINNERS, super::record_ids::IDS];
 
 /// The folder of the files naming each run's chain.
 const CHAINS: &str = "identity/chains/";
@@ -130,7 +139,7 @@ pub async fn commit(store: &StateStore, run: &str) -> Result<()> {
             }
         }
     }
-    for name in NAMES.iter().chain([&super::state::VALUES, &super::winners::WINNERS]) {
+    for name in NAMES.iter().chain(HIDDEN) {
         let keep: Vec<String> = if CHAINED.contains(name) {
             chained.iter().map(|r| file_name(r)).collect()
         } else {
@@ -471,7 +480,7 @@ pub async fn write_stream(
         max_rows: None,
     };
     let mut writer = ResultWriter::open(&spec, ctx).await?;
-    if name == super::state::VALUES || name == super::winners::WINNERS {
+    if HIDDEN.contains(&name) {
         writer = writer.with_parquet_properties(super::state::writer_properties());
     }
     writer.write_batches(schema, batches).await?;

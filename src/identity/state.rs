@@ -102,15 +102,22 @@ pub fn customer_key(customer: u64, key: u64) -> u64 {
 const CUSTOMER: usize = 0;
 const KEY: usize = 1;
 
-/// How the state is written: only oneview reads it, every run writes it
-/// beside the golden records, and most of its columns are hashes and
-/// values met once, so a fast codec and no dictionaries but the column's.
+/// How the hidden tables (the state, `winners`, `record_ids`) are written:
+/// only oneview reads them, every run writes them beside the golden
+/// records, and most of their columns are hashes and values met once, so
+/// a fast codec and no dictionaries but the column names' and the
+/// sources'; hashes uncompressed (no codec shrinks them, and a growing run
+/// decodes most of their pages to pick a few rows).
 pub fn writer_properties() -> WriterProperties {
-    WriterProperties::builder()
+    let mut builder = WriterProperties::builder()
         .set_compression(Compression::LZ4_RAW)
         .set_dictionary_enabled(false)
         .set_column_dictionary_enabled(ColumnPath::from("column"), true)
-        .build()
+        .set_column_dictionary_enabled(ColumnPath::from("source"), true);
+    for hashes in ["key", "id"] {
+        builder = builder.set_column_compression(ColumnPath::from(hashes), Compression::UNCOMPRESSED);
+    }
+    builder.build()
 }
 
 pub fn schema() -> SchemaRef {
@@ -436,10 +443,23 @@ impl StateFile {
     }
 }
 
+/// What a lookup does with a row of the state (`pick`): read it whole
+/// now, remember where it is for a later read (`Picked::later`), or pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pick {
+    Now,
+    Later,
+    No,
+}
+
 /// Rows of the state's files picked for reading whole: per file, per
-/// batch of its keys, a flag per row.
+/// batch of its keys, a flag per row, and the customer and key of each
+/// (`now`); and the rows kept for later, each as its file (index in
+/// `files`), row, customer and key.
 pub struct Picked {
     files: Vec<(StateFile, Vec<BooleanArray>)>,
+    pub now: Vec<(u64, u64)>,
+    later: Vec<(usize, usize, u64, u64)>,
 }
 
 impl Picked {
@@ -450,27 +470,77 @@ impl Picked {
             .map(BooleanArray::true_count)
             .sum()
     }
+
+    /// Picks now the rows kept for later that `keep` says (by customer
+    /// and key): they are read with the others.
+    pub fn promote(&mut self, keep: impl Fn(u64, u64) -> bool) {
+        let mut flags: Vec<Vec<bool>> = self
+            .files
+            .iter()
+            .map(|(_, picked)| picked.iter().flat_map(|p| p.values().iter()).collect())
+            .collect();
+        self.later.retain(|&(file, row, customer, key)| {
+            let now = keep(customer, key);
+            if now {
+                flags[file][row] = true;
+                self.now.push((customer, key));
+            }
+            !now
+        });
+        for ((_, picked), flags) in self.files.iter_mut().zip(flags) {
+            *picked = vec![BooleanArray::from(flags)];
+        }
+    }
+
+    /// The rows kept for later (and not promoted) that `keep` says (by
+    /// customer and key), to read whole (`read`).
+    pub fn later(self, keep: impl Fn(u64, u64) -> bool) -> Picked {
+        let mut flags: Vec<Vec<bool>> = self
+            .files
+            .iter()
+            .map(|(_, picked)| vec![false; picked.iter().map(BooleanArray::len).sum()])
+            .collect();
+        for &(file, row, customer, key) in &self.later {
+            if keep(customer, key) {
+                flags[file][row] = true;
+            }
+        }
+        let files = self
+            .files
+            .into_iter()
+            .zip(flags)
+            .map(|((file, _), flags)| (file, vec![BooleanArray::from(flags)]))
+            .collect();
+        Picked {
+            files,
+            now: Vec::new(),
+            later: Vec::new(),
+        }
+    }
 }
 
 /// Reads the customer and key of every row of the state's `files` (newest
-/// first), and picks the rows `pick` says; a row of an older file that a
-/// newer file has again (its customer and key) is neither shown to `pick`
-/// nor picked. Each file's parts (`StateFile::parts`) are read on every core.
-pub async fn pick(ctx: &SessionContext, files: &[Url], pick: impl Fn(u64, u64) -> bool + Sync) -> Result<Picked> {
+/// first), and picks the rows `pick` says now or for later; a row of an
+/// older file that a newer file has again (its customer and key) is
+/// neither shown to `pick` nor picked. Each file's parts
+/// (`StateFile::parts`) are read on every core.
+pub async fn pick(ctx: &SessionContext, files: &[Url], pick: impl Fn(u64, u64) -> Pick + Sync) -> Result<Picked> {
     let mut newer: HashSet<(u64, u64)> = HashSet::new();
     let mut picked_files = Vec::with_capacity(files.len());
+    let (mut now, mut later) = (Vec::new(), Vec::new());
     for (i, url) in files.iter().enumerate() {
         let file = StateFile::open(ctx, url).await?;
         let older_follow = i + 1 < files.len();
         let parts = file.parts().await?;
         let (file_ref, newer_ref, pick) = (&file, &newer, &pick);
         let done = parallel::on_cores(parts.len(), |p| {
-            let groups = parts[p].groups.clone();
+            let (groups, first) = (parts[p].groups.clone(), parts[p].first);
             async move {
                 let builder = file_ref.builder().await?;
                 let mask = ProjectionMask::roots(builder.parquet_schema(), [CUSTOMER, KEY]);
                 let mut keys = builder.with_row_groups(groups).with_projection(mask).build()?;
-                let (mut picked, mut here_keys): (Vec<BooleanArray>, Vec<(u64, u64)>) = (Vec::new(), Vec::new());
+                let (mut picked, mut now, mut later, mut here_keys) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+                let mut row = first;
                 while let Some(batch) = keys.next().await {
                     let batch = batch?;
                     let customer = batch.column(0).as_primitive::<UInt64Type>();
@@ -481,24 +551,40 @@ pub async fn pick(ctx: &SessionContext, files: &[Url], pick: impl Fn(u64, u64) -
                             if older_follow {
                                 here_keys.push((c, k));
                             }
-                            Some(!newer_ref.contains(&(c, k)) && pick(c, k))
+                            let what = match newer_ref.contains(&(c, k)) {
+                                true => Pick::No,
+                                false => pick(c, k),
+                            };
+                            match what {
+                                Pick::Now => now.push((c, k)),
+                                Pick::Later => later.push((row + i, c, k)),
+                                Pick::No => {}
+                            }
+                            Some(what == Pick::Now)
                         })
                         .collect();
+                    row += batch.num_rows();
                     picked.push(chosen);
                 }
-                Ok::<_, Error>((picked, here_keys))
+                Ok::<_, Error>((picked, now, later, here_keys))
             }
         })
         .await;
         let mut picked = Vec::new();
         for part in done {
-            let (flags, here_keys) = part?;
+            let (flags, here_now, here_later, here_keys) = part?;
             picked.extend(flags);
+            now.extend(here_now);
+            later.extend(here_later.into_iter().map(|(row, c, k)| (i, row, c, k)));
             newer.extend(here_keys);
         }
         picked_files.push((file, picked));
     }
-    Ok(Picked { files: picked_files })
+    Ok(Picked {
+        files: picked_files,
+        now,
+        later,
+    })
 }
 
 /// The picked rows, read whole (each file's pages once, its parts on every

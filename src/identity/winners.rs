@@ -1,8 +1,8 @@
 //! What each customer's golden record was chosen from, kept for a run that
 //! grows this one (`incremental`): per customer and golden column, the
 //! winning value's hash (`state::key`) and what survivorship weighed of it
-//! (`Stats`); per customer and source, its records there (the golden
-//! record's `records` and `sources`).
+//! (`Stats`). (The golden record's `records` and `sources` a growing run
+//! adds to as they are.)
 //!
 //! Numbers only, so that a growing run reads the winners of the customers
 //! it touches without reading the identity state's values (`state`) whole:
@@ -26,30 +26,13 @@ use url::Url;
 use super::parallel;
 use super::state::{StateFile, Stats};
 use crate::error::{Error, Result};
-use crate::project::identity::IdentityConfig;
 
 /// The hidden table's name (its folder below the output's `identity/`).
 pub const WINNERS: &str = "_winners";
 
 /// A customer's slots: its golden columns' winners by column index
-/// (`golden::columns`), then its records per source, by the source's index
-/// among the configured sources' names in order (`source_slot`).
+/// (`golden::columns`).
 pub type Slot = u16;
-
-/// The slot of a source's records: after the `columns` golden columns.
-pub fn source_slot(columns: usize, source: usize) -> Slot {
-    (columns + source) as Slot
-}
-
-/// A configured source's index among the sources' names in order (a
-/// growing run has the configuration of the run it grows).
-pub fn source_index(config: &IdentityConfig, name: &str) -> usize {
-    config
-        .sources
-        .keys()
-        .position(|k| k == name)
-        .expect("the records' sources are configured sources")
-}
 
 pub fn schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
@@ -63,7 +46,7 @@ pub fn schema() -> SchemaRef {
     ]))
 }
 
-/// A slot's winner: the value's hash (0 for a source's records) and stats.
+/// A slot's winner: the value's hash and stats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Winner {
     pub key: u64,
@@ -216,7 +199,7 @@ mod tests {
             },
         };
         rows.push(7, 0, w(11, 2));
-        rows.push(7, source_slot(3, 1), w(0, 4));
+        rows.push(7, 2, w(0, 4));
         let older = rows.finish().unwrap();
         rows.push(7, 0, w(12, 3));
         let newer = rows.finish().unwrap();
@@ -224,7 +207,7 @@ mod tests {
         add_rows(&newer, &mut held).unwrap();
         add_rows(&older, &mut held).unwrap();
         assert_eq!(held[&(7, 0)], w(12, 3), "a newer file's row is kept");
-        assert_eq!(held[&(7, 4)], w(0, 4));
+        assert_eq!(held[&(7, 2)], w(0, 4));
         assert_eq!(held.len(), 2);
     }
 }
