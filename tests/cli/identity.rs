@@ -1469,6 +1469,47 @@ fn nightly_runs_give_what_a_full_run_gives_through_merges_splits_rewrites_and_de
     assert_eq!(links(dir.path()), deleted);
 }
 
+/// A new day that would take a customer past `max_cluster_size` is found
+/// as the growing run adds up its customers' records: the run declines,
+/// saying which customer, nothing of it is left, and the full run that
+/// follows gives what a full run on a fresh copy gives.
+#[test]
+fn a_nightly_run_that_would_pass_the_cluster_size_cap_resolves_everything() {
+    // c1's customer holds c1, o1, o2, e1, e2 and e3 on the first run.
+    let toml = TOML
+        .replace("[identity]\n", "[identity]\nmax_cluster_size = 7\n")
+        .replace(r#"location = "web.csv""#, "location = \"web/\"\nformat = \"csv\"");
+    let dir = project(&toml);
+    let put = |file: &str, text: &str| {
+        write(dir.path(), file, text);
+        let earlier = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        let handle = std::fs::File::options()
+            .write(true)
+            .open(dir.path().join(file))
+            .unwrap();
+        handle.set_modified(earlier).unwrap();
+    };
+    put("crm.csv", CRM);
+    put("orders.csv", ORDERS);
+    put("truth.csv", TRUTH);
+    std::fs::create_dir(dir.path().join("web")).unwrap();
+    put("web/day1.csv", WEB);
+    let first = summary(dir.path());
+    assert!(first["sources"][0].contains("no earlier run"), "{first:?}");
+    let before = links(dir.path());
+
+    // Two more events on c1's device: 8 records, past the cap of 7.
+    put("web/day2.csv", "event_id,anonymous_id,user_id\ne8,d1,\ne9,d1,\n");
+    let s = summary(dir.path());
+    let why = format!(
+        "customer {} would hold 8 records, past max_cluster_size (7)",
+        before["crm:c1"]
+    );
+    assert!(s["sources"][0].contains(&why), "{:?}", s["sources"]);
+    assert_eq!(partition(dir.path()), fresh_partition(dir.path()));
+    assert_eq!(golden(dir.path()), fresh_golden(dir.path()));
+}
+
 /// Sets the time of the last change of every file below `dir` to one fixed
 /// time long past, as a nightly job's files are: a listing then trusts
 /// them, and files aged twice keep their stamp.
