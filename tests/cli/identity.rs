@@ -92,6 +92,15 @@ fn write(dir: &Path, file: &str, text: &str) {
     std::fs::write(dir.join(file), text).unwrap();
 }
 
+/// Writes a file as a day's batch is written: well before the run lists
+/// it (an hour ago), so that the listing trusts its stamp.
+fn write_aged(dir: &Path, file: &str, text: &str) {
+    write(dir, file, text);
+    let earlier = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let handle = std::fs::File::options().write(true).open(dir.join(file)).unwrap();
+    handle.set_modified(earlier).unwrap();
+}
+
 fn sample_project() -> tempfile::TempDir {
     let dir = project(TOML);
     write(dir.path(), "crm.csv", CRM);
@@ -1352,16 +1361,7 @@ fn nightly_runs_give_what_a_full_run_gives_through_merges_splits_rewrites_and_de
         .replace(r#"location = "orders.csv""#, "location = \"orders/\"\nformat = \"csv\"")
         .replace(r#"location = "web.csv""#, "location = \"web/\"\nformat = \"csv\"");
     let dir = project(&toml);
-    // Written as a day's batch is: well before the run lists it.
-    let put = |file: &str, text: &str| {
-        write(dir.path(), file, text);
-        let earlier = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-        let handle = std::fs::File::options()
-            .write(true)
-            .open(dir.path().join(file))
-            .unwrap();
-        handle.set_modified(earlier).unwrap();
-    };
+    let put = |file: &str, text: &str| write_aged(dir.path(), file, text);
     put("crm.csv", CRM);
     put("truth.csv", TRUTH);
     for folder in ["orders", "web"] {
@@ -1480,15 +1480,7 @@ fn a_nightly_run_that_would_pass_the_cluster_size_cap_resolves_everything() {
         .replace("[identity]\n", "[identity]\nmax_cluster_size = 7\n")
         .replace(r#"location = "web.csv""#, "location = \"web/\"\nformat = \"csv\"");
     let dir = project(&toml);
-    let put = |file: &str, text: &str| {
-        write(dir.path(), file, text);
-        let earlier = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-        let handle = std::fs::File::options()
-            .write(true)
-            .open(dir.path().join(file))
-            .unwrap();
-        handle.set_modified(earlier).unwrap();
-    };
+    let put = |file: &str, text: &str| write_aged(dir.path(), file, text);
     put("crm.csv", CRM);
     put("orders.csv", ORDERS);
     put("truth.csv", TRUTH);
