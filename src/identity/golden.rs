@@ -14,7 +14,6 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use super::graph::{Graph, ValueStatus};
 use super::ids::{ClusterMembers, Clusters};
-use super::parallel;
 use super::probabilistic::profiles::parse_date;
 use super::records::{Interned, Records, attribute_index};
 use super::state::{self, Identifier, Stats};
@@ -22,6 +21,7 @@ use super::texts::Texts;
 use super::winners::{self, Winner};
 use crate::error::Result;
 use crate::project::identity::{ATTRIBUTES, IdentityConfig, Survivorship};
+use crate::util::parallel;
 
 /// The golden record's columns: the identifiers and attributes some source maps.
 pub fn columns(config: &IdentityConfig) -> Vec<String> {

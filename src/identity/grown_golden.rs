@@ -211,7 +211,17 @@ fn fold(
     let mut names = StringBuilder::new();
     let mut values: Vec<StringBuilder> = columns.iter().map(|_| StringBuilder::new()).collect();
     let mut new_winners = winners::Rows::default();
+    let slot_of: HashMap<&str, usize> = columns.iter().enumerate().map(|(j, c)| (c.as_str(), j)).collect();
+    // Per golden column, the customer's changed rows (in value order),
+    // gathered in one walk of its rows (kept by column and value).
+    let mut changed_by_slot: Vec<Vec<(&str, &Row)>> = vec![Vec::new(); columns.len()];
     for (&customer, rows) in &changes.rows {
+        changed_by_slot.iter_mut().for_each(Vec::clear);
+        for ((column, value), row) in rows.iter().filter(|(_, row)| row.changed) {
+            if let Some(&j) = slot_of.get(column.as_str()) {
+                changed_by_slot[j].push((value, row));
+            }
+        }
         let name = format_id(customer);
         let at = old_rows.get(name.as_str()).copied();
         let some_held = (0..columns.len()).any(|s| held.contains_key(&(customer, s as Slot)));
@@ -231,8 +241,8 @@ fn fold(
         for (j, (column, out)) in columns.iter().zip(values.iter_mut()).enumerate() {
             let slot = j as Slot;
             let was_value = old_value(at, j);
-            let mut changed = column_rows(rows, column).filter(|(_, row)| row.changed).peekable();
-            if changed.peek().is_none() {
+            let changed = &changed_by_slot[j];
+            if changed.is_empty() {
                 // Nothing new: the old pick stands (its winner was not read).
                 out.append_option(was_value);
                 continue;
@@ -248,14 +258,14 @@ fn fold(
                     .ok_or_else(|| inconsistent(&name))?;
                 candidates.push((value, w.stats));
             }
-            for ((_, value), row) in changed {
+            for &(value, row) in changed {
                 // A changed row of the old winner holds its stats and the new records'.
-                match candidates.iter_mut().find(|(v, _)| *v == value.as_str()) {
+                match candidates.iter_mut().find(|(v, _)| *v == value) {
                     Some(candidate) if row.stats.records < candidate.1.records => {
                         return Err(inconsistent(&name));
                     }
                     Some(candidate) => candidate.1 = row.stats,
-                    None => candidates.push((value.as_str(), row.stats)),
+                    None => candidates.push((value, row.stats)),
                 }
             }
             let chosen = golden::choose(candidates.iter().copied(), config.survivorship(column));
@@ -322,16 +332,6 @@ fn inconsistent(customer: &str) -> Error {
     Error::Usage(format!(
         "the identity state and the customers table disagree on customer {customer}; run `oneview resolve --full`"
     ))
-}
-
-/// A customer's rows of one column, in value order.
-pub fn column_rows<'r>(
-    rows: &'r CustomerRows,
-    column: &str,
-) -> impl Iterator<Item = (&'r (String, String), &'r Row)> + use<'r> {
-    let column = column.to_string();
-    rows.range((column.clone(), String::new())..)
-        .take_while(move |(k, _)| k.0 == column)
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 //! customers' rows, new golden records, writing. Whenever the result might
 //! differ from a full run's, the answer is why, and a full run follows.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use datafusion::common::{HashMap, HashSet};
@@ -28,6 +29,7 @@ use super::grow::{self, Before, End, Growth, Home, Known, Outcome};
 use super::grown_golden::{self, Changes, CustomerRows};
 use super::ids::format_id;
 use super::inputs::{self, FileStamp, Inputs};
+use super::key_filter::KeyFilter;
 use super::outputs;
 use super::probabilistic::profiles::parse_date;
 use super::record_ids;
@@ -221,8 +223,11 @@ pub async fn grow_run(
     // record reached otherwise (through another new record).
     let attributes = attribute_keys(&new, config);
     let carried: HashSet<u64> = attributes.iter().flatten().copied().collect();
+    let wanted = KeyFilter::new(hashed.iter().chain(&carried).copied(), hashed.len() + carried.len());
     let mut picked = state::pick(ctx, &state_files, |_, key| {
-        if hashed.contains(&key) {
+        if !wanted.may_contain(key) {
+            Pick::No
+        } else if hashed.contains(&key) {
             Pick::Now
         } else if carried.contains(&key) {
             Pick::Later
@@ -298,7 +303,12 @@ pub async fn grow_run(
     add_new_records(&new, config, &growth, &home_id, &mut changes);
     mark("records added");
     let slots = changes.slots(config);
-    let held = winners::read(ctx, &winner_files, |c, slot| slots.contains(&(c, slot))).await?;
+    let slot_key = |c, slot: winners::Slot| state::customer_key(c, u64::from(slot));
+    let wanted = KeyFilter::new(slots.iter().map(|&(c, slot)| slot_key(c, slot)), slots.len());
+    let held = winners::read(ctx, &winner_files, |c, slot| {
+        wanted.may_contain(slot_key(c, slot)) && slots.contains(&(c, slot))
+    })
+    .await?;
     budget.set(WINNERS_READ, held.len() * WINNER_BYTES)?;
     mark(&format!("{} winners read", held.len()));
 
@@ -451,7 +461,7 @@ fn identifier_keys(new: &Records) -> HashMap<String, HashSet<String>> {
 /// key), the batches on every core.
 fn rows_where(batches: &[RecordBatch], keep: impl Fn(u64, u64) -> bool + Sync) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
-    for part in super::parallel::map(batches.len(), |i| state::rows_of(&batches[i], &keep)) {
+    for part in crate::util::parallel::map(batches.len(), |i| state::rows_of(&batches[i], &keep)) {
         rows.extend(part?);
     }
     Ok(rows)
@@ -543,12 +553,12 @@ fn brought_attribute_keys(new: &Records, attributes: &[Vec<u64>], growth: &Growt
 
 /// A record's values of the golden columns that are attributes, as the
 /// golden records hold them.
-fn attribute_values<'c>(
-    new: &Records,
-    (columns, this_year): (&'c [String], i32),
-    source: &records::SourceRecords,
+fn attribute_values<'a>(
+    new: &'a Records,
+    (columns, this_year): (&'a [String], i32),
+    source: &'a records::SourceRecords,
     row: usize,
-) -> Vec<(&'c str, String)> {
+) -> Vec<(&'a str, Cow<'a, str>)> {
     record_values(new, (columns, this_year), source, row)
         .into_iter()
         .filter(|(_, _, identifier)| !identifier)
@@ -559,12 +569,12 @@ fn attribute_values<'c>(
 /// A record's values of the golden columns as the golden records hold them
 /// (dates of birth in one form where they can be read), each with whether
 /// the column is an identifier kind.
-fn record_values<'c>(
-    new: &Records,
-    (columns, this_year): (&'c [String], i32),
-    source: &records::SourceRecords,
+fn record_values<'a>(
+    new: &'a Records,
+    (columns, this_year): (&'a [String], i32),
+    source: &'a records::SourceRecords,
     row: usize,
-) -> Vec<(&'c str, String, bool)> {
+) -> Vec<(&'a str, Cow<'a, str>, bool)> {
     let dob = attribute_index("date_of_birth");
     let mut values = Vec::new();
     for column in columns {
@@ -572,16 +582,15 @@ fn record_values<'c>(
         match new.kind_index(column) {
             Some(k) => {
                 if let Some(value) = records::value(&source.identifiers[k], row) {
-                    values.push((column, value.to_string(), true));
+                    values.push((column, Cow::Borrowed(value), true));
                 }
             }
             None => {
                 let a = attribute_index(column);
                 if let Some(value) = records::value(&source.attributes[a], row) {
-                    let value = if a == dob {
-                        parse_date(value, this_year).unwrap_or_else(|| value.to_string())
-                    } else {
-                        value.to_string()
+                    let value = match a == dob {
+                        true => parse_date(value, this_year).map_or(Cow::Borrowed(value), Cow::Owned),
+                        false => Cow::Borrowed(value),
                     };
                     values.push((column, value, false));
                 }
@@ -603,7 +612,8 @@ fn by_customer(rows: impl Iterator<Item = Row>) -> BTreeMap<u64, CustomerRows> {
 
 /// Adds each new record to its customer's rows: its source's count, and
 /// each golden column's value with what survivorship weighs of it and, for
-/// an identifier, what the value is now (`grow`'s). Returns the rows changed.
+/// an identifier, what the value is now (`grow`'s). The records' values are
+/// first added up per customer (`Added`), then each added once to its row.
 fn add_new_records(
     new: &Records,
     config: &IdentityConfig,
@@ -611,13 +621,9 @@ fn add_new_records(
     home_id: &dyn Fn(Home) -> u64,
     changes: &mut Changes,
 ) {
-    let now_known: HashMap<(&str, &str), &Known> = growth
-        .values
-        .iter()
-        .map(|((k, v), known)| ((k.as_str(), v.as_str()), known))
-        .collect();
     let columns = golden::columns(config);
     let this_year = chrono::Datelike::year(&chrono::Utc::now());
+    let mut added: HashMap<(u64, &str, Cow<str>), Added> = HashMap::new();
     for source in &new.sources {
         let index = config
             .sources
@@ -627,41 +633,66 @@ fn add_new_records(
         for row in 0..source.len {
             let r = source.offset + row as u32;
             let customer = home_id(growth.homes[r as usize]);
-            let rows = changes.rows.entry(customer).or_default();
             let one = Stats::of(source.updated(row), source.priority);
             *changes.sources.entry((customer, index)).or_default() += 1;
             let name = source.first_name(row);
-            let record = || (source.name.clone(), source.record_id(row).to_string());
             for (column, value, identifier) in record_values(new, (&columns, this_year), source, row) {
-                let entry = rows.entry((column.to_string(), value.clone())).or_insert_with(|| Row {
-                    customer,
-                    column: column.to_string(),
-                    value: value.clone(),
-                    stats: Stats {
-                        records: 0,
-                        updated: i64::MIN,
-                        updated_priority: u32::MAX,
-                        priority: u32::MAX,
-                    },
-                    status: None,
-                    others: Vec::new(),
+                let sum = added.entry((customer, column, value)).or_insert_with(|| Added {
+                    stats: Stats::NONE,
                     names: Vec::new(),
-                    record: identifier.then(record),
-                    changed: true,
+                    record: identifier.then(|| (source.name.as_str(), source.record_id(row))),
                 });
-                entry.changed = true;
-                entry.stats.add(one);
-                if identifier && let Some(known) = now_known.get(&(column, value.as_str())) {
-                    now_is(entry, known, name);
+                sum.stats.add(one);
+                if identifier && let Some(name) = name {
+                    sum.names.push(name);
                 }
             }
         }
     }
+    let now_known: HashMap<(&str, &str), &Known> = growth
+        .values
+        .iter()
+        .map(|((k, v), known)| ((k.as_str(), v.as_str()), known))
+        .collect();
+    for ((customer, column, value), sum) in added {
+        let known = sum
+            .record
+            .is_some()
+            .then(|| now_known.get(&(column, &*value)).copied())
+            .flatten();
+        let value = value.into_owned();
+        let rows = changes.rows.entry(customer).or_default();
+        let entry = rows.entry((column.to_string(), value.clone())).or_insert_with(|| Row {
+            customer,
+            column: column.to_string(),
+            value,
+            stats: Stats::NONE,
+            status: None,
+            others: Vec::new(),
+            names: Vec::new(),
+            record: sum.record.map(|(s, r)| (s.to_string(), r.to_string())),
+            changed: true,
+        });
+        entry.changed = true;
+        entry.stats.add(sum.stats);
+        if let Some(known) = known {
+            now_is(entry, known, &sum.names);
+        }
+    }
 }
 
-/// An identifier value's row as the value is now (`known`), a record of
-/// first name `name` among its records.
-fn now_is(row: &mut Row, known: &Known, name: Option<&str>) {
+/// What the new records add to one value of one customer: their stats,
+/// the first names of those holding it (an identifier's), and the first
+/// of them (an identifier's: the record a new row names).
+struct Added<'a> {
+    stats: Stats,
+    names: Vec<&'a str>,
+    record: Option<(&'a str, &'a str)>,
+}
+
+/// An identifier value's row as the value is now (`known`), records of
+/// first names `names` among its records.
+fn now_is(row: &mut Row, known: &Known, names: &[&str]) {
     row.status = Some(known.status);
     let others = || {
         known
@@ -678,12 +709,12 @@ fn now_is(row: &mut Row, known: &Known, name: Option<&str>) {
         // Each customer's row keeps the names of its records.
         ValueStatus::Split => {
             row.others = others();
-            if let Some(name) = name
-                && !row.names.iter().any(|n| n == name)
-            {
-                row.names.push(name.to_string());
-                row.names.sort_unstable();
+            for name in names {
+                if !row.names.iter().any(|n| n == name) {
+                    row.names.push(name.to_string());
+                }
             }
+            row.names.sort_unstable();
         }
         ValueStatus::Stopped | ValueStatus::Blocked => {
             row.others.clear();

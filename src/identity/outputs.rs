@@ -14,6 +14,7 @@
 //! file to each of the `CHAINED` tables: those tables of a run are the
 //! files of its chain of runs (`identity/chains/RUN`).
 
+use futures::StreamExt;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
@@ -139,33 +140,43 @@ pub async fn commit(store: &StateStore, run: &str) -> Result<()> {
             }
         }
     }
+    let mut old = Vec::new();
     for name in NAMES.iter().chain(HIDDEN) {
         let keep: Vec<String> = if CHAINED.contains(name) {
             chained.iter().map(|r| file_name(r)).collect()
         } else {
             kept_runs.iter().map(|r| file_name(r)).collect()
         };
-        remove_but(store, &format!("identity/{name}/"), &keep).await;
+        old.extend(files_but(store, &format!("identity/{name}/"), &keep).await);
     }
-    remove_but(store, CHAINS, &kept_runs).await;
+    old.extend(files_but(store, CHAINS, &kept_runs).await);
+    // Removed together: a large file's removal takes the file system a
+    // while (a run's state is a gigabyte at 1M people).
+    futures::stream::iter(old)
+        .for_each_concurrent(REMOVALS_AT_ONCE, |file| async move {
+            if let Err(e) = store.delete(&file).await {
+                log::warn!("could not remove the old identity file {file}: {e}");
+            }
+        })
+        .await;
     Ok(())
 }
 
-/// Removes the files of `folder` but those named `keep`, warning of those
-/// that cannot be.
-async fn remove_but(store: &StateStore, folder: &str, keep: &[String]) {
-    let files = match store.list(folder).await {
-        Ok(files) => files,
+/// Old files removed at once by a commit.
+const REMOVALS_AT_ONCE: usize = 8;
+
+/// The files of `folder` but those named `keep` (none, with a warning, if
+/// the folder cannot be listed).
+async fn files_but(store: &StateStore, folder: &str, keep: &[String]) -> Vec<String> {
+    match store.list(folder).await {
+        Ok(files) => files
+            .into_iter()
+            .filter(|file| !keep.contains(file))
+            .map(|file| format!("{folder}{file}"))
+            .collect(),
         Err(e) => {
             log::warn!("could not list {folder} to remove old identity files: {e}");
-            return;
-        }
-    };
-    for file in files {
-        if !keep.contains(&file)
-            && let Err(e) = store.delete(&format!("{folder}{file}")).await
-        {
-            log::warn!("could not remove the old identity file {folder}{file}: {e}");
+            Vec::new()
         }
     }
 }

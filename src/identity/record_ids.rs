@@ -19,10 +19,11 @@ use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use url::Url;
 
-use super::parallel;
+use super::key_filter::KeyFilter;
 use super::records::Records;
 use super::state::StateFile;
 use crate::error::{Error, Result};
+use crate::util::parallel;
 
 /// The hidden table's name (its folder below the output's `identity/`).
 pub const IDS: &str = "_ids";
@@ -62,6 +63,8 @@ pub fn batches(records: &Records) -> impl Iterator<Item = Result<RecordBatch>> +
 /// Whether any of `wanted` is among the hashes of `files` (the chain's
 /// `_ids` files), each file's parts read on every core.
 pub async fn any_of(ctx: &SessionContext, files: &[Url], wanted: &HashSet<u64>) -> Result<bool> {
+    let filter = KeyFilter::new(wanted.iter().copied(), wanted.len());
+    let filter = &filter;
     for url in files {
         let file = StateFile::open(ctx, url).await?;
         let parts = file.parts().await?;
@@ -80,7 +83,11 @@ pub async fn any_of(ctx: &SessionContext, files: &[Url], wanted: &HashSet<u64>) 
                                 .into(),
                         )
                     })?;
-                    if column.values().iter().any(|h| wanted.contains(h)) {
+                    if column
+                        .values()
+                        .iter()
+                        .any(|h| filter.may_contain(*h) && wanted.contains(h))
+                    {
                         return Ok(true);
                     }
                 }

@@ -26,9 +26,10 @@ use datafusion::arrow::array::BooleanArray;
 use datafusion::datasource::listing::{ListingTableUrl, PartitionedFile};
 use datafusion::datasource::physical_plan::parquet::{DefaultParquetFileReaderFactory, ParquetFileReaderFactory};
 use datafusion::parquet::arrow::ProjectionMask;
-use datafusion::parquet::arrow::arrow_reader::RowSelection;
+use datafusion::parquet::arrow::arrow_reader::{ArrowReaderOptions, RowSelection};
 use datafusion::parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuilder};
 use datafusion::parquet::basic::Compression;
+use datafusion::parquet::file::metadata::PageIndexPolicy;
 use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::parquet::schema::types::ColumnPath;
 use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
@@ -39,8 +40,8 @@ use url::Url;
 
 use super::graph::ValueStatus;
 use super::grow::Known;
-use super::parallel;
 use crate::error::{Error, Result};
+use crate::util::parallel;
 
 /// The hidden table's name (its folder below the output's `identity/`).
 pub const VALUES: &str = "_values";
@@ -57,6 +58,14 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// What no record weighs: adding a record's to it gives the record's.
+    pub const NONE: Stats = Stats {
+        records: 0,
+        updated: i64::MIN,
+        updated_priority: u32::MAX,
+        priority: u32::MAX,
+    };
+
     /// One record's: its update time and its source's priority.
     pub fn of(updated: i64, priority: u32) -> Stats {
         Stats {
@@ -439,7 +448,10 @@ impl StateFile {
         let metrics = ExecutionPlanMetricsSet::new();
         let file = PartitionedFile::new_from_meta(self.meta.clone());
         let reader: Box<dyn AsyncFileReader> = self.readers.create_reader(0, file, None, &metrics)?;
-        Ok(ParquetRecordBatchStreamBuilder::new(reader).await?)
+        // Where each page starts: a read of a few rows then fetches and
+        // decodes only their pages (91 rows at 1M people: 0.8 s without).
+        let options = ArrowReaderOptions::new().with_offset_index_policy(PageIndexPolicy::Optional);
+        Ok(ParquetRecordBatchStreamBuilder::new_with_options(reader, options).await?)
     }
 }
 

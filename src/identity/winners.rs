@@ -23,9 +23,9 @@ use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use url::Url;
 
-use super::parallel;
 use super::state::{StateFile, Stats};
 use crate::error::{Error, Result};
+use crate::util::parallel;
 
 /// The hidden table's name (its folder below the output's `identity/`).
 pub const WINNERS: &str = "_winners";
@@ -120,7 +120,7 @@ pub async fn read(ctx: &SessionContext, files: &[Url], want: impl Fn(u64, Slot) 
                         (0..batch.num_rows())
                             .map(|i| {
                                 let at = (customer.value(i), slot.value(i));
-                                Some(!held_ref.contains_key(&at) && want(at.0, at.1))
+                                Some(want(at.0, at.1) && !held_ref.contains_key(&at))
                             })
                             .collect(),
                     );

@@ -10,6 +10,7 @@
 mod format;
 mod location;
 mod output;
+mod parallel_parquet;
 mod parquet;
 mod registry;
 mod render;

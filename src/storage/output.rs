@@ -14,7 +14,6 @@ use datafusion::arrow::csv;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Schema, SchemaRef};
 use datafusion::arrow::json::{ArrayWriter, LineDelimitedWriter};
 use datafusion::execution::SendableRecordBatchStream;
-use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
@@ -25,6 +24,7 @@ use tokio::io::AsyncWriteExt;
 use url::Url;
 
 use super::format::OutputFormat;
+use super::parallel_parquet::ParallelParquetWriter;
 use super::parquet::parquet_properties;
 use super::render;
 use crate::error::{Error, Result};
@@ -124,7 +124,7 @@ enum Encoder {
     Json(ArrayWriter<SharedBuf>),
     Ndjson(LineDelimitedWriter<SharedBuf>),
     /// With the schema it writes: view types as their classic forms.
-    Parquet(Box<ArrowWriter<SharedBuf>>, SchemaRef),
+    Parquet(Box<ParallelParquetWriter<SharedBuf>>, SchemaRef),
 }
 
 /// A type with string and binary views (DataFusion's) as Utf8 and Binary.
@@ -183,7 +183,7 @@ impl Encoder {
             OutputFormat::Parquet => {
                 let classic = classic_schema(schema);
                 let properties = parquet.unwrap_or_else(parquet_properties);
-                let writer = ArrowWriter::try_new(buf.clone(), Arc::clone(&classic), Some(properties))?;
+                let writer = ParallelParquetWriter::try_new(buf.clone(), Arc::clone(&classic), properties)?;
                 Encoder::Parquet(Box::new(writer), classic)
             }
             OutputFormat::Table => unreachable!("the table format is rendered, not encoded"),
@@ -195,7 +195,7 @@ impl Encoder {
             Encoder::Csv(w) => w.write(batch),
             Encoder::Json(w) => w.write(batch),
             Encoder::Ndjson(w) => w.write(batch),
-            Encoder::Parquet(w, schema) => w.write(&cast_to(batch, schema)?).map_err(Into::into),
+            Encoder::Parquet(w, schema) => return w.write(&cast_to(batch, schema)?),
         };
         Ok(result?)
     }
@@ -205,7 +205,7 @@ impl Encoder {
             Encoder::Csv(_) => Ok(()),
             Encoder::Json(mut w) => w.finish(),
             Encoder::Ndjson(mut w) => w.finish(),
-            Encoder::Parquet(w, _) => w.close().map(|_| ()).map_err(Into::into),
+            Encoder::Parquet(w, _) => return w.close(),
         };
         Ok(result?)
     }

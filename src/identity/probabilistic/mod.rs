@@ -18,10 +18,10 @@ use profiles::Profiles;
 use super::budget::Budget;
 use super::edges::Edge;
 use super::graph::Graph;
-use super::parallel;
 use super::records::Records;
 use crate::error::{Error, Result};
 use crate::project::identity::{BLOCKING_KEYS, BlockingRule, COMPARISONS, IdentityConfig, ProbabilisticConfig};
+use crate::util::parallel;
 
 pub const DEFAULT_THRESHOLD: f64 = 0.9;
 pub const DEFAULT_MAX_PAIRS: u64 = 20_000_000;

@@ -12,11 +12,11 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::super::parallel;
 use super::compare::COMPARISONS;
 use super::compare::{Pattern, SAME_CITY, compare, labels, level, level_count};
 use super::profiles::{CITY, LAST, Profiles};
 use crate::project::identity::LinkType;
+use crate::util::parallel;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Model {
