@@ -128,6 +128,9 @@ pub fn grow(new: &Records, config: &IdentityConfig, before: &Before) -> Result<O
 /// Why no run of a project with this `[identity]` can be grown, if none can
 /// (the project's runs then keep no state to grow from).
 pub fn cannot_grow(config: &IdentityConfig) -> Option<String> {
+    if config.incremental == Some(false) {
+        return Some("incremental = false in [identity]".into());
+    }
     if config.probabilistic.is_some() {
         return Some("attribute matching weighs every profile against the others".into());
     }

@@ -24,8 +24,26 @@ use crate::error::{Error, Result};
 use crate::project::identity::IdentityConfig;
 
 /// A customer's rows of the state that the new records changed or may, by
-/// (column, value).
-pub type CustomerRows = BTreeMap<(String, String), Row>;
+/// `value_key` (in column, then value order).
+pub type CustomerRows = BTreeMap<Box<str>, Row>;
+
+/// A row's key among its customer's rows: its column and value, apart.
+/// (No column name holds a NUL, which sorts first: the keys sort as the
+/// pairs would.)
+pub fn value_key(column: &str, value: &str) -> String {
+    let mut key = String::with_capacity(column.len() + 1 + value.len());
+    value_key_into(&mut key, column, value);
+    key
+}
+
+/// `value_key` made in `key` (cleared first), to look a row up without
+/// allocating.
+pub fn value_key_into(key: &mut String, column: &str, value: &str) {
+    key.clear();
+    key.push_str(column);
+    key.push('\0');
+    key.push_str(value);
+}
 
 /// What the new records changed: per customer, its value rows (`rows`,
 /// those changed marked `changed`) and its new records per source (by the
@@ -217,9 +235,9 @@ fn fold(
     let mut changed_by_slot: Vec<Vec<(&str, &Row)>> = vec![Vec::new(); columns.len()];
     for (&customer, rows) in &changes.rows {
         changed_by_slot.iter_mut().for_each(Vec::clear);
-        for ((column, value), row) in rows.iter().filter(|(_, row)| row.changed) {
-            if let Some(&j) = slot_of.get(column.as_str()) {
-                changed_by_slot[j].push((value, row));
+        for row in rows.values().filter(|row| row.changed) {
+            if let Some(&j) = slot_of.get(row.column.as_str()) {
+                changed_by_slot[j].push((&row.value, row));
             }
         }
         let name = format_id(customer);
@@ -392,7 +410,7 @@ identifiers = { user_id = "user_id" }
             .rows
             .entry(7)
             .or_default()
-            .insert(("first_name".into(), "Anna".into()), anna);
+            .insert(value_key("first_name", "Anna").into(), anna);
         changes.sources.insert((7, crm), 2);
         changes.sources.insert((7, web), 1);
         let email = row(9, "email", "x@y.org", records(1, 12));
@@ -400,7 +418,7 @@ identifiers = { user_id = "user_id" }
             .rows
             .entry(9)
             .or_default()
-            .insert(("email".into(), "x@y.org".into()), email);
+            .insert(value_key("email", "x@y.org").into(), email);
         changes.sources.insert((9, web), 1);
         let schema = golden::schema(config);
         let mut arrays: Vec<ArrayRef> = vec![
@@ -417,6 +435,16 @@ identifiers = { user_id = "user_id" }
             Arc::new(StringArray::from(vec![value])) as ArrayRef
         }));
         (changes, held, RecordBatch::try_new(schema, arrays).unwrap(), first)
+    }
+
+    #[test]
+    fn value_keys_sort_as_their_column_and_value_pairs() {
+        let pairs = [("name", "b"), ("name2", "a"), ("name", "a"), ("nam", "z"), ("name", "")];
+        let mut by_pair = pairs.to_vec();
+        by_pair.sort();
+        let mut by_key: Vec<(String, (&str, &str))> = pairs.iter().map(|&(c, v)| (value_key(c, v), (c, v))).collect();
+        by_key.sort();
+        assert_eq!(by_key.into_iter().map(|(_, p)| p).collect::<Vec<_>>(), by_pair);
     }
 
     #[test]

@@ -605,15 +605,14 @@ fn by_customer(rows: impl Iterator<Item = Row>) -> BTreeMap<u64, CustomerRows> {
     for row in rows {
         out.entry(row.customer)
             .or_default()
-            .insert((row.column.clone(), row.value.clone()), row);
+            .insert(grown_golden::value_key(&row.column, &row.value).into(), row);
     }
     out
 }
 
 /// Adds each new record to its customer's rows: its source's count, and
 /// each golden column's value with what survivorship weighs of it and, for
-/// an identifier, what the value is now (`grow`'s). The records' values are
-/// first added up per customer (`Added`), then each added once to its row.
+/// an identifier, what the value is now (`grow`'s).
 fn add_new_records(
     new: &Records,
     config: &IdentityConfig,
@@ -621,9 +620,15 @@ fn add_new_records(
     home_id: &dyn Fn(Home) -> u64,
     changes: &mut Changes,
 ) {
+    let now_known: HashMap<(&str, &str), &Known> = growth
+        .values
+        .iter()
+        .map(|((k, v), known)| ((k.as_str(), v.as_str()), known))
+        .collect();
     let columns = golden::columns(config);
     let this_year = chrono::Datelike::year(&chrono::Utc::now());
-    let mut added: HashMap<(u64, &str, Cow<str>), Added> = HashMap::new();
+    // A row's key made in one buffer: a value met again costs no allocation.
+    let mut key = String::new();
     for source in &new.sources {
         let index = config
             .sources
@@ -633,66 +638,43 @@ fn add_new_records(
         for row in 0..source.len {
             let r = source.offset + row as u32;
             let customer = home_id(growth.homes[r as usize]);
+            let rows = changes.rows.entry(customer).or_default();
             let one = Stats::of(source.updated(row), source.priority);
             *changes.sources.entry((customer, index)).or_default() += 1;
             let name = source.first_name(row);
             for (column, value, identifier) in record_values(new, (&columns, this_year), source, row) {
-                let sum = added.entry((customer, column, value)).or_insert_with(|| Added {
-                    stats: Stats::NONE,
-                    names: Vec::new(),
-                    record: identifier.then(|| (source.name.as_str(), source.record_id(row))),
-                });
-                sum.stats.add(one);
-                if identifier && let Some(name) = name {
-                    sum.names.push(name);
+                grown_golden::value_key_into(&mut key, column, &value);
+                if !rows.contains_key(key.as_str()) {
+                    let row = Row {
+                        customer,
+                        column: column.to_string(),
+                        value: value.to_string(),
+                        stats: Stats::NONE,
+                        status: None,
+                        others: Vec::new(),
+                        names: Vec::new(),
+                        record: identifier.then(|| (source.name.clone(), source.record_id(row).to_string())),
+                        changed: true,
+                    };
+                    rows.insert(key.as_str().into(), row);
+                }
+                let entry = rows.get_mut(key.as_str()).expect("inserted above");
+                // Its status is set by an earlier record of this run.
+                let again = entry.changed && entry.status.is_some();
+                entry.changed = true;
+                entry.stats.add(one);
+                if identifier && let Some(known) = now_known.get(&(column, &*value)) {
+                    now_is(entry, known, name, again);
                 }
             }
         }
     }
-    let now_known: HashMap<(&str, &str), &Known> = growth
-        .values
-        .iter()
-        .map(|((k, v), known)| ((k.as_str(), v.as_str()), known))
-        .collect();
-    for ((customer, column, value), sum) in added {
-        let known = sum
-            .record
-            .is_some()
-            .then(|| now_known.get(&(column, &*value)).copied())
-            .flatten();
-        let value = value.into_owned();
-        let rows = changes.rows.entry(customer).or_default();
-        let entry = rows.entry((column.to_string(), value.clone())).or_insert_with(|| Row {
-            customer,
-            column: column.to_string(),
-            value,
-            stats: Stats::NONE,
-            status: None,
-            others: Vec::new(),
-            names: Vec::new(),
-            record: sum.record.map(|(s, r)| (s.to_string(), r.to_string())),
-            changed: true,
-        });
-        entry.changed = true;
-        entry.stats.add(sum.stats);
-        if let Some(known) = known {
-            now_is(entry, known, &sum.names);
-        }
-    }
 }
 
-/// What the new records add to one value of one customer: their stats,
-/// the first names of those holding it (an identifier's), and the first
-/// of them (an identifier's: the record a new row names).
-struct Added<'a> {
-    stats: Stats,
-    names: Vec<&'a str>,
-    record: Option<(&'a str, &'a str)>,
-}
-
-/// An identifier value's row as the value is now (`known`), records of
-/// first names `names` among its records.
-fn now_is(row: &mut Row, known: &Known, names: &[&str]) {
+/// An identifier value's row as the value is now (`known`), a record of
+/// first name `name` among its records; `again` if an earlier record of
+/// the run set it so (its guard counts are known's already).
+fn now_is(row: &mut Row, known: &Known, name: Option<&str>, again: bool) {
     row.status = Some(known.status);
     let others = || {
         known
@@ -702,19 +684,22 @@ fn now_is(row: &mut Row, known: &Known, names: &[&str]) {
             .collect()
     };
     match known.status {
-        ValueStatus::Linked => {
+        ValueStatus::Linked if !again => {
             row.others = others();
             row.names = known.names.clone();
         }
+        ValueStatus::Linked => {}
         // Each customer's row keeps the names of its records.
         ValueStatus::Split => {
-            row.others = others();
-            for name in names {
-                if !row.names.iter().any(|n| n == name) {
-                    row.names.push(name.to_string());
-                }
+            if !again {
+                row.others = others();
             }
-            row.names.sort_unstable();
+            if let Some(name) = name
+                && !row.names.iter().any(|n| n == name)
+            {
+                row.names.push(name.to_string());
+                row.names.sort_unstable();
+            }
         }
         ValueStatus::Stopped | ValueStatus::Blocked => {
             row.others.clear();
@@ -837,7 +822,7 @@ async fn write_links(
 async fn write_state(ctx: &SessionContext, output: &Url, run: &str, changes: &Changes) -> Result<()> {
     let mut rows = state::Rows::default();
     for (customer, held) in &changes.rows {
-        for ((column, value), row) in held.iter().filter(|(_, r)| r.changed) {
+        for row in held.values().filter(|r| r.changed) {
             let others = row.others.clone();
             let names: Vec<&str> = row.names.iter().map(String::as_str).collect();
             let identifier = match (row.status, &row.record) {
@@ -849,7 +834,7 @@ async fn write_state(ctx: &SessionContext, output: &Url, run: &str, changes: &Ch
                 }),
                 _ => None,
             };
-            rows.push(*customer, (column, value), row.stats, identifier);
+            rows.push(*customer, (&row.column, &row.value), row.stats, identifier);
         }
     }
     let batch = rows.finish()?;

@@ -37,6 +37,9 @@ pub struct IdentityConfig {
     pub link_type: Option<LinkType>,
     /// Fellegi–Sunter matching on the attributes, after the deterministic links.
     pub probabilistic: Option<ProbabilisticConfig>,
+    /// Whether a run keeps what a later run with only new files needs to
+    /// grow it instead of resolving everything (default true).
+    pub incremental: Option<bool>,
 }
 
 /// Splink's link types: which pairs of records are compared and linked.

@@ -203,7 +203,11 @@ mod tests {
     fn the_file_reads_back_as_arrow_writer_s_does() {
         let batches: Vec<RecordBatch> = (0..40).map(|b| batch(b * 9_000, 9_000)).collect();
         let schema = batches[0].schema();
-        let properties = || WriterProperties::builder().set_max_row_group_row_count(Some(100_000)).build();
+        let properties = || {
+            WriterProperties::builder()
+                .set_max_row_group_row_count(Some(100_000))
+                .build()
+        };
         let mut ours = Vec::new();
         let mut writer = ParallelParquetWriter::try_new(&mut ours, Arc::clone(&schema), properties()).unwrap();
         let mut theirs = Vec::new();

@@ -1502,6 +1502,40 @@ fn a_nightly_run_that_would_pass_the_cluster_size_cap_resolves_everything() {
     assert_eq!(golden(dir.path()), fresh_golden(dir.path()));
 }
 
+/// With `incremental = false` a run keeps no identity state: a run with
+/// only a new file resolves everything and says why, and gives what a
+/// full run gives.
+#[test]
+fn a_project_that_is_not_incremental_keeps_no_state_and_resolves_everything() {
+    let toml = TOML
+        .replace("[identity]\n", "[identity]\nincremental = false\n")
+        .replace(r#"location = "web.csv""#, "location = \"web/\"\nformat = \"csv\"");
+    let dir = project(&toml);
+    let put = |file: &str, text: &str| write_aged(dir.path(), file, text);
+    put("crm.csv", CRM);
+    put("orders.csv", ORDERS);
+    put("truth.csv", TRUTH);
+    std::fs::create_dir(dir.path().join("web")).unwrap();
+    put("web/day1.csv", WEB);
+    summary(dir.path());
+    for hidden in ["_values", "_winners", "_ids"] {
+        let folder = dir.path().join("output/identity").join(hidden);
+        assert!(
+            !folder.exists() || files(dir.path(), hidden).is_empty(),
+            "{hidden} was written"
+        );
+    }
+    put("web/day2.csv", "event_id,anonymous_id,user_id\ne8,d1,\n");
+    let s = summary(dir.path());
+    assert!(
+        s["sources"][0].contains("incremental = false in [identity]"),
+        "{:?}",
+        s["sources"]
+    );
+    assert_eq!(partition(dir.path()), fresh_partition(dir.path()));
+    assert_eq!(golden(dir.path()), fresh_golden(dir.path()));
+}
+
 /// Sets the time of the last change of every file below `dir` to one fixed
 /// time long past, as a nightly job's files are: a listing then trusts
 /// them, and files aged twice keep their stamp.
