@@ -223,9 +223,9 @@ pub async fn grow_run(
     // record reached otherwise (through another new record).
     let attributes = attribute_keys(&new, config);
     let carried: HashSet<u64> = attributes.iter().flatten().copied().collect();
-    let wanted = KeyFilter::new(hashed.iter().chain(&carried).copied(), hashed.len() + carried.len());
+    let state_keys = KeyFilter::new(hashed.iter().chain(&carried).copied(), hashed.len() + carried.len());
     let mut picked = state::pick(ctx, &state_files, |_, key| {
-        if !wanted.may_contain(key) {
+        if !state_keys.may_contain(key) {
             Pick::No
         } else if hashed.contains(&key) {
             Pick::Now
@@ -304,9 +304,9 @@ pub async fn grow_run(
     mark("records added");
     let slots = changes.slots(config);
     let slot_key = |c, slot: winners::Slot| state::customer_key(c, u64::from(slot));
-    let wanted = KeyFilter::new(slots.iter().map(|&(c, slot)| slot_key(c, slot)), slots.len());
+    let winner_slots = KeyFilter::new(slots.iter().map(|&(c, slot)| slot_key(c, slot)), slots.len());
     let held = winners::read(ctx, &winner_files, |c, slot| {
-        wanted.may_contain(slot_key(c, slot)) && slots.contains(&(c, slot))
+        winner_slots.may_contain(slot_key(c, slot)) && slots.contains(&(c, slot))
     })
     .await?;
     budget.set(WINNERS_READ, held.len() * WINNER_BYTES)?;
@@ -645,7 +645,7 @@ fn add_new_records(
             for (column, value, identifier) in record_values(new, (&columns, this_year), source, row) {
                 grown_golden::value_key_into(&mut key, column, &value);
                 if !rows.contains_key(key.as_str()) {
-                    let row = Row {
+                    let new_row = Row {
                         customer,
                         column: column.to_string(),
                         value: value.to_string(),
@@ -656,10 +656,10 @@ fn add_new_records(
                         record: identifier.then(|| (source.name.clone(), source.record_id(row).to_string())),
                         changed: true,
                     };
-                    rows.insert(key.as_str().into(), row);
+                    rows.insert(key.as_str().into(), new_row);
                 }
                 let entry = rows.get_mut(key.as_str()).expect("inserted above");
-                // Its status is set by an earlier record of this run.
+                // An earlier record of this run set its status and guard counts.
                 let again = entry.changed && entry.status.is_some();
                 entry.changed = true;
                 entry.stats.add(one);

@@ -128,7 +128,7 @@ pub async fn read(ctx: &SessionContext, files: &[Url], want: impl Fn(u64, Slot) 
                 let mut rows = Vec::new();
                 if picked.iter().any(|p| p.true_count() > 0) {
                     let mut read = file_ref
-                        .builder()
+                        .selective_builder()
                         .await?
                         .with_row_groups(groups)
                         .with_row_selection(RowSelection::from_filters(&picked))
