@@ -6,8 +6,12 @@
 //! the others waited. This writer buffers batches up to `BUFFERED_ROWS`,
 //! then encodes each column of them (all the leaves of a nested one) as a
 //! job of its own, the largest first, on every core. The file is what
-//! `ArrowWriter` writes with the same properties: row groups of
-//! `max_row_group_row_count` rows, the Arrow schema stored in its metadata.
+//! `ArrowWriter` writes with the same properties (row groups of
+//! `max_row_group_row_count` rows, the Arrow schema stored in its
+//! metadata), but for two settings no oneview writer sets: row groups are
+//! not cut at `max_row_group_bytes`, and pages not at content-defined
+//! chunks. Up to `BUFFERED_ROWS` rows wait unencoded, outside the memory
+//! pool.
 
 use std::cmp::Reverse;
 use std::io::Write;
