@@ -1469,15 +1469,12 @@ fn nightly_runs_give_what_a_full_run_gives_through_merges_splits_rewrites_and_de
     assert_eq!(links(dir.path()), deleted);
 }
 
-/// A new day that would take a customer past `max_cluster_size` is found
-/// as the growing run adds up its customers' records: the run declines,
-/// saying which customer, nothing of it is left, and the full run that
-/// follows gives what a full run on a fresh copy gives.
-#[test]
-fn a_nightly_run_that_would_pass_the_cluster_size_cap_resolves_everything() {
-    // c1's customer holds c1, o1, o2, e1, e2 and e3 on the first run.
+/// The test project with `setting` added to `[identity]` and its web
+/// events a folder of daily files, holding `day1.csv`: every file aged as
+/// a nightly job's are.
+fn web_by_day(setting: &str) -> tempfile::TempDir {
     let toml = TOML
-        .replace("[identity]\n", "[identity]\nmax_cluster_size = 7\n")
+        .replace("[identity]\n", &format!("[identity]\n{setting}\n"))
         .replace(r#"location = "web.csv""#, "location = \"web/\"\nformat = \"csv\"");
     let dir = project(&toml);
     let put = |file: &str, text: &str| write_aged(dir.path(), file, text);
@@ -1486,6 +1483,18 @@ fn a_nightly_run_that_would_pass_the_cluster_size_cap_resolves_everything() {
     put("truth.csv", TRUTH);
     std::fs::create_dir(dir.path().join("web")).unwrap();
     put("web/day1.csv", WEB);
+    dir
+}
+
+/// A new day that would take a customer past `max_cluster_size` is found
+/// as the growing run adds up its customers' records: the run declines,
+/// saying which customer, nothing of it is left, and the full run that
+/// follows gives what a full run on a fresh copy gives.
+#[test]
+fn a_nightly_run_that_would_pass_the_cluster_size_cap_resolves_everything() {
+    // c1's customer holds c1, o1, o2, e1, e2 and e3 on the first run.
+    let dir = web_by_day("max_cluster_size = 7");
+    let put = |file: &str, text: &str| write_aged(dir.path(), file, text);
     let first = summary(dir.path());
     assert!(first["sources"][0].contains("no earlier run"), "{first:?}");
     let before = links(dir.path());
@@ -1507,16 +1516,8 @@ fn a_nightly_run_that_would_pass_the_cluster_size_cap_resolves_everything() {
 /// full run gives.
 #[test]
 fn a_project_that_is_not_incremental_keeps_no_state_and_resolves_everything() {
-    let toml = TOML
-        .replace("[identity]\n", "[identity]\nincremental = false\n")
-        .replace(r#"location = "web.csv""#, "location = \"web/\"\nformat = \"csv\"");
-    let dir = project(&toml);
+    let dir = web_by_day("incremental = false");
     let put = |file: &str, text: &str| write_aged(dir.path(), file, text);
-    put("crm.csv", CRM);
-    put("orders.csv", ORDERS);
-    put("truth.csv", TRUTH);
-    std::fs::create_dir(dir.path().join("web")).unwrap();
-    put("web/day1.csv", WEB);
     summary(dir.path());
     for hidden in ["_values", "_winners", "_ids"] {
         let folder = dir.path().join("output/identity").join(hidden);
