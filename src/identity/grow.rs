@@ -3,19 +3,21 @@
 //! it did, its customer, how many records hold it, and what its guards
 //! count) is looked up for the values the new records carry; each new
 //! record then joins the customer its linking values belong to, or a new
-//! customer of new records alone.
+//! customer of new records alone. New records holding values of several
+//! customers join them (`Growth::merged`): the oldest id survives, as in a
+//! full run, and the caller folds the joined customers into one.
 //!
 //! That is the partition a full run would make only while nothing the new
 //! records touch behaves differently with them: a linked value must stay
 //! linked (a new record can push it over `max_records` or `max_distinct`,
-//! or bring a first name that splits it), two customers must not be
-//! joined (a full run may then number and explain them otherwise, and the
-//! ids follow the merge rules), no cluster may pass `max_cluster_size`
-//! (refusals depend on the order of links), and no links may come from
-//! attributes (the model weighs each profile against all others). Where
-//! one of these may happen, `grow` answers why, and the run resolves
-//! everything. Stopped and blocked values need no care: a guard counts
-//! records and distinct values, which new records only add to.
+//! or bring a first name that splits it), no cluster may pass
+//! `max_cluster_size` (refusals depend on the order of links), and no
+//! links may come from attributes (the model weighs each profile against
+//! all others). Where one of these may happen, `grow` answers why, and the
+//! run resolves everything. Stopped and blocked values need no care: a
+//! guard counts records and distinct values, which new records only add
+//! to; nor do joined customers: a value links or not by its own records,
+//! whichever customers hold them.
 
 use std::collections::BTreeMap;
 
@@ -89,6 +91,10 @@ pub struct Growth {
     pub links: Vec<Link>,
     /// Every value the new records carry, as the run would now know it.
     pub values: Vec<((String, String), Known)>,
+    /// The committed run's customers the new records joined to others:
+    /// each absorbed customer and the one it joined (the oldest id of
+    /// those joined), in order.
+    pub merged: Vec<(u64, u64)>,
 }
 
 /// Either the new records' places, or why they cannot be placed without
@@ -141,11 +147,13 @@ pub fn cannot_grow(config: &IdentityConfig) -> Option<String> {
 }
 
 /// The new records' union-find, with each component's customer of the
-/// committed run, if any.
+/// committed run, if any; and the committed run's customers the new
+/// records join (a union-find of their own, whose root is the oldest id).
 struct Placing {
     parent: Vec<u32>,
     customer: Vec<Option<u64>>,
     links: Vec<Link>,
+    joined: HashMap<u64, u64>,
 }
 
 impl Placing {
@@ -154,6 +162,7 @@ impl Placing {
             parent: (0..records as u32).collect(),
             customer: vec![None; records],
             links: Vec::new(),
+            joined: HashMap::new(),
         }
     }
 
@@ -166,33 +175,49 @@ impl Placing {
         x
     }
 
-    /// Joins two new records' components; an error names the two customers
-    /// of the committed run this would join.
-    fn union(&mut self, a: u32, b: u32) -> std::result::Result<(), (u64, u64)> {
+    /// The customer `c` is part of now: the oldest of those joined with it.
+    fn customer_now(&self, mut c: u64) -> u64 {
+        while let Some(&up) = self.joined.get(&c) {
+            c = up;
+        }
+        c
+    }
+
+    /// Joins two customers of the committed run: the older id survives,
+    /// as ids do when a full run merges customers.
+    fn join_customers(&mut self, a: u64, b: u64) -> u64 {
+        let (a, b) = (self.customer_now(a), self.customer_now(b));
+        if a != b {
+            self.joined.insert(a.max(b), a.min(b));
+        }
+        a.min(b)
+    }
+
+    /// Joins two new records' components (and their customers, if both
+    /// have one).
+    fn union(&mut self, a: u32, b: u32) {
         let (ra, rb) = (self.find(a), self.find(b));
         if ra == rb {
-            return Ok(());
+            return;
         }
         let (keep, gone) = (ra.min(rb), ra.max(rb));
         let customer = match (self.customer[keep as usize], self.customer[gone as usize]) {
-            (Some(x), Some(y)) if x != y => return Err((x, y)),
+            (Some(x), Some(y)) => Some(self.join_customers(x, y)),
             (x, y) => x.or(y),
         };
         self.parent[gone as usize] = keep;
         self.customer[keep as usize] = customer;
-        Ok(())
     }
 
-    /// Places a new record in `customer` of the committed run.
-    fn join(&mut self, r: u32, customer: u64) -> std::result::Result<(), (u64, u64)> {
+    /// Places a new record in `customer` of the committed run (joining it
+    /// with the customer its component is in already, if another).
+    fn join(&mut self, r: u32, customer: u64) {
         let root = self.find(r);
-        match self.customer[root as usize] {
-            Some(c) if c != customer => Err((c, customer)),
-            _ => {
-                self.customer[root as usize] = Some(customer);
-                Ok(())
-            }
-        }
+        let now = match self.customer[root as usize] {
+            Some(c) => self.join_customers(c, customer),
+            None => customer,
+        };
+        self.customer[root as usize] = Some(now);
     }
 
     /// Each record's home, once every kind is linked; an answer to resolve
@@ -209,7 +234,7 @@ impl Placing {
         for r in 0..n as u32 {
             let root = self.find(r);
             let home = match self.customer[root as usize] {
-                Some(c) => Home::Customer(c),
+                Some(c) => Home::Customer(self.customer_now(c)),
                 None => {
                     if size[&root] > max_cluster as u64 {
                         return Ok(Outcome::Resolve(format!(
@@ -233,11 +258,14 @@ impl Placing {
                 (key, known)
             })
             .collect();
+        let mut merged: Vec<(u64, u64)> = self.joined.keys().map(|&c| (c, self.customer_now(c))).collect();
+        merged.sort_unstable();
         Ok(Outcome::Grown(Growth {
             homes,
             new_customers: numbered.len() as u32,
             links: self.links,
             values,
+            merged,
         }))
     }
 }
@@ -378,7 +406,7 @@ fn link_kind(
                 }
             };
             for (records, customer) in people {
-                link_records(placing, k, &key.1, customer, &records)?;
+                link_records(placing, k, &key.1, customer, &records);
             }
             values.push((key, known, group[0]));
             continue;
@@ -386,7 +414,7 @@ fn link_kind(
         let customer = before_value
             .filter(|known| known.records > 0)
             .map(|known| known.customer);
-        link_records(placing, k, &key.1, customer, &group)?;
+        link_records(placing, k, &key.1, customer, &group);
         values.push((key, known, group[0]));
     }
     Ok(())
@@ -476,21 +504,11 @@ fn split_people(new: &Records, known: &Known, group: &[u32]) -> std::result::Res
 
 /// Links new records sharing a value (of a value split by first name, one
 /// person's): to the committed run's customer holding it, or to each other.
-fn link_records(
-    placing: &mut Placing,
-    k: usize,
-    value: &str,
-    customer: Option<u64>,
-    records: &[u32],
-) -> std::result::Result<(), String> {
-    let joined = |(a, b): (u64, u64)| {
-        let (a, b) = (super::ids::format_id(a.min(b)), super::ids::format_id(a.max(b)));
-        format!("new records join customers {a} and {b}")
-    };
+fn link_records(placing: &mut Placing, k: usize, value: &str, customer: Option<u64>, records: &[u32]) {
     match customer {
         Some(customer) => {
             for &r in records {
-                placing.join(r, customer).map_err(joined)?;
+                placing.join(r, customer);
                 placing.links.push(Link {
                     record: r,
                     kind: k,
@@ -503,7 +521,7 @@ fn link_records(
         }
         None => {
             for &r in &records[1..] {
-                placing.union(records[0], r).map_err(joined)?;
+                placing.union(records[0], r);
                 placing.links.push(Link {
                     record: r,
                     kind: k,
@@ -512,7 +530,6 @@ fn link_records(
             }
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -724,8 +741,8 @@ identifiers = { anonymous_id = "anon", user_id = "user_id" }
     }
 
     /// Grows a run of `old` by `new` and checks the partition against a
-    /// full run of both; `Err` is why `grow` declined.
-    async fn placed_as_full(config: &IdentityConfig, old: &[Row], new: &[Row]) -> std::result::Result<(), String> {
+    /// full run of both; the customers joined, or `Err`: why `grow` declined.
+    async fn placed_as_full(config: &IdentityConfig, old: &[Row], new: &[Row]) -> std::result::Result<usize, String> {
         let (old_records, mut old_graph) = resolve(config, old).await;
         let values = known(&old_records, &mut old_graph, config);
         let (new_records, _) = resolve(config, new).await;
@@ -737,9 +754,15 @@ identifiers = { anonymous_id = "anon", user_id = "user_id" }
             Outcome::Grown(growth) => growth,
             Outcome::Resolve(why) => return Err(why),
         };
+        // An old record's customer, or the one it was joined to.
+        let joined: HashMap<u64, u64> = growth.merged.iter().copied().collect();
         let mut home: HashMap<(String, String), String> = HashMap::new();
         for r in 0..old_records.len {
-            home.insert(record_key(&old_records, r), format!("c{}", old_graph.find(r)));
+            let c = u64::from(old_graph.find(r));
+            home.insert(
+                record_key(&old_records, r),
+                format!("c{}", joined.get(&c).unwrap_or(&c)),
+            );
         }
         for r in 0..new_records.len {
             let place = match growth.homes[r as usize] {
@@ -753,22 +776,26 @@ identifiers = { anonymous_id = "anon", user_id = "user_id" }
         let full = partition(&all_records, |r| all_graph.find(r).to_string());
         let incremental = partition(&all_records, |r| home[&record_key(&all_records, r)].clone());
         assert_eq!(incremental, full, "old {old:?}, new {new:?}");
-        Ok(())
+        Ok(growth.merged.len())
     }
 
     /// Random old and new records: whenever `grow` places the new records,
     /// the partition is the one a full run over all records makes; and it
-    /// places them often, and declines for the reasons it gives.
+    /// places them often, joining customers at times, and declines for the
+    /// reasons it gives.
     #[tokio::test]
     async fn grown_runs_partition_as_full_runs_do() {
         let config: IdentityConfig = toml::from_str(CONFIG).unwrap();
-        let (mut grown, mut declined) = (0, BTreeMap::<String, u32>::new());
+        let (mut grown, mut joining, mut declined) = (0, 0, BTreeMap::<String, u32>::new());
         for seed in 0..60u64 {
             let mut rng = StdRng::seed_from_u64(seed);
             let old = rows(&mut rng, 60, "o");
             let new = increment(&mut rng, &old, 1 + seed as usize % 6);
             match placed_as_full(&config, &old, &new).await {
-                Ok(()) => grown += 1,
+                Ok(merged) => {
+                    grown += 1;
+                    joining += usize::from(merged > 0);
+                }
                 Err(why) => {
                     *declined
                         .entry(why.split(' ').take(4).collect::<Vec<_>>().join(" "))
@@ -776,8 +803,9 @@ identifiers = { anonymous_id = "anon", user_id = "user_id" }
                 }
             }
         }
-        eprintln!("placed {grown} of 60 increments (declined: {declined:?})");
+        eprintln!("placed {grown} of 60 increments, {joining} joining customers (declined: {declined:?})");
         assert!(grown >= 20, "placed only {grown} of 60 (declined: {declined:?})");
+        assert!(joining >= 3, "only {joining} increments joined customers");
         assert!(
             !declined.is_empty(),
             "some increments must need a full run: {declined:?}"
@@ -813,7 +841,7 @@ identifiers = { anonymous_id = "anon", user_id = "user_id" }
     }
 
     /// Each way new records can change what old records did is answered
-    /// with a full run, and says which.
+    /// with a full run, and says which; joining customers is not one.
     #[tokio::test]
     async fn what_new_records_would_undo_needs_a_full_run() {
         let phone = Some("+12025550123");
@@ -838,8 +866,10 @@ identifiers = { anonymous_id = "anon", user_id = "user_id" }
             crm("o1", Some("u1"), None, None, "kelly"),
             crm("o2", Some("u2"), None, phone, "kelly"),
         ];
-        let why = declined(outcome(&two, &[crm("n", Some("u1"), None, phone, "kelly")]).await);
-        assert!(why.starts_with("new records join customers"), "{why}");
+        match outcome(&two, &[crm("n", Some("u1"), None, phone, "kelly")]).await {
+            Outcome::Grown(g) => assert_eq!(g.merged.len(), 1, "{g:?}"),
+            Outcome::Resolve(why) => panic!("a merge is grown: {why}"),
+        }
         // A value that linked nothing (one record) may stop: nothing splits.
         let one = [crm("o1", Some("u1"), Some("k@x.org"), None, "kelly")];
         match outcome(&one, &[crm("n", Some("u2"), Some("k@x.org"), None, "kelly")]).await {
@@ -883,7 +913,7 @@ identifiers = { anonymous_id = "anon", user_id = "user_id" }
             crm("n4", None, e, None, "ann"),
             crm("n5", None, e, None, "j"),
         ];
-        placed_as_full(&config, &old, &new).await.unwrap();
+        assert_eq!(placed_as_full(&config, &old, &new).await, Ok(0));
         let why = placed_as_full(&config, &old, &[crm("n1", None, e, None, "karl")])
             .await
             .unwrap_err();

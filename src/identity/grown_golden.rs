@@ -47,16 +47,22 @@ pub fn value_key_into(key: &mut String, column: &str, value: &str) {
 
 /// What the new records changed: per customer, its value rows (`rows`,
 /// those changed marked `changed`) and its new records per source (by the
-/// source's index among the configured sources' names in order).
+/// source's index among the configured sources' names in order); the
+/// customers they joined (`joined`: per surviving customer, those it
+/// absorbed), whose rows are all of theirs together, all changed, and the
+/// absorbed customers' rows that are gone (`gone`: customer, column, value).
 #[derive(Default)]
 pub struct Changes {
     pub rows: BTreeMap<u64, CustomerRows>,
     pub sources: HashMap<(u64, usize), u64>,
+    pub joined: BTreeMap<u64, Vec<u64>>,
+    pub gone: Vec<(u64, String, String)>,
 }
 
 impl Changes {
     /// The winners' slots a fold of the changed customers reads: each
-    /// changed column's.
+    /// changed column's (a joined customer's are chosen again among all
+    /// its values: none).
     pub fn slots(&self, config: &IdentityConfig) -> HashSet<(u64, Slot)> {
         let columns = golden::columns(config);
         let slot_of: HashMap<&str, Slot> = columns
@@ -66,6 +72,7 @@ impl Changes {
             .collect();
         self.rows
             .iter()
+            .filter(|(c, _)| !self.joined.contains_key(c))
             .flat_map(|(c, rows)| rows.values().filter(|r| r.changed).map(move |r| (*c, &r.column)))
             .filter_map(|(c, column)| Some((c, *slot_of.get(column.as_str())?)))
             .collect()
@@ -110,7 +117,9 @@ async fn write_customers_or_decline(
     declined: &Mutex<Option<String>>,
 ) -> Result<Written> {
     let started = std::time::Instant::now();
-    let replaced: HashSet<String> = changes.rows.keys().map(|c| format_id(*c)).collect();
+    // The changed customers' rows are folded again, the absorbed ones' dropped.
+    let absorbed = changes.joined.values().flatten();
+    let replaced: HashSet<String> = changes.rows.keys().chain(absorbed).map(|c| format_id(*c)).collect();
     let schema: SchemaRef = golden::schema(config);
     let old = ctx
         .sql(&format!("SELECT * FROM {}", outputs::CUSTOMERS))
@@ -200,7 +209,9 @@ enum Folded {
 
 /// The golden records of the changed customers (in id order) and the
 /// winners that changed, from their old rows (`old`, in `schema`), their
-/// winners (`held`) and the changes.
+/// winners (`held`) and the changes. A joined customer's columns are
+/// chosen among all its values (its rows, all changed), its records and
+/// sources are those of the old rows of every customer it joined.
 fn fold(
     config: &IdentityConfig,
     changes: &Changes,
@@ -242,13 +253,22 @@ fn fold(
         }
         let name = format_id(customer);
         let at = old_rows.get(name.as_str()).copied();
+        let absorbed = changes.joined.get(&customer);
         let some_held = (0..columns.len()).any(|s| held.contains_key(&(customer, s as Slot)));
-        if at.is_none() && some_held {
+        if at.is_none() && (some_held || absorbed.is_some()) {
             return Err(inconsistent(&name));
         }
         id.append_value(&name);
-        let (count, present) = source_counts(customer, changes, at.map(|(b, i)| (&old[b], i)), &sources)
-            .ok_or_else(|| inconsistent(&name))?;
+        let mut olds: Vec<(&RecordBatch, usize)> = at.map(|(b, i)| (&old[b], i)).into_iter().collect();
+        for other in absorbed.into_iter().flatten() {
+            let other = format_id(*other);
+            let (b, i) = old_rows
+                .get(other.as_str())
+                .copied()
+                .ok_or_else(|| inconsistent(&other))?;
+            olds.push((&old[b], i));
+        }
+        let (count, present) = source_counts(customer, changes, &olds, &sources).ok_or_else(|| inconsistent(&name))?;
         if count > max {
             return Ok(Folded::TooLarge(format!(
                 "customer {name} would hold {count} records, past max_cluster_size ({max})"
@@ -258,14 +278,15 @@ fn fold(
         names.append_value(present.join(","));
         for (j, (column, out)) in columns.iter().zip(values.iter_mut()).enumerate() {
             let slot = j as Slot;
-            let was_value = old_value(at, j);
+            // A joined customer's rows are all its values: no old pick stands.
+            let was_value = old_value(at, j).filter(|_| absorbed.is_none());
             let changed = &changed_by_slot[j];
             if changed.is_empty() {
                 // Nothing new: the old pick stands (its winner was not read).
                 out.append_option(was_value);
                 continue;
             }
-            let was = held.get(&(customer, slot));
+            let was = held.get(&(customer, slot)).filter(|_| absorbed.is_none());
             if was.is_none() && was_value.is_some() {
                 return Err(inconsistent(&name));
             }
@@ -313,19 +334,20 @@ fn fold(
 }
 
 /// A customer's records and the names of the sources holding them (in
-/// order), from its old row (`old`: a batch of the customers table and
-/// the row; none for a new customer) and its new records; `None` if the
-/// old row names a source that is not configured.
+/// order), from its old rows (`old`: a batch of the customers table and
+/// the row; none for a new customer, several for customers joined) and
+/// its new records; `None` if an old row names a source that is not
+/// configured.
 fn source_counts<'s>(
     customer: u64,
     changes: &Changes,
-    old: Option<(&RecordBatch, usize)>,
+    old: &[(&RecordBatch, usize)],
     sources: &[&'s str],
 ) -> Option<(u64, Vec<&'s str>)> {
     let mut present = vec![false; sources.len()];
     let mut count = 0;
-    if let Some((batch, i)) = old {
-        count = batch.column(1).as_primitive_opt::<Int64Type>()?.value(i) as u64;
+    for &(batch, i) in old {
+        count += batch.column(1).as_primitive_opt::<Int64Type>()?.value(i) as u64;
         for name in batch.column(2).as_string_opt::<i32>()?.value(i).split(',') {
             present[sources.iter().position(|s| *s == name)?] = true;
         }
@@ -512,6 +534,62 @@ identifiers = { user_id = "user_id" }
         let schema = golden::schema(&config);
         let err = fold(&config, &changes, &held, &[old], &schema).unwrap_err();
         assert!(err.to_string().contains("disagree on customer"), "{err}");
+    }
+
+    /// Customer 7 (first names Ann ×2 and Bo ×1: Ann) absorbs customer 8
+    /// (Cy ×2 and Bo ×2: Cy) through a new web record, their rows put
+    /// together: among all their values Bo (3 records) wins, which neither
+    /// old pick was, with no old winner read; records and sources add up
+    /// over both old rows and the new record, and customer 8 is no more.
+    #[test]
+    fn a_joined_customer_is_chosen_again_among_all_its_values() {
+        let config: IdentityConfig = toml::from_str(CONFIG).unwrap();
+        let columns = golden::columns(&config);
+        let first = columns.iter().position(|c| c == "first_name").unwrap() as Slot;
+        // No winners are read for a joined customer.
+        let held = Held::default();
+        let mut changes = Changes::default();
+        let rows = changes.rows.entry(7).or_default();
+        for (name, n) in [("Ann", 2), ("Bo", 3), ("Cy", 2)] {
+            rows.insert(
+                value_key("first_name", name).into(),
+                row(7, "first_name", name, records(n, 10)),
+            );
+        }
+        changes.sources.insert((7, 1), 1);
+        changes.joined.insert(7, vec![8]);
+        let schema = golden::schema(&config);
+        let old_row = |id: u64, n: i64, sources: &str, name: &str| {
+            let mut arrays: Vec<ArrayRef> = vec![
+                Arc::new(StringArray::from(vec![format_id(id)])),
+                Arc::new(Int64Array::from(vec![n])),
+                Arc::new(StringArray::from(vec![sources])),
+            ];
+            arrays.extend(columns.iter().map(|c| {
+                let value = (c == "first_name").then_some(name);
+                Arc::new(StringArray::from(vec![value])) as ArrayRef
+            }));
+            RecordBatch::try_new(Arc::clone(&schema), arrays).unwrap()
+        };
+        let old = [old_row(7, 3, "crm", "Ann"), old_row(8, 4, "crm", "Cy")];
+        let Folded::Rows(rows, new_winners) = fold(&config, &changes, &held, &old, &schema).unwrap() else {
+            panic!("no customer is past max_cluster_size");
+        };
+        assert_eq!(rows.num_rows(), 1, "customer 8 is not written");
+        let name = rows.column_by_name("first_name").unwrap().as_string::<i32>();
+        assert_eq!(name.value(0), "Bo");
+        assert_eq!(rows.column(1).as_primitive::<Int64Type>().value(0), 8);
+        assert_eq!(rows.column(2).as_string::<i32>().value(0), "crm,web");
+        let mut read = Held::default();
+        add_rows_for_test(&new_winners, &mut read);
+        assert_eq!(read[&(7, first)].key, state::key("first_name", "Bo"));
+        assert!(
+            changes.slots(&config).is_empty(),
+            "a joined customer's winners are not read"
+        );
+        // Its absorbed customer's old row is needed.
+        let err = fold(&config, &changes, &held, &old[..1], &schema).unwrap_err();
+        assert!(err.to_string().contains(&format_id(8)), "{err}");
     }
 
     fn add_rows_for_test(batch: &RecordBatch, held: &mut Held) {

@@ -8,8 +8,10 @@
 //! Phases: `plan` (may the run grow at all: the same settings, files only
 //! added, each source reading its own table), reading the new records,
 //! looking up their values in the state, `grow`, reading the touched
-//! customers' rows, new golden records, writing. Whenever the result might
-//! differ from a full run's, the answer is why, and a full run follows.
+//! customers' rows (and every row of customers the new records join,
+//! `joined`), new golden records, writing (with the ids of joined
+//! customers remapped, `remap`). Whenever the result might differ from a
+//! full run's, the answer is why, and a full run follows.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -29,11 +31,13 @@ use super::grow::{self, Before, End, Growth, Home, Known, Outcome};
 use super::grown_golden::{self, Changes, CustomerRows};
 use super::ids::format_id;
 use super::inputs::{self, FileStamp, Inputs};
+use super::joined;
 use super::key_filter::KeyFilter;
 use super::outputs;
 use super::probabilistic::profiles::parse_date;
 use super::record_ids;
 use super::records::{self, Records, attribute_index};
+use super::remap;
 use super::state::{self, Pick, Row, Stats};
 use super::winners;
 use crate::error::{Error, Result};
@@ -128,6 +132,8 @@ pub struct Grown {
     pub multi_record_customers: u64,
     pub largest: u64,
     pub new_ids: u64,
+    /// Customers of the committed run joined to others.
+    pub merged: u64,
     pub touched: u64,
     /// The highest customer id given once the run is committed.
     pub highest: u64,
@@ -293,6 +299,11 @@ pub async fn grow_run(
         ..Changes::default()
     };
     mark("the touched customers' rows gathered");
+    if !growth.merged.is_empty() {
+        step("joining customers");
+        join_customers(ctx, &state_files, &growth.merged, &mut changes, budget).await?;
+        mark(&format!("{} customers joined to others", growth.merged.len()));
+    }
     let ids: Vec<u64> = (0..u64::from(growth.new_customers))
         .map(|n| at.highest + 1 + n)
         .collect();
@@ -301,6 +312,12 @@ pub async fn grow_run(
         Home::New(n) => ids[n as usize],
     };
     add_new_records(&new, config, &growth, &home_id, &mut changes);
+    // A joined customer's every row is written again, under its survivor.
+    for survivor in changes.joined.keys() {
+        if let Some(rows) = changes.rows.get_mut(survivor) {
+            rows.values_mut().for_each(|row| row.changed = true);
+        }
+    }
     mark("records added");
     let slots = changes.slots(config);
     let slot_key = |c, slot: winners::Slot| state::customer_key(c, u64::from(slot));
@@ -342,18 +359,28 @@ pub async fn grow_run(
     )
     .await?;
     mark("state written");
+    let mut merges = at.merges;
+    if !growth.merged.is_empty() {
+        merges.push(outputs::merges(
+            &joined::merges(&growth, &new.kinds),
+            chrono::Utc::now(),
+        )?);
+    }
     outputs::write(
         ctx,
         at.output,
         &run,
         outputs::MERGES,
         outputs::merges_schema(),
-        at.merges.into_iter().map(Ok),
+        merges.into_iter().map(Ok),
     )
     .await?;
     let mut runs = chain.clone();
     runs.push(run.clone());
     outputs::write_chain(&store, &run, &runs).await?;
+    let mut ids_now = remap::read(&store, at.current).await?;
+    remap::extend(&mut ids_now, &growth.merged);
+    remap::write(&store, &run, &ids_now).await?;
     Ok(Growing::Grown(Grown {
         grew: at.current.to_string(),
         records: new.sources.iter().map(|s| (s.name.clone(), s.len as u64)).collect(),
@@ -362,6 +389,7 @@ pub async fn grow_run(
         multi_record_customers: counts.1,
         largest: counts.2,
         new_ids: ids.len() as u64,
+        merged: growth.merged.len() as u64,
         touched: touched.len() as u64 + ids.len() as u64,
         highest: ids.last().copied().unwrap_or(at.highest),
         run,
@@ -600,6 +628,36 @@ fn record_values<'a>(
     values
 }
 
+/// The budget's part for the joined customers' rows.
+const JOINED_ROWS: &str = "the joined customers' rows of the identity state";
+
+/// Reads every row of the customers the new records join (`merged`:
+/// absorbed, survivor) and puts them in `changes` under their survivors,
+/// in place of the rows gathered for them; the absorbed ones' rows gone.
+async fn join_customers(
+    ctx: &SessionContext,
+    state_files: &[Url],
+    merged: &[(u64, u64)],
+    changes: &mut Changes,
+    budget: &mut Budget,
+) -> Result<()> {
+    let joined = joined::read(ctx, state_files, merged).await?;
+    let held = joined
+        .rows
+        .values()
+        .flat_map(|rows| rows.values())
+        .map(Row::memory_size)
+        .sum();
+    budget.set(JOINED_ROWS, held)?;
+    for &(absorbed, _) in merged {
+        changes.rows.remove(&absorbed);
+    }
+    changes.rows.extend(joined.rows);
+    changes.joined = joined::by_survivor(merged);
+    changes.gone = joined.gone;
+    Ok(())
+}
+
 fn by_customer(rows: impl Iterator<Item = Row>) -> BTreeMap<u64, CustomerRows> {
     let mut out: BTreeMap<u64, CustomerRows> = BTreeMap::new();
     for row in rows {
@@ -836,6 +894,9 @@ async fn write_state(ctx: &SessionContext, output: &Url, run: &str, changes: &Ch
             };
             rows.push(*customer, (&row.column, &row.value), row.stats, identifier);
         }
+    }
+    for (customer, column, value) in &changes.gone {
+        rows.push_gone(*customer, (column, value));
     }
     let batch = rows.finish()?;
     outputs::write(

@@ -28,11 +28,13 @@ mod grown_golden;
 pub mod ids;
 mod incremental;
 pub mod inputs;
+mod joined;
 mod key_filter;
 pub mod outputs;
 pub mod probabilistic;
 mod record_ids;
 pub mod records;
+mod remap;
 pub mod state;
 mod tables;
 pub mod texts;
@@ -303,7 +305,7 @@ async fn grow(
         largest: grown.largest,
         guards: GuardCounts::default(),
         new_ids: grown.new_ids,
-        merged: 0,
+        merged: grown.merged,
         split: 0,
         touched: grown.touched,
         gone: 0,

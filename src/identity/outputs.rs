@@ -150,6 +150,7 @@ pub async fn commit(store: &StateStore, run: &str) -> Result<()> {
         old.extend(files_but(store, &format!("identity/{name}/"), &keep).await);
     }
     old.extend(files_but(store, CHAINS, &kept_runs).await);
+    old.extend(files_but(store, super::remap::REMAPS, &kept_runs).await);
     // Removed together: a large file's removal takes the file system a
     // while (a run's state is a gigabyte at 1M people).
     futures::stream::iter(old)

@@ -10,7 +10,10 @@
 //! the same pass, by every run a later run could grow (`grow::cannot_grow`);
 //! a run that grows the last one writes only the rows it changed, and a
 //! row of a later file replaces the row of an earlier one with the same
-//! customer and `key` (the hash of its column and value).
+//! customer and `key` (the hash of its column and value). A row of no
+//! records (`Rows::push_gone`) says the customer holds the value no more:
+//! a growing run that joins customers writes one for each row of those
+//! it absorbs, and reads skip them.
 
 use std::sync::Arc;
 
@@ -230,6 +233,13 @@ impl Rows {
         }
     }
 
+    /// A row saying `customer` holds the value no more (it was joined to
+    /// another): it replaces the customer's row of the value, and reads
+    /// skip it.
+    pub fn push_gone(&mut self, customer: u64, (column, value): (&str, &str)) {
+        self.push(customer, (column, value), Stats::NONE, None);
+    }
+
     pub fn len(&self) -> usize {
         self.customer.len()
     }
@@ -332,8 +342,9 @@ impl Row {
     }
 }
 
-/// The rows of a batch of `_values` (as its file holds them); `keep` picks
-/// rows by customer and key before they are copied.
+/// The rows of a batch of `_values` (as its file holds them) but those of
+/// no records (`Rows::push_gone`); `keep` picks rows by customer and key
+/// before they are copied.
 pub fn rows_of(batch: &RecordBatch, mut keep: impl FnMut(u64, u64) -> bool) -> Result<Vec<Row>> {
     let bad = |what: &str| {
         Error::Usage(format!(
@@ -389,7 +400,7 @@ pub fn rows_of(batch: &RecordBatch, mut keep: impl FnMut(u64, u64) -> bool) -> R
     };
     let mut rows = Vec::new();
     for i in 0..batch.num_rows() {
-        if !keep(customer.value(i), key.value(i)) {
+        if records.value(i) == 0 || !keep(customer.value(i), key.value(i)) {
             continue;
         }
         let status = if status.is_null(i) {

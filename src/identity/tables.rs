@@ -1,8 +1,9 @@
 //! The identity tables as sessions read them: `identity_links`,
 //! `identity_edges`, `identity_merges` and `customers`, each the file of the
 //! committed run below the output location (for the links and edges of a
-//! run that grew earlier ones, the files of its chain of runs), with a fixed
-//! schema so that it can be queried (empty) before the first resolution.
+//! run that grew earlier ones, the files of its chain of runs, their
+//! customer ids read through the run's `remap`), with a fixed schema so
+//! that it can be queried (empty) before the first resolution.
 
 use std::sync::Arc;
 
@@ -18,7 +19,7 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use url::Url;
 
-use super::{golden, outputs};
+use super::{golden, outputs, remap};
 use crate::catalog::parquet_files;
 use crate::error::Result;
 use crate::project::IdentityConfig;
@@ -88,9 +89,25 @@ impl TableProvider for IdentityTable {
         let urls = outputs::run_locations(&store, &self.output, self.name, run.as_deref())
             .await
             .map_err(DataFusionError::from)?;
-        parquet_files(&urls, Arc::clone(&self.schema))?
-            .scan(state, projection, filters, limit)
-            .await
+        let remap = match (run.as_deref(), self.name) {
+            (Some(run), outputs::LINKS | outputs::EDGES) => {
+                remap::read(&store, run).await.map_err(DataFusionError::from)?
+            }
+            _ => remap::Remap::new(),
+        };
+        let files = parquet_files(&urls, Arc::clone(&self.schema))?;
+        if remap.is_empty() {
+            return files.scan(state, projection, filters, limit).await;
+        }
+        // The files' customer ids are not all current: a filter on them
+        // would skip what the remap names (they are applied above the scan).
+        let filters: Vec<Expr> = filters
+            .iter()
+            .filter(|f| !f.column_refs().iter().any(|c| c.name == "customer_id"))
+            .cloned()
+            .collect();
+        let plan = files.scan(state, projection, &filters, limit).await?;
+        remap::apply(plan, Arc::new(remap))
     }
 }
 

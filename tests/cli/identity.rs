@@ -1421,12 +1421,39 @@ fn nightly_runs_give_what_a_full_run_gives_through_merges_splits_rewrites_and_de
         "orders/day2.csv",
         "order_id,contact_id,email,phone,ship_name\no7,c1,,+1 206 874 3526,Kelly Neal\n",
     );
-    let merged = nightly("a record that merges two customers", "new records join customers");
+    // The run grows: the two customers' golden records are made one.
+    let merged = nightly("a record that merges two customers", "read only new files");
     assert_eq!(merged["orders:o5"], merged["crm:c1"]);
     assert_eq!(merged["crm:c1"], first["crm:c1"], "the older id survives");
     assert_eq!(changes("merged"), 1);
     let reason = sql_rows(dir.path(), "SELECT reason FROM identity_merges WHERE change = 'merged'");
     assert_eq!(reason, ["\"clusters joined by user_id, phone links\""]);
+    // No table names the absorbed id any more, though o5's links and
+    // edges are in files an earlier run wrote.
+    let absorbed = &first["orders:o5"];
+    for table in ["customers", "identity_links", "identity_edges"] {
+        let named = sql_rows(
+            dir.path(),
+            &format!("SELECT count(*) FROM {table} WHERE customer_id = '{absorbed}'"),
+        );
+        assert_eq!(named, ["0"], "{table} names {absorbed}");
+    }
+    let edges = sql_rows(
+        dir.path(),
+        &format!(
+            "SELECT count(*) FROM identity_edges WHERE customer_id = '{}' AND 'o5' IN (record_id_a, record_id_b)",
+            merged["crm:c1"]
+        ),
+    );
+    assert_ne!(edges, ["0"], "o5's edges belong to the survivor");
+
+    // A guest order on the absorbed customer's phone grows the survivor.
+    put(
+        "orders/day2b.csv",
+        "order_id,contact_id,email,phone,ship_name\no12,,,+1 206 874 3526,Kelly Neal\n",
+    );
+    let after = nightly("a record on an absorbed customer's value", "read only new files");
+    assert_eq!(after["orders:o12"], merged["crm:c1"]);
 
     // c2 logs in on d1 too: the device now carries two user ids, its guard
     // stops it linking, and e2 (seen only on d1) leaves c1's customer.

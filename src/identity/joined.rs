@@ -1,0 +1,200 @@
+//! Customers a growing run joins (`grow`'s `merged`): each absorbed
+//! customer's rows of the state and the surviving customer's are read
+//! whole and put together under the survivor (a value both held weighs
+//! what its records together weigh), so that its golden record is chosen
+//! again among all its values; the absorbed customers' rows are gone. Their
+//! merges are logged as a full run logs them: with the rules of the new
+//! records' links to the joined customers' records.
+
+use std::collections::BTreeMap;
+
+use datafusion::common::HashSet;
+use datafusion::prelude::SessionContext;
+use url::Url;
+
+use super::grow::{End, Growth, Home};
+use super::grown_golden::{CustomerRows, value_key};
+use super::ids::{Change, IdChange};
+use super::state::{self, Pick, Row};
+use crate::error::Result;
+
+/// The rows of the joined customers, put together: per surviving
+/// customer, every row of it and of those it absorbed (none changed yet);
+/// and each absorbed customer's rows, which are gone (customer, column,
+/// value).
+pub struct Joined {
+    pub rows: BTreeMap<u64, CustomerRows>,
+    pub gone: Vec<(u64, String, String)>,
+}
+
+/// Per surviving customer, those it absorbed (`merged`: absorbed, survivor).
+pub fn by_survivor(merged: &[(u64, u64)]) -> BTreeMap<u64, Vec<u64>> {
+    let mut out: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+    for &(absorbed, survivor) in merged {
+        out.entry(survivor).or_default().push(absorbed);
+    }
+    out
+}
+
+/// Reads every row of the joined customers from the state's `files`
+/// (newest first) and puts them together.
+pub async fn read(ctx: &SessionContext, files: &[Url], merged: &[(u64, u64)]) -> Result<Joined> {
+    let wanted: HashSet<u64> = merged.iter().flat_map(|&(a, s)| [a, s]).collect();
+    let picked = state::pick(ctx, files, |c, _| match wanted.contains(&c) {
+        true => Pick::Now,
+        false => Pick::No,
+    })
+    .await?;
+    let mut rows = Vec::new();
+    for batch in state::read(&picked).await? {
+        rows.extend(state::rows_of(&batch, |_, _| true)?);
+    }
+    Ok(put_together(rows, merged))
+}
+
+/// The rows of joined customers under their survivors: the survivor's own
+/// first (its rows name the records holding its values), then each
+/// absorbed customer's, a value met again adding its records' weight and
+/// what its guards count.
+fn put_together(mut rows: Vec<Row>, merged: &[(u64, u64)]) -> Joined {
+    let survivor_of: BTreeMap<u64, u64> = merged.iter().copied().collect();
+    rows.sort_by(|a, b| (a.customer, &a.column, &a.value).cmp(&(b.customer, &b.column, &b.value)));
+    let mut out: BTreeMap<u64, CustomerRows> = BTreeMap::new();
+    let mut gone = Vec::new();
+    for mut row in rows {
+        let survivor = match survivor_of.get(&row.customer) {
+            Some(&survivor) => {
+                gone.push((row.customer, row.column.clone(), row.value.clone()));
+                survivor
+            }
+            None => row.customer,
+        };
+        row.customer = survivor;
+        let held = out.entry(survivor).or_default();
+        match held.get_mut(value_key(&row.column, &row.value).as_str()) {
+            Some(into) => add_row(into, row),
+            None => {
+                held.insert(value_key(&row.column, &row.value).into(), row);
+            }
+        }
+    }
+    Joined { rows: out, gone }
+}
+
+/// Adds another customer's row of the same value to `into`: its records'
+/// weight, and the first names and other values its records carry (a
+/// value's status and guard counts are the value's, whoever holds it).
+fn add_row(into: &mut Row, row: Row) {
+    into.stats.add(row.stats);
+    into.status = into.status.or(row.status);
+    into.record = into.record.take().or(row.record);
+    for (list, more) in [(&mut into.others, row.others), (&mut into.names, row.names)] {
+        list.extend(more);
+        list.sort_unstable();
+        list.dedup();
+    }
+}
+
+/// The merges of `growth` as the merge log holds them: each absorbed
+/// customer merged into its survivor, with the rules (identifier kinds)
+/// of the new records' links to old customers' records in the survivor,
+/// in the order the links were made, as a full run gives them.
+pub fn merges(growth: &Growth, kinds: &[String]) -> Vec<IdChange> {
+    let mut rules: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+    for link in &growth.links {
+        let (End::Value { .. }, Home::Customer(survivor)) = (&link.to, growth.homes[link.record as usize]) else {
+            continue;
+        };
+        let here = rules.entry(survivor).or_default();
+        if !here.contains(&kinds[link.kind]) {
+            here.push(kinds[link.kind].clone());
+        }
+    }
+    growth
+        .merged
+        .iter()
+        .map(|&(old, new)| IdChange {
+            old,
+            new,
+            change: Change::Merged,
+            rules: rules.get(&new).cloned().unwrap_or_default(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::graph::ValueStatus;
+    use crate::identity::state::Stats;
+
+    fn row(customer: u64, column: &str, value: &str, records: u64, updated: i64) -> Row {
+        Row {
+            customer,
+            column: column.into(),
+            value: value.into(),
+            stats: Stats {
+                records,
+                ..Stats::of(updated, 1)
+            },
+            status: None,
+            others: Vec::new(),
+            names: Vec::new(),
+            record: None,
+            changed: false,
+        }
+    }
+
+    /// Customers 4 and 9 join 2 (the oldest id): every row of the three is
+    /// 2's, a value they share weighs what its records together weigh and
+    /// counts every first name its records carry, the survivor's record
+    /// stays the one named; the absorbed customers' rows are gone. A
+    /// customer not joined is left alone.
+    #[test]
+    fn joined_customers_rows_are_put_together_under_the_survivor() {
+        let mut phone_2 = row(2, "phone", "+1555", 2, 10);
+        phone_2.status = Some(ValueStatus::Split);
+        phone_2.names = vec!["ann".into()];
+        phone_2.record = Some(("crm".into(), "c1".into()));
+        let mut phone_9 = row(9, "phone", "+1555", 3, 30);
+        phone_9.status = Some(ValueStatus::Split);
+        phone_9.names = vec!["bob".into(), "ann".into()];
+        phone_9.record = Some(("crm".into(), "c9".into()));
+        let rows = vec![
+            phone_9,
+            row(4, "city", "Leeds", 1, 5),
+            row(2, "city", "Leeds", 2, 20),
+            row(9, "city", "York", 1, 1),
+            phone_2,
+            row(7, "city", "Hull", 1, 1),
+        ];
+        let joined = put_together(rows, &[(4, 2), (9, 2)]);
+        assert_eq!(joined.rows.keys().copied().collect::<Vec<_>>(), [2, 7]);
+        let two = &joined.rows[&2];
+        assert_eq!(two.len(), 3, "{two:?}");
+        assert!(two.values().all(|r| r.customer == 2 && !r.changed));
+        let leeds = &two[value_key("city", "Leeds").as_str()];
+        assert_eq!((leeds.stats.records, leeds.stats.updated), (3, 20));
+        let phone = &two[value_key("phone", "+1555").as_str()];
+        assert_eq!((phone.stats.records, phone.stats.updated), (5, 30));
+        assert_eq!(phone.names, ["ann", "bob"]);
+        assert_eq!(phone.status, Some(ValueStatus::Split));
+        assert_eq!(phone.record, Some(("crm".into(), "c1".into())));
+        assert_eq!(two[value_key("city", "York").as_str()].stats.records, 1);
+        let mut gone = joined.gone.clone();
+        gone.sort();
+        assert_eq!(
+            gone,
+            [
+                (4, "city".into(), "Leeds".into()),
+                (9, "city".into(), "York".into()),
+                (9, "phone".into(), "+1555".into()),
+            ]
+        );
+        assert_eq!(joined.rows[&7].len(), 1);
+        assert_eq!(
+            by_survivor(&[(4, 2), (9, 2), (12, 5)]),
+            BTreeMap::from([(2, vec![4, 9]), (5, vec![12])])
+        );
+    }
+}
