@@ -19,6 +19,12 @@ processes, release build:
   and the golden records must be equal: the script fails otherwise. Printed
   per day: both times, their ratio and how the nightly run read.
 
+`--joins N` adds N orders a day that each join two customers, as a guest
+who checks out with a new account does: a guest order (of a customer with
+no CRM record) copied under a new order id, with the contact id of a CRM
+contact drawn at random. The nightly run then merges customers (the
+summary's `merged ids`), which it does without resolving everything.
+
 `--without-model` leaves `[identity.probabilistic]` out of the project:
 identifier links only (a run with attribute matching resolves everything
 again for now; see docs/identity.md).
@@ -68,15 +74,35 @@ def table_now(binary, folder, table, to):
     return to
 
 
-def add_day(binary, folder, day):
-    """Writes day `day`'s new rows of each table in NEW_ROWS as a new file."""
+# A day's orders that join a guest's customer to a CRM contact's.
+JOINS = """
+WITH guests AS (
+  SELECT l.record_id FROM identity_links l JOIN customers c ON c.customer_id = l.customer_id
+  WHERE l.source = 'orders' AND c.sources NOT LIKE '%crm_contacts%'
+  ORDER BY md5(l.record_id || '-join{day}') LIMIT {n}),
+numbered AS (SELECT record_id, row_number() OVER (ORDER BY record_id) AS i FROM guests),
+contacts AS (SELECT contact_id, row_number() OVER (ORDER BY md5(contact_id || '-join{day}')) AS i
+             FROM crm_contacts)
+SELECT o.* REPLACE (o.order_id || '-join{day}' AS order_id, k.contact_id AS contact_id)
+FROM orders o JOIN numbered g ON o.order_id = g.record_id JOIN contacts k ON k.i = g.i
+"""
+
+
+def add_day(binary, folder, day, joins):
+    """Writes day `day`'s new rows of each table in NEW_ROWS as a new file,
+    and `joins` orders joining two customers each as another."""
+    files = {}
     for table, record_id in NEW_ROWS.items():
-        staged = folder / f"{table}-day{day}.parquet"
-        sql = (f"SELECT * REPLACE ({record_id} || '-day{day}' AS {record_id}) FROM {table} "
-               f"WHERE substr(md5({record_id} || '-day{day}'), 1, 2) IN ('00', '01', '02')")
+        files[(table, f"day{day}")] = (f"SELECT * REPLACE ({record_id} || '-day{day}' AS {record_id}) FROM {table} "
+                                       f"WHERE substr(md5({record_id} || '-day{day}'), 1, 2) IN ('00', '01', '02')")
+    if joins:
+        files[("orders", f"day{day}-joins")] = JOINS.format(day=day, n=joins)
+    for (table, name), sql in files.items():
+        staged = folder / f"{table}-{name}.parquet"
         subprocess.run([str(binary), "-C", str(folder), "sql", sql, "-o", str(staged)],
                        check=True, capture_output=True)
-        staged.rename(folder / "data" / table / f"day{day}.parquet")
+    for (table, name) in files:
+        (folder / f"{table}-{name}.parquet").rename(folder / "data" / table / f"{name}.parquet")
     # A file changed within a clock tick of a listing cannot be trusted to
     # be unchanged later (the run reads everything); a nightly job's files
     # are hours old.
@@ -105,6 +131,7 @@ def main():
     parser.add_argument("--people", type=int, default=100000)
     parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--without-model", action="store_true")
+    parser.add_argument("--joins", type=int, default=0, help="orders a day that join two customers")
     args = parser.parse_args()
     import duckdb
 
@@ -122,10 +149,11 @@ def main():
 
     ratios = []
     for day in range(1, args.days + 1):
-        add_day(binary, folder, day)
+        add_day(binary, folder, day, args.joins)
         nightly, summary = timed(binary, folder, "resolve", "--format", "csv")
         assert "up to date" not in summary, summary
         how = next(line for line in summary.splitlines() if line.startswith("sources,"))
+        merged = next(line for line in summary.splitlines() if line.startswith("  merged ids,"))
         links = table_now(binary, folder, "identity_links", folder / f"nightly-day{day}-links.parquet")
         customers = table_now(binary, folder, "customers", folder / f"nightly-day{day}-customers.parquet")
         full, _ = timed(binary, folder, "resolve", "--full")
@@ -138,7 +166,7 @@ def main():
         ratios.append(nightly / full)
         print(f"day {day}: nightly run {nightly:.2f} s, full run {full:.2f} s, ratio {nightly / full:.3f}; "
               f"partition equal to the full run's: {equal}, ids: {same_ids}, golden records: {same_golden}; "
-              f"the nightly run's {how}", flush=True)
+              f"the nightly run's {how}; {merged.strip()}", flush=True)
         if not (equal and same_ids and same_golden):
             raise SystemExit("the nightly run differs from the full run")
     print(f"median nightly / full: {statistics.median(ratios):.3f}")
