@@ -12,6 +12,7 @@ use datafusion::common::HashSet;
 use datafusion::prelude::SessionContext;
 use url::Url;
 
+use super::graph::ValueStatus;
 use super::grow::{End, Growth, Home};
 use super::grown_golden::{CustomerRows, value_key};
 use super::ids::{Change, IdChange};
@@ -82,16 +83,25 @@ fn put_together(mut rows: Vec<Row>, merged: &[(u64, u64)]) -> Joined {
 }
 
 /// Adds another customer's row of the same value to `into`: its records'
-/// weight, and the first names and other values its records carry (a
-/// value's status and guard counts are the value's, whoever holds it).
+/// weight, the first names and other values its records carry, and what
+/// the value does as `state::known` reads it from several rows (a row
+/// still linked may be the value's one record before it stopped).
 fn add_row(into: &mut Row, row: Row) {
     into.stats.add(row.stats);
-    into.status = into.status.or(row.status);
     into.record = into.record.take().or(row.record);
     for (list, more) in [(&mut into.others, row.others), (&mut into.names, row.names)] {
         list.extend(more);
         list.sort_unstable();
         list.dedup();
+    }
+    into.status = match (into.status, row.status) {
+        (Some(a), Some(b)) => Some(if state::rank(b) > state::rank(a) { b } else { a }),
+        (a, b) => a.or(b),
+    };
+    // A value that links no one counts nothing.
+    if matches!(into.status, Some(ValueStatus::Stopped | ValueStatus::Blocked)) {
+        into.others.clear();
+        into.names.clear();
     }
 }
 
@@ -125,7 +135,6 @@ pub fn merges(growth: &Growth, kinds: &[String]) -> Vec<IdChange> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::graph::ValueStatus;
     use crate::identity::state::Stats;
 
     fn row(customer: u64, column: &str, value: &str, records: u64, updated: i64) -> Row {
@@ -192,6 +201,27 @@ mod tests {
             ]
         );
         assert_eq!(joined.rows[&7].len(), 1);
+
+        // A row still linked (a value's one record before it stopped)
+        // and one stopped: the value is stopped, and counts nothing.
+        let mut linked = row(2, "email", "k@x.org", 1, 10);
+        linked.status = Some(ValueStatus::Linked);
+        linked.others = vec!["user_id=u1".into()];
+        linked.names = vec!["kelly".into()];
+        let mut stopped = row(4, "email", "k@x.org", 1, 20);
+        stopped.status = Some(ValueStatus::Stopped);
+        let joined = put_together(vec![linked.clone(), stopped], &[(4, 2)]);
+        let email = &joined.rows[&2][value_key("email", "k@x.org").as_str()];
+        assert_eq!(email.status, Some(ValueStatus::Stopped));
+        assert!(email.others.is_empty() && email.names.is_empty(), "{email:?}");
+        // Linked and split: split, with both customers' names.
+        let mut split = row(4, "email", "k@x.org", 2, 20);
+        split.status = Some(ValueStatus::Split);
+        split.names = vec!["james".into()];
+        let joined = put_together(vec![linked, split], &[(4, 2)]);
+        let email = &joined.rows[&2][value_key("email", "k@x.org").as_str()];
+        assert_eq!(email.status, Some(ValueStatus::Split));
+        assert_eq!(email.names, ["james", "kelly"]);
         assert_eq!(
             by_survivor(&[(4, 2), (9, 2), (12, 5)]),
             BTreeMap::from([(2, vec![4, 9]), (5, vec![12])])

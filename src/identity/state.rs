@@ -710,6 +710,18 @@ pub async fn read(picked: &Picked) -> Result<Vec<RecordBatch>> {
     Ok(rows)
 }
 
+/// Which of a value's rows says what the value does: blocked over stopped
+/// over split over linked (a row still linked is a value's one record
+/// before others came, `grow`; the rows of its later records say more).
+pub fn rank(status: ValueStatus) -> u8 {
+    match status {
+        ValueStatus::Linked => 0,
+        ValueStatus::Split => 1,
+        ValueStatus::Stopped => 2,
+        ValueStatus::Blocked => 3,
+    }
+}
+
 /// What the rows of one identifier value (a row per customer whose
 /// records carry it) say the run knows of it: a stopped row stops it (a
 /// value that linked one record can stop once another carries it), the
@@ -717,14 +729,6 @@ pub async fn read(picked: &Picked) -> Result<Vec<RecordBatch>> {
 /// value linked by first name has each customer's names.
 pub fn known<'a>(rows: impl Iterator<Item = &'a Row>) -> Option<Known> {
     let rows: Vec<&Row> = rows.filter(|r| r.status.is_some()).collect();
-    // Blocked over stopped over split over linked: a row still linked is a
-    // value's one record before others came (`grow`).
-    let rank = |s: ValueStatus| match s {
-        ValueStatus::Linked => 0,
-        ValueStatus::Split => 1,
-        ValueStatus::Stopped => 2,
-        ValueStatus::Blocked => 3,
-    };
     let status = rows.iter().filter_map(|r| r.status).max_by_key(|s| rank(*s))?;
     let mut known = Known {
         status,

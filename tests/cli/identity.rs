@@ -1496,6 +1496,58 @@ fn nightly_runs_give_what_a_full_run_gives_through_merges_splits_rewrites_and_de
     assert_eq!(links(dir.path()), deleted);
 }
 
+/// Growing runs on top of growing runs that joined customers: a device
+/// seen with a second user id stops linking (its first record's customer
+/// keeps a row of it that still says linked), a later record joins that
+/// customer to the second user's, and a record on the device alone must
+/// then stay apart, as in a full run; each run grows, and each equals a
+/// full run on a fresh copy of the files.
+#[test]
+fn growing_runs_after_a_join_keep_what_each_value_did() {
+    let dir = project(
+        r#"
+[tables.web]
+location = "web/"
+format = "csv"
+
+[identity.identifiers.anonymous_id]
+max_distinct = { user_id = 1 }
+
+[identity.sources.web]
+record_id = "event_id"
+identifiers = { anonymous_id = "anonymous_id", user_id = "user_id", phone = "phone" }
+"#,
+    );
+    std::fs::create_dir(dir.path().join("web")).unwrap();
+    let day = |n: u32, rows: &str| {
+        write_aged(
+            dir.path(),
+            &format!("web/day{n}.csv"),
+            &format!("event_id,anonymous_id,user_id,phone\n{rows}"),
+        );
+        let s = summary(dir.path());
+        if n > 1 {
+            assert!(
+                s["sources"][0].contains("read only new files"),
+                "day {n}: {:?}",
+                s["sources"]
+            );
+        }
+        assert_eq!(partition(dir.path()), fresh_partition(dir.path()), "day {n}");
+        links(dir.path())
+    };
+    day(1, "r1,d7,u1,+14155550101\n");
+    // d7 now carries two user ids: it stops, and r2 is a customer of its own.
+    let second = day(2, "r2,d7,u2,\n");
+    assert_ne!(second["web:r2"], second["web:r1"]);
+    // r3 holds r1's phone and r2's user id: the two customers join.
+    let joined = day(3, "r3,,u2,+14155550101\n");
+    assert_eq!(joined["web:r2"], joined["web:r1"]);
+    // d7 stopped: r4, on d7 alone, links to no one.
+    let after = day(4, "r4,d7,,\n");
+    assert_ne!(after["web:r4"], after["web:r1"]);
+}
+
 /// The test project with `setting` added to `[identity]` and its web
 /// events a folder of daily files, holding `day1.csv`: every file aged as
 /// a nightly job's are.
