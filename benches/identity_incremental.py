@@ -25,6 +25,11 @@ no CRM record) copied under a new order id, with the contact id of a CRM
 contact drawn at random. The nightly run then merges customers (the
 summary's `merged ids`), which it does without resolving everything.
 
+`--chain` runs the nightly job on every day one after another, each growing
+the run the last one grew, and `resolve --full` only after the last day: the
+comparison then covers runs grown from grown runs (tombstones and remaps of
+joined customers carried along), and each day's ratio is to that full run.
+
 `--without-model` leaves `[identity.probabilistic]` out of the project:
 identifier links only (a run with attribute matching resolves everything
 again for now; see docs/identity.md).
@@ -132,6 +137,7 @@ def main():
     parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--without-model", action="store_true")
     parser.add_argument("--joins", type=int, default=0, help="orders a day that join two customers")
+    parser.add_argument("--chain", action="store_true", help="grow from grown runs; one full run at the end")
     args = parser.parse_args()
     import duckdb
 
@@ -147,13 +153,16 @@ def main():
     print(f"nothing new: {statistics.median(nothing):.3f} s (median of 3) against a full run's "
           f"{full_now:.2f} s: {statistics.median(nothing) / full_now:.4f} of its time", flush=True)
 
-    ratios = []
+    ratios, nightlies = [], []
     for day in range(1, args.days + 1):
         add_day(binary, folder, day, args.joins)
         nightly, summary = timed(binary, folder, "resolve", "--format", "csv")
         assert "up to date" not in summary, summary
         how = next(line for line in summary.splitlines() if line.startswith("sources,"))
         merged = next(line for line in summary.splitlines() if line.startswith("  merged ids,"))
+        if args.chain and day < args.days:
+            nightlies.append((day, nightly, how, merged))
+            continue
         links = table_now(binary, folder, "identity_links", folder / f"nightly-day{day}-links.parquet")
         customers = table_now(binary, folder, "customers", folder / f"nightly-day{day}-customers.parquet")
         full, _ = timed(binary, folder, "resolve", "--full")
@@ -163,6 +172,11 @@ def main():
         same_ids = con.sql(f"SELECT count(*) FROM read_parquet('{links}') x JOIN read_parquet('{full_links}') y "
                            "USING (source, record_id) WHERE x.customer_id <> y.customer_id").fetchone()[0] == 0
         same_golden = same_rows(con, customers, full_customers)
+        for earlier, seconds, earlier_how, earlier_merged in nightlies:
+            ratios.append(seconds / full)
+            print(f"day {earlier}: nightly run {seconds:.2f} s, grown from the run before; ratio to the full run "
+                  f"after day {day}: {seconds / full:.3f}; the nightly run's {earlier_how}; {earlier_merged.strip()}",
+                  flush=True)
         ratios.append(nightly / full)
         print(f"day {day}: nightly run {nightly:.2f} s, full run {full:.2f} s, ratio {nightly / full:.3f}; "
               f"partition equal to the full run's: {equal}, ids: {same_ids}, golden records: {same_golden}; "
