@@ -276,11 +276,11 @@ pub async fn grow_run(
     // holding none of its values: only now is it known where each went).
     let brought = brought_attribute_keys(&new, &attributes, &growth);
     let brought_here = |c, key| brought.contains(&state::customer_key(c, key));
-    let mut rows: Vec<Row> = found
-        .iter()
-        .filter(|r| touched.contains(&r.customer))
-        .cloned()
-        .collect();
+    // The records the new records' links end at, kept before the rows
+    // they are in move to their customers (the others are dropped).
+    let holders = link_holders(&growth, &new.kinds, &found);
+    let mut rows: Vec<Row> = found;
+    rows.retain(|r| touched.contains(&r.customer));
     rows.extend(rows_where(&batches, |c, key| {
         !hashed.contains(&key) && brought_here(c, key)
     })?);
@@ -293,7 +293,7 @@ pub async fn grow_run(
         "{} rows of the attribute values brought read after placing",
         missing.rows()
     ));
-    budget.set(STATE_ROWS, rows.iter().chain(&found).map(Row::memory_size).sum())?;
+    budget.set(STATE_ROWS, rows.iter().map(Row::memory_size).sum())?;
     let mut changes = Changes {
         rows: by_customer(rows.into_iter()),
         ..Changes::default()
@@ -340,7 +340,7 @@ pub async fn grow_run(
         written
     };
     let links_and_state = async {
-        let links = write_links(ctx, at.output, &run, &new, &growth, &home_id, &found).await?;
+        let links = write_links(ctx, at.output, &run, &new, &growth, &home_id, &holders).await?;
         mark("links written");
         write_state(ctx, at.output, &run, &changes).await?;
         let ids = record_ids::batches(&new);
@@ -769,6 +769,34 @@ fn now_is(row: &mut Row, known: &Known, name: Option<&str>, again: bool) {
     }
 }
 
+/// Per linked value of a committed customer that new records link to (its
+/// customer, kind and value), the record of that customer holding it.
+type Holders<'a> = HashMap<(u64, &'a str, &'a str), (String, String)>;
+
+/// The holders of the values the new records' links end at, from the
+/// state's rows of the values they carry (`found`).
+fn link_holders<'a>(growth: &'a Growth, kinds: &'a [String], found: &[Row]) -> Holders<'a> {
+    let wanted: HashMap<(u64, &str, &str), (u64, &str, &str)> = growth
+        .links
+        .iter()
+        .filter_map(|link| match &link.to {
+            End::Value { value, customer } => {
+                let key = (*customer, kinds[link.kind].as_str(), value.as_str());
+                Some((key, key))
+            }
+            End::Record(_) => None,
+        })
+        .collect();
+    found
+        .iter()
+        .filter(|r| matches!(r.status, Some(ValueStatus::Linked | ValueStatus::Split)))
+        .filter_map(|r| {
+            let key = *wanted.get(&(r.customer, r.column.as_str(), r.value.as_str()))?;
+            Some((key, r.record.clone()?))
+        })
+        .collect()
+}
+
 /// Writes the new records' links and edges (files added to the chain).
 /// Returns the links made, per rule.
 async fn write_links(
@@ -778,14 +806,8 @@ async fn write_links(
     new: &Records,
     growth: &Growth,
     home_id: &dyn Fn(Home) -> u64,
-    found: &[Row],
+    holder: &Holders<'_>,
 ) -> Result<Vec<(String, u64)>> {
-    // The record of the committed run each linked value's edges end at.
-    let holder: HashMap<(u64, &str, &str), &(String, String)> = found
-        .iter()
-        .filter(|r| matches!(r.status, Some(ValueStatus::Linked | ValueStatus::Split)))
-        .filter_map(|r| Some(((r.customer, r.column.as_str(), r.value.as_str()), r.record.as_ref()?)))
-        .collect();
     let mut best: Vec<Option<usize>> = vec![None; new.len as usize];
     let mut per_rule: BTreeMap<String, u64> = BTreeMap::new();
     let mut edges = outputs::EdgeRows::default();
