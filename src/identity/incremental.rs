@@ -251,7 +251,12 @@ pub async fn grow_run(
     let mut found: Vec<Row> = rows_where(&batches, |_, key| hashed.contains(&key))?;
     // Picked by hash, kept by value (two values could share a hash).
     found.retain(|r| keys.get(&r.column).is_some_and(|values| values.contains(&r.value)));
+    mark(&format!(
+        "{} rows of the new records' identifier values made",
+        found.len()
+    ));
     let values = known_values(&found);
+    mark("what each value did known");
     // The last run refused nothing (`plan`).
     let before = Before {
         values: &values,
@@ -285,6 +290,10 @@ pub async fn grow_run(
         !hashed.contains(&key) && brought_here(c, key)
     })?);
     drop(batches);
+    mark(&format!(
+        "the attribute rows brought gathered ({} rows kept for later)",
+        picked.later_rows()
+    ));
     let missing = picked.later(brought_here);
     if missing.rows() > 0 {
         rows.extend(rows_where(&state::read(&missing).await?, |_, _| true)?);

@@ -110,16 +110,18 @@ fn add_row(into: &mut Row, row: Row) {
 /// of the new records' links to old customers' records in the survivor,
 /// in the order the links were made, as a full run gives them.
 pub fn merges(growth: &Growth, kinds: &[String]) -> Vec<IdChange> {
-    let mut rules: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+    let mut rules: BTreeMap<u64, Vec<usize>> = growth.merged.iter().map(|&(_, s)| (s, Vec::new())).collect();
     for link in &growth.links {
         let (End::Value { .. }, Home::Customer(survivor)) = (&link.to, growth.homes[link.record as usize]) else {
             continue;
         };
-        let here = rules.entry(survivor).or_default();
-        if !here.contains(&kinds[link.kind]) {
-            here.push(kinds[link.kind].clone());
+        if let Some(here) = rules.get_mut(&survivor)
+            && !here.contains(&link.kind)
+        {
+            here.push(link.kind);
         }
     }
+    let names = |survivor: u64| rules[&survivor].iter().map(|&k| kinds[k].clone()).collect();
     growth
         .merged
         .iter()
@@ -127,7 +129,7 @@ pub fn merges(growth: &Growth, kinds: &[String]) -> Vec<IdChange> {
             old,
             new,
             change: Change::Merged,
-            rules: rules.get(&new).cloned().unwrap_or_default(),
+            rules: names(new),
         })
         .collect()
 }

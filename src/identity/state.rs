@@ -531,6 +531,11 @@ pub struct Picked {
 }
 
 impl Picked {
+    /// Rows kept for later (and not promoted).
+    pub fn later_rows(&self) -> usize {
+        self.later.len()
+    }
+
     pub fn rows(&self) -> usize {
         self.files
             .iter()
