@@ -51,7 +51,7 @@ pub struct Known {
 pub struct Before<'a> {
     /// The values the new records carry, by (kind, value); a value missing
     /// here is new.
-    pub values: &'a HashMap<(String, String), Known>,
+    pub values: &'a HashMap<(&'a str, &'a str), Known>,
     /// Whether the run refused a link past `max_cluster_size`.
     pub refused: bool,
 }
@@ -313,8 +313,8 @@ fn link_kind(
         .filter_map(|(other, n)| new.kind_index(other).map(|o| (o, other, *n)))
         .collect();
     for (value, group) in groups(new, k) {
+        let before_value = before.values.get(&(kind, value));
         let key = (kind.to_string(), value.to_string());
-        let before_value = before.values.get(&key);
         let mut known = before_value.cloned().unwrap_or(Known {
             status: ValueStatus::Linked,
             customer: 0,
@@ -726,6 +726,14 @@ identifiers = { anonymous_id = "anon", user_id = "user_id" }
         out
     }
 
+    /// The values as `Before` holds them: keyed by borrowed text.
+    fn borrowed(values: &HashMap<(String, String), Known>) -> HashMap<(&str, &str), Known> {
+        values
+            .iter()
+            .map(|((kind, value), known)| ((kind.as_str(), value.as_str()), known.clone()))
+            .collect()
+    }
+
     /// The partition of `records` as sets of (source, id), sorted.
     fn partition(records: &Records, mut cluster: impl FnMut(u32) -> String) -> Vec<Vec<(String, String)>> {
         let mut by: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
@@ -745,6 +753,7 @@ identifiers = { anonymous_id = "anon", user_id = "user_id" }
     async fn placed_as_full(config: &IdentityConfig, old: &[Row], new: &[Row]) -> std::result::Result<usize, String> {
         let (old_records, mut old_graph) = resolve(config, old).await;
         let values = known(&old_records, &mut old_graph, config);
+        let values = borrowed(&values);
         let (new_records, _) = resolve(config, new).await;
         let before = Before {
             values: &values,
@@ -825,6 +834,7 @@ identifiers = { anonymous_id = "anon", user_id = "user_id" }
         let config: IdentityConfig = toml::from_str(CONFIG).unwrap();
         let (old_records, mut old_graph) = resolve(&config, old).await;
         let values = known(&old_records, &mut old_graph, &config);
+        let values = borrowed(&values);
         let (new_records, _) = resolve(&config, new).await;
         let before = Before {
             values: &values,

@@ -266,6 +266,8 @@ pub async fn grow_run(
         Outcome::Grown(growth) => growth,
         Outcome::Resolve(why) => return Ok(Growing::Declined(why)),
     };
+    // Keyed by the found rows' texts, which move to their customers below.
+    drop(values);
     step("placing the new records");
     let touched: HashSet<u64> = growth
         .homes
@@ -564,17 +566,15 @@ fn likely_attribute_keys(new: &Records, attributes: &[Vec<u64>], held: &[(u64, u
     keys
 }
 
-/// What the state's rows say of each identifier value they hold.
-fn known_values(rows: &[Row]) -> HashMap<(String, String), Known> {
-    let mut by_value: HashMap<(&str, &str), Vec<&Row>> = HashMap::new();
-    for row in rows.iter().filter(|r| r.status.is_some()) {
-        by_value.entry((&row.column, &row.value)).or_default().push(row);
-    }
-    by_value
-        .into_iter()
-        .filter_map(|((column, value), rows)| {
-            let known = state::known(rows.into_iter())?;
-            Some(((column.to_string(), value.to_string()), known))
+/// What the state's rows say of each identifier value they hold (a
+/// value's rows grouped by sorting: most values have one).
+fn known_values(rows: &[Row]) -> HashMap<(&str, &str), Known> {
+    let mut held: Vec<&Row> = rows.iter().filter(|r| r.status.is_some()).collect();
+    held.sort_by(|a, b| (&a.column, &a.value).cmp(&(&b.column, &b.value)));
+    held.chunk_by(|a, b| a.column == b.column && a.value == b.value)
+        .filter_map(|same| {
+            let known = state::known(same.iter().copied())?;
+            Some(((same[0].column.as_str(), same[0].value.as_str()), known))
         })
         .collect()
 }

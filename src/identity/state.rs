@@ -346,20 +346,47 @@ impl Row {
 /// no records (`Rows::push_gone`); `keep` picks rows by customer and key
 /// before they are copied.
 pub fn rows_of(batch: &RecordBatch, mut keep: impl FnMut(u64, u64) -> bool) -> Result<Vec<Row>> {
-    let bad = |what: &str| {
-        Error::Usage(format!(
-            "the identity state's `{what}` column has an unexpected type; run `oneview resolve --full`"
-        ))
+    // The rows kept are found first, by the numbers alone: the texts are
+    // made of those only (a read may keep a few of many rows).
+    let numbers = |name: &str| {
+        batch
+            .column_by_name(name)
+            .and_then(|c| c.as_primitive_opt::<UInt64Type>())
+            .ok_or_else(|| unexpected(name))
     };
+    let (customer, key, records) = (numbers("customer_id")?, numbers("key")?, numbers("records")?);
+    let kept: Vec<u32> = (0..batch.num_rows())
+        .filter(|&i| records.value(i) != 0 && keep(customer.value(i), key.value(i)))
+        .map(|i| i as u32)
+        .collect();
+    if kept.len() == batch.num_rows() {
+        return all_rows_of(batch);
+    }
+    if kept.is_empty() {
+        return Ok(Vec::new());
+    }
+    all_rows_of(&datafusion::arrow::compute::take_record_batch(
+        batch,
+        &UInt32Array::from(kept),
+    )?)
+}
+
+/// The error for a state column not of the type oneview writes.
+fn unexpected(what: &str) -> Error {
+    Error::Usage(format!(
+        "the identity state's `{what}` column has an unexpected type; run `oneview resolve --full`"
+    ))
+}
+
+/// Every row of a batch of `_values`.
+fn all_rows_of(batch: &RecordBatch) -> Result<Vec<Row>> {
+    let bad = unexpected;
     let column = |name: &str| batch.column_by_name(name).ok_or_else(|| bad(name));
     let text =
         |name: &str| -> Result<ArrayRef> { Ok(datafusion::arrow::compute::cast(column(name)?, &DataType::Utf8)?) };
     let customer = column("customer_id")?
         .as_primitive_opt::<UInt64Type>()
         .ok_or_else(|| bad("customer_id"))?;
-    let key = column("key")?
-        .as_primitive_opt::<UInt64Type>()
-        .ok_or_else(|| bad("key"))?;
     let (col, value) = (text("column")?, text("value")?);
     let (col, value) = (col.as_string::<i32>(), value.as_string::<i32>());
     let records = column("records")?
@@ -400,9 +427,6 @@ pub fn rows_of(batch: &RecordBatch, mut keep: impl FnMut(u64, u64) -> bool) -> R
     };
     let mut rows = Vec::new();
     for i in 0..batch.num_rows() {
-        if records.value(i) == 0 || !keep(customer.value(i), key.value(i)) {
-            continue;
-        }
         let status = if status.is_null(i) {
             None
         } else {
