@@ -358,11 +358,14 @@ pub async fn grow_run(
         outputs::write(ctx, at.output, &run, record_ids::IDS, record_ids::schema(), ids).await?;
         Ok::<_, Error>(links)
     };
-    let (written, links) = futures::try_join!(customers, links_and_state)?;
-    let (counts, new_winners) = match written {
+    let (written, links) = futures::join!(customers, links_and_state);
+    // A customer past max_cluster_size says why a full run follows, even
+    // when the links beside it failed (nothing of the run is committed).
+    let (counts, new_winners) = match written? {
         grown_golden::Written::Done { counts, winners } => (counts, winners),
         grown_golden::Written::Declined(why) => return Ok(Growing::Declined(why)),
     };
+    let links = links?;
     outputs::write(
         ctx,
         at.output,
