@@ -1534,6 +1534,9 @@ identifiers = { anonymous_id = "anonymous_id", user_id = "user_id", phone = "pho
             );
         }
         assert_eq!(partition(dir.path()), fresh_partition(dir.path()), "day {n}");
+        // Only day 3's record joins two customers, and the summary says so.
+        let merged = if n == 3 { "1" } else { "0" };
+        assert_eq!(s["merged ids"], [merged], "day {n}: {s:?}");
         links(dir.path())
     };
     day(1, "r1,d7,u1,+14155550101\n");
