@@ -22,8 +22,8 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::PhysicalExpr;
 use datafusion::physical_plan::projection::ProjectionExec;
 
-use super::ids::format_id;
-use crate::error::Result;
+use super::ids::{format_id, parse_id};
+use crate::error::{Error, Result};
 use crate::storage::StateStore;
 
 /// The folder of the remaps, a file per run that has one.
@@ -36,19 +36,28 @@ const CUSTOMER_ID: &str = "customer_id";
 pub type Remap = BTreeMap<String, String>;
 
 /// The remap of `run` (empty if none: no growing run since the last full
-/// one joined customers).
+/// one joined customers). A file oneview did not write is refused: read
+/// otherwise, it would give records the wrong customers.
 pub async fn read(store: &StateStore, run: &str) -> Result<Remap> {
-    let Some(bytes) = store.get(&format!("{REMAPS}{run}")).await? else {
+    let file = format!("{REMAPS}{run}");
+    let Some(bytes) = store.get(&file).await? else {
         return Ok(Remap::new());
     };
-    Ok(std::str::from_utf8(&bytes)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|line| {
-            let (old, new) = line.trim().split_once(' ')?;
-            Some((old.to_string(), new.to_string()))
-        })
-        .collect())
+    let unlike = |line: usize| {
+        Error::Usage(format!(
+            "{file} line {line} is not two customer ids (`old new`); run `oneview resolve --full`"
+        ))
+    };
+    let text = std::str::from_utf8(&bytes).map_err(|_| unlike(1))?;
+    let mut remap = Remap::new();
+    for (i, line) in text.lines().enumerate() {
+        let (old, new) = line.trim().split_once(' ').ok_or_else(|| unlike(i + 1))?;
+        if parse_id(old).is_none() || parse_id(new).is_none() {
+            return Err(unlike(i + 1));
+        }
+        remap.insert(old.to_string(), new.to_string());
+    }
+    Ok(remap)
 }
 
 /// Writes the remap of `run` (before it is committed), if it has one.
@@ -167,6 +176,28 @@ impl ScalarUDFImpl for RemapUdf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A remap written and read back is the same; a line that is not two
+    /// customer ids is refused, naming the file and line.
+    #[tokio::test]
+    async fn a_remap_reads_back_and_a_line_not_written_by_oneview_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = datafusion::prelude::SessionContext::new();
+        let url = url::Url::from_directory_path(dir.path()).unwrap();
+        let store = StateStore::at(url, &ctx.runtime_env()).unwrap();
+        assert!(read(&store, "r1").await.unwrap().is_empty(), "no file: no remap");
+        let mut remap = Remap::new();
+        extend(&mut remap, &[(7, 3), (9, 3)]);
+        write(&store, "r1", &remap).await.unwrap();
+        assert_eq!(read(&store, "r1").await.unwrap(), remap);
+        let text = format!("{} {}\ncus_x {}\n", format_id(7), format_id(3), format_id(3));
+        store.put(&format!("{REMAPS}r2"), text.into()).await.unwrap();
+        let err = read(&store, "r2").await.unwrap_err().to_string();
+        assert!(
+            err.contains("identity/remaps/r2 line 2 is not two customer ids"),
+            "{err}"
+        );
+    }
 
     /// A customer absorbed into one that is absorbed later names the last
     /// survivor.
