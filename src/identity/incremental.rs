@@ -788,6 +788,8 @@ type Holders<'a> = HashMap<(u64, &'a str, &'a str), (String, String)>;
 /// The holders of the values the new records' links end at, from the
 /// state's rows of the values they carry (`found`).
 fn link_holders<'a>(growth: &'a Growth, kinds: &'a [String], found: &[Row]) -> Holders<'a> {
+    // Each key maps to itself: a lookup by a row's texts gives the key
+    // borrowed from the links, which outlives the rows.
     let wanted: HashMap<(u64, &str, &str), (u64, &str, &str)> = growth
         .links
         .iter()

@@ -7,6 +7,7 @@
 //! records' links to the joined customers' records.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
 use datafusion::common::HashSet;
 use datafusion::prelude::SessionContext;
@@ -71,11 +72,11 @@ fn put_together(mut rows: Vec<Row>, merged: &[(u64, u64)]) -> Joined {
             None => row.customer,
         };
         row.customer = survivor;
-        let held = out.entry(survivor).or_default();
-        match held.get_mut(value_key(&row.column, &row.value).as_str()) {
-            Some(into) => add_row(into, row),
-            None => {
-                held.insert(value_key(&row.column, &row.value).into(), row);
+        let key: Box<str> = value_key(&row.column, &row.value).into();
+        match out.entry(survivor).or_default().entry(key) {
+            Entry::Occupied(into) => add_row(into.into_mut(), row),
+            Entry::Vacant(slot) => {
+                slot.insert(row);
             }
         }
     }

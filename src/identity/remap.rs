@@ -125,8 +125,8 @@ impl RemapUdf {
         }
     }
 
-    fn now(&self, id: &str) -> String {
-        self.remap.get(id).map_or_else(|| id.to_string(), String::clone)
+    fn now<'a>(&'a self, id: &'a str) -> &'a str {
+        self.remap.get(id).map_or(id, String::as_str)
     }
 }
 
@@ -151,7 +151,7 @@ impl ScalarUDFImpl for RemapUdf {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         match &args.args[0] {
             ColumnarValue::Scalar(ScalarValue::Utf8(id)) => Ok(ColumnarValue::Scalar(ScalarValue::Utf8(
-                id.as_deref().map(|id| self.now(id)),
+                id.as_deref().map(|id| self.now(id).to_string()),
             ))),
             ColumnarValue::Array(ids) => {
                 let ids = ids
