@@ -1,9 +1,9 @@
-//! The golden records of a growing run (`incremental`): the committed
-//! run's customers table copied but for the customers the new records
-//! touch, whose rows are folded again from the old row, its winners
-//! (`winners`) and the values the new records changed. A value the new
-//! records did not change weighs no more than the old winner did, so the
-//! winner and the changed values are all a column is chosen among.
+//! The golden records of a growing run (`incremental`): the customers the
+//! new records touch, whose rows are folded again from the old row, its
+//! winners (`winners`) and the values the new records changed, written alone or
+//! after the committed run's other customers (`customer_chain`). A value
+//! the new records did not change weighs no more than the old winner did,
+//! so the winner and the changed values are all a column is chosen among.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -15,6 +15,7 @@ use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use url::Url;
 
+use super::customer_chain::{self, CustomerFiles};
 use super::golden;
 use super::ids::format_id;
 use super::outputs;
@@ -91,17 +92,23 @@ pub enum Written {
     Declined(String),
 }
 
-/// Writes the customers of the run: the committed run's rows but the
-/// changed customers', then theirs (folded again) and the new customers'.
+/// Writes the customers of the run: the changed customers (folded again)
+/// and the new ones, after the committed run's rows (read from `files`)
+/// but the changed customers' when `whole` (else the file holds the
+/// changed ones only, and is marked so: `customer_chain`). Every current
+/// row of the committed run is read either way, for the changed
+/// customers' old rows and the counts.
 pub async fn write_customers(
     ctx: &SessionContext,
     (output, run): (&Url, &str),
     config: &IdentityConfig,
     changes: &Changes,
     held: &Held,
+    (files, whole): (&CustomerFiles, bool),
 ) -> Result<Written> {
     let declined: Mutex<Option<String>> = Mutex::new(None);
-    let written = write_customers_or_decline(ctx, (output, run), config, changes, held, &declined).await;
+    let written =
+        write_customers_or_decline(ctx, (output, run), config, changes, held, (files, whole), &declined).await;
     match declined.into_inner().unwrap_or_else(PoisonError::into_inner) {
         Some(why) => Ok(Written::Declined(why)),
         None => written,
@@ -114,6 +121,7 @@ async fn write_customers_or_decline(
     config: &IdentityConfig,
     changes: &Changes,
     held: &Held,
+    (files, whole): (&CustomerFiles, bool),
     declined: &Mutex<Option<String>>,
 ) -> Result<Written> {
     let started = std::time::Instant::now();
@@ -121,11 +129,9 @@ async fn write_customers_or_decline(
     let absorbed = changes.joined.values().flatten();
     let replaced: HashSet<String> = changes.rows.keys().chain(absorbed).map(|c| format_id(*c)).collect();
     let schema: SchemaRef = golden::schema(config);
-    let old = ctx
-        .sql(&format!("SELECT * FROM {}", outputs::CUSTOMERS))
-        .await?
-        .execute_stream()
-        .await?;
+    let state = ctx.state();
+    let old = files.scan(&state, &schema, None, &[], None).await?;
+    let old = datafusion::physical_plan::execute_stream(old, ctx.task_ctx())?;
     let counts = Mutex::new((0u64, 0u64, 0u64));
     let diverted: Mutex<Vec<RecordBatch>> = Mutex::new(Vec::new());
     let kept = old.map(|batch| -> Result<RecordBatch> {
@@ -140,11 +146,14 @@ async fn write_customers_or_decline(
         count(&counts, &batch)?;
         Ok(batch)
     });
+    // Without `whole`, the untouched rows are only counted.
+    let kept = kept.filter(move |batch| std::future::ready(whole || batch.is_err()));
     let new_winners: Mutex<Option<RecordBatch>> = Mutex::new(None);
     // After the last kept row: the changed customers' rows, folded again.
     let folded = futures::stream::once(async {
         log::debug!(
-            "growing: untouched customers copied in {:.2} s",
+            "growing: untouched customers read{} in {:.2} s",
+            if whole { " and copied" } else { "" },
             started.elapsed().as_secs_f64()
         );
         let old = std::mem::take(&mut *diverted.lock().unwrap_or_else(PoisonError::into_inner));
@@ -161,7 +170,9 @@ async fn write_customers_or_decline(
         Ok(rows)
     });
     let all = kept.chain(folded);
-    outputs::write_stream(ctx, output, run, outputs::CUSTOMERS, Arc::clone(&schema), Box::pin(all)).await?;
+    let properties = (!whole).then(customer_chain::changed_properties);
+    let place = (output, run, outputs::CUSTOMERS);
+    outputs::write_stream_with(ctx, place, Arc::clone(&schema), Box::pin(all), properties).await?;
     let winners = new_winners
         .into_inner()
         .unwrap_or_else(PoisonError::into_inner)

@@ -25,6 +25,7 @@ use datafusion::prelude::SessionContext;
 use url::Url;
 
 use super::budget::Budget;
+use super::customer_chain::{self, CustomerFiles};
 use super::golden;
 use super::graph::ValueStatus;
 use super::grow::{self, Before, End, Growth, Home, Known, Outcome};
@@ -342,11 +343,27 @@ pub async fn grow_run(
 
     step("writing the identity tables");
     let run = outputs::run_id(chrono::Utc::now());
-    // The customers table (a copy of most of the old one) is written
-    // while the new records' links and state rows are: neither needs the
-    // other, and the copy leaves a core idle at times.
+    let customer_files = CustomerFiles::read(
+        &ctx.runtime_env(),
+        at.output,
+        &chain,
+        &remap::read(&store, at.current).await?,
+    )
+    .await?;
+    let whole = customer_chain::write_whole(&customer_files, changes.rows.len());
+    // The customers table (the changed ones, or a copy of most of the old
+    // one) is written while the new records' links and state rows are:
+    // neither needs the other, and the reading leaves a core idle at times.
     let customers = async {
-        let written = grown_golden::write_customers(ctx, (at.output, &run), config, &changes, &held).await;
+        let written = grown_golden::write_customers(
+            ctx,
+            (at.output, &run),
+            config,
+            &changes,
+            &held,
+            (&customer_files, whole),
+        )
+        .await;
         mark("customers written");
         written
     };

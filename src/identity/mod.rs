@@ -15,6 +15,7 @@
 //! The section `[identity]` itself is the project's (`project::identity`).
 
 mod budget;
+mod customer_chain;
 pub mod diagnose;
 mod distinct;
 pub mod edges;

@@ -21,6 +21,7 @@ use datafusion::arrow::array::{
     ArrayRef, Float64Builder, RecordBatch, StringArray, StringBuilder, TimestampMicrosecondArray,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::prelude::SessionContext;
 use url::Url;
 
@@ -73,11 +74,13 @@ pub fn run_location(output: &Url, name: &str, run: Option<&str>) -> Url {
 const LEGACY_FILE: &str = "data.parquet";
 
 /// The tables a run that grows the last one (`grow`) adds a file to, so
-/// that each is the files of a chain of runs; the others each run writes
+/// that each is the files of a chain of runs (for `customers`, back to the
+/// last one written whole: `customer_chain`); the others each run writes
 /// whole.
 pub const CHAINED: &[&str] = &[
     LINKS,
     EDGES,
+    CUSTOMERS,
     super::state::VALUES,
     super::winners::WINNERS,
     super::record_ids::IDS,
@@ -483,6 +486,18 @@ pub async fn write_stream(
     schema: SchemaRef,
     batches: impl futures::Stream<Item = Result<RecordBatch>> + Unpin,
 ) -> Result<()> {
+    let properties = HIDDEN.contains(&name).then(super::state::writer_properties);
+    write_stream_with(ctx, (output, run, name), schema, batches, properties).await
+}
+
+/// Like `write_stream`, the Parquet written with `properties` (if given).
+pub async fn write_stream_with(
+    ctx: &SessionContext,
+    (output, run, name): (&Url, &str, &str),
+    schema: SchemaRef,
+    batches: impl futures::Stream<Item = Result<RecordBatch>> + Unpin,
+    properties: Option<WriterProperties>,
+) -> Result<()> {
     let url = folder(output, name)
         .join(&file_name(run))
         .expect("a file name joins a folder URL");
@@ -492,8 +507,8 @@ pub async fn write_stream(
         max_rows: None,
     };
     let mut writer = ResultWriter::open(&spec, ctx).await?;
-    if HIDDEN.contains(&name) {
-        writer = writer.with_parquet_properties(super::state::writer_properties());
+    if let Some(properties) = properties {
+        writer = writer.with_parquet_properties(properties);
     }
     writer.write_batches(schema, batches).await?;
     Ok(())

@@ -66,7 +66,7 @@ pub async fn any_of(ctx: &SessionContext, files: &[Url], wanted: &HashSet<u64>) 
     let filter = KeyFilter::new(wanted.iter().copied(), wanted.len());
     let filter = &filter;
     for url in files {
-        let file = StateFile::open(ctx, url).await?;
+        let file = StateFile::open(&ctx.runtime_env(), url).await?;
         let parts = file.parts().await?;
         let file_ref = &file;
         let found = parallel::on_cores(parts.len(), |p| {

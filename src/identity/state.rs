@@ -28,6 +28,7 @@ use datafusion::common::HashSet;
 use datafusion::arrow::array::BooleanArray;
 use datafusion::datasource::listing::{ListingTableUrl, PartitionedFile};
 use datafusion::datasource::physical_plan::parquet::{DefaultParquetFileReaderFactory, ParquetFileReaderFactory};
+use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::arrow::arrow_reader::{ArrowReaderOptions, RowSelection};
 use datafusion::parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuilder};
@@ -473,9 +474,9 @@ pub(crate) struct StateFile {
 }
 
 impl StateFile {
-    pub(crate) async fn open(ctx: &SessionContext, url: &Url) -> Result<StateFile> {
+    pub(crate) async fn open(runtime: &RuntimeEnv, url: &Url) -> Result<StateFile> {
         let table_url = ListingTableUrl::parse(url.as_str())?;
-        let store = ctx.runtime_env().object_store(&table_url)?;
+        let store = runtime.object_store(&table_url)?;
         let meta = store.head(table_url.prefix()).await?;
         Ok(StateFile {
             url: url.clone(),
@@ -626,7 +627,7 @@ pub async fn pick(ctx: &SessionContext, files: &[Url], pick: impl Fn(u64, u64) -
     let mut picked_files = Vec::with_capacity(files.len());
     let (mut now, mut later) = (Vec::new(), Vec::new());
     for (i, url) in files.iter().enumerate() {
-        let file = StateFile::open(ctx, url).await?;
+        let file = StateFile::open(&ctx.runtime_env(), url).await?;
         let older_follow = i + 1 < files.len();
         let parts = file.parts().await?;
         let (file_ref, newer_ref, pick) = (&file, &newer, &pick);
@@ -830,7 +831,7 @@ mod tests {
         writer.write(&batch).unwrap();
         writer.close().unwrap();
         let ctx = SessionContext::new();
-        let file = StateFile::open(&ctx, &Url::from_file_path(&path).unwrap())
+        let file = StateFile::open(&ctx.runtime_env(), &Url::from_file_path(&path).unwrap())
             .await
             .unwrap();
         let selective = file.selective_builder().await.unwrap();

@@ -1,9 +1,10 @@
 //! The identity tables as sessions read them: `identity_links`,
 //! `identity_edges`, `identity_merges` and `customers`, each the file of the
-//! committed run below the output location (for the links and edges of a
-//! run that grew earlier ones, the files of its chain of runs, their
-//! customer ids read through the run's `remap`), with a fixed schema so
-//! that it can be queried (empty) before the first resolution.
+//! committed run below the output location (for a run that grew earlier
+//! ones, the links and edges are the files of its chain of runs, their
+//! customer ids read through the run's `remap`, and the customers the
+//! current rows of its chain's files: `customer_chain`), with a fixed
+//! schema so that it can be queried (empty) before the first resolution.
 
 use std::sync::Arc;
 
@@ -19,6 +20,7 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use url::Url;
 
+use super::customer_chain::CustomerFiles;
 use super::{golden, outputs, remap};
 use crate::catalog::parquet_files;
 use crate::error::Result;
@@ -43,6 +45,7 @@ pub fn tables(output: &Url, config: &IdentityConfig) -> Vec<(&'static str, Arc<d
                 name,
                 schema,
                 pins: Arc::clone(&pins),
+                customers: Default::default(),
             };
             (name, Arc::new(table) as Arc<dyn TableProvider>)
         })
@@ -58,6 +61,8 @@ struct IdentityTable {
     name: &'static str,
     schema: SchemaRef,
     pins: Arc<RunPins>,
+    /// The last run whose customers were read, and their files.
+    customers: tokio::sync::Mutex<Option<(String, Arc<CustomerFiles>)>>,
 }
 
 #[async_trait]
@@ -86,6 +91,10 @@ impl TableProvider for IdentityTable {
         let started = state.execution_props().query_execution_start_time;
         let store = StateStore::at(self.output.clone(), state.runtime_env()).map_err(DataFusionError::from)?;
         let run = self.pins.run(&store, started).await.map_err(DataFusionError::from)?;
+        if let (Some(run), outputs::CUSTOMERS) = (run.as_deref(), self.name) {
+            let files = self.customer_files(state, &store, run).await?;
+            return files.scan(state, &self.schema, projection, filters, limit).await;
+        }
         let urls = outputs::run_locations(&store, &self.output, self.name, run.as_deref())
             .await
             .map_err(DataFusionError::from)?;
@@ -108,6 +117,28 @@ impl TableProvider for IdentityTable {
             .collect();
         let plan = files.scan(state, projection, &filters, limit).await?;
         remap::apply(plan, Arc::new(remap))
+    }
+}
+
+impl IdentityTable {
+    /// The files of run `run`'s customers, read once for each run (a
+    /// growing run's are its chain's, each file's rows but those a later
+    /// one holds again: `customer_chain`).
+    async fn customer_files(&self, state: &dyn Session, store: &StateStore, run: &str) -> DfResult<Arc<CustomerFiles>> {
+        let mut known = self.customers.lock().await;
+        if let Some((r, files)) = known.as_ref()
+            && r == run
+        {
+            return Ok(Arc::clone(files));
+        }
+        let read = async {
+            let chain = outputs::chain(store, run).await?;
+            let remap = remap::read(store, run).await?;
+            CustomerFiles::read(state.runtime_env(), &self.output, &chain, &remap).await
+        };
+        let files = Arc::new(read.await.map_err(DataFusionError::from)?);
+        *known = Some((run.to_string(), Arc::clone(&files)));
+        Ok(files)
     }
 }
 
@@ -198,6 +229,7 @@ mod tests {
             name: outputs::LINKS,
             schema: outputs::links_schema(),
             pins: Arc::default(),
+            customers: Default::default(),
         };
         store.put(outputs::CURRENT, "a".into()).await.unwrap();
         let query = ctx.state();

@@ -100,7 +100,7 @@ pub type Held = HashMap<(u64, Slot), Winner>;
 pub async fn read(ctx: &SessionContext, files: &[Url], want: impl Fn(u64, Slot) -> bool + Sync) -> Result<Held> {
     let mut held = Held::default();
     for url in files {
-        let file = StateFile::open(ctx, url).await?;
+        let file = StateFile::open(&ctx.runtime_env(), url).await?;
         let parts = file.parts().await?;
         let (file_ref, held_ref, want) = (&file, &held, &want);
         let done = parallel::on_cores(parts.len(), |p| {
