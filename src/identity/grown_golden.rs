@@ -92,23 +92,88 @@ pub enum Written {
     Declined(String),
 }
 
+/// The committed run's customers as a growing run needs them: the rows
+/// of those it replaces (`diverted`, in the golden schema) and the counts
+/// of the others (customers, those with several records, the largest's
+/// records).
+#[derive(Default)]
+pub struct OldCustomers {
+    diverted: Vec<RecordBatch>,
+    counts: (u64, u64, u64),
+    replaced: HashSet<String>,
+}
+
+/// How the committed run's customers reach the new file: read ahead (the
+/// file then holds only the changed customers, marked so:
+/// `customer_chain`), or read as the file is written, the untouched ones
+/// copied before the changed ones (the table written whole).
+pub enum OldRows<'a> {
+    ReadAhead(OldCustomers),
+    Copied(&'a CustomerFiles, &'a HashSet<u64>),
+}
+
+/// The ids of the committed run's customers a growing run replaces: those
+/// its new records reach (`touched`) and those it joins (`merged`:
+/// absorbed, survivor).
+pub fn replaced(touched: &HashSet<u64>, merged: &[(u64, u64)]) -> HashSet<u64> {
+    let joined = merged.iter().flat_map(|&(absorbed, survivor)| [absorbed, survivor]);
+    touched.iter().copied().chain(joined).collect()
+}
+
+/// Reads the committed run's customers (`files`) ahead of the fold: the
+/// rows of those `replaced`, the counts of the others.
+pub async fn read_ahead(
+    ctx: &SessionContext,
+    schema: &SchemaRef,
+    files: &CustomerFiles,
+    replaced: &HashSet<u64>,
+) -> Result<OldCustomers> {
+    let started = std::time::Instant::now();
+    let plan = files.scan(&ctx.state(), schema, None, &[], None).await?;
+    let mut stream = datafusion::physical_plan::execute_stream(plan, ctx.task_ctx())?;
+    let mut old = OldCustomers {
+        replaced: replaced.iter().map(|c| format_id(*c)).collect(),
+        ..OldCustomers::default()
+    };
+    while let Some(batch) = stream.next().await {
+        let (moved, kept) = split(&batch?, &old.replaced)?;
+        count(&mut old.counts, &kept)?;
+        old.diverted.extend(moved.map(|m| cast_batch(&m, schema)).transpose()?);
+    }
+    log::debug!(
+        "growing: the last run's customers read in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(old)
+}
+
+/// A batch of the committed run's customers split into the rows of those
+/// `replaced` (if any) and the others.
+fn split(batch: &RecordBatch, replaced: &HashSet<String>) -> Result<(Option<RecordBatch>, RecordBatch)> {
+    let ids = datafusion::arrow::compute::cast(batch.column(0), &datafusion::arrow::datatypes::DataType::Utf8)?;
+    let here: BooleanArray = ids
+        .as_string::<i32>()
+        .iter()
+        .map(|id| Some(id.is_some_and(|id| replaced.contains(id))))
+        .collect();
+    let moved = datafusion::arrow::compute::filter_record_batch(batch, &here)?;
+    let kept = datafusion::arrow::compute::filter_record_batch(batch, &datafusion::arrow::compute::not(&here)?)?;
+    Ok(((moved.num_rows() > 0).then_some(moved), kept))
+}
+
 /// Writes the customers of the run: the changed customers (folded again)
-/// and the new ones, after the committed run's rows (read from `files`)
-/// but the changed customers' when `whole` (else the file holds the
-/// changed ones only, and is marked so: `customer_chain`). Every current
-/// row of the committed run is read either way, for the changed
-/// customers' old rows and the counts.
+/// and the new ones, after the committed run's others when they are
+/// `Copied` (else the file holds the changed ones only).
 pub async fn write_customers(
     ctx: &SessionContext,
     (output, run): (&Url, &str),
     config: &IdentityConfig,
     changes: &Changes,
     held: &Held,
-    (files, whole): (&CustomerFiles, bool),
+    old: OldRows<'_>,
 ) -> Result<Written> {
     let declined: Mutex<Option<String>> = Mutex::new(None);
-    let written =
-        write_customers_or_decline(ctx, (output, run), config, changes, held, (files, whole), &declined).await;
+    let written = write_customers_or_decline(ctx, (output, run), config, changes, held, old, &declined).await;
     match declined.into_inner().unwrap_or_else(PoisonError::into_inner) {
         Some(why) => Ok(Written::Declined(why)),
         None => written,
@@ -121,55 +186,54 @@ async fn write_customers_or_decline(
     config: &IdentityConfig,
     changes: &Changes,
     held: &Held,
-    (files, whole): (&CustomerFiles, bool),
+    old: OldRows<'_>,
     declined: &Mutex<Option<String>>,
 ) -> Result<Written> {
     let started = std::time::Instant::now();
-    // The changed customers' rows are folded again, the absorbed ones' dropped.
-    let absorbed = changes.joined.values().flatten();
-    let replaced: HashSet<String> = changes.rows.keys().chain(absorbed).map(|c| format_id(*c)).collect();
     let schema: SchemaRef = golden::schema(config);
-    let state = ctx.state();
-    let old = files.scan(&state, &schema, None, &[], None).await?;
-    let old = datafusion::physical_plan::execute_stream(old, ctx.task_ctx())?;
-    let counts = Mutex::new((0u64, 0u64, 0u64));
-    let diverted: Mutex<Vec<RecordBatch>> = Mutex::new(Vec::new());
-    let kept = old.map(|batch| -> Result<RecordBatch> {
-        let batch = cast_batch(&batch?, &schema)?;
-        let ids = batch.column(0).as_string::<i32>();
-        let here: BooleanArray = (0..ids.len()).map(|i| Some(replaced.contains(ids.value(i)))).collect();
-        let moved = datafusion::arrow::compute::filter_record_batch(&batch, &here)?;
-        if moved.num_rows() > 0 {
-            diverted.lock().unwrap_or_else(PoisonError::into_inner).push(moved);
+    let (whole, old, kept) = match old {
+        OldRows::ReadAhead(old) => (false, old, None),
+        OldRows::Copied(files, replaced) => {
+            let plan = files.scan(&ctx.state(), &schema, None, &[], None).await?;
+            let stream = datafusion::physical_plan::execute_stream(plan, ctx.task_ctx())?;
+            let old = OldCustomers {
+                replaced: replaced.iter().map(|c| format_id(*c)).collect(),
+                ..OldCustomers::default()
+            };
+            (true, old, Some(stream))
         }
-        let batch = datafusion::arrow::compute::filter_record_batch(&batch, &datafusion::arrow::compute::not(&here)?)?;
-        count(&counts, &batch)?;
-        Ok(batch)
-    });
-    // Without `whole`, the untouched rows are only counted.
-    let kept = kept.filter(move |batch| std::future::ready(whole || batch.is_err()));
+    };
+    let old = Mutex::new(old);
+    let copied = futures::stream::iter(kept)
+        .flatten()
+        .map(|batch| -> Result<RecordBatch> {
+            let mut old = old.lock().unwrap_or_else(PoisonError::into_inner);
+            let (moved, kept) = split(&batch?, &old.replaced)?;
+            count(&mut old.counts, &kept)?;
+            old.diverted.extend(moved.map(|m| cast_batch(&m, &schema)).transpose()?);
+            cast_batch(&kept, &schema)
+        });
     let new_winners: Mutex<Option<RecordBatch>> = Mutex::new(None);
-    // After the last kept row: the changed customers' rows, folded again.
+    // After the last copied row: the changed customers' rows, folded again.
     let folded = futures::stream::once(async {
+        let mut old = old.lock().unwrap_or_else(PoisonError::into_inner);
         log::debug!(
-            "growing: untouched customers read{} in {:.2} s",
-            if whole { " and copied" } else { "" },
+            "growing: the last run's customers copied (if at all) in {:.2} s",
             started.elapsed().as_secs_f64()
         );
-        let old = std::mem::take(&mut *diverted.lock().unwrap_or_else(PoisonError::into_inner));
-        let (rows, winners) = match fold(config, changes, held, &old, &schema)? {
+        let (rows, winners) = match fold(config, changes, held, &old.diverted, &schema)? {
             Folded::Rows(rows, winners) => (rows, winners),
             Folded::TooLarge(why) => {
                 *declined.lock().unwrap_or_else(PoisonError::into_inner) = Some(why.clone());
                 return Err(Error::Usage(why));
             }
         };
-        count(&counts, &rows)?;
+        count(&mut old.counts, &rows)?;
         log::debug!("growing: customers folded at {:.2} s", started.elapsed().as_secs_f64());
         *new_winners.lock().unwrap_or_else(PoisonError::into_inner) = Some(winners);
         Ok(rows)
     });
-    let all = kept.chain(folded);
+    let all = copied.chain(folded);
     let properties = (!whole).then(customer_chain::changed_properties);
     let place = (output, run, outputs::CUSTOMERS);
     outputs::write_stream_with(ctx, place, Arc::clone(&schema), Box::pin(all), properties).await?;
@@ -178,19 +242,18 @@ async fn write_customers_or_decline(
         .unwrap_or_else(PoisonError::into_inner)
         .ok_or_else(|| Error::Usage("the customers table was written without its changed rows".into()))?;
     Ok(Written::Done {
-        counts: counts.into_inner().unwrap_or_else(PoisonError::into_inner),
+        counts: old.into_inner().unwrap_or_else(PoisonError::into_inner).counts,
         winners,
     })
 }
 
 /// Adds a batch's customers to `counts`: customers, those with several
 /// records, the largest's records.
-fn count(counts: &Mutex<(u64, u64, u64)>, batch: &RecordBatch) -> Result<()> {
+fn count(counts: &mut (u64, u64, u64), batch: &RecordBatch) -> Result<()> {
     let records = batch
         .column_by_name("records")
         .and_then(|c| c.as_primitive_opt::<Int64Type>())
         .ok_or_else(|| Error::Usage("the customers table has no records column".into()))?;
-    let mut counts = counts.lock().unwrap_or_else(PoisonError::into_inner);
     for n in records.iter().flatten() {
         counts.0 += 1;
         counts.1 += u64::from(n > 1);

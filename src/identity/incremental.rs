@@ -29,6 +29,7 @@ use super::customer_chain::{self, CustomerFiles};
 use super::golden;
 use super::graph::ValueStatus;
 use super::grow::{self, Before, End, Growth, Home, Known, Outcome};
+use super::grown_golden::OldRows;
 use super::grown_golden::{self, Changes, CustomerRows};
 use super::ids::format_id;
 use super::inputs::{self, FileStamp, Inputs};
@@ -279,6 +280,20 @@ pub async fn grow_run(
         })
         .collect();
     mark("placed");
+    // The last run's customers are read while the records are added and
+    // the winners read (unless the table is to be written whole, when
+    // they are copied as it is written).
+    let replaced = grown_golden::replaced(&touched, &growth.merged);
+    let remapped = remap::read(&store, at.current).await?;
+    let customer_files = Arc::new(CustomerFiles::read(&ctx.runtime_env(), at.output, &chain, &remapped).await?);
+    let whole = customer_chain::write_whole(&customer_files, replaced.len() + growth.new_customers as usize);
+    let mut ahead = (!whole).then(|| {
+        let (ctx, files, replaced) = (ctx.clone(), Arc::clone(&customer_files), replaced.clone());
+        let schema = golden::schema(config);
+        ReadAhead(tokio::spawn(async move {
+            grown_golden::read_ahead(&ctx, &schema, &files, &replaced).await
+        }))
+    });
     // Of each customer the new records join, the rows of their attribute
     // values (a record can reach a customer through another new record,
     // holding none of its values: only now is it known where each went).
@@ -343,27 +358,28 @@ pub async fn grow_run(
 
     step("writing the identity tables");
     let run = outputs::run_id(chrono::Utc::now());
-    let customer_files = CustomerFiles::read(
-        &ctx.runtime_env(),
-        at.output,
-        &chain,
-        &remap::read(&store, at.current).await?,
-    )
-    .await?;
-    let whole = customer_chain::write_whole(&customer_files, changes.rows.len());
+    if let Some(missed) = changes
+        .rows
+        .keys()
+        .find(|&&c| c <= at.highest && !replaced.contains(&c))
+    {
+        return Err(Error::Usage(format!(
+            "customer {} changed, but its old row was not read",
+            format_id(*missed)
+        )));
+    }
     // The customers table (the changed ones, or a copy of most of the old
     // one) is written while the new records' links and state rows are:
     // neither needs the other, and the reading leaves a core idle at times.
     let customers = async {
-        let written = grown_golden::write_customers(
-            ctx,
-            (at.output, &run),
-            config,
-            &changes,
-            &held,
-            (&customer_files, whole),
-        )
-        .await;
+        let old = match ahead.as_mut() {
+            Some(ReadAhead(task)) => OldRows::ReadAhead(
+                task.await
+                    .map_err(|e| Error::Usage(format!("reading the last run's customers stopped: {e}")))??,
+            ),
+            None => OldRows::Copied(&customer_files, &replaced),
+        };
+        let written = grown_golden::write_customers(ctx, (at.output, &run), config, &changes, &held, old).await;
         mark("customers written");
         written
     };
@@ -428,6 +444,16 @@ pub async fn grow_run(
         highest: ids.last().copied().unwrap_or(at.highest),
         run,
     }))
+}
+
+/// The last run's customers being read on a task of their own, which
+/// stops if the run does (declining, or failing) before it is awaited.
+struct ReadAhead(tokio::task::JoinHandle<Result<grown_golden::OldCustomers>>);
+
+impl Drop for ReadAhead {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// The new files' records: each source's table restricted to its new files
