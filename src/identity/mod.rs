@@ -215,6 +215,45 @@ async fn resolve_if_changed(
             elapsed: Duration::ZERO,
         });
     };
+    // What the last commit left to remove goes while this run works.
+    let cleanup = match &current {
+        Some(current) => {
+            let store = StateStore::at(at.output.clone(), &ctx.runtime_env())?;
+            let current = current.clone();
+            Some(tokio::spawn(async move {
+                outputs::remove_old(&store, std::slice::from_ref(&current), Some(&current)).await
+            }))
+        }
+        None => None,
+    };
+    let resolved = run_now(
+        ctx,
+        config,
+        at,
+        state,
+        (options, why, settings),
+        (last, now, current),
+        step,
+    )
+    .await;
+    if let Some(cleanup) = cleanup {
+        let _ = cleanup.await;
+    }
+    resolved
+}
+
+/// Resolves (`why`): grows the committed run when only new files came and
+/// it can, or runs in full; keeps what the run read once it is committed.
+async fn run_now(
+    ctx: &SessionContext,
+    config: &IdentityConfig,
+    at: Locations<'_>,
+    state: &StateStore,
+    (options, why, settings): (Options, &str, impl Fn() -> String),
+    (last, now, current): (Option<inputs::Inputs>, inputs::Inputs, Option<String>),
+    step: &dyn Fn(&str),
+) -> Result<Resolved> {
+    let read = inputs::compare(last.as_ref(), &now);
     let mut why = why.to_string();
     if why == inputs::FILES_CHANGED
         && let (Some(last), Some(current)) = (&last, &current)

@@ -131,29 +131,42 @@ pub async fn commit(store: &StateStore, run: &str) -> Result<()> {
     let replaced = current_run(store).await?;
     store.put(CURRENT, run.to_string().into()).await?;
     let mut kept_runs = vec![run.to_string()];
-    kept_runs.extend(replaced.clone());
+    kept_runs.extend(replaced);
+    remove_old(store, &kept_runs, None).await;
+    Ok(())
+}
+
+/// Removes the files of the tables' folders but those of the runs `keep`
+/// and of their chains; with `before` (a run id), only files of runs
+/// that started before it. A resolution calls it as it starts, keeping
+/// the committed run and removing only runs older than it, so that the
+/// removal of what the last commit left (a full run's gigabytes at 1M
+/// people) overlaps its work rather than follows it, and the files it is
+/// writing (of a later run) are not touched.
+pub async fn remove_old(store: &StateStore, keep: &[String], before: Option<&str>) {
     let mut chained = Vec::new();
-    for r in &kept_runs {
+    for r in keep {
         match chain(store, r).await {
             Ok(runs) => chained.extend(runs),
             // Unsure what the chain holds: nothing chained is removed.
             Err(e) => {
                 log::warn!("could not read the chain of run {r} to remove old identity files: {e}");
-                return Ok(());
+                return;
             }
         }
     }
+    let older = |file: &String| before.is_none_or(|before| run_of(file).is_some_and(|run| run < before));
     let mut old = Vec::new();
     for name in NAMES.iter().chain(HIDDEN) {
-        let keep: Vec<String> = if CHAINED.contains(name) {
+        let kept: Vec<String> = if CHAINED.contains(name) {
             chained.iter().map(|r| file_name(r)).collect()
         } else {
-            kept_runs.iter().map(|r| file_name(r)).collect()
+            keep.iter().map(|r| file_name(r)).collect()
         };
-        old.extend(files_but(store, &format!("identity/{name}/"), &keep).await);
+        old.extend(files_but(store, &format!("identity/{name}/"), &kept, older).await);
     }
-    old.extend(files_but(store, CHAINS, &kept_runs).await);
-    old.extend(files_but(store, super::remap::REMAPS, &kept_runs).await);
+    old.extend(files_but(store, CHAINS, keep, older).await);
+    old.extend(files_but(store, super::remap::REMAPS, keep, older).await);
     // Removed together: a large file's removal takes the file system a
     // while (a run's state is a gigabyte at 1M people).
     futures::stream::iter(old)
@@ -163,19 +176,30 @@ pub async fn commit(store: &StateStore, run: &str) -> Result<()> {
             }
         })
         .await;
-    Ok(())
+}
+
+/// The run a file of the identity folders belongs to (`run-RUN.parquet`
+/// in a table's folder, `RUN` in those of chains and remaps, either with
+/// `#N` while staged), if its name is one of those.
+fn run_of(file: &str) -> Option<&str> {
+    let name = file.split('#').next()?;
+    let run = name.strip_prefix("run-").unwrap_or(name);
+    let run = run.strip_suffix(".parquet").unwrap_or(run);
+    let is_run =
+        run.len() == run_id(chrono::DateTime::UNIX_EPOCH).len() && run.starts_with(|c: char| c.is_ascii_digit());
+    is_run.then_some(run)
 }
 
 /// Old files removed at once by a commit.
 const REMOVALS_AT_ONCE: usize = 8;
 
-/// The files of `folder` but those named `keep` (none, with a warning, if
-/// the folder cannot be listed).
-async fn files_but(store: &StateStore, folder: &str, keep: &[String]) -> Vec<String> {
+/// The files of `folder` but those named `keep`, of those `also` takes
+/// (none, with a warning, if the folder cannot be listed).
+async fn files_but(store: &StateStore, folder: &str, keep: &[String], also: impl Fn(&String) -> bool) -> Vec<String> {
     match store.list(folder).await {
         Ok(files) => files
             .into_iter()
-            .filter(|file| !keep.contains(file))
+            .filter(|file| !keep.contains(file) && also(file))
             .map(|file| format!("{folder}{file}"))
             .collect(),
         Err(e) => {
@@ -512,4 +536,64 @@ pub async fn write_stream_with(
     }
     writer.write_batches(schema, batches).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Removing what runs older than the committed one left keeps the
+    /// committed run's chain and every file of a later run (one being
+    /// written); a staged file's run is its name's.
+    #[tokio::test]
+    async fn old_runs_go_and_a_later_run_being_written_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = SessionContext::new();
+        let store = StateStore::at(Url::from_directory_path(dir.path()).unwrap(), &ctx.runtime_env()).unwrap();
+        let at = |s: i64| run_id(chrono::DateTime::from_timestamp(s, 0).unwrap());
+        let (older, base, current, later) = (at(1), at(2), at(3), at(4));
+        for run in [&older, &base, &current, &later] {
+            store
+                .put(&format!("identity/{LINKS}/{}", file_name(run)), "x".into())
+                .await
+                .unwrap();
+        }
+        store
+            .put(&format!("identity/{CUSTOMERS}/{}", file_name(&later)), "x".into())
+            .await
+            .unwrap();
+        store
+            .put(&format!("identity/{MERGES}/{}", file_name(&base)), "x".into())
+            .await
+            .unwrap();
+        write_chain(&store, &current, &[base.clone(), current.clone()])
+            .await
+            .unwrap();
+        write_chain(&store, &later, &[base.clone(), current.clone(), later.clone()])
+            .await
+            .unwrap();
+
+        remove_old(&store, std::slice::from_ref(&current), Some(&current)).await;
+        let listed = |folder: String| {
+            let store = &store;
+            async move {
+                let mut files = store.list(&folder).await.unwrap();
+                files.sort();
+                files
+            }
+        };
+        let links: Vec<String> = [&base, &current, &later].iter().map(|r| file_name(r)).collect();
+        assert_eq!(listed(format!("identity/{LINKS}/")).await, links);
+        assert_eq!(listed(format!("identity/{CUSTOMERS}/")).await, [file_name(&later)]);
+        assert!(
+            listed(format!("identity/{MERGES}/")).await.is_empty(),
+            "merges are not chained"
+        );
+        assert_eq!(listed(CHAINS.to_string()).await, [current.clone(), later.clone()]);
+        assert_eq!(
+            run_of("run-20261207T155711.553529Z.parquet#2"),
+            Some("20261207T155711.553529Z")
+        );
+        assert_eq!(run_of("data.parquet"), None);
+    }
 }
