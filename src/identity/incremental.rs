@@ -358,16 +358,7 @@ pub async fn grow_run(
 
     step("writing the identity tables");
     let run = outputs::run_id(chrono::Utc::now());
-    if let Some(missed) = changes
-        .rows
-        .keys()
-        .find(|&&c| c <= at.highest && !replaced.contains(&c))
-    {
-        return Err(Error::Usage(format!(
-            "customer {} changed, but its old row was not read",
-            format_id(*missed)
-        )));
-    }
+    replaced_as_folded(&changes, &replaced, &growth.merged, at.highest)?;
     // The customers table (the changed ones, or a copy of most of the old
     // one) is written while the new records' links and state rows are:
     // neither needs the other, and the reading leaves a core idle at times.
@@ -444,6 +435,30 @@ pub async fn grow_run(
         highest: ids.last().copied().unwrap_or(at.highest),
         run,
     }))
+}
+
+/// Whether the old customers the run takes out of `customers`
+/// (`replaced`) are those it folds again (`changes.rows`) and those it
+/// absorbed (`merged`), no more and no fewer: one changed but not read
+/// would be folded without its old row, one read but not changed would
+/// be lost from a table written whole.
+fn replaced_as_folded(changes: &Changes, replaced: &HashSet<u64>, merged: &[(u64, u64)], highest: u64) -> Result<()> {
+    let absorbed: HashSet<u64> = merged.iter().map(|&(absorbed, _)| absorbed).collect();
+    let unread = changes.rows.keys().find(|&&c| c <= highest && !replaced.contains(&c));
+    let unfolded = replaced
+        .iter()
+        .find(|c| !changes.rows.contains_key(*c) && !absorbed.contains(*c));
+    match (unread, unfolded) {
+        (Some(c), _) => Err(Error::Usage(format!(
+            "customer {} changed, but its old row was not read",
+            format_id(*c)
+        ))),
+        (_, Some(c)) => Err(Error::Usage(format!(
+            "customer {} was read to be changed, but nothing changed it",
+            format_id(*c)
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// The last run's customers being read on a task of their own, which
@@ -990,4 +1005,34 @@ async fn write_state(ctx: &SessionContext, output: &Url, run: &str, changes: &Ch
         [Ok(batch)].into_iter(),
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The old customers taken out of `customers` are exactly those folded
+    /// again and those absorbed: one folded but not read, or read but
+    /// neither folded nor absorbed, stops the run.
+    #[test]
+    fn the_customers_replaced_are_those_folded_and_absorbed() {
+        let mut changes = Changes::default();
+        for c in [1, 2, 9] {
+            changes.rows.insert(c, Default::default());
+        }
+        let merged = [(3, 2)];
+        // 9 is a new customer (past the highest old id, 5): nothing to read.
+        let replaced: HashSet<u64> = [1, 2, 3].into_iter().collect();
+        assert!(replaced_as_folded(&changes, &replaced, &merged, 5).is_ok());
+        let unread: HashSet<u64> = [2, 3].into_iter().collect();
+        let err = replaced_as_folded(&changes, &unread, &merged, 5)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("its old row was not read"), "{err}");
+        let extra: HashSet<u64> = [1, 2, 3, 4].into_iter().collect();
+        let err = replaced_as_folded(&changes, &extra, &merged, 5)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("nothing changed it"), "{err}");
+    }
 }
