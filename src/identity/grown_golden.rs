@@ -217,10 +217,12 @@ async fn write_customers_or_decline(
     // After the last copied row: the changed customers' rows, folded again.
     let folded = futures::stream::once(async {
         let mut old = old.lock().unwrap_or_else(PoisonError::into_inner);
-        log::debug!(
-            "growing: the last run's customers copied (if at all) in {:.2} s",
-            started.elapsed().as_secs_f64()
-        );
+        if whole {
+            log::debug!(
+                "growing: the untouched customers copied in {:.2} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
         let (rows, winners) = match fold(config, changes, held, &old.diverted, &schema)? {
             Folded::Rows(rows, winners) => (rows, winners),
             Folded::TooLarge(why) => {
