@@ -419,7 +419,8 @@ pub async fn grow_run(
     let mut runs = chain.clone();
     runs.push(run.clone());
     outputs::write_chain(&store, &run, &runs).await?;
-    let mut ids_now = remap::read(&store, at.current).await?;
+    // The committed run's remap, read once placing was done.
+    let mut ids_now = remapped;
     remap::extend(&mut ids_now, &growth.merged);
     remap::write(&store, &run, &ids_now).await?;
     Ok(Growing::Grown(Grown {

@@ -232,7 +232,7 @@ async fn resolve_if_changed(
         at,
         state,
         (options, why, settings),
-        (last, now, current),
+        (last, now, current, read),
         step,
     )
     .await;
@@ -250,10 +250,14 @@ async fn run_now(
     at: Locations<'_>,
     state: &StateStore,
     (options, why, settings): (Options, &str, impl Fn() -> String),
-    (last, now, current): (Option<inputs::Inputs>, inputs::Inputs, Option<String>),
+    (last, now, current, read): (
+        Option<inputs::Inputs>,
+        inputs::Inputs,
+        Option<String>,
+        Vec<inputs::SourceRead>,
+    ),
     step: &dyn Fn(&str),
 ) -> Result<Resolved> {
-    let read = inputs::compare(last.as_ref(), &now);
     let mut why = why.to_string();
     if why == inputs::FILES_CHANGED
         && let (Some(last), Some(current)) = (&last, &current)
