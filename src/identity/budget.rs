@@ -5,10 +5,11 @@
 //! (`edges`) and the golden records are written as they are built; a
 //! source's record ids and times go to files as it is read (`texts`); what
 //! stays in memory (a few words a record, each column's distinct values) is
-//! counted as it is built — a source as it is read, batch by batch — and
-//! past the limit the run stops before it commits anything, with
-//! an error that names the part (later parts are not counted yet, so the
-//! figure is what the run needs at least).
+//! counted as it is built — a source as it is read, batch by batch. The
+//! words a record (`words`) spill to mapped temporary files where the limit
+//! has no room for them; past the limit anything else stops the run before
+//! it commits anything, with an error that names the part (later parts are
+//! not counted yet, so the figure is what the run needs at least).
 
 use std::sync::Arc;
 
@@ -16,8 +17,15 @@ use datafusion::execution::disk_manager::DiskManager;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit, MemoryPool, MemoryReservation};
 use datafusion::prelude::SessionContext;
 
+use super::words::Words;
 use crate::error::{Error, Result};
 use crate::util::{Round, human};
+
+/// Words a record are held while the limit has room for them this many
+/// times over: the steps after them need room too (a wave of golden
+/// records, the links' buffer), and a word a record held early would
+/// otherwise leave none, stopping a run that spilling would have finished.
+const HELD_WHILE: usize = 2;
 
 pub struct Budget {
     pool: Arc<dyn MemoryPool>,
@@ -30,6 +38,8 @@ pub struct Budget {
     peak: usize,
     at_peak: Vec<(String, usize)>,
     records: u32,
+    /// Bytes of words a record spilled to temporary files.
+    spilled: usize,
 }
 
 impl Budget {
@@ -43,6 +53,7 @@ impl Budget {
             peak: 0,
             at_peak: Vec::new(),
             records: 0,
+            spilled: 0,
         }
     }
 
@@ -76,6 +87,70 @@ impl Budget {
             self.at_peak = self.parts.iter().filter(|(_, b)| *b > 0).cloned().collect();
         }
         Ok(())
+    }
+
+    /// Whether `part` could hold `bytes` within the limit (nothing is
+    /// claimed).
+    pub fn has_room(&mut self, part: &str, bytes: usize) -> bool {
+        let held = self.parts.iter().find(|(p, _)| p == part).map_or(0, |(_, b)| *b);
+        let more = bytes.saturating_sub(held);
+        if self.reservation.try_grow(more).is_err() {
+            return false;
+        }
+        self.reservation.shrink(more);
+        true
+    }
+
+    /// The most `part` could hold within the limit (what it holds and what
+    /// the pool has left); `None` without a limit.
+    pub fn room_for(&self, part: &str) -> Option<usize> {
+        let MemoryLimit::Finite(limit) = self.pool.memory_limit() else {
+            return None;
+        };
+        let held = self.parts.iter().find(|(p, _)| p == part).map_or(0, |(_, b)| *b);
+        Some(limit.saturating_sub(self.pool.reserved()) + held)
+    }
+
+    /// `words` for `part`, beside `other` bytes the part holds: held where
+    /// the limit has room for both (the words `HELD_WHILE` times over), else spilled to a temporary file (named
+    /// by `what`); the part is set to what stays in memory. Where nothing
+    /// can be spilled (no local temporary folder) the limit's error.
+    pub fn keep_words(&mut self, part: &str, other: usize, words: Vec<u32>, what: &str) -> Result<Words> {
+        let bytes = words.capacity() * size_of::<u32>();
+        let words = match self.has_room(part, other + HELD_WHILE * bytes) {
+            true => Words::held(words),
+            false => match Words::spill(&words, &self.disk, what)? {
+                Some(spilled) => {
+                    self.spilled += bytes;
+                    spilled
+                }
+                None => Words::held(words),
+            },
+        };
+        self.set(part, other + words.memory_size())?;
+        Ok(words)
+    }
+
+    /// `len` words of `fill` for `part`, as `keep_words` keeps words.
+    pub fn filled_words(&mut self, part: &str, other: usize, (len, fill): (usize, u32), what: &str) -> Result<Words> {
+        let bytes = len * size_of::<u32>();
+        let words = match self.has_room(part, other + HELD_WHILE * bytes) {
+            true => Words::held(vec![fill; len]),
+            false => match Words::spilled_filled(len, fill, &self.disk, what)? {
+                Some(spilled) => {
+                    self.spilled += bytes;
+                    spilled
+                }
+                None => Words::held(vec![fill; len]),
+            },
+        };
+        self.set(part, other + words.memory_size())?;
+        Ok(words)
+    }
+
+    /// Bytes of words a record spilled to temporary files so far.
+    pub fn spilled(&self) -> usize {
+        self.spilled
     }
 
     /// The most the run held at once, in bytes: its high-water mark

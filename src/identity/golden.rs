@@ -19,6 +19,7 @@ use super::records::{Interned, Records, attribute_index};
 use super::state::{self, Identifier, Stats};
 use super::texts::Texts;
 use super::winners::{self, Winner};
+use super::words::Words;
 use crate::error::Result;
 use crate::project::identity::{ATTRIBUTES, IdentityConfig, Survivorship};
 use crate::util::parallel;
@@ -92,19 +93,23 @@ pub struct Golden<'a> {
 /// (twenty-odd a customer).
 const CHUNK: usize = 1 << 14;
 
+/// Clusters a job in the first wave, before a wave's bytes are known.
+const FIRST_CHUNK: usize = 1 << 8;
+
 fn wave_jobs() -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     (2 * cores).max(4)
 }
 
-/// The golden records of the run's clusters; with `keep_state`, each wave's
-/// rows of the identity state too.
+/// The golden records of the run's clusters, the records grouped by cluster
+/// in `members` (a word a record); with `keep_state`, each wave's rows of
+/// the identity state too.
 pub fn build<'a>(
     records: &'a Records,
     graph: &'a Graph,
     clusters: &'a Clusters,
     config: &IdentityConfig,
-    keep_state: bool,
+    (keep_state, members): (bool, Words),
 ) -> Golden<'a> {
     let kinds = || records.kinds.iter().map(|kind| config.identifier(kind));
     let state = StateInputs {
@@ -124,7 +129,7 @@ pub fn build<'a>(
         schema: schema(config),
         refs: column_refs(records, config),
         names: columns(config),
-        groups: ClusterMembers::of(&clusters.cluster_of, clusters.ids.len()),
+        groups: ClusterMembers::of(&clusters.cluster_of, clusters.ids.len(), members),
         dates: normalized_dates(records),
         records,
         clusters,
@@ -144,20 +149,29 @@ impl Golden<'_> {
 
     /// The rows in cluster order, one batch per job; `held` is told the
     /// bytes of each wave before its rows are handed on (an error stops
-    /// the rows), and `keep` is given the wave's rows of the identity state
-    /// (`state`) and its winners (`winners`) first. At least one batch, so
-    /// that an empty table has its schema.
+    /// the rows) and answers the most a wave may hold (`Budget::room_for`),
+    /// and `keep` is given the wave's rows of the identity state (`state`)
+    /// and its winners (`winners`) first. At least one batch, so that an
+    /// empty table has its schema.
+    ///
+    /// Waves begin small and grow fourfold a wave up to `CHUNK` clusters a
+    /// job, as far as the last wave's bytes a cluster say three quarters
+    /// of the room allow: under a tight `--memory-limit` waves stay small
+    /// rather than stop the run.
     pub fn batches<'b>(
         &'b self,
-        mut held: impl FnMut(usize) -> Result<()> + 'b,
+        mut held: impl FnMut(usize) -> Result<usize> + 'b,
         mut keep: impl FnMut(Kept) -> Result<()> + 'b,
     ) -> impl Iterator<Item = Result<RecordBatch>> + 'b {
         let arrays_of = column_arrays(self.records, &self.refs, &self.dates);
         let n = self.clusters.ids.len();
-        let jobs = n.div_ceil(CHUNK);
-        let empty = (jobs == 0).then(|| Ok(RecordBatch::new_empty(self.schema())));
+        let empty = (n == 0).then(|| Ok(RecordBatch::new_empty(self.schema())));
         let wave_jobs = wave_jobs();
-        let waves = (0..jobs).step_by(wave_jobs).flat_map(move |first| {
+        let (mut first, mut per_job, mut stopped) = (0, FIRST_CHUNK, false);
+        let waves = std::iter::from_fn(move || {
+            if stopped || first >= n {
+                return None;
+            }
             let inputs = ChunkInputs {
                 records: self.records,
                 clusters: self.clusters,
@@ -168,22 +182,34 @@ impl Golden<'_> {
                 schema: &self.schema,
                 state: &self.state,
             };
-            let chunk = |job: usize| inputs.chunk(job * CHUNK..((job + 1) * CHUNK).min(n));
-            // Clusters in fixed chunks on every core, put back in order.
-            let wave = parallel::map(wave_jobs.min(jobs - first), |j| chunk(first + j));
+            let (start, jobs) = (first, wave_jobs.min((n - first).div_ceil(per_job)));
+            let chunk = |job: usize| inputs.chunk(start + job * per_job..(start + (job + 1) * per_job).min(n));
+            // Clusters in chunks on every core, put back in order.
+            let wave = parallel::map(jobs, chunk);
+            first = (start + jobs * per_job).min(n);
             let bytes = wave
                 .iter()
                 .flatten()
                 .map(|(rows, kept)| rows.get_array_memory_size() + kept.memory_size())
                 .sum();
-            let kept = held(bytes).and_then(|()| wave.iter().flatten().try_for_each(|(_, kept)| keep(kept.clone())));
-            let wave: Vec<Result<RecordBatch>> = match kept {
-                Ok(()) => wave.into_iter().map(|r| r.map(|(rows, _)| rows)).collect(),
-                Err(e) => vec![Err(e)],
-            };
-            wave.into_iter()
+            let room = held(bytes).and_then(|room| {
+                wave.iter().flatten().try_for_each(|(_, kept)| keep(kept.clone()))?;
+                Ok(room)
+            });
+            Some(match room {
+                Ok(room) => {
+                    let per_cluster = (bytes / (first - start)).max(1);
+                    let fit = (room / 4 * 3 / per_cluster / wave_jobs).max(1);
+                    per_job = (per_job * 4).min(CHUNK).min(fit);
+                    wave.into_iter().map(|r| r.map(|(rows, _)| rows)).collect()
+                }
+                Err(e) => {
+                    stopped = true;
+                    vec![Err(e)]
+                }
+            })
         });
-        empty.into_iter().chain(waves)
+        empty.into_iter().chain(waves.flatten())
     }
 }
 

@@ -6,6 +6,7 @@
 //! counted, and every link kept is an edge: the evidence `--explain` prints.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use regex::RegexSet;
 
@@ -13,6 +14,7 @@ use super::budget::Budget;
 use super::edges::{Edge, EdgeLog};
 use super::given_names::same_given_name;
 use super::records::{MAX_RECORDS, Records};
+use super::words::Words;
 use crate::error::{Error, Result};
 use crate::project::identity::{IdentifierConfig, IdentityConfig, LinkType};
 
@@ -94,13 +96,17 @@ impl ValueStatus {
 /// A root's entry in `Graph::link`: this bit, and the cluster's size.
 const ROOT: u32 = 1 << 31;
 
+/// A record alone: the root of a cluster of one.
+const ALONE: u32 = ROOT | 1;
+
 const _: () = assert!(MAX_RECORDS < ROOT, "record numbers leave the root bit free");
 
 /// The clusters of a run.
 pub struct Graph {
     /// Union-find in one word per record: a record's parent, or for a
-    /// root, `ROOT` and its cluster's size (4 bytes a record, not 8).
-    link: Vec<u32>,
+    /// root, `ROOT` and its cluster's size (4 bytes a record, not 8);
+    /// spilled to a temporary file where `--memory-limit` has no room.
+    link: Words,
     /// The links kept, in a temporary file (`edges`).
     pub edges: EdgeLog,
     /// Rule names: the identifier kinds in linking order, then `probabilistic`.
@@ -114,12 +120,15 @@ pub struct Graph {
 }
 
 impl Graph {
-    fn new(records: u32, kinds: &[String], edges: EdgeLog) -> Graph {
-        debug_assert!(records <= MAX_RECORDS);
+    /// A graph of `link.len()` records, each alone (`link` filled with
+    /// `ALONE`).
+    fn new(link: Words, kinds: &[String], edges: EdgeLog) -> Graph {
+        debug_assert!(link.len() <= MAX_RECORDS as usize);
+        debug_assert!(link.first().is_none_or(|&w| w == ALONE));
         let mut rules = kinds.to_vec();
         rules.push(PROBABILISTIC.to_string());
         Graph {
-            link: vec![ROOT | 1; records as usize],
+            link,
             edges,
             rules,
             descriptions: Vec::new(),
@@ -146,15 +155,13 @@ impl Graph {
 
     /// Bytes held by the union-find and the links' buffer.
     pub fn memory_size(&self) -> usize {
-        self.link.capacity() * size_of::<u32>()
-            + self.edges.memory_size()
-            + self.status.iter().map(Vec::capacity).sum::<usize>()
+        self.link.memory_size() + self.edges.memory_size() + self.status.iter().map(Vec::capacity).sum::<usize>()
     }
 
     /// Frees the union-find once the clusters are numbered (`ids`); the
     /// links stay readable.
     pub fn release_clusters(&mut self) {
-        self.link = Vec::new();
+        self.link = Words::held(Vec::new());
     }
 
     /// The records the graph joins.
@@ -393,7 +400,10 @@ impl<'k> KindGuards<'k> {
 
 /// Links the records on every identifier kind.
 pub fn link(records: &Records, config: &IdentityConfig, budget: &mut Budget) -> Result<Graph> {
-    let mut graph = Graph::new(records.len, &records.kinds, EdgeLog::new(budget.disk()));
+    let edges = EdgeLog::new(budget.disk());
+    let what = "the union-find (a word a record)";
+    let link = budget.filled_words("the links", edges.memory_size(), (records.len as usize, ALONE), what)?;
+    let mut graph = Graph::new(link, &records.kinds, edges);
     budget.set("the links", graph.memory_size())?;
     let max_cluster = config.max_cluster_size();
     let link_type = config.link_type();
@@ -432,23 +442,50 @@ impl<'a> Linker<'a> {
 
     /// Links the records on one kind: builds its postings, links each
     /// value's records, then frees the postings and counts the links grown
-    /// against the budget.
+    /// against the budget. Where the limit has no room for all the kind's
+    /// postings at once, they are built and linked in passes over ranges
+    /// of values, in value order: the links are the same, made in the same
+    /// order, for a pass over the records a range.
     fn link_kind(&self, graph: &mut Graph, guards: &KindGuards, budget: &mut Budget) -> Result<()> {
         let part = format!("the values of `{}` to link on", guards.kind);
-        // The kind's postings, grouped by value; one kind at a time, so
-        // memory holds one kind's postings, not all of them.
-        let postings = self.postings(guards.k, &part, budget)?;
-        self.link_values(graph, &postings, guards);
-        drop(postings);
+        let mut done = KindDone {
+            status: vec![ValueStatus::Linked as u8; self.records.values[guards.k].len()],
+            blocked: (0, 0),
+        };
+        for ranks in self.passes(guards.k, &part, budget)? {
+            // One range's postings at a time, grouped by value.
+            let postings = self.postings(guards.k, &ranks, &part, budget)?;
+            self.link_values(graph, &postings, guards, &mut done);
+        }
         budget.set(&part, 0)?;
+        graph.status.push(done.status);
+        if done.blocked.0 > 0 {
+            graph.guards.blocked.insert(guards.kind.clone(), done.blocked);
+        }
         budget.set("the links", graph.memory_size())?;
         Ok(())
     }
 
-    /// The (value rank, record) postings of kind `k`, sorted so that they
-    /// are grouped by value, in value order, counted against the budget as
-    /// `part` before they are allocated.
-    fn postings(&self, k: usize, part: &str, budget: &mut Budget) -> Result<Vec<(u32, u32)>> {
+    /// Each (value rank, record) posting of kind `k`, in record order.
+    fn each_posting(&self, k: usize, mut f: impl FnMut(u32, u32)) {
+        for source in &self.records.sources {
+            let Some(column) = &source.identifiers[k] else {
+                continue;
+            };
+            for row in 0..source.len {
+                if let Some(rank) = column.rank(row) {
+                    f(rank, source.offset + row as u32);
+                }
+            }
+        }
+    }
+
+    /// The ranges of kind `k`'s value ranks whose postings are built at
+    /// once: all of them where the limit has room (`part` holds them), else
+    /// ranges whose postings fill the room left, from a count of each
+    /// value's records (a word a value, counted while it is held).
+    fn passes(&self, k: usize, part: &str, budget: &mut Budget) -> Result<Vec<Range<u32>>> {
+        let values = self.records.values[k].len();
         let count: usize = self
             .records
             .sources
@@ -456,36 +493,70 @@ impl<'a> Linker<'a> {
             .filter_map(|s| s.identifiers[k].as_ref())
             .map(|c| c.present())
             .sum();
-        let postings_size = count * size_of::<(u32, u32)>();
-        budget.set(part, postings_size)?;
-        let mut postings: Vec<(u32, u32)> = Vec::with_capacity(count);
-        for source in &self.records.sources {
-            let Some(column) = &source.identifiers[k] else {
-                continue;
-            };
-            for row in 0..source.len {
-                if let Some(rank) = column.rank(row) {
-                    postings.push((rank, source.offset + row as u32));
-                }
-            }
+        let all = 0..values as u32;
+        if budget.has_room(part, count * size_of::<(u32, u32)>()) {
+            return Ok(vec![all]);
         }
+        budget.set(part, values * size_of::<u32>())?;
+        let mut per_value = vec![0u32; values];
+        self.each_posting(k, |rank, _| per_value[rank as usize] += 1);
+        let room = budget.room_for(part).unwrap_or(usize::MAX);
+        // The counts are freed before the first pass's postings are built.
+        let fits = room.saturating_sub(values * size_of::<u32>()).max(room / 2) / size_of::<(u32, u32)>();
+        let ranges = ranges_within(&per_value, fits.max(1));
+        drop(per_value);
+        budget.set(part, 0)?;
+        log::info!(
+            "{part}: {count} postings in {} passes of at most {} (--memory-limit has no room for them at once)",
+            ranges.len(),
+            fits
+        );
+        Ok(ranges)
+    }
+
+    /// The (value rank, record) postings of kind `k` whose rank is in
+    /// `ranks`, sorted so that they are grouped by value, in value order,
+    /// counted against the budget as `part` before they are allocated.
+    fn postings(&self, k: usize, ranks: &Range<u32>, part: &str, budget: &mut Budget) -> Result<Vec<(u32, u32)>> {
+        let all = ranks.start == 0 && ranks.end as usize == self.records.values[k].len();
+        let count: usize = match all {
+            true => self
+                .records
+                .sources
+                .iter()
+                .filter_map(|s| s.identifiers[k].as_ref())
+                .map(|c| c.present())
+                .sum(),
+            false => {
+                let mut count = 0;
+                self.each_posting(k, |rank, _| count += usize::from(ranks.contains(&rank)));
+                count
+            }
+        };
+        budget.set(part, count * size_of::<(u32, u32)>())?;
+        let mut postings: Vec<(u32, u32)> = Vec::with_capacity(count);
+        self.each_posting(k, |rank, r| {
+            if ranks.contains(&rank) {
+                postings.push((rank, r));
+            }
+        });
         postings.sort_unstable();
         Ok(postings)
     }
 
     /// Links the records of each value in `postings` unless a guard stops
-    /// the value, and counts the records and values that were blocked.
-    fn link_values(&self, graph: &mut Graph, postings: &[(u32, u32)], guards: &KindGuards) {
-        let (mut blocked_records, mut blocked_values) = (0u64, 0u64);
+    /// the value, and notes in `done` what each value did and the records
+    /// and values that were blocked.
+    fn link_values(&self, graph: &mut Graph, postings: &[(u32, u32)], guards: &KindGuards, done: &mut KindDone) {
         // Buffers reused from value to value.
         let mut seen: Vec<u32> = Vec::new();
         let mut members: Vec<u32> = Vec::new();
-        let mut status = vec![ValueStatus::Linked as u8; self.records.values[guards.k].len()];
+        let status = &mut done.status;
         for group in postings.chunk_by(|x, y| x.0 == y.0) {
             let rank = group[0].0 as usize;
             if self.blocked[guards.k][rank] {
-                blocked_records += group.len() as u64;
-                blocked_values += 1;
+                done.blocked.0 += group.len() as u64;
+                done.blocked.1 += 1;
                 status[rank] = ValueStatus::Blocked as u8;
                 continue;
             }
@@ -499,13 +570,6 @@ impl<'a> Linker<'a> {
             if self.link_group(graph, group, guards, &mut members) {
                 status[rank] = ValueStatus::Split as u8;
             }
-        }
-        graph.status.push(status);
-        if blocked_records > 0 {
-            graph
-                .guards
-                .blocked
-                .insert(guards.kind.clone(), (blocked_records, blocked_values));
         }
     }
 
@@ -564,10 +628,65 @@ impl<'a> Linker<'a> {
     }
 }
 
+/// What linking one kind found over its passes: per value rank what the
+/// value did (`ValueStatus` as a byte), and the records and values blocked.
+struct KindDone {
+    status: Vec<u8>,
+    blocked: (u64, u64),
+}
+
+/// Consecutive ranges of the values whose counts (`per_value`) add up to
+/// at most `fits` each, covering every value; a value counted past `fits`
+/// is the only one with records in its range.
+fn ranges_within(per_value: &[u32], fits: usize) -> Vec<Range<u32>> {
+    let mut ranges = Vec::new();
+    let (mut start, mut held) = (0usize, 0usize);
+    for (v, &n) in per_value.iter().enumerate() {
+        if held > 0 && held + n as usize > fits {
+            ranges.push(start as u32..v as u32);
+            (start, held) = (v, 0);
+        }
+        held += n as usize;
+    }
+    if start < per_value.len() || ranges.is_empty() {
+        ranges.push(start as u32..per_value.len() as u32);
+    }
+    ranges
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{DEFAULT_BLOCKED, DEFAULT_BLOCKED_PHONES};
+    use super::{DEFAULT_BLOCKED, DEFAULT_BLOCKED_PHONES, ranges_within};
     use regex::RegexSet;
+
+    /// Passes over values cover every value once, in order, each holding
+    /// at most what fits, but a value that holds more, alone (or with
+    /// values of no records).
+    #[test]
+    fn passes_cover_the_values_within_what_fits() {
+        let per_value = [3, 0, 2, 5, 1, 1, 9, 0];
+        let ranges = ranges_within(&per_value, 5);
+        assert_eq!(ranges, [0..3, 3..4, 4..6, 6..7, 7..8]);
+        for fits in 1..20 {
+            let ranges = ranges_within(&per_value, fits);
+            assert_eq!(ranges.first().unwrap().start, 0);
+            assert_eq!(ranges.last().unwrap().end as usize, per_value.len());
+            for pair in ranges.windows(2) {
+                assert_eq!(pair[0].end, pair[1].start);
+            }
+            for range in &ranges {
+                let values = &per_value[range.start as usize..range.end as usize];
+                let (held, counted) = (values.iter().sum::<u32>(), values.iter().filter(|&&n| n > 0).count());
+                assert!(
+                    held as usize <= fits || counted == 1,
+                    "{range:?} holds {held} of {fits}"
+                );
+            }
+        }
+        let (one, none) = (ranges_within(&per_value, 100), ranges_within(&[], 5));
+        assert_eq!((one.len(), &one[0]), (1, &(0..8)));
+        assert_eq!((none.len(), &none[0]), (1, &(0..0)));
+    }
 
     #[test]
     fn placeholder_phones_are_blocked_under_any_country_code() {

@@ -9,6 +9,7 @@ use datafusion::common::HashMap;
 
 use super::graph::Graph;
 use super::records::Records;
+use super::words::Words;
 use crate::error::{Error, Result};
 
 const PREFIX: &str = "cus_";
@@ -26,8 +27,9 @@ pub fn parse_id(text: &str) -> Option<u64> {
 pub struct Previous {
     /// Per record, its previous id (0: none); ids are numbered from 1 and
     /// held in 32 bits (`add_links` refuses a larger one). Empty when no
-    /// record had one (a first run): nothing to hold or place.
-    pub id_of: Vec<u32>,
+    /// record had one (a first run): nothing to hold or place. Spilled to
+    /// a temporary file where `--memory-limit` has no room for it.
+    pub id_of: Words,
     records: u32,
     pub highest: u64,
     /// Per previous id, how many records it had (those since deleted too).
@@ -125,7 +127,7 @@ impl Previous {
         if self.id_of.is_empty() {
             return 0;
         }
-        self.id_of.len() * size_of::<u32>() + clusters * (size_of::<u32>() + size_of::<(u32, u32, u32)>())
+        clusters * (size_of::<u32>() + size_of::<(u32, u32, u32)>())
     }
 
     /// A record's previous id (0: none).
@@ -135,7 +137,7 @@ impl Previous {
 
     pub fn none(records: u32) -> Previous {
         Previous {
-            id_of: Vec::new(),
+            id_of: Words::held(Vec::new()),
             records,
             highest: 0,
             records_of: IdCounts::new(records),
@@ -144,7 +146,7 @@ impl Previous {
 
     /// Bytes held, for the memory budget.
     pub fn memory_size(&self) -> usize {
-        self.id_of.capacity() * size_of::<u32>() + self.records_of.memory_size()
+        self.id_of.memory_size() + self.records_of.memory_size()
     }
 
     /// Matches a batch of previous links `(source, record_id, customer_id)`
@@ -189,7 +191,8 @@ impl Previous {
             };
             if let Some(row) = row {
                 if self.id_of.is_empty() {
-                    self.id_of = vec![0; self.records as usize];
+                    // Where the caller has not given it words already.
+                    self.id_of = Words::held(vec![0; self.records as usize]);
                 }
                 self.id_of[records.sources[s].offset as usize + row] = id32;
                 cursor = Some((s, row));
@@ -219,7 +222,7 @@ pub struct IdChange {
 /// The clusters of a run with their ids.
 pub struct Clusters {
     /// Per record, its cluster number (clusters numbered by first record).
-    pub cluster_of: Vec<u32>,
+    pub cluster_of: Words,
     /// Per cluster, its customer id, as a number and as text.
     pub ids: Vec<u64>,
     pub names: Vec<String>,
@@ -236,7 +239,7 @@ impl Clusters {
     /// Records per cluster.
     pub fn sizes(&self) -> Vec<u32> {
         let mut sizes = vec![0u32; self.ids.len()];
-        for &c in &self.cluster_of {
+        for &c in self.cluster_of.iter() {
             sizes[c as usize] += 1;
         }
         sizes
@@ -244,7 +247,7 @@ impl Clusters {
 
     /// Bytes held, for the memory budget.
     pub fn memory_size(&self) -> usize {
-        self.cluster_of.capacity() * size_of::<u32>()
+        self.cluster_of.memory_size()
             + self.ids.capacity() * size_of::<u64>()
             + self
                 .names
@@ -256,9 +259,16 @@ impl Clusters {
 
 /// Gives each cluster (numbered by `number_clusters`) its customer id: the
 /// previous ids of its records where it can, new ids otherwise, with the
-/// merges and splits that made the difference.
-pub fn assign(graph: &Graph, cluster_of: Vec<u32>, clusters: usize, previous: &Previous) -> Result<Clusters> {
-    let places = place_previous_ids(previous, &cluster_of, clusters);
+/// merges and splits that made the difference. `members` are words a
+/// record to group the records by cluster in (`ClusterMembers`) where
+/// there are previous ids to place.
+pub fn assign(
+    graph: &Graph,
+    (cluster_of, clusters): (Words, usize),
+    previous: &Previous,
+    members: Words,
+) -> Result<Clusters> {
+    let places = place_previous_ids(previous, &cluster_of, clusters, members);
     let Given {
         ids,
         mut changes,
@@ -309,36 +319,39 @@ fn count_unchanged(previous: &Previous, cluster_of: &[u32], clusters: usize) -> 
     (unchanged, gone)
 }
 
-/// Each record's cluster number, clusters numbered by first record, and
-/// the number of clusters. A cluster's root is its smallest record
-/// (`Graph::union`), so it is numbered before the cluster's other records.
-pub fn number_clusters(graph: &mut Graph) -> (Vec<u32>, usize) {
+/// Each record's cluster number, into `cluster_of` (a word a record),
+/// clusters numbered by first record; returns the number of clusters. A
+/// cluster's root is its smallest record (`Graph::union`), so it is
+/// numbered before the cluster's other records.
+pub fn number_clusters(graph: &mut Graph, cluster_of: &mut [u32]) -> usize {
     let records = graph.records();
-    let mut cluster_of: Vec<u32> = Vec::with_capacity(records as usize);
+    assert_eq!(cluster_of.len(), records as usize, "a cluster number a record");
     let mut clusters = 0u32;
     for r in 0..records {
         let root = graph.find(r);
         if root == r {
-            cluster_of.push(clusters);
+            cluster_of[r as usize] = clusters;
             clusters += 1;
         } else {
-            cluster_of.push(cluster_of[root as usize]);
+            cluster_of[r as usize] = cluster_of[root as usize];
         }
     }
-    (cluster_of, clusters as usize)
+    clusters as usize
 }
 
 /// Records grouped by cluster: cluster `c`'s records are
 /// `members[starts[c]..starts[c + 1]]`, in record order.
 pub struct ClusterMembers {
     starts: Vec<u32>,
-    members: Vec<u32>,
+    members: Words,
 }
 
 impl ClusterMembers {
     /// Groups the records by cluster (a counting sort keeps record order
-    /// within): `cluster_of` gives each record's cluster of `clusters`.
-    pub fn of(cluster_of: &[u32], clusters: usize) -> Self {
+    /// within) into `members`, a word a record: `cluster_of` gives each
+    /// record's cluster of `clusters`.
+    pub fn of(cluster_of: &[u32], clusters: usize, mut members: Words) -> Self {
+        assert_eq!(members.len(), cluster_of.len(), "a member a record");
         let mut starts = vec![0u32; clusters + 1];
         for &c in cluster_of {
             starts[c as usize + 1] += 1;
@@ -347,7 +360,6 @@ impl ClusterMembers {
             starts[i + 1] += starts[i];
         }
         let mut fill = starts.clone();
-        let mut members = vec![0u32; cluster_of.len()];
         for (r, &c) in cluster_of.iter().enumerate() {
             members[fill[c as usize] as usize] = r as u32;
             fill[c as usize] += 1;
@@ -362,7 +374,7 @@ impl ClusterMembers {
 
     /// Bytes held.
     pub fn memory_size(&self) -> usize {
-        (self.starts.capacity() + self.members.capacity()) * size_of::<u32>()
+        self.starts.capacity() * size_of::<u32>() + self.members.memory_size()
     }
 }
 
@@ -375,7 +387,7 @@ struct Places {
 
 /// Where each previous id's records are now: the cluster with most of
 /// them is its home, the others hold strays.
-fn place_previous_ids(previous: &Previous, cluster_of: &[u32], clusters: usize) -> Places {
+fn place_previous_ids(previous: &Previous, cluster_of: &[u32], clusters: usize, members: Words) -> Places {
     if previous.id_of.is_empty() {
         return Places {
             homes: vec![Vec::new(); clusters],
@@ -384,7 +396,7 @@ fn place_previous_ids(previous: &Previous, cluster_of: &[u32], clusters: usize) 
     }
     // Per cluster its previous ids counted: cells (id, cluster, records),
     // about one a cluster, sorted by id, then cluster (`places_size`).
-    let groups = ClusterMembers::of(cluster_of, clusters);
+    let groups = ClusterMembers::of(cluster_of, clusters, members);
     let mut cells: Vec<(u32, u32, u32)> = Vec::new();
     let mut here: Vec<u32> = Vec::new();
     for c in 0..clusters {

@@ -40,6 +40,7 @@ pub mod state;
 mod tables;
 pub mod texts;
 pub mod winners;
+mod words;
 
 use std::time::{Duration, Instant};
 
@@ -396,10 +397,13 @@ async fn run(
         budget.set(&records::records_part(&source.name), source.memory_size())?;
     }
     // Each record's strongest link, found while the links are written.
-    budget.set("the links' strongest rules", outputs::strongest_size(&records))?;
+    let (part, n) = ("the links' strongest rules", records.len as usize);
+    let rules = budget.filled_words(part, 0, (n, outputs::NO_RULE), "each record's strongest rule")?;
+    let probabilities = budget.filled_words(part, rules.memory_size(), (n, 0), "each record's strongest link")?;
+    let strongest = outputs::Strongest { rules, probabilities };
     let mut merges = old_merges;
     merges.push(outputs::merges(&clusters.changes, now)?);
-    outputs::write_all(ctx, at.output, &run, &records, &graph, &clusters, merges).await?;
+    outputs::write_all(ctx, at.output, &run, &records, &graph, &clusters, (merges, strongest)).await?;
     // The highest id before the commit: a crash between the two can only
     // skip ids, never hand one out twice.
     state.put(HIGHEST_ID, highest.to_string().into()).await?;
@@ -426,16 +430,22 @@ async fn give_ids(
     state: &StateStore,
     budget: &mut budget::Budget,
 ) -> Result<(ids::Clusters, u64, Vec<RecordBatch>)> {
-    let (previous, old_merges) = previous(ctx, records, state).await?;
+    let (previous, old_merges) = previous(ctx, records, state, budget).await?;
     budget.set("the previous run's ids", previous.memory_size())?;
-    let (cluster_of, numbered) = ids::number_clusters(graph);
+    let n = records.len as usize;
+    let mut cluster_of = budget.filled_words("the clusters", 0, (n, 0), "each record's cluster")?;
+    let numbered = ids::number_clusters(graph, &mut cluster_of);
     // The union-find is done with: freed before the ids are placed.
     graph.release_clusters();
     budget.set("the links", graph.memory_size())?;
-    budget.set("the clusters", cluster_of.capacity() * size_of::<u32>())?;
-    budget.set("placing the previous ids", previous.places_size(numbered))?;
-    let clusters = ids::assign(graph, cluster_of, numbered, &previous)?;
-    budget.set("placing the previous ids", 0)?;
+    let placing = "placing the previous ids";
+    let members = match previous.id_of.is_empty() {
+        true => words::Words::held(Vec::new()),
+        false => budget.filled_words(placing, 0, (n, 0), "the records in cluster order")?,
+    };
+    budget.set(placing, members.memory_size() + previous.places_size(numbered))?;
+    let clusters = ids::assign(graph, (cluster_of, numbered), &previous, members)?;
+    budget.set(placing, 0)?;
     budget.set("the clusters", clusters.memory_size())?;
     let highest = clusters.ids.iter().copied().max().unwrap_or(0).max(previous.highest);
     // What the ids were given from is not needed again.
@@ -461,10 +471,16 @@ async fn write_golden(
     budget: &mut budget::Budget,
 ) -> Result<()> {
     let keep_state = grow::cannot_grow(config).is_none();
-    let golden = golden::build(records, graph, clusters, config, keep_state);
+    let what = "the records in cluster order";
+    let members = budget.filled_words("the golden records", 0, (records.len as usize, 0), what)?;
+    let golden = golden::build(records, graph, clusters, config, (keep_state, members));
     budget.set("the golden records", golden.memory_size())?;
     let schema = golden.schema();
-    let held = |bytes| budget.set("a wave of golden records", bytes);
+    let wave = "a wave of golden records";
+    let held = |bytes| {
+        budget.set(wave, bytes)?;
+        Ok(budget.room_for(wave).unwrap_or(usize::MAX))
+    };
     let handle = tokio::runtime::Handle::current();
     if !keep_state {
         // No later run can grow this one: nothing of the state is kept.
@@ -521,7 +537,7 @@ async fn write_golden(
             })
         })?;
     }
-    budget.set("a wave of golden records", 0)?;
+    budget.set(wave, 0)?;
     budget.set("the golden records", 0)
 }
 
@@ -576,6 +592,7 @@ async fn previous(
     ctx: &SessionContext,
     records: &records::Records,
     state: &StateStore,
+    budget: &mut budget::Budget,
 ) -> Result<(Previous, Vec<RecordBatch>)> {
     let (highest, merges) = highest_given(ctx, state).await?;
     let mut previous = Previous::none(records.len);
@@ -591,6 +608,10 @@ async fn previous(
         .await?;
     while let Some(batch) = links.next().await {
         let batch = batch?;
+        if previous.id_of.is_empty() && batch.num_rows() > 0 {
+            let (part, what) = ("the previous run's ids", "each record's previous id");
+            previous.id_of = budget.filled_words(part, 0, (records.len as usize, 0), what)?;
+        }
         let [s, r, c] = [utf8(batch.column(0))?, utf8(batch.column(1))?, utf8(batch.column(2))?];
         let (s, r, c) = (s.as_string::<i32>(), r.as_string::<i32>(), c.as_string::<i32>());
         previous.add_links(records, (0..s.len()).map(|i| (s.value(i), r.value(i), c.value(i))))?;

@@ -28,6 +28,7 @@ use url::Url;
 use super::graph::Graph;
 use super::ids::{Change, Clusters, IdChange, format_id};
 use super::records::Records;
+use super::words::Words;
 use crate::error::Result;
 use crate::project::names;
 use crate::storage::{Destination, OutputFormat, OutputSpec, ResultWriter, StateStore};
@@ -259,22 +260,35 @@ const BATCH: usize = 1 << 20;
 /// written side by side, each reading its own): a few MB, not counted.
 const READ: usize = 1 << 16;
 
-/// One row per record: its customer and the strongest rule that linked it.
-/// Batches are made as the writer asks for them, so a run never holds the
-/// whole table in memory.
+/// Each record's strongest link, found as the links are written: its rule
+/// (`NO_RULE`: none) and the bits of its probability, a word a record each
+/// (`Budget::filled_words`).
+pub struct Strongest {
+    pub rules: Words,
+    pub probabilities: Words,
+}
+
+/// A record no link reached.
+pub const NO_RULE: u32 = u32::MAX;
+
+/// One row per record: its customer and the strongest rule that linked it,
+/// found into `best` (its words as `Strongest` describes, filled with
+/// `NO_RULE` and zeros). Batches are made as the writer asks for them, so a
+/// run never holds the whole table in memory.
 pub fn links<'a>(
     records: &'a Records,
     graph: &'a Graph,
     clusters: &'a Clusters,
+    mut best: Strongest,
 ) -> Result<impl Iterator<Item = Result<RecordBatch>> + 'a> {
     // Each record's strongest link: the earliest rule, then the most probable.
-    let mut best: Vec<(u16, f32)> = vec![(u16::MAX, 0.0); records.len as usize];
     for chunk in graph.edges.read(READ)? {
         for edge in chunk? {
-            for r in [edge.a, edge.b] {
-                let slot = &mut best[r as usize];
-                if (edge.rule, -edge.probability) < (slot.0, -slot.1) {
-                    *slot = (edge.rule, edge.probability);
+            for r in [edge.a as usize, edge.b as usize] {
+                let held = (best.rules[r], -f32::from_bits(best.probabilities[r]));
+                if (u32::from(edge.rule), -edge.probability) < held {
+                    best.rules[r] = u32::from(edge.rule);
+                    best.probabilities[r] = edge.probability.to_bits();
                 }
             }
         }
@@ -292,14 +306,14 @@ pub fn links<'a>(
         for row in start..end {
             let r = source.offset as usize + row;
             customer.append_value(&clusters.names[clusters.cluster_of[r] as usize]);
-            match best[r] {
-                (u16::MAX, _) => {
+            match best.rules[r] {
+                NO_RULE => {
                     rule.append_null();
                     probability.append_null();
                 }
-                (k, p) => {
+                k => {
                     rule.append_value(&graph.rules[k as usize]);
-                    probability.append_value(f64::from(p));
+                    probability.append_value(f64::from(f32::from_bits(best.probabilities[r])));
                 }
             }
         }
@@ -432,11 +446,6 @@ pub fn merges(changes: &[IdChange], at: chrono::DateTime<chrono::Utc>) -> Result
     Ok(RecordBatch::try_new(merges_schema(), columns)?)
 }
 
-/// Bytes `links` holds while it writes: each record's strongest link.
-pub fn strongest_size(records: &Records) -> usize {
-    records.len as usize * size_of::<(u16, f32)>()
-}
-
 /// Writes the links, edges and merges of `run` (the golden records are
 /// written before, as they are built): the links on a thread of their own
 /// beside the others when the runtime has several (encoding tens of
@@ -448,7 +457,7 @@ pub async fn write_all(
     records: &Records,
     graph: &Graph,
     clusters: &Clusters,
-    merges: Vec<RecordBatch>,
+    (merges, strongest): (Vec<RecordBatch>, Strongest),
 ) -> Result<()> {
     let rest = async {
         write(
@@ -469,7 +478,7 @@ pub async fn write_all(
             run,
             LINKS,
             links_schema(),
-            links(records, graph, clusters)?,
+            links(records, graph, clusters, strongest)?,
         )
         .await
     };

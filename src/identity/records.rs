@@ -26,6 +26,7 @@ use datafusion::common::HashMap;
 use super::budget::Budget;
 use super::distinct::{Classes, Distinct, MISSING, TooMuchText};
 use super::texts::{Texts, TextsBuilder, Times, TimesBuilder};
+use super::words::Words;
 
 /// The most records a run can resolve: a record number is 31 bits (the
 /// union-find keeps the top bit for its roots).
@@ -50,7 +51,8 @@ pub struct SourceRecords {
     record_id: Arc<Texts>,
     /// Per record, its class (`distinct`): records of one class hold the
     /// same values in every column below but the one that is the record id.
-    class_of: Arc<Vec<u32>>,
+    /// Spilled to a temporary file where `--memory-limit` has no room.
+    class_of: Arc<Words>,
     /// Per record, its update time (`i64::MIN`: none), when the source has
     /// `updated_at`, in a mapped file (`texts`): records of one class may
     /// end up in different customers, so a class's latest time cannot stand
@@ -89,7 +91,7 @@ pub struct Interned {
     pub ranks: UInt32Array,
     pub values: Arc<Texts>,
     /// Per record, its class (the source's `class_of`).
-    pub rows: Option<Arc<Vec<u32>>>,
+    pub rows: Option<Arc<Words>>,
 }
 
 impl Interned {
@@ -124,7 +126,7 @@ impl SourceRecords {
             .flatten()
             .map(|column| column.ranks.get_array_memory_size());
         let own = self.record_id.memory_size();
-        let classes = self.class_of.capacity() * size_of::<u32>();
+        let classes = self.class_of.memory_size();
         let updated = self.updated.as_ref().map_or(0, Times::memory_size);
         own + columns.sum::<usize>() + classes + updated
     }
@@ -312,7 +314,7 @@ const INTERNING: &str = "interning a column's values";
 fn interned(
     values: &Arc<Texts>,
     ranks: Vec<Option<UInt32Array>>,
-    rows: Vec<Option<Arc<Vec<u32>>>>,
+    rows: Vec<Option<Arc<Words>>>,
 ) -> Vec<Option<Interned>> {
     ranks
         .into_iter()
@@ -329,7 +331,7 @@ fn interned(
 
 /// Per source, its classes where its column (`columns`) holds a key per
 /// class rather than a value per record.
-fn class_maps(columns: &[Option<Local>], sources: &[SourceRecords]) -> Vec<Option<Arc<Vec<u32>>>> {
+fn class_maps(columns: &[Option<Local>], sources: &[SourceRecords]) -> Vec<Option<Arc<Words>>> {
     columns
         .iter()
         .zip(sources)
@@ -593,6 +595,11 @@ async fn read_source(
     let began = std::time::Instant::now();
     let part = reading(name);
     let count = |bytes: usize| budget.lock().unwrap_or_else(PoisonError::into_inner).set(&part, bytes);
+    let what = format!("the classes of `{name}`'s records");
+    let keep = |words: Vec<u32>, other: usize| {
+        let mut budget = budget.lock().unwrap_or_else(PoisonError::into_inner);
+        budget.keep_words(&part, other, words, &what)
+    };
     let mut stream = query_source(ctx, name, source, config, config_file, kinds).await?;
     let mut read = SourceTexts::new(&stream.schema(), name, disk)?;
     while let Some(batch) = stream.next().await {
@@ -605,7 +612,7 @@ async fn read_source(
         class_of,
         updated,
         mut texts,
-    } = read.finish(disk, count)?;
+    } = read.finish(disk, keep)?;
     let record_id = Arc::new(record_id);
     let identifiers: Vec<Option<Local>> = kinds
         .iter()
@@ -720,7 +727,7 @@ struct SourceTexts {
 /// order, and its text columns by name.
 struct Finished {
     record_id: Texts,
-    class_of: Vec<u32>,
+    class_of: Words,
     updated: Option<Times>,
     texts: HashMap<String, Local>,
 }
@@ -818,9 +825,12 @@ impl SourceTexts {
     /// The source in record-id order (sorted here, once, from the ids'
     /// file rather than by the query, whose sort would hold the source
     /// twice), its ids checked, and its text columns by name (their
-    /// distinct values, to mapped files, and per class its key). `count`
-    /// is told what it holds before it puts the records in order.
-    fn finish(self, disk: &Arc<DiskManager>, count: impl Fn(usize) -> Result<()>) -> Result<Finished> {
+    /// distinct values, to mapped files, and per class its key). `keep`
+    /// keeps the classes beside the other bytes the source holds, counted,
+    /// or spilled where the limit has no room for them
+    /// (`Budget::keep_words`): before the records are put in order, with
+    /// what that holds, and once they are.
+    fn finish(self, disk: &Arc<DiskManager>, keep: impl Fn(Vec<u32>, usize) -> Result<Words>) -> Result<Finished> {
         let SourceTexts {
             source: name,
             record_id,
@@ -857,7 +867,7 @@ impl SourceTexts {
         // classes (`Texts::order`: three to sort by, then the order).
         let keys: usize = texts.values().map(Local::memory_size).sum();
         let words = 4 * class_of.len() * size_of::<u32>();
-        count(keys + class_of.capacity() * size_of::<u32>() + words + as_read.memory_size())?;
+        let class_of = keep(class_of, keys + words + as_read.memory_size())?;
         let order = as_read.order();
         let record_id = as_read.in_order(&order, disk, &format!("the record ids of `{name}`"))?;
         drop(as_read);
@@ -876,10 +886,10 @@ impl SourceTexts {
         }
         drop(class_of);
         let times = updated.as_ref().map_or(0, Times::memory_size);
-        count(keys + class_in_order.capacity() * size_of::<u32>() + times + record_id.memory_size())?;
+        let class_of = keep(class_in_order, keys + times + record_id.memory_size())?;
         Ok(Finished {
             record_id,
-            class_of: class_in_order,
+            class_of,
             updated,
             texts,
         })

@@ -27,7 +27,7 @@ use datafusion::arrow::array::{Array, ArrayBuilder, StringArray, StringBuilder};
 use datafusion::arrow::buffer::{Buffer, OffsetBuffer};
 use datafusion::execution::disk_manager::DiskManager;
 use datafusion::execution::{SpillFile, SpillWriter};
-use memmap2::Mmap;
+use memmap2::{Mmap, MmapMut};
 
 use crate::error::{Error, Result};
 
@@ -525,7 +525,7 @@ const WRITE_BUFFER: usize = 64 << 10;
 
 /// A temporary file of the disk manager being written, to be mapped once
 /// written.
-struct Writing {
+pub(super) struct Writing {
     file: Arc<dyn SpillFile>,
     path: PathBuf,
     out: BufWriter<Box<dyn SpillWriter>>,
@@ -535,7 +535,7 @@ struct Writing {
 impl Writing {
     /// A temporary file of `disk`; `None` (with a warning naming `what`)
     /// when no local temporary file can be made.
-    fn create(disk: &Arc<DiskManager>, what: &str, warn: bool) -> Result<Option<Writing>> {
+    pub(super) fn create(disk: &Arc<DiskManager>, what: &str, warn: bool) -> Result<Option<Writing>> {
         let held = |why: &str| {
             if warn {
                 log::warn!("{what} are held in memory: {why}");
@@ -564,9 +564,31 @@ impl Writing {
         }))
     }
 
-    fn put(&mut self, bytes: &[u8]) -> Result<()> {
+    pub(super) fn put(&mut self, bytes: &[u8]) -> Result<()> {
         let Writing { out, path, what, .. } = self;
         out.write_all(bytes).map_err(|e| io_error(what, path, e))
+    }
+
+    /// The file, written out and mapped to be written in place (`words`):
+    /// every byte was written first, so its blocks are on disk and a full
+    /// disk fails the write above, not a store to the map.
+    pub(super) fn map_mut(self) -> Result<(MmapMut, Arc<dyn SpillFile>)> {
+        let Writing { file, path, out, what } = self;
+        let io = |source| io_error(&what, &path, source);
+        let mut inner = out.into_inner().map_err(|e| io(e.into_error()))?;
+        inner.finish().map_err(|e| io(std::io::Error::other(e)))?;
+        drop(inner);
+        let opened = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(io)?;
+        // SAFETY: as for `map`: the file is the run's own temporary file,
+        // which nothing else opens, writes or truncates while it is mapped;
+        // the disk manager removes it only once the returned handle goes.
+        #[allow(unsafe_code)]
+        let map = unsafe { MmapMut::map_mut(&opened) }.map_err(io)?;
+        Ok((map, file))
     }
 
     /// The file, written out and mapped.

@@ -1184,6 +1184,106 @@ fn a_run_killed_mid_way_leaves_a_whole_run_current_and_the_next_completes() {
     assert_eq!(whole("the run after"), customers);
 }
 
+/// Past --memory-limit the words a record (classes, union-find, clusters,
+/// previous ids, the records in cluster order, the strongest links) spill
+/// to temporary files, a kind's values are linked in passes, and golden
+/// records come in smaller waves: a run under a limit below what it
+/// counts unlimited completes within it, with the same tables, first and
+/// again with the previous run's ids; below what a source's reading needs
+/// it still stops, with nothing written.
+#[test]
+fn past_the_memory_limit_resolve_spills_and_gives_the_same_tables() {
+    let dir = project(
+        r#"
+[tables.web]
+location = "web.csv"
+
+[identity.sources.web]
+record_id = "event_id"
+identifiers = { anonymous_id = "anonymous_id", user_id = "user_id" }
+"#,
+    );
+    // 300,000 page views of 3,000 devices; every seventh signed in, two
+    // devices a user, so that users join devices.
+    let mut web = String::from("event_id,anonymous_id,user_id\n");
+    for i in 0..300_000 {
+        let user = if i % 7 == 0 {
+            format!("u{}", (i % 3000) / 2)
+        } else {
+            String::new()
+        };
+        web.push_str(&format!("e{i:06},d{},{user}\n", i % 3000));
+    }
+    write(dir.path(), "web.csv", &web);
+    let counted = |run: &crate::support::Run| -> u64 {
+        let row = run.ok().lines().find(|l| l.starts_with("memory,")).unwrap().to_string();
+        let held = row.trim_start_matches("memory,").trim_matches('"').to_string();
+        let (number, unit) = (held.split(' ').next().unwrap(), held.split(' ').nth(1).unwrap());
+        let scale = match unit {
+            "KB" => 1024.0,
+            "MB" => 1024.0 * 1024.0,
+            other => panic!("unexpected unit {other} in {held}"),
+        };
+        (number.parse::<f64>().unwrap() * scale) as u64
+    };
+    let tables = |dir: &Path| {
+        (
+            sql_rows(dir, "SELECT * FROM identity_links ORDER BY record_id"),
+            sql_rows(dir, "SELECT * FROM identity_edges ORDER BY record_id_a, record_id_b"),
+            sql_rows(dir, "SELECT * FROM customers ORDER BY customer_id"),
+        )
+    };
+    let fresh = |dir: &Path| {
+        for stale in ["output", "state"] {
+            std::fs::remove_dir_all(dir.join(stale)).unwrap();
+        }
+    };
+    let unlimited = counted(&run_in(dir.path(), &["resolve", "--format", "csv"]));
+    let expected = tables(dir.path());
+    assert_eq!(expected.2.len(), 1500, "two devices a user");
+    run_in(dir.path(), &["resolve", "--full"]).ok();
+    let expected_again = tables(dir.path());
+
+    // Three quarters of what the run counts unlimited, in whole MB as the
+    // summary rounds it (up): its figure under the limit is then at most
+    // the limit.
+    let megabytes = unlimited * 3 / 4 >> 20;
+    let (limit, limit_arg) = (megabytes << 20, format!("{megabytes}M"));
+    fresh(dir.path());
+    let spilled = run_in(
+        dir.path(),
+        &["--memory-limit", &limit_arg, "resolve", "-v", "--format", "csv"],
+    );
+    let within = counted(&spilled);
+    assert!(within <= limit, "counted {within} bytes under a limit of {limit}");
+    for step in [
+        "spilled to a temporary file",
+        "the values of `anonymous_id` to link on: 300000 postings in ",
+    ] {
+        assert!(spilled.stderr.contains(step), "{step}: {}", spilled.stderr);
+    }
+    assert_eq!(tables(dir.path()), expected);
+    let again = run_in(
+        dir.path(),
+        &["--memory-limit", &limit_arg, "resolve", "--full", "--format", "csv"],
+    );
+    assert!(counted(&again) <= limit);
+    assert_eq!(tables(dir.path()), expected_again);
+
+    // Reading a source puts its records in order, four words a record at
+    // once: below that, the run stops and the last run stays current.
+    let current = std::fs::read_to_string(dir.path().join("output/identity/current")).unwrap();
+    let refused = run_in(dir.path(), &["--memory-limit", "2M", "resolve", "--full"]);
+    refused.fails(
+        1,
+        "out of memory: resolving needs more memory than --memory-limit (2 MB) allows: reading `web`",
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("output/identity/current")).unwrap(),
+        current
+    );
+}
+
 /// The links go to a temporary file as they are made, and the record ids
 /// and identifier values to mapped ones: a run with 297,000 links and
 /// 300,000 record ids counts megabytes fewer than when no temporary file
