@@ -1247,7 +1247,7 @@ identifiers = { anonymous_id = "anonymous_id", user_id = "user_id" }
     // Three quarters of what the run counts unlimited, in whole MB as the
     // summary rounds it (up): its figure under the limit is then at most
     // the limit.
-    let megabytes = unlimited * 3 / 4 >> 20;
+    let megabytes = (unlimited * 3 / 4) >> 20;
     let (limit, limit_arg) = (megabytes << 20, format!("{megabytes}M"));
     fresh(dir.path());
     let spilled = run_in(
