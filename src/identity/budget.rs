@@ -112,23 +112,41 @@ impl Budget {
     }
 
     /// `words` for `part`, beside `other` bytes the part holds: held where
-    /// the limit has room for both (the words `HELD_WHILE` times over), else spilled to a temporary file (named
-    /// by `what`); the part is set to what stays in memory. Where nothing
-    /// can be spilled (no local temporary folder) the limit's error.
-    pub fn keep_words(&mut self, part: &str, other: usize, words: Vec<u32>, what: &str) -> Result<Words> {
-        let bytes = words.capacity() * size_of::<u32>();
+    /// the limit has room for both (the words `HELD_WHILE` times over), else
+    /// spilled to a temporary file (named by `what`; words spilled already
+    /// stay so); the part is set to what stays in memory. Where nothing can
+    /// be spilled (no local temporary folder) the limit's error.
+    pub fn keep_words(&mut self, part: &str, other: usize, words: Words, what: &str) -> Result<Words> {
+        let bytes = words.memory_size();
         let words = match self.has_room(part, other + HELD_WHILE * bytes) {
-            true => Words::held(words),
-            false => match Words::spill(&words, &self.disk, what)? {
-                Some(spilled) => {
-                    self.spilled += bytes;
-                    spilled
-                }
-                None => Words::held(words),
-            },
+            true => words,
+            false => self.spill(words, what)?,
         };
         self.set(part, other + words.memory_size())?;
         Ok(words)
+    }
+
+    /// `words` spilled to a temporary file (named by `what`), unless they
+    /// are already or no local temporary file can be made.
+    pub fn spill(&mut self, words: Words, what: &str) -> Result<Words> {
+        if words.is_spilled() {
+            return Ok(words);
+        }
+        Ok(match Words::spill(&words, &self.disk, what)? {
+            Some(spilled) => self.spilled_now(spilled, what),
+            None => words,
+        })
+    }
+
+    /// Counts and logs words spilled to a temporary file.
+    pub fn spilled_now(&mut self, words: Words, what: &str) -> Words {
+        let bytes = words.len() * size_of::<u32>();
+        self.spilled += bytes;
+        log::info!(
+            "{what} spilled to a temporary file ({} MB): --memory-limit has no room for them",
+            bytes >> 20
+        );
+        words
     }
 
     /// `len` words of `fill` for `part`, as `keep_words` keeps words.
@@ -137,10 +155,7 @@ impl Budget {
         let words = match self.has_room(part, other + HELD_WHILE * bytes) {
             true => Words::held(vec![fill; len]),
             false => match Words::spilled_filled(len, fill, &self.disk, what)? {
-                Some(spilled) => {
-                    self.spilled += bytes;
-                    spilled
-                }
+                Some(spilled) => self.spilled_now(spilled, what),
                 None => Words::held(vec![fill; len]),
             },
         };

@@ -154,10 +154,11 @@ impl Golden<'_> {
     /// and its winners (`winners`) first. At least one batch, so that an
     /// empty table has its schema.
     ///
-    /// Waves begin small and grow fourfold a wave up to `CHUNK` clusters a
-    /// job, as far as the last wave's bytes a cluster say three quarters
-    /// of the room allow: under a tight `--memory-limit` waves stay small
-    /// rather than stop the run.
+    /// Waves begin small and double a wave up to `CHUNK` clusters a job,
+    /// as far as half the room allows at the most bytes a cluster any wave
+    /// took so far: under a tight `--memory-limit` waves stay small rather
+    /// than stop the run (clusters vary, so the half is a margin, not a
+    /// promise).
     pub fn batches<'b>(
         &'b self,
         mut held: impl FnMut(usize) -> Result<usize> + 'b,
@@ -168,6 +169,8 @@ impl Golden<'_> {
         let empty = (n == 0).then(|| Ok(RecordBatch::new_empty(self.schema())));
         let wave_jobs = wave_jobs();
         let (mut first, mut per_job, mut stopped) = (0, FIRST_CHUNK, false);
+        // The most bytes a cluster of any wave so far took.
+        let mut per_cluster = 1;
         let waves = std::iter::from_fn(move || {
             if stopped || first >= n {
                 return None;
@@ -198,9 +201,9 @@ impl Golden<'_> {
             });
             Some(match room {
                 Ok(room) => {
-                    let per_cluster = (bytes / (first - start)).max(1);
-                    let fit = (room / 4 * 3 / per_cluster / wave_jobs).max(1);
-                    per_job = (per_job * 4).min(CHUNK).min(fit);
+                    per_cluster = per_cluster.max(bytes.div_ceil(first - start));
+                    let fit = (room / 2 / per_cluster / wave_jobs).max(1);
+                    per_job = (per_job * 2).min(CHUNK).min(fit);
                     wave.into_iter().map(|r| r.map(|(rows, _)| rows)).collect()
                 }
                 Err(e) => {

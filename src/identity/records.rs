@@ -594,17 +594,12 @@ async fn read_source(
 ) -> Result<(SourceRecords, Vec<Option<Local>>, [Vec<Option<Local>>; 2])> {
     let began = std::time::Instant::now();
     let part = reading(name);
-    let count = |bytes: usize| budget.lock().unwrap_or_else(PoisonError::into_inner).set(&part, bytes);
-    let what = format!("the classes of `{name}`'s records");
-    let keep = |words: Vec<u32>, other: usize| {
-        let mut budget = budget.lock().unwrap_or_else(PoisonError::into_inner);
-        budget.keep_words(&part, other, words, &what)
-    };
+    let counted = SourceBudget { budget, part: &part };
     let mut stream = query_source(ctx, name, source, config, config_file, kinds).await?;
     let mut read = SourceTexts::new(&stream.schema(), name, disk)?;
     while let Some(batch) = stream.next().await {
         read.append(&batch?)?;
-        count(read.memory_size())?;
+        counted.count(read.memory_size())?;
     }
     drop(stream);
     let Finished {
@@ -612,7 +607,7 @@ async fn read_source(
         class_of,
         updated,
         mut texts,
-    } = read.finish(disk, keep)?;
+    } = read.finish(disk, &counted)?;
     let record_id = Arc::new(record_id);
     let identifiers: Vec<Option<Local>> = kinds
         .iter()
@@ -825,12 +820,13 @@ impl SourceTexts {
     /// The source in record-id order (sorted here, once, from the ids'
     /// file rather than by the query, whose sort would hold the source
     /// twice), its ids checked, and its text columns by name (their
-    /// distinct values, to mapped files, and per class its key). `keep`
-    /// keeps the classes beside the other bytes the source holds, counted,
-    /// or spilled where the limit has no room for them
-    /// (`Budget::keep_words`): before the records are put in order, with
-    /// what that holds, and once they are.
-    fn finish(self, disk: &Arc<DiskManager>, keep: impl Fn(Vec<u32>, usize) -> Result<Words>) -> Result<Finished> {
+    /// distinct values, to mapped files, and per class its key). What it
+    /// holds is counted in `budget`, and its classes spilled where the
+    /// limit has no room for them: before the records are put in order,
+    /// beside what that holds, and once they are. Where the limit has no
+    /// room to sort all the ids at once, they are sorted in runs that fit
+    /// and merged (`Texts::order_within`).
+    fn finish(self, disk: &Arc<DiskManager>, budget: &SourceBudget<'_, '_>) -> Result<Finished> {
         let SourceTexts {
             source: name,
             record_id,
@@ -863,12 +859,10 @@ impl SourceTexts {
         }
         drop(classes);
         let as_read = record_id.finish()?;
-        // Putting them in order holds four words a record beside the
-        // classes (`Texts::order`: three to sort by, then the order).
         let keys: usize = texts.values().map(Local::memory_size).sum();
-        let words = 4 * class_of.len() * size_of::<u32>();
-        let class_of = keep(class_of, keys + words + as_read.memory_size())?;
-        let order = as_read.order();
+        let what = format!("the classes of `{name}`'s records");
+        let other = keys + as_read.memory_size();
+        let (order, class_of) = budget.order(&as_read, other, Words::held(class_of), (disk, &name))?;
         let record_id = as_read.in_order(&order, disk, &format!("the record ids of `{name}`"))?;
         drop(as_read);
         check_record_ids(&name, &record_id)?;
@@ -881,18 +875,91 @@ impl SourceTexts {
         };
         // The order becomes the classes in record-id order, in place.
         let mut class_in_order = order;
-        for row in &mut class_in_order {
+        for row in class_in_order.iter_mut() {
             *row = class_of[*row as usize];
         }
         drop(class_of);
         let times = updated.as_ref().map_or(0, Times::memory_size);
-        let class_of = keep(class_in_order, keys + times + record_id.memory_size())?;
+        let class_of = budget.keep(class_in_order, keys + times + record_id.memory_size(), &what)?;
         Ok(Finished {
             record_id,
             class_of,
             updated,
             texts,
         })
+    }
+}
+
+/// A source's part of the budget the sources read side by side share.
+struct SourceBudget<'a, 'b> {
+    budget: &'a Mutex<&'b mut Budget>,
+    part: &'a str,
+}
+
+/// Sorted runs the record ids may be put in order by at most: each record
+/// of the merge is compared with every run's next.
+const MAX_RUNS: usize = 64;
+
+impl<'b> SourceBudget<'_, 'b> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, &'b mut Budget> {
+        self.budget.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sets what the source holds to `bytes`.
+    fn count(&self, bytes: usize) -> Result<()> {
+        self.lock().set(self.part, bytes)
+    }
+
+    /// Keeps `words` beside `other` bytes the source holds (`Budget::keep_words`).
+    fn keep(&self, words: Words, other: usize, what: &str) -> Result<Words> {
+        self.lock().keep_words(self.part, other, words, what)
+    }
+
+    /// The order of the source's record ids (`ids`, as read), and its
+    /// classes as read, beside `other` bytes it holds. Sorting holds four
+    /// words a record (three to sort by, then the order): the classes are
+    /// spilled first where the limit has no room for them beside that, and
+    /// where it has no room for the sort either, the ids are sorted in runs
+    /// that fit and merged (at most `MAX_RUNS`; below that the limit's
+    /// error).
+    fn order(
+        &self,
+        ids: &Texts,
+        other: usize,
+        classes: Words,
+        (disk, name): (&Arc<DiskManager>, &str),
+    ) -> Result<(Words, Words)> {
+        let sort = 4 * ids.len() * size_of::<u32>();
+        let mut budget = self.lock();
+        let classes = match budget.has_room(self.part, other + classes.memory_size() + sort) {
+            true => classes,
+            false => budget.spill(classes, &format!("the classes of `{name}`'s records"))?,
+        };
+        let beside = other + classes.memory_size();
+        let room = match budget.has_room(self.part, beside + sort) {
+            true => None,
+            false => budget.room_for(self.part).map(|room| room.saturating_sub(beside)),
+        };
+        let keys = room.map_or(ids.len(), |room| room / (4 * size_of::<u32>()));
+        if keys >= ids.len() || ids.len().div_ceil(keys.max(1)) > MAX_RUNS {
+            // At once, counted (past the limit, its error).
+            budget.set(self.part, beside + sort)?;
+            drop(budget);
+            return Ok((Words::held(ids.order()), classes));
+        }
+        budget.set(self.part, beside + keys * 4 * size_of::<u32>())?;
+        drop(budget);
+        let what = format!("the order of `{name}`'s record ids");
+        match ids.order_within(keys, disk, &what)? {
+            Some(order) => {
+                log::info!("{what}: {} records sorted in runs of {keys}", ids.len());
+                Ok((self.lock().spilled_now(order, &what), classes))
+            }
+            None => {
+                self.count(beside + sort)?;
+                Ok((Words::held(ids.order()), classes))
+            }
+        }
     }
 }
 

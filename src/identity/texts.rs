@@ -29,6 +29,7 @@ use datafusion::execution::disk_manager::DiskManager;
 use datafusion::execution::{SpillFile, SpillWriter};
 use memmap2::{Mmap, MmapMut};
 
+use super::words::Words;
 use crate::error::{Error, Result};
 
 /// A column of text values without missing ones, by position.
@@ -195,14 +196,72 @@ impl Texts {
     /// of equal bytes by whole value: most comparisons are of words side by
     /// side in memory rather than of text at two random places in a file.
     pub fn order(&self) -> Vec<u32> {
-        let shared = self
+        self.sorted_positions(0..self.len(), self.shared_prefix())
+    }
+
+    /// The order, as `order` gives it, with the sort keys of at most `keys`
+    /// positions in memory at once (16 bytes each with their run): runs of
+    /// `keys` positions sorted and written to temporary files of `disk`,
+    /// then merged into a further one, mapped (`words`). `None` where the
+    /// values fit, or where no local temporary file can be made.
+    pub fn order_within(&self, keys: usize, disk: &Arc<DiskManager>, what: &str) -> Result<Option<Words>> {
+        let (len, keys) = (self.len(), keys.max(1));
+        if len <= keys {
+            return Ok(None);
+        }
+        let shared = self.shared_prefix();
+        let mut runs = Vec::with_capacity(len.div_ceil(keys));
+        for start in (0..len).step_by(keys) {
+            let run = self.sorted_positions(start..(start + keys).min(len), shared);
+            match Words::spill(&run, disk, what)? {
+                Some(run) => runs.push(run),
+                None => return Ok(None),
+            }
+        }
+        let key = |p: u32| eight_bytes(&self.value(p as usize).as_bytes()[shared..]);
+        // Each run's next position, with its key: (key, position, run, index).
+        let mut heads: Vec<(u64, u32, usize, usize)> = runs
             .iter()
+            .enumerate()
+            .map(|(r, run)| (key(run[0]), run[0], r, 0))
+            .collect();
+        // The key orders as the value does; equal keys by whole value.
+        let before = |a: &(u64, u32, usize, usize), b: &(u64, u32, usize, usize)| {
+            a.0.cmp(&b.0)
+                .then_with(|| self.value(a.1 as usize).cmp(self.value(b.1 as usize)))
+                .then(a.1.cmp(&b.1))
+        };
+        Words::spill_with(len, disk, what, |_, chunk| {
+            for slot in chunk {
+                let next = (0..heads.len())
+                    .min_by(|&a, &b| before(&heads[a], &heads[b]))
+                    .expect("a run has positions left while the order has");
+                let (_, position, r, i) = heads[next];
+                *slot = position;
+                match runs[r].get(i + 1) {
+                    Some(&p) => heads[next] = (key(p), p, r, i + 1),
+                    None => {
+                        heads.swap_remove(next);
+                    }
+                }
+            }
+        })
+    }
+
+    /// The bytes every value begins with.
+    fn shared_prefix(&self) -> usize {
+        self.iter()
             .skip(1)
             .fold(self.len().min(1) * self.bytes(), |shared, value| {
                 let first = self.value(0).as_bytes();
                 common_prefix(&first[..shared.min(first.len())], value.as_bytes())
-            });
-        let mut keyed: Vec<[u32; 3]> = (0..self.len())
+            })
+    }
+
+    /// The positions `range` in value order (ties by position), as `order`
+    /// sorts them, the first `shared` bytes of every value skipped.
+    fn sorted_positions(&self, range: std::ops::Range<usize>, shared: usize) -> Vec<u32> {
+        let mut keyed: Vec<[u32; 3]> = range
             .map(|i| {
                 let key = eight_bytes(&self.value(i).as_bytes()[shared..]);
                 [(key >> 32) as u32, key as u32, i as u32]
@@ -722,6 +781,30 @@ mod tests {
         assert_eq!(twins, [1, 6]);
         assert_eq!(Texts::held(StringArray::from(vec!["x"])).order(), [0]);
         assert!(Texts::held(StringArray::from(Vec::<&str>::new())).order().is_empty());
+    }
+
+    /// Sorted in runs that fit and merged, the order is the one sorted at
+    /// once, however many runs; where the values fit there are no runs.
+    #[test]
+    fn values_sorted_in_runs_are_merged_in_order() {
+        let disk = Arc::new(DiskManagerBuilder::default().build().unwrap());
+        let given: Vec<String> = (0..1000u32)
+            .map(|i| match i % 5 {
+                0 => format!("order-{:012}", i.wrapping_mul(7919) % 300),
+                1 => format!("order-{:08}", i % 17),
+                2 => format!("order-{:08}\0{}", i % 13, i % 3),
+                3 => "order-".to_string(),
+                _ => format!("order-1{}", i % 11),
+            })
+            .collect();
+        let texts = Texts::held(StringArray::from(given.clone()));
+        let at_once = texts.order();
+        for keys in [1, 7, 64, 333, 999] {
+            let runs = texts.order_within(keys, &disk, "test order").unwrap().unwrap();
+            assert!(runs.is_spilled());
+            assert_eq!(&runs[..], &at_once[..], "runs of {keys}");
+        }
+        assert!(texts.order_within(1000, &disk, "test order").unwrap().is_none());
     }
 
     /// Times go to the file in the order given and read back by position,

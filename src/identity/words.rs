@@ -48,7 +48,7 @@ impl Words {
     /// `words` copied to a temporary file of `disk` (named by `what`) and
     /// mapped; `None` where no local temporary file can be made.
     pub fn spill(words: &[u32], disk: &Arc<DiskManager>, what: &str) -> Result<Option<Words>> {
-        Self::spill_from(words.len(), disk, what, |start, chunk| {
+        Self::spill_with(words.len(), disk, what, |start, chunk| {
             chunk.copy_from_slice(&words[start..start + chunk.len()])
         })
     }
@@ -56,12 +56,13 @@ impl Words {
     /// `len` words of `fill` in a temporary file of `disk`, mapped; `None`
     /// where no local temporary file can be made.
     pub fn spilled_filled(len: usize, fill: u32, disk: &Arc<DiskManager>, what: &str) -> Result<Option<Words>> {
-        Self::spill_from(len, disk, what, |_, chunk| chunk.fill(fill))
+        Self::spill_with(len, disk, what, |_, chunk| chunk.fill(fill))
     }
 
     /// A file of `len` words, chunk by chunk as `fill` gives them (the
-    /// chunk's first position, the chunk to fill).
-    fn spill_from(
+    /// chunk's first position, the chunk to fill), in order; `None` where
+    /// no local temporary file can be made.
+    pub fn spill_with(
         len: usize,
         disk: &Arc<DiskManager>,
         what: &str,
@@ -87,10 +88,6 @@ impl Words {
             map.len(),
             len * size_of::<u32>(),
             "a spilled file holds what was written"
-        );
-        log::info!(
-            "{what} spilled to a temporary file ({} MB): --memory-limit has no room for them",
-            (len * size_of::<u32>()) >> 20
         );
         Ok(Some(Words {
             inner: Inner::Mapped { map, len, _file: file },

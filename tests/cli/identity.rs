@@ -1186,11 +1186,12 @@ fn a_run_killed_mid_way_leaves_a_whole_run_current_and_the_next_completes() {
 
 /// Past --memory-limit the words a record (classes, union-find, clusters,
 /// previous ids, the records in cluster order, the strongest links) spill
-/// to temporary files, a kind's values are linked in passes, and golden
-/// records come in smaller waves: a run under a limit below what it
-/// counts unlimited completes within it, with the same tables, first and
-/// again with the previous run's ids; below what a source's reading needs
-/// it still stops, with nothing written.
+/// to temporary files, record ids are sorted in runs and merged, a kind's
+/// values are linked in passes, and golden records come in smaller waves:
+/// a run under a limit well below what it counts unlimited completes
+/// within it, with the same tables, first and again with the previous
+/// run's ids; below what a source's reading needs it still stops, with
+/// nothing written.
 #[test]
 fn past_the_memory_limit_resolve_spills_and_gives_the_same_tables() {
     let dir = project(
@@ -1244,11 +1245,11 @@ identifiers = { anonymous_id = "anonymous_id", user_id = "user_id" }
     run_in(dir.path(), &["resolve", "--full"]).ok();
     let expected_again = tables(dir.path());
 
-    // Three quarters of what the run counts unlimited, in whole MB as the
-    // summary rounds it (up): its figure under the limit is then at most
-    // the limit.
-    let megabytes = (unlimited * 3 / 4) >> 20;
-    let (limit, limit_arg) = (megabytes << 20, format!("{megabytes}M"));
+    // Well below what the run counts unlimited (7 MB when written), in
+    // whole MB as the summary rounds it (up): its figure under the limit
+    // is then at most the limit.
+    let (limit, limit_arg) = (4 << 20, "4M".to_string());
+    assert!(unlimited > limit + (2 << 20), "counted {unlimited} bytes unlimited");
     fresh(dir.path());
     let spilled = run_in(
         dir.path(),
@@ -1259,6 +1260,7 @@ identifiers = { anonymous_id = "anonymous_id", user_id = "user_id" }
     for step in [
         "spilled to a temporary file",
         "the values of `anonymous_id` to link on: 300000 postings in ",
+        "the order of `web`'s record ids: 300000 records sorted in runs of ",
     ] {
         assert!(spilled.stderr.contains(step), "{step}: {}", spilled.stderr);
     }
@@ -1270,8 +1272,8 @@ identifiers = { anonymous_id = "anonymous_id", user_id = "user_id" }
     assert!(counted(&again) <= limit);
     assert_eq!(tables(dir.path()), expected_again);
 
-    // Reading a source puts its records in order, four words a record at
-    // once: below that, the run stops and the last run stays current.
+    // Reading a source holds a class number a record as it is read: below
+    // that, the run stops and the last run stays current.
     let current = std::fs::read_to_string(dir.path().join("output/identity/current")).unwrap();
     let refused = run_in(dir.path(), &["--memory-limit", "2M", "resolve", "--full"]);
     refused.fails(
