@@ -187,10 +187,17 @@ fn summary_rows(s: &Summary) -> Rows {
     let resident = resident.map_or(String::new(), |r| {
         format!("; the process's peak resident memory {}", human(r as usize, Round::Up))
     });
+    let spilled = match s.spilled {
+        0 => String::new(),
+        bytes => format!(
+            ", {} of words a record spilled to temporary files past it",
+            human(bytes, Round::Up)
+        ),
+    };
     rows.push((
         "memory",
         format!(
-            "{} held at most (what --memory-limit bounds){resident}",
+            "{} held at most (what --memory-limit bounds){spilled}{resident}",
             human(held, Round::Up)
         ),
     ));

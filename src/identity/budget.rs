@@ -202,7 +202,7 @@ impl Budget {
         };
         Error::OutOfMemory(format!(
             "resolving needs more memory than --memory-limit{limit} allows: {part} would bring it to at least {}{records}; \
-             resolution holds a few words a record and each column's distinct values in memory (about 30 bytes a record at its peak), so raise --memory-limit or map fewer sources or columns",
+             what does not spill to disk (each column's distinct values, each class of records alike, a class number a record while a source is read) must fit, so raise --memory-limit or map fewer sources or columns",
             human(needed, Round::Up)
         ))
     }

@@ -89,6 +89,8 @@ pub struct Summary {
     /// in bytes, and the process's peak resident memory (where the system
     /// tells it), in bytes.
     pub memory: (usize, Option<u64>),
+    /// Bytes of words a record spilled to temporary files past the limit.
+    pub spilled: usize,
     pub elapsed: Duration,
 }
 
@@ -359,6 +361,7 @@ async fn grow(
         why: format!("only new files, read and linked into run {}", grown.grew),
         grew: Some(grown.grew),
         memory: (budget.peak(), status_kilobytes("VmHWM:").map(|kb| kb * 1024)),
+        spilled: budget.spilled(),
         elapsed: Duration::ZERO,
     })))
 }
@@ -418,7 +421,14 @@ async fn run(
         log::info!("at the peak of counted memory: {}", parts.join(", "));
     }
     let memory = (budget.peak(), status_kilobytes("VmHWM:").map(|kb| kb * 1024));
-    Ok((Summary { memory, ..summary }, run))
+    Ok((
+        Summary {
+            memory,
+            spilled: budget.spilled(),
+            ..summary
+        },
+        run,
+    ))
 }
 
 /// Numbers the clusters and gives them customer ids against the previous
@@ -679,6 +689,7 @@ fn summarize(
         why: String::new(),
         grew: None,
         memory: (0, None),
+        spilled: 0,
         elapsed: Duration::ZERO,
     }
 }

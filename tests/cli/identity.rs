@@ -1257,6 +1257,15 @@ identifiers = { anonymous_id = "anonymous_id", user_id = "user_id" }
     );
     let within = counted(&spilled);
     assert!(within <= limit, "counted {within} bytes under a limit of {limit}");
+    // Six words a record at least (binary MB, rounded up): the classes,
+    // the ids' order, the clusters, the records in cluster order, the
+    // strongest links' two.
+    let memory = spilled.stdout.lines().find(|l| l.starts_with("memory,")).unwrap();
+    let (before, _) = memory
+        .split_once(" MB of words a record spilled to temporary files past it")
+        .unwrap_or_else(|| panic!("{memory}"));
+    let megabytes: f64 = before.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(megabytes * 1048576.0 >= 6.0 * 300_000.0 * 4.0, "{memory}");
     for step in [
         "spilled to a temporary file",
         "the values of `anonymous_id` to link on: 300000 postings in ",
