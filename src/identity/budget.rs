@@ -25,6 +25,9 @@ use crate::util::{Round, human};
 /// times over: the steps after them need room too (a wave of golden
 /// records, the links' buffer), and a word a record held early would
 /// otherwise leave none, stopping a run that spilling would have finished.
+/// Room goes first come, first served: the union-find, made while the
+/// sources' records are all held, tends to spill before colder words
+/// made later, though it is the one read most at random.
 const HELD_WHILE: usize = 2;
 
 pub struct Budget {
@@ -140,19 +143,35 @@ impl Budget {
 
     /// Counts and logs words spilled to a temporary file.
     pub fn spilled_now(&mut self, words: Words, what: &str) -> Words {
-        let bytes = words.len() * size_of::<u32>();
+        self.note_spilled(words.len() * size_of::<u32>(), what);
+        words
+    }
+
+    /// Counts and logs `bytes` of `what` spilled to a temporary file.
+    pub fn note_spilled(&mut self, bytes: usize, what: &str) {
         self.spilled += bytes;
         log::info!(
             "{what} spilled to a temporary file ({} MB): --memory-limit has no room for them",
             bytes >> 20
         );
-        words
     }
 
     /// `len` words of `fill` for `part`, as `keep_words` keeps words.
     pub fn filled_words(&mut self, part: &str, other: usize, (len, fill): (usize, u32), what: &str) -> Result<Words> {
+        self.filled_words_beside(part, (other, 0), (len, fill), what)
+    }
+
+    /// As `filled_words`, held only with room for `reserve` bytes more,
+    /// which the part will come to hold (not counted yet).
+    pub fn filled_words_beside(
+        &mut self,
+        part: &str,
+        (other, reserve): (usize, usize),
+        (len, fill): (usize, u32),
+        what: &str,
+    ) -> Result<Words> {
         let bytes = len * size_of::<u32>();
-        let words = match self.has_room(part, other + HELD_WHILE * bytes) {
+        let words = match self.has_room(part, other + reserve + HELD_WHILE * bytes) {
             true => Words::held(vec![fill; len]),
             false => match Words::spilled_filled(len, fill, &self.disk, what)? {
                 Some(spilled) => self.spilled_now(spilled, what),

@@ -180,6 +180,12 @@ impl EdgeLog {
         self.per_rule.get(rule).copied().unwrap_or(0)
     }
 
+    /// The most bytes the buffer comes to while links go to the file (a
+    /// full buffer of edges and the file's write buffer).
+    pub fn buffer_size() -> usize {
+        BUFFERED * size_of::<Edge>() + WRITE_BUFFER
+    }
+
     /// Bytes held in memory (the buffer, or every edge without a file).
     pub fn memory_size(&self) -> usize {
         self.held.capacity() * size_of::<Edge>() + self.file.as_ref().map_or(0, |_| WRITE_BUFFER)

@@ -94,7 +94,7 @@ pub struct Golden<'a> {
 const CHUNK: usize = 1 << 14;
 
 /// Clusters a job in the first wave, before a wave's bytes are known.
-const FIRST_CHUNK: usize = 1 << 8;
+const FIRST_CHUNK: usize = 1 << 6;
 
 fn wave_jobs() -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -154,7 +154,7 @@ impl Golden<'_> {
     /// and its winners (`winners`) first. At least one batch, so that an
     /// empty table has its schema.
     ///
-    /// Waves begin small and double a wave up to `CHUNK` clusters a job,
+    /// Under a limit waves begin small and double a wave up to `CHUNK` clusters a job,
     /// as far as half the room allows at the most bytes a cluster any wave
     /// took so far: under a tight `--memory-limit` waves stay small rather
     /// than stop the run (clusters vary, so the half is a margin, not a
@@ -168,7 +168,12 @@ impl Golden<'_> {
         let n = self.clusters.ids.len();
         let empty = (n == 0).then(|| Ok(RecordBatch::new_empty(self.schema())));
         let wave_jobs = wave_jobs();
-        let (mut first, mut per_job, mut stopped) = (0, FIRST_CHUNK, false);
+        // Without a limit (no bound on the room) waves are whole at once.
+        let first_chunk = match held(0) {
+            Ok(usize::MAX) => CHUNK,
+            _ => FIRST_CHUNK,
+        };
+        let (mut first, mut per_job, mut stopped) = (0, first_chunk, false);
         // The most bytes a cluster of any wave so far took.
         let mut per_cluster = 1;
         let waves = std::iter::from_fn(move || {

@@ -402,7 +402,9 @@ impl<'k> KindGuards<'k> {
 pub fn link(records: &Records, config: &IdentityConfig, budget: &mut Budget) -> Result<Graph> {
     let edges = EdgeLog::new(budget.disk());
     let what = "the union-find (a word a record)";
-    let link = budget.filled_words("the links", edges.memory_size(), (records.len as usize, ALONE), what)?;
+    // Held only with room for the links' buffer as full as it gets.
+    let beside = (edges.memory_size(), EdgeLog::buffer_size());
+    let link = budget.filled_words_beside("the links", beside, (records.len as usize, ALONE), what)?;
     let mut graph = Graph::new(link, &records.kinds, edges);
     budget.set("the links", graph.memory_size())?;
     let max_cluster = config.max_cluster_size();
@@ -444,17 +446,18 @@ impl<'a> Linker<'a> {
     /// value's records, then frees the postings and counts the links grown
     /// against the budget. Where the limit has no room for all the kind's
     /// postings at once, they are built and linked in passes over ranges
-    /// of values, in value order: the links are the same, made in the same
-    /// order, for a pass over the records a range.
+    /// of values, in value order (each pass reads every record's value):
+    /// the links are the same, made in the same order.
     fn link_kind(&self, graph: &mut Graph, guards: &KindGuards, budget: &mut Budget) -> Result<()> {
         let part = format!("the values of `{}` to link on", guards.kind);
         let mut done = KindDone {
             status: vec![ValueStatus::Linked as u8; self.records.values[guards.k].len()],
             blocked: (0, 0),
         };
-        for ranks in self.passes(guards.k, &part, budget)? {
+        for (ranks, count) in self.passes(guards.k, &part, budget)? {
             // One range's postings at a time, grouped by value.
-            let postings = self.postings(guards.k, &ranks, &part, budget)?;
+            budget.set(&part, count * size_of::<(u32, u32)>())?;
+            let postings = self.postings(guards.k, &ranks, count, &mut done);
             self.link_values(graph, &postings, guards, &mut done);
         }
         budget.set(&part, 0)?;
@@ -481,10 +484,11 @@ impl<'a> Linker<'a> {
     }
 
     /// The ranges of kind `k`'s value ranks whose postings are built at
-    /// once: all of them where the limit has room (`part` holds them), else
-    /// ranges whose postings fill the room left, from a count of each
-    /// value's records (a word a value, counted while it is held).
-    fn passes(&self, k: usize, part: &str, budget: &mut Budget) -> Result<Vec<Range<u32>>> {
+    /// once, each with how many it has at most: all of them where the
+    /// limit has room (`part` holds them), else ranges whose postings fill
+    /// the room left, from a count of each value's records (a word a
+    /// value, counted while it is held; blocked values have none).
+    fn passes(&self, k: usize, part: &str, budget: &mut Budget) -> Result<Vec<(Range<u32>, usize)>> {
         let values = self.records.values[k].len();
         let count: usize = self
             .records
@@ -493,17 +497,30 @@ impl<'a> Linker<'a> {
             .filter_map(|s| s.identifiers[k].as_ref())
             .map(|c| c.present())
             .sum();
-        let all = 0..values as u32;
         if budget.has_room(part, count * size_of::<(u32, u32)>()) {
-            return Ok(vec![all]);
+            return Ok(vec![(0..values as u32, count)]);
         }
         budget.set(part, values * size_of::<u32>())?;
         let mut per_value = vec![0u32; values];
-        self.each_posting(k, |rank, _| per_value[rank as usize] += 1);
+        let blocked = &self.blocked[k];
+        self.each_posting(k, |rank, _| {
+            if !blocked[rank as usize] {
+                per_value[rank as usize] += 1;
+            }
+        });
         let room = budget.room_for(part).unwrap_or(usize::MAX);
         // The counts are freed before the first pass's postings are built.
         let fits = room.saturating_sub(values * size_of::<u32>()).max(room / 2) / size_of::<(u32, u32)>();
-        let ranges = ranges_within(&per_value, fits.max(1));
+        let ranges: Vec<(Range<u32>, usize)> = ranges_within(&per_value, fits.max(1))
+            .into_iter()
+            .map(|range| {
+                let held = per_value[range.start as usize..range.end as usize]
+                    .iter()
+                    .map(|&n| n as usize)
+                    .sum();
+                (range, held)
+            })
+            .collect();
         drop(per_value);
         budget.set(part, 0)?;
         log::info!(
@@ -515,38 +532,33 @@ impl<'a> Linker<'a> {
     }
 
     /// The (value rank, record) postings of kind `k` whose rank is in
-    /// `ranks`, sorted so that they are grouped by value, in value order,
-    /// counted against the budget as `part` before they are allocated.
-    fn postings(&self, k: usize, ranks: &Range<u32>, part: &str, budget: &mut Budget) -> Result<Vec<(u32, u32)>> {
-        let all = ranks.start == 0 && ranks.end as usize == self.records.values[k].len();
-        let count: usize = match all {
-            true => self
-                .records
-                .sources
-                .iter()
-                .filter_map(|s| s.identifiers[k].as_ref())
-                .map(|c| c.present())
-                .sum(),
-            false => {
-                let mut count = 0;
-                self.each_posting(k, |rank, _| count += usize::from(ranks.contains(&rank)));
-                count
-            }
-        };
-        budget.set(part, count * size_of::<(u32, u32)>())?;
+    /// `ranks` (`count` at most), sorted so that they are grouped by value,
+    /// in value order. A blocked value's records are counted in `done`,
+    /// not posted: they link nothing.
+    fn postings(&self, k: usize, ranks: &Range<u32>, count: usize, done: &mut KindDone) -> Vec<(u32, u32)> {
         let mut postings: Vec<(u32, u32)> = Vec::with_capacity(count);
+        let blocked = &self.blocked[k];
         self.each_posting(k, |rank, r| {
-            if ranks.contains(&rank) {
+            if !ranks.contains(&rank) {
+                return;
+            }
+            if !blocked[rank as usize] {
                 postings.push((rank, r));
+                return;
+            }
+            done.blocked.0 += 1;
+            let status = &mut done.status[rank as usize];
+            if *status != ValueStatus::Blocked as u8 {
+                *status = ValueStatus::Blocked as u8;
+                done.blocked.1 += 1;
             }
         });
         postings.sort_unstable();
-        Ok(postings)
+        postings
     }
 
     /// Links the records of each value in `postings` unless a guard stops
-    /// the value, and notes in `done` what each value did and the records
-    /// and values that were blocked.
+    /// the value, and notes in `done` what each value did.
     fn link_values(&self, graph: &mut Graph, postings: &[(u32, u32)], guards: &KindGuards, done: &mut KindDone) {
         // Buffers reused from value to value.
         let mut seen: Vec<u32> = Vec::new();
@@ -554,12 +566,6 @@ impl<'a> Linker<'a> {
         let status = &mut done.status;
         for group in postings.chunk_by(|x, y| x.0 == y.0) {
             let rank = group[0].0 as usize;
-            if self.blocked[guards.k][rank] {
-                done.blocked.0 += group.len() as u64;
-                done.blocked.1 += 1;
-                status[rank] = ValueStatus::Blocked as u8;
-                continue;
-            }
             if group.len() < 2 {
                 continue;
             }

@@ -121,8 +121,8 @@ mod tests {
 
 impl Previous {
     /// Bytes `assign` holds while it places the previous ids among
-    /// `clusters`: each record's place in its cluster, and about one cell
-    /// (id, cluster, records) a cluster.
+    /// `clusters` beside the records in cluster order (words of their own,
+    /// `ClusterMembers`): about one cell (id, cluster, records) a cluster.
     pub fn places_size(&self, clusters: usize) -> usize {
         if self.id_of.is_empty() {
             return 0;

@@ -38,6 +38,7 @@ pub mod records;
 mod remap;
 pub mod state;
 mod tables;
+mod temp_file;
 pub mod texts;
 pub mod winners;
 mod words;

@@ -26,7 +26,7 @@ use datafusion::common::HashMap;
 use super::budget::Budget;
 use super::distinct::{Classes, Distinct, MISSING, TooMuchText};
 use super::texts::{Texts, TextsBuilder, Times, TimesBuilder};
-use super::words::Words;
+use super::words::{Words, WordsBuilder};
 
 /// The most records a run can resolve: a record number is 31 bits (the
 /// union-find keeps the top bit for its roots).
@@ -599,7 +599,18 @@ async fn read_source(
     let mut read = SourceTexts::new(&stream.schema(), name, disk)?;
     while let Some(batch) = stream.next().await {
         read.append(&batch?)?;
-        counted.count(read.memory_size())?;
+        // Past the limit the classes so far go to a file, and later ones
+        // follow them there.
+        if let Err(refused) = counted.count(read.memory_size()) {
+            let what = format!("the classes of `{name}`'s records");
+            if !matches!(refused, Error::OutOfMemory(_)) || !read.class_of.spill(disk, &what)? {
+                return Err(refused);
+            }
+            counted
+                .lock()
+                .note_spilled(read.class_of.len() * size_of::<u32>(), &what);
+            counted.count(read.memory_size())?;
+        }
     }
     drop(stream);
     let Finished {
@@ -708,8 +719,9 @@ struct SourceTexts {
     names: Vec<String>,
     distinct: Vec<Distinct>,
     classes: Classes,
-    /// Per record as read, its class.
-    class_of: Vec<u32>,
+    /// Per record as read, its class (to a temporary file once the limit
+    /// has no room for them).
+    class_of: WordsBuilder,
     /// Per record as read, its update time (when the source has
     /// `updated_at`).
     updated: Option<TimesBuilder>,
@@ -749,7 +761,7 @@ impl SourceTexts {
             missing_ids: 0,
             distinct: names.iter().map(|_| Distinct::default()).collect(),
             classes: Classes::new(names.len()),
-            class_of: Vec::new(),
+            class_of: WordsBuilder::held(),
             updated,
             keys: vec![Vec::new(); names.len()],
             tuple: Vec::with_capacity(names.len()),
@@ -761,11 +773,7 @@ impl SourceTexts {
     fn memory_size(&self) -> usize {
         let distinct: usize = self.distinct.iter().map(Distinct::memory_size).sum();
         let times = self.updated.as_ref().map_or(0, TimesBuilder::memory_size);
-        distinct
-            + self.classes.memory_size()
-            + self.class_of.capacity() * size_of::<u32>()
-            + self.record_id.memory_size()
-            + times
+        distinct + self.classes.memory_size() + self.class_of.memory_size() + self.record_id.memory_size() + times
     }
 
     fn append(&mut self, batch: &RecordBatch) -> Result<()> {
@@ -806,7 +814,7 @@ impl SourceTexts {
             self.tuple.clear();
             self.tuple.extend(self.keys.iter().map(|keys| keys[row]));
             let class = self.classes.class(&self.tuple);
-            self.class_of.push(class);
+            self.class_of.push(class)?;
             if let (Some(kept), Some(times)) = (&mut self.updated, &updated) {
                 kept.append(match times.is_valid(row) {
                     true => times.value(row),
@@ -862,7 +870,7 @@ impl SourceTexts {
         let keys: usize = texts.values().map(Local::memory_size).sum();
         let what = format!("the classes of `{name}`'s records");
         let other = keys + as_read.memory_size();
-        let (order, class_of) = budget.order(&as_read, other, Words::held(class_of), (disk, &name))?;
+        let (order, class_of) = budget.order(&as_read, other, class_of.finish()?, (disk, &name))?;
         let record_id = as_read.in_order(&order, disk, &format!("the record ids of `{name}`"))?;
         drop(as_read);
         check_record_ids(&name, &record_id)?;
@@ -896,8 +904,8 @@ struct SourceBudget<'a, 'b> {
     part: &'a str,
 }
 
-/// Sorted runs the record ids may be put in order by at most: each record
-/// of the merge is compared with every run's next.
+/// Sorted runs the record ids may be put in order by at most: each run is
+/// a temporary file, open until the merge is done.
 const MAX_RUNS: usize = 64;
 
 impl<'b> SourceBudget<'_, 'b> {

@@ -18,17 +18,17 @@
 //! is held in memory and counted, with a warning; a file that cannot be
 //! written (a full disk, the quota) fails the run.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayBuilder, StringArray, StringBuilder};
 use datafusion::arrow::buffer::{Buffer, OffsetBuffer};
+use datafusion::execution::SpillFile;
 use datafusion::execution::disk_manager::DiskManager;
-use datafusion::execution::{SpillFile, SpillWriter};
-use memmap2::{Mmap, MmapMut};
+use memmap2::Mmap;
 
+use super::temp_file::{WRITE_BUFFER, Writing};
 use super::words::Words;
 use crate::error::{Error, Result};
 
@@ -202,7 +202,8 @@ impl Texts {
     /// The order, as `order` gives it, with the sort keys of at most `keys`
     /// positions in memory at once (16 bytes each with their run): runs of
     /// `keys` positions sorted and written to temporary files of `disk`,
-    /// then merged into a further one, mapped (`words`). `None` where the
+    /// then merged (a heap of the runs' next positions) into a further
+    /// one, mapped (`words`). `None` where the
     /// values fit, or where no local temporary file can be made.
     pub fn order_within(&self, keys: usize, disk: &Arc<DiskManager>, what: &str) -> Result<Option<Words>> {
         let (len, keys) = (self.len(), keys.max(1));
@@ -219,29 +220,35 @@ impl Texts {
             }
         }
         let key = |p: u32| eight_bytes(&self.value(p as usize).as_bytes()[shared..]);
-        // Each run's next position, with its key: (key, position, run, index).
-        let mut heads: Vec<(u64, u32, usize, usize)> = runs
+        // Each run's next position, the least on top.
+        let mut heads: BinaryHeap<Reverse<Head<'_>>> = runs
             .iter()
             .enumerate()
-            .map(|(r, run)| (key(run[0]), run[0], r, 0))
+            .map(|(r, run)| {
+                Reverse(Head {
+                    key: key(run[0]),
+                    position: run[0],
+                    run: r,
+                    index: 0,
+                    texts: self,
+                })
+            })
             .collect();
-        // The key orders as the value does; equal keys by whole value.
-        let before = |a: &(u64, u32, usize, usize), b: &(u64, u32, usize, usize)| {
-            a.0.cmp(&b.0)
-                .then_with(|| self.value(a.1 as usize).cmp(self.value(b.1 as usize)))
-                .then(a.1.cmp(&b.1))
-        };
         Words::spill_with(len, disk, what, |_, chunk| {
             for slot in chunk {
-                let next = (0..heads.len())
-                    .min_by(|&a, &b| before(&heads[a], &heads[b]))
-                    .expect("a run has positions left while the order has");
-                let (_, position, r, i) = heads[next];
+                let mut top = heads.peek_mut().expect("a run has positions left while the order has");
+                let Head {
+                    position, run, index, ..
+                } = top.0;
                 *slot = position;
-                match runs[r].get(i + 1) {
-                    Some(&p) => heads[next] = (key(p), p, r, i + 1),
+                match runs[run].get(index + 1) {
+                    Some(&p) => {
+                        top.0.key = key(p);
+                        top.0.position = p;
+                        top.0.index = index + 1;
+                    }
                     None => {
-                        heads.swap_remove(next);
+                        std::collections::binary_heap::PeekMut::pop(top);
                     }
                 }
             }
@@ -300,6 +307,44 @@ impl Texts {
         out.finish()
     }
 }
+
+/// A sorted run's next position in a merge (`Texts::order_within`),
+/// ordered as `order` orders positions: by the eight bytes of its value
+/// past the shared prefix, which order as the value does, then by whole
+/// value, then by position.
+struct Head<'a> {
+    key: u64,
+    position: u32,
+    run: usize,
+    index: usize,
+    texts: &'a Texts,
+}
+
+impl Ord for Head<'_> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key
+            .cmp(&other.key)
+            .then_with(|| {
+                let (a, b) = (self.position as usize, other.position as usize);
+                self.texts.value(a).cmp(other.texts.value(b))
+            })
+            .then(self.position.cmp(&other.position))
+    }
+}
+
+impl PartialOrd for Head<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Head<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl Eq for Head<'_> {}
 
 /// The length of the bytes `a` and `b` begin with alike.
 fn common_prefix(a: &[u8], b: &[u8]) -> usize {
@@ -575,104 +620,6 @@ impl TimesBuilder {
             }
         };
         Ok(Times { inner })
-    }
-}
-
-/// Bytes buffered before a write to a temporary file (each source read
-/// writes three files at once: small buffers, counted).
-const WRITE_BUFFER: usize = 64 << 10;
-
-/// A temporary file of the disk manager being written, to be mapped once
-/// written.
-pub(super) struct Writing {
-    file: Arc<dyn SpillFile>,
-    path: PathBuf,
-    out: BufWriter<Box<dyn SpillWriter>>,
-    what: String,
-}
-
-impl Writing {
-    /// A temporary file of `disk`; `None` (with a warning naming `what`)
-    /// when no local temporary file can be made.
-    pub(super) fn create(disk: &Arc<DiskManager>, what: &str, warn: bool) -> Result<Option<Writing>> {
-        let held = |why: &str| {
-            if warn {
-                log::warn!("{what} are held in memory: {why}");
-            }
-            Ok(None)
-        };
-        if !disk.tmp_files_enabled() {
-            return held("the runtime has no temporary folder");
-        }
-        let file = match disk.create_tmp_file(what) {
-            Ok(file) => file,
-            Err(e) => return held(&format!("no temporary file ({e})")),
-        };
-        let Some(path) = file.path().map(std::path::Path::to_path_buf) else {
-            return held("the temporary files are not local files");
-        };
-        let writer = file
-            .open_writer()
-            .map_err(|e| io_error(what, &path, std::io::Error::other(e)))?;
-        let out = BufWriter::with_capacity(WRITE_BUFFER, writer);
-        Ok(Some(Writing {
-            file,
-            path,
-            out,
-            what: what.to_string(),
-        }))
-    }
-
-    pub(super) fn put(&mut self, bytes: &[u8]) -> Result<()> {
-        let Writing { out, path, what, .. } = self;
-        out.write_all(bytes).map_err(|e| io_error(what, path, e))
-    }
-
-    /// The file, written out and mapped to be written in place (`words`):
-    /// every byte was written first, so its blocks are on disk and a full
-    /// disk fails the write above, not a store to the map.
-    pub(super) fn map_mut(self) -> Result<(MmapMut, Arc<dyn SpillFile>)> {
-        let Writing { file, path, out, what } = self;
-        let io = |source| io_error(&what, &path, source);
-        let mut inner = out.into_inner().map_err(|e| io(e.into_error()))?;
-        inner.finish().map_err(|e| io(std::io::Error::other(e)))?;
-        drop(inner);
-        let opened = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(io)?;
-        // SAFETY: as for `map`: the file is the run's own temporary file,
-        // which nothing else opens, writes or truncates while it is mapped;
-        // the disk manager removes it only once the returned handle goes.
-        #[allow(unsafe_code)]
-        let map = unsafe { MmapMut::map_mut(&opened) }.map_err(io)?;
-        Ok((map, file))
-    }
-
-    /// The file, written out and mapped.
-    fn map(self) -> Result<(Mmap, Arc<dyn SpillFile>)> {
-        let Writing { file, path, out, what } = self;
-        let io = |source| io_error(&what, &path, source);
-        let mut inner = out.into_inner().map_err(|e| io(e.into_error()))?;
-        inner.finish().map_err(|e| io(std::io::Error::other(e)))?;
-        drop(inner);
-        let opened = File::open(&path).map_err(io)?;
-        // SAFETY: the file is this column's own temporary file, written
-        // above and never written again; DataFusion's disk manager made it
-        // in its own folder and removes it only when the returned handle is
-        // dropped, which its holders do after the map. Nothing else writes
-        // or truncates it while mapped.
-        #[allow(unsafe_code)]
-        let map = unsafe { Mmap::map(&opened) }.map_err(io)?;
-        Ok((map, file))
-    }
-}
-
-fn io_error(what: &str, path: &std::path::Path, source: std::io::Error) -> Error {
-    Error::Io {
-        context: format!("could not keep {what} in the temporary file {}", path.display()),
-        source,
     }
 }
 

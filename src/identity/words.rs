@@ -19,7 +19,7 @@ use datafusion::execution::SpillFile;
 use datafusion::execution::disk_manager::DiskManager;
 use memmap2::MmapMut;
 
-use super::texts::Writing;
+use super::temp_file::{WRITE_BUFFER, Writing};
 use crate::error::Result;
 
 pub struct Words {
@@ -107,6 +107,87 @@ impl Words {
     }
 }
 
+/// Words made one by one (a source's classes as it is read): held until
+/// `spill` moves them to a temporary file, which later words go to.
+pub struct WordsBuilder {
+    inner: Building,
+}
+
+enum Building {
+    Held(Vec<u32>),
+    Filed { file: Writing, len: usize },
+}
+
+impl WordsBuilder {
+    pub fn held() -> WordsBuilder {
+        WordsBuilder {
+            inner: Building::Held(Vec::new()),
+        }
+    }
+
+    pub fn push(&mut self, word: u32) -> Result<()> {
+        match &mut self.inner {
+            Building::Held(words) => words.push(word),
+            Building::Filed { file, len } => {
+                file.put(&word.to_ne_bytes())?;
+                *len += 1;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        match &self.inner {
+            Building::Held(words) => words.len(),
+            Building::Filed { len, .. } => *len,
+        }
+    }
+
+    /// Bytes held in memory: the words when held, else the write buffer.
+    pub fn memory_size(&self) -> usize {
+        match &self.inner {
+            Building::Held(words) => words.capacity() * size_of::<u32>(),
+            Building::Filed { .. } => WRITE_BUFFER,
+        }
+    }
+
+    /// Moves the words so far to a temporary file of `disk` (named by
+    /// `what`), where the later ones follow; false where they are there
+    /// already or no local temporary file can be made.
+    pub fn spill(&mut self, disk: &Arc<DiskManager>, what: &str) -> Result<bool> {
+        let Building::Held(words) = &self.inner else {
+            return Ok(false);
+        };
+        let Some(mut file) = Writing::create(disk, what, false)? else {
+            return Ok(false);
+        };
+        for chunk in words.chunks(CHUNK) {
+            let bytes: Vec<u8> = chunk.iter().flat_map(|w| w.to_ne_bytes()).collect();
+            file.put(&bytes)?;
+        }
+        let len = words.len();
+        self.inner = Building::Filed { file, len };
+        Ok(true)
+    }
+
+    pub fn finish(self) -> Result<Words> {
+        Ok(match self.inner {
+            Building::Held(words) => Words::held(words),
+            Building::Filed { file, len } => {
+                let (map, file) = file.map_mut()?;
+                assert_eq!(
+                    map.len(),
+                    len * size_of::<u32>(),
+                    "a spilled file holds what was written"
+                );
+                Words {
+                    inner: Inner::Mapped { map, len, _file: file },
+                }
+            }
+        })
+    }
+}
+
 impl Deref for Words {
     type Target = [u32];
 
@@ -179,5 +260,30 @@ mod tests {
                 .unwrap(),
         );
         assert!(Words::spill(&given, &none, "test words").unwrap().is_none());
+    }
+
+    /// Words made one by one come back in order, those before a spill and
+    /// those after alike; held ones stay held.
+    #[test]
+    fn words_built_one_by_one_spill_midway() {
+        let disk = Arc::new(DiskManagerBuilder::default().build().unwrap());
+        let mut built = WordsBuilder::held();
+        for i in 0..10 {
+            built.push(i).unwrap();
+        }
+        assert!(built.spill(&disk, "test words").unwrap());
+        assert!(!built.spill(&disk, "test words").unwrap(), "spilled once");
+        for i in 10..25 {
+            built.push(i).unwrap();
+        }
+        assert_eq!(built.len(), 25);
+        let words = built.finish().unwrap();
+        assert!(words.is_spilled());
+        assert_eq!(&words[..], (0..25).collect::<Vec<u32>>());
+        let mut held = WordsBuilder::held();
+        held.push(7).unwrap();
+        let held = held.finish().unwrap();
+        assert!(!held.is_spilled());
+        assert_eq!(&held[..], [7]);
     }
 }

@@ -1248,7 +1248,7 @@ identifiers = { anonymous_id = "anonymous_id", user_id = "user_id" }
     // Well below what the run counts unlimited (7 MB when written), in
     // whole MB as the summary rounds it (up): its figure under the limit
     // is then at most the limit.
-    let (limit, limit_arg) = (4 << 20, "4M".to_string());
+    let (limit, limit_arg) = (3 << 20, "3M".to_string());
     assert!(unlimited > limit + (2 << 20), "counted {unlimited} bytes unlimited");
     fresh(dir.path());
     let spilled = run_in(
@@ -1258,8 +1258,8 @@ identifiers = { anonymous_id = "anonymous_id", user_id = "user_id" }
     let within = counted(&spilled);
     assert!(within <= limit, "counted {within} bytes under a limit of {limit}");
     // Six words a record at least (binary MB, rounded up): the classes,
-    // the ids' order, the clusters, the records in cluster order, the
-    // strongest links' two.
+    // the ids' order, the union-find, the clusters, the records in
+    // cluster order, the strongest links' two.
     let memory = spilled.stdout.lines().find(|l| l.starts_with("memory,")).unwrap();
     let (before, _) = memory
         .split_once(" MB of words a record spilled to temporary files past it")
@@ -1267,7 +1267,7 @@ identifiers = { anonymous_id = "anonymous_id", user_id = "user_id" }
     let megabytes: f64 = before.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(megabytes * 1048576.0 >= 6.0 * 300_000.0 * 4.0, "{memory}");
     for step in [
-        "spilled to a temporary file",
+        "the union-find (a word a record) spilled to a temporary file",
         "the values of `anonymous_id` to link on: 300000 postings in ",
         "the order of `web`'s record ids: 300000 records sorted in runs of ",
     ] {
@@ -1281,13 +1281,13 @@ identifiers = { anonymous_id = "anonymous_id", user_id = "user_id" }
     assert!(counted(&again) <= limit);
     assert_eq!(tables(dir.path()), expected_again);
 
-    // Reading a source holds a class number a record as it is read: below
-    // that, the run stops and the last run stays current.
+    // The links' write buffers (2.3 MB) do not spill: below them, the run
+    // stops and the last run stays current.
     let current = std::fs::read_to_string(dir.path().join("output/identity/current")).unwrap();
-    let refused = run_in(dir.path(), &["--memory-limit", "2M", "resolve", "--full"]);
+    let refused = run_in(dir.path(), &["--memory-limit", "1M", "resolve", "--full"]);
     refused.fails(
         1,
-        "out of memory: resolving needs more memory than --memory-limit (2 MB) allows: reading `web`",
+        "out of memory: resolving needs more memory than --memory-limit (1 MB) allows: the links",
     );
     assert_eq!(
         std::fs::read_to_string(dir.path().join("output/identity/current")).unwrap(),
