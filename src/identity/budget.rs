@@ -221,7 +221,7 @@ impl Budget {
         };
         Error::OutOfMemory(format!(
             "resolving needs more memory than --memory-limit{limit} allows: {part} would bring it to at least {}{records}; \
-             what does not spill to disk (each column's distinct values, each class of records alike, a class number a record while a source is read) must fit, so raise --memory-limit or map fewer sources or columns",
+             what does not spill to disk (each column's distinct values, each class of records alike, the links' buffers) must fit, so raise --memory-limit or map fewer sources or columns",
             human(needed, Round::Up)
         ))
     }

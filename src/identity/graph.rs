@@ -486,8 +486,9 @@ impl<'a> Linker<'a> {
     /// The ranges of kind `k`'s value ranks whose postings are built at
     /// once, each with how many it has at most: all of them where the
     /// limit has room (`part` holds them), else ranges whose postings fill
-    /// the room left, from a count of each value's records (a word a
-    /// value, counted while it is held; blocked values have none).
+    /// the room left, from a count of the records of each bucket of
+    /// consecutive values (a word a bucket, counted while it is held;
+    /// blocked values have none).
     fn passes(&self, k: usize, part: &str, budget: &mut Budget) -> Result<Vec<(Range<u32>, usize)>> {
         let values = self.records.values[k].len();
         let count: usize = self
@@ -500,28 +501,33 @@ impl<'a> Linker<'a> {
         if budget.has_room(part, count * size_of::<(u32, u32)>()) {
             return Ok(vec![(0..values as u32, count)]);
         }
-        budget.set(part, values * size_of::<u32>())?;
-        let mut per_value = vec![0u32; values];
+        // Counted by buckets of consecutive ranks (at most `BUCKETS` of
+        // them: a kind's values may be as many as its records).
+        let shift = values.div_ceil(BUCKETS).next_power_of_two().trailing_zeros();
+        let buckets = values.div_ceil(1 << shift);
+        budget.set(part, buckets * size_of::<u32>())?;
+        let mut per_bucket = vec![0u32; buckets];
         let blocked = &self.blocked[k];
         self.each_posting(k, |rank, _| {
             if !blocked[rank as usize] {
-                per_value[rank as usize] += 1;
+                per_bucket[(rank >> shift) as usize] += 1;
             }
         });
         let room = budget.room_for(part).unwrap_or(usize::MAX);
         // The counts are freed before the first pass's postings are built.
-        let fits = room.saturating_sub(values * size_of::<u32>()).max(room / 2) / size_of::<(u32, u32)>();
-        let ranges: Vec<(Range<u32>, usize)> = ranges_within(&per_value, fits.max(1))
+        let fits = room.saturating_sub(buckets * size_of::<u32>()).max(room / 2) / size_of::<(u32, u32)>();
+        let ranges: Vec<(Range<u32>, usize)> = ranges_within(&per_bucket, fits.max(1))
             .into_iter()
             .map(|range| {
-                let held = per_value[range.start as usize..range.end as usize]
+                let held = per_bucket[range.start as usize..range.end as usize]
                     .iter()
                     .map(|&n| n as usize)
                     .sum();
-                (range, held)
+                let end = ((range.end as usize) << shift).min(values) as u32;
+                (range.start << shift..end, held)
             })
             .collect();
-        drop(per_value);
+        drop(per_bucket);
         budget.set(part, 0)?;
         log::info!(
             "{part}: {count} postings in {} passes of at most {} (--memory-limit has no room for them at once)",
@@ -633,6 +639,10 @@ impl<'a> Linker<'a> {
         }
     }
 }
+
+/// Buckets of consecutive values counted at most to size the passes over
+/// a kind's values (`Linker::passes`): 256 KiB of counts.
+const BUCKETS: usize = 1 << 16;
 
 /// What linking one kind found over its passes: per value rank what the
 /// value did (`ValueStatus` as a byte), and the records and values blocked.
