@@ -516,17 +516,7 @@ impl<'a> Linker<'a> {
         let room = budget.room_for(part).unwrap_or(usize::MAX);
         // The counts are freed before the first pass's postings are built.
         let fits = room.saturating_sub(buckets * size_of::<u32>()).max(room / 2) / size_of::<(u32, u32)>();
-        let ranges: Vec<(Range<u32>, usize)> = ranges_within(&per_bucket, fits.max(1))
-            .into_iter()
-            .map(|range| {
-                let held = per_bucket[range.start as usize..range.end as usize]
-                    .iter()
-                    .map(|&n| n as usize)
-                    .sum();
-                let end = ((range.end as usize) << shift).min(values) as u32;
-                (range.start << shift..end, held)
-            })
-            .collect();
+        let ranges = value_ranges(&per_bucket, shift, values, fits.max(1));
         drop(per_bucket);
         budget.set(part, 0)?;
         log::info!(
@@ -651,6 +641,23 @@ struct KindDone {
     blocked: (u64, u64),
 }
 
+/// The ranges of `values` values whose postings fit `fits` at once, each
+/// with its postings, from the counts of buckets of `1 << shift`
+/// consecutive values (`per_bucket`; the last bucket may be short).
+fn value_ranges(per_bucket: &[u32], shift: u32, values: usize, fits: usize) -> Vec<(Range<u32>, usize)> {
+    ranges_within(per_bucket, fits)
+        .into_iter()
+        .map(|range| {
+            let held = per_bucket[range.start as usize..range.end as usize]
+                .iter()
+                .map(|&n| n as usize)
+                .sum();
+            let end = ((range.end as usize) << shift).min(values) as u32;
+            (range.start << shift..end, held)
+        })
+        .collect()
+}
+
 /// Consecutive ranges of the values whose counts (`per_value`) add up to
 /// at most `fits` each, covering every value; a value counted past `fits`
 /// is the only one with records in its range.
@@ -672,7 +679,7 @@ fn ranges_within(per_value: &[u32], fits: usize) -> Vec<Range<u32>> {
 
 #[cfg(test)]
 mod tests {
-    use super::{DEFAULT_BLOCKED, DEFAULT_BLOCKED_PHONES, ranges_within};
+    use super::{DEFAULT_BLOCKED, DEFAULT_BLOCKED_PHONES, ranges_within, value_ranges};
     use regex::RegexSet;
 
     /// Passes over values cover every value once, in order, each holding
@@ -702,6 +709,22 @@ mod tests {
         let (one, none) = (ranges_within(&per_value, 100), ranges_within(&[], 5));
         assert_eq!((one.len(), &one[0]), (1, &(0..8)));
         assert_eq!((none.len(), &none[0]), (1, &(0..0)));
+    }
+
+    /// Counted by buckets of four values (the last of two), the ranges are
+    /// of whole buckets, cover every value once, end at the last value,
+    /// and carry their buckets' postings.
+    #[test]
+    fn passes_counted_by_buckets_cover_the_values() {
+        // Ten values in buckets of four: 0..4, 4..8, 8..10.
+        let per_bucket = [5, 1, 4];
+        let ranges = value_ranges(&per_bucket, 2, 10, 6);
+        assert_eq!(ranges, [(0..8, 6), (8..10, 4)]);
+        let one = value_ranges(&per_bucket, 2, 10, 100);
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0], (0..10, 10));
+        let each = value_ranges(&per_bucket, 2, 10, 1);
+        assert_eq!(each, [(0..4, 5), (4..8, 1), (8..10, 4)]);
     }
 
     #[test]
