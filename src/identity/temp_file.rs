@@ -64,15 +64,23 @@ impl Writing {
         out.write_all(bytes).map_err(|e| io_error(what, path, e))
     }
 
-    /// The file, written out and mapped to be written in place (`words`):
-    /// every byte was written first, so its blocks are on disk and a full
-    /// disk fails the write above, not a store to the map.
-    pub fn map_mut(self) -> Result<(MmapMut, Arc<dyn SpillFile>)> {
+    /// The file written out (its buffer flushed, its writer finished and
+    /// closed), with its path and what it holds.
+    fn written(self) -> Result<(Arc<dyn SpillFile>, PathBuf, String)> {
         let Writing { file, path, out, what } = self;
         let io = |source| io_error(&what, &path, source);
         let mut inner = out.into_inner().map_err(|e| io(e.into_error()))?;
         inner.finish().map_err(|e| io(std::io::Error::other(e)))?;
         drop(inner);
+        Ok((file, path, what))
+    }
+
+    /// The file, written out and mapped to be written in place (`words`):
+    /// every byte was written first, so its blocks are on disk and a full
+    /// disk fails the write above, not a store to the map.
+    pub fn map_mut(self) -> Result<(MmapMut, Arc<dyn SpillFile>)> {
+        let (file, path, what) = self.written()?;
+        let io = |source| io_error(&what, &path, source);
         let opened = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
@@ -88,11 +96,8 @@ impl Writing {
 
     /// The file, written out and mapped.
     pub fn map(self) -> Result<(Mmap, Arc<dyn SpillFile>)> {
-        let Writing { file, path, out, what } = self;
+        let (file, path, what) = self.written()?;
         let io = |source| io_error(&what, &path, source);
-        let mut inner = out.into_inner().map_err(|e| io(e.into_error()))?;
-        inner.finish().map_err(|e| io(std::io::Error::other(e)))?;
-        drop(inner);
         let opened = File::open(&path).map_err(io)?;
         // SAFETY: the file is this column's own temporary file, written
         // above and never written again; DataFusion's disk manager made it

@@ -1184,6 +1184,20 @@ fn a_run_killed_mid_way_leaves_a_whole_run_current_and_the_next_completes() {
     assert_eq!(whole("the run after"), customers);
 }
 
+/// The bytes a run's summary (`--format csv`) says it held at most, as
+/// printed: binary units, rounded up.
+fn counted_memory(run: &crate::support::Run) -> u64 {
+    let row = run.ok().lines().find(|l| l.starts_with("memory,")).unwrap().to_string();
+    let held = row.trim_start_matches("memory,").trim_matches('"').to_string();
+    let (number, unit) = (held.split(' ').next().unwrap(), held.split(' ').nth(1).unwrap());
+    let scale = match unit {
+        "KB" => 1024.0,
+        "MB" => 1024.0 * 1024.0,
+        other => panic!("unexpected unit {other} in {held}"),
+    };
+    (number.parse::<f64>().unwrap() * scale) as u64
+}
+
 /// Past --memory-limit the words a record (classes, union-find, clusters,
 /// previous ids, the records in cluster order, the strongest links) spill
 /// to temporary files, record ids are sorted in runs and merged, a kind's
@@ -1216,17 +1230,6 @@ identifiers = { anonymous_id = "anonymous_id", user_id = "user_id" }
         web.push_str(&format!("e{i:06},d{},{user}\n", i % 3000));
     }
     write(dir.path(), "web.csv", &web);
-    let counted = |run: &crate::support::Run| -> u64 {
-        let row = run.ok().lines().find(|l| l.starts_with("memory,")).unwrap().to_string();
-        let held = row.trim_start_matches("memory,").trim_matches('"').to_string();
-        let (number, unit) = (held.split(' ').next().unwrap(), held.split(' ').nth(1).unwrap());
-        let scale = match unit {
-            "KB" => 1024.0,
-            "MB" => 1024.0 * 1024.0,
-            other => panic!("unexpected unit {other} in {held}"),
-        };
-        (number.parse::<f64>().unwrap() * scale) as u64
-    };
     let tables = |dir: &Path| {
         (
             sql_rows(dir, "SELECT * FROM identity_links ORDER BY record_id"),
@@ -1239,7 +1242,7 @@ identifiers = { anonymous_id = "anonymous_id", user_id = "user_id" }
             std::fs::remove_dir_all(dir.join(stale)).unwrap();
         }
     };
-    let unlimited = counted(&run_in(dir.path(), &["resolve", "--format", "csv"]));
+    let unlimited = counted_memory(&run_in(dir.path(), &["resolve", "--format", "csv"]));
     let expected = tables(dir.path());
     assert_eq!(expected.2.len(), 1500, "two devices a user");
     run_in(dir.path(), &["resolve", "--full"]).ok();
@@ -1255,7 +1258,7 @@ identifiers = { anonymous_id = "anonymous_id", user_id = "user_id" }
         dir.path(),
         &["--memory-limit", &limit_arg, "resolve", "-v", "--format", "csv"],
     );
-    let within = counted(&spilled);
+    let within = counted_memory(&spilled);
     assert!(within <= limit, "counted {within} bytes under a limit of {limit}");
     // Six words a record at least (binary MB, rounded up): the classes,
     // the ids' order, the union-find, the clusters, the records in
@@ -1278,7 +1281,7 @@ identifiers = { anonymous_id = "anonymous_id", user_id = "user_id" }
         dir.path(),
         &["--memory-limit", &limit_arg, "resolve", "--full", "--format", "csv"],
     );
-    assert!(counted(&again) <= limit);
+    assert!(counted_memory(&again) <= limit);
     assert_eq!(tables(dir.path()), expected_again);
 
     // The links' write buffers (2.3 MB) do not spill: below them, the run
@@ -1317,18 +1320,6 @@ identifiers = { anonymous_id = "anonymous_id" }
         web.push_str(&format!("e{i:06},d{}\n", i % 3000));
     }
     write(dir.path(), "web.csv", &web);
-    let counted = |run: &crate::support::Run| -> u64 {
-        let row = run.ok().lines().find(|l| l.starts_with("memory,")).unwrap().to_string();
-        let held = row.trim_start_matches("memory,").trim_matches('"').to_string();
-        let (number, unit) = (held.split(' ').next().unwrap(), held.split(' ').nth(1).unwrap());
-        // As printed: binary units, rounded up.
-        let scale = match unit {
-            "KB" => 1024.0,
-            "MB" => 1024.0 * 1024.0,
-            other => panic!("unexpected unit {other} in {held}"),
-        };
-        (number.parse::<f64>().unwrap() * scale) as u64
-    };
     // Every column of the links and edges, as the run wrote them.
     let tables = |dir: &Path| {
         (
@@ -1338,7 +1329,7 @@ identifiers = { anonymous_id = "anonymous_id" }
     };
     let on_disk = run_in(dir.path(), &["resolve", "--format", "csv"]);
     assert!(!on_disk.stderr.contains("held in memory"), "{}", on_disk.stderr);
-    let with_file = counted(&on_disk);
+    let with_file = counted_memory(&on_disk);
     let spilled = links(dir.path());
     assert_eq!(spilled.len(), 300_000);
     assert_eq!(spilled.values().collect::<BTreeSet<_>>().len(), 3000);
@@ -1371,7 +1362,7 @@ identifiers = { anonymous_id = "anonymous_id" }
             held.stderr
         );
     }
-    let in_memory = counted(&held);
+    let in_memory = counted_memory(&held);
     // 297,000 links of 20 bytes and 300,000 ids of 7 bytes (and an offset
     // of 4) held, against a buffer of 65,536 links and a writer's 1 MiB.
     assert!(
