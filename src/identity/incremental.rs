@@ -169,7 +169,10 @@ pub async fn grow_run(
     step: &dyn Fn(&str),
 ) -> Result<Growing> {
     let started = std::time::Instant::now();
-    let mark = |what: &str| log::debug!("growing: {what} (at {:.2} s)", started.elapsed().as_secs_f64());
+    let mark = |what: &str| {
+        let resident = super::resident_megabytes().map_or(String::new(), |mb| format!(", {mb} MB resident"));
+        log::debug!("growing: {what} (at {:.2} s{resident})", started.elapsed().as_secs_f64());
+    };
     let store = StateStore::at(at.output.clone(), &ctx.runtime_env())?;
     let chain = outputs::chain(&store, at.current).await?;
     if chain.len() >= MAX_CHAIN {
