@@ -364,6 +364,9 @@ impl Blocker {
 struct Linker<'a> {
     records: &'a Records,
     blocked: Vec<Vec<bool>>,
+    /// Per kind and value rank, whether a guard stopped the value over
+    /// records not linked here (`link_again`).
+    stopped: Vec<Vec<bool>>,
     link_type: LinkType,
     max_cluster: usize,
 }
@@ -400,6 +403,20 @@ impl<'k> KindGuards<'k> {
 
 /// Links the records on every identifier kind.
 pub fn link(records: &Records, config: &IdentityConfig, budget: &mut Budget) -> Result<Graph> {
+    link_again(records, config, budget, &|_, _| false)
+}
+
+/// Links some records of a run again (the customers a growing run
+/// regroups): as `link` does, but a value a guard stopped over all the
+/// run's records (`stopped(kind, value)`) links nothing, though fewer of
+/// its records are here. Every other value's guards count what they would
+/// over all records, when all the records holding it are here.
+pub fn link_again(
+    records: &Records,
+    config: &IdentityConfig,
+    budget: &mut Budget,
+    stopped: &dyn Fn(&str, &str) -> bool,
+) -> Result<Graph> {
     let edges = EdgeLog::new(budget.disk());
     let what = "the union-find (a word a record)";
     // Held only with room for the links' buffer as full as it gets.
@@ -419,9 +436,16 @@ pub fn link(records: &Records, config: &IdentityConfig, budget: &mut Budget) -> 
             Ok(values.iter().map(|v| blocker.blocks(v)).collect())
         })
         .collect::<Result<Vec<Vec<bool>>>>()?;
+    let stopped = records
+        .kinds
+        .iter()
+        .zip(&records.values)
+        .map(|(kind, values)| values.iter().map(|v| stopped(kind, v)).collect())
+        .collect();
     let linker = Linker {
         records,
         blocked,
+        stopped,
         link_type,
         max_cluster,
     };
@@ -562,6 +586,10 @@ impl<'a> Linker<'a> {
         let status = &mut done.status;
         for group in postings.chunk_by(|x, y| x.0 == y.0) {
             let rank = group[0].0 as usize;
+            if self.stopped[guards.k][rank] {
+                status[rank] = ValueStatus::Stopped as u8;
+                continue;
+            }
             if group.len() < 2 {
                 continue;
             }

@@ -171,7 +171,10 @@ pub async fn grow_run(
     let started = std::time::Instant::now();
     let mark = |what: &str| {
         let resident = super::resident_megabytes().map_or(String::new(), |mb| format!(", {mb} MB resident"));
-        log::debug!("growing: {what} (at {:.2} s{resident})", started.elapsed().as_secs_f64());
+        log::debug!(
+            "growing: {what} (at {:.2} s{resident})",
+            started.elapsed().as_secs_f64()
+        );
     };
     let store = StateStore::at(at.output.clone(), &ctx.runtime_env())?;
     let chain = outputs::chain(&store, at.current).await?;
@@ -271,6 +274,11 @@ pub async fn grow_run(
         Outcome::Grown(growth) => growth,
         Outcome::Resolve(why) => return Ok(Growing::Declined(why)),
     };
+    // Linking customers again (`regroup`) needs their records, which a
+    // growing run does not read yet: a full run links them.
+    if let Some(first) = growth.regroup.first() {
+        return Ok(Growing::Declined(format!("{}, which may split a customer", first.why)));
+    }
     // Keyed by the found rows' texts, which move to their customers below.
     drop(values);
     step("placing the new records");

@@ -35,6 +35,7 @@ pub mod outputs;
 pub mod probabilistic;
 mod record_ids;
 pub mod records;
+pub mod regroup;
 mod remap;
 pub mod state;
 mod tables;
