@@ -561,22 +561,22 @@ fn link_records(placing: &mut Placing, k: usize, value: &str, customer: Option<u
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::Arc;
 
     use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
     use datafusion::datasource::MemTable;
     use datafusion::prelude::SessionContext;
+    use rand::Rng;
     use rand::rngs::StdRng;
-    use rand::{Rng, SeedableRng};
 
     use super::*;
     use crate::identity::budget::Budget;
     use crate::identity::graph::{self, Graph};
-    use crate::identity::{records, regroup};
+    use crate::identity::records;
 
-    const CONFIG: &str = r#"
+    pub(crate) const CONFIG: &str = r#"
 [identifiers.email]
 max_distinct = { user_id = 1 }
 split_by_first_name = true
@@ -595,9 +595,9 @@ identifiers = { anonymous_id = "anon", user_id = "user_id" }
 
     /// Rows of the two sources: (table, id, user_id, email, phone,
     /// first_name, anon), values drawn from small pools so that they meet.
-    type Row = (&'static str, String, [Option<String>; 5]);
+    pub(crate) type Row = (&'static str, String, [Option<String>; 5]);
 
-    fn rows(rng: &mut StdRng, n: usize, tag: &str) -> Vec<Row> {
+    pub(crate) fn rows(rng: &mut StdRng, n: usize, tag: &str) -> Vec<Row> {
         let names = NAMES;
         let mut pick = |pool: u32, p: f64, prefix: &str| {
             rng.random_bool(p)
@@ -620,12 +620,12 @@ identifiers = { anonymous_id = "anon", user_id = "user_id" }
     }
 
     /// First names that agree (nicknames, initials) and that do not.
-    const NAMES: [&str; 8] = ["kelly", "k", "james", "jim", "ann", "william", "bill", "w"];
+    pub(crate) const NAMES: [&str; 8] = ["kelly", "k", "james", "jim", "ann", "william", "bill", "w"];
 
     /// New records as an increment brings them: half copies of old records
     /// under new ids (a returning customer's order), some of them with
     /// another first name, half drawn afresh.
-    fn increment(rng: &mut StdRng, old: &[Row], n: usize) -> Vec<Row> {
+    pub(crate) fn increment(rng: &mut StdRng, old: &[Row], n: usize) -> Vec<Row> {
         let mut fresh = rows(rng, n, "n");
         for (i, row) in fresh.iter_mut().enumerate() {
             if rng.random_bool(0.5) {
@@ -640,7 +640,7 @@ identifiers = { anonymous_id = "anon", user_id = "user_id" }
     }
 
     /// A session with the two sources holding `rows`.
-    fn session(rows: &[Row]) -> SessionContext {
+    pub(crate) fn session(rows: &[Row]) -> SessionContext {
         let ctx = SessionContext::new();
         oneview_udfs::register_all(&ctx);
         let names = ["id", "user_id", "email", "phone", "first_name", "anon"];
@@ -665,12 +665,12 @@ identifiers = { anonymous_id = "anon", user_id = "user_id" }
 
     /// The records of `rows`, linked: each record's (source, id) and the
     /// record number of its cluster's root.
-    async fn resolve(config: &IdentityConfig, rows: &[Row]) -> (Records, Graph) {
+    pub(crate) async fn resolve(config: &IdentityConfig, rows: &[Row]) -> (Records, Graph) {
         resolve_again(config, rows, &|_, _| false).await
     }
 
     /// `resolve`, values of `stopped` linking nothing (`graph::link_again`).
-    async fn resolve_again(
+    pub(crate) async fn resolve_again(
         config: &IdentityConfig,
         rows: &[Row],
         stopped: &dyn Fn(&str, &str) -> bool,
@@ -684,14 +684,18 @@ identifiers = { anonymous_id = "anon", user_id = "user_id" }
         (records, graph)
     }
 
-    fn record_key(records: &Records, r: u32) -> (String, String) {
+    pub(crate) fn record_key(records: &Records, r: u32) -> (String, String) {
         let (source, row) = records.locate(r);
         (source.name.clone(), source.record_id(row).to_string())
     }
 
     /// What the run knows of each value, worked out from its records and
     /// links (the customer: the cluster's root record number).
-    fn known(records: &Records, graph: &mut Graph, config: &IdentityConfig) -> HashMap<(String, String), Known> {
+    pub(crate) fn known(
+        records: &Records,
+        graph: &mut Graph,
+        config: &IdentityConfig,
+    ) -> HashMap<(String, String), Known> {
         let mut out = HashMap::new();
         for (k, kind) in records.kinds.iter().enumerate() {
             let settings = config.identifier(kind);
@@ -764,7 +768,7 @@ identifiers = { anonymous_id = "anon", user_id = "user_id" }
     }
 
     /// The values as `Before` holds them: keyed by borrowed text.
-    fn borrowed(values: &HashMap<(String, String), Known>) -> HashMap<(&str, &str), Known> {
+    pub(crate) fn borrowed(values: &HashMap<(String, String), Known>) -> HashMap<(&str, &str), Known> {
         values
             .iter()
             .map(|((kind, value), known)| ((kind.as_str(), value.as_str()), known.clone()))
@@ -772,7 +776,7 @@ identifiers = { anonymous_id = "anon", user_id = "user_id" }
     }
 
     /// The partition of `records` as sets of (source, id), sorted.
-    fn partition(records: &Records, mut cluster: impl FnMut(u32) -> String) -> Vec<Vec<(String, String)>> {
+    pub(crate) fn partition(records: &Records, mut cluster: impl FnMut(u32) -> String) -> Vec<Vec<(String, String)>> {
         let mut by: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
         for r in 0..records.len {
             by.entry(cluster(r)).or_default().push(record_key(records, r));
@@ -785,132 +789,7 @@ identifiers = { anonymous_id = "anon", user_id = "user_id" }
         parts
     }
 
-    /// What growing a run of `old` by `new` did: the customers it joined
-    /// and the customers it linked again (`regroup::Part`).
-    #[derive(Debug, PartialEq, Eq)]
-    struct Placed {
-        merged: usize,
-        regrouped: usize,
-    }
-
-    /// Grows a run of `old` by `new`, links again the customers the growth
-    /// regroups, and checks the partition against a full run of both; what
-    /// it did, or `Err`: why `grow` declined.
-    async fn placed_as_full(config: &IdentityConfig, old: &[Row], new: &[Row]) -> std::result::Result<Placed, String> {
-        let (old_records, mut old_graph) = resolve(config, old).await;
-        let all_values = known(&old_records, &mut old_graph, config);
-        let values = borrowed(&all_values);
-        let (new_records, _) = resolve(config, new).await;
-        let before = Before {
-            values: &values,
-            refused: !old_graph.guards.max_cluster_size.is_empty(),
-        };
-        let growth = match grow(&new_records, config, &before).unwrap() {
-            Outcome::Grown(growth) => growth,
-            Outcome::Resolve(why) => return Err(why),
-        };
-        // An old record's customer, or the one it was joined to.
-        let joined: HashMap<u64, u64> = growth.merged.iter().copied().collect();
-        let now = |c: u64| *joined.get(&c).unwrap_or(&c);
-        let mut home: HashMap<(String, String), String> = HashMap::new();
-        for r in 0..old_records.len {
-            let c = u64::from(old_graph.find(r));
-            home.insert(record_key(&old_records, r), format!("c{}", now(c)));
-        }
-        for r in 0..new_records.len {
-            let place = match growth.homes[r as usize] {
-                Home::Customer(c) => format!("c{c}"),
-                Home::New(n) => format!("n{n}"),
-            };
-            home.insert(record_key(&new_records, r), place);
-        }
-        // The customers regrouped: their records, old and new, linked again.
-        let split_values = |c: u64| -> Vec<regroup::SplitValue> {
-            all_values
-                .iter()
-                .filter(|(_, known)| known.status == ValueStatus::Split && known.people.iter().any(|(p, _)| *p == c))
-                .map(|((kind, value), known)| {
-                    (
-                        kind.clone(),
-                        value.clone(),
-                        known.people.iter().map(|(p, _)| *p).collect(),
-                    )
-                })
-                .collect()
-        };
-        let part = regroup::part(&growth, &new_records, &before, split_values);
-        let regrouped = part.old.len() + part.new.len();
-        if regrouped > 0 {
-            let in_part = |place: &String| match place.split_at(1) {
-                ("c", c) => part.old.contains(&c.parse().unwrap()),
-                (_, n) => part.new.contains(&n.parse().unwrap()),
-            };
-            let rows: Vec<Row> = old
-                .iter()
-                .chain(new)
-                .filter(|row| in_part(&home[&(row.0.to_string(), row.1.clone())]))
-                .cloned()
-                .collect();
-            // What the run knows now of each value: the growth's, else the committed run's.
-            let stopped = |kind: &str, value: &str| {
-                let key = (kind.to_string(), value.to_string());
-                let grown = growth.values.iter().find(|(k, _)| *k == key).map(|(_, known)| known);
-                grown
-                    .or_else(|| all_values.get(&key))
-                    .is_some_and(|known| known.status == ValueStatus::Stopped)
-            };
-            let (part_records, mut part_graph) = resolve_again(config, &rows, &stopped).await;
-            for r in 0..part_records.len {
-                let root = part_graph.find(r);
-                home.insert(record_key(&part_records, r), format!("p{root}"));
-            }
-        }
-        let all: Vec<Row> = old.iter().chain(new).cloned().collect();
-        let (all_records, mut all_graph) = resolve(config, &all).await;
-        let full = partition(&all_records, |r| all_graph.find(r).to_string());
-        let incremental = partition(&all_records, |r| home[&record_key(&all_records, r)].clone());
-        assert_eq!(incremental, full, "old {old:?}, new {new:?}");
-        Ok(Placed {
-            merged: growth.merged.len(),
-            regrouped,
-        })
-    }
-
-    /// Random old and new records: whenever `grow` places the new records,
-    /// the partition is the one a full run over all records makes; and it
-    /// places them often, joining customers at times, and declines for the
-    /// reasons it gives.
-    #[tokio::test]
-    async fn grown_runs_partition_as_full_runs_do() {
-        let config: IdentityConfig = toml::from_str(CONFIG).unwrap();
-        let (mut grown, mut joining, mut regrouping) = (0, 0, 0);
-        let mut declined = BTreeMap::<String, u32>::new();
-        for seed in 0..60u64 {
-            let mut rng = StdRng::seed_from_u64(seed);
-            let old = rows(&mut rng, 60, "o");
-            let new = increment(&mut rng, &old, 1 + seed as usize % 10);
-            match placed_as_full(&config, &old, &new).await {
-                Ok(placed) => {
-                    grown += 1;
-                    joining += usize::from(placed.merged > 0);
-                    regrouping += usize::from(placed.regrouped > 0);
-                }
-                Err(why) => {
-                    *declined
-                        .entry(why.split(' ').take(4).collect::<Vec<_>>().join(" "))
-                        .or_default() += 1
-                }
-            }
-        }
-        eprintln!(
-            "placed {grown} of 60 increments, {joining} joining customers, {regrouping} linking customers again (declined: {declined:?})"
-        );
-        assert!(grown >= 50, "placed only {grown} of 60 (declined: {declined:?})");
-        assert!(joining >= 3, "only {joining} increments joined customers");
-        assert!(regrouping >= 8, "only {regrouping} increments linked customers again");
-    }
-
-    fn crm(id: &str, user: Option<&str>, email: Option<&str>, phone: Option<&str>, name: &str) -> Row {
+    pub(crate) fn crm(id: &str, user: Option<&str>, email: Option<&str>, phone: Option<&str>, name: &str) -> Row {
         let text = |v: Option<&str>| v.map(str::to_string);
         (
             "crm",
@@ -919,7 +798,7 @@ identifiers = { anonymous_id = "anon", user_id = "user_id" }
         )
     }
 
-    async fn outcome(old: &[Row], new: &[Row]) -> Outcome {
+    pub(crate) async fn outcome(old: &[Row], new: &[Row]) -> Outcome {
         let config: IdentityConfig = toml::from_str(CONFIG).unwrap();
         let (old_records, mut old_graph) = resolve(&config, old).await;
         let values = known(&old_records, &mut old_graph, &config);
@@ -933,19 +812,18 @@ identifiers = { anonymous_id = "anon", user_id = "user_id" }
     }
 
     /// Why the growth links customers again (the first regrouped value's).
-    fn regrouped(outcome: Outcome) -> String {
+    pub(crate) fn regrouped(outcome: Outcome) -> String {
         match outcome {
             Outcome::Grown(g) => g.regroup.first().expect("a value regrouped").why.clone(),
             Outcome::Resolve(why) => panic!("declined: {why}"),
         }
     }
 
-    /// Each way new records can change what old records did links the
-    /// customers holding the value again, and says which; joining
-    /// customers is not one. Linked again, they are what a full run makes.
+    /// Each way new records can change what old records did names the
+    /// value to link again (`regroup`), and says which; joining customers
+    /// is not one.
     #[tokio::test]
-    async fn what_new_records_would_undo_is_linked_again() {
-        let config: IdentityConfig = toml::from_str(CONFIG).unwrap();
+    async fn what_new_records_would_undo_is_named_to_link_again() {
         let phone = Some("+12025550123");
         let four: Vec<Row> = (0..4)
             .map(|i| crm(&format!("o{i}"), Some(&format!("u{i}")), None, phone, "ann"))
@@ -954,8 +832,6 @@ identifiers = { anonymous_id = "anon", user_id = "user_id" }
         let fifth = [crm("n", None, None, phone, "ann")];
         let why = regrouped(outcome(&four, &fifth).await);
         assert!(why.contains("`phone` value past its guard"), "{why}");
-        let placed = placed_as_full(&config, &four, &fifth).await.unwrap();
-        assert_eq!(placed.regrouped, 1, "the one customer the phone held together");
         // A second user id on an email (max_distinct user_id = 1).
         let pair = [
             crm("o1", Some("u1"), Some("k@x.org"), None, "kelly"),
@@ -964,12 +840,10 @@ identifiers = { anonymous_id = "anon", user_id = "user_id" }
         let other = [crm("n", Some("u2"), Some("k@x.org"), None, "kelly")];
         let why = regrouped(outcome(&pair, &other).await);
         assert!(why.contains("`email` value past its guard"), "{why}");
-        placed_as_full(&config, &pair, &other).await.unwrap();
         // Another person's first name on an email that linked one person.
         let james = [crm("n", None, Some("k@x.org"), None, "james")];
         let why = regrouped(outcome(&pair, &james).await);
         assert!(why.contains("different first names"), "{why}");
-        placed_as_full(&config, &pair, &james).await.unwrap();
         // A record carrying both customers' identifiers.
         let two = [
             crm("o1", Some("u1"), None, None, "kelly"),
@@ -998,53 +872,5 @@ identifiers = { anonymous_id = "anon", user_id = "user_id" }
             Outcome::Grown(g) => assert!(matches!(g.homes[..], [Home::Customer(c), Home::Customer(d)] if c == d)),
             Outcome::Resolve(why) => panic!("{why}"),
         }
-    }
-
-    /// A value shared by people of different first names takes new records
-    /// by name: into a person's customer (a nickname or an initial of
-    /// theirs too), or as a new person; a name that would take an old
-    /// initial's person from it has its holders linked again.
-    #[tokio::test]
-    async fn a_value_split_by_first_name_takes_new_records_by_name() {
-        let config: IdentityConfig = toml::from_str(CONFIG).unwrap();
-        let e = Some("fam@x.org");
-        let old = [
-            crm("o1", None, e, None, "kelly"),
-            crm("o2", None, e, None, "kelly"),
-            crm("o3", None, e, None, "james"),
-            crm("o4", None, e, None, "k"),
-            crm("o5", None, e, None, "jim"),
-        ];
-        let new = [
-            crm("n1", None, e, None, "kelly"),
-            crm("n2", None, e, None, "jim"),
-            crm("n3", None, e, None, "ann"),
-            crm("n4", None, e, None, "ann"),
-            crm("n5", None, e, None, "j"),
-        ];
-        let placed = placed_as_full(&config, &old, &new).await;
-        assert_eq!(
-            placed,
-            Ok(Placed {
-                merged: 0,
-                regrouped: 0
-            })
-        );
-        // Karl takes the initial `k` from Kelly: who is who is worked out
-        // again over every record holding the email.
-        let karl = [crm("n1", None, e, None, "karl")];
-        let why = regrouped(outcome(&old, &karl).await);
-        assert!(why.contains("changes who shares"), "{why}");
-        let placed = placed_as_full(&config, &old, &karl).await.unwrap();
-        assert_eq!(placed.regrouped, 3, "Kelly's, James's customers and Karl's");
-        // One old record, then another name: the value is split from here on.
-        let one = [crm("o1", None, e, None, "kelly")];
-        placed_as_full(
-            &config,
-            &one,
-            &[crm("n1", None, e, None, "james"), crm("n2", None, e, None, "jim")],
-        )
-        .await
-        .unwrap();
     }
 }

@@ -170,7 +170,8 @@ pub async fn grow_run(
 ) -> Result<Growing> {
     let started = std::time::Instant::now();
     let mark = |what: &str| {
-        let resident = super::resident_megabytes().map_or(String::new(), |mb| format!(", {mb} MB resident"));
+        let resident =
+            crate::util::memory::resident_megabytes().map_or(String::new(), |mb| format!(", {mb} MB resident"));
         log::debug!(
             "growing: {what} (at {:.2} s{resident})",
             started.elapsed().as_secs_f64()

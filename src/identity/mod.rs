@@ -33,6 +33,7 @@ mod joined;
 mod key_filter;
 pub mod outputs;
 pub mod probabilistic;
+pub mod read_back;
 mod record_ids;
 pub mod records;
 pub mod regroup;
@@ -61,6 +62,7 @@ use crate::error::{Error, Result};
 use crate::project::TableSpec;
 use crate::project::identity::{IdentityConfig, LinkType};
 use crate::storage::StateStore;
+use crate::util::memory;
 
 /// What a run did, for the summary `oneview resolve` prints.
 #[derive(Debug, Clone)]
@@ -159,7 +161,7 @@ pub async fn resolve(
     // and the memory held (-v).
     let step = |what: &str| {
         if log::log_enabled!(log::Level::Info) {
-            let memory = resident_megabytes().map_or(String::new(), |mb| format!(", {mb} MB resident"));
+            let memory = memory::resident_megabytes().map_or(String::new(), |mb| format!(", {mb} MB resident"));
             let counted = ctx.runtime_env().memory_pool.reserved() >> 20;
             log::info!(
                 "{what} (at {:.1} s{memory}, {counted} MB counted)",
@@ -362,7 +364,7 @@ async fn grow(
         read: Vec::new(),
         why: format!("only new files, read and linked into run {}", grown.grew),
         grew: Some(grown.grew),
-        memory: (budget.peak(), status_kilobytes("VmHWM:").map(|kb| kb * 1024)),
+        memory: (budget.peak(), memory::peak_resident()),
         spilled: budget.spilled(),
         elapsed: Duration::ZERO,
     })))
@@ -422,7 +424,7 @@ async fn run(
             .collect::<Vec<_>>();
         log::info!("at the peak of counted memory: {}", parts.join(", "));
     }
-    let memory = (budget.peak(), status_kilobytes("VmHWM:").map(|kb| kb * 1024));
+    let memory = (budget.peak(), memory::peak_resident());
     Ok((
         Summary {
             memory,
@@ -580,19 +582,6 @@ async fn link(
     graph.edges.finish()?;
     budget.set("the links", graph.memory_size())?;
     Ok((records, graph, probabilistic))
-}
-
-/// The process's resident memory, where the system tells it (Linux).
-fn resident_megabytes() -> Option<u64> {
-    status_kilobytes("VmRSS:").map(|kb| kb / 1024)
-}
-
-/// A figure of the process's status in kilobytes (`VmRSS:` now, `VmHWM:`
-/// at its peak), where the system tells it (Linux).
-fn status_kilobytes(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// The previous run's links, matched to this run's records, and its merge log.

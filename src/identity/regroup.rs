@@ -180,3 +180,223 @@ impl<'a> NewHolders<'a> {
         self.split.get(&home).cloned().unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use datafusion::common::HashMap;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    use super::*;
+    use crate::identity::grow::tests::{
+        CONFIG, Row, borrowed, crm, increment, known, outcome, partition, record_key, regrouped, resolve,
+        resolve_again, rows,
+    };
+    use crate::identity::grow::{Outcome, grow};
+    use crate::project::identity::IdentityConfig;
+
+    /// What growing a run of `old` by `new` did: the customers it joined
+    /// and the customers it linked again (`regroup::Part`).
+    #[derive(Debug, PartialEq, Eq)]
+    struct Placed {
+        merged: usize,
+        regrouped: usize,
+    }
+
+    /// Grows a run of `old` by `new`, links again the customers the growth
+    /// regroups, and checks the partition against a full run of both; what
+    /// it did, or `Err`: why `grow` declined.
+    async fn placed_as_full(config: &IdentityConfig, old: &[Row], new: &[Row]) -> Result<Placed, String> {
+        let (old_records, mut old_graph) = resolve(config, old).await;
+        let all_values = known(&old_records, &mut old_graph, config);
+        let values = borrowed(&all_values);
+        let (new_records, _) = resolve(config, new).await;
+        let before = Before {
+            values: &values,
+            refused: !old_graph.guards.max_cluster_size.is_empty(),
+        };
+        let growth = match grow(&new_records, config, &before).unwrap() {
+            Outcome::Grown(growth) => growth,
+            Outcome::Resolve(why) => return Err(why),
+        };
+        // An old record's customer, or the one it was joined to.
+        let joined: HashMap<u64, u64> = growth.merged.iter().copied().collect();
+        let now = |c: u64| *joined.get(&c).unwrap_or(&c);
+        let mut home: HashMap<(String, String), String> = HashMap::new();
+        for r in 0..old_records.len {
+            let c = u64::from(old_graph.find(r));
+            home.insert(record_key(&old_records, r), format!("c{}", now(c)));
+        }
+        for r in 0..new_records.len {
+            let place = match growth.homes[r as usize] {
+                Home::Customer(c) => format!("c{c}"),
+                Home::New(n) => format!("n{n}"),
+            };
+            home.insert(record_key(&new_records, r), place);
+        }
+        // The customers regrouped: their records, old and new, linked again.
+        let split_values = |c: u64| -> Vec<SplitValue> {
+            all_values
+                .iter()
+                .filter(|(_, known)| known.status == ValueStatus::Split && known.people.iter().any(|(p, _)| *p == c))
+                .map(|((kind, value), known)| {
+                    (
+                        kind.clone(),
+                        value.clone(),
+                        known.people.iter().map(|(p, _)| *p).collect(),
+                    )
+                })
+                .collect()
+        };
+        let part = part(&growth, &new_records, &before, split_values);
+        let regrouped = part.old.len() + part.new.len();
+        if regrouped > 0 {
+            let in_part = |place: &String| match place.split_at(1) {
+                ("c", c) => part.old.contains(&c.parse().unwrap()),
+                (_, n) => part.new.contains(&n.parse().unwrap()),
+            };
+            let rows: Vec<Row> = old
+                .iter()
+                .chain(new)
+                .filter(|row| in_part(&home[&(row.0.to_string(), row.1.clone())]))
+                .cloned()
+                .collect();
+            // What the run knows now of each value: the growth's, else the committed run's.
+            let stopped = |kind: &str, value: &str| {
+                let key = (kind.to_string(), value.to_string());
+                let grown = growth.values.iter().find(|(k, _)| *k == key).map(|(_, known)| known);
+                grown
+                    .or_else(|| all_values.get(&key))
+                    .is_some_and(|known| known.status == ValueStatus::Stopped)
+            };
+            let (part_records, mut part_graph) = resolve_again(config, &rows, &stopped).await;
+            for r in 0..part_records.len {
+                let root = part_graph.find(r);
+                home.insert(record_key(&part_records, r), format!("p{root}"));
+            }
+        }
+        let all: Vec<Row> = old.iter().chain(new).cloned().collect();
+        let (all_records, mut all_graph) = resolve(config, &all).await;
+        let full = partition(&all_records, |r| all_graph.find(r).to_string());
+        let incremental = partition(&all_records, |r| home[&record_key(&all_records, r)].clone());
+        assert_eq!(incremental, full, "old {old:?}, new {new:?}");
+        Ok(Placed {
+            merged: growth.merged.len(),
+            regrouped,
+        })
+    }
+
+    /// Random old and new records: whenever `grow` places the new records,
+    /// the partition is the one a full run over all records makes; and it
+    /// places them often, joining customers at times, and declines for the
+    /// reasons it gives.
+    #[tokio::test]
+    async fn grown_runs_partition_as_full_runs_do() {
+        let config: IdentityConfig = toml::from_str(CONFIG).unwrap();
+        let (mut grown, mut joining, mut regrouping) = (0, 0, 0);
+        let mut declined = BTreeMap::<String, u32>::new();
+        for seed in 0..60u64 {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let old = rows(&mut rng, 60, "o");
+            let new = increment(&mut rng, &old, 1 + seed as usize % 10);
+            match placed_as_full(&config, &old, &new).await {
+                Ok(placed) => {
+                    grown += 1;
+                    joining += usize::from(placed.merged > 0);
+                    regrouping += usize::from(placed.regrouped > 0);
+                }
+                Err(why) => {
+                    *declined
+                        .entry(why.split(' ').take(4).collect::<Vec<_>>().join(" "))
+                        .or_default() += 1
+                }
+            }
+        }
+        eprintln!(
+            "placed {grown} of 60 increments, {joining} joining customers, {regrouping} linking customers again (declined: {declined:?})"
+        );
+        assert!(grown >= 50, "placed only {grown} of 60 (declined: {declined:?})");
+        assert!(joining >= 3, "only {joining} increments joined customers");
+        assert!(regrouping >= 8, "only {regrouping} increments linked customers again");
+    }
+
+    /// The customers a value newly past its guard, or newly divided by
+    /// first names, held together are linked again as a full run links them.
+    #[tokio::test]
+    async fn customers_linked_again_are_what_a_full_run_makes() {
+        let config: IdentityConfig = toml::from_str(CONFIG).unwrap();
+        let phone = Some("+12025550123");
+        let four: Vec<Row> = (0..4)
+            .map(|i| crm(&format!("o{i}"), Some(&format!("u{i}")), None, phone, "ann"))
+            .collect();
+        // A fifth record on a phone of four (max_records = 4): the four split.
+        let fifth = [crm("n", None, None, phone, "ann")];
+        assert!(regrouped(outcome(&four, &fifth).await).contains("past its guard"));
+        let placed = placed_as_full(&config, &four, &fifth).await.unwrap();
+        assert_eq!(placed.regrouped, 1, "the one customer the phone held together");
+        // A second user id on an email (max_distinct user_id = 1), and
+        // another person's first name on it.
+        let pair = [
+            crm("o1", Some("u1"), Some("k@x.org"), None, "kelly"),
+            crm("o2", None, Some("k@x.org"), Some("+12025550100"), "kelly"),
+        ];
+        let other = [crm("n", Some("u2"), Some("k@x.org"), None, "kelly")];
+        assert_eq!(placed_as_full(&config, &pair, &other).await.unwrap().regrouped, 1);
+        let james = [crm("n", None, Some("k@x.org"), None, "james")];
+        assert_eq!(
+            placed_as_full(&config, &pair, &james).await.unwrap().regrouped,
+            2,
+            "Kelly's and James's"
+        );
+    }
+
+    /// A value shared by people of different first names takes new records
+    /// by name: into a person's customer (a nickname or an initial of
+    /// theirs too), or as a new person; a name that would take an old
+    /// initial's person from it has its holders linked again.
+    #[tokio::test]
+    async fn a_value_split_by_first_name_takes_new_records_by_name() {
+        let config: IdentityConfig = toml::from_str(CONFIG).unwrap();
+        let e = Some("fam@x.org");
+        let old = [
+            crm("o1", None, e, None, "kelly"),
+            crm("o2", None, e, None, "kelly"),
+            crm("o3", None, e, None, "james"),
+            crm("o4", None, e, None, "k"),
+            crm("o5", None, e, None, "jim"),
+        ];
+        let new = [
+            crm("n1", None, e, None, "kelly"),
+            crm("n2", None, e, None, "jim"),
+            crm("n3", None, e, None, "ann"),
+            crm("n4", None, e, None, "ann"),
+            crm("n5", None, e, None, "j"),
+        ];
+        let placed = placed_as_full(&config, &old, &new).await;
+        assert_eq!(
+            placed,
+            Ok(Placed {
+                merged: 0,
+                regrouped: 0
+            })
+        );
+        // Karl takes the initial `k` from Kelly: who is who is worked out
+        // again over every record holding the email.
+        let karl = [crm("n1", None, e, None, "karl")];
+        let why = regrouped(outcome(&old, &karl).await);
+        assert!(why.contains("changes who shares"), "{why}");
+        let placed = placed_as_full(&config, &old, &karl).await.unwrap();
+        assert_eq!(placed.regrouped, 3, "Kelly's, James's customers and Karl's");
+        // One old record, then another name: the value is split from here on.
+        let one = [crm("o1", None, e, None, "kelly")];
+        placed_as_full(
+            &config,
+            &one,
+            &[crm("n1", None, e, None, "james"), crm("n2", None, e, None, "jim")],
+        )
+        .await
+        .unwrap();
+    }
+}
