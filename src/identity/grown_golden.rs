@@ -161,19 +161,21 @@ fn split(batch: &RecordBatch, replaced: &HashSet<String>) -> Result<(Option<Reco
     Ok(((moved.num_rows() > 0).then_some(moved), kept))
 }
 
-/// Writes the customers of the run: the changed customers (folded again)
-/// and the new ones, after the committed run's others when they are
-/// `Copied` (else the file holds the changed ones only).
+/// Writes the customers of the run: the changed customers (folded again),
+/// the new ones and those linked again (`relinked`, made whole), after the
+/// committed run's others when they are `Copied` (else the file holds the
+/// changed ones only).
 pub async fn write_customers(
     ctx: &SessionContext,
     (output, run): (&Url, &str),
     config: &IdentityConfig,
-    changes: &Changes,
+    (changes, relinked): (&Changes, &[RecordBatch]),
     held: &Held,
     old: OldRows<'_>,
 ) -> Result<Written> {
     let declined: Mutex<Option<String>> = Mutex::new(None);
-    let written = write_customers_or_decline(ctx, (output, run), config, changes, held, old, &declined).await;
+    let written =
+        write_customers_or_decline(ctx, (output, run), config, (changes, relinked), held, old, &declined).await;
     match declined.into_inner().unwrap_or_else(PoisonError::into_inner) {
         Some(why) => Ok(Written::Declined(why)),
         None => written,
@@ -184,7 +186,7 @@ async fn write_customers_or_decline(
     ctx: &SessionContext,
     (output, run): (&Url, &str),
     config: &IdentityConfig,
-    changes: &Changes,
+    (changes, relinked): (&Changes, &[RecordBatch]),
     held: &Held,
     old: OldRows<'_>,
     declined: &Mutex<Option<String>>,
@@ -231,11 +233,17 @@ async fn write_customers_or_decline(
             }
         };
         count(&mut old.counts, &rows)?;
+        for batch in relinked {
+            count(&mut old.counts, batch)?;
+        }
         log::debug!("growing: customers folded at {:.2} s", started.elapsed().as_secs_f64());
         *new_winners.lock().unwrap_or_else(PoisonError::into_inner) = Some(winners);
         Ok(rows)
     });
-    let all = copied.chain(folded);
+    // The customers linked again (`relink`), as their records made them.
+    let all = copied
+        .chain(folded)
+        .chain(futures::stream::iter(relinked.iter().cloned().map(Ok)));
     let properties = (!whole).then(customer_chain::changed_properties);
     let place = (output, run, outputs::CUSTOMERS);
     outputs::write_stream_with(ctx, place, Arc::clone(&schema), Box::pin(all), properties).await?;

@@ -14,7 +14,7 @@
 //! full run's, the answer is why, and a full run follows.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use datafusion::common::{HashMap, HashSet};
 use std::sync::Arc;
@@ -35,10 +35,12 @@ use super::ids::format_id;
 use super::inputs::{self, FileStamp, Inputs};
 use super::joined;
 use super::key_filter::KeyFilter;
+use super::moved;
 use super::outputs;
 use super::probabilistic::profiles::parse_date;
 use super::record_ids;
 use super::records::{self, Records, attribute_index};
+use super::relink;
 use super::remap;
 use super::state::{self, Pick, Row, Stats};
 use super::winners;
@@ -136,6 +138,8 @@ pub struct Grown {
     pub new_ids: u64,
     /// Customers of the committed run joined to others.
     pub merged: u64,
+    /// Customers split off others (linked again, `relink`).
+    pub split: u64,
     pub touched: u64,
     /// The highest customer id given once the run is committed.
     pub highest: u64,
@@ -275,17 +279,39 @@ pub async fn grow_run(
         Outcome::Grown(growth) => growth,
         Outcome::Resolve(why) => return Ok(Growing::Declined(why)),
     };
-    // Linking customers again (`regroup`) needs their records, which a
-    // growing run does not read yet: a full run links them.
-    if let Some(first) = growth.regroup.first() {
-        return Ok(Growing::Declined(format!("{}, which may split a customer", first.why)));
-    }
+    // Where new records undo what old ones did on a value, the customers
+    // holding it are linked again (`relink`), and kept out of the rest.
+    let again = match growth.regroup.first() {
+        None => None,
+        Some(first) => {
+            step("linking customers again");
+            log::info!("{}: the customers holding it are linked again", first.why);
+            let customers = match relink::customers(ctx, &state_files, (&growth, &new, &before)).await? {
+                Ok(customers) => customers,
+                Err(why) => return Ok(Growing::Declined(why)),
+            };
+            if relink::meets_joins(&customers.part, &growth) {
+                return Ok(Growing::Declined(format!(
+                    "{}, and new records join customers it may split",
+                    first.why
+                )));
+            }
+            mark(&format!(
+                "{} customers to link again found",
+                customers.part.old.len() + customers.part.new.len()
+            ));
+            Some(customers)
+        }
+    };
+    let part = again.as_ref().map(|c| c.part.clone()).unwrap_or_default();
+    let in_part = |home: Home| part.holds(home);
     // Keyed by the found rows' texts, which move to their customers below.
     drop(values);
     step("placing the new records");
     let touched: HashSet<u64> = growth
         .homes
         .iter()
+        .filter(|&&h| !in_part(h))
         .filter_map(|h| match h {
             Home::Customer(c) => Some(*c),
             Home::New(_) => None,
@@ -295,7 +321,8 @@ pub async fn grow_run(
     // The last run's customers are read while the records are added and
     // the winners read (unless the table is to be written whole, when
     // they are copied as it is written).
-    let replaced = grown_golden::replaced(&touched, &growth.merged);
+    let mut replaced = grown_golden::replaced(&touched, &growth.merged);
+    replaced.extend(part.old.iter().copied());
     let remapped = remap::read(&store, at.current).await?;
     let customer_files = Arc::new(CustomerFiles::read(&ctx.runtime_env(), at.output, &chain, &remapped).await?);
     let whole = customer_chain::write_whole(&customer_files, replaced.len() + growth.new_customers as usize);
@@ -350,7 +377,30 @@ pub async fn grow_run(
         Home::Customer(c) => c,
         Home::New(n) => ids[n as usize],
     };
-    add_new_records(&new, config, &growth, &home_id, &mut changes);
+    add_new_records(&new, config, &growth, (&home_id, &in_part), &mut changes);
+    // The part's customers are written from their records linked again.
+    changes.rows.retain(|c, _| !part.old.contains(c));
+    let linked = match &again {
+        None => None,
+        Some(customers) => {
+            let from = relink::ReadFrom {
+                ctx,
+                config_file: at.config_file,
+            };
+            let highest = at.highest + u64::from(growth.new_customers);
+            match relink::link(from, config, (&growth, &new, customers), highest, budget).await? {
+                Ok(linked) => Some(linked),
+                Err(why) => return Ok(Growing::Declined(why)),
+            }
+        }
+    };
+    if let Some(linked) = &linked {
+        mark(&format!(
+            "{} customers linked again into {}",
+            part.old.len() + part.new.len(),
+            linked.customers_now
+        ));
+    }
     // A joined customer's every row is written again, under its survivor.
     for survivor in changes.joined.keys() {
         if let Some(rows) = changes.rows.get_mut(survivor) {
@@ -370,7 +420,7 @@ pub async fn grow_run(
 
     step("writing the identity tables");
     let run = outputs::run_id(chrono::Utc::now());
-    replaced_as_folded(&changes, &replaced, &growth.merged, at.highest)?;
+    replaced_as_folded(&changes, &replaced, (&growth.merged, &part.old), at.highest)?;
     // The customers table (the changed ones, or a copy of most of the old
     // one) is written while the new records' links and state rows are:
     // neither needs the other, and the reading leaves a core idle at times.
@@ -382,14 +432,22 @@ pub async fn grow_run(
             ),
             None => OldRows::Copied(&customer_files, &replaced),
         };
-        let written = grown_golden::write_customers(ctx, (at.output, &run), config, &changes, &held, old).await;
+        let relinked = linked.as_ref().map_or(&[][..], |l| &l.customers[..]);
+        let written =
+            grown_golden::write_customers(ctx, (at.output, &run), config, (&changes, relinked), &held, old).await;
         mark("customers written");
         written
     };
     let links_and_state = async {
-        let links = write_links(ctx, at.output, &run, &new, &growth, &home_id, &holders).await?;
+        let placed = Placed {
+            growth: &growth,
+            home_id: &home_id,
+            in_part: &in_part,
+        };
+        let links = write_links(ctx, (at.output, &run), &new, placed, &holders, linked.as_ref()).await?;
         mark("links written");
-        write_state(ctx, at.output, &run, &changes).await?;
+        let relinked = linked.as_ref().map_or(&[][..], |l| &l.values[..]);
+        write_state(ctx, at.output, &run, &changes, relinked).await?;
         let ids = record_ids::batches(&new);
         outputs::write(ctx, at.output, &run, record_ids::IDS, record_ids::schema(), ids).await?;
         Ok::<_, Error>(links)
@@ -408,7 +466,9 @@ pub async fn grow_run(
         &run,
         winners::WINNERS,
         winners::schema(),
-        [Ok(new_winners)].into_iter(),
+        std::iter::once(new_winners)
+            .chain(linked.iter().flat_map(|l| l.winners.iter().cloned()))
+            .map(Ok),
     )
     .await?;
     mark("state written");
@@ -418,6 +478,9 @@ pub async fn grow_run(
             &joined::merges(&growth, &new.kinds),
             chrono::Utc::now(),
         )?);
+    }
+    if let Some(linked) = linked.as_ref().filter(|l| !l.changes.is_empty()) {
+        merges.push(outputs::merges(&linked.changes, chrono::Utc::now())?);
     }
     outputs::write(
         ctx,
@@ -434,7 +497,22 @@ pub async fn grow_run(
     // The committed run's remap, read once placing was done.
     let mut ids_now = remapped;
     remap::extend(&mut ids_now, &growth.merged);
+    // The records linked again are read from this run's links and edges
+    // alone; the chain's earlier runs' moved records carried along.
+    let mut moved_now = moved::read(&store, at.current).await?;
+    if let Some(linked) = &linked {
+        remap::extend(&mut ids_now, &linked.merged);
+        moved_now.extend(linked.records.iter().map(|record| (record.clone(), run.clone())));
+    }
     remap::write(&store, &run, &ids_now).await?;
+    moved::write(&store, &run, &moved_now).await?;
+    // New customers of the growth in the part took no id of theirs.
+    let new_ids = (0..growth.new_customers).filter(|&n| !part.new.contains(&n)).count() as u64
+        + linked.as_ref().map_or(0, |l| l.new_ids);
+    let (pieces, splits, joins) = linked.as_ref().map_or((0, 0, 0), |l| {
+        (l.customers_now, relink::splits(&l.changes), l.merged.len() as u64)
+    });
+    let highest = ids.last().copied().unwrap_or(at.highest);
     Ok(Growing::Grown(Grown {
         grew: at.current.to_string(),
         records: new.sources.iter().map(|s| (s.name.clone(), s.len as u64)).collect(),
@@ -442,21 +520,32 @@ pub async fn grow_run(
         customers: counts.0,
         multi_record_customers: counts.1,
         largest: counts.2,
-        new_ids: ids.len() as u64,
-        merged: growth.merged.len() as u64,
-        touched: touched.len() as u64 + ids.len() as u64,
-        highest: ids.last().copied().unwrap_or(at.highest),
+        new_ids,
+        merged: growth.merged.len() as u64 + joins,
+        split: splits,
+        touched: touched.len() as u64 + (new_ids - linked.as_ref().map_or(0, |l| l.new_ids)) + pieces,
+        highest: linked.as_ref().map_or(highest, |l| l.highest.max(highest)),
         run,
     }))
 }
 
 /// Whether the old customers the run takes out of `customers`
-/// (`replaced`) are those it folds again (`changes.rows`) and those it
-/// absorbed (`merged`), no more and no fewer: one changed but not read
+/// (`replaced`) are those it folds again (`changes.rows`), those it
+/// absorbed (`merged`) and those it links again (`relinked`), no more and
+/// no fewer: one changed but not read
 /// would be folded without its old row, one read but not changed would
 /// be lost from a table written whole.
-fn replaced_as_folded(changes: &Changes, replaced: &HashSet<u64>, merged: &[(u64, u64)], highest: u64) -> Result<()> {
-    let absorbed: HashSet<u64> = merged.iter().map(|&(absorbed, _)| absorbed).collect();
+fn replaced_as_folded(
+    changes: &Changes,
+    replaced: &HashSet<u64>,
+    (merged, relinked): (&[(u64, u64)], &BTreeSet<u64>),
+    highest: u64,
+) -> Result<()> {
+    let absorbed: HashSet<u64> = merged
+        .iter()
+        .map(|&(absorbed, _)| absorbed)
+        .chain(relinked.iter().copied())
+        .collect();
     let unread = changes.rows.keys().find(|&&c| c <= highest && !replaced.contains(&c));
     let unfolded = replaced
         .iter()
@@ -754,14 +843,14 @@ fn by_customer(rows: impl Iterator<Item = Row>) -> BTreeMap<u64, CustomerRows> {
     out
 }
 
-/// Adds each new record to its customer's rows: its source's count, and
+/// Adds each new record (but those linked again, `in_part`) to its customer's rows: its source's count, and
 /// each golden column's value with what survivorship weighs of it and, for
 /// an identifier, what the value is now (`grow`'s).
 fn add_new_records(
     new: &Records,
     config: &IdentityConfig,
     growth: &Growth,
-    home_id: &dyn Fn(Home) -> u64,
+    (home_id, in_part): (&dyn Fn(Home) -> u64, &dyn Fn(Home) -> bool),
     changes: &mut Changes,
 ) {
     let now_known: HashMap<(&str, &str), &Known> = growth
@@ -781,6 +870,9 @@ fn add_new_records(
             .expect("the records' sources are configured sources");
         for row in 0..source.len {
             let r = source.offset + row as u32;
+            if in_part(growth.homes[r as usize]) {
+                continue;
+            }
             let customer = home_id(growth.homes[r as usize]);
             let rows = changes.rows.entry(customer).or_default();
             let one = Stats::of(source.updated(row), source.priority);
@@ -882,17 +974,31 @@ fn link_holders<'a>(growth: &'a Growth, kinds: &'a [String], found: &[Row]) -> H
         .collect()
 }
 
-/// Writes the new records' links and edges (files added to the chain).
-/// Returns the links made, per rule.
+/// Where the growth put the new records: their homes, the homes' ids, and
+/// which homes are linked again (`relink`).
+struct Placed<'a> {
+    growth: &'a Growth,
+    home_id: &'a dyn Fn(Home) -> u64,
+    in_part: &'a dyn Fn(Home) -> bool,
+}
+
+/// Writes the new records' links and edges (files added to the chain),
+/// those linked again (`linked`) as that made them. Returns the links
+/// made, per rule.
 async fn write_links(
     ctx: &SessionContext,
-    output: &Url,
-    run: &str,
+    (output, run): (&Url, &str),
     new: &Records,
-    growth: &Growth,
-    home_id: &dyn Fn(Home) -> u64,
+    placed: Placed<'_>,
     holder: &Holders<'_>,
+    linked: Option<&relink::Linked>,
 ) -> Result<Vec<(String, u64)>> {
+    let Placed {
+        growth,
+        home_id,
+        in_part,
+    } = placed;
+    let again = |r: u32| in_part(growth.homes[r as usize]);
     let mut best: Vec<Option<usize>> = vec![None; new.len as usize];
     let mut per_rule: BTreeMap<String, u64> = BTreeMap::new();
     let mut edges = outputs::EdgeRows::default();
@@ -900,7 +1006,7 @@ async fn write_links(
         let (source, row) = new.locate(r);
         (source.name.as_str(), source.record_id(row))
     };
-    for link in &growth.links {
+    for link in growth.links.iter().filter(|link| !again(link.record)) {
         let kind = &new.kinds[link.kind];
         let (s, id) = name_of(link.record);
         let (value_text, other) = match &link.to {
@@ -931,15 +1037,19 @@ async fn write_links(
         *per_rule.entry(kind.clone()).or_default() += 1;
     }
     let edges = edges.finish()?;
+    let edges_again = linked.iter().flat_map(|l| l.edges.iter().cloned());
     outputs::write(
         ctx,
         output,
         run,
         outputs::EDGES,
         outputs::edges_schema(),
-        [Ok(edges)].into_iter(),
+        std::iter::once(edges).chain(edges_again).map(Ok),
     )
     .await?;
+    for (rule, n) in linked.iter().flat_map(|l| &l.rules) {
+        *per_rule.entry(rule.clone()).or_default() += n;
+    }
 
     let (mut source, mut record_id, mut customer, mut rule, mut probability) = (
         StringBuilder::new(),
@@ -951,6 +1061,9 @@ async fn write_links(
     for s in &new.sources {
         for row in 0..s.len {
             let r = s.offset + row as u32;
+            if again(r) {
+                continue;
+            }
             source.append_value(&s.name);
             record_id.append_value(s.record_id(row));
             customer.append_value(format_id(home_id(growth.homes[r as usize])));
@@ -974,20 +1087,28 @@ async fn write_links(
         Arc::new(probability.finish()),
     ];
     let links = RecordBatch::try_new(outputs::links_schema(), links)?;
+    let links_again = linked.iter().flat_map(|l| l.links.iter().cloned());
     outputs::write(
         ctx,
         output,
         run,
         outputs::LINKS,
         outputs::links_schema(),
-        [Ok(links)].into_iter(),
+        std::iter::once(links).chain(links_again).map(Ok),
     )
     .await?;
     Ok(per_rule.into_iter().collect())
 }
 
-/// Writes the state rows the run changed (a file added to the chain).
-async fn write_state(ctx: &SessionContext, output: &Url, run: &str, changes: &Changes) -> Result<()> {
+/// Writes the state rows the run changed (a file added to the chain), and
+/// those of the customers linked again (`relinked`, as written).
+async fn write_state(
+    ctx: &SessionContext,
+    output: &Url,
+    run: &str,
+    changes: &Changes,
+    relinked: &[RecordBatch],
+) -> Result<()> {
     let mut rows = state::Rows::default();
     for (customer, held) in &changes.rows {
         for row in held.values().filter(|r| r.changed) {
@@ -1009,15 +1130,8 @@ async fn write_state(ctx: &SessionContext, output: &Url, run: &str, changes: &Ch
         rows.push_gone(*customer, (column, value));
     }
     let batch = rows.finish()?;
-    outputs::write(
-        ctx,
-        output,
-        run,
-        state::VALUES,
-        state::schema(),
-        [Ok(batch)].into_iter(),
-    )
-    .await
+    let batches = std::iter::once(batch).chain(relinked.iter().cloned()).map(Ok);
+    outputs::write(ctx, output, run, state::VALUES, state::schema(), batches).await
 }
 
 #[cfg(test)]
@@ -1025,27 +1139,31 @@ mod tests {
     use super::*;
 
     /// The old customers taken out of `customers` are exactly those folded
-    /// again and those absorbed: one folded but not read, or read but
-    /// neither folded nor absorbed, stops the run.
+    /// again, those absorbed and those linked again: one folded but not
+    /// read, or read but neither folded, absorbed nor linked again, stops
+    /// the run.
     #[test]
-    fn the_customers_replaced_are_those_folded_and_absorbed() {
+    fn the_customers_replaced_are_those_folded_absorbed_and_linked_again() {
         let mut changes = Changes::default();
         for c in [1, 2, 9] {
             changes.rows.insert(c, Default::default());
         }
-        let merged = [(3, 2)];
+        let merged: &[(u64, u64)] = &[(3, 2)];
+        let relinked: BTreeSet<u64> = [4].into();
+        let none = BTreeSet::new();
         // 9 is a new customer (past the highest old id, 5): nothing to read.
         let replaced: HashSet<u64> = [1, 2, 3].into_iter().collect();
-        assert!(replaced_as_folded(&changes, &replaced, &merged, 5).is_ok());
+        assert!(replaced_as_folded(&changes, &replaced, (merged, &none), 5).is_ok());
         let unread: HashSet<u64> = [2, 3].into_iter().collect();
-        let err = replaced_as_folded(&changes, &unread, &merged, 5)
+        let err = replaced_as_folded(&changes, &unread, (merged, &none), 5)
             .unwrap_err()
             .to_string();
         assert!(err.contains("its old row was not read"), "{err}");
         let extra: HashSet<u64> = [1, 2, 3, 4].into_iter().collect();
-        let err = replaced_as_folded(&changes, &extra, &merged, 5)
+        let err = replaced_as_folded(&changes, &extra, (merged, &none), 5)
             .unwrap_err()
             .to_string();
         assert!(err.contains("nothing changed it"), "{err}");
+        assert!(replaced_as_folded(&changes, &extra, (merged, &relinked), 5).is_ok());
     }
 }

@@ -31,12 +31,14 @@ mod incremental;
 pub mod inputs;
 mod joined;
 mod key_filter;
+mod moved;
 pub mod outputs;
 pub mod probabilistic;
 pub mod read_back;
 mod record_ids;
 pub mod records;
 pub mod regroup;
+mod relink;
 mod remap;
 pub mod state;
 mod tables;
@@ -357,7 +359,7 @@ async fn grow(
         guards: GuardCounts::default(),
         new_ids: grown.new_ids,
         merged: grown.merged,
-        split: 0,
+        split: grown.split,
         touched: grown.touched,
         gone: 0,
         probabilistic: None,

@@ -168,6 +168,7 @@ pub async fn remove_old(store: &StateStore, keep: &[String], before: Option<&str
     }
     old.extend(files_but(store, CHAINS, keep, older).await);
     old.extend(files_but(store, super::remap::REMAPS, keep, older).await);
+    old.extend(files_but(store, super::moved::MOVED, keep, older).await);
     // Removed together: a large file's removal takes the file system a
     // while (a run's state is a gigabyte at 1M people).
     futures::stream::iter(old)
@@ -180,7 +181,8 @@ pub async fn remove_old(store: &StateStore, keep: &[String], before: Option<&str
 }
 
 /// The run a file of the identity folders belongs to (`run-RUN.parquet`
-/// in a table's folder, `RUN` in those of chains and remaps, either with
+/// in a table's folder, `RUN` in those of chains, remaps and moved
+/// records, either with
 /// `#N` while staged), if its name is one of those.
 fn run_of(file: &str) -> Option<&str> {
     let name = file.split('#').next()?;

@@ -21,7 +21,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use url::Url;
 
 use super::customer_chain::CustomerFiles;
-use super::{golden, outputs, remap};
+use super::{golden, moved, outputs, remap};
 use crate::catalog::parquet_files;
 use crate::error::Result;
 use crate::project::IdentityConfig;
@@ -98,29 +98,95 @@ impl TableProvider for IdentityTable {
         let urls = outputs::run_locations(&store, &self.output, self.name, run.as_deref())
             .await
             .map_err(DataFusionError::from)?;
-        let remap = match (run.as_deref(), self.name) {
-            (Some(run), outputs::LINKS | outputs::EDGES) => {
-                remap::read(&store, run).await.map_err(DataFusionError::from)?
-            }
-            _ => remap::Remap::new(),
+        let (remap, moved) = match (run.as_deref(), self.name) {
+            (Some(run), outputs::LINKS | outputs::EDGES) => (
+                remap::read(&store, run).await.map_err(DataFusionError::from)?,
+                moved::read(&store, run).await.map_err(DataFusionError::from)?,
+            ),
+            _ => (remap::Remap::new(), moved::Moved::new()),
         };
+        if !moved.is_empty()
+            && let Some(run) = run.as_deref()
+        {
+            let chain = outputs::chain(&store, run).await.map_err(DataFusionError::from)?;
+            return self
+                .scan_moved(state, (&urls, &chain), (remap, moved), projection, filters)
+                .await;
+        }
         let files = parquet_files(&urls, Arc::clone(&self.schema))?;
         if remap.is_empty() {
             return files.scan(state, projection, filters, limit).await;
         }
-        // The files' customer ids are not all current: a filter on them
-        // would skip what the remap names (they are applied above the scan).
-        let filters: Vec<Expr> = filters
-            .iter()
-            .filter(|f| !f.column_refs().iter().any(|c| c.name == "customer_id"))
-            .cloned()
-            .collect();
-        let plan = files.scan(state, projection, &filters, limit).await?;
+        let plan = files.scan(state, projection, &unmapped(filters), limit).await?;
         remap::apply(plan, Arc::new(remap))
     }
 }
 
+/// The filters but those on the customer id: the files' ids are not all
+/// current, so a filter on them would skip what the remap names (they are
+/// applied above the scan).
+fn unmapped(filters: &[Expr]) -> Vec<Expr> {
+    filters
+        .iter()
+        .filter(|f| !f.column_refs().iter().any(|c| c.name == "customer_id"))
+        .cloned()
+        .collect()
+}
+
 impl IdentityTable {
+    /// A scan of the links or edges of a chain whose growing runs linked
+    /// customers again: each file's rows but those of records a later run
+    /// wrote again (`moved`), in one union, read through the remap.
+    async fn scan_moved(
+        &self,
+        state: &dyn Session,
+        (urls, chain): (&[Url], &[String]),
+        (remap, moved): (remap::Remap, moved::Moved),
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let record = match self.name {
+            outputs::LINKS => ("source", "record_id"),
+            _ => ("source_a", "record_id_a"),
+        };
+        // The filter needs the record's columns, dropped again above it.
+        let wanted: Vec<usize> = projection
+            .cloned()
+            .unwrap_or_else(|| (0..self.schema.fields().len()).collect());
+        let mut read = wanted.clone();
+        for column in [record.0, record.1] {
+            let i = self.schema.index_of(column)?;
+            if !read.contains(&i) {
+                read.push(i);
+            }
+        }
+        let filters = unmapped(filters);
+        let moved = Arc::new(moved);
+        let mut plans = Vec::with_capacity(urls.len());
+        for (url, run) in urls.iter().zip(chain) {
+            let files = parquet_files(std::slice::from_ref(url), Arc::clone(&self.schema))?;
+            let plan = files.scan(state, Some(&read), &filters, None).await?;
+            plans.push(moved::current_rows(plan, Arc::clone(&moved), run, record)?);
+        }
+        let union = datafusion::physical_plan::union::UnionExec::try_new(plans)?;
+        // Back to the columns asked for, in their order.
+        let kept: Vec<(Arc<dyn datafusion::physical_plan::PhysicalExpr>, String)> = wanted
+            .iter()
+            .map(|&i| {
+                let name = self.schema.field(i).name();
+                let at = union.schema().index_of(name)?;
+                Ok((
+                    Arc::new(datafusion::physical_expr::expressions::Column::new(name, at)) as _,
+                    name.clone(),
+                ))
+            })
+            .collect::<DfResult<_>>()?;
+        let plan = Arc::new(datafusion::physical_plan::projection::ProjectionExec::try_new(
+            kept, union,
+        )?);
+        remap::apply(plan, Arc::new(remap))
+    }
+
     /// The files of run `run`'s customers, read once for each run (a
     /// growing run's are its chain's, each file's rows but those a later
     /// one holds again: `customer_chain`).

@@ -8,7 +8,8 @@
 //! it touches without reading the identity state's values (`state`) whole:
 //! the winning value itself is in the golden record. Written as the hidden
 //! table `_winners` beside the state, by the same runs; a row of a later
-//! file replaces the row of an earlier one with the same customer and slot.
+//! file replaces the row of an earlier one with the same customer and slot
+//! (a row of no records: the slot has no winner any more).
 
 use std::sync::Arc;
 
@@ -147,7 +148,23 @@ pub async fn read(ctx: &SessionContext, files: &[Url], want: impl Fn(u64, Slot) 
             }
         }
     }
+    // A row of no records says the slot has no winner any more (its
+    // customer was linked again, `relink`): it hid the older files' rows.
+    held.retain(|_, winner| winner.stats.records > 0);
     Ok(held)
+}
+
+/// A row saying a customer's slot has no winner any more (`read` skips it,
+/// and the older files' rows of the slot).
+pub fn push_none(rows: &mut Rows, customer: u64, slot: Slot) {
+    rows.push(
+        customer,
+        slot,
+        Winner {
+            key: 0,
+            stats: Stats::NONE,
+        },
+    );
 }
 
 /// Adds a batch of `_winners` rows to `held`, but for slots held already

@@ -1555,15 +1555,24 @@ fn nightly_runs_give_what_a_full_run_gives_through_merges_splits_rewrites_and_de
     assert_eq!(after["orders:o12"], merged["crm:c1"]);
 
     // c2 logs in on d1 too: the device now carries two user ids, its guard
-    // stops it linking, and e2 (seen only on d1) leaves c1's customer.
+    // stops it linking, and e2 (seen only on d1) leaves c1's customer. The
+    // run grows: c1's customer is linked again from its records.
     put("web/day2.csv", "event_id,anonymous_id,user_id\ne7,d1,c2\n");
-    let split = nightly(
-        "a record that trips a guard",
-        "push a `anonymous_id` value past its guard",
-    );
+    let split = nightly("a record that trips a guard", "read only new files");
     assert_ne!(split["web:e2"], split["crm:c1"]);
-    assert_eq!(split["crm:c1"], first["crm:c1"]);
+    assert_eq!(split["crm:c1"], first["crm:c1"], "the larger part keeps the id");
     assert_eq!(changes("split"), 1);
+    // Each record's row once: those linked again only from this run's file.
+    let once = sql_rows(
+        dir.path(),
+        "SELECT count(*) = count(DISTINCT (source, record_id)) FROM identity_links",
+    );
+    assert_eq!(once, ["true"]);
+    let e2_edges = sql_rows(
+        dir.path(),
+        "SELECT count(*) FROM identity_edges WHERE 'e2' IN (record_id_a, record_id_b) AND rule = 'anonymous_id'",
+    );
+    assert_eq!(e2_edges, ["0"], "d1 links nothing now");
 
     // day2's order rewritten in place without o5's phone: o5 leaves again.
     put(
@@ -1593,6 +1602,105 @@ fn nightly_runs_give_what_a_full_run_gives_through_merges_splits_rewrites_and_de
         refused.stderr
     );
     assert_eq!(links(dir.path()), deleted);
+}
+
+/// Days on which new records undo what old records did on a value: a
+/// phone pushed past `max_records`, a household email given a second
+/// person's first name, a new name that takes an initial's person from
+/// it. Each run grows, linking the customers holding the value again; each
+/// equals a full run on a fresh copy of the files (golden records too),
+/// and the splits are logged.
+#[test]
+fn customers_that_may_split_are_linked_again_as_a_full_run_links_them() {
+    let dir = project(
+        r#"
+[tables.crm]
+location = "crm/"
+format = "csv"
+
+[identity.identifiers.phone]
+max_records = 3
+
+[identity.identifiers.email]
+split_by_first_name = true
+
+[identity.sources.crm]
+record_id = "id"
+identifiers = { user_id = "user_id", email = "email", phone = "phone" }
+attributes = { first_name = "first_name" }
+"#,
+    );
+    std::fs::create_dir(dir.path().join("crm")).unwrap();
+    let splits = || -> usize {
+        let n = sql_rows(
+            dir.path(),
+            "SELECT count(*) FROM identity_merges WHERE change = 'split'",
+        );
+        n[0].parse().unwrap()
+    };
+    let day = |n: u32, rows: &str| {
+        write_aged(
+            dir.path(),
+            &format!("crm/day{n}.csv"),
+            &format!("id,user_id,email,phone,first_name\n{rows}"),
+        );
+        let s = summary(dir.path());
+        if n > 1 {
+            assert!(
+                s["sources"][0].contains("read only new files"),
+                "day {n}: {:?}",
+                s["sources"]
+            );
+        }
+        assert_eq!(partition(dir.path()), fresh_partition(dir.path()), "day {n}");
+        assert_eq!(
+            golden(dir.path()),
+            fresh_golden(dir.path()),
+            "day {n}: the golden records"
+        );
+        let once = sql_rows(
+            dir.path(),
+            "SELECT count(*) = count(DISTINCT (source, record_id)) FROM identity_links",
+        );
+        assert_eq!(once, ["true"], "day {n}: a record's row once");
+        (links(dir.path()), s)
+    };
+    let phone = "+1 415 555 0101";
+    let (first, _) = day(
+        1,
+        &format!(
+            "c1,u1,fam@x.org,{phone},Kelly\nc2,u2,fam@x.org,,Kelly\nc3,u3,,{phone},Kelly\nc4,,,{phone},Ann\nz1,u9,,,Zoe\n"
+        ),
+    );
+    assert!(
+        ["crm:c2", "crm:c3", "crm:c4"]
+            .iter()
+            .all(|r| first[*r] == first["crm:c1"])
+    );
+    // James on the household email: it now links by first name alone.
+    let (james, s) = day(2, "c5,,fam@x.org,,James\n");
+    assert_ne!(james["crm:c5"], james["crm:c1"]);
+    assert_eq!(james["crm:c2"], james["crm:c1"], "two Kellys still one person");
+    assert_eq!(s["split ids"], ["0"], "{s:?}");
+    // A fourth record on the phone (max_records = 3): it stops, and c3 and
+    // c4, held to c1 by the phone alone, are split off.
+    let (stopped, s) = day(3, &format!("c6,,,{phone},Bo\n"));
+    assert_ne!(stopped["crm:c3"], stopped["crm:c1"]);
+    assert_ne!(stopped["crm:c4"], stopped["crm:c1"]);
+    assert_ne!(stopped["crm:c6"], stopped["crm:c1"]);
+    assert_eq!(stopped["crm:c1"], first["crm:c1"], "the larger part keeps the id");
+    assert_eq!(s["split ids"], ["2"], "{s:?}");
+    assert_eq!(splits(), 2);
+    assert_eq!(stopped["crm:z1"], first["crm:z1"], "an untouched customer keeps its id");
+    // An initial stands for the one name it can: K is Kelly's.
+    let (initial, _) = day(4, "c8,,fam@x.org,,K\n");
+    assert_eq!(initial["crm:c8"], initial["crm:c1"]);
+    // Karl takes the initial from Kelly: K links to no one now.
+    let (karl, s) = day(5, "c9,,fam@x.org,,Karl\n");
+    assert_ne!(karl["crm:c8"], karl["crm:c1"]);
+    assert_ne!(karl["crm:c9"], karl["crm:c1"]);
+    assert_eq!(s["split ids"], ["1"], "{s:?}");
+    assert_eq!(splits(), 3);
 }
 
 /// Growing runs on top of growing runs that joined customers: a device

@@ -1,0 +1,348 @@
+//! The customers a growing run links again (`regroup`), done: which they
+//! are, worked out against the identity state (`customers`: the values
+//! split by first name they hold, and who else holds those); their
+//! records read back from the sources (`read_back`), linked as a full run
+//! would link them (`graph::link_again`, the values a guard stopped over
+//! all records told), given ids by the stable-id rules against the ids
+//! they had, and their golden records, state rows, winners, links and
+//! edges made by the full run's own code (`link`). The growing run writes
+//! these in place of the part's old customers.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use datafusion::arrow::array::{AsArray, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, UInt16Type, UInt64Type};
+use datafusion::common::{HashMap, HashSet};
+use datafusion::prelude::SessionContext;
+use url::Url;
+
+use super::budget::Budget;
+use super::golden;
+use super::graph::{self, ValueStatus};
+use super::grow::{Before, Growth};
+use super::ids::{self, Change, IdChange, Previous, format_id};
+use super::outputs::{self, NO_RULE, Strongest};
+use super::read_back;
+use super::records::Records;
+use super::regroup::{self, Part, SplitValue};
+use super::state::{self, Pick, Row};
+use super::winners::{self, Slot};
+use super::words::Words;
+use crate::error::Result;
+use crate::project::identity::IdentityConfig;
+
+/// Rounds of reading the state for holders of values split by first name
+/// before a growing run leaves the customers to a full run.
+const MAX_ROUNDS: usize = 4;
+
+/// The customers to link again, with every row of the state they hold.
+pub struct Customers {
+    pub part: Part,
+    pub rows: Vec<Row>,
+}
+
+/// The part the growth regroups, closed over the values split by first
+/// name its customers hold (read from the state's `files`, newest first),
+/// with their rows; or why a full run is needed.
+pub async fn customers(
+    ctx: &SessionContext,
+    files: &[Url],
+    (growth, new, before): (&Growth, &Records, &Before<'_>),
+) -> Result<std::result::Result<Customers, String>> {
+    let mut split: HashMap<u64, Vec<SplitValue>> = HashMap::new();
+    let mut rows: BTreeMap<u64, Vec<Row>> = BTreeMap::new();
+    for _ in 0..MAX_ROUNDS {
+        let part = regroup::part(growth, new, before, |c| split.get(&c).cloned().unwrap_or_default());
+        let unread: HashSet<u64> = part.old.iter().filter(|c| !rows.contains_key(c)).copied().collect();
+        if unread.is_empty() {
+            let rows = rows.into_values().flatten().collect();
+            return Ok(Ok(Customers { part, rows }));
+        }
+        let read = read_rows(ctx, files, |c, _| unread.contains(&c)).await?;
+        for &c in &unread {
+            rows.insert(c, Vec::new());
+        }
+        // Who holds each value split by first name these customers hold.
+        let keys: HashSet<u64> = read
+            .iter()
+            .filter(|r| r.status == Some(ValueStatus::Split))
+            .map(|r| state::key(&r.column, &r.value))
+            .collect();
+        let holders = match keys.is_empty() {
+            true => Vec::new(),
+            false => read_rows(ctx, files, |_, key| keys.contains(&key)).await?,
+        };
+        let mut by_value: HashMap<(&str, &str), Vec<u64>> = HashMap::new();
+        for r in holders.iter().filter(|r| r.status == Some(ValueStatus::Split)) {
+            by_value.entry((&r.column, &r.value)).or_default().push(r.customer);
+        }
+        for r in read.iter().filter(|r| r.status == Some(ValueStatus::Split)) {
+            let customers = by_value.get(&(r.column.as_str(), r.value.as_str())).cloned();
+            let value = (r.column.clone(), r.value.clone(), customers.unwrap_or_default());
+            split.entry(r.customer).or_default().push(value);
+        }
+        for r in read {
+            rows.entry(r.customer).or_default().push(r);
+        }
+    }
+    Ok(Err(format!(
+        "the customers to link again hold values split by first name that other customers hold, past {MAX_ROUNDS} rounds"
+    )))
+}
+
+/// The state's current rows that `keep` picks (by customer and key).
+async fn read_rows(ctx: &SessionContext, files: &[Url], keep: impl Fn(u64, u64) -> bool + Sync) -> Result<Vec<Row>> {
+    let picked = state::pick(ctx, files, |c, key| match keep(c, key) {
+        true => Pick::Now,
+        false => Pick::No,
+    })
+    .await?;
+    let mut rows = Vec::new();
+    for batch in state::read(&picked).await? {
+        rows.extend(state::rows_of(&batch, |_, _| true)?);
+    }
+    Ok(rows)
+}
+
+/// The part linked again: what the growing run writes for its customers.
+pub struct Linked {
+    /// The golden records of the customers the part is now.
+    pub customers: Vec<RecordBatch>,
+    /// Their rows of the state, and the rows of the part's old customers'
+    /// values they hold no more (gone).
+    pub values: Vec<RecordBatch>,
+    pub winners: Vec<RecordBatch>,
+    pub links: Vec<RecordBatch>,
+    pub edges: Vec<RecordBatch>,
+    /// The splits (and merges) of the part's old customers, for the log.
+    pub changes: Vec<IdChange>,
+    /// The part's old customers joined to others (a first name that made
+    /// two people one): absorbed, survivor.
+    pub merged: Vec<(u64, u64)>,
+    /// The part's records (source, record id): their rows of the links
+    /// and edges are written again.
+    pub records: Vec<(String, String)>,
+    /// Links made, per rule.
+    pub rules: Vec<(String, u64)>,
+    /// New ids given (above `highest`) and the customers the part is now.
+    pub new_ids: u64,
+    pub customers_now: u64,
+    pub highest: u64,
+}
+
+/// Where the part's records are: the sources' tables (`ctx`), the
+/// committed run's links (`ctx`'s `identity_links`), the configuration
+/// file (for errors about a source's columns).
+pub struct ReadFrom<'a> {
+    pub ctx: &'a SessionContext,
+    pub config_file: &'a Path,
+}
+
+/// Links the part again (`customers`); `highest` is the highest id given
+/// once the growth's new customers have theirs. `Err`: why a full run is
+/// needed instead.
+pub async fn link(
+    from: ReadFrom<'_>,
+    config: &IdentityConfig,
+    (growth, new, customers): (&Growth, &Records, &Customers),
+    highest: u64,
+    budget: &mut Budget,
+) -> Result<std::result::Result<Linked, String>> {
+    let part = &customers.part;
+    // The ids the part's old records have, and the records to read back.
+    let old = old_records(from.ctx, &part.old).await?;
+    let mut ids: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (source, record_id, _) in &old {
+        ids.entry(source.clone()).or_default().insert(record_id.clone());
+    }
+    let mut new_here = 0;
+    for source in &new.sources {
+        for row in 0..source.len {
+            if part.holds(growth.homes[(source.offset + row as u32) as usize]) {
+                ids.entry(source.name.clone())
+                    .or_default()
+                    .insert(source.record_id(row).to_string());
+                new_here += 1;
+            }
+        }
+    }
+    let Some(records) = read_back::read(from.ctx, config, from.config_file, &ids, budget).await? else {
+        return Ok(Err("two identity sources read one table".into()));
+    };
+    if records.len as usize != old.len() + new_here {
+        return Ok(Err(format!(
+            "{} records of the customers to link again were read back of {}",
+            records.len,
+            old.len() + new_here
+        )));
+    }
+    // What the run knows now of each value: the growth's, else the state's.
+    let mut stopped: HashSet<(String, String)> = customers
+        .rows
+        .iter()
+        .filter(|r| r.status == Some(ValueStatus::Stopped))
+        .map(|r| (r.column.clone(), r.value.clone()))
+        .collect();
+    for ((kind, value), known) in &growth.values {
+        let key = (kind.clone(), value.clone());
+        match known.status == ValueStatus::Stopped {
+            true => stopped.insert(key),
+            false => stopped.remove(&key),
+        };
+    }
+    let is_stopped = |kind: &str, value: &str| stopped.contains(&(kind.to_string(), value.to_string()));
+    let mut graph = graph::link_again(&records, config, budget, &is_stopped)?;
+    graph.edges.finish()?;
+    let n = records.len as usize;
+    let mut previous = Previous::none(records.len);
+    previous.highest = highest;
+    previous.add_links(
+        &records,
+        old.iter().map(|(s, r, c)| (s.as_str(), r.as_str(), c.as_str())),
+    )?;
+    let mut cluster_of = Words::held(vec![0; n]);
+    let numbered = ids::number_clusters(&mut graph, &mut cluster_of);
+    let clusters = ids::assign(&graph, (cluster_of, numbered), &previous, Words::held(vec![0; n]))?;
+    // The part's new ids follow the growth's; none is taken twice.
+    debug_assert!(clusters.ids.iter().all(|&id| part.old.contains(&id) || id > highest));
+    let golden = golden::build(&records, &graph, &clusters, config, (true, Words::held(vec![0; n])));
+    let mut kept = Vec::new();
+    let customers_rows = golden
+        .batches(
+            |_| Ok(usize::MAX),
+            |k| {
+                kept.push(k);
+                Ok(())
+            },
+        )
+        .collect::<Result<Vec<_>>>()?;
+    drop(golden);
+    let (mut values, winners): (Vec<RecordBatch>, Vec<RecordBatch>) =
+        kept.into_iter().map(|k| (k.values, k.winners)).unzip();
+    values.push(gone_rows(&customers.rows, &values)?);
+    let mut winners = winners;
+    winners.push(no_winners(&part.old, golden::columns(config).len(), &winners)?);
+    let strongest = Strongest {
+        rules: Words::held(vec![NO_RULE; n]),
+        probabilities: Words::held(vec![0; n]),
+    };
+    let links = outputs::links(&records, &graph, &clusters, strongest)?.collect::<Result<Vec<_>>>()?;
+    let edges = outputs::edges(&records, &graph, &clusters)?.collect::<Result<Vec<_>>>()?;
+    let rules = graph
+        .rules
+        .iter()
+        .enumerate()
+        .map(|(rule, name)| (name.clone(), graph.edges.made_by(rule)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    let records_moved = records
+        .sources
+        .iter()
+        .flat_map(|s| (0..s.len).map(move |row| (s.name.clone(), s.record_id(row).to_string())))
+        .collect();
+    let top = clusters.ids.iter().copied().max().unwrap_or(0).max(highest);
+    Ok(Ok(Linked {
+        customers: customers_rows,
+        values,
+        winners,
+        links,
+        edges,
+        changes: clusters.changes.clone(),
+        merged: clusters
+            .changes
+            .iter()
+            .filter(|c| c.change == Change::Merged)
+            .map(|c| (c.old, c.new))
+            .collect(),
+        records: records_moved,
+        rules,
+        new_ids: clusters.new_ids,
+        customers_now: clusters.ids.len() as u64,
+        highest: top,
+    }))
+}
+
+/// The committed run's records of the customers `old`: (source, record
+/// id, customer id), from `identity_links`.
+async fn old_records(ctx: &SessionContext, old: &BTreeSet<u64>) -> Result<Vec<(String, String, String)>> {
+    if old.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list: Vec<String> = old.iter().map(|&c| format!("'{}'", format_id(c))).collect();
+    let sql = format!(
+        "SELECT source, record_id, customer_id FROM {} WHERE customer_id IN ({})",
+        outputs::LINKS,
+        list.join(", ")
+    );
+    let mut out = Vec::new();
+    for batch in ctx.sql(&sql).await?.collect().await? {
+        let text = |i: usize| datafusion::arrow::compute::cast(batch.column(i), &DataType::Utf8);
+        let (s, r, c) = (text(0)?, text(1)?, text(2)?);
+        let (s, r, c) = (s.as_string::<i32>(), r.as_string::<i32>(), c.as_string::<i32>());
+        for i in 0..batch.num_rows() {
+            out.push((s.value(i).to_string(), r.value(i).to_string(), c.value(i).to_string()));
+        }
+    }
+    Ok(out)
+}
+
+/// Rows saying the part's old customers hold values no more: each of
+/// their rows (`old`) that the new rows (`values`, as written) do not
+/// hold again under the same customer.
+fn gone_rows(old: &[Row], values: &[RecordBatch]) -> Result<RecordBatch> {
+    let mut held: HashSet<(u64, u64)> = HashSet::new();
+    for batch in values {
+        let column = |name: &str| {
+            batch
+                .column_by_name(name)
+                .and_then(|c| c.as_primitive_opt::<UInt64Type>())
+        };
+        if let (Some(customer), Some(key)) = (column("customer_id"), column("key")) {
+            held.extend((0..batch.num_rows()).map(|i| (customer.value(i), key.value(i))));
+        }
+    }
+    let mut gone = state::Rows::default();
+    for row in old {
+        if !held.contains(&(row.customer, state::key(&row.column, &row.value))) {
+            gone.push_gone(row.customer, (&row.column, &row.value));
+        }
+    }
+    gone.finish()
+}
+
+/// Rows saying the part's old customers' slots that the new winners
+/// (`winners`) do not fill have no winner any more.
+fn no_winners(old: &BTreeSet<u64>, slots: usize, winners: &[RecordBatch]) -> Result<RecordBatch> {
+    let mut filled: HashSet<(u64, Slot)> = HashSet::new();
+    for batch in winners {
+        let customer = batch.column(0).as_primitive_opt::<UInt64Type>();
+        let slot = batch.column(1).as_primitive_opt::<UInt16Type>();
+        if let (Some(customer), Some(slot)) = (customer, slot) {
+            filled.extend((0..batch.num_rows()).map(|i| (customer.value(i), slot.value(i))));
+        }
+    }
+    let mut rows = winners::Rows::default();
+    for &c in old {
+        for slot in 0..slots as Slot {
+            if !filled.contains(&(c, slot)) {
+                winners::push_none(&mut rows, c, slot);
+            }
+        }
+    }
+    rows.finish()
+}
+
+/// The part's splits, as the merge log counts them.
+pub fn splits(changes: &[IdChange]) -> u64 {
+    changes.iter().filter(|c| c.change == Change::Split).count() as u64
+}
+
+/// Whether the part touches a customer the growth joins: left to a full
+/// run (the joins and the splits would be worked out together there).
+pub fn meets_joins(part: &Part, growth: &Growth) -> bool {
+    growth
+        .merged
+        .iter()
+        .any(|(absorbed, survivor)| part.old.contains(absorbed) || part.old.contains(survivor))
+}
