@@ -25,6 +25,11 @@ no CRM record) copied under a new order id, with the contact id of a CRM
 contact drawn at random. The nightly run then merges customers (the
 summary's `merged ids`), which it does without resolving everything.
 
+`--splits N` adds N web events a day that each give a logged-in device a
+second user (another contact's id): the device's guard stops it, and the
+customer it held together splits. The nightly run links those customers
+again (the summary's `split ids`) rather than resolving everything.
+
 `--chain` runs the nightly job on every day one after another, each growing
 the run the last one grew, and `resolve --full` only after the last day: the
 comparison then covers runs grown from grown runs (tombstones and remaps of
@@ -93,15 +98,36 @@ FROM orders o JOIN numbered g ON o.order_id = g.record_id JOIN contacts k ON k.i
 """
 
 
-def add_day(binary, folder, day, joins):
+# A day's web events that each give a device another user: the device's
+# guard (`max_distinct = { user_id = 1 }`) stops it, and its customer, whose
+# anonymous events it held together, splits.
+SPLITS = """
+WITH devices AS (
+  SELECT anonymous_id FROM web_events WHERE anonymous_id IS NOT NULL
+  GROUP BY anonymous_id HAVING count(DISTINCT user_id) = 1 AND count(*) > count(user_id)
+  ORDER BY md5(anonymous_id || '-split{day}') LIMIT {n}),
+numbered AS (SELECT anonymous_id, row_number() OVER (ORDER BY anonymous_id) AS i FROM devices),
+contacts AS (SELECT contact_id, row_number() OVER (ORDER BY md5(contact_id || '-split{day}')) AS i
+             FROM crm_contacts),
+firsts AS (SELECT *, row_number() OVER (PARTITION BY anonymous_id ORDER BY event_id) AS rn
+           FROM web_events WHERE anonymous_id IN (SELECT anonymous_id FROM devices))
+SELECT w.* EXCLUDE (rn) REPLACE (w.event_id || '-split{day}' AS event_id, k.contact_id AS user_id)
+FROM firsts w JOIN numbered g ON w.anonymous_id = g.anonymous_id AND w.rn = 1 JOIN contacts k ON k.i = g.i
+"""
+
+
+def add_day(binary, folder, day, joins, splits=0):
     """Writes day `day`'s new rows of each table in NEW_ROWS as a new file,
-    and `joins` orders joining two customers each as another."""
+    `joins` orders joining two customers each as another, and `splits` web
+    events splitting a customer each as a third."""
     files = {}
     for table, record_id in NEW_ROWS.items():
         files[(table, f"day{day}")] = (f"SELECT * REPLACE ({record_id} || '-day{day}' AS {record_id}) FROM {table} "
                                        f"WHERE substr(md5({record_id} || '-day{day}'), 1, 2) IN ('00', '01', '02')")
     if joins:
         files[("orders", f"day{day}-joins")] = JOINS.format(day=day, n=joins)
+    if splits:
+        files[("web_events", f"day{day}-splits")] = SPLITS.format(day=day, n=splits)
     for (table, name), sql in files.items():
         staged = folder / f"{table}-{name}.parquet"
         subprocess.run([str(binary), "-C", str(folder), "sql", sql, "-o", str(staged)],
@@ -137,6 +163,7 @@ def main():
     parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--without-model", action="store_true")
     parser.add_argument("--joins", type=int, default=0, help="orders a day that join two customers")
+    parser.add_argument("--splits", type=int, default=0, help="web events a day that split a customer")
     parser.add_argument("--chain", action="store_true", help="grow from grown runs; one full run at the end")
     args = parser.parse_args()
     import duckdb
@@ -155,11 +182,13 @@ def main():
 
     ratios, nightlies = [], []
     for day in range(1, args.days + 1):
-        add_day(binary, folder, day, args.joins)
+        add_day(binary, folder, day, args.joins, args.splits)
         nightly, summary = timed(binary, folder, "resolve", "--format", "csv")
         assert "up to date" not in summary, summary
         how = next(line for line in summary.splitlines() if line.startswith("sources,"))
         merged = next(line for line in summary.splitlines() if line.startswith("  merged ids,"))
+        split = next(line for line in summary.splitlines() if line.startswith("  split ids,"))
+        merged = f"{merged.strip()}; {split.strip()}"
         if args.chain and day < args.days:
             nightlies.append((day, nightly, how, merged))
             continue

@@ -370,8 +370,17 @@ pub async fn grow_run(
         join_customers(ctx, &state_files, &growth.merged, &mut changes, budget).await?;
         mark(&format!("{} customers joined to others", growth.merged.len()));
     }
-    let ids: Vec<u64> = (0..u64::from(growth.new_customers))
-        .map(|n| at.highest + 1 + n)
+    // New customers' ids in the order they were made; those linked again
+    // take theirs from that (`relink`), after these.
+    let mut given = at.highest;
+    let ids: Vec<u64> = (0..growth.new_customers)
+        .map(|n| match part.new.contains(&n) {
+            true => 0,
+            false => {
+                given += 1;
+                given
+            }
+        })
         .collect();
     let home_id = |home: Home| match home {
         Home::Customer(c) => c,
@@ -387,7 +396,7 @@ pub async fn grow_run(
                 ctx,
                 config_file: at.config_file,
             };
-            let highest = at.highest + u64::from(growth.new_customers);
+            let highest = given;
             match relink::link(from, config, (&growth, &new, customers), highest, budget).await? {
                 Ok(linked) => Some(linked),
                 Err(why) => return Ok(Growing::Declined(why)),
@@ -507,12 +516,11 @@ pub async fn grow_run(
     remap::write(&store, &run, &ids_now).await?;
     moved::write(&store, &run, &moved_now).await?;
     // New customers of the growth in the part took no id of theirs.
-    let new_ids = (0..growth.new_customers).filter(|&n| !part.new.contains(&n)).count() as u64
-        + linked.as_ref().map_or(0, |l| l.new_ids);
+    let new_ids = (given - at.highest) + linked.as_ref().map_or(0, |l| l.new_ids);
     let (pieces, splits, joins) = linked.as_ref().map_or((0, 0, 0), |l| {
         (l.customers_now, relink::splits(&l.changes), l.merged.len() as u64)
     });
-    let highest = ids.last().copied().unwrap_or(at.highest);
+    let highest = given;
     Ok(Growing::Grown(Grown {
         grew: at.current.to_string(),
         records: new.sources.iter().map(|s| (s.name.clone(), s.len as u64)).collect(),

@@ -32,14 +32,21 @@ use super::words::Words;
 use crate::error::Result;
 use crate::project::identity::IdentityConfig;
 
+/// Bytes of links read at once when they are counted.
+const EDGES_READ: usize = 1 << 16;
+
 /// Rounds of reading the state for holders of values split by first name
 /// before a growing run leaves the customers to a full run.
 const MAX_ROUNDS: usize = 4;
 
-/// The customers to link again, with every row of the state they hold.
+/// The customers to link again, with every row of the state they hold,
+/// and the values their records carry that a guard stopped over all
+/// records (as all the value's rows say: a customer's row of a value can
+/// say linked from before the value's later records came).
 pub struct Customers {
     pub part: Part,
     pub rows: Vec<Row>,
+    pub stopped: HashSet<(String, String)>,
 }
 
 /// The part the growth regroups, closed over the values split by first
@@ -52,35 +59,58 @@ pub async fn customers(
 ) -> Result<std::result::Result<Customers, String>> {
     let mut split: HashMap<u64, Vec<SplitValue>> = HashMap::new();
     let mut rows: BTreeMap<u64, Vec<Row>> = BTreeMap::new();
+    // What each identifier value the part's customers hold does, over all
+    // its rows, and the customers holding it.
+    let mut values: HashMap<(String, String), (ValueStatus, Vec<u64>)> = HashMap::new();
     for _ in 0..MAX_ROUNDS {
         let part = regroup::part(growth, new, before, |c| split.get(&c).cloned().unwrap_or_default());
         let unread: HashSet<u64> = part.old.iter().filter(|c| !rows.contains_key(c)).copied().collect();
         if unread.is_empty() {
+            let stopped = values
+                .into_iter()
+                .filter(|(_, (status, _))| *status == ValueStatus::Stopped)
+                .map(|(value, _)| value)
+                .collect();
             let rows = rows.into_values().flatten().collect();
-            return Ok(Ok(Customers { part, rows }));
+            return Ok(Ok(Customers { part, rows, stopped }));
         }
         let read = read_rows(ctx, files, |c, _| unread.contains(&c)).await?;
         for &c in &unread {
             rows.insert(c, Vec::new());
         }
-        // Who holds each value split by first name these customers hold.
-        let keys: HashSet<u64> = read
+        // Every row of each identifier value these customers hold.
+        let wanted: HashSet<(String, String)> = read
             .iter()
-            .filter(|r| r.status == Some(ValueStatus::Split))
-            .map(|r| state::key(&r.column, &r.value))
+            .filter(|r| r.status.is_some())
+            .map(|r| (r.column.clone(), r.value.clone()))
+            .filter(|value| !values.contains_key(value))
             .collect();
+        let keys: HashSet<u64> = wanted.iter().map(|(c, v)| state::key(c, v)).collect();
         let holders = match keys.is_empty() {
             true => Vec::new(),
             false => read_rows(ctx, files, |_, key| keys.contains(&key)).await?,
         };
-        let mut by_value: HashMap<(&str, &str), Vec<u64>> = HashMap::new();
-        for r in holders.iter().filter(|r| r.status == Some(ValueStatus::Split)) {
-            by_value.entry((&r.column, &r.value)).or_default().push(r.customer);
+        let mut by_value: HashMap<(String, String), Vec<&Row>> = HashMap::new();
+        for r in &holders {
+            let value = (r.column.clone(), r.value.clone());
+            if wanted.contains(&value) {
+                by_value.entry(value).or_default().push(r);
+            }
         }
-        for r in read.iter().filter(|r| r.status == Some(ValueStatus::Split)) {
-            let customers = by_value.get(&(r.column.as_str(), r.value.as_str())).cloned();
-            let value = (r.column.clone(), r.value.clone(), customers.unwrap_or_default());
-            split.entry(r.customer).or_default().push(value);
+        for (value, held) in by_value {
+            if let Some(known) = state::known(held.iter().copied()) {
+                let customers = held.iter().map(|r| r.customer).collect();
+                values.insert(value, (known.status, customers));
+            }
+        }
+        for r in read.iter().filter(|r| r.status.is_some()) {
+            let key = (r.column.clone(), r.value.clone());
+            if let Some((ValueStatus::Split, customers)) = values.get(&key) {
+                split
+                    .entry(r.customer)
+                    .or_default()
+                    .push((key.0, key.1, customers.clone()));
+            }
         }
         for r in read {
             rows.entry(r.customer).or_default().push(r);
@@ -123,7 +153,7 @@ pub struct Linked {
     /// The part's records (source, record id): their rows of the links
     /// and edges are written again.
     pub records: Vec<(String, String)>,
-    /// Links made, per rule.
+    /// Links the new records among the part's made, per rule.
     pub rules: Vec<(String, u64)>,
     /// New ids given (above `highest`) and the customers the part is now.
     pub new_ids: u64,
@@ -156,17 +186,18 @@ pub async fn link(
     for (source, record_id, _) in &old {
         ids.entry(source.clone()).or_default().insert(record_id.clone());
     }
-    let mut new_here = 0;
+    let mut new_keys: HashSet<(&str, &str)> = HashSet::new();
     for source in &new.sources {
         for row in 0..source.len {
             if part.holds(growth.homes[(source.offset + row as u32) as usize]) {
                 ids.entry(source.name.clone())
                     .or_default()
                     .insert(source.record_id(row).to_string());
-                new_here += 1;
+                new_keys.insert((&source.name, source.record_id(row)));
             }
         }
     }
+    let new_here = new_keys.len();
     let Some(records) = read_back::read(from.ctx, config, from.config_file, &ids, budget).await? else {
         return Ok(Err("two identity sources read one table".into()));
     };
@@ -178,12 +209,7 @@ pub async fn link(
         )));
     }
     // What the run knows now of each value: the growth's, else the state's.
-    let mut stopped: HashSet<(String, String)> = customers
-        .rows
-        .iter()
-        .filter(|r| r.status == Some(ValueStatus::Stopped))
-        .map(|r| (r.column.clone(), r.value.clone()))
-        .collect();
+    let mut stopped = customers.stopped.clone();
     for ((kind, value), known) in &growth.values {
         let key = (kind.clone(), value.clone());
         match known.status == ValueStatus::Stopped {
@@ -194,6 +220,13 @@ pub async fn link(
     let is_stopped = |kind: &str, value: &str| stopped.contains(&(kind.to_string(), value.to_string()));
     let mut graph = graph::link_again(&records, config, budget, &is_stopped)?;
     graph.edges.finish()?;
+    // Which links a full run refuses depends on the order of all links.
+    if !graph.guards.max_cluster_size.is_empty() {
+        return Ok(Err(
+            "the customers linked again would pass max_cluster_size, whose refusals depend on the order of links"
+                .into(),
+        ));
+    }
     let n = records.len as usize;
     let mut previous = Previous::none(records.len);
     previous.highest = highest;
@@ -229,13 +262,21 @@ pub async fn link(
     };
     let links = outputs::links(&records, &graph, &clusters, strongest)?.collect::<Result<Vec<_>>>()?;
     let edges = outputs::edges(&records, &graph, &clusters)?.collect::<Result<Vec<_>>>()?;
-    let rules = graph
-        .rules
-        .iter()
-        .enumerate()
-        .map(|(rule, name)| (name.clone(), graph.edges.made_by(rule)))
-        .filter(|(_, n)| *n > 0)
-        .collect();
+    // The links the summary counts are the new records' (the old records'
+    // links are made again, not new).
+    let is_new = |r: u32| {
+        let (source, row) = records.locate(r);
+        new_keys.contains(&(source.name.as_str(), source.record_id(row)))
+    };
+    let mut per_rule: BTreeMap<String, u64> = BTreeMap::new();
+    for chunk in graph.edges.read(EDGES_READ)? {
+        for edge in chunk? {
+            if is_new(edge.a) || is_new(edge.b) {
+                *per_rule.entry(graph.rules[edge.rule as usize].clone()).or_default() += 1;
+            }
+        }
+    }
+    let rules = per_rule.into_iter().collect();
     let records_moved = records
         .sources
         .iter()

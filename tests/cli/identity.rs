@@ -1703,6 +1703,105 @@ attributes = { first_name = "first_name" }
     assert_eq!(splits(), 3);
 }
 
+/// A customer holding a value split by first name is linked again with
+/// the others holding it, though its own row of the value still says
+/// linked (written when its record was the value's only one): Kelly's
+/// email, then Karl's record on it, then a `K` that fits both and so
+/// links to no one on it (it joins Karl's by phone); when that phone
+/// passes its guard and Karl's customer is linked again, Kelly's names
+/// must be counted, or `K` would be taken for Karl's.
+#[test]
+fn a_value_split_by_first_name_is_judged_by_all_its_rows() {
+    let dir = project(
+        r#"
+[tables.crm]
+location = "crm/"
+format = "csv"
+
+[identity.identifiers.phone]
+max_records = 4
+
+[identity.identifiers.email]
+split_by_first_name = true
+
+[identity.sources.crm]
+record_id = "id"
+identifiers = { email = "email", phone = "phone" }
+attributes = { first_name = "first_name" }
+"#,
+    );
+    std::fs::create_dir(dir.path().join("crm")).unwrap();
+    let phone = "+1 415 555 0199";
+    let days = [
+        "r1,k@x.org,,Kelly\n".to_string(),
+        format!("r2,k@x.org,{phone},Karl\n"),
+        format!("r3,k@x.org,{phone},K\n"),
+        format!("r4,,{phone},Bo\nr5,,{phone},Cy\nr6,,{phone},Di\n"),
+    ];
+    for (n, rows) in days.iter().enumerate() {
+        write_aged(
+            dir.path(),
+            &format!("crm/day{n}.csv"),
+            &format!("id,email,phone,first_name\n{rows}"),
+        );
+        let s = summary(dir.path());
+        if n > 0 {
+            assert!(
+                s["sources"][0].contains("read only new files"),
+                "day {n}: {:?}",
+                s["sources"]
+            );
+        }
+        assert_eq!(partition(dir.path()), fresh_partition(dir.path()), "day {n}");
+    }
+    let l = links(dir.path());
+    assert_ne!(l["crm:r3"], l["crm:r2"], "K is not Karl's alone");
+}
+
+/// Customers linked again that would pass `max_cluster_size` are left to
+/// a full run, which says so: which links it refuses depends on the order
+/// of all links.
+#[test]
+fn customers_linked_again_past_the_size_cap_are_left_to_a_full_run() {
+    let dir = project(
+        r#"
+[tables.crm]
+location = "crm/"
+format = "csv"
+
+[identity]
+max_cluster_size = 3
+
+[identity.identifiers.phone]
+max_records = 2
+
+[identity.sources.crm]
+record_id = "id"
+identifiers = { user_id = "user_id", phone = "phone" }
+"#,
+    );
+    std::fs::create_dir(dir.path().join("crm")).unwrap();
+    let phone = "+1 415 555 0142";
+    let day = |n: u32, rows: &str| {
+        write_aged(
+            dir.path(),
+            &format!("crm/day{n}.csv"),
+            &format!("id,user_id,phone\n{rows}"),
+        );
+        summary(dir.path())
+    };
+    day(1, &format!("a1,u1,{phone}\na2,u1,\na3,,{phone}\n"));
+    // a4 pushes the phone past its guard; a4 and a5 join a1's customer by
+    // u1: linked again, it would hold four records.
+    let s = day(2, &format!("a4,u1,{phone}\na5,u1,\n"));
+    assert!(
+        s["sources"][0].contains("would pass max_cluster_size"),
+        "{:?}",
+        s["sources"]
+    );
+    assert_eq!(partition(dir.path()), fresh_partition(dir.path()));
+}
+
 /// Growing runs on top of growing runs that joined customers: a device
 /// seen with a second user id stops linking (its first record's customer
 /// keeps a row of it that still says linked), a later record joins that
