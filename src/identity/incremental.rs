@@ -40,6 +40,7 @@ use super::outputs;
 use super::probabilistic::profiles::parse_date;
 use super::record_ids;
 use super::records::{self, Records, attribute_index};
+use super::regroup::Part;
 use super::relink;
 use super::remap;
 use super::state::{self, Pick, Row, Stats};
@@ -370,25 +371,6 @@ pub async fn grow_run(
         join_customers(ctx, &state_files, &growth.merged, &mut changes, budget).await?;
         mark(&format!("{} customers joined to others", growth.merged.len()));
     }
-    // New customers' ids in the order they were made; those linked again
-    // take theirs from that (`relink`), after these.
-    let mut given = at.highest;
-    let ids: Vec<u64> = (0..growth.new_customers)
-        .map(|n| match part.new.contains(&n) {
-            true => 0,
-            false => {
-                given += 1;
-                given
-            }
-        })
-        .collect();
-    let home_id = |home: Home| match home {
-        Home::Customer(c) => c,
-        Home::New(n) => ids[n as usize],
-    };
-    add_new_records(&new, config, &growth, (&home_id, &in_part), &mut changes);
-    // The part's customers are written from their records linked again.
-    changes.rows.retain(|c, _| !part.old.contains(c));
     let linked = match &again {
         None => None,
         Some(customers) => {
@@ -396,13 +378,28 @@ pub async fn grow_run(
                 ctx,
                 config_file: at.config_file,
             };
-            let highest = given;
-            match relink::link(from, config, (&growth, &new, customers), highest, budget).await? {
+            let others = first_records(&new, &growth, &part);
+            let numbering = (at.highest, &others[..]);
+            match relink::link(from, config, (&growth, &new, customers), numbering, budget).await? {
                 Ok(linked) => Some(linked),
                 Err(why) => return Ok(Growing::Declined(why)),
             }
         }
     };
+    // New customers' ids in the order of their first records; with
+    // customers linked again, numbered with theirs (`relink`).
+    let ids: Vec<u64> = match &linked {
+        Some(linked) => linked.growth_ids.clone(),
+        None => (1..=u64::from(growth.new_customers)).map(|n| at.highest + n).collect(),
+    };
+    let given = at.highest + ids.iter().filter(|&&id| id != 0).count() as u64;
+    let home_id = |home: Home| match home {
+        Home::Customer(c) => c,
+        Home::New(n) => ids[n as usize],
+    };
+    add_new_records(&new, config, &growth, (&home_id, &in_part), &mut changes);
+    // The part's customers are written from their records linked again.
+    changes.rows.retain(|c, _| !part.old.contains(c));
     if let Some(linked) = &linked {
         mark(&format!(
             "{} customers linked again into {}",
@@ -520,7 +517,7 @@ pub async fn grow_run(
     let (pieces, splits, joins) = linked.as_ref().map_or((0, 0, 0), |l| {
         (l.customers_now, relink::splits(&l.changes), l.merged.len() as u64)
     });
-    let highest = given;
+    let highest = given.max(at.highest);
     Ok(Growing::Grown(Grown {
         grew: at.current.to_string(),
         records: new.sources.iter().map(|s| (s.name.clone(), s.len as u64)).collect(),
@@ -535,6 +532,22 @@ pub async fn grow_run(
         highest: linked.as_ref().map_or(highest, |l| l.highest.max(highest)),
         run,
     }))
+}
+
+/// The first record of each of the growth's new customers (`None` for
+/// those linked again): the records come by source, in record-id order.
+fn first_records(new: &Records, growth: &Growth, part: &Part) -> Vec<Option<relink::FirstRecord>> {
+    let mut first: Vec<Option<relink::FirstRecord>> = vec![None; growth.new_customers as usize];
+    for r in 0..new.len {
+        if let Home::New(n) = growth.homes[r as usize]
+            && !part.new.contains(&n)
+            && first[n as usize].is_none()
+        {
+            let (source, row) = new.locate(r);
+            first[n as usize] = Some((new.source_of(r), source.record_id(row).to_string()));
+        }
+    }
+    first
 }
 
 /// Whether the old customers the run takes out of `customers`

@@ -60,7 +60,7 @@ pub async fn customers(
     let mut split: HashMap<u64, Vec<SplitValue>> = HashMap::new();
     let mut rows: BTreeMap<u64, Vec<Row>> = BTreeMap::new();
     // What each identifier value the part's customers hold does, over all
-    // its rows, and the customers holding it.
+    // its rows, and for one split by first name the customers holding it.
     let mut values: HashMap<(String, String), (ValueStatus, Vec<u64>)> = HashMap::new();
     for _ in 0..MAX_ROUNDS {
         let part = regroup::part(growth, new, before, |c| split.get(&c).cloned().unwrap_or_default());
@@ -78,10 +78,15 @@ pub async fn customers(
         for &c in &unread {
             rows.insert(c, Vec::new());
         }
-        // Every row of each identifier value these customers hold.
+        // Every row of each value these customers' rows say linked (or
+        // linked by first name): another row of it may say more. A row that
+        // says stopped or blocked settles the value on its own.
+        for r in read.iter().filter(|r| r.status == Some(ValueStatus::Stopped)) {
+            values.insert((r.column.clone(), r.value.clone()), (ValueStatus::Stopped, Vec::new()));
+        }
         let wanted: HashSet<(String, String)> = read
             .iter()
-            .filter(|r| r.status.is_some())
+            .filter(|r| matches!(r.status, Some(ValueStatus::Linked | ValueStatus::Split)))
             .map(|r| (r.column.clone(), r.value.clone()))
             .filter(|value| !values.contains_key(value))
             .collect();
@@ -99,7 +104,11 @@ pub async fn customers(
         }
         for (value, held) in by_value {
             if let Some(known) = state::known(held.iter().copied()) {
-                let customers = held.iter().map(|r| r.customer).collect();
+                // Only a value split by first name needs its holders.
+                let customers = match known.status {
+                    ValueStatus::Split => held.iter().map(|r| r.customer).collect(),
+                    _ => Vec::new(),
+                };
                 values.insert(value, (known.status, customers));
             }
         }
@@ -157,6 +166,9 @@ pub struct Linked {
     pub rules: Vec<(String, u64)>,
     /// New ids given (above `highest`) and the customers the part is now.
     pub new_ids: u64,
+    /// The ids of the growth's new customers (`others`; 0 for those in
+    /// the part), numbered with the part's new ones.
+    pub growth_ids: Vec<u64>,
     pub customers_now: u64,
     pub highest: u64,
 }
@@ -176,7 +188,7 @@ pub async fn link(
     from: ReadFrom<'_>,
     config: &IdentityConfig,
     (growth, new, customers): (&Growth, &Records, &Customers),
-    highest: u64,
+    (highest, others): (u64, &[Option<FirstRecord>]),
     budget: &mut Budget,
 ) -> Result<std::result::Result<Linked, String>> {
     let part = &customers.part;
@@ -237,8 +249,7 @@ pub async fn link(
     let mut cluster_of = Words::held(vec![0; n]);
     let numbered = ids::number_clusters(&mut graph, &mut cluster_of);
     let clusters = ids::assign(&graph, (cluster_of, numbered), &previous, Words::held(vec![0; n]))?;
-    // The part's new ids follow the growth's; none is taken twice.
-    debug_assert!(clusters.ids.iter().all(|&id| part.old.contains(&id) || id > highest));
+    let (clusters, growth_ids) = number_new(clusters, &records, highest, others);
     let golden = golden::build(&records, &graph, &clusters, config, (true, Words::held(vec![0; n])));
     let mut kept = Vec::new();
     let customers_rows = golden
@@ -282,7 +293,7 @@ pub async fn link(
         .iter()
         .flat_map(|s| (0..s.len).map(move |row| (s.name.clone(), s.record_id(row).to_string())))
         .collect();
-    let top = clusters.ids.iter().copied().max().unwrap_or(0).max(highest);
+    let top = highest + clusters.new_ids + growth_ids.iter().filter(|&&id| id != 0).count() as u64;
     Ok(Ok(Linked {
         customers: customers_rows,
         values,
@@ -299,9 +310,69 @@ pub async fn link(
         records: records_moved,
         rules,
         new_ids: clusters.new_ids,
+        growth_ids,
         customers_now: clusters.ids.len() as u64,
         highest: top,
     }))
+}
+
+/// A new customer's first record, by which a full run orders new ids: its
+/// source (index among the configured ones) and record id.
+pub type FirstRecord = (usize, String);
+
+/// The part's clusters with their new ids given as a full run gives them,
+/// together with the growth's other new customers (`others`, in the
+/// growth's numbering, `None` for those in the part): one after another
+/// from `highest`, in the order of each new customer's first record
+/// (records come by source, then in record-id order). Returns the
+/// clusters and the other new customers' ids (0 for those in the part).
+fn number_new(
+    mut clusters: ids::Clusters,
+    records: &Records,
+    highest: u64,
+    others: &[Option<FirstRecord>],
+) -> (ids::Clusters, Vec<u64>) {
+    // A cluster's first record is its smallest (clusters are numbered so).
+    let mut first: Vec<Option<u32>> = vec![None; clusters.ids.len()];
+    for r in 0..records.len {
+        let slot = &mut first[clusters.cluster_of[r as usize] as usize];
+        if slot.is_none() {
+            *slot = Some(r);
+        }
+    }
+    // Ids above `highest` are new (`ids::assign` numbers them from there).
+    let mut keyed: Vec<(FirstRecord, Result<usize, usize>)> = Vec::new();
+    for (c, &id) in clusters.ids.iter().enumerate() {
+        if let (true, Some(r)) = (id > highest, first[c]) {
+            let (source, row) = records.locate(r);
+            keyed.push(((records.source_of(r), source.record_id(row).to_string()), Ok(c)));
+        }
+    }
+    for (n, key) in others.iter().enumerate() {
+        if let Some(key) = key {
+            keyed.push((key.clone(), Err(n)));
+        }
+    }
+    keyed.sort();
+    let mut growth_ids = vec![0; others.len()];
+    let mut now: HashMap<u64, u64> = HashMap::new();
+    for (i, (_, owner)) in keyed.into_iter().enumerate() {
+        let id = highest + 1 + i as u64;
+        match owner {
+            Ok(c) => {
+                now.insert(clusters.ids[c], id);
+                clusters.ids[c] = id;
+                clusters.names[c] = format_id(id);
+            }
+            Err(n) => growth_ids[n] = id,
+        }
+    }
+    for change in &mut clusters.changes {
+        if let Some(&id) = now.get(&change.new) {
+            change.new = id;
+        }
+    }
+    (clusters, growth_ids)
 }
 
 /// The committed run's records of the customers `old`: (source, record

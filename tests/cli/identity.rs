@@ -1638,12 +1638,17 @@ attributes = { first_name = "first_name" }
         );
         n[0].parse().unwrap()
     };
+    // The log of merges and splits, times aside.
+    let log = |at: &Path| sql_rows(at, "SELECT old_id, new_id, change FROM identity_merges ORDER BY 1, 2, 3");
     let day = |n: u32, rows: &str| {
         write_aged(
             dir.path(),
             &format!("crm/day{n}.csv"),
             &format!("id,user_id,email,phone,first_name\n{rows}"),
         );
+        // A full run on the same files and the same committed run, beside.
+        let beside = tempfile::tempdir().unwrap();
+        copy_tree(dir.path(), beside.path());
         let s = summary(dir.path());
         if n > 1 {
             assert!(
@@ -1652,6 +1657,17 @@ attributes = { first_name = "first_name" }
                 s["sources"]
             );
         }
+        run_in(beside.path(), &["resolve", "--full"]).ok();
+        assert_eq!(
+            links(dir.path()),
+            links(beside.path()),
+            "day {n}: the ids a full run gives"
+        );
+        assert_eq!(
+            log(dir.path()),
+            log(beside.path()),
+            "day {n}: the merges and splits logged"
+        );
         assert_eq!(partition(dir.path()), fresh_partition(dir.path()), "day {n}");
         assert_eq!(
             golden(dir.path()),
