@@ -104,7 +104,7 @@ FROM orders o JOIN numbered g ON o.order_id = g.record_id JOIN contacts k ON k.i
 SPLITS = """
 WITH devices AS (
   SELECT anonymous_id FROM web_events WHERE anonymous_id IS NOT NULL
-  GROUP BY anonymous_id HAVING count(DISTINCT user_id) = 1 AND count(*) > count(user_id)
+  GROUP BY anonymous_id HAVING min(user_id) = max(user_id) AND count(*) > count(user_id)
   ORDER BY md5(anonymous_id || '-split{day}') LIMIT {n}),
 numbered AS (SELECT anonymous_id, row_number() OVER (ORDER BY anonymous_id) AS i FROM devices),
 contacts AS (SELECT contact_id, row_number() OVER (ORDER BY md5(contact_id || '-split{day}')) AS i

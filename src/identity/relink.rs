@@ -181,9 +181,10 @@ pub struct ReadFrom<'a> {
     pub config_file: &'a Path,
 }
 
-/// Links the part again (`customers`); `highest` is the highest id given
-/// once the growth's new customers have theirs. `Err`: why a full run is
-/// needed instead.
+/// Links the part again (`customers`). New ids follow `highest`, the
+/// highest the committed run gave, shared with the growth's other new
+/// customers (`others`, `number_new`). `Err`: why a full run is needed
+/// instead.
 pub async fn link(
     from: ReadFrom<'_>,
     config: &IdentityConfig,

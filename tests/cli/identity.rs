@@ -1639,7 +1639,12 @@ attributes = { first_name = "first_name" }
         n[0].parse().unwrap()
     };
     // The log of merges and splits, times aside.
-    let log = |at: &Path| sql_rows(at, "SELECT old_id, new_id, change FROM identity_merges ORDER BY 1, 2, 3");
+    let log = |at: &Path| {
+        sql_rows(
+            at,
+            "SELECT old_id, new_id, change FROM identity_merges ORDER BY 1, 2, 3",
+        )
+    };
     let day = |n: u32, rows: &str| {
         write_aged(
             dir.path(),
