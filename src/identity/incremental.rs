@@ -3,15 +3,18 @@
 //! kept of the values they carry (`state`), and only the customers they
 //! touch get new golden records. The links, edges and state of the run are
 //! the committed run's files and one more (`outputs::CHAINED`); the
-//! customers table is written whole (the untouched rows copied).
+//! customers table holds the changed customers only, or is written whole
+//! (`customer_chain`).
 //!
 //! Phases: `plan` (may the run grow at all: the same settings, files only
 //! added, each source reading its own table), reading the new records,
-//! looking up their values in the state, `grow`, reading the touched
-//! customers' rows (and every row of customers the new records join,
-//! `joined`), new golden records, writing (with the ids of joined
-//! customers remapped, `remap`). Whenever the result might differ from a
-//! full run's, the answer is why, and a full run follows.
+//! looking up their values in the state, `grow`, the customers new records
+//! may split found and linked again from their records (`relink`), reading
+//! the touched customers' rows (and every row of customers the new records
+//! join, `joined`), new golden records, writing (with the ids of joined
+//! customers remapped, `remap`, and the records linked again named,
+//! `moved`). Whenever the result might differ from a full run's, the
+//! answer is why, and a full run follows.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
