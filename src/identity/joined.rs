@@ -17,7 +17,7 @@ use super::graph::ValueStatus;
 use super::grow::{End, Growth, Home};
 use super::grown_golden::{CustomerRows, value_key};
 use super::ids::{Change, IdChange};
-use super::state::{self, Pick, Row};
+use super::state::{self, Row};
 use crate::error::Result;
 
 /// The rows of the joined customers, put together: per surviving
@@ -42,15 +42,7 @@ pub fn by_survivor(merged: &[(u64, u64)]) -> BTreeMap<u64, Vec<u64>> {
 /// (newest first) and puts them together.
 pub async fn read(ctx: &SessionContext, files: &[Url], merged: &[(u64, u64)]) -> Result<Joined> {
     let wanted: HashSet<u64> = merged.iter().flat_map(|&(a, s)| [a, s]).collect();
-    let picked = state::pick(ctx, files, |c, _| match wanted.contains(&c) {
-        true => Pick::Now,
-        false => Pick::No,
-    })
-    .await?;
-    let mut rows = Vec::new();
-    for batch in state::read(&picked).await? {
-        rows.extend(state::rows_of(&batch, |_, _| true)?);
-    }
+    let rows = state::read_rows(ctx, files, |c, _| wanted.contains(&c)).await?;
     Ok(put_together(rows, merged))
 }
 

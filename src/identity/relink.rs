@@ -26,7 +26,7 @@ use super::outputs::{self, NO_RULE, Strongest};
 use super::read_back;
 use super::records::Records;
 use super::regroup::{self, Part, SplitValue};
-use super::state::{self, Pick, Row};
+use super::state::{self, Row};
 use super::winners::{self, Slot};
 use super::words::Words;
 use crate::error::Result;
@@ -74,7 +74,7 @@ pub async fn customers(
             let rows = rows.into_values().flatten().collect();
             return Ok(Ok(Customers { part, rows, stopped }));
         }
-        let read = read_rows(ctx, files, |c, _| unread.contains(&c)).await?;
+        let read = state::read_rows(ctx, files, |c, _| unread.contains(&c)).await?;
         for &c in &unread {
             rows.insert(c, Vec::new());
         }
@@ -93,7 +93,7 @@ pub async fn customers(
         let keys: HashSet<u64> = wanted.iter().map(|(c, v)| state::key(c, v)).collect();
         let holders = match keys.is_empty() {
             true => Vec::new(),
-            false => read_rows(ctx, files, |_, key| keys.contains(&key)).await?,
+            false => state::read_rows(ctx, files, |_, key| keys.contains(&key)).await?,
         };
         let mut by_value: HashMap<(String, String), Vec<&Row>> = HashMap::new();
         for r in &holders {
@@ -128,20 +128,6 @@ pub async fn customers(
     Ok(Err(format!(
         "the customers to link again hold values split by first name that other customers hold, past {MAX_ROUNDS} rounds"
     )))
-}
-
-/// The state's current rows that `keep` picks (by customer and key).
-async fn read_rows(ctx: &SessionContext, files: &[Url], keep: impl Fn(u64, u64) -> bool + Sync) -> Result<Vec<Row>> {
-    let picked = state::pick(ctx, files, |c, key| match keep(c, key) {
-        true => Pick::Now,
-        false => Pick::No,
-    })
-    .await?;
-    let mut rows = Vec::new();
-    for batch in state::read(&picked).await? {
-        rows.extend(state::rows_of(&batch, |_, _| true)?);
-    }
-    Ok(rows)
 }
 
 /// The part linked again: what the growing run writes for its customers.

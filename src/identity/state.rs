@@ -685,6 +685,25 @@ pub async fn pick(ctx: &SessionContext, files: &[Url], pick: impl Fn(u64, u64) -
     })
 }
 
+/// The current rows of the state's `files` (newest first) that `keep`
+/// picks by customer and key, read whole (but those of no records).
+pub async fn read_rows(
+    ctx: &SessionContext,
+    files: &[Url],
+    keep: impl Fn(u64, u64) -> bool + Sync,
+) -> Result<Vec<Row>> {
+    let picked = pick(ctx, files, |c, key| match keep(c, key) {
+        true => Pick::Now,
+        false => Pick::No,
+    })
+    .await?;
+    let mut rows = Vec::new();
+    for batch in read(&picked).await? {
+        rows.extend(rows_of(&batch, |_, _| true)?);
+    }
+    Ok(rows)
+}
+
 /// The picked rows, read whole (each file's pages once, its parts on every
 /// core), as the files hold them (`rows_of` makes rows of them).
 pub async fn read(picked: &Picked) -> Result<Vec<RecordBatch>> {
