@@ -584,6 +584,8 @@ fn train_model(
         });
         model = fit(&u, Some((&model, &scorer)));
     }
+    // Kept as trained: later runs weigh a value as these profiles did.
+    model.term_frequencies = model::term_frequencies(COMPARISONS, profiles, tf);
     model
 }
 
@@ -810,6 +812,18 @@ fn load(file: &Path) -> Result<Model> {
                 format!(
                     "comparison `{}` gives u_if_last_name_agrees on some levels only; expected it on every level of `location` or on none",
                     c.name
+                ),
+            ));
+        }
+    }
+    for t in &model.term_frequencies {
+        let largest = t.values.values().max().copied().unwrap_or(1);
+        if !COMPARISONS.contains(&t.comparison.as_str()) || t.profiles < largest {
+            return Err(Error::config(
+                file,
+                format!(
+                    "the term frequencies of `{}` are not those of a known comparison, with `profiles` at least each value's count; fix them, or run `oneview resolve --train`",
+                    t.comparison
                 ),
             ));
         }

@@ -6,6 +6,8 @@
 //! by construction there), averaged over rules. Saved as JSON, so a model
 //! can be reviewed, edited and reused.
 
+use std::collections::BTreeMap;
+
 use datafusion::common::HashMap;
 
 use rand::{Rng, SeedableRng};
@@ -32,6 +34,84 @@ pub struct Model {
     /// The pairs the model was trained on (older models: the default).
     #[serde(default)]
     pub link_type: LinkType,
+    /// How common each value was among the profiles the model was trained
+    /// on, per comparison weighted by it (older models: none, and the
+    /// weights come from the profiles of each run).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub term_frequencies: Vec<TermFrequencies>,
+}
+
+/// The values of a comparison's field as the model saw them when trained.
+/// Kept in the model (as Splink can be given term-frequency tables) so that
+/// a pair agreeing on a value weighs the same in every run with the model,
+/// whatever other records came since: otherwise each new record would move
+/// the score of pairs it has no part in, and no run could add records
+/// without scoring every pair again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TermFrequencies {
+    pub comparison: String,
+    /// Profiles holding a value of the field.
+    pub profiles: u64,
+    /// Values held by one profile only, left out of `values`; a value
+    /// the model never saw counts as one of these (it was that rare).
+    pub once: u64,
+    /// The values held by two profiles or more, and by how many.
+    pub values: BTreeMap<String, u64>,
+}
+
+impl TermFrequencies {
+    /// How many profiles held `value`: one for a value left out or unseen.
+    fn count(&self, value: &str) -> u64 {
+        self.values.get(value).copied().unwrap_or(1)
+    }
+
+    /// The sum of the squared shares of the values: the chance that two
+    /// random profiles holding a value share it.
+    fn same_value(&self) -> f64 {
+        let present = (self.profiles as f64).max(1.0);
+        let squares: f64 = self.values.values().map(|c| (*c as f64) * (*c as f64)).sum::<f64>() + self.once as f64;
+        squares / (present * present)
+    }
+}
+
+/// The profile field whose value comparison `f`'s term frequency weighs,
+/// and the level it weighs: a place by its city, at the same-city level;
+/// the others by their own value, when they agree exactly.
+fn term_frequency_field(f: usize) -> (usize, usize) {
+    if f == LOCATION {
+        (CITY, usize::from(SAME_CITY))
+    } else {
+        (f, 1)
+    }
+}
+
+/// The term frequencies of the comparisons in `tf_fields` (bits of
+/// `names`' positions) over `profiles`, as a trained model keeps them.
+pub fn term_frequencies(names: &[&str], profiles: &Profiles, tf_fields: u8) -> Vec<TermFrequencies> {
+    (0..names.len().min(COMPARISONS))
+        .filter(|f| tf_fields & (1 << f) != 0)
+        .map(|f| {
+            let (field, _) = term_frequency_field(f);
+            let mut table = TermFrequencies {
+                comparison: names[f].to_string(),
+                profiles: 0,
+                once: 0,
+                values: BTreeMap::new(),
+            };
+            for (id, count) in profiles.counts[field].iter().enumerate().skip(1) {
+                let count = u64::from(*count);
+                table.profiles += count;
+                match count {
+                    0 => {}
+                    1 => table.once += 1,
+                    _ => {
+                        table.values.insert(profiles.values[field][id].clone(), count);
+                    }
+                }
+            }
+            table
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -516,8 +596,32 @@ impl Model {
             sampled_pairs,
             trained_at: chrono::Utc::now().to_rfc3339(),
             link_type: LinkType::default(),
+            term_frequencies: Vec::new(),
         }
     }
+}
+
+/// Per value id of a field, its share of the profiles holding a value as
+/// the model was trained (`values` are the field's texts by id; id 0 is
+/// missing), and the sum of the squared shares then.
+fn shares_as_trained(table: &TermFrequencies, values: &[String]) -> (Vec<f64>, f64) {
+    let present = (table.profiles as f64).max(1.0);
+    let shares = values
+        .iter()
+        .enumerate()
+        .map(|(id, v)| if id == 0 { 0.0 } else { table.count(v) as f64 / present })
+        .collect();
+    (shares, table.same_value())
+}
+
+/// Per value id of a field, its share of the profiles holding a value
+/// now (`counts` by id), and the sum of the squared shares: how a model
+/// without term frequencies of its own weighs values.
+fn shares_now(counts: &[u32]) -> (Vec<f64>, f64) {
+    let present: f64 = counts[1..].iter().map(|c| *c as f64).sum();
+    let shares: Vec<f64> = counts.iter().map(|c| *c as f64 / present.max(1.0)).collect();
+    let same_value = shares[1..].iter().map(|s| s * s).sum();
+    (shares, same_value)
 }
 
 /// A trained model laid out for scoring: log2 Bayes factors per field and level.
@@ -573,23 +677,19 @@ impl Scorer {
                 );
             }
             if tf_fields & (1 << f) != 0 {
-                // The location's value is the city; the others' their own.
-                let (field, level) = if f == LOCATION {
-                    (CITY, usize::from(SAME_CITY))
-                } else {
-                    (f, 1)
+                let (field, level) = term_frequency_field(f);
+                let frozen = model.term_frequencies.iter().find(|t| t.comparison == comparison.name);
+                let (mut shares, same_value) = match frozen {
+                    Some(table) => shares_as_trained(table, &profiles.values[field]),
+                    None => shares_now(&profiles.counts[field]),
                 };
-                let counts = &profiles.counts[field];
-                let present: f64 = counts[1..].iter().map(|c| *c as f64).sum();
-                let mut shares: Vec<f64> = counts.iter().map(|c| *c as f64 / present.max(1.0)).collect();
                 if f == LOCATION {
                     // Two places in one city reach this level only where
                     // nothing closer agrees (another postcode, mostly): u
                     // of a city is its share times that chance, which is
                     // the level's u over the chance that two random
                     // profiles share a city (the sum of squared shares).
-                    let same_city: f64 = shares[1..].iter().map(|s| s * s).sum();
-                    let scale = comparison.levels[level - 1].u / same_city.max(FLOOR);
+                    let scale = comparison.levels[level - 1].u / same_value.max(FLOOR);
                     shares.iter_mut().for_each(|s| *s *= scale);
                 }
                 term_frequency[f] = Some(TermFrequency {
@@ -716,6 +816,7 @@ mod tests {
             sampled_pairs: 0,
             trained_at: String::new(),
             link_type: LinkType::LinkAndDedupe,
+            term_frequencies: Vec::new(),
         };
         let pattern = at_level(LOCATION, SAME_CITY);
         assert_eq!(compare(&profiles, 0, 1, 1 << LOCATION), pattern);
@@ -741,6 +842,106 @@ mod tests {
         let same_last = pattern | at_level(LAST_NAME, 1);
         let household = bits(tf.probability(&profiles, 8, 9, same_last));
         assert!((rare - household - 2.0).abs() < 1e-9, "{rare} {household}");
+    }
+
+    /// A model keeps the term frequencies of the profiles it was trained
+    /// on: over those profiles it weighs every pair as counting them then
+    /// would (last names, and cities at the same-city level), and once
+    /// other profiles come, pairs they have no part in weigh what they did,
+    /// while a model without them moves; a value it never saw counts as
+    /// held by one profile.
+    #[test]
+    fn kept_term_frequencies_weigh_as_trained_whatever_comes_after() {
+        use super::super::profiles::{FIELDS, POSTCODE, of_texts};
+        let row = |last: &'static str, city: &'static str, postcode: &'static str| {
+            let mut texts = [None; FIELDS];
+            texts[LAST] = Some(last);
+            texts[CITY] = Some(city);
+            texts[POSTCODE] = Some(postcode);
+            texts
+        };
+        let trained: Vec<[Option<&str>; FIELDS]> = vec![
+            row("neal", "london", "1001"),
+            row("neal", "london", "2002"),
+            row("smith", "london", "3003"),
+            row("smith", "leeds", "4004"),
+            row("jones", "leeds", "5005"),
+            row("okafor", "york", "6006"),
+        ];
+        let names = crate::project::identity::COMPARISONS;
+        let fields = (1 << LAST_NAME) | (1 << LOCATION);
+        let level_of = |label: &str| Level {
+            label: label.to_string(),
+            m: 0.3,
+            u: 0.05,
+            u_if_last_name_agrees: None,
+        };
+        let mut model = Model {
+            comparisons: [LAST_NAME, LOCATION]
+                .iter()
+                .map(|&f| Comparison {
+                    name: names[f].to_string(),
+                    levels: labels(f).iter().map(|l| level_of(l)).collect(),
+                })
+                .collect(),
+            lambda: 0.01,
+            trained_pairs: 0,
+            sampled_pairs: 0,
+            trained_at: String::new(),
+            link_type: LinkType::LinkAndDedupe,
+            term_frequencies: Vec::new(),
+        };
+        let before = of_texts(&trained);
+        let mut kept = model.clone();
+        kept.term_frequencies = term_frequencies(names, &before, fields);
+        let london = &kept.term_frequencies[1];
+        assert_eq!(
+            (london.comparison.as_str(), london.profiles, london.once),
+            ("location", 6, 1)
+        );
+        assert_eq!(london.values.get("london"), Some(&3));
+        assert_eq!(kept.term_frequencies[0].values.get("okafor"), None);
+
+        let every_pair = |profiles: &Profiles, scorer: &Scorer| -> Vec<f64> {
+            let n = trained.len() as u32;
+            (0..n)
+                .flat_map(|x| (x + 1..n).map(move |y| (x, y)))
+                .map(|(x, y)| scorer.probability(profiles, x, y, compare(profiles, x, y, fields)))
+                .collect()
+        };
+        let as_trained = every_pair(&before, &Scorer::new(&model, names, &before, fields));
+        let kept_now = every_pair(&before, &Scorer::new(&kept, names, &before, fields));
+        for (a, b) in as_trained.iter().zip(&kept_now) {
+            assert!((a - b).abs() < 1e-12, "{a} {b}");
+        }
+
+        // More Neals, Londoners and a new city: the old pairs hold still.
+        let mut grown = trained.clone();
+        grown.extend([
+            row("neal", "london", "7007"),
+            row("neal", "london", "8008"),
+            row("brown", "bath", "9009"),
+            row("green", "bath", "9119"),
+        ]);
+        let after = of_texts(&grown);
+        let kept_after = every_pair(&after, &Scorer::new(&kept, names, &after, fields));
+        assert_eq!(kept_after, kept_now);
+        let moved = every_pair(&after, &Scorer::new(&model, names, &after, fields));
+        assert!(moved.iter().zip(&as_trained).any(|(a, b)| (a - b).abs() > 1e-6));
+
+        // Bath was never seen: a pair there weighs as a city held by one
+        // profile, as York was.
+        let (bath, york) = (8u32, 5u32);
+        let pattern = compare(&after, bath, bath + 1, fields);
+        assert_eq!(level(pattern, LOCATION), SAME_CITY);
+        let scorer = Scorer::new(&kept, names, &after, fields);
+        let tf = scorer.term_frequency[LOCATION].as_ref().unwrap();
+        let share_of = |p: u32| tf.shares[after.fields[p as usize][CITY] as usize];
+        assert!((share_of(bath) - share_of(york)).abs() < 1e-15);
+        model.term_frequencies = kept.term_frequencies.clone();
+        let text = serde_json::to_string(&model).unwrap();
+        let back: Model = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.term_frequencies, kept.term_frequencies);
     }
 
     /// EM, given u (which training estimates separately, from random
