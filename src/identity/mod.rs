@@ -58,6 +58,7 @@ use url::Url;
 
 use graph::GuardCounts;
 use ids::{Change, Previous, parse_id};
+use probabilistic::index;
 pub use tables::tables;
 
 use crate::error::{Error, Result};
@@ -384,7 +385,8 @@ async fn run(
 ) -> Result<(Summary, String)> {
     // What the run holds, counted against --memory-limit.
     let mut budget = budget::Budget::new(ctx);
-    let (mut records, mut graph, probabilistic) = link(ctx, config, at, train, &mut budget, step).await?;
+    let (mut records, mut graph, linked) = link(ctx, config, at, train, &mut budget, step).await?;
+    let (probabilistic, profiles) = linked.unzip();
     step("assigning customer ids");
     let (clusters, highest, old_merges) = give_ids(ctx, &records, &mut graph, state, &mut budget).await?;
     let summary = summarize(config.link_type(), &records, &graph, &clusters, probabilistic);
@@ -393,6 +395,10 @@ async fn run(
 
     step("building golden records");
     write_golden(ctx, at.output, &run, &records, &graph, &clusters, config, &mut budget).await?;
+    if let Some(kept) = profiles.flatten() {
+        write_profiles(ctx, at.output, &run, &records, &clusters, &kept).await?;
+    }
+    budget.set(PROFILES_KEPT, 0)?;
     if grow::cannot_grow(config).is_none() {
         let ids = record_ids::batches(&records);
         outputs::write(ctx, at.output, &run, record_ids::IDS, record_ids::schema(), ids).await?;
@@ -557,8 +563,28 @@ async fn write_golden(
     budget.set("the golden records", 0)
 }
 
+/// The budget's part for the profiles kept until the customers are known.
+const PROFILES_KEPT: &str = "the profiles kept for the identity state";
+
+/// Writes the profiles the model compared and the weak links it refused,
+/// with their customers, to the state of `run`.
+async fn write_profiles(
+    ctx: &SessionContext,
+    output: &Url,
+    run: &str,
+    records: &records::Records,
+    clusters: &ids::Clusters,
+    kept: &index::Kept,
+) -> Result<()> {
+    let rows = index::batches(kept, records, clusters);
+    outputs::write(ctx, output, run, index::PROFILES, index::schema(), rows).await?;
+    let refused = std::iter::once(index::refused(kept, clusters));
+    outputs::write(ctx, output, run, index::REFUSED, index::refused_schema(), refused).await
+}
+
 /// Reads the sources and links their records: on identifiers, then, with
-/// `[identity.probabilistic]`, on attributes.
+/// `[identity.probabilistic]`, on attributes (and the profiles compared,
+/// kept for the state).
 async fn link(
     ctx: &SessionContext,
     config: &IdentityConfig,
@@ -566,18 +592,23 @@ async fn link(
     train: bool,
     budget: &mut budget::Budget,
     step: &dyn Fn(&str),
-) -> Result<(records::Records, graph::Graph, Option<probabilistic::Outcome>)> {
+) -> Result<(
+    records::Records,
+    graph::Graph,
+    Option<(probabilistic::Outcome, Option<index::Kept>)>,
+)> {
     step("reading the sources");
     let records = records::read(ctx, config, at.config_file, budget).await?;
     budget.set_records(records.len);
     step("linking records");
     let mut graph = graph::link(&records, config, budget)?;
+    let keep = grow::cannot_grow(config).is_none();
     let probabilistic = match &config.probabilistic {
         Some(p) => {
             step("scoring attribute matches");
-            Some(probabilistic::link(
-                &records, &mut graph, config, p, at.dir, train, budget,
-            )?)
+            let (outcome, kept) = probabilistic::link(&records, &mut graph, config, p, at.dir, (train, keep), budget)?;
+            budget.set(PROFILES_KEPT, kept.as_ref().map_or(0, index::Kept::memory_size))?;
+            Some((outcome, kept))
         }
         None => None,
     };

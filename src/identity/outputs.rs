@@ -88,7 +88,13 @@ pub const CHAINED: &[&str] = &[
 ];
 
 /// The tables only oneview reads, kept for a run that grows this one.
-pub const HIDDEN: &[&str] = &[super::state::VALUES, super::winners::WINNERS, super::record_ids::IDS];
+pub const HIDDEN: &[&str] = &[
+    super::state::VALUES,
+    super::winners::WINNERS,
+    super::record_ids::IDS,
+    super::probabilistic::index::PROFILES,
+    super::probabilistic::index::REFUSED,
+];
 
 /// The folder of the files naming each run's chain.
 const CHAINS: &str = "identity/chains/";

@@ -5,6 +5,7 @@
 //! guard against chains of weak links joining large clusters.
 
 pub mod compare;
+pub mod index;
 pub mod model;
 pub mod profiles;
 
@@ -130,9 +131,9 @@ pub fn link(
     config: &IdentityConfig,
     p: &ProbabilisticConfig,
     dir: &Path,
-    train: bool,
+    (train, keep): (bool, bool),
     budget: &mut Budget,
-) -> Result<Outcome> {
+) -> Result<(Outcome, Option<index::Kept>)> {
     let Candidates {
         profiles,
         fields,
@@ -151,7 +152,10 @@ pub fn link(
     let accepted = accepted_pairs(&profiles, &model, p, &candidates, threshold);
     let linked = add_links(records, graph, config, p, &profiles, accepted);
     budget.set(PAIRS, 0)?;
-    Ok(Outcome {
+    let refused_weak = linked.refused.len() as u64;
+    // Kept for the identity state only where a later run may grow this one.
+    let kept = keep.then(|| index::Kept::of(&profiles, linked.refused));
+    let outcome = Outcome {
         profiles: profiles.len() as u64,
         blocking: blocked.reports,
         scored_pairs: candidates.all.len() as u64,
@@ -160,9 +164,10 @@ pub fn link(
         lambda: model.lambda,
         threshold,
         links: linked.links,
-        refused_weak: linked.refused_weak,
+        refused_weak,
         refused_size: linked.refused_size,
-    })
+    };
+    Ok((outcome, kept))
 }
 
 /// What is compared: the profiles, the comparisons made (as bits), what
@@ -467,8 +472,9 @@ fn accepted_pairs(
 /// The links made, and those refused.
 struct Linked {
     links: u64,
-    /// Weak links between two clusters both larger than `max_weak_join`.
-    refused_weak: u64,
+    /// Weak links between two clusters both larger than `max_weak_join`:
+    /// the records they would have linked.
+    refused: Vec<(u32, u32)>,
     /// Links that would make a cluster larger than the maximum size.
     refused_size: u64,
 }
@@ -490,7 +496,7 @@ fn add_links(
     let max_cluster = config.max_cluster_size();
     let rule = (graph.rules.len() - 1) as u16;
     let mut descriptions: HashMap<Pattern, u32> = HashMap::new();
-    let (mut links, mut refused_weak, mut refused_size) = (0u64, 0u64, 0u64);
+    let (mut links, mut refused, mut refused_size) = (0u64, Vec::new(), 0u64);
     for (probability, pr, pattern) in accepted {
         let (x, y) = unpair(pr);
         let (a, b) = profiles.link_ends(x, y, |r| records.source_of(r));
@@ -498,7 +504,7 @@ fn add_links(
         if ra != rb {
             let (sa, sb) = (graph.size_of(ra), graph.size_of(rb));
             if probability < strong && sa > max_weak_join && sb > max_weak_join {
-                refused_weak += 1;
+                refused.push((a, b));
                 continue;
             }
             if !graph.union(a, b, max_cluster) {
@@ -522,7 +528,7 @@ fn add_links(
     }
     Linked {
         links,
-        refused_weak,
+        refused,
         refused_size,
     }
 }
