@@ -155,16 +155,11 @@ attributes = { first_name = "first", last_name = "last", city = "city" }
             ("c4", Some("b@x.org"), Some("kelly"), Some("neal"), Some("leeds")),
             ("c5", Some("c@x.org"), None, None, None),
         ];
-        let column = |f: &dyn Fn(&(&str, Option<&str>, Option<&str>, Option<&str>, Option<&str>)) -> Option<String>| {
-            Arc::new(rows.iter().map(f).collect::<StringArray>()) as ArrayRef
-        };
-        let columns = vec![
-            column(&|r| Some(r.0.to_string())),
-            column(&|r| r.1.map(str::to_string)),
-            column(&|r| r.2.map(str::to_string)),
-            column(&|r| r.3.map(str::to_string)),
-            column(&|r| r.4.map(str::to_string)),
-        ];
+        let mut columns: Vec<ArrayRef> = vec![Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0)))];
+        for c in 0..4 {
+            let values = rows.iter().map(|r| [r.1, r.2, r.3, r.4][c]);
+            columns.push(Arc::new(values.collect::<StringArray>()));
+        }
         let names = ["id", "email", "first", "last", "city"];
         let source_schema = Arc::new(Schema::new(
             names
