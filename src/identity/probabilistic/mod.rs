@@ -8,6 +8,7 @@ pub mod compare;
 pub mod index;
 pub mod model;
 pub mod profiles;
+pub mod reach;
 
 use datafusion::common::HashMap;
 use std::path::{Path, PathBuf};
@@ -97,7 +98,7 @@ fn comparisons_of_key(key: usize) -> u8 {
 }
 
 /// The blocks of one rule: profiles sorted by their key, in runs.
-fn blocks(profiles: &Profiles, rule: &[usize]) -> Vec<Vec<u32>> {
+pub(super) fn blocks(profiles: &Profiles, rule: &[usize]) -> Vec<Vec<u32>> {
     let mut keyed: Vec<(Vec<u32>, u32)> = (0..profiles.len() as u32)
         .filter_map(|p| {
             let key: Vec<u32> = rule.iter().map(|f| profiles.fields[p as usize][*f]).collect();
@@ -190,7 +191,7 @@ fn candidates(
     let profiles = profiles::build(records, graph, config.link_type());
     let fields = compared_fields(&profiles, p);
     let max_pairs = p.max_pairs.unwrap_or(DEFAULT_MAX_PAIRS);
-    let blocked = blocking(&profiles, &p.blocking_rules(), max_pairs, budget)?;
+    let blocked = blocking(&profiles, &p.blocking_rules(), &|_, pairs| pairs > max_pairs, budget)?;
     let pairs = compare_candidates(&profiles, &blocked.rule_pairs, fields, budget)?;
     Ok(Candidates {
         profiles,
@@ -275,14 +276,41 @@ struct Blocked {
 }
 
 /// Blocking: each rule's pairs of profiles of different clusters. A rule
-/// that would make more than `max_pairs` pairs is reported, and refused;
-/// its narrower fallbacks (of a default rule) are tried in its place. A
-/// default rule over a key no profile has is left out (a configured one is
-/// reported with no pairs).
-fn blocking(profiles: &Profiles, rules: &[BlockingRule], max_pairs: u64, budget: &mut Budget) -> Result<Blocked> {
-    let present = |keys: &[String]| keys.iter().all(|n| profiles.has(key(n)));
+/// `refuse` refuses (by its key fields and pairs) is reported, and left
+/// out; its narrower fallbacks (of a default rule) are tried in its place.
+/// A default rule over a key no profile has is left out (a configured one
+/// is reported with no pairs).
+fn blocking(
+    profiles: &Profiles,
+    rules: &[BlockingRule],
+    refuse: &dyn Fn(&[usize], u64) -> bool,
+    budget: &mut Budget,
+) -> Result<Blocked> {
     let mut reports = Vec::new();
     let mut rule_pairs: Vec<(u8, Vec<u64>)> = Vec::new();
+    for_each_rule(profiles, rules, refuse, |rule_fields, blocks, report| {
+        let (pairs, refused) = (report.pairs, report.refused);
+        reports.push(report);
+        if !refused {
+            let list = pairs_of_rule(profiles, blocks, pairs, &rule_pairs, budget)?;
+            let fixed = rule_fields.iter().fold(0u8, |acc, k| acc | comparisons_of_key(*k));
+            rule_pairs.push((fixed, list));
+        }
+        Ok(())
+    })?;
+    Ok(Blocked { reports, rule_pairs })
+}
+
+/// Calls `f` on each rule blocking tries, in order, with its key fields,
+/// its blocks and its report (refused where `refuse` says so); a refused
+/// default rule's fallbacks are tried next.
+fn for_each_rule(
+    profiles: &Profiles,
+    rules: &[BlockingRule],
+    refuse: &dyn Fn(&[usize], u64) -> bool,
+    mut f: impl FnMut(&[usize], &[Vec<u32>], BlockingReport) -> Result<()>,
+) -> Result<()> {
+    let present = |keys: &[String]| keys.iter().all(|n| profiles.has(key(n)));
     // Rules still to block, next last; a refused rule's fallbacks go next.
     let mut pending: Vec<BlockingRule> = rules.iter().rev().cloned().collect();
     while let Some(BlockingRule {
@@ -296,35 +324,56 @@ fn blocking(profiles: &Profiles, rules: &[BlockingRule], max_pairs: u64, budget:
         }
         let rule_fields: Vec<usize> = rule.iter().map(|n| key(n)).collect();
         let blocks = blocks(profiles, &rule_fields);
-        let mut report = report_rule(profiles, &rule, &rule_fields, &blocks, max_pairs);
+        let mut report = report_rule(profiles, &rule, &rule_fields, &blocks);
+        report.refused = refuse(&rule_fields, report.pairs);
         // Said only where a narrower rule is there to take its place.
         report.replaced = report.refused && fallbacks.iter().any(|f| present(f));
-        let (pairs, refused) = (report.pairs, report.refused);
-        reports.push(report);
-        if refused {
+        if report.refused {
             pending.extend(fallbacks.into_iter().rev().map(|keys| BlockingRule {
                 keys,
                 fallbacks: Vec::new(),
                 default,
             }));
-            continue;
         }
-        let list = pairs_of_rule(profiles, &blocks, pairs, &rule_pairs, budget)?;
-        let fixed = rule_fields.iter().fold(0u8, |acc, k| acc | comparisons_of_key(*k));
-        rule_pairs.push((fixed, list));
+        f(&rule_fields, &blocks, report)?;
     }
-    Ok(Blocked { reports, rule_pairs })
+    Ok(())
 }
 
-/// A rule's report: the comparable pairs its blocks hold, its largest
-/// blocks, and whether it is refused for making more than `max_pairs`.
-fn report_rule(
-    profiles: &Profiles,
-    rule: &[String],
-    rule_fields: &[usize],
-    blocks: &[Vec<u32>],
-    max_pairs: u64,
-) -> BlockingReport {
+/// What blocking decides over a run's profiles, which every pair a run
+/// scores depends on: the rules used (their key fields, a refused rule's
+/// fallbacks in its place) and the comparisons made (as bits).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decisions {
+    pub rules: Vec<Vec<usize>>,
+    pub fields: u8,
+}
+
+/// Blocking's decisions over `profiles`, as a run over them makes them.
+pub fn decide(profiles: &Profiles, p: &ProbabilisticConfig) -> Decisions {
+    let max_pairs = p.max_pairs.unwrap_or(DEFAULT_MAX_PAIRS);
+    let mut rules = Vec::new();
+    for_each_rule(
+        profiles,
+        &p.blocking_rules(),
+        &|_, pairs| pairs > max_pairs,
+        |fields, _, report| {
+            if !report.refused {
+                rules.push(fields.to_vec());
+            }
+            Ok(())
+        },
+    )
+    .expect("deciding fails nothing");
+    Decisions {
+        rules,
+        fields: compared_fields(profiles, p),
+    }
+}
+
+/// A rule's report: the comparable pairs its blocks hold and its largest
+/// blocks (whether it is refused is for the caller to say).
+fn report_rule(profiles: &Profiles, rule: &[String], rule_fields: &[usize], blocks: &[Vec<u32>]) -> BlockingReport {
     let pairs: u64 = blocks
         .iter()
         .map(|b| profiles.comparable_pairs(b.iter().copied()))
@@ -346,7 +395,7 @@ fn report_rule(
         rule: rule.join("+"),
         pairs,
         largest,
-        refused: pairs > max_pairs,
+        refused: false,
         replaced: false,
     }
 }
@@ -661,7 +710,7 @@ fn household_pairs(profiles: &Profiles, fields: u8, samples: usize) -> Option<Ho
 }
 
 /// The comparisons whose exact agreement is weighted by the value's frequency.
-fn term_frequency_fields(p: &ProbabilisticConfig) -> u8 {
+pub(super) fn term_frequency_fields(p: &ProbabilisticConfig) -> u8 {
     match &p.term_frequency {
         Some(names) => names.iter().fold(0u8, |acc, n| acc | bit(comparison(n))),
         None => bit(comparison("first_name")) | bit(comparison("last_name")) | bit(comparison("location")),

@@ -147,8 +147,7 @@ pub fn build(records: &Records, graph: &mut Graph, link_type: LinkType) -> Profi
         }
         for row in 0..source.len {
             let texts = texts(source, row, this_year);
-            // A region alone compares nothing worth a profile.
-            if texts.iter().enumerate().all(|(f, t)| f == REGION || t.is_none()) {
+            if !worth_a_profile(&texts) {
                 continue;
             }
             let fields = builder.intern(texts);
@@ -158,6 +157,34 @@ pub fn build(records: &Records, graph: &mut Graph, link_type: LinkType) -> Profi
         }
     }
     builder.finish()
+}
+
+/// Whether a record's fields (`texts`) make a profile: a region alone
+/// compares nothing worth one.
+pub fn worth_a_profile(texts: &[Option<String>; FIELDS]) -> bool {
+    texts.iter().enumerate().any(|(f, t)| f != REGION && t.is_some())
+}
+
+/// Profiles of texts as `texts` gives them (the names in either order
+/// worked out here), each with its cluster: one profile per distinct
+/// cluster and texts, each a record of its own (its position), all of one
+/// source. How a growing run reads the profiles kept in the state.
+pub fn of_clusters(rows: impl IntoIterator<Item = (u32, [Option<String>; FIELDS])>, link_type: LinkType) -> Profiles {
+    let mut builder = Builder::new(link_type);
+    for (i, (cluster, mut texts)) in rows.into_iter().enumerate() {
+        texts[NAMES] = names(&texts);
+        let fields = builder.intern(texts);
+        builder.add(cluster, i as u32, 0, fields);
+    }
+    builder.finish()
+}
+
+/// The first and last name in either order (`NAMES`).
+fn names(texts: &[Option<String>; FIELDS]) -> Option<String> {
+    match (&texts[FIRST], &texts[LAST]) {
+        (Some(a), Some(b)) => Some(if a <= b { format!("{a}|{b}") } else { format!("{b}|{a}") }),
+        _ => None,
+    }
 }
 
 /// A record's profile fields as text, in `FIELDS` order: the last name
@@ -183,10 +210,7 @@ pub(super) fn texts(source: &SourceRecords, row: usize, this_year: i32) -> [Opti
     texts[ADDRESS] = value(&n[ADDRESS_COLUMN], row).map(str::to_string);
     texts[CITY] = value(&n[CITY_COLUMN], row).map(str::to_string);
     texts[REGION] = value(&n[REGION_COLUMN], row).map(str::to_string);
-    texts[NAMES] = match (&texts[FIRST], &texts[LAST]) {
-        (Some(a), Some(b)) => Some(if a <= b { format!("{a}|{b}") } else { format!("{b}|{a}") }),
-        _ => None,
-    };
+    texts[NAMES] = names(&texts);
     texts
 }
 
