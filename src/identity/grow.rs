@@ -149,9 +149,6 @@ pub fn cannot_grow(config: &IdentityConfig) -> Option<String> {
     if config.incremental == Some(false) {
         return Some("incremental = false in [identity]".into());
     }
-    if config.probabilistic.is_some() {
-        return Some("attribute matching weighs every profile against the others".into());
-    }
     if config.link_type() != LinkType::LinkAndDedupe {
         return Some(format!("link_type = \"{}\" links by source", config.link_type().name()));
     }

@@ -40,7 +40,9 @@ use super::joined;
 use super::key_filter::KeyFilter;
 use super::moved;
 use super::outputs;
+use super::probabilistic::model::Model;
 use super::probabilistic::profiles::parse_date;
+use super::probabilistic::{self, index, profiles, reach};
 use super::record_ids;
 use super::records::{self, Records, attribute_index};
 use super::regroup::Part;
@@ -50,7 +52,7 @@ use super::state::{self, Pick, Row, Stats};
 use super::winners;
 use crate::error::{Error, Result};
 use crate::project::TableSpec;
-use crate::project::identity::IdentityConfig;
+use crate::project::identity::{IdentityConfig, ProbabilisticConfig};
 use crate::storage::StateStore;
 
 /// Runs grown one after another before the next run resolves everything,
@@ -158,6 +160,8 @@ pub enum Growing {
 /// Where a growing run finds things.
 pub struct Place<'a> {
     pub output: &'a Url,
+    /// The project directory, which a relative model file is below.
+    pub dir: &'a std::path::Path,
     pub config_file: &'a std::path::Path,
     pub tables: &'a [TableSpec],
     pub current: &'a str,
@@ -279,18 +283,30 @@ pub async fn grow_run(
         values: &values,
         refused: false,
     };
-    let growth = match grow::grow(&new, config, &before)? {
+    let mut growth = match grow::grow(&new, config, &before)? {
         Outcome::Grown(growth) => growth,
         Outcome::Resolve(why) => return Ok(Growing::Declined(why)),
     };
-    // Where new records undo what old ones did on a value, the customers
-    // holding it are linked again (`relink`), and kept out of the rest.
-    let again = match growth.regroup.first() {
+    mark("placed on identifiers");
+    // With the model, the customers the new records reach on attributes.
+    let scoring = match &config.probabilistic {
         None => None,
-        Some(first) => {
+        Some(p) => {
+            step("scoring the new records' attributes");
+            match scoring(ctx, p, &at, &chain, &new).await? {
+                Ok(scoring) => Some(scoring),
+                Err(why) => return Ok(Growing::Declined(why)),
+            }
+        }
+    };
+    mark("the customers reached on attributes found");
+    let again = match (&scoring, growth.regroup.first()) {
+        (None, None) => None,
+        (None, Some(first)) => {
             step("linking customers again");
             log::info!("{}: the customers holding it are linked again", first.why);
-            let customers = match relink::customers(ctx, &state_files, (&growth, &new, &before)).await? {
+            let start = Part::default();
+            let customers = match relink::customers(ctx, &state_files, (&growth, &new, &before), &start).await? {
                 Ok(customers) => customers,
                 Err(why) => return Ok(Growing::Declined(why)),
             };
@@ -300,13 +316,27 @@ pub async fn grow_run(
                     first.why
                 )));
             }
-            mark(&format!(
-                "{} customers to link again found",
-                customers.part.old.len() + customers.part.new.len()
-            ));
             Some(customers)
         }
+        (Some(scoring), _) => {
+            step("linking the customers reached again");
+            match reached_part(ctx, &state_files, (&growth, &new, &before), scoring).await? {
+                Ok(customers) => {
+                    // Their joins are the part's (`relink` gives the ids).
+                    growth.merged.clear();
+                    Some(customers)
+                }
+                Err(why) => return Ok(Growing::Declined(why)),
+            }
+        }
     };
+    if let Some(customers) = &again {
+        mark(&format!(
+            "{} customers to link again found",
+            customers.part.old.len() + customers.part.new.len()
+        ));
+    }
+    let growth = growth;
     let part = again.as_ref().map(|c| c.part.clone()).unwrap_or_default();
     let in_part = |home: Home| part.holds(home);
     // Keyed by the found rows' texts, which move to their customers below.
@@ -383,7 +413,22 @@ pub async fn grow_run(
             };
             let others = first_records(&new, &growth, &part);
             let numbering = (at.highest, &others[..]);
-            match relink::link(from, config, (&growth, &new, customers), numbering, budget).await? {
+            let with_model = scoring.as_ref().map(|s| relink::WithModel {
+                p: s.p,
+                model: &s.model,
+                decisions: &s.reach.decisions,
+                current: &s.current,
+            });
+            match relink::link(
+                from,
+                config,
+                (&growth, &new, customers),
+                numbering,
+                with_model.as_ref(),
+                budget,
+            )
+            .await?
+            {
                 Ok(linked) => Some(linked),
                 Err(why) => return Ok(Growing::Declined(why)),
             }
@@ -480,6 +525,14 @@ pub async fn grow_run(
             .map(Ok),
     )
     .await?;
+    if scoring.is_some() {
+        let (profiles, refused) = linked
+            .as_ref()
+            .map_or((&[][..], &[][..]), |l| (&l.profiles[..], &l.refused[..]));
+        let (profiles, refused) = (profiles.iter().cloned().map(Ok), refused.iter().cloned().map(Ok));
+        outputs::write(ctx, at.output, &run, index::PROFILES, index::schema(), profiles).await?;
+        outputs::write(ctx, at.output, &run, index::REFUSED, index::refused_schema(), refused).await?;
+    }
     mark("state written");
     let mut merges = at.merges;
     if !growth.merged.is_empty() {
@@ -535,6 +588,107 @@ pub async fn grow_run(
         highest: linked.as_ref().map_or(highest, |l| l.highest.max(highest)),
         run,
     }))
+}
+
+/// What a growing run with `[identity.probabilistic]` scores with: the
+/// saved model, the profiles and refusals that hold in the committed run,
+/// and what the new records' profiles reach.
+struct Scoring<'a> {
+    p: &'a ProbabilisticConfig,
+    model: Model,
+    current: index::Current,
+    reach: reach::Reach,
+}
+
+/// The saved model, the committed run's profiles and refusals, and the
+/// old customers the new records' profiles match; or why the run cannot
+/// grow.
+async fn scoring<'a>(
+    ctx: &SessionContext,
+    p: &'a ProbabilisticConfig,
+    at: &Place<'_>,
+    chain: &[String],
+    new: &Records,
+) -> Result<std::result::Result<Scoring<'a>, String>> {
+    let model = match probabilistic::model_to_grow(at.dir, p)? {
+        Ok(model) => model,
+        Err(why) => return Ok(Err(why)),
+    };
+    let files = |name| -> Vec<Url> {
+        chain
+            .iter()
+            .rev()
+            .map(|r| outputs::run_location(at.output, name, Some(r)))
+            .collect()
+    };
+    let current = index::read(ctx, &files(index::PROFILES), &files(index::REFUSED)).await?;
+    let this_year = chrono::Datelike::year(&chrono::Utc::now());
+    let mut texts: HashSet<[Option<String>; profiles::FIELDS]> = HashSet::new();
+    for source in &new.sources {
+        for row in 0..source.len {
+            let t = profiles::texts(source, row, this_year);
+            if profiles::worth_a_profile(&t) {
+                texts.insert(t);
+            }
+        }
+    }
+    let texts: Vec<_> = texts.into_iter().collect();
+    let threshold = p.threshold.unwrap_or(probabilistic::DEFAULT_THRESHOLD);
+    let reach = reach::reached(&current.profiles, &texts, p, &model, threshold);
+    Ok(Ok(Scoring {
+        p,
+        model,
+        current,
+        reach,
+    }))
+}
+
+/// Rounds of adding the customers on the other side of a refused weak
+/// link before a growing run leaves the part to a full run.
+const REFUSAL_ROUNDS: usize = 4;
+
+/// With the model, the customers a growing run links again: every one the
+/// new records reach, on identifiers (joined ones included) or on
+/// attributes (`reach`), and every new customer; closed over values split
+/// by first name (`relink::customers`) and over the weak links the
+/// committed run refused (which depend on the clusters on both sides).
+async fn reached_part(
+    ctx: &SessionContext,
+    state_files: &[Url],
+    (growth, new, before): (&Growth, &Records, &Before<'_>),
+    scoring: &Scoring<'_>,
+) -> Result<std::result::Result<relink::Customers, String>> {
+    let mut start = Part::default();
+    for &home in &growth.homes {
+        start.add(home);
+    }
+    start.new.extend(0..growth.new_customers);
+    for &(absorbed, survivor) in &growth.merged {
+        start.old.extend([absorbed, survivor]);
+    }
+    start.old.extend(scoring.reach.customers.iter().copied());
+    for _ in 0..REFUSAL_ROUNDS {
+        let customers = match relink::customers(ctx, state_files, (growth, new, before), &start).await? {
+            Ok(customers) => customers,
+            Err(why) => return Ok(Err(why)),
+        };
+        let old = &customers.part.old;
+        let across: Vec<u64> = scoring
+            .current
+            .refused
+            .iter()
+            .filter(|(a, b)| old.contains(a) != old.contains(b))
+            .flat_map(|&(a, b)| [a, b])
+            .collect();
+        if across.is_empty() {
+            return Ok(Ok(customers));
+        }
+        start = customers.part;
+        start.old.extend(across);
+    }
+    Ok(Err(format!(
+        "the customers to link again meet weak links the last run refused, past {REFUSAL_ROUNDS} rounds"
+    )))
 }
 
 /// The first record of each of the growth's new customers (`None` for

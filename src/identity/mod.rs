@@ -318,6 +318,7 @@ async fn grow(
     let (highest, merges) = highest_given(ctx, state).await?;
     let place = incremental::Place {
         output: at.output,
+        dir: at.dir,
         config_file: at.config_file,
         tables: at.tables,
         current,

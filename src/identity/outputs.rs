@@ -85,6 +85,8 @@ pub const CHAINED: &[&str] = &[
     super::state::VALUES,
     super::winners::WINNERS,
     super::record_ids::IDS,
+    super::probabilistic::index::PROFILES,
+    super::probabilistic::index::REFUSED,
 ];
 
 /// The tables only oneview reads, kept for a run that grows this one.

@@ -46,7 +46,7 @@ impl Part {
         old.chain(self.new.iter().map(|&n| Home::New(n)))
     }
 
-    fn add(&mut self, home: Home) -> bool {
+    pub fn add(&mut self, home: Home) -> bool {
         match home {
             Home::Customer(c) => self.old.insert(c),
             Home::New(n) => self.new.insert(n),
@@ -60,19 +60,21 @@ impl Part {
 pub type SplitValue = (String, String, Vec<u64>);
 
 /// The customers to link again for the growth's regrouped values
-/// (`growth.regroup`, none: an empty part). `before` is what the committed
-/// run knew of the values the new records carry; `split_values(c)`, the
-/// values split by first name that customer `c` of the committed run holds.
+/// (`growth.regroup`) and those of `start` (none: an empty part). `before`
+/// is what the committed run knew of the values the new records carry;
+/// `split_values(c)`, the values split by first name that customer `c` of
+/// the committed run holds.
 pub fn part(
     growth: &Growth,
     new: &Records,
     before: &Before,
+    start: &Part,
     mut split_values: impl FnMut(u64) -> Vec<SplitValue>,
 ) -> Part {
     let survivor: HashMap<u64, u64> = growth.merged.iter().copied().collect();
     let now = |c: u64| Home::Customer(*survivor.get(&c).unwrap_or(&c));
     let holders = NewHolders::of(new, growth);
-    let mut part = Part::default();
+    let mut part = start.clone();
     for regroup in &growth.regroup {
         let kind = new.kinds[regroup.kind].as_str();
         let Some(known) = before.values.get(&(kind, regroup.value.as_str())) else {
@@ -250,7 +252,7 @@ mod tests {
                 })
                 .collect()
         };
-        let part = part(&growth, &new_records, &before, split_values);
+        let part = part(&growth, &new_records, &before, &Part::default(), split_values);
         let regrouped = part.old.len() + part.new.len();
         if regrouped > 0 {
             let in_part = |place: &String| match place.split_at(1) {

@@ -23,6 +23,11 @@ use super::graph::{self, ValueStatus};
 use super::grow::{Before, Growth};
 use super::ids::{self, Change, IdChange, Previous, format_id};
 use super::outputs::{self, NO_RULE, Strongest};
+use super::probabilistic::index;
+use super::probabilistic::model::Model;
+use super::probabilistic::profiles::FIELDS;
+use super::probabilistic::reach;
+use super::probabilistic::{self, Decisions, decide};
 use super::read_back;
 use super::records::Records;
 use super::regroup::{self, Part, SplitValue};
@@ -30,7 +35,7 @@ use super::state::{self, Row};
 use super::winners::{self, Slot};
 use super::words::Words;
 use crate::error::Result;
-use crate::project::identity::IdentityConfig;
+use crate::project::identity::{IdentityConfig, ProbabilisticConfig};
 
 /// Bytes of links read at once when they are counted.
 const EDGES_READ: usize = 1 << 16;
@@ -49,13 +54,15 @@ pub struct Customers {
     pub stopped: HashSet<(String, String)>,
 }
 
-/// The part the growth regroups, closed over the values split by first
-/// name its customers hold (read from the state's `files`, newest first),
-/// with their rows; or why a full run is needed.
+/// The part the growth regroups, with the customers of `start`, closed
+/// over the values split by first name its customers hold (read from the
+/// state's `files`, newest first), with their rows; or why a full run is
+/// needed.
 pub async fn customers(
     ctx: &SessionContext,
     files: &[Url],
     (growth, new, before): (&Growth, &Records, &Before<'_>),
+    start: &Part,
 ) -> Result<std::result::Result<Customers, String>> {
     let mut split: HashMap<u64, Vec<SplitValue>> = HashMap::new();
     let mut rows: BTreeMap<u64, Vec<Row>> = BTreeMap::new();
@@ -63,7 +70,9 @@ pub async fn customers(
     // its rows, and for one split by first name the customers holding it.
     let mut values: HashMap<(String, String), (ValueStatus, Vec<u64>)> = HashMap::new();
     for _ in 0..MAX_ROUNDS {
-        let part = regroup::part(growth, new, before, |c| split.get(&c).cloned().unwrap_or_default());
+        let part = regroup::part(growth, new, before, start, |c| {
+            split.get(&c).cloned().unwrap_or_default()
+        });
         let unread: HashSet<u64> = part.old.iter().filter(|c| !rows.contains_key(c)).copied().collect();
         if unread.is_empty() {
             let stopped = values
@@ -140,6 +149,10 @@ pub struct Linked {
     pub winners: Vec<RecordBatch>,
     pub links: Vec<RecordBatch>,
     pub edges: Vec<RecordBatch>,
+    /// With the model: the part's profiles (after a row with no value for
+    /// each of its old customers) and the weak links refused among them.
+    pub profiles: Vec<RecordBatch>,
+    pub refused: Vec<RecordBatch>,
     /// The splits (and merges) of the part's old customers, for the log.
     pub changes: Vec<IdChange>,
     /// The part's old customers joined to others (a first name that made
@@ -159,6 +172,43 @@ pub struct Linked {
     pub highest: u64,
 }
 
+/// With `[identity.probabilistic]`: the saved model, blocking's decisions
+/// of the run grown, and the profiles and refusals that hold in it.
+pub struct WithModel<'a> {
+    pub p: &'a ProbabilisticConfig,
+    pub model: &'a Model,
+    pub decisions: &'a Decisions,
+    pub current: &'a index::Current,
+}
+
+impl WithModel<'_> {
+    /// Whether blocking decides over the profiles as they are now (the
+    /// part's old customers' replaced by the part's, `texts`) as it did:
+    /// else the pairs of customers outside the part change too.
+    fn same_decisions(
+        &self,
+        old: &BTreeSet<u64>,
+        texts: impl Iterator<Item = [Option<String>; FIELDS]>,
+    ) -> std::result::Result<(), String> {
+        let now: Vec<[Option<String>; FIELDS]> = texts.collect();
+        let kept = self
+            .current
+            .profiles
+            .iter()
+            .filter(|(c, _)| !old.contains(c))
+            .map(|(_, t)| t);
+        let decided = decide(&reach::profiles_of(kept.chain(&now)), self.p);
+        if decided == *self.decisions {
+            return Ok(());
+        }
+        Err(if decided.fields != self.decisions.fields {
+            "the new records bring a value no profile had, which the model now compares".into()
+        } else {
+            "the new records change which blocking rules max_pairs refuses".into()
+        })
+    }
+}
+
 /// Where the part's records are: the sources' tables (`ctx`), the
 /// committed run's links (`ctx`'s `identity_links`), the configuration
 /// file (for errors about a source's columns).
@@ -176,6 +226,7 @@ pub async fn link(
     config: &IdentityConfig,
     (growth, new, customers): (&Growth, &Records, &Customers),
     (highest, others): (u64, &[Option<FirstRecord>]),
+    with_model: Option<&WithModel<'_>>,
     budget: &mut Budget,
 ) -> Result<std::result::Result<Linked, String>> {
     let part = &customers.part;
@@ -218,14 +269,33 @@ pub async fn link(
     }
     let is_stopped = |kind: &str, value: &str| stopped.contains(&(kind.to_string(), value.to_string()));
     let mut graph = graph::link_again(&records, config, budget, &is_stopped)?;
-    graph.edges.finish()?;
+    let past_size =
+        "the customers linked again would pass max_cluster_size, whose refusals depend on the order of links";
     // Which links a full run refuses depends on the order of all links.
     if !graph.guards.max_cluster_size.is_empty() {
-        return Ok(Err(
-            "the customers linked again would pass max_cluster_size, whose refusals depend on the order of links"
-                .into(),
-        ));
+        return Ok(Err(past_size.into()));
     }
+    let by_model = match with_model {
+        None => None,
+        Some(with) => {
+            let linked = probabilistic::link_part(
+                &records,
+                &mut graph,
+                config,
+                with.p,
+                (with.model, with.decisions),
+                budget,
+            )?;
+            if linked.refused_size > 0 {
+                return Ok(Err(past_size.into()));
+            }
+            if let Err(why) = with.same_decisions(&part.old, linked.kept.texts(&records)) {
+                return Ok(Err(why));
+            }
+            Some(linked)
+        }
+    };
+    graph.edges.finish()?;
     let n = records.len as usize;
     let mut previous = Previous::none(records.len);
     previous.highest = highest;
@@ -260,6 +330,15 @@ pub async fn link(
     };
     let links = outputs::links(&records, &graph, &clusters, strongest)?.collect::<Result<Vec<_>>>()?;
     let edges = outputs::edges(&records, &graph, &clusters)?.collect::<Result<Vec<_>>>()?;
+    // The part's profiles and refusals, in place of its old customers'.
+    let (profiles, refused) = match &by_model {
+        None => (Vec::new(), Vec::new()),
+        Some(linked) => {
+            let mut profiles = vec![index::tombstones(part.old.iter().copied())?];
+            profiles.extend(index::batches(&linked.kept, &records, &clusters).collect::<Result<Vec<_>>>()?);
+            (profiles, vec![index::refused(&linked.kept, &clusters)?])
+        }
+    };
     // The links the summary counts are the new records' (the old records'
     // links are made again, not new).
     let is_new = |r: u32| {
@@ -287,6 +366,8 @@ pub async fn link(
         winners,
         links,
         edges,
+        profiles,
+        refused,
         changes: clusters.changes.clone(),
         merged: clusters
             .changes

@@ -11,13 +11,19 @@
 use std::sync::Arc;
 
 use chrono::Datelike;
-use datafusion::arrow::array::{ArrayRef, RecordBatch, StringBuilder, UInt64Builder};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringBuilder, UInt64Builder};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt64Type};
+use datafusion::common::HashSet;
+use datafusion::prelude::SessionContext;
+use futures::TryStreamExt;
+use url::Url;
 
 use super::super::ids::Clusters;
 use super::super::records::Records;
-use super::profiles::{self, ADDRESS, CITY, DOB, FIRST, LAST, POSTCODE, Profiles, REGION};
-use crate::error::Result;
+use super::super::state::StateFile;
+use super::profiles::{self, ADDRESS, CITY, DOB, FIELDS, FIRST, LAST, POSTCODE, Profiles, REGION};
+use super::reach::KeptProfile;
+use crate::error::{Error, Result};
 use crate::project::identity::BLOCKING_KEYS;
 
 /// The state table of the profiles.
@@ -62,6 +68,14 @@ impl Kept {
 
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
+    }
+
+    /// Each profile's fields as text, read again from its record.
+    pub fn texts<'a>(&'a self, records: &'a Records) -> impl Iterator<Item = [Option<String>; FIELDS]> + 'a {
+        self.records.iter().map(|&r| {
+            let (source, row) = records.locate(r);
+            profiles::texts(source, row, self.this_year)
+        })
     }
 
     pub fn memory_size(&self) -> usize {
@@ -117,6 +131,88 @@ pub fn refused(kept: &Kept, clusters: &Clusters) -> Result<RecordBatch> {
             Arc::new(datafusion::arrow::array::UInt64Array::from(b)),
         ],
     )?)
+}
+
+/// The profiles and refusals of a chain of runs that hold now.
+pub struct Current {
+    pub profiles: Vec<KeptProfile>,
+    pub refused: Vec<(u64, u64)>,
+}
+
+/// The rows of the chain's files (`profiles` and `refused`, one of each per
+/// run, newest first) that hold now. A run that grew another writes the
+/// rows of the customers it linked again, and a row with no value for
+/// each of the customers it replaced (its tombstone): a customer's rows are
+/// those of the newest file naming it, and a refusal holds until a later
+/// run names either of its customers.
+pub async fn read(ctx: &SessionContext, profiles: &[Url], refused: &[Url]) -> Result<Current> {
+    let mut named: HashSet<u64> = HashSet::new();
+    let mut current = Current {
+        profiles: Vec::new(),
+        refused: Vec::new(),
+    };
+    for (profile_file, refused_file) in profiles.iter().zip(refused) {
+        let mut here: HashSet<u64> = HashSet::new();
+        for batch in read_file(ctx, profile_file).await? {
+            let wrong = || wrong_table(PROFILES);
+            let customer = batch.column(0).as_primitive_opt::<UInt64Type>().ok_or_else(wrong)?;
+            let texts = (1..batch.num_columns())
+                .map(|c| batch.column(c).as_string_opt::<i32>().ok_or_else(wrong))
+                .collect::<Result<Vec<_>>>()?;
+            for row in 0..batch.num_rows() {
+                let c = customer.value(row);
+                here.insert(c);
+                if named.contains(&c) {
+                    continue;
+                }
+                let mut fields: [Option<String>; FIELDS] = Default::default();
+                for (column, &f) in texts.iter().zip(&KEPT) {
+                    fields[f] = column.is_valid(row).then(|| column.value(row).to_string());
+                }
+                if fields.iter().any(Option::is_some) {
+                    current.profiles.push((c, fields));
+                }
+            }
+        }
+        for batch in read_file(ctx, refused_file).await? {
+            let wrong = || wrong_table(REFUSED);
+            let a = batch.column(0).as_primitive_opt::<UInt64Type>().ok_or_else(wrong)?;
+            let b = batch.column(1).as_primitive_opt::<UInt64Type>().ok_or_else(wrong)?;
+            for row in 0..batch.num_rows() {
+                let (a, b) = (a.value(row), b.value(row));
+                if !named.contains(&a) && !named.contains(&b) {
+                    current.refused.push((a, b));
+                }
+            }
+        }
+        named.extend(here);
+    }
+    Ok(current)
+}
+
+fn wrong_table(name: &str) -> Error {
+    Error::Usage(format!(
+        "the identity state's `{name}` table has unexpected columns; run `oneview resolve --full`"
+    ))
+}
+
+async fn read_file(ctx: &SessionContext, url: &Url) -> Result<Vec<RecordBatch>> {
+    let file = StateFile::open(&ctx.runtime_env(), url).await?;
+    let stream = file.builder().await?.build()?;
+    Ok(stream.try_collect().await?)
+}
+
+/// Rows saying the customers `replaced` hold none of their earlier
+/// profiles or refusals (`read`).
+pub fn tombstones(replaced: impl IntoIterator<Item = u64>) -> Result<RecordBatch> {
+    let customers: Vec<u64> = replaced.into_iter().collect();
+    let n = customers.len();
+    let mut arrays: Vec<ArrayRef> = vec![Arc::new(datafusion::arrow::array::UInt64Array::from(customers))];
+    arrays.extend(
+        KEPT.iter()
+            .map(|_| datafusion::arrow::array::new_null_array(&DataType::Utf8, n)),
+    );
+    Ok(RecordBatch::try_new(schema(), arrays)?)
 }
 
 #[cfg(test)]

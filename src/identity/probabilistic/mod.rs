@@ -171,6 +171,70 @@ pub fn link(
     Ok((outcome, kept))
 }
 
+/// What the model linked among the customers a growing run links again.
+pub struct PartLinked {
+    pub links: u64,
+    /// Links refused past the maximum cluster size (whose outcome depends
+    /// on the order of all links: the growing run leaves them to a full run).
+    pub refused_size: u64,
+    pub kept: index::Kept,
+}
+
+/// Links the records of the customers a growing run links again (already
+/// linked on identifiers, `graph`) on their attributes, as a full run
+/// would: blocked with the full run's `decisions` (a rule is refused by
+/// the pairs of all profiles, not of these), scored by the saved `model`
+/// (its term frequencies kept), at or above the threshold strongest first,
+/// with the weak-join and size guards. Nothing is trained.
+pub fn link_part(
+    records: &Records,
+    graph: &mut Graph,
+    config: &IdentityConfig,
+    p: &ProbabilisticConfig,
+    (model, decisions): (&Model, &Decisions),
+    budget: &mut Budget,
+) -> Result<PartLinked> {
+    let profiles = profiles::build(records, graph, config.link_type());
+    let used = |fields: &[usize], _| !decisions.rules.iter().any(|r| r == fields);
+    let blocked = blocking(&profiles, &p.blocking_rules(), &used, budget)?;
+    let candidates = compare_candidates(&profiles, &blocked.rule_pairs, decisions.fields, budget)?;
+    let threshold = p.threshold.unwrap_or(DEFAULT_THRESHOLD);
+    let accepted = accepted_pairs(&profiles, model, p, &candidates, threshold);
+    let linked = add_links(records, graph, config, p, &profiles, accepted);
+    budget.set(PAIRS, 0)?;
+    Ok(PartLinked {
+        links: linked.links,
+        refused_size: linked.refused_size,
+        kept: index::Kept::of(&profiles, linked.refused),
+    })
+}
+
+/// The saved model a growing run scores with, or why it cannot: it must
+/// keep the term frequencies of every comparison weighted by them (else
+/// each run weighs values by its own profiles, and old pairs' scores move).
+pub fn model_to_grow(dir: &Path, p: &ProbabilisticConfig) -> Result<std::result::Result<Model, String>> {
+    let file = model_path(dir, p);
+    if !file.exists() {
+        return Ok(Err("no model is saved yet".into()));
+    }
+    let model = load(&file)?;
+    let tf = term_frequency_fields(p);
+    let missing: Vec<&str> = (0..COMPARISONS.len())
+        .filter(|f| tf & bit(*f) != 0)
+        .map(|f| COMPARISONS[f])
+        .filter(|name| model.comparisons.iter().any(|c| c.name == *name))
+        .filter(|name| !model.term_frequencies.iter().any(|t| t.comparison == *name))
+        .collect();
+    if !missing.is_empty() {
+        return Ok(Err(format!(
+            "{} keeps no term frequencies of {} (it was saved by an earlier version; `oneview resolve --train` saves them)",
+            file.display(),
+            missing.join(", ")
+        )));
+    }
+    Ok(Ok(model))
+}
+
 /// What is compared: the profiles, the comparisons made (as bits), what
 /// blocking produced and the candidate pairs with their patterns.
 struct Candidates {

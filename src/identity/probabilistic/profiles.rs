@@ -190,7 +190,7 @@ fn names(texts: &[Option<String>; FIELDS]) -> Option<String> {
 /// A record's profile fields as text, in `FIELDS` order: the last name
 /// falls back to the last word of the full name, and the date of birth is
 /// read as `date_digits` reads it.
-pub(super) fn texts(source: &SourceRecords, row: usize, this_year: i32) -> [Option<String>; FIELDS] {
+pub(crate) fn texts(source: &SourceRecords, row: usize, this_year: i32) -> [Option<String>; FIELDS] {
     const LAST_NAME_COLUMN: usize = attribute_index("last_name");
     const FULL_NAME_COLUMN: usize = attribute_index("full_name");
     const DOB_COLUMN: usize = attribute_index("date_of_birth");
