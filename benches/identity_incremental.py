@@ -36,8 +36,9 @@ comparison then covers runs grown from grown runs (tombstones and remaps of
 joined customers carried along), and each day's ratio is to that full run.
 
 `--without-model` leaves `[identity.probabilistic]` out of the project:
-identifier links only (a run with attribute matching resolves everything
-again for now; see docs/identity.md).
+identifier links only. With the model (the default) a nightly run links
+again every customer the day's records reach, on identifiers or through
+the model (see docs/identity.md), which costs more than placing them.
 """
 
 import argparse

@@ -37,12 +37,13 @@ use super::grown_golden::{self, Changes, CustomerRows};
 use super::ids::format_id;
 use super::inputs::{self, FileStamp, Inputs};
 use super::joined;
+use super::kept_profiles;
 use super::key_filter::KeyFilter;
 use super::moved;
 use super::outputs;
 use super::probabilistic::model::Model;
 use super::probabilistic::profiles::parse_date;
-use super::probabilistic::{self, index, profiles, reach};
+use super::probabilistic::{self, profiles, reach};
 use super::record_ids;
 use super::records::{self, Records, attribute_index};
 use super::regroup::Part;
@@ -293,7 +294,7 @@ pub async fn grow_run(
         None => None,
         Some(p) => {
             step("scoring the new records' attributes");
-            match scoring(ctx, p, &at, &chain, &new).await? {
+            match scoring(ctx, p, (&at, &chain), &new, budget).await? {
                 Ok(scoring) => Some(scoring),
                 Err(why) => return Ok(Growing::Declined(why)),
             }
@@ -434,6 +435,10 @@ pub async fn grow_run(
             }
         }
     };
+    // The kept profiles are done with once the part is linked again.
+    let by_model = scoring.is_some();
+    drop(scoring);
+    budget.set(PROFILES_READ, 0)?;
     // New customers' ids in the order of their first records; with
     // customers linked again, numbered with theirs (`relink`).
     let ids: Vec<u64> = match &linked {
@@ -525,13 +530,29 @@ pub async fn grow_run(
             .map(Ok),
     )
     .await?;
-    if scoring.is_some() {
+    if by_model {
         let (profiles, refused) = linked
             .as_ref()
             .map_or((&[][..], &[][..]), |l| (&l.profiles[..], &l.refused[..]));
         let (profiles, refused) = (profiles.iter().cloned().map(Ok), refused.iter().cloned().map(Ok));
-        outputs::write(ctx, at.output, &run, index::PROFILES, index::schema(), profiles).await?;
-        outputs::write(ctx, at.output, &run, index::REFUSED, index::refused_schema(), refused).await?;
+        outputs::write(
+            ctx,
+            at.output,
+            &run,
+            kept_profiles::PROFILES,
+            kept_profiles::schema(),
+            profiles,
+        )
+        .await?;
+        outputs::write(
+            ctx,
+            at.output,
+            &run,
+            kept_profiles::REFUSED,
+            kept_profiles::refused_schema(),
+            refused,
+        )
+        .await?;
     }
     mark("state written");
     let mut merges = at.merges;
@@ -596,7 +617,7 @@ pub async fn grow_run(
 struct Scoring<'a> {
     p: &'a ProbabilisticConfig,
     model: Model,
-    current: index::Current,
+    current: kept_profiles::Current,
     reach: reach::Reach,
 }
 
@@ -606,9 +627,9 @@ struct Scoring<'a> {
 async fn scoring<'a>(
     ctx: &SessionContext,
     p: &'a ProbabilisticConfig,
-    at: &Place<'_>,
-    chain: &[String],
+    (at, chain): (&Place<'_>, &[String]),
     new: &Records,
+    budget: &mut Budget,
 ) -> Result<std::result::Result<Scoring<'a>, String>> {
     let model = match probabilistic::model_to_grow(at.dir, p)? {
         Ok(model) => model,
@@ -621,7 +642,8 @@ async fn scoring<'a>(
             .map(|r| outputs::run_location(at.output, name, Some(r)))
             .collect()
     };
-    let current = index::read(ctx, &files(index::PROFILES), &files(index::REFUSED)).await?;
+    let current = kept_profiles::read(ctx, &files(kept_profiles::PROFILES), &files(kept_profiles::REFUSED)).await?;
+    budget.set(PROFILES_READ, current.memory_size())?;
     let this_year = chrono::Datelike::year(&chrono::Utc::now());
     let mut texts: HashSet<[Option<String>; profiles::FIELDS]> = HashSet::new();
     for source in &new.sources {
@@ -642,6 +664,11 @@ async fn scoring<'a>(
         reach,
     }))
 }
+
+/// The budget's part for the profiles and refusals the state keeps, read
+/// by a growing run with the model (the profiles blocked against them are
+/// made from them, about as large again).
+const PROFILES_READ: &str = "the kept profiles read";
 
 /// Rounds of adding the customers on the other side of a refused weak
 /// link before a growing run leaves the part to a full run.

@@ -30,6 +30,7 @@ pub mod ids;
 mod incremental;
 pub mod inputs;
 mod joined;
+mod kept_profiles;
 mod key_filter;
 mod moved;
 pub mod outputs;
@@ -58,7 +59,6 @@ use url::Url;
 
 use graph::GuardCounts;
 use ids::{Change, Previous, parse_id};
-use probabilistic::index;
 pub use tables::tables;
 
 use crate::error::{Error, Result};
@@ -281,9 +281,16 @@ async fn run_now(
     let (summary, run_id) = run(ctx, config, at, state, options.train, step).await?;
     // The model's part of the settings as this run left it (it may have
     // trained and saved one).
+    // A model trained on nothing is not saved: the next run, which reads
+    // the file, did not link this one (it must not grow it).
+    let unsaved = summary.probabilistic.as_ref().is_some_and(|p| p.unsaved);
     let kept = inputs::Inputs {
         run: run_id,
-        settings: settings(),
+        settings: if unsaved {
+            format!("{} (a model not saved)", settings())
+        } else {
+            settings()
+        },
         records: summary.records.iter().cloned().collect(),
         refused: !summary.guards.max_cluster_size.is_empty()
             || summary.probabilistic.as_ref().is_some_and(|p| p.refused_size > 0),
@@ -575,12 +582,20 @@ async fn write_profiles(
     run: &str,
     records: &records::Records,
     clusters: &ids::Clusters,
-    kept: &index::Kept,
+    kept: &probabilistic::index::Kept,
 ) -> Result<()> {
-    let rows = index::batches(kept, records, clusters);
-    outputs::write(ctx, output, run, index::PROFILES, index::schema(), rows).await?;
-    let refused = std::iter::once(index::refused(kept, clusters));
-    outputs::write(ctx, output, run, index::REFUSED, index::refused_schema(), refused).await
+    let rows = kept_profiles::batches(kept, records, clusters);
+    outputs::write(ctx, output, run, kept_profiles::PROFILES, kept_profiles::schema(), rows).await?;
+    let refused = std::iter::once(kept_profiles::refused(kept, clusters));
+    outputs::write(
+        ctx,
+        output,
+        run,
+        kept_profiles::REFUSED,
+        kept_profiles::refused_schema(),
+        refused,
+    )
+    .await
 }
 
 /// Reads the sources and links their records: on identifiers, then, with
@@ -596,7 +611,7 @@ async fn link(
 ) -> Result<(
     records::Records,
     graph::Graph,
-    Option<(probabilistic::Outcome, Option<index::Kept>)>,
+    Option<(probabilistic::Outcome, Option<probabilistic::index::Kept>)>,
 )> {
     step("reading the sources");
     let records = records::read(ctx, config, at.config_file, budget).await?;
@@ -608,7 +623,10 @@ async fn link(
         Some(p) => {
             step("scoring attribute matches");
             let (outcome, kept) = probabilistic::link(&records, &mut graph, config, p, at.dir, (train, keep), budget)?;
-            budget.set(PROFILES_KEPT, kept.as_ref().map_or(0, index::Kept::memory_size))?;
+            budget.set(
+                PROFILES_KEPT,
+                kept.as_ref().map_or(0, probabilistic::index::Kept::memory_size),
+            )?;
             Some((outcome, kept))
         }
         None => None,

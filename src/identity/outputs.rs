@@ -85,8 +85,8 @@ pub const CHAINED: &[&str] = &[
     super::state::VALUES,
     super::winners::WINNERS,
     super::record_ids::IDS,
-    super::probabilistic::index::PROFILES,
-    super::probabilistic::index::REFUSED,
+    super::kept_profiles::PROFILES,
+    super::kept_profiles::REFUSED,
 ];
 
 /// The tables only oneview reads, kept for a run that grows this one.
@@ -94,8 +94,8 @@ pub const HIDDEN: &[&str] = &[
     super::state::VALUES,
     super::winners::WINNERS,
     super::record_ids::IDS,
-    super::probabilistic::index::PROFILES,
-    super::probabilistic::index::REFUSED,
+    super::kept_profiles::PROFILES,
+    super::kept_profiles::REFUSED,
 ];
 
 /// The folder of the files naming each run's chain.

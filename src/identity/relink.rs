@@ -22,8 +22,8 @@ use super::golden;
 use super::graph::{self, ValueStatus};
 use super::grow::{Before, Growth};
 use super::ids::{self, Change, IdChange, Previous, format_id};
+use super::kept_profiles;
 use super::outputs::{self, NO_RULE, Strongest};
-use super::probabilistic::index;
 use super::probabilistic::model::Model;
 use super::probabilistic::profiles::FIELDS;
 use super::probabilistic::reach;
@@ -178,7 +178,7 @@ pub struct WithModel<'a> {
     pub p: &'a ProbabilisticConfig,
     pub model: &'a Model,
     pub decisions: &'a Decisions,
-    pub current: &'a index::Current,
+    pub current: &'a kept_profiles::Current,
 }
 
 impl WithModel<'_> {
@@ -334,9 +334,9 @@ pub async fn link(
     let (profiles, refused) = match &by_model {
         None => (Vec::new(), Vec::new()),
         Some(linked) => {
-            let mut profiles = vec![index::tombstones(part.old.iter().copied())?];
-            profiles.extend(index::batches(&linked.kept, &records, &clusters).collect::<Result<Vec<_>>>()?);
-            (profiles, vec![index::refused(&linked.kept, &clusters)?])
+            let mut profiles = vec![kept_profiles::tombstones(part.old.iter().copied())?];
+            profiles.extend(kept_profiles::batches(&linked.kept, &records, &clusters).collect::<Result<Vec<_>>>()?);
+            (profiles, vec![kept_profiles::refused(&linked.kept, &clusters)?])
         }
     };
     // The links the summary counts are the new records' (the old records'

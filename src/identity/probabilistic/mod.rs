@@ -22,7 +22,9 @@ use super::edges::Edge;
 use super::graph::Graph;
 use super::records::Records;
 use crate::error::{Error, Result};
-use crate::project::identity::{BLOCKING_KEYS, BlockingRule, COMPARISONS, IdentityConfig, ProbabilisticConfig};
+use crate::project::identity::{
+    BLOCKING_KEYS, BlockingRule, COMPARISONS, IdentityConfig, LinkType, ProbabilisticConfig,
+};
 use crate::util::parallel;
 
 pub const DEFAULT_THRESHOLD: f64 = 0.9;
@@ -57,6 +59,9 @@ pub struct Outcome {
     pub model_file: PathBuf,
     /// Trained in this run (else read from `model_file`).
     pub trained: bool,
+    /// Trained and not saved (trained on nothing): the run used a model
+    /// no later run reads.
+    pub unsaved: bool,
     pub lambda: f64,
     pub threshold: f64,
     pub links: u64,
@@ -98,7 +103,7 @@ fn comparisons_of_key(key: usize) -> u8 {
 }
 
 /// The blocks of one rule: profiles sorted by their key, in runs.
-pub(super) fn blocks(profiles: &Profiles, rule: &[usize]) -> Vec<Vec<u32>> {
+fn blocks(profiles: &Profiles, rule: &[usize]) -> Vec<Vec<u32>> {
     let mut keyed: Vec<(Vec<u32>, u32)> = (0..profiles.len() as u32)
         .filter_map(|p| {
             let key: Vec<u32> = rule.iter().map(|f| profiles.fields[p as usize][*f]).collect();
@@ -162,6 +167,7 @@ pub fn link(
         scored_pairs: candidates.all.len() as u64,
         model_file,
         trained,
+        unsaved: trained && !(model.trained_pairs > 0 && model.sampled_pairs > 0),
         lambda: model.lambda,
         threshold,
         links: linked.links,
@@ -195,8 +201,8 @@ pub fn link_part(
     budget: &mut Budget,
 ) -> Result<PartLinked> {
     let profiles = profiles::build(records, graph, config.link_type());
-    let used = |fields: &[usize], _| !decisions.rules.iter().any(|r| r == fields);
-    let blocked = blocking(&profiles, &p.blocking_rules(), &used, budget)?;
+    let refuse = |fields: &[usize], _| !decisions.rules.iter().any(|r| r == fields);
+    let blocked = blocking(&profiles, &p.blocking_rules(), &refuse, budget)?;
     let candidates = compare_candidates(&profiles, &blocked.rule_pairs, decisions.fields, budget)?;
     let threshold = p.threshold.unwrap_or(DEFAULT_THRESHOLD);
     let accepted = accepted_pairs(&profiles, model, p, &candidates, threshold);
@@ -218,6 +224,13 @@ pub fn model_to_grow(dir: &Path, p: &ProbabilisticConfig) -> Result<std::result:
         return Ok(Err("no model is saved yet".into()));
     }
     let model = load(&file)?;
+    if model.link_type != LinkType::LinkAndDedupe {
+        return Ok(Err(format!(
+            "{} was trained with link_type = \"{}\"",
+            file.display(),
+            model.link_type.name()
+        )));
+    }
     let tf = term_frequency_fields(p);
     let missing: Vec<&str> = (0..COMPARISONS.len())
         .filter(|f| tf & bit(*f) != 0)
@@ -536,6 +549,9 @@ fn train_and_save(
     // sample) would be reused by every later run; it is not saved.
     if model.trained_pairs > 0 && model.sampled_pairs > 0 {
         save(&model, file)?;
+        // Linked with as later runs read it: a number read back from JSON
+        // can differ from the one written in its last digit.
+        return load(file);
     }
     Ok(model)
 }
@@ -774,7 +790,7 @@ fn household_pairs(profiles: &Profiles, fields: u8, samples: usize) -> Option<Ho
 }
 
 /// The comparisons whose exact agreement is weighted by the value's frequency.
-pub(super) fn term_frequency_fields(p: &ProbabilisticConfig) -> u8 {
+fn term_frequency_fields(p: &ProbabilisticConfig) -> u8 {
     match &p.term_frequency {
         Some(names) => names.iter().fold(0u8, |acc, n| acc | bit(comparison(n))),
         None => bit(comparison("first_name")) | bit(comparison("last_name")) | bit(comparison("location")),
@@ -936,7 +952,7 @@ fn load(file: &Path) -> Result<Model> {
         }
     }
     for t in &model.term_frequencies {
-        let largest = t.values.values().max().copied().unwrap_or(1);
+        let largest = t.values.values().max().copied().unwrap_or(0);
         if !COMPARISONS.contains(&t.comparison.as_str()) || t.profiles < largest {
             return Err(Error::config(
                 file,

@@ -166,15 +166,15 @@ pub fn worth_a_profile(texts: &[Option<String>; FIELDS]) -> bool {
 }
 
 /// Profiles of texts as `texts` gives them (the names in either order
-/// worked out here), each with its cluster: one profile per distinct
-/// cluster and texts, each a record of its own (its position), all of one
-/// source. How a growing run reads the profiles kept in the state.
-pub fn of_clusters(rows: impl IntoIterator<Item = (u32, [Option<String>; FIELDS])>, link_type: LinkType) -> Profiles {
-    let mut builder = Builder::new(link_type);
-    for (i, (cluster, mut texts)) in rows.into_iter().enumerate() {
+/// worked out here), one a row, each its own cluster and record (its
+/// position), all of one source, under `link_and_dedupe`: how a growing
+/// run reads the profiles kept in the state.
+pub fn of_rows(rows: impl IntoIterator<Item = [Option<String>; FIELDS]>) -> Profiles {
+    let mut builder = Builder::new(LinkType::LinkAndDedupe);
+    for (i, mut texts) in rows.into_iter().enumerate() {
         texts[NAMES] = names(&texts);
         let fields = builder.intern(texts);
-        builder.add(cluster, i as u32, 0, fields);
+        builder.add(i as u32, i as u32, 0, fields);
     }
     builder.finish()
 }

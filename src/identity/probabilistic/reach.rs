@@ -1,23 +1,21 @@
 //! Which old customers new records reach through the model: the old
-//! profiles (kept in the identity state, `index`) a new record's profile
-//! shares a block with under the rules the last run used, scored by the
-//! saved model at the threshold or above. With the term frequencies kept
-//! in the model, no other old pair's score moves, so these customers (with
-//! those the new records join on identifiers) are all a growing run needs
-//! to link again.
+//! profiles (kept in the identity state) a new record's profile shares a
+//! block with under the rules the last run used, scored by the saved model
+//! at the threshold or above. With the term frequencies kept in the model,
+//! no other old pair's score moves: a growing run links these customers
+//! again, with those the new records reach on identifiers, closed over
+//! values split by first name and refused weak links.
 
 use std::collections::BTreeSet;
 
 use datafusion::common::HashSet;
 
 use super::compare;
+use super::index::KeptProfile;
 use super::model::{Model, Scorer};
 use super::profiles::{self, FIELDS, Profiles};
 use super::{Decisions, blocks, decide, term_frequency_fields};
-use crate::project::identity::{COMPARISONS, LinkType, ProbabilisticConfig};
-
-/// A profile's fields as text (`profiles::texts`), and its customer.
-pub type KeptProfile = (u64, [Option<String>; FIELDS]);
+use crate::project::identity::{COMPARISONS, ProbabilisticConfig};
 
 /// What the new profiles reach.
 pub struct Reach {
@@ -29,11 +27,10 @@ pub struct Reach {
 
 /// Each row its own cluster (so that no two rows are one profile, as two
 /// clusters of one customer holding the same values are two profiles).
+/// Under `link_and_dedupe` (the only link type a run grows under) every
+/// pair of a block is compared, whatever its sources.
 pub fn profiles_of<'a>(rows: impl Iterator<Item = &'a [Option<String>; FIELDS]>) -> Profiles {
-    profiles::of_clusters(
-        rows.enumerate().map(|(i, texts)| (i as u32, texts.clone())),
-        LinkType::LinkAndDedupe,
-    )
+    profiles::of_rows(rows.cloned())
 }
 
 /// The old customers the profiles `new` reach among the `old` ones, by
