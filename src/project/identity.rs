@@ -40,6 +40,10 @@ pub struct IdentityConfig {
     /// Whether a run keeps what a later run with only new files needs to
     /// grow it instead of resolving everything (default true).
     pub incremental: Option<bool>,
+    /// With `probabilistic`: the share of the customers a growing run may
+    /// link again before it resolves everything instead, which is then
+    /// faster (default 0.02).
+    pub max_share_linked_again: Option<f64>,
 }
 
 /// Splink's link types: which pairs of records are compared and linked.
@@ -358,6 +362,9 @@ impl IdentityConfig {
             regex::Regex::new(pattern).map_err(|e| {
                 format!("key `identity.blocked_patterns`: `{pattern}` is not a regular expression ({e})")
             })?;
+        }
+        if self.max_share_linked_again.is_some_and(|s| !(0.0..=1.0).contains(&s)) {
+            return Err("key `identity.max_share_linked_again` is not between 0 and 1; expected a share of the customers, e.g. 0.02".into());
         }
         if self.max_cluster_size.is_some_and(|n| n < 2) {
             return Err("key `identity.max_cluster_size` is below 2; expected at least 2 records per customer".into());
