@@ -648,16 +648,10 @@ async fn scoring<'a>(
     };
     let current = kept_profiles::read(ctx, &files(kept_profiles::PROFILES), &files(kept_profiles::REFUSED)).await?;
     budget.set(PROFILES_READ, current.memory_size())?;
-    let this_year = chrono::Datelike::year(&chrono::Utc::now());
     let mut texts: HashSet<[Option<String>; profiles::FIELDS]> = HashSet::new();
-    for source in &new.sources {
-        for row in 0..source.len {
-            let t = profiles::texts(source, row, this_year);
-            if profiles::worth_a_profile(&t) {
-                texts.insert(t);
-            }
-        }
-    }
+    profiles::for_each_profiled(new, |_, _, t| {
+        texts.insert(t);
+    });
     let texts: Vec<_> = texts.into_iter().collect();
     let threshold = p.threshold.unwrap_or(probabilistic::DEFAULT_THRESHOLD);
     let reach = reach::reached(&current.profiles, &texts, p, &model, threshold);

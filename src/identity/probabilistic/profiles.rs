@@ -139,29 +139,35 @@ pub fn date_digits(text: &str, this_year: i32) -> Option<String> {
 /// The profiles of `records`: per cluster of `graph`, each distinct
 /// combination of field values once.
 pub fn build(records: &Records, graph: &mut Graph, link_type: LinkType) -> Profiles {
-    let this_year = chrono::Utc::now().year();
     let mut builder = Builder::new(link_type);
+    for_each_profiled(records, |s, record, texts| {
+        let fields = builder.intern(texts);
+        let root = graph.find(record);
+        builder.add(root, record, s as u32, fields);
+    });
+    builder.finish()
+}
+
+/// Calls `f` on each record of `records` worth a profile: its source
+/// (index), its number and its fields as text (`texts`).
+pub fn for_each_profiled(records: &Records, mut f: impl FnMut(usize, u32, [Option<String>; FIELDS])) {
+    let this_year = chrono::Utc::now().year();
     for (s, source) in records.sources.iter().enumerate() {
         if source.normalized.iter().all(Option::is_none) {
             continue;
         }
         for row in 0..source.len {
             let texts = texts(source, row, this_year);
-            if !worth_a_profile(&texts) {
-                continue;
+            if worth_a_profile(&texts) {
+                f(s, source.offset + row as u32, texts);
             }
-            let fields = builder.intern(texts);
-            let record = source.offset + row as u32;
-            let root = graph.find(record);
-            builder.add(root, record, s as u32, fields);
         }
     }
-    builder.finish()
 }
 
 /// Whether a record's fields (`texts`) make a profile: a region alone
 /// compares nothing worth one.
-pub fn worth_a_profile(texts: &[Option<String>; FIELDS]) -> bool {
+fn worth_a_profile(texts: &[Option<String>; FIELDS]) -> bool {
     texts.iter().enumerate().any(|(f, t)| f != REGION && t.is_some())
 }
 
